@@ -1,0 +1,75 @@
+# bertvits2.c build. Default: CPU-only, optimised, warnings on.
+#   make            build/bv2 and build/bv2-tests
+#   make test       unit + golden tests (GOLDEN=<dir>, default ../shared/golden)
+#   make test-golden GOLDEN=<dir>   golden parity tests only, on any folder made the same way
+#   make asan       everything under ASan + UBSan in build-asan/, then runs the suite
+#   make bench      op benchmarks beside PyTorch (not part of CI)
+#   make deps       install the Debian packages the build needs (scripts/install-deps.sh)
+
+CC      ?= gcc
+BUILD   ?= build
+GOLDEN  ?= ../shared/golden
+OPT     ?= -O2 -march=x86-64-v3 -mtune=native
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -fno-math-errno \
+           -I/usr/include/x86_64-linux-gnu/openblas-openmp -MMD -MP
+LDLIBS  += -ldnnl -lopenblas -lfftw3f -lcjson -lm -fopenmp
+OPENBLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
+LDFLAGS += -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)
+
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/ops/*.c src/nn/*.c src/model/*.c src/audio/*.c \
+                              src/io/*.c src/data/*.c src/train/*.c))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all test test-unit test-golden asan bench deps clean demo
+all: $(BUILD)/bv2 $(BUILD)/bv2-tests
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libbv2.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bv2: $(CLI_OBJ) $(BUILD)/libbv2.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bv2-tests: $(TEST_OBJ) $(BUILD)/libbv2.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bv2-bench: $(BENCH_OBJ) $(BUILD)/libbv2.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# OMP_NUM_THREADS unset: kernels use every core. The runner prints "N passed, N failed".
+test: all
+	$(BUILD)/bv2-tests --golden $(GOLDEN)
+
+test-unit: all
+	$(BUILD)/bv2-tests --unit-only
+
+test-golden: all
+	$(BUILD)/bv2-tests --golden $(GOLDEN) --golden-only
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	        LDFLAGS="-fsanitize=address,undefined -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)" all
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 build-asan/bv2-tests --golden $(GOLDEN)
+
+bench: $(BUILD)/bv2-bench
+	bench/run.sh
+
+deps:
+	scripts/install-deps.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)

@@ -1,0 +1,104 @@
+/* arena.c - chunked bump allocator. Chunks form a list; a reset rewinds to the first chunk and
+ * keeps every chunk for reuse. */
+#include "arena.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+#define BV_ARENA_ALIGN 64
+
+struct bv_arena_chunk {
+    bv_arena_chunk *next;   /* next chunk to use after this one (towards newer) */
+    bv_arena_chunk *prev;
+    size_t size;
+    size_t used;
+    unsigned char *base;
+};
+
+static bv_arena_chunk *chunk_new(size_t size) {
+    bv_arena_chunk *c = bv_xcalloc(1, sizeof *c);
+    c->size = size;
+    c->base = aligned_alloc(BV_ARENA_ALIGN, (size + BV_ARENA_ALIGN - 1) / BV_ARENA_ALIGN * BV_ARENA_ALIGN);
+    if (!c->base) BV_FATAL("out of memory: arena chunk of %zu bytes", size);
+    return c;
+}
+
+void bv_arena_init(bv_arena *a, size_t chunk_size) {
+    memset(a, 0, sizeof *a);
+    a->chunk_size = chunk_size ? chunk_size : (size_t)64 << 20;
+}
+
+void bv_arena_free(bv_arena *a) {
+    bv_arena_chunk *c = a->head;
+    while (c && c->prev) c = c->prev;
+    while (c) {
+        bv_arena_chunk *n = c->next;
+        free(c->base);
+        free(c);
+        c = n;
+    }
+    memset(a, 0, sizeof *a);
+}
+
+void *bv_arena_alloc(bv_arena *a, size_t n) {
+    n = (n + BV_ARENA_ALIGN - 1) / BV_ARENA_ALIGN * BV_ARENA_ALIGN;
+    if (n == 0) n = BV_ARENA_ALIGN;
+    for (;;) {
+        bv_arena_chunk *c = a->head;
+        if (c && c->size - c->used >= n) {
+            void *p = c->base + c->used;
+            c->used += n;
+            a->in_use += n;
+            if (a->in_use > a->peak) a->peak = a->in_use;
+            return p;
+        }
+        /* advance to a following chunk that fits (kept from before a reset), or add one */
+        if (c && c->next && c->next->size >= n) {
+            a->head = c->next;
+            a->head->used = 0;
+            continue;
+        }
+        size_t sz = n > a->chunk_size ? n : a->chunk_size;
+        bv_arena_chunk *nc = chunk_new(sz);
+        if (c) {
+            /* splice the new chunk right after the current one */
+            nc->next = c->next;
+            if (c->next) c->next->prev = nc;
+            nc->prev = c;
+            c->next = nc;
+        }
+        a->head = nc;
+    }
+}
+
+void *bv_arena_calloc(bv_arena *a, size_t n) {
+    void *p = bv_arena_alloc(a, n);
+    memset(p, 0, n);
+    return p;
+}
+
+void bv_arena_reset(bv_arena *a) {
+    bv_arena_chunk *c = a->head;
+    if (!c) return;
+    while (c->prev) c = c->prev;
+    c->used = 0;
+    a->head = c;
+    a->in_use = 0;
+}
+
+bv_arena_mark bv_arena_get_mark(const bv_arena *a) {
+    bv_arena_mark m = {a->head, a->head ? a->head->used : 0, a->in_use};
+    return m;
+}
+
+void bv_arena_reset_to(bv_arena *a, bv_arena_mark m) {
+    if (!m.chunk) {
+        bv_arena_reset(a);
+        return;
+    }
+    a->head = m.chunk;
+    a->head->used = m.used;
+    a->in_use = m.in_use;
+}

@@ -1,0 +1,99 @@
+/* ctx.h - the execution context: arena, autograd tape, RNG, grad mode and the error path.
+ *
+ * Autograd is an eager tape. Every op called with grad enabled and at least one input that
+ * requires grad appends a node {op, inputs, outputs, saved state, backward fn}. bv_backward walks
+ * the tape in reverse; each backward fn ACCUMULATES (+=) into the grads of its inputs, allocating
+ * them (zeroed) on first touch. Nothing is freed until bv_ctx_reset.
+ *
+ * Errors a caller can provoke (shape/dtype mismatch, unsupported device) go through bv_ctx_error:
+ * by default the message is printed as "error: <op>: ..." and the process exits with
+ * BV_EXIT_INPUT; a test may install a jmp_buf to catch the error instead.
+ */
+#ifndef BV_CTX_H
+#define BV_CTX_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "arena.h"
+#include "error.h"
+#include "ops_list.h"
+#include "rng.h"
+#include "tensor.h"
+
+typedef struct bv_ctx bv_ctx;
+typedef struct bv_node bv_node;
+
+typedef void (*bv_backward_fn)(bv_ctx *ctx, bv_node *n);
+
+#define BV_NODE_MAX_ATTR 12
+
+struct bv_node {
+    bv_op op;
+    bv_backward_fn backward;
+    int n_in, n_out;
+    bv_tensor **in;          /* inputs (arena array) */
+    bv_tensor **out;         /* outputs (arena array) */
+    void *saved;             /* op-specific state kept for backward (arena) */
+    int64_t iattr[BV_NODE_MAX_ATTR];
+    double fattr[BV_NODE_MAX_ATTR];
+};
+
+struct bv_ctx {
+    bv_arena arena;          /* activations, grads, nodes; reset per step */
+    bv_node **tape;
+    int64_t tape_len, tape_cap;
+    int no_grad_depth;       /* > 0: ops record nothing */
+    bv_rng rng;
+    jmp_buf *err_jmp;        /* if set, bv_ctx_error longjmps here instead of exiting */
+    char err_msg[512];
+};
+
+void bv_ctx_init(bv_ctx *ctx, size_t arena_chunk, uint64_t seed);
+void bv_ctx_free(bv_ctx *ctx);
+/* Drop every activation, grad and tape node made since init (or the last reset). */
+void bv_ctx_reset(bv_ctx *ctx);
+
+_Noreturn void bv_ctx_error(bv_ctx *ctx, const char *op, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* no_grad scope: bv_no_grad_begin(ctx); ... bv_no_grad_end(ctx); (nestable) */
+static inline void bv_no_grad_begin(bv_ctx *ctx) { ctx->no_grad_depth++; }
+static inline void bv_no_grad_end(bv_ctx *ctx) { ctx->no_grad_depth--; }
+static inline int bv_grad_enabled(const bv_ctx *ctx) { return ctx->no_grad_depth == 0; }
+
+/* ---- tensor creation (arena) ---- */
+bv_tensor *bv_new(bv_ctx *ctx, bv_dtype dt, int ndim, const int64_t *shape);      /* uninitialised */
+bv_tensor *bv_zeros(bv_ctx *ctx, bv_dtype dt, int ndim, const int64_t *shape);
+bv_tensor *bv_new_like(bv_ctx *ctx, const bv_tensor *t);                            /* same dtype+shape */
+bv_tensor *bv_zeros_like(bv_ctx *ctx, const bv_tensor *t);
+bv_tensor *bv_full(bv_ctx *ctx, int ndim, const int64_t *shape, float v);
+bv_tensor *bv_from_f32(bv_ctx *ctx, int ndim, const int64_t *shape, const float *src);
+bv_tensor *bv_scalar(bv_ctx *ctx, float v);                                         /* shape [] */
+/* Shape literal helper: BV_SHAPE(2, 3, 4) -> ndim, (int64_t[]){2,3,4} */
+#define BV_SHAPE(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
+
+/* Detached alias: shares data, no node, requires_grad false. */
+bv_tensor *bv_detach(bv_ctx *ctx, bv_tensor *t);
+
+/* ---- autograd ---- */
+/* Returns t->grad, allocating it zeroed in the arena on first use (params own theirs). */
+float *bv_grad(bv_ctx *ctx, bv_tensor *t);
+/* True when any input requires grad and grad mode is on: the op must record a node. */
+int bv_needs_grad(const bv_ctx *ctx, int n, bv_tensor *const *ins);
+/* Append a node for op with the given inputs/outputs; marks outputs requires_grad. */
+bv_node *bv_record(bv_ctx *ctx, bv_op op, bv_backward_fn bw, int n_in, bv_tensor *const *ins, int n_out,
+                   bv_tensor *const *outs);
+/* Seed d loss / d root = gout (or 1 for a scalar when gout == NULL) and run the tape backwards. */
+void bv_backward(bv_ctx *ctx, bv_tensor *root, const bv_tensor *gout);
+/* Backward from several roots at once: L = sum_k sum(roots[k] * gouts[k]). */
+void bv_backward_multi(bv_ctx *ctx, int n, bv_tensor *const *roots, const bv_tensor *const *gouts);
+
+/* ---- shape/dtype checks used by every op constructor ---- */
+void bv_check_dtype(bv_ctx *ctx, const char *op, const bv_tensor *t, bv_dtype want);
+void bv_check_ndim(bv_ctx *ctx, const char *op, const bv_tensor *t, int ndim);
+void bv_check_same_shape(bv_ctx *ctx, const char *op, const bv_tensor *a, const bv_tensor *b);
+void bv_check_cpu(bv_ctx *ctx, const char *op, const bv_tensor *t);
+
+#endif

@@ -1,0 +1,34 @@
+/* error.h - the three tiers of errors (STYLE.md #11).
+ *
+ *  1. BV_ASSERT: programmer invariants; always on (not <assert.h>), aborts with file:line.
+ *  2. bv_xmalloc / bv_xcalloc / bv_xfopen: checked wrappers that report file:line and exit.
+ *  3. User-facing failures (bad shapes handed to an op, bad files) go through the context's
+ *     error path (bv_ctx_error in ctx.h) so tests can catch them and the CLI exits cleanly.
+ */
+#ifndef BV_ERROR_H
+#define BV_ERROR_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define BV_EXIT_USAGE 2   /* bad command line */
+#define BV_EXIT_INPUT 3   /* bad user input: shapes, files, configs */
+#define BV_EXIT_INTERNAL 70
+
+_Noreturn void bv_fatal_at(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define BV_FATAL(...) bv_fatal_at(__FILE__, __LINE__, __VA_ARGS__)
+#define BV_ASSERT(cond)                                                    \
+    do {                                                                   \
+        if (!(cond)) bv_fatal_at(__FILE__, __LINE__, "assertion failed: %s", #cond); \
+    } while (0)
+
+void *bv_xmalloc_at(size_t n, const char *file, int line);
+void *bv_xcalloc_at(size_t n, size_t size, const char *file, int line);
+void *bv_xrealloc_at(void *p, size_t n, const char *file, int line);
+#define bv_xmalloc(n) bv_xmalloc_at((n), __FILE__, __LINE__)
+#define bv_xcalloc(n, s) bv_xcalloc_at((n), (s), __FILE__, __LINE__)
+#define bv_xrealloc(p, n) bv_xrealloc_at((p), (n), __FILE__, __LINE__)
+
+#endif

@@ -1,0 +1,32 @@
+/* params.h - the named parameter store: parameters, their gradients (and later optimizer state)
+ * live here for the whole run, apart from the per-step arena.
+ *
+ * Names are exactly upstream state_dict keys ("enc_p.encoder.attn_layers.0.conv_q.weight"), so
+ * checkpoint import/export is a loop over names (STYLE.md #6): create every parameter with its
+ * expected shape first, then fill them from a file, rejecting unknown names and wrong shapes.
+ */
+#ifndef BV_PARAMS_H
+#define BV_PARAMS_H
+
+#include <stdint.h>
+
+#include "tensor.h"
+
+typedef struct bv_params {
+    bv_tensor **items;       /* in creation order = upstream state_dict order */
+    int n, cap;
+} bv_params;
+
+void bv_params_init(bv_params *p);
+void bv_params_free(bv_params *p);
+/* New f32 parameter (zeroed, requires_grad, persistent zeroed grad). Name is copied.
+ * Fatal if the name exists already (a model-building bug). */
+bv_tensor *bv_params_add(bv_params *p, const char *name, int ndim, const int64_t *shape);
+/* printf-style name: bv_params_addf(p, BV_SHAPE(8, 8, 1), "attn_layers.%d.conv_q.weight", i) */
+bv_tensor *bv_params_addf(bv_params *p, int ndim, const int64_t *shape, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+bv_tensor *bv_params_get(const bv_params *p, const char *name);   /* NULL if absent */
+void bv_params_zero_grad(bv_params *p);
+int64_t bv_params_numel(const bv_params *p);
+
+#endif

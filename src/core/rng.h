@@ -1,0 +1,37 @@
+/* rng.h - one seeded random source per context, with a replay mode.
+ *
+ * Live mode: xoshiro256** seeded by splitmix64; normal draws by Box-Muller. The same seed gives
+ * the same run. Replay mode: a queue of recorded tensors (the golden files' noise.NNN.*) is
+ * returned in order, each draw checked against the shape the caller asks for, so C code making
+ * the same calls as upstream consumes upstream's exact draws.
+ */
+#ifndef BV_RNG_H
+#define BV_RNG_H
+
+#include <stdint.h>
+
+typedef struct bv_rng_draw {
+    const char *name;        /* e.g. "noise.001.randn_like" */
+    int ndim;
+    int64_t shape[6];
+    const float *data;       /* recorded values (f32; randint stored as f32 copy) */
+    const int64_t *idata;
+} bv_rng_draw;
+
+typedef struct bv_rng {
+    uint64_t s[4];
+    int has_spare;
+    double spare;
+    /* replay queue */
+    const bv_rng_draw *replay;
+    int n_replay, next_replay;
+} bv_rng;
+
+void bv_rng_seed(bv_rng *r, uint64_t seed);
+uint64_t bv_rng_u64(bv_rng *r);
+double bv_rng_uniform(bv_rng *r);   /* [0, 1) with 53 bits */
+double bv_rng_normal(bv_rng *r);    /* N(0, 1) */
+/* Replay these draws in order (array must outlive use); n = 0 returns to live mode. */
+void bv_rng_set_replay(bv_rng *r, const bv_rng_draw *draws, int n);
+
+#endif

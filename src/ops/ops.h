@@ -1,0 +1,153 @@
+/* ops.h - every differentiable op of bertvits2.c: the public API.
+ *
+ * An op is four pieces, added together (STYLE.md #3): a constructor here that checks dtypes and
+ * shapes (errors name the op and both shapes, via bv_ctx_error) and records a tape node, a CPU
+ * kernel, the backward rule (ACCUMULATES into input grads), and a test (finite differences plus
+ * golden data where it exists). Inputs are f32 unless noted; outputs are new arena tensors.
+ * Layout is PyTorch's. Shapes are given in the comments as [dims].
+ *
+ * Implementation files: elementwise.c, reduce.c, linalg.c, norm.c, shape.c, conv.c, lstm.c,
+ * spline.c, stft.c, resample.c, random.c, align.c (non-differentiable helpers).
+ */
+#ifndef BV_OPS_H
+#define BV_OPS_H
+
+#include <math.h>
+
+#include "../core/ctx.h"
+
+/* ---------------- elementwise.c ---------------- */
+/* Binary ops broadcast numpy-style (trailing dims aligned, size-1 dims stretch); the gradient of a
+ * broadcast input is summed over the stretched dims. */
+bv_tensor *bv_add(bv_ctx *ctx, bv_tensor *a, bv_tensor *b);
+bv_tensor *bv_sub(bv_ctx *ctx, bv_tensor *a, bv_tensor *b);
+bv_tensor *bv_mul(bv_ctx *ctx, bv_tensor *a, bv_tensor *b);
+bv_tensor *bv_div(bv_ctx *ctx, bv_tensor *a, bv_tensor *b);
+bv_tensor *bv_add_scalar(bv_ctx *ctx, bv_tensor *a, float s);      /* a + s */
+bv_tensor *bv_mul_scalar(bv_ctx *ctx, bv_tensor *a, float s);      /* a * s */
+bv_tensor *bv_rsub_scalar(bv_ctx *ctx, float s, bv_tensor *a);     /* s - a */
+bv_tensor *bv_pow_scalar(bv_ctx *ctx, bv_tensor *a, float p);      /* a ** p */
+bv_tensor *bv_neg(bv_ctx *ctx, bv_tensor *a);
+bv_tensor *bv_exp(bv_ctx *ctx, bv_tensor *a);
+bv_tensor *bv_log(bv_ctx *ctx, bv_tensor *a);
+bv_tensor *bv_sqrt(bv_ctx *ctx, bv_tensor *a);
+bv_tensor *bv_square(bv_ctx *ctx, bv_tensor *a);
+bv_tensor *bv_abs(bv_ctx *ctx, bv_tensor *a);                      /* grad 0 at 0, as torch */
+bv_tensor *bv_tanh(bv_ctx *ctx, bv_tensor *a);
+bv_tensor *bv_sigmoid(bv_ctx *ctx, bv_tensor *a);
+bv_tensor *bv_relu(bv_ctx *ctx, bv_tensor *a);
+bv_tensor *bv_leaky_relu(bv_ctx *ctx, bv_tensor *a, float slope);
+bv_tensor *bv_gelu(bv_ctx *ctx, bv_tensor *a);                     /* exact erf form */
+bv_tensor *bv_silu(bv_ctx *ctx, bv_tensor *a);
+bv_tensor *bv_softplus(bv_ctx *ctx, bv_tensor *a);                 /* beta 1, threshold 20 as torch */
+bv_tensor *bv_logsigmoid(bv_ctx *ctx, bv_tensor *a);
+/* clamp(a, lo, hi); pass -INFINITY / INFINITY for no bound. Grad passes where lo <= a <= hi. */
+bv_tensor *bv_clamp(bv_ctx *ctx, bv_tensor *a, float lo, float hi);
+
+/* ---------------- reduce.c ---------------- */
+#define BV_ALL_DIMS 99
+bv_tensor *bv_sum(bv_ctx *ctx, bv_tensor *a);                                  /* -> [] */
+bv_tensor *bv_mean(bv_ctx *ctx, bv_tensor *a);                                 /* -> [] */
+bv_tensor *bv_sum_dim(bv_ctx *ctx, bv_tensor *a, int dim, int keepdim);
+bv_tensor *bv_mean_dim(bv_ctx *ctx, bv_tensor *a, int dim, int keepdim);
+/* torch.std: unbiased (n-1) by default; dim = BV_ALL_DIMS reduces everything to []. */
+bv_tensor *bv_std_dim(bv_ctx *ctx, bv_tensor *a, int dim, int keepdim, int unbiased);
+
+/* ---------------- linalg.c (BLAS) ---------------- */
+/* a [..., M, K] @ b [..., K, N] -> [..., M, N]; batch dims equal, or b 2-d (shared). */
+bv_tensor *bv_matmul(bv_ctx *ctx, bv_tensor *a, bv_tensor *b);
+/* nn.Linear: x [..., in] @ w[out, in]^T + b[out] (b may be NULL). */
+bv_tensor *bv_linear(bv_ctx *ctx, bv_tensor *x, bv_tensor *w, bv_tensor *b);
+/* nn.Embedding: weight [V, D], ids I64 [...] -> [..., D]; an id outside [0, V) is an error. */
+bv_tensor *bv_embedding(bv_ctx *ctx, bv_tensor *weight, bv_tensor *ids);
+
+/* ---------------- conv.c (oneDNN) ---------------- */
+/* x [B, Cin, T], w [Cout, Cin/groups, K], b [Cout] or NULL. */
+bv_tensor *bv_conv1d(bv_ctx *ctx, bv_tensor *x, bv_tensor *w, bv_tensor *b, int stride, int padding, int dilation,
+                     int groups);
+/* x [B, Cin, T], w [Cin, Cout/groups, K] (PyTorch layout), b [Cout] or NULL.
+ * T_out = (T-1)*stride - 2*padding + dilation*(K-1) + output_padding + 1. */
+bv_tensor *bv_conv_transpose1d(bv_ctx *ctx, bv_tensor *x, bv_tensor *w, bv_tensor *b, int stride, int padding,
+                               int output_padding, int groups, int dilation);
+/* x [B, Cin, H, W], w [Cout, Cin/groups, KH, KW], b [Cout] or NULL. */
+bv_tensor *bv_conv2d(bv_ctx *ctx, bv_tensor *x, bv_tensor *w, bv_tensor *b, int stride_h, int stride_w, int pad_h,
+                     int pad_w, int dil_h, int dil_w, int groups);
+/* torch.nn.utils.weight_norm: w = g * v / ||v||, norm over every dim except `dim`
+ * (dim 0: g [out, 1, ...]; dim 2 for WavLM's pos_conv: g [1, 1, K]). */
+bv_tensor *bv_weight_norm(bv_ctx *ctx, bv_tensor *g, bv_tensor *v, int dim);
+
+/* ---------------- norm.c ---------------- */
+/* modules.LayerNorm: x [B, C, T] normalised over C per (b, t); gamma, beta [C]. */
+bv_tensor *bv_layer_norm_ch(bv_ctx *ctx, bv_tensor *x, bv_tensor *gamma, bv_tensor *beta, float eps);
+/* nn.LayerNorm over the last dim: x [..., C]; gamma, beta [C] (may be NULL: no affine). */
+bv_tensor *bv_layer_norm(bv_ctx *ctx, bv_tensor *x, bv_tensor *gamma, bv_tensor *beta, float eps);
+/* nn.GroupNorm: x [B, C, ...]; gamma, beta [C]. */
+bv_tensor *bv_group_norm(bv_ctx *ctx, bv_tensor *x, int groups, bv_tensor *gamma, bv_tensor *beta, float eps);
+bv_tensor *bv_softmax(bv_ctx *ctx, bv_tensor *x, int dim);
+bv_tensor *bv_log_softmax(bv_ctx *ctx, bv_tensor *x, int dim);
+
+/* ---------------- shape.c ---------------- */
+/* Same data, new shape (numel must match; one -1 dim is inferred). */
+bv_tensor *bv_reshape(bv_ctx *ctx, bv_tensor *x, int ndim, const int64_t *shape);
+bv_tensor *bv_transpose(bv_ctx *ctx, bv_tensor *x, int d0, int d1);          /* copy */
+bv_tensor *bv_permute(bv_ctx *ctx, bv_tensor *x, const int *perm);           /* copy */
+/* x[..., start:end:step, ...] along dim (end clipped to the size; negative start/end from end). */
+bv_tensor *bv_slice(bv_ctx *ctx, bv_tensor *x, int dim, int64_t start, int64_t end, int64_t step);
+bv_tensor *bv_concat(bv_ctx *ctx, int n, bv_tensor *const *xs, int dim);
+/* torch.split into equal or given sizes along dim: outs[i] = slice. */
+void bv_split(bv_ctx *ctx, bv_tensor *x, int dim, int n, const int64_t *sizes, bv_tensor **outs);
+typedef enum { BV_PAD_CONSTANT = 0, BV_PAD_REFLECT } bv_pad_mode;
+/* F.pad: pads[] in PyTorch order (last dim first: left, right, then the dim before, ...),
+ * npad = 2 * number of padded dims; negative pads crop. */
+bv_tensor *bv_pad(bv_ctx *ctx, bv_tensor *x, int npad, const int64_t *pads, bv_pad_mode mode, float value);
+bv_tensor *bv_flip(bv_ctx *ctx, bv_tensor *x, int dim);
+/* Broadcast to shape (materialised). */
+bv_tensor *bv_expand(bv_ctx *ctx, bv_tensor *x, int ndim, const int64_t *shape);
+bv_tensor *bv_cumsum(bv_ctx *ctx, bv_tensor *x, int dim);
+/* where mask != 0 (mask f32 or i64, broadcast to x): value, else x. No grad where masked. */
+bv_tensor *bv_masked_fill(bv_ctx *ctx, bv_tensor *x, bv_tensor *mask, float value);
+bv_tensor *bv_copy(bv_ctx *ctx, bv_tensor *x);
+/* commons.slice_segments: x [B, C, T], ids I64 [B] -> [B, C, seg] (x[b, :, ids[b]:ids[b]+seg]). */
+bv_tensor *bv_slice_segments(bv_ctx *ctx, bv_tensor *x, bv_tensor *ids, int64_t segment_size);
+/* Convert i64 -> f32 (no grad) and f32 -> i64 (truncation like .long()). */
+bv_tensor *bv_to_f32(bv_ctx *ctx, bv_tensor *x);
+bv_tensor *bv_to_i64(bv_ctx *ctx, bv_tensor *x);
+
+/* ---------------- random.c ---------------- */
+/* torch.randn / rand with the context's rng; in replay mode the next recorded draw (its shape
+ * must match). Never differentiable. */
+bv_tensor *bv_randn(bv_ctx *ctx, int ndim, const int64_t *shape);
+bv_tensor *bv_rand(bv_ctx *ctx, int ndim, const int64_t *shape);
+bv_tensor *bv_randn_like(bv_ctx *ctx, const bv_tensor *t);
+bv_tensor *bv_rand_like(bv_ctx *ctx, const bv_tensor *t);
+/* nn.Dropout in train mode: zero with prob p, scale kept ones by 1/(1-p). p == 0 returns x. */
+bv_tensor *bv_dropout(bv_ctx *ctx, bv_tensor *x, float p, int training);
+
+/* ---------------- lstm.c ---------------- */
+/* nn.LSTM(batch_first=True), one layer, gate order i,f,g,o, zero initial state, no packing.
+ * x [B, T, I]; w = {weight_ih [4H, I], weight_hh [4H, H], bias_ih [4H], bias_hh [4H]} and, if
+ * bidirectional, the *_reverse four after them. y [B, T, D*H], h_n and c_n [D, B, H]. */
+void bv_lstm(bv_ctx *ctx, bv_tensor *x, bv_tensor *const *w, int bidirectional, bv_tensor **y, bv_tensor **h_n,
+             bv_tensor **c_n);
+
+/* ---------------- spline.c ---------------- */
+/* transforms.piecewise_rational_quadratic_transform(tails='linear'):
+ * inputs [...], unnormalized_{widths,heights} [..., nbins], unnormalized_derivatives [..., nbins-1]
+ * (linear tails pad them to nbins+1 with the constant that makes the boundary derivative 1).
+ * outputs [...] and logabsdet [...]. */
+void bv_rq_spline(bv_ctx *ctx, bv_tensor *inputs, bv_tensor *uw, bv_tensor *uh, bv_tensor *ud, int inverse,
+                  float tail_bound, float min_bin_width, float min_bin_height, float min_derivative,
+                  bv_tensor **outputs, bv_tensor **logabsdet);
+
+/* ---------------- stft.c (FFTW) ---------------- */
+/* |STFT| as mel_processing.spectrogram_torch computes it, center=False: y [B, T] is reflect
+ * padded by (n_fft-hop)/2 on both sides, framed with the periodic Hann window of win_size,
+ * onesided FFT, sqrt(re^2 + im^2 + 1e-6). -> [B, n_fft/2+1, frames]. Differentiable in y. */
+bv_tensor *bv_spectrogram(bv_ctx *ctx, bv_tensor *y, int n_fft, int hop, int win_size);
+
+/* ---------------- resample.c ---------------- */
+/* torchaudio.transforms.Resample(orig, new) (sinc_interpolation, lowpass_filter_width 6, rolloff
+ * 0.99): x [B, T] -> [B, ceil(new*T/orig)]. Differentiable in x. */
+bv_tensor *bv_resample(bv_ctx *ctx, bv_tensor *x, int orig_freq, int new_freq);
+
+#endif

@@ -1,0 +1,52 @@
+/* random.c - torch.randn / rand / *_like and dropout, through the context's rng.
+ *
+ * In replay mode (bv_rng_set_replay) each call returns the next recorded draw; its shape must be
+ * the one the caller asks for, so a C port that makes its random calls in a different order than
+ * upstream fails loudly instead of silently diverging. */
+#include <string.h>
+
+#include "ops.h"
+
+static bv_tensor *replay_next(bv_ctx *ctx, const char *op, int ndim, const int64_t *shape) {
+    bv_rng *r = &ctx->rng;
+    if (r->next_replay >= r->n_replay)
+        bv_ctx_error(ctx, op, "replay: all %d recorded draws were used", r->n_replay);
+    const bv_rng_draw *d = &r->replay[r->next_replay++];
+    int same = d->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = d->shape[i] == shape[i];
+    bv_tensor *t = bv_new(ctx, BV_F32, ndim, shape);
+    if (!same) {
+        char b[96];
+        bv_ctx_error(ctx, op, "replay: draw %s has a different shape than the requested %s", d->name ? d->name : "?",
+                     bv_shape_str(t, b, sizeof b));
+    }
+    if (!d->data) bv_ctx_error(ctx, op, "replay: draw %s is not f32", d->name ? d->name : "?");
+    memcpy(t->data, d->data, sizeof(float) * (size_t)t->numel);
+    return t;
+}
+
+bv_tensor *bv_randn(bv_ctx *ctx, int ndim, const int64_t *shape) {
+    if (ctx->rng.replay) return replay_next(ctx, "randn", ndim, shape);
+    bv_tensor *t = bv_new(ctx, BV_F32, ndim, shape);
+    for (int64_t i = 0; i < t->numel; i++) t->data[i] = (float)bv_rng_normal(&ctx->rng);
+    return t;
+}
+
+bv_tensor *bv_rand(bv_ctx *ctx, int ndim, const int64_t *shape) {
+    if (ctx->rng.replay) return replay_next(ctx, "rand", ndim, shape);
+    bv_tensor *t = bv_new(ctx, BV_F32, ndim, shape);
+    for (int64_t i = 0; i < t->numel; i++) t->data[i] = (float)bv_rng_uniform(&ctx->rng);
+    return t;
+}
+
+bv_tensor *bv_randn_like(bv_ctx *ctx, const bv_tensor *t) { return bv_randn(ctx, t->ndim, t->shape); }
+bv_tensor *bv_rand_like(bv_ctx *ctx, const bv_tensor *t) { return bv_rand(ctx, t->ndim, t->shape); }
+
+bv_tensor *bv_dropout(bv_ctx *ctx, bv_tensor *x, float p, int training) {
+    if (!training || p <= 0.0f) return x;
+    if (p >= 1.0f) return bv_mul_scalar(ctx, x, 0.0f);
+    bv_tensor *keep = bv_new_like(ctx, x);
+    for (int64_t i = 0; i < keep->numel; i++)
+        keep->data[i] = bv_rng_uniform(&ctx->rng) >= p ? 1.0f / (1.0f - p) : 0.0f;
+    return bv_mul(ctx, x, keep);
+}

@@ -1,0 +1,404 @@
+/* golden.c - golden case loader and comparator (see golden.h and ../shared/golden/README.md). */
+#include "golden.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NAMED 4096
+
+typedef struct {
+    const char *name;   /* short name (output) or tensor name (input) */
+    bv_tensor *t;
+} named;
+
+struct bv_golden {
+    bv_test_state *ts;
+    bv_ctx *ctx;
+    const cJSON *cs;           /* manifest entry */
+    bv_safetensors st;
+    named inputs[MAX_NAMED];   /* loaded with bv_golden_input, by tensor name "in.x" */
+    int n_inputs;
+    named outputs[MAX_NAMED];  /* registered with bv_golden_output, by short name "y" */
+    int n_outputs;
+    bv_rng_draw *draws;
+};
+
+static cJSON *g_manifest;
+static char g_manifest_dir[1024];
+
+static const cJSON *manifest_case(bv_test_state *ts, const char *name) {
+    if (!g_manifest || strcmp(g_manifest_dir, bv_test_golden_dir) != 0) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/manifest.json", bv_test_golden_dir);
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            fprintf(stderr, "  golden: cannot open %s\n", path);
+            return NULL;
+        }
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        rewind(f);
+        char *buf = malloc((size_t)n + 1);
+        size_t got = fread(buf, 1, (size_t)n, f);
+        fclose(f);
+        buf[got] = 0;
+        cJSON_Delete(g_manifest);
+        g_manifest = cJSON_Parse(buf);
+        free(buf);
+        if (!g_manifest) {
+            fprintf(stderr, "  golden: %s is not valid JSON\n", path);
+            return NULL;
+        }
+        snprintf(g_manifest_dir, sizeof g_manifest_dir, "%s", bv_test_golden_dir);
+    }
+    const cJSON *cases = cJSON_GetObjectItem(g_manifest, "cases");
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cases) {
+        const cJSON *nm = cJSON_GetObjectItem(c, "name");
+        if (cJSON_IsString(nm) && strcmp(nm->valuestring, name) == 0) return c;
+    }
+    (void)ts;
+    return NULL;
+}
+
+bv_golden *bv_golden_open(bv_test_state *ts, bv_ctx *ctx, const char *case_name) {
+    const cJSON *cs = manifest_case(ts, case_name);
+    if (!cs) {
+        fprintf(stderr, "  golden: case %s not in %s/manifest.json\n", case_name, bv_test_golden_dir);
+        ts->failed = 1;
+        return NULL;
+    }
+    bv_golden *g = calloc(1, sizeof *g);
+    g->ts = ts;
+    g->ctx = ctx;
+    g->cs = cs;
+    char path[1200], err[512];
+    snprintf(path, sizeof path, "%s/%s", bv_test_golden_dir, cJSON_GetObjectItem(cs, "file")->valuestring);
+    if (bv_st_open(&g->st, path, err, sizeof err) != 0) {
+        fprintf(stderr, "  golden: %s\n", err);
+        ts->failed = 1;
+        free(g);
+        return NULL;
+    }
+    return g;
+}
+
+void bv_golden_close(bv_golden *g) {
+    if (!g) return;
+    bv_st_close(&g->st);
+    free(g->draws);
+    free(g);
+}
+
+const cJSON *bv_golden_config(const bv_golden *g) { return cJSON_GetObjectItem(g->cs, "config"); }
+const cJSON *bv_golden_case_json(const bv_golden *g) { return g->cs; }
+
+static const cJSON *cfg_item(bv_golden *g, const char *key) {
+    const cJSON *cfg = bv_golden_config(g);
+    return cfg ? cJSON_GetObjectItem(cfg, key) : NULL;
+}
+
+long long bv_golden_cfg_int(bv_golden *g, const char *key) {
+    const cJSON *v = cfg_item(g, key);
+    if (!cJSON_IsNumber(v)) {
+        fprintf(stderr, "  golden: config key '%s' missing or not a number\n", key);
+        g->ts->failed = 1;
+        return 0;
+    }
+    return (long long)v->valuedouble;
+}
+
+double bv_golden_cfg_num(bv_golden *g, const char *key) {
+    const cJSON *v = cfg_item(g, key);
+    if (!cJSON_IsNumber(v)) {
+        fprintf(stderr, "  golden: config key '%s' missing or not a number\n", key);
+        g->ts->failed = 1;
+        return 0;
+    }
+    return v->valuedouble;
+}
+
+long long bv_golden_cfg_int_or(bv_golden *g, const char *key, long long def) {
+    const cJSON *v = cfg_item(g, key);
+    if (cJSON_IsBool(v)) return cJSON_IsTrue(v);
+    return cJSON_IsNumber(v) ? (long long)v->valuedouble : def;
+}
+
+int bv_golden_cfg_ints(bv_golden *g, const char *key, long long *out, int cap) {
+    const cJSON *v = cfg_item(g, key);
+    if (!cJSON_IsArray(v)) return -1;
+    int n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v) {
+        if (n < cap) out[n] = (long long)e->valuedouble;
+        n++;
+    }
+    return n;
+}
+
+int bv_golden_has(const bv_golden *g, const char *name) { return bv_st_find(&g->st, name) != NULL; }
+
+bv_tensor *bv_golden_tensor(bv_golden *g, const char *name) {
+    const bv_st_entry *e = bv_st_find(&g->st, name);
+    if (!e) {
+        fprintf(stderr, "  golden: tensor %s missing from case file\n", name);
+        g->ts->failed = 1;
+        return NULL;
+    }
+    bv_tensor *t;
+    if (e->dtype == BV_ST_I64) {
+        t = bv_new(g->ctx, BV_I64, e->ndim, e->shape);
+        memcpy(t->idata, e->data, e->nbytes);
+    } else if (e->dtype == BV_ST_F32) {
+        t = bv_new(g->ctx, BV_F32, e->ndim, e->shape);
+        memcpy(t->data, e->data, e->nbytes);
+    } else if (e->dtype == BV_ST_F64) {
+        t = bv_new(g->ctx, BV_F32, e->ndim, e->shape);
+        const double *d = e->data;
+        for (int64_t i = 0; i < e->numel; i++) t->data[i] = (float)d[i];
+    } else {
+        fprintf(stderr, "  golden: tensor %s has unsupported dtype %s\n", name, bv_st_dtype_name(e->dtype));
+        g->ts->failed = 1;
+        return NULL;
+    }
+    t->name = e->name;
+    return t;
+}
+
+bv_tensor *bv_golden_input(bv_golden *g, const char *name) {
+    bv_tensor *t = bv_golden_tensor(g, name);
+    if (!t) return NULL;
+    if (t->dtype == BV_F32) t->requires_grad = true;
+    if (g->n_inputs < MAX_NAMED) g->inputs[g->n_inputs++] = (named){t->name, t};
+    return t;
+}
+
+int64_t bv_golden_f64(bv_golden *g, const char *name, const double **data) {
+    const bv_st_entry *e = bv_st_find(&g->st, name);
+    if (!e || e->dtype != BV_ST_F64) return -1;
+    *data = e->data;
+    return e->numel;
+}
+
+void bv_golden_load_params(bv_golden *g, bv_params *ps, const char *prefix) {
+    size_t pl = strlen(prefix);
+    int used = 0;
+    for (int i = 0; i < g->st.n; i++) {
+        const bv_st_entry *e = &g->st.entries[i];
+        if (strncmp(e->name, prefix, pl) != 0) continue;
+        bv_tensor *p = bv_params_get(ps, e->name + pl);
+        if (!p) {
+            fprintf(stderr, "  golden: case tensor %s has no parameter '%s' in the model\n", e->name, e->name + pl);
+            g->ts->failed = 1;
+            continue;
+        }
+        int same = p->ndim == e->ndim && e->dtype == BV_ST_F32;
+        for (int d = 0; same && d < e->ndim; d++) same = p->shape[d] == e->shape[d];
+        if (!same) {
+            char b[96];
+            fprintf(stderr, "  golden: %s: got %s %s, model expects %s\n", e->name, bv_st_dtype_name(e->dtype),
+                    "(stored shape differs)", bv_shape_str(p, b, sizeof b));
+            g->ts->failed = 1;
+            continue;
+        }
+        memcpy(p->data, e->data, e->nbytes);
+        used++;
+    }
+    if (used != ps->n) {
+        fprintf(stderr, "  golden: %d of the model's %d parameters were found in the case under '%s'\n", used, ps->n,
+                prefix);
+        g->ts->failed = 1;
+    }
+}
+
+static void tolerance_for(const bv_golden *g, const char *name, int is_int, double *atol, double *rtol) {
+    const cJSON *tol = cJSON_GetObjectItem(g->cs, "tolerance");
+    *atol = cJSON_GetObjectItem(tol, "atol")->valuedouble;
+    *rtol = cJSON_GetObjectItem(tol, "rtol")->valuedouble;
+    const char *group = NULL;
+    if (is_int) group = "exact";
+    else if (!strncmp(name, "gin.", 4) || !strncmp(name, "gparam.", 7) || !strncmp(name, "grad.", 5)) group = "grad";
+    else if (!strncmp(name, "out.", 4) || !strncmp(name, "mid.", 4) || !strncmp(name, "fwd.", 4) ||
+             !strncmp(name, "sub.", 4)) group = "forward";
+    const cJSON *groups = cJSON_GetObjectItem(g->cs, "tolerance_groups");
+    const cJSON *grp = group && groups ? cJSON_GetObjectItem(groups, group) : NULL;
+    if (grp) {
+        *atol = cJSON_GetObjectItem(grp, "atol")->valuedouble;
+        *rtol = cJSON_GetObjectItem(grp, "rtol")->valuedouble;
+    } else if (is_int) {
+        *atol = *rtol = 0;
+    }
+}
+
+/* README rule: |a - e| <= atol * max(1, max|e|) + rtol * |e|. */
+static int compare(bv_golden *g, const char *name, const bv_st_entry *e, const double *a, int64_t n) {
+    double atol, rtol;
+    int is_int = e->dtype == BV_ST_I64 || e->dtype == BV_ST_I32;
+    tolerance_for(g, name, is_int, &atol, &rtol);
+    if (n != e->numel) {
+        fprintf(stderr, "  FAIL %s: %lld elements, expected %lld\n", name, (long long)n, (long long)e->numel);
+        g->ts->failed = 1;
+        return 0;
+    }
+    double emax = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double ev = e->dtype == BV_ST_F32 ? ((const float *)e->data)[i]
+                    : e->dtype == BV_ST_F64 ? ((const double *)e->data)[i]
+                                            : (double)((const int64_t *)e->data)[i];
+        if (fabs(ev) > emax) emax = fabs(ev);
+    }
+    double scale = emax > 1 ? emax : 1, worst = -1, worst_err = 0, worst_e = 0, worst_a = 0;
+    int64_t worst_i = -1, bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double ev = e->dtype == BV_ST_F32 ? ((const float *)e->data)[i]
+                    : e->dtype == BV_ST_F64 ? ((const double *)e->data)[i]
+                                            : (double)((const int64_t *)e->data)[i];
+        double err = fabs(a[i] - ev), allowed = atol * scale + rtol * fabs(ev);
+        if (!(err <= allowed)) bad++;
+        double excess = isnan(err) ? INFINITY : err - allowed;
+        if (worst_i < 0 || excess > worst) {
+            worst = excess;
+            worst_i = i;
+            worst_err = err;
+            worst_e = ev;
+            worst_a = a[i];
+        }
+    }
+    int ok = bad == 0;
+    if (!ok) {
+        fprintf(stderr, "  FAIL %s: %lld/%lld elements off; worst [%lld] got %.8g expected %.8g (err %.3g, atol %g rtol %g)\n",
+                name, (long long)bad, (long long)n, (long long)worst_i, worst_a, worst_e, worst_err, atol, rtol);
+        g->ts->failed = 1;
+    }
+    return ok;
+}
+
+int bv_golden_check_f64(bv_golden *g, const char *name, const double *actual, int64_t n) {
+    const bv_st_entry *e = bv_st_find(&g->st, name);
+    if (!e) {
+        fprintf(stderr, "  FAIL %s: not in case file\n", name);
+        g->ts->failed = 1;
+        return 0;
+    }
+    return compare(g, name, e, actual, n);
+}
+
+int bv_golden_check(bv_golden *g, const char *name, const bv_tensor *actual) {
+    const bv_st_entry *e = bv_st_find(&g->st, name);
+    if (!e) {
+        fprintf(stderr, "  FAIL %s: not in case file\n", name);
+        g->ts->failed = 1;
+        return 0;
+    }
+    if (!actual) {
+        fprintf(stderr, "  FAIL %s: no tensor produced\n", name);
+        g->ts->failed = 1;
+        return 0;
+    }
+    int same = actual->ndim == e->ndim;
+    for (int d = 0; same && d < e->ndim; d++) same = actual->shape[d] == e->shape[d];
+    if (!same) {
+        char b[96];
+        fprintf(stderr, "  FAIL %s: shape %s differs from the stored one (", name, bv_shape_str(actual, b, sizeof b));
+        for (int d = 0; d < e->ndim; d++) fprintf(stderr, d ? ", %lld" : "%lld", (long long)e->shape[d]);
+        fprintf(stderr, ")\n");
+        g->ts->failed = 1;
+        return 0;
+    }
+    double *a = malloc(sizeof(double) * (size_t)(actual->numel ? actual->numel : 1));
+    for (int64_t i = 0; i < actual->numel; i++)
+        a[i] = actual->dtype == BV_I64 ? (double)actual->idata[i] : (double)actual->data[i];
+    int ok = compare(g, name, e, a, actual->numel);
+    free(a);
+    return ok;
+}
+
+int bv_golden_output(bv_golden *g, const char *short_name, bv_tensor *t) {
+    if (g->n_outputs < MAX_NAMED) g->outputs[g->n_outputs++] = (named){short_name, t};
+    char name[256];
+    snprintf(name, sizeof name, "out.%s", short_name);
+    if (!bv_golden_has(g, name)) return 1;
+    return bv_golden_check(g, name, t);
+}
+
+void bv_golden_backward(bv_golden *g) {
+    const cJSON *diff = cJSON_GetObjectItem(g->cs, "differentiated_outputs");
+    int n = cJSON_GetArraySize(diff);
+    bv_tensor **roots = calloc((size_t)(n ? n : 1), sizeof *roots);
+    const bv_tensor **gouts = calloc((size_t)(n ? n : 1), sizeof *gouts);
+    int k = 0;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, diff) {
+        const char *nm = d->valuestring;
+        bv_tensor *t = NULL;
+        for (int i = 0; i < g->n_outputs; i++)
+            if (!strcmp(g->outputs[i].name, nm)) t = g->outputs[i].t;
+        if (!t) {
+            fprintf(stderr, "  golden: differentiated output '%s' was not registered\n", nm);
+            g->ts->failed = 1;
+            continue;
+        }
+        char gname[256];
+        snprintf(gname, sizeof gname, "gout.%s", nm);
+        roots[k] = t;
+        gouts[k] = bv_golden_has(g, gname) ? bv_golden_tensor(g, gname) : NULL;
+        k++;
+    }
+    bv_backward_multi(g->ctx, k, roots, gouts);
+    free(roots);
+    free(gouts);
+}
+
+void bv_golden_check_grads(bv_golden *g, bv_params *ps, const char *param_prefix) {
+    size_t pl = param_prefix ? strlen(param_prefix) : 0;
+    for (int i = 0; i < g->st.n; i++) {
+        const char *nm = g->st.entries[i].name;
+        bv_tensor *t = NULL;
+        if (!strncmp(nm, "gin.", 4)) {
+            char in_name[256];
+            snprintf(in_name, sizeof in_name, "in.%s", nm + 4);
+            for (int k = 0; k < g->n_inputs; k++)
+                if (!strcmp(g->inputs[k].name, in_name)) t = g->inputs[k].t;
+            if (!t) {
+                fprintf(stderr, "  golden: %s stored but input %s was not loaded with bv_golden_input\n", nm, in_name);
+                g->ts->failed = 1;
+                continue;
+            }
+        } else if (!strncmp(nm, "gparam.", 7) && ps) {
+            char key[512];
+            snprintf(key, sizeof key, "%s", nm + 7);
+            (void)pl;
+            t = bv_params_get(ps, key);
+            if (!t) {
+                fprintf(stderr, "  golden: %s stored but the model has no parameter %s\n", nm, key);
+                g->ts->failed = 1;
+                continue;
+            }
+        } else continue;
+        bv_tensor *gt = bv_new(g->ctx, BV_F32, t->ndim, t->shape);
+        if (t->grad) memcpy(gt->data, t->grad, sizeof(float) * (size_t)t->numel);
+        else memset(gt->data, 0, sizeof(float) * (size_t)t->numel);
+        bv_golden_check(g, nm, gt);
+    }
+}
+
+void bv_golden_replay_noise(bv_golden *g) {
+    int n = 0;
+    for (int i = 0; i < g->st.n; i++) n += !strncmp(g->st.entries[i].name, "noise.", 6);
+    free(g->draws);
+    g->draws = calloc((size_t)(n ? n : 1), sizeof *g->draws);
+    for (int i = 0, k = 0; i < g->st.n; i++) {
+        const bv_st_entry *e = &g->st.entries[i];
+        if (strncmp(e->name, "noise.", 6)) continue;
+        int idx = atoi(e->name + 6);
+        if (idx < 0 || idx >= n) continue;
+        bv_rng_draw *d = &g->draws[idx];
+        d->name = e->name;
+        d->ndim = e->ndim;
+        for (int j = 0; j < e->ndim && j < 6; j++) d->shape[j] = e->shape[j];
+        if (e->dtype == BV_ST_F32) d->data = e->data;
+        else if (e->dtype == BV_ST_I64) d->idata = e->data;
+        k++;
+    }
+    bv_rng_set_replay(&g->ctx->rng, g->draws, n);
+}

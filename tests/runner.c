@@ -1,0 +1,86 @@
+/* runner.c - main() of build/bv2-tests: runs registered tests, prints "N passed, N failed".
+ *
+ *   bv2-tests [--golden DIR] [--unit-only | --golden-only] [substring ...]
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "test.h"
+
+const char *bv_test_golden_dir = "../shared/golden";
+
+typedef struct {
+    const char *name;
+    bv_test_fn fn;
+    int is_golden;
+} test_entry;
+
+static test_entry *g_tests;
+static int g_ntests, g_cap;
+
+void bv_test_register(const char *name, bv_test_fn fn, int is_golden) {
+    if (g_ntests == g_cap) {
+        g_cap = g_cap ? 2 * g_cap : 256;
+        g_tests = realloc(g_tests, sizeof *g_tests * (size_t)g_cap);
+        if (!g_tests) abort();
+    }
+    g_tests[g_ntests++] = (test_entry){name, fn, is_golden};
+}
+
+static int cmp_test(const void *a, const void *b) {
+    return strcmp(((const test_entry *)a)->name, ((const test_entry *)b)->name);
+}
+
+int main(int argc, char **argv) {
+    int unit_only = 0, golden_only = 0, nfilt = 0;
+    const char *filters[64];
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--golden") && i + 1 < argc) bv_test_golden_dir = argv[++i];
+        else if (!strcmp(argv[i], "--unit-only")) unit_only = 1;
+        else if (!strcmp(argv[i], "--golden-only")) golden_only = 1;
+        else if (!strcmp(argv[i], "--list")) {
+            qsort(g_tests, (size_t)g_ntests, sizeof *g_tests, cmp_test);
+            for (int k = 0; k < g_ntests; k++) printf("%s%s\n", g_tests[k].name, g_tests[k].is_golden ? " (golden)" : "");
+            return 0;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "usage: %s [--golden DIR] [--unit-only|--golden-only] [--list] [name-substring ...]\n",
+                    argv[0]);
+            return 2;
+        } else if (nfilt < 64) filters[nfilt++] = argv[i];
+    }
+    qsort(g_tests, (size_t)g_ntests, sizeof *g_tests, cmp_test);
+    int passed = 0, failed = 0;
+    for (int k = 0; k < g_ntests; k++) {
+        test_entry *t = &g_tests[k];
+        if ((unit_only && t->is_golden) || (golden_only && !t->is_golden)) continue;
+        if (nfilt) {
+            int hit = 0;
+            for (int f = 0; f < nfilt; f++) hit |= strstr(t->name, filters[f]) != NULL;
+            if (!hit) continue;
+        }
+        bv_ctx ctx;
+        bv_ctx_init(&ctx, (size_t)16 << 20, 1234);
+        bv_test_state ts = {0, t->name, &ctx};
+        jmp_buf jb;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        ctx.err_jmp = &jb;
+        if (setjmp(jb) == 0) {
+            t->fn(&ts);
+        } else {
+            /* an op error nobody expected: the test fails with the op's message */
+            fprintf(stderr, "  FAIL %s: uncaught error: %s\n", t->name, ctx.err_msg);
+            ts.failed = 1;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        bv_ctx_free(&ctx);
+        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        printf("%s %s (%.0f ms)\n", ts.failed ? "FAIL" : "ok  ", t->name, ms);
+        fflush(stdout);
+        if (ts.failed) failed++;
+        else passed++;
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
