@@ -39,13 +39,13 @@ $(BUILD)/libbv2.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/bv2: $(CLI_OBJ) $(BUILD)/libbv2.a
+$(BUILD)/bv2: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bv2-tests: $(TEST_OBJ) $(BUILD)/libbv2.a
+$(BUILD)/bv2-tests: $(TEST_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bv2-bench: $(BENCH_OBJ) $(BUILD)/libbv2.a
+$(BUILD)/bv2-bench: $(BENCH_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # OMP_NUM_THREADS unset: kernels use every core. The runner prints "N passed, N failed".

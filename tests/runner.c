@@ -32,6 +32,23 @@ static int cmp_test(const void *a, const void *b) {
     return strcmp(((const test_entry *)a)->name, ((const test_entry *)b)->name);
 }
 
+/* One test in a fresh seeded context; an op error nobody expected fails the test with its message. */
+static int run_one(const test_entry *t) {
+    bv_ctx ctx;
+    bv_ctx_init(&ctx, (size_t)16 << 20, 1234);
+    bv_test_state ts = {0, t->name, &ctx};
+    jmp_buf jb;
+    ctx.err_jmp = &jb;
+    if (setjmp(jb) == 0) {
+        t->fn(&ts);
+    } else {
+        fprintf(stderr, "  FAIL %s: uncaught error: %s\n", t->name, ctx.err_msg);
+        ts.failed = 1;
+    }
+    bv_ctx_free(&ctx);
+    return ts.failed;
+}
+
 int main(int argc, char **argv) {
     int unit_only = 0, golden_only = 0, nfilt = 0;
     const char *filters[64];
@@ -59,26 +76,14 @@ int main(int argc, char **argv) {
             for (int f = 0; f < nfilt; f++) hit |= strstr(t->name, filters[f]) != NULL;
             if (!hit) continue;
         }
-        bv_ctx ctx;
-        bv_ctx_init(&ctx, (size_t)16 << 20, 1234);
-        bv_test_state ts = {0, t->name, &ctx};
-        jmp_buf jb;
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        ctx.err_jmp = &jb;
-        if (setjmp(jb) == 0) {
-            t->fn(&ts);
-        } else {
-            /* an op error nobody expected: the test fails with the op's message */
-            fprintf(stderr, "  FAIL %s: uncaught error: %s\n", t->name, ctx.err_msg);
-            ts.failed = 1;
-        }
+        int bad = run_one(t);
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        bv_ctx_free(&ctx);
         double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-        printf("%s %s (%.0f ms)\n", ts.failed ? "FAIL" : "ok  ", t->name, ms);
+        printf("%s %s (%.0f ms)\n", bad ? "FAIL" : "ok  ", t->name, ms);
         fflush(stdout);
-        if (ts.failed) failed++;
+        if (bad) failed++;
         else passed++;
     }
     printf("%d passed, %d failed\n", passed, failed);

@@ -2,7 +2,7 @@
  *
  *   BV_TEST(conv1d_gradcheck) { ... BV_CHECK(cond, "fmt", ...); ... }
  *
- * Every tests/*.c file is linked into build/bv2-tests. Tests register themselves (constructor
+ * Every tests/ *.c file is linked into build/bv2-tests. Tests register themselves (constructor
  * attribute); the runner runs them in name order (or those matching its filter argument), catches
  * op errors via the context's jmp_buf, and ends with "N passed, N failed" and a non-zero exit code
  * on any failure. Golden tests (tests/golden.h) read the golden folder given by --golden DIR.
@@ -74,7 +74,7 @@ int bv_gradcheck(bv_test_state *ts, const char *what, bv_gradcheck_fn f, int n_i
     ({                                                                                  \
         jmp_buf bv_jb_;                                                                 \
         jmp_buf *bv_prev_ = (ctx)->err_jmp;                                             \
-        int bv_raised_ = 0;                                                             \
+        volatile int bv_raised_ = 0;                                                           \
         (ctx)->err_jmp = &bv_jb_;                                                       \
         if (setjmp(bv_jb_) == 0) {                                                      \
             body;                                                                       \

@@ -1,0 +1,44 @@
+#!/bin/sh
+# install-deps.sh - install the Debian packages bertvits2.c builds against, when missing.
+# Idempotent and non-interactive: packages already present are left alone; run it twice safely.
+# Needs root (or sudo) only when something is actually missing.
+set -eu
+
+# Build dependencies and why each was chosen (README "Dependencies" says more):
+#   libdnnl-dev            oneDNN: convolution / deconvolution forward+backward, what PyTorch uses on CPU
+#   libopenblas-openmp-dev OpenBLAS (OpenMP build, the fastest measured here): sgemm for matmul / LSTM
+#   libfftw3-dev           FFTW (single precision): the STFT of spectrograms and its backward
+#   libcjson-dev           cJSON: config.json, safetensors headers, the golden manifest
+#   libsndfile1-dev        libsndfile: WAV reading/writing (data and synthesis)
+#   libsoxr-dev            soxr: offline resampling of datasets (bv2 resample)
+#   libzip-dev             libzip: PyTorch's zip checkpoint container
+#   libpng-dev             libpng: TensorBoard image summaries
+#   gcc make pkg-config    the toolchain
+PKGS="gcc make pkg-config libdnnl-dev libopenblas-openmp-dev libfftw3-dev libcjson-dev libsndfile1-dev \
+libsoxr-dev libzip-dev libpng-dev"
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    echo "install-deps: all build dependencies present"
+    exit 0
+fi
+
+echo "install-deps: installing:$missing"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+        echo "install-deps: error: need root (or sudo) to install:$missing" >&2
+        exit 1
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
+echo "install-deps: done"

@@ -1,0 +1,132 @@
+/* test_core.c - arena, context, tape bookkeeping, rng (live and replay), parameter store,
+ * safetensors reader errors. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../src/io/safetensors.h"
+#include "../src/ops/ops.h"
+#include "test.h"
+
+BV_TEST(core_arena_alignment_reset_and_growth) {
+    bv_arena a;
+    bv_arena_init(&a, 1024);
+    void *p = bv_arena_alloc(&a, 10), *q = bv_arena_alloc(&a, 3000); /* second forces a bigger chunk */
+    BV_CHECK(((uintptr_t)p & 63) == 0 && ((uintptr_t)q & 63) == 0, "allocations must be 64-byte aligned");
+    memset(q, 7, 3000);
+    bv_arena_mark m = bv_arena_get_mark(&a);
+    void *r = bv_arena_alloc(&a, 100);
+    bv_arena_reset_to(&a, m);
+    void *r2 = bv_arena_alloc(&a, 100);
+    BV_CHECK(r == r2, "reset_to must rewind to the mark");
+    size_t peak = a.peak;
+    bv_arena_reset(&a);
+    BV_CHECK(a.in_use == 0 && a.peak == peak, "reset keeps the peak, clears in_use");
+    void *p2 = bv_arena_alloc(&a, 10);
+    BV_CHECK(p2 == p, "after reset the first chunk is reused (no new malloc)");
+    bv_arena_free(&a);
+}
+
+BV_TEST(core_rng_seeded_and_moments) {
+    bv_rng r1, r2;
+    bv_rng_seed(&r1, 42);
+    bv_rng_seed(&r2, 42);
+    double s = 0, s2 = 0, u = 0;
+    int same = 1;
+    const int n = 200000;
+    for (int i = 0; i < n; i++) {
+        double a = bv_rng_normal(&r1), b = bv_rng_normal(&r2);
+        same &= a == b;
+        s += a;
+        s2 += a * a;
+        u += bv_rng_uniform(&r1);
+        (void)bv_rng_uniform(&r2);
+    }
+    BV_CHECK(same, "same seed must give the same sequence");
+    BV_CHECK(fabs(s / n) < 0.01 && fabs(s2 / n - 1) < 0.02, "normal moments off: mean %g var %g", s / n, s2 / n);
+    BV_CHECK(fabs(u / n - 0.5) < 0.01, "uniform mean off: %g", u / n);
+}
+
+BV_TEST(core_rng_replay_in_order_with_shape_check) {
+    bv_ctx *ctx = ts->ctx;
+    static const float d0[] = {1, 2, 3, 4, 5, 6}, d1[] = {0.25f, 0.5f};
+    bv_rng_draw draws[2] = {{"noise.000.randn", 2, {2, 3}, d0, NULL}, {"noise.001.rand", 1, {2}, d1, NULL}};
+    bv_rng_set_replay(&ctx->rng, draws, 2);
+    bv_tensor *a = bv_randn(ctx, BV_SHAPE(2, 3));
+    bv_tensor *b = bv_rand(ctx, BV_SHAPE(2));
+    BV_CHECK(a->data[5] == 6 && b->data[1] == 0.5f, "replayed values differ");
+    char msg[512];
+    int raised = BV_EXPECT_ERROR(ctx, msg, bv_randn(ctx, BV_SHAPE(1)));
+    BV_CHECK(raised && strstr(msg, "all 2 recorded draws"), "exhausted replay must be an error: %s", msg);
+    bv_rng_set_replay(&ctx->rng, draws, 2);
+    raised = BV_EXPECT_ERROR(ctx, msg, bv_randn(ctx, BV_SHAPE(3, 2)));
+    BV_CHECK(raised && strstr(msg, "noise.000.randn") && strstr(msg, "[3, 2]"), "shape mismatch message: %s", msg);
+    bv_rng_set_replay(&ctx->rng, NULL, 0);
+}
+
+BV_TEST(core_params_named_store) {
+    bv_params ps;
+    bv_params_init(&ps);
+    bv_tensor *w = bv_params_addf(&ps, BV_SHAPE(8, 4, 3), "attn_layers.%d.conv_q.weight", 1);
+    bv_params_add(&ps, "bias", BV_SHAPE(8));
+    BV_CHECK(bv_params_get(&ps, "attn_layers.1.conv_q.weight") == w, "lookup by upstream key");
+    BV_CHECK(bv_params_get(&ps, "nope") == NULL, "unknown key");
+    BV_CHECK(bv_params_numel(&ps) == 8 * 4 * 3 + 8, "numel");
+    BV_CHECK(w->requires_grad && w->is_param && w->grad, "params carry persistent grads");
+    w->grad[3] = 1;
+    bv_params_zero_grad(&ps);
+    BV_CHECK(w->grad[3] == 0, "zero_grad");
+    bv_params_free(&ps);
+}
+
+BV_TEST(core_detach_and_no_grad_record_nothing) {
+    bv_ctx *ctx = ts->ctx;
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(3), 1.0f);
+    bv_tensor *d = bv_detach(ctx, x);
+    BV_CHECK(!d->requires_grad && d->data == x->data && !d->node, "detach aliases data without grad");
+    int64_t n0 = ctx->tape_len;
+    bv_no_grad_begin(ctx);
+    int needs = bv_needs_grad(ctx, 1, &x);
+    bv_no_grad_end(ctx);
+    BV_CHECK(!needs && ctx->tape_len == n0, "no_grad scope must not record");
+    BV_CHECK(bv_needs_grad(ctx, 1, &x), "grad mode restored after the scope");
+}
+
+BV_TEST(core_op_names_table) {
+    BV_CHECK(!strcmp(bv_op_name(BV_OP_CONV1D), "CONV1D") && !strcmp(bv_op_name(BV_OP_ADD), "ADD"), "names");
+    BV_CHECK(!strcmp(bv_op_name((bv_op)BV_OP_COUNT), "?"), "out of range");
+}
+
+static void write_file(const char *path, const void *buf, size_t n) {
+    FILE *f = fopen(path, "wb");
+    fwrite(buf, 1, n, f);
+    fclose(f);
+}
+
+BV_TEST(core_safetensors_roundtrip_and_corrupt_files) {
+    char path[] = "/tmp/bv2-test-st-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    const char *hdr = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}";
+    unsigned char buf[256] = {0};
+    size_t hl = strlen(hdr);
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)(hl >> (8 * i));
+    memcpy(buf + 8, hdr, hl);
+    float vals[4] = {1, 2, 3, 4};
+    memcpy(buf + 8 + hl, vals, 16);
+    write_file(path, buf, 8 + hl + 16);
+    bv_safetensors st;
+    char err[512];
+    BV_CHECK(bv_st_open(&st, path, err, sizeof err) == 0, "valid file: %s", err);
+    const bv_st_entry *e = bv_st_find(&st, "a");
+    BV_CHECK(e && e->ndim == 2 && ((const float *)e->data)[3] == 4, "entry read back");
+    bv_st_close(&st);
+    write_file(path, buf, 8 + hl + 8); /* truncated data */
+    BV_CHECK(bv_st_open(&st, path, err, sizeof err) != 0 && strstr(err, path) && strstr(err, "'a'"),
+             "truncated file must name file and tensor: %s", err);
+    buf[7] = 0x7f; /* absurd header length */
+    write_file(path, buf, 8 + hl + 16);
+    BV_CHECK(bv_st_open(&st, path, err, sizeof err) != 0 && strstr(err, "header length"), "bad header: %s", err);
+    unlink(path);
+    BV_CHECK(bv_st_open(&st, path, err, sizeof err) != 0 && strstr(err, "cannot open"), "missing file: %s", err);
+}
