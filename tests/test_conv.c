@@ -1,0 +1,596 @@
+/* test_conv.c - conv1d, conv_transpose1d, conv2d (oneDNN) and weight_norm:
+ *   - oneDNN forward and every gradient vs the naive double oracle (conv_ref.c) on random
+ *     geometries (groups, strides, dilations, paddings, odd lengths, with and without bias);
+ *   - gradients accumulate (first-touch and scratch paths, parameters);
+ *   - the primitive cache survives eviction;
+ *   - finite-difference gradient checks of every op;
+ *   - shape errors name the op and both shapes;
+ *   - golden cases A02-A05, whose conv hyper-parameters are parsed from the manifest "ctor" string.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/ops/conv_ref.h"
+#include "../src/ops/ops.h"
+#include "golden.h"
+#include "test.h"
+
+/* ---------------- one conv spec drives the op, the oracle and the gradcheck ---------------- */
+
+typedef struct {
+    int nsp, transposed, bias;
+    int64_t N, IC, OC, G, in[2], k[2], stride[2], pad[2], dil[2], out_pad[2];
+} conv_spec;
+
+static bv_conv_geom spec_geom(const conv_spec *s) {
+    bv_conv_geom g;
+    memset(&g, 0, sizeof g);
+    g.nsp = s->nsp;
+    g.transposed = s->transposed;
+    g.has_bias = s->bias;
+    g.N = s->N;
+    g.IC = s->IC;
+    g.OC = s->OC;
+    g.G = s->G;
+    for (int i = 0; i < 2; i++) {
+        int sp = i < s->nsp;
+        g.in[i] = sp ? s->in[i] : 1;
+        g.k[i] = sp ? s->k[i] : 1;
+        g.stride[i] = sp ? s->stride[i] : 1;
+        g.pad[i] = sp ? s->pad[i] : 0;
+        g.dil[i] = sp ? s->dil[i] : 1;
+        g.out_pad[i] = sp && s->transposed ? s->out_pad[i] : 0;
+        g.out[i] = bv_conv_out_size(&g, i);
+    }
+    return g;
+}
+
+/* The op under test; in = {x, w, b (may be NULL)}. */
+static bv_tensor *spec_apply(bv_ctx *ctx, const conv_spec *s, bv_tensor *x, bv_tensor *w, bv_tensor *b) {
+    if (s->nsp == 2)
+        return bv_conv2d(ctx, x, w, b, (int)s->stride[0], (int)s->stride[1], (int)s->pad[0], (int)s->pad[1],
+                         (int)s->dil[0], (int)s->dil[1], (int)s->G);
+    if (s->transposed)
+        return bv_conv_transpose1d(ctx, x, w, b, (int)s->stride[0], (int)s->pad[0], (int)s->out_pad[0], (int)s->G,
+                                   (int)s->dil[0]);
+    return bv_conv1d(ctx, x, w, b, (int)s->stride[0], (int)s->pad[0], (int)s->dil[0], (int)s->G);
+}
+
+static void spec_shapes(const conv_spec *s, int64_t *xs, int64_t *ws) {
+    xs[0] = s->N;
+    xs[1] = s->IC;
+    ws[0] = s->transposed ? s->IC : s->OC;
+    ws[1] = s->transposed ? s->OC / s->G : s->IC / s->G;
+    for (int i = 0; i < s->nsp; i++) {
+        xs[2 + i] = s->in[i];
+        ws[2 + i] = s->k[i];
+    }
+}
+
+/* Random x [N, IC, in...], w, b [OC] for a spec (all requiring grad). */
+static void spec_inputs(bv_ctx *ctx, const conv_spec *s, bv_tensor **in) {
+    int64_t xs[4], ws[4];
+    spec_shapes(s, xs, ws);
+    in[0] = bv_test_input(ctx, 2 + s->nsp, xs, 1.0f);
+    in[1] = bv_test_input(ctx, 2 + s->nsp, ws, 0.5f);
+    in[2] = s->bias ? bv_test_input(ctx, BV_SHAPE(s->OC), 0.5f) : NULL;
+}
+
+/* |a - e| <= tol * (max(1, max|e|) + |e|) over the tensor, fp32 kernel vs double oracle. */
+static int close_to(bv_test_state *ts, const char *what, const float *a, const float *e, int64_t n, double tol) {
+    double emax = 1;
+    for (int64_t i = 0; i < n; i++) emax = fmax(emax, fabs(e[i]));
+    for (int64_t i = 0; i < n; i++) {
+        double err = fabs((double)a[i] - e[i]);
+        if (!(err <= tol * (emax + fabs(e[i])))) {
+            fprintf(stderr, "  %s: elem %lld got %.7g expected %.7g\n", what, (long long)i, a[i], e[i]);
+            ts->failed = 1;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* oneDNN forward and gradients of sum(y * gy) vs the oracle. */
+static void check_vs_oracle(bv_test_state *ts, const conv_spec *s, const char *what) {
+    bv_ctx *ctx = ts->ctx;
+    bv_tensor *in[3];
+    spec_inputs(ctx, s, in);
+    bv_tensor *y = spec_apply(ctx, s, in[0], in[1], in[2]);
+    bv_conv_geom g = spec_geom(s);
+    float *ey = malloc(sizeof(float) * (size_t)y->numel);
+    bv_conv_ref_forward(ey, in[0]->data, in[1]->data, in[2] ? in[2]->data : NULL, &g);
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s forward", what);
+    close_to(ts, msg, y->data, ey, y->numel, 1e-5);
+    BV_CHECK(y->numel == g.N * g.OC * g.out[0] * g.out[1], "%s: output size", what);
+
+    bv_tensor *gy = bv_new_like(ctx, y);
+    bv_test_randn(ctx, gy, 1.0f);
+    bv_backward(ctx, y, gy);
+    float *gx = malloc(sizeof(float) * (size_t)in[0]->numel), *gw = malloc(sizeof(float) * (size_t)in[1]->numel);
+    float gb[4096];
+    bv_conv_ref_backward(gx, gw, in[2] ? gb : NULL, gy->data, in[0]->data, in[1]->data, &g);
+    snprintf(msg, sizeof msg, "%s grad x", what);
+    close_to(ts, msg, in[0]->grad, gx, in[0]->numel, 1e-5);
+    snprintf(msg, sizeof msg, "%s grad w", what);
+    close_to(ts, msg, in[1]->grad, gw, in[1]->numel, 1e-5);
+    if (in[2]) {
+        snprintf(msg, sizeof msg, "%s grad b", what);
+        close_to(ts, msg, in[2]->grad, gb, s->OC, 1e-5);
+    }
+    free(ey);
+    free(gx);
+    free(gw);
+}
+
+/* conv1d: {nsp, transposed, bias, N, IC, OC, G, in, k, stride, pad, dil, out_pad} */
+static const conv_spec conv1d_specs[] = {
+    {1, 0, 1, 2, 4, 6, 1, {20}, {5}, {1}, {4}, {2}, {0}},      /* A02-like dilated */
+    {1, 0, 1, 2, 16, 64, 4, {50}, {41}, {4}, {20}, {1}, {0}},  /* DiscriminatorS grouped strided */
+    {1, 0, 0, 1, 8, 8, 8, {33}, {3}, {2}, {0}, {3}, {0}},      /* depthwise, no bias, odd length */
+    {1, 0, 1, 3, 6, 9, 3, {17}, {4}, {3}, {2}, {2}, {0}},      /* even kernel, length not divisible */
+    {1, 0, 1, 2, 5, 7, 1, {9}, {1}, {1}, {0}, {1}, {0}},       /* 1x1 */
+    {1, 0, 1, 1, 3, 4, 1, {12}, {7}, {5}, {0}, {1}, {0}},      /* stride > needed, no padding */
+};
+
+static const conv_spec convt_specs[] = {
+    {1, 1, 1, 2, 8, 4, 1, {6}, {16}, {8}, {4}, {1}, {0}},      /* Generator.ups */
+    {1, 1, 1, 2, 6, 4, 2, {7}, {4}, {2}, {1}, {1}, {1}},       /* groups, output_padding */
+    {1, 1, 0, 1, 4, 6, 2, {5}, {3}, {3}, {2}, {2}, {1}},       /* dilation */
+    {1, 1, 1, 2, 3, 5, 1, {4}, {2}, {2}, {0}, {1}, {0}},       /* k = stride */
+    {1, 1, 1, 1, 3, 4, 1, {5}, {3}, {2}, {0}, {1}, {1}},       /* output_padding > padding */
+    {1, 1, 0, 1, 2, 2, 1, {4}, {2}, {1}, {0}, {3}, {2}},       /* output_padding from dilation */
+};
+
+static const conv_spec conv2d_specs[] = {
+    {2, 0, 1, 2, 4, 8, 1, {20, 3}, {5, 1}, {3, 1}, {2, 0}, {1, 1}, {0, 0}},   /* DiscriminatorP */
+    {2, 0, 1, 1, 6, 4, 2, {9, 7}, {3, 3}, {2, 1}, {1, 2}, {1, 2}, {0, 0}},    /* general, groups */
+    {2, 0, 0, 2, 3, 5, 1, {8, 5}, {3, 1}, {1, 1}, {1, 0}, {1, 1}, {0, 0}},    /* conv_post-like, no bias */
+};
+
+BV_TEST(conv1d_matches_oracle) {
+    for (size_t i = 0; i < sizeof conv1d_specs / sizeof *conv1d_specs; i++) {
+        char w[64];
+        snprintf(w, sizeof w, "conv1d spec %zu", i);
+        check_vs_oracle(ts, &conv1d_specs[i], w);
+    }
+}
+
+BV_TEST(conv_transpose1d_matches_oracle) {
+    for (size_t i = 0; i < sizeof convt_specs / sizeof *convt_specs; i++) {
+        char w[64];
+        snprintf(w, sizeof w, "conv_transpose1d spec %zu", i);
+        check_vs_oracle(ts, &convt_specs[i], w);
+    }
+}
+
+BV_TEST(conv2d_matches_oracle) {
+    for (size_t i = 0; i < sizeof conv2d_specs / sizeof *conv2d_specs; i++) {
+        char w[64];
+        snprintf(w, sizeof w, "conv2d spec %zu", i);
+        check_vs_oracle(ts, &conv2d_specs[i], w);
+    }
+}
+
+/* Random geometries: every combination the model could produce, checked against the oracle. */
+BV_TEST(conv_random_geometries_match_oracle) {
+    bv_ctx *ctx = ts->ctx;
+    for (int t = 0; t < 24; t++) {
+        conv_spec s;
+        memset(&s, 0, sizeof s);
+        s.nsp = t % 3 == 2 ? 2 : 1;
+        s.transposed = s.nsp == 1 && t % 3 == 1;
+        s.bias = (int)(bv_rng_u64(&ctx->rng) % 2);
+        s.N = 1 + (int64_t)(bv_rng_u64(&ctx->rng) % 2);
+        s.G = 1 + (int64_t)(bv_rng_u64(&ctx->rng) % 3);
+        s.IC = s.G * (1 + (int64_t)(bv_rng_u64(&ctx->rng) % 3));
+        s.OC = s.G * (1 + (int64_t)(bv_rng_u64(&ctx->rng) % 3));
+        for (int d = 0; d < s.nsp; d++) {
+            s.k[d] = 1 + (int64_t)(bv_rng_u64(&ctx->rng) % 5);
+            s.stride[d] = 1 + (int64_t)(bv_rng_u64(&ctx->rng) % 3);
+            s.dil[d] = 1 + (int64_t)(bv_rng_u64(&ctx->rng) % 3);
+            s.pad[d] = (int64_t)(bv_rng_u64(&ctx->rng) % 3);
+            s.in[d] = s.dil[d] * (s.k[d] - 1) + 1 + (int64_t)(bv_rng_u64(&ctx->rng) % 9);
+            int64_t m = s.stride[d] > s.dil[d] ? s.stride[d] : s.dil[d];
+            s.out_pad[d] = s.transposed ? (int64_t)(bv_rng_u64(&ctx->rng) % (uint64_t)m) : 0;
+        }
+        char w[64];
+        snprintf(w, sizeof w, "random geometry %d", t);
+        check_vs_oracle(ts, &s, w);
+    }
+}
+
+/* Gradients accumulate: x used twice (first touch written directly, second through scratch),
+ * w a persistent parameter whose grad already holds a value. */
+BV_TEST(conv_grads_accumulate) {
+    bv_ctx *ctx = ts->ctx;
+    bv_params ps;
+    bv_params_init(&ps);
+    bv_tensor *w = bv_params_add(&ps, "conv.weight", BV_SHAPE(6, 2, 3)); // conv.weight [6, 2, 3]
+    bv_test_randn(ctx, w, 0.5f);
+    for (int64_t i = 0; i < w->numel; i++) w->grad[i] = 1.0f;
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 4, 11), 1.0f); // [B, C, T]
+    bv_tensor *y1 = bv_conv1d(ctx, x, w, NULL, 1, 1, 1, 2), *y2 = bv_conv1d(ctx, x, w, NULL, 1, 1, 1, 2);
+    bv_tensor *gy = bv_new_like(ctx, y1);
+    bv_test_randn(ctx, gy, 1.0f);
+    bv_tensor *roots[2] = {y1, y2};
+    const bv_tensor *gouts[2] = {gy, gy};
+    bv_backward_multi(ctx, 2, roots, gouts);
+    bv_conv_geom g = spec_geom(&(conv_spec){1, 0, 0, 2, 4, 6, 2, {11}, {3}, {1}, {1}, {1}, {0}});
+    float gx[88], gw[36];
+    bv_conv_ref_backward(gx, gw, NULL, gy->data, x->data, w->data, &g);
+    for (int i = 0; i < 88; i++) gx[i] *= 2;
+    for (int i = 0; i < 36; i++) gw[i] = 2 * gw[i] + 1.0f;
+    close_to(ts, "accumulated grad x", x->grad, gx, 88, 1e-5);
+    close_to(ts, "accumulated grad w", w->grad, gw, 36, 1e-5);
+    bv_params_free(&ps);
+}
+
+/* conv1d of x [1, 1, T] with w [2, 1, 2], no padding; 1 if y is right. */
+static int tiny_conv_ok(bv_ctx *ctx, bv_tensor *w, int64_t T) {
+    bv_arena_mark m = bv_arena_get_mark(&ctx->arena);
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(1, 1, T), 1.0f); // [1, 1, T]
+    bv_no_grad_begin(ctx);
+    bv_tensor *y = bv_conv1d(ctx, x, w, NULL, 1, 0, 1, 1);     // [1, 2, T-1]
+    bv_no_grad_end(ctx);
+    int64_t i = T - 2; /* last output */
+    float e0 = w->data[0] * x->data[i] + w->data[1] * x->data[i + 1];
+    float e1 = w->data[2] * x->data[i] + w->data[3] * x->data[i + 1];
+    int ok = fabsf(y->data[i] - e0) <= 1e-5f && fabsf(y->data[T - 1 + i] - e1) <= 1e-5f;
+    bv_arena_reset_to(&ctx->arena, m);
+    return ok;
+}
+
+/* More distinct geometries than the primitive cache holds: it stays bounded, and the evicted
+ * (least recently used) entries rebuild correctly. */
+BV_TEST(conv_primitive_cache_eviction) {
+    bv_ctx *ctx = ts->ctx;
+    bv_tensor *w = bv_test_input(ctx, BV_SHAPE(2, 1, 2), 1.0f); // [2, 1, 2]
+    int cap = bv_conv_cache_capacity(), bad = 0;
+    for (int64_t T = 2; T < 2 + cap + 16; T++) bad += !tiny_conv_ok(ctx, w, T);
+    BV_CHECK(bv_conv_cache_used() == cap, "cache holds %d entries, capacity %d", bv_conv_cache_used(), cap);
+    for (int64_t T = 2; T < 2 + 16; T++) bad += !tiny_conv_ok(ctx, w, T); /* evicted ones */
+    BV_CHECK(bad == 0, "%d wrong outputs around cache eviction", bad);
+}
+
+BV_TEST(conv_no_grad_records_nothing) {
+    bv_ctx *ctx = ts->ctx;
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(1, 2, 5), 1.0f), *w = bv_test_input(ctx, BV_SHAPE(3, 2, 3), 1.0f);
+    bv_no_grad_begin(ctx);
+    bv_tensor *y = bv_conv1d(ctx, x, w, NULL, 1, 1, 1, 1);
+    bv_tensor *wn = bv_weight_norm(ctx, bv_test_input(ctx, BV_SHAPE(3, 1, 1), 1.0f), w, 0);
+    bv_no_grad_end(ctx);
+    BV_CHECK(ctx->tape_len == 0 && !y->requires_grad && !wn->requires_grad, "no_grad must record nothing");
+}
+
+/* ---------------- finite-difference gradient checks ---------------- */
+
+static bv_tensor *conv_fn(bv_ctx *ctx, bv_tensor **in, void *user) {
+    return spec_apply(ctx, user, in[0], in[1], in[2]);
+}
+
+static void spec_gradcheck(bv_test_state *ts, const conv_spec *s, const char *what) {
+    bv_tensor *in[3];
+    spec_inputs(ts->ctx, s, in);
+    bv_gradcheck(ts, what, conv_fn, s->bias ? 3 : 2, in, (void *)s, 1e-3, 5e-3, 1e-2, 64);
+}
+
+BV_TEST(conv1d_gradcheck) {
+    spec_gradcheck(ts, &(conv_spec){1, 0, 1, 2, 4, 6, 2, {11}, {3}, {2}, {2}, {2}, {0}}, "conv1d");
+}
+
+BV_TEST(conv_transpose1d_gradcheck) {
+    spec_gradcheck(ts, &(conv_spec){1, 1, 1, 2, 4, 6, 2, {5}, {3}, {3}, {1}, {2}, {1}}, "conv_transpose1d");
+}
+
+BV_TEST(conv2d_gradcheck) {
+    spec_gradcheck(ts, &(conv_spec){2, 0, 1, 2, 4, 4, 2, {7, 5}, {3, 2}, {2, 1}, {1, 1}, {1, 2}, {0, 0}}, "conv2d");
+}
+
+static bv_tensor *wn_fn(bv_ctx *ctx, bv_tensor **in, void *user) { return bv_weight_norm(ctx, in[0], in[1], *(int *)user); }
+
+BV_TEST(weight_norm_gradcheck) {
+    bv_ctx *ctx = ts->ctx;
+    int dim0 = 0, dim2 = 2, dim1 = 1;
+    bv_tensor *a[2] = {bv_test_input(ctx, BV_SHAPE(5, 1, 1), 1.0f), bv_test_input(ctx, BV_SHAPE(5, 3, 4), 1.0f)};
+    bv_gradcheck(ts, "weight_norm dim 0", wn_fn, 2, a, &dim0, 1e-3, 1e-3, 1e-2, 64);
+    bv_tensor *b[2] = {bv_test_input(ctx, BV_SHAPE(1, 1, 6), 1.0f), bv_test_input(ctx, BV_SHAPE(4, 2, 6), 1.0f)};
+    bv_gradcheck(ts, "weight_norm dim 2", wn_fn, 2, b, &dim2, 1e-3, 1e-3, 1e-2, 64);
+    bv_tensor *c[2] = {bv_test_input(ctx, BV_SHAPE(1, 3, 1, 1), 1.0f), bv_test_input(ctx, BV_SHAPE(2, 3, 4, 2), 1.0f)};
+    bv_gradcheck(ts, "weight_norm dim 1 (4-d)", wn_fn, 2, c, &dim1, 1e-3, 1e-3, 1e-2, 64);
+}
+
+/* w = g * v / ||v|| with the norm over every dim but `dim`: rows of w have norm |g|. */
+BV_TEST(weight_norm_values) {
+    bv_ctx *ctx = ts->ctx;
+    bv_tensor *g = bv_test_input(ctx, BV_SHAPE(1, 1, 3), 1.0f), *v = bv_test_input(ctx, BV_SHAPE(2, 4, 3), 1.0f);
+    bv_tensor *w = bv_weight_norm(ctx, g, v, 2);
+    for (int k = 0; k < 3; k++) {
+        double nv = 0, nw = 0, dot = 0;
+        for (int i = 0; i < 8; i++) {
+            nv += (double)v->data[i * 3 + k] * v->data[i * 3 + k];
+            nw += (double)w->data[i * 3 + k] * w->data[i * 3 + k];
+            dot += (double)v->data[i * 3 + k] * w->data[i * 3 + k];
+        }
+        BV_CHECK(fabs(sqrt(nw) - fabs(g->data[k])) < 1e-5, "tap %d: ||w|| %g vs |g| %g", k, sqrt(nw), g->data[k]);
+        BV_CHECK(fabs(dot - g->data[k] * sqrt(nv)) < 1e-4 * sqrt(nv), "tap %d: w not parallel to v", k);
+    }
+}
+
+/* ---------------- shape errors ---------------- */
+
+static void expect_msg(bv_test_state *ts, const char *msg, int raised, const char *op, const char *s1, const char *s2) {
+    BV_CHECK(raised, "%s: expected an error", op);
+    BV_CHECK(strncmp(msg, op, strlen(op)) == 0, "message must start with the op name '%s': %s", op, msg);
+    BV_CHECK(strstr(msg, s1) && strstr(msg, s2), "message must name %s and %s: %s", s1, s2, msg);
+}
+
+BV_TEST(conv_shape_errors) {
+    bv_ctx *ctx = ts->ctx;
+    char msg[512];
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 4, 10), 1.0f);
+    bv_tensor *w = bv_test_input(ctx, BV_SHAPE(6, 3, 5), 1.0f);
+    int r = BV_EXPECT_ERROR(ctx, msg, bv_conv1d(ctx, x, w, NULL, 1, 2, 1, 1));
+    expect_msg(ts, msg, r, "conv1d", "[2, 4, 10]", "[6, 3, 5]");
+
+    bv_tensor *w3 = bv_test_input(ctx, BV_SHAPE(6, 4, 3), 1.0f); /* groups 3 does not divide 4 */
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv1d(ctx, x, w3, NULL, 1, 1, 1, 3));
+    expect_msg(ts, msg, r, "conv1d", "[2, 4, 10]", "[6, 4, 3]");
+    BV_CHECK(strstr(msg, "groups"), "message must mention groups: %s", msg);
+
+    bv_tensor *w5 = bv_test_input(ctx, BV_SHAPE(5, 2, 3), 1.0f); /* groups 2 does not divide Cout 5 */
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv1d(ctx, x, w5, NULL, 1, 1, 1, 2));
+    expect_msg(ts, msg, r, "conv1d", "[2, 4, 10]", "[5, 2, 3]");
+
+    bv_tensor *w_ok = bv_test_input(ctx, BV_SHAPE(6, 4, 3), 1.0f), *b = bv_test_input(ctx, BV_SHAPE(5), 1.0f);
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv1d(ctx, x, w_ok, b, 1, 1, 1, 1));
+    expect_msg(ts, msg, r, "conv1d", "[5]", "[6, 4, 3]");
+
+    bv_tensor *w_long = bv_test_input(ctx, BV_SHAPE(6, 4, 13), 1.0f); /* kernel longer than input */
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv1d(ctx, x, w_long, NULL, 1, 0, 1, 1));
+    expect_msg(ts, msg, r, "conv1d", "[2, 4, 10]", "[6, 4, 13]");
+
+    bv_tensor *x2 = bv_test_input(ctx, BV_SHAPE(2, 4, 10, 3), 1.0f); /* 4-d x into conv1d */
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv1d(ctx, x2, w_ok, NULL, 1, 1, 1, 1));
+    expect_msg(ts, msg, r, "conv1d", "[2, 4, 10, 3]", "3-d");
+}
+
+BV_TEST(conv_transpose1d_and_conv2d_shape_errors) {
+    bv_ctx *ctx = ts->ctx;
+    char msg[512];
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 8, 6), 1.0f);
+    bv_tensor *w = bv_test_input(ctx, BV_SHAPE(4, 8, 16), 1.0f); /* [Cout, Cin, K] given instead of [Cin, Cout, K] */
+    int r = BV_EXPECT_ERROR(ctx, msg, bv_conv_transpose1d(ctx, x, w, NULL, 8, 4, 0, 1, 1));
+    expect_msg(ts, msg, r, "conv_transpose1d", "[2, 8, 6]", "[4, 8, 16]");
+
+    bv_tensor *wt = bv_test_input(ctx, BV_SHAPE(8, 4, 16), 1.0f);
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv_transpose1d(ctx, x, wt, NULL, 8, 4, 9, 1, 1)); /* output_padding >= stride */
+    BV_CHECK(r && strstr(msg, "conv_transpose1d") && strstr(msg, "output_padding"), "output_padding: %s", msg);
+
+    bv_tensor *x4 = bv_test_input(ctx, BV_SHAPE(2, 4, 20, 3), 1.0f);
+    bv_tensor *w4 = bv_test_input(ctx, BV_SHAPE(8, 2, 5, 1), 1.0f);
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv2d(ctx, x4, w4, NULL, 3, 1, 2, 0, 1, 1, 1));
+    expect_msg(ts, msg, r, "conv2d", "[2, 4, 20, 3]", "[8, 2, 5, 1]");
+}
+
+BV_TEST(weight_norm_shape_errors) {
+    bv_ctx *ctx = ts->ctx;
+    char msg[512];
+    bv_tensor *v = bv_test_input(ctx, BV_SHAPE(6, 4, 5), 1.0f);
+    bv_tensor *g = bv_test_input(ctx, BV_SHAPE(4, 1, 1), 1.0f);
+    int r = BV_EXPECT_ERROR(ctx, msg, bv_weight_norm(ctx, g, v, 0));
+    expect_msg(ts, msg, r, "weight_norm", "[4, 1, 1]", "[6, 4, 5]");
+    bv_tensor *g2 = bv_test_input(ctx, BV_SHAPE(1, 1, 5), 1.0f);
+    r = BV_EXPECT_ERROR(ctx, msg, bv_weight_norm(ctx, g2, v, 3));
+    expect_msg(ts, msg, r, "weight_norm", "[1, 1, 5]", "[6, 4, 5]");
+}
+
+/* ---------------- golden cases: the layer is described by a PyTorch ctor string ---------------- */
+
+/* "weight_norm(Conv1d(4, 6, kernel_size=5, stride=1, dilation=2, padding=4, groups=1))" parsed with
+ * PyTorch's positional order and defaults (stride 1, padding 0, dilation 1, groups 1, bias True). */
+typedef struct {
+    int nsp, transposed, bias, weight_norm, wn_dim;
+    int64_t in, out, groups, k[2], stride[2], pad[2], dil[2], out_pad[2];
+} ctor_spec;
+
+typedef struct {
+    const char *p;
+    char err[128];
+} ctor_lexer;
+
+static void skip_ws(ctor_lexer *l) {
+    while (isspace((unsigned char)*l->p)) l->p++;
+}
+
+static int eat(ctor_lexer *l, char c) {
+    skip_ws(l);
+    if (*l->p != c) return 0;
+    l->p++;
+    return 1;
+}
+
+/* An int, a tuple of ints "(a, b)", or True/False; n = number of ints (1 or 2; 0 for bool). */
+static int parse_value(ctor_lexer *l, int64_t *v, int *n) {
+    skip_ws(l);
+    *n = 0;
+    if (!strncmp(l->p, "True", 4) || !strncmp(l->p, "False", 5)) {
+        v[0] = *l->p == 'T';
+        l->p += v[0] ? 4 : 5;
+        return 1;
+    }
+    int tuple = eat(l, '(');
+    do {
+        skip_ws(l);
+        char *end;
+        long long x = strtoll(l->p, &end, 10);
+        if (end == l->p || *n == 2) {
+            snprintf(l->err, sizeof l->err, "bad value at '%.20s'", l->p);
+            return 0;
+        }
+        v[(*n)++] = x;
+        l->p = end;
+    } while (tuple && eat(l, ','));
+    if (tuple && !eat(l, ')')) {
+        snprintf(l->err, sizeof l->err, "unclosed tuple at '%.20s'", l->p);
+        return 0;
+    }
+    return 1;
+}
+
+static int set_arg(ctor_spec *c, const char *key, const int64_t *v, int n, char *err) {
+    int64_t *dst = NULL;
+    if (!strcmp(key, "in_channels")) c->in = v[0];
+    else if (!strcmp(key, "out_channels")) c->out = v[0];
+    else if (!strcmp(key, "groups")) c->groups = v[0];
+    else if (!strcmp(key, "bias")) c->bias = (int)v[0];
+    else if (!strcmp(key, "kernel_size")) dst = c->k;
+    else if (!strcmp(key, "stride")) dst = c->stride;
+    else if (!strcmp(key, "padding")) dst = c->pad;
+    else if (!strcmp(key, "dilation")) dst = c->dil;
+    else if (!strcmp(key, "output_padding")) dst = c->out_pad;
+    else {
+        snprintf(err, 128, "unknown argument '%s'", key);
+        return 0;
+    }
+    if (dst) dst[0] = v[0], dst[1] = n == 2 ? v[1] : v[0]; /* a scalar applies to every spatial dim */
+    return 1;
+}
+
+static int parse_args(ctor_lexer *l, ctor_spec *c, const char *const *positional, int npos) {
+    int pos = 0;
+    if (eat(l, ')')) return 1;
+    do {
+        skip_ws(l);
+        char key[32] = "";
+        const char *q = l->p;
+        while (isalnum((unsigned char)*q) || *q == '_') q++;
+        const char *after = q;
+        while (isspace((unsigned char)*after)) after++;
+        if (q > l->p && *after == '=' && isalpha((unsigned char)*l->p)) {
+            snprintf(key, sizeof key, "%.*s", (int)(q - l->p), l->p);
+            l->p = after + 1;
+        } else if (pos < npos) {
+            snprintf(key, sizeof key, "%s", positional[pos++]);
+        } else {
+            snprintf(l->err, sizeof l->err, "too many positional arguments");
+            return 0;
+        }
+        int64_t v[2];
+        int n;
+        if (!parse_value(l, v, &n) || !set_arg(c, key, v, n, l->err)) return 0;
+    } while (eat(l, ','));
+    if (!eat(l, ')')) {
+        snprintf(l->err, sizeof l->err, "expected ')' at '%.20s'", l->p);
+        return 0;
+    }
+    return 1;
+}
+
+static int parse_ctor(const char *s, ctor_spec *c, char *err, int errcap) {
+    static const char *const conv_pos[] = {"in_channels", "out_channels", "kernel_size", "stride",
+                                           "padding",     "dilation",     "groups",      "bias"};
+    static const char *const convt_pos[] = {"in_channels", "out_channels", "kernel_size", "stride",  "padding",
+                                            "output_padding", "groups",    "bias",        "dilation"};
+    memset(c, 0, sizeof *c);
+    c->bias = 1;
+    c->groups = 1;
+    for (int i = 0; i < 2; i++) c->stride[i] = c->dil[i] = c->k[i] = 1;
+    ctor_lexer l = {s, ""};
+    skip_ws(&l);
+    if (!strncmp(l.p, "weight_norm(", 12)) {
+        c->weight_norm = 1;
+        l.p += 12;
+        skip_ws(&l);
+    }
+    static const struct { const char *name; int nsp, transposed; } kinds[] = {
+        {"ConvTranspose1d(", 1, 1}, {"Conv1d(", 1, 0}, {"Conv2d(", 2, 0}};
+    int found = 0;
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds && !found; i++)
+        if (!strncmp(l.p, kinds[i].name, strlen(kinds[i].name))) {
+            found = 1;
+            c->nsp = kinds[i].nsp;
+            c->transposed = kinds[i].transposed;
+            l.p += strlen(kinds[i].name);
+        }
+    int ok = found && parse_args(&l, c, c->transposed ? convt_pos : conv_pos, c->transposed ? 9 : 8);
+    /* weight_norm(module, name='weight', dim=0): only dim may follow */
+    if (ok && c->weight_norm) {
+        if (eat(&l, ',')) {
+            skip_ws(&l);
+            ok = !strncmp(l.p, "dim", 3) && (l.p = strchr(l.p, '=')) != NULL;
+            if (ok) l.p++, c->wn_dim = (int)strtol(l.p, (char **)&l.p, 10);
+        }
+        ok = ok && eat(&l, ')');
+    }
+    skip_ws(&l);
+    ok = ok && *l.p == 0 && c->in > 0 && c->out > 0;
+    if (!ok) snprintf(err, (size_t)errcap, "cannot parse ctor '%s' (%s)", s, l.err[0] ? l.err : "unexpected text");
+    return ok;
+}
+
+BV_TEST(conv_ctor_parser) {
+    ctor_spec c;
+    char err[256];
+    BV_CHECK(parse_ctor("weight_norm(Conv2d(4, 8, kernel_size=(5,1), stride=(3,1), padding=(2,0)))", &c, err, 256),
+             "%s", err);
+    BV_CHECK(c.nsp == 2 && !c.transposed && c.weight_norm && c.in == 4 && c.out == 8 && c.k[0] == 5 && c.k[1] == 1 &&
+                 c.stride[0] == 3 && c.stride[1] == 1 && c.pad[0] == 2 && c.pad[1] == 0 && c.dil[1] == 1 &&
+                 c.groups == 1 && c.bias,
+             "conv2d ctor fields");
+    BV_CHECK(parse_ctor("ConvTranspose1d(8, 4, 16, 8, 4, 1, 2, False, 3)", &c, err, 256), "%s", err);
+    BV_CHECK(c.transposed && !c.weight_norm && c.k[0] == 16 && c.stride[0] == 8 && c.pad[0] == 4 &&
+                 c.out_pad[0] == 1 && c.groups == 2 && !c.bias && c.dil[0] == 3,
+             "positional conv_transpose1d ctor fields");
+    BV_CHECK(parse_ctor("weight_norm(Conv1d(64, 64, 16, padding=8, groups=4), dim=2)", &c, err, 256), "%s", err);
+    BV_CHECK(c.wn_dim == 2 && c.groups == 4 && c.pad[0] == 8 && c.stride[0] == 1, "weight_norm dim");
+    BV_CHECK(!parse_ctor("Conv1d(4, 6, kernel_size=5, foo=1)", &c, err, 256), "unknown keyword must fail");
+    BV_CHECK(!parse_ctor("Conv3d(4, 6, 3)", &c, err, 256), "unknown module must fail");
+}
+
+static bv_tensor *add_param(bv_params *ps, const char *name, int ndim, const int64_t *shape) {
+    return bv_params_add(ps, name, ndim, shape);
+}
+
+/* Build the layer the ctor describes, load its parameters, run forward + backward, compare. */
+static void run_golden_conv(bv_test_state *ts, const char *case_name) {
+    bv_ctx *ctx = ts->ctx;
+    bv_golden *g = bv_golden_open(ts, ctx, case_name);
+    if (!g) return;
+    const cJSON *ctor = cJSON_GetObjectItem(bv_golden_config(g), "ctor");
+    ctor_spec c;
+    char err[256];
+    if (!cJSON_IsString(ctor) || !parse_ctor(ctor->valuestring, &c, err, sizeof err)) {
+        BV_CHECK(0, "%s: %s", case_name, cJSON_IsString(ctor) ? err : "config has no ctor string");
+        bv_golden_close(g);
+        return;
+    }
+    int nd = 2 + c.nsp;
+    int64_t ws[4] = {c.transposed ? c.in : c.out, c.transposed ? c.out / c.groups : c.in / c.groups, c.k[0], c.k[1]};
+    int64_t gs[4] = {1, 1, 1, 1};
+    gs[c.wn_dim] = ws[c.wn_dim];
+    bv_params ps;
+    bv_params_init(&ps);
+    bv_tensor *b = c.bias ? add_param(&ps, "bias", BV_SHAPE(c.out)) : NULL;                   // bias [Cout]
+    bv_tensor *wg = c.weight_norm ? add_param(&ps, "weight_g", nd, gs) : NULL;                 // weight_g
+    bv_tensor *wv = add_param(&ps, c.weight_norm ? "weight_v" : "weight", nd, ws);             // weight_v / weight
+    bv_golden_load_params(g, &ps, "param.");
+    bv_tensor *x = bv_golden_input(g, "in.x"); // [B, Cin, T] or [B, Cin, H, W]
+    bv_tensor *w = c.weight_norm ? bv_weight_norm(ctx, wg, wv, c.wn_dim) : wv;
+    conv_spec s = {c.nsp, c.transposed, c.bias, 0, c.in, c.out, c.groups, {0, 0}, {c.k[0], c.k[1]},
+                   {c.stride[0], c.stride[1]}, {c.pad[0], c.pad[1]}, {c.dil[0], c.dil[1]},
+                   {c.out_pad[0], c.out_pad[1]}};
+    bv_tensor *y = spec_apply(ctx, &s, x, w, b);
+    bv_golden_output(g, "y", y);
+    bv_golden_backward(g);
+    bv_golden_check_grads(g, &ps, "param.");
+    bv_golden_close(g);
+    bv_params_free(&ps);
+}
+
+BV_GOLDEN_TEST(golden_A02_conv1d_wn_dil2) { run_golden_conv(ts, "A02_conv1d_wn_dil2"); }
+BV_GOLDEN_TEST(golden_A03_conv1d_wn_grouped_strided) { run_golden_conv(ts, "A03_conv1d_wn_grouped_strided"); }
+BV_GOLDEN_TEST(golden_A04_convtranspose1d_wn) { run_golden_conv(ts, "A04_convtranspose1d_wn"); }
+BV_GOLDEN_TEST(golden_A05_conv2d_wn_k5x1_s3x1) { run_golden_conv(ts, "A05_conv2d_wn_k5x1_s3x1"); }
