@@ -1,0 +1,154 @@
+/* optim.c - AdamW, ExponentialLR and clip_grad_value_ as torch 1.13 computes them on CPU.
+ *
+ * Rounding model (checked bit for bit against torch 1.13 with AVX2 kernels): each upstream tensor
+ * op rounds to float32 once; python-float scalars are computed in double and rounded to float32
+ * where they enter a tensor op. torch's add_(x, alpha) and addcmul_ kernels are compiled to fused
+ * multiply-adds, so those two use fmaf; everything else must NOT be contracted, hence
+ * fp-contract=off for this file (our build is gnu11, where GCC contracts by default).
+ */
+#pragma GCC optimize("fp-contract=off")
+
+#include "optim.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/error.h"
+
+/* ---------------- AdamW ---------------- */
+
+void bv_adamw_init(bv_adamw *o, bv_params *ps, double lr, double beta1, double beta2, double eps,
+                   double weight_decay) {
+    memset(o, 0, sizeof *o);
+    o->ps = ps;
+    o->n = ps->n;
+    o->lr = lr;
+    o->beta1 = beta1;
+    o->beta2 = beta2;
+    o->eps = eps;
+    o->weight_decay = weight_decay;
+    int64_t total = bv_params_numel(ps);
+    o->block = bv_xcalloc((size_t)(2 * total + 1), sizeof(float));
+    o->exp_avg = bv_xcalloc((size_t)(o->n + 1), sizeof(float *));
+    o->exp_avg_sq = bv_xcalloc((size_t)(o->n + 1), sizeof(float *));
+    o->step = bv_xcalloc((size_t)(o->n + 1), sizeof(float));
+    float *at = o->block;
+    for (int i = 0; i < o->n; i++) {
+        int64_t k = ps->items[i]->numel;
+        o->exp_avg[i] = at;
+        o->exp_avg_sq[i] = at + k;
+        at += 2 * k;
+    }
+}
+
+void bv_adamw_free(bv_adamw *o) {
+    free(o->block);
+    free(o->exp_avg);
+    free(o->exp_avg_sq);
+    free(o->step);
+    memset(o, 0, sizeof *o);
+}
+
+void bv_adamw_reset_state(bv_adamw *o) {
+    memset(o->block, 0, sizeof(float) * (size_t)(2 * bv_params_numel(o->ps)));
+    memset(o->step, 0, sizeof(float) * (size_t)o->n);
+}
+
+/* One tensor of torch 1.13 _single_tensor_adamw, in upstream's op order:
+ *   p.mul_(1 - lr*wd); m.mul_(b1).add_(g, alpha=1-b1); v.mul_(b2).addcmul_(g, g, value=1-b2);
+ *   denom = (v.sqrt() / sqrt(bc2)).add_(eps); p.addcdiv_(m, denom, value=-lr/bc1). */
+static void adamw_kernel(float *p, float *m, float *v, const float *g, int64_t n, float decay, float b1,
+                         float one_m_b1, float b2, float one_m_b2, float bc2_sqrt, float eps, float neg_step) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) {
+        float pi = p[i] * decay;
+        float mi = fmaf(g[i], one_m_b1, m[i] * b1);
+        float vi = fmaf(one_m_b2 * g[i], g[i], v[i] * b2);
+        float denom = sqrtf(vi) / bc2_sqrt + eps;
+        p[i] = pi + (neg_step * mi) / denom;
+        m[i] = mi;
+        v[i] = vi;
+    }
+}
+
+void bv_adamw_step(bv_adamw *o, const uint8_t *has_grad) {
+    BV_ASSERT(o->ps->n == o->n); /* parameters were added after the optimizer was built */
+    for (int i = 0; i < o->n; i++) {
+        if (has_grad && !has_grad[i]) continue;
+        bv_tensor *p = o->ps->items[i];
+        o->step[i] += 1.0f;
+        double step = o->step[i];
+        double bc1 = 1.0 - pow(o->beta1, step);
+        double bc2 = 1.0 - pow(o->beta2, step);
+        double step_size = o->lr / bc1;
+        adamw_kernel(p->data, o->exp_avg[i], o->exp_avg_sq[i], p->grad, p->numel, (float)(1.0 - o->lr * o->weight_decay),
+                     (float)o->beta1, (float)(1.0 - o->beta1), (float)o->beta2, (float)(1.0 - o->beta2),
+                     (float)sqrt(bc2), (float)o->eps, (float)(-step_size));
+    }
+}
+
+/* ---------------- ExponentialLR ---------------- */
+
+int bv_exp_lr_init(bv_exp_lr *s, bv_adamw *opt, double gamma, int64_t last_epoch, char *err, int errcap) {
+    if (last_epoch == -1) {
+        opt->initial_lr = opt->lr;
+        opt->has_initial_lr = 1;
+    } else if (!opt->has_initial_lr) {
+        /* torch: KeyError "param 'initial_lr' is not specified in param_groups[0] when resuming" */
+        if (err)
+            snprintf(err, (size_t)errcap,
+                     "ExponentialLR: param 'initial_lr' is not specified in param_groups[0] when resuming an "
+                     "optimizer (last_epoch %lld)",
+                     (long long)last_epoch);
+        return -1;
+    }
+    s->opt = opt;
+    s->gamma = gamma;
+    s->base_lr = opt->initial_lr;
+    s->last_epoch = last_epoch;
+    bv_exp_lr_step(s); /* _LRScheduler.__init__ -> _initial_step() */
+    return 0;
+}
+
+void bv_exp_lr_step(bv_exp_lr *s) {
+    /* step() without an epoch uses get_lr(), the recursive form; the closed form base_lr *
+     * gamma**last_epoch is only used by step(epoch). On resume this multiplies the CURRENT lr
+     * once, so decay restarts from the optimizer's lr (upstream quirk, kept). */
+    s->last_epoch += 1;
+    if (s->last_epoch != 0) s->opt->lr = s->opt->lr * s->gamma;
+}
+
+/* ---------------- clip_grad_value_ ---------------- */
+
+float bv_norm2_f32(const float *x, int64_t n) {
+    /* torch's norm_two fast path for a contiguous reduction (Vectorized<float> = 8 lanes, fmadd),
+     * lanes summed left to right, then the tail; sqrt in float32. */
+    enum { L = 8 };
+    float acc[L] = {0};
+    int64_t k = n - n % L;
+    for (int64_t i = 0; i < k; i += L)
+        for (int j = 0; j < L; j++) acc[j] = fmaf(x[i + j], x[i + j], acc[j]);
+    float s = acc[0];
+    for (int j = 1; j < L; j++) s = s + acc[j];
+    for (int64_t i = k; i < n; i++) s = s + x[i] * x[i];
+    return sqrtf(s);
+}
+
+double bv_clip_grad_value(bv_params *ps, const uint8_t *has_grad, const double *clip_value) {
+    double total = 0; /* python: total_norm = 0; total_norm += param_norm.item() ** 2 */
+    float clip = clip_value ? (float)*clip_value : 0.0f;
+    for (int i = 0; i < ps->n; i++) {
+        if (has_grad && !has_grad[i]) continue;
+        bv_tensor *p = ps->items[i];
+        double nrm = bv_norm2_f32(p->grad, p->numel);
+        total += pow(nrm, 2.0);
+        if (clip_value) {
+            float *g = p->grad;
+            /* clamp_ propagates NaN (fminf/fmaxf would drop it) */
+            for (int64_t j = 0; j < p->numel; j++) g[j] = g[j] < -clip ? -clip : g[j] > clip ? clip : g[j];
+        }
+    }
+    return pow(total, 1.0 / 2.0);
+}
