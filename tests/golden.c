@@ -23,6 +23,19 @@ struct bv_golden {
     bv_rng_draw *draws;
 };
 
+/* Element i of a stored tensor as double. Tensors are packed back to back, so an F64/I64 tensor
+ * may start on a 4-byte boundary: read through memcpy, never through a misaligned pointer. */
+static double stored_value(const bv_st_entry *e, int64_t i) {
+    const unsigned char *p = e->data;
+    switch (e->dtype) {
+    case BV_ST_F32: { float v; memcpy(&v, p + 4 * i, 4); return v; }
+    case BV_ST_F64: { double v; memcpy(&v, p + 8 * i, 8); return v; }
+    case BV_ST_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
+    case BV_ST_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); return v; }
+    default: return NAN;
+    }
+}
+
 static cJSON *g_manifest;
 static char g_manifest_dir[1024];
 
@@ -92,6 +105,7 @@ void bv_golden_close(bv_golden *g) {
 
 const cJSON *bv_golden_config(const bv_golden *g) { return cJSON_GetObjectItem(g->cs, "config"); }
 const cJSON *bv_golden_case_json(const bv_golden *g) { return g->cs; }
+bv_ctx *bv_golden_ctx(const bv_golden *g) { return g->ctx; }
 
 static const cJSON *cfg_item(bv_golden *g, const char *key) {
     const cJSON *cfg = bv_golden_config(g);
@@ -154,8 +168,7 @@ bv_tensor *bv_golden_tensor(bv_golden *g, const char *name) {
         memcpy(t->data, e->data, e->nbytes);
     } else if (e->dtype == BV_ST_F64) {
         t = bv_new(g->ctx, BV_F32, e->ndim, e->shape);
-        const double *d = e->data;
-        for (int64_t i = 0; i < e->numel; i++) t->data[i] = (float)d[i];
+        for (int64_t i = 0; i < e->numel; i++) t->data[i] = (float)stored_value(e, i);
     } else {
         fprintf(stderr, "  golden: tensor %s has unsupported dtype %s\n", name, bv_st_dtype_name(e->dtype));
         g->ts->failed = 1;
@@ -176,7 +189,9 @@ bv_tensor *bv_golden_input(bv_golden *g, const char *name) {
 int64_t bv_golden_f64(bv_golden *g, const char *name, const double **data) {
     const bv_st_entry *e = bv_st_find(&g->st, name);
     if (!e || e->dtype != BV_ST_F64) return -1;
-    *data = e->data;
+    double *copy = bv_arena_alloc(&g->ctx->arena, sizeof(double) * (size_t)(e->numel ? e->numel : 1));
+    memcpy(copy, e->data, e->nbytes); /* aligned copy (see stored_value) */
+    *data = copy;
     return e->numel;
 }
 
@@ -242,17 +257,13 @@ static int compare(bv_golden *g, const char *name, const bv_st_entry *e, const d
     }
     double emax = 0;
     for (int64_t i = 0; i < n; i++) {
-        double ev = e->dtype == BV_ST_F32 ? ((const float *)e->data)[i]
-                    : e->dtype == BV_ST_F64 ? ((const double *)e->data)[i]
-                                            : (double)((const int64_t *)e->data)[i];
+        double ev = stored_value(e, i);
         if (fabs(ev) > emax) emax = fabs(ev);
     }
     double scale = emax > 1 ? emax : 1, worst = -1, worst_err = 0, worst_e = 0, worst_a = 0;
     int64_t worst_i = -1, bad = 0;
     for (int64_t i = 0; i < n; i++) {
-        double ev = e->dtype == BV_ST_F32 ? ((const float *)e->data)[i]
-                    : e->dtype == BV_ST_F64 ? ((const double *)e->data)[i]
-                                            : (double)((const int64_t *)e->data)[i];
+        double ev = stored_value(e, i);
         double err = fabs(a[i] - ev), allowed = atol * scale + rtol * fabs(ev);
         if (!(err <= allowed)) bad++;
         double excess = isnan(err) ? INFINITY : err - allowed;
@@ -314,7 +325,12 @@ int bv_golden_check(bv_golden *g, const char *name, const bv_tensor *actual) {
 }
 
 int bv_golden_output(bv_golden *g, const char *short_name, bv_tensor *t) {
-    if (g->n_outputs < MAX_NAMED) g->outputs[g->n_outputs++] = (named){short_name, t};
+    if (g->n_outputs < MAX_NAMED) {
+        size_t len = strlen(short_name) + 1; /* callers often pass a reused buffer: keep a copy */
+        char *copy = bv_arena_alloc(&g->ctx->arena, len);
+        memcpy(copy, short_name, len);
+        g->outputs[g->n_outputs++] = (named){copy, t};
+    }
     char name[256];
     snprintf(name, sizeof name, "out.%s", short_name);
     if (!bv_golden_has(g, name)) return 1;
@@ -397,7 +413,11 @@ void bv_golden_replay_noise(bv_golden *g) {
         d->ndim = e->ndim;
         for (int j = 0; j < e->ndim && j < 6; j++) d->shape[j] = e->shape[j];
         if (e->dtype == BV_ST_F32) d->data = e->data;
-        else if (e->dtype == BV_ST_I64) d->idata = e->data;
+        else if (e->dtype == BV_ST_I64) {
+            int64_t *copy = bv_arena_alloc(&g->ctx->arena, e->nbytes ? e->nbytes : 8);
+            memcpy(copy, e->data, e->nbytes);
+            d->idata = copy;
+        }
         k++;
     }
     bv_rng_set_replay(&g->ctx->rng, g->draws, n);

@@ -35,6 +35,7 @@ void bv_golden_close(bv_golden *g);
 
 const cJSON *bv_golden_config(const bv_golden *g);        /* manifest "config" object (may be NULL) */
 const cJSON *bv_golden_case_json(const bv_golden *g);     /* the whole manifest entry */
+bv_ctx *bv_golden_ctx(const bv_golden *g);
 /* Config values; a missing key records a failure and returns 0 / def. */
 long long bv_golden_cfg_int(bv_golden *g, const char *key);
 double bv_golden_cfg_num(bv_golden *g, const char *key);
