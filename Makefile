@@ -35,10 +35,6 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/libbv2.a: $(LIB_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
-
 $(BUILD)/bv2: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -260,12 +260,13 @@ static int compare(bv_golden *g, const char *name, const bv_st_entry *e, const d
         double ev = stored_value(e, i);
         if (fabs(ev) > emax) emax = fabs(ev);
     }
-    double scale = emax > 1 ? emax : 1, worst = -1, worst_err = 0, worst_e = 0, worst_a = 0;
+    double scale = emax > 1 ? emax : 1, worst = -1, worst_err = 0, worst_e = 0, worst_a = 0, worst_ratio = 0;
     int64_t worst_i = -1, bad = 0;
     for (int64_t i = 0; i < n; i++) {
         double ev = stored_value(e, i);
         double err = fabs(a[i] - ev), allowed = atol * scale + rtol * fabs(ev);
         if (!(err <= allowed)) bad++;
+        if (allowed > 0 && err / allowed > worst_ratio) worst_ratio = err / allowed;
         double excess = isnan(err) ? INFINITY : err - allowed;
         if (worst_i < 0 || excess > worst) {
             worst = excess;
@@ -276,6 +277,9 @@ static int compare(bv_golden *g, const char *name, const bv_st_entry *e, const d
         }
     }
     int ok = bad == 0;
+    if (ok && bv_test_verbose)
+        fprintf(stderr, "  ok   %s: worst element uses %.1f%% of its allowed error (err %.3g; atol %g rtol %g)\n", name,
+                100 * worst_ratio, worst_err, atol, rtol);
     if (!ok) {
         fprintf(stderr, "  FAIL %s: %lld/%lld elements off; worst [%lld] got %.8g expected %.8g (err %.3g, atol %g rtol %g)\n",
                 name, (long long)bad, (long long)n, (long long)worst_i, worst_a, worst_e, worst_err, atol, rtol);

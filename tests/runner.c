@@ -9,6 +9,7 @@
 #include "test.h"
 
 const char *bv_test_golden_dir = "../shared/golden";
+int bv_test_verbose;
 
 typedef struct {
     const char *name;
@@ -55,13 +56,14 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--golden") && i + 1 < argc) bv_test_golden_dir = argv[++i];
         else if (!strcmp(argv[i], "--unit-only")) unit_only = 1;
+        else if (!strcmp(argv[i], "-v")) bv_test_verbose = 1;
         else if (!strcmp(argv[i], "--golden-only")) golden_only = 1;
         else if (!strcmp(argv[i], "--list")) {
             qsort(g_tests, (size_t)g_ntests, sizeof *g_tests, cmp_test);
             for (int k = 0; k < g_ntests; k++) printf("%s%s\n", g_tests[k].name, g_tests[k].is_golden ? " (golden)" : "");
             return 0;
         } else if (argv[i][0] == '-') {
-            fprintf(stderr, "usage: %s [--golden DIR] [--unit-only|--golden-only] [--list] [name-substring ...]\n",
+            fprintf(stderr, "usage: %s [--golden DIR] [--unit-only|--golden-only] [--list] [-v] [name-substring ...]\n",
                     argv[0]);
             return 2;
         } else if (nfilt < 64) filters[nfilt++] = argv[i];

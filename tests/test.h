@@ -27,6 +27,8 @@ void bv_test_register(const char *name, bv_test_fn fn, int is_golden);
 
 /* Golden folder chosen on the command line (default ../shared/golden). */
 extern const char *bv_test_golden_dir;
+/* -v: golden comparisons that pass print their worst error against the allowed one too. */
+extern int bv_test_verbose;
 
 #define BV_TEST_IMPL(name, golden)                                                      \
     static void bv_test_##name(bv_test_state *ts);                                      \

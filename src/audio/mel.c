@@ -62,14 +62,7 @@ float *bv_mel_filterbank(int sr, int n_fft, int n_mels, double fmin, double fmax
 float *bv_hann_window(int win) {
     if (win <= 0) return NULL;
     float *w = malloc(sizeof(float) * (size_t)win);
-    if (!w) return NULL;
-    if (win == 1) {
-        w[0] = 1.0f;
-        return w;
-    }
-    /* torch's hamming_window float32 order: arange * (2 pi / win), cos, * -0.5, + 0.5 */
-    const float step = (float)(2.0 * M_PI / (double)win);
-    for (int i = 0; i < win; i++) w[i] = cosf((float)i * step) * -0.5f + 0.5f;
+    if (w) bv_hann_window_fill(w, win);
     return w;
 }
 

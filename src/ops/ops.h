@@ -144,6 +144,8 @@ void bv_rq_spline(bv_ctx *ctx, bv_tensor *inputs, bv_tensor *uw, bv_tensor *uh, 
  * padded by (n_fft-hop)/2 on both sides, framed with the periodic Hann window of win_size,
  * onesided FFT, sqrt(re^2 + im^2 + 1e-6). -> [B, n_fft/2+1, frames]. Differentiable in y. */
 bv_tensor *bv_spectrogram(bv_ctx *ctx, bv_tensor *y, int n_fft, int hop, int win_size);
+/* torch.hann_window(win, periodic=True) in torch's float32 operation order, into w [win]. */
+void bv_hann_window_fill(float *w, int win);
 
 /* ---------------- resample.c ---------------- */
 /* torchaudio.transforms.Resample(orig, new) (sinc_interpolation, lowpass_filter_width 6, rolloff

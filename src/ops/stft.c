@@ -62,17 +62,20 @@ static const stft_plans *plans_for(bv_ctx *ctx, int n) {
     return p;
 }
 
-/* torch.hann_window(win, periodic=True) zero-padded to n as torch.stft centres it: the float32
- * operation order of torch's hamming_window (arange * (2 pi / win), cos, * -0.5, + 0.5). */
-static void padded_window(float *w, int n, int win) {
-    memset(w, 0, sizeof(float) * (size_t)n);
-    int left = (n - win) / 2;
+void bv_hann_window_fill(float *w, int win) {
     if (win == 1) {
-        w[left] = 1.0f;
+        w[0] = 1.0f;
         return;
     }
+    /* the float32 operation order of torch's hamming_window: arange * (2 pi / win), cos, * -0.5, + 0.5 */
     const float step = (float)(2.0 * M_PI / (double)win);
-    for (int i = 0; i < win; i++) w[left + i] = cosf((float)i * step) * -0.5f + 0.5f;
+    for (int i = 0; i < win; i++) w[i] = cosf((float)i * step) * -0.5f + 0.5f;
+}
+
+/* The Hann window zero-padded to n, centred as torch.stft places it. */
+static void padded_window(float *w, int n, int win) {
+    memset(w, 0, sizeof(float) * (size_t)n);
+    bv_hann_window_fill(w + (n - win) / 2, win);
 }
 
 /* Index into y [T] of padded position i of a reflect pad by p on both sides (p < T). */
