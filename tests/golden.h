@@ -64,7 +64,8 @@ int bv_golden_check_f64(bv_golden *g, const char *name, const double *actual, in
 /* Register output <short> (compares "out.<short>" when stored) for the backward pass. */
 int bv_golden_output(bv_golden *g, const char *short_name, bv_tensor *t);
 /* L = sum over manifest differentiated_outputs of sum(out * gout) (scalar outputs without a
- * stored gout get 1). Every differentiated output must have been registered. */
+ * stored gout get 1). Every differentiated output must have been registered. A case without the
+ * list differentiates every output that has a stored gout.<name>. */
 void bv_golden_backward(bv_golden *g);
 /* Check every gin.<arg> against the grad of the input loaded as in.<arg> (zeros if it got none),
  * and every gparam.<key> against store[<key>]->grad (prefix as for load_params). */

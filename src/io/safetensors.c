@@ -43,16 +43,22 @@ int bv_st_open(bv_safetensors *st, const char *path, char *err, size_t errcap) {
     long sz = ftell(f);
     if (sz < 8) FAIL("%s: too short for a safetensors file (%ld bytes)", path, sz);
     rewind(f);
+    unsigned char lenb[8];
+    if (fread(lenb, 1, 8, f) != 8) FAIL("%s: read error", path);
+    rewind(f);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | lenb[i];
+    if (hlen > (uint64_t)sz - 8) FAIL("%s: header length %llu exceeds file size", path, (unsigned long long)hlen);
+    /* Place the file so that its data section starts 64-byte aligned, whatever the header length. */
+    size_t lead = (64 - (size_t)((8 + hlen) % 64)) % 64;
     st->size = (size_t)sz;
-    st->buf = aligned_alloc(64, (st->size + 63) / 64 * 64);
-    if (!st->buf) FAIL("%s: out of memory (%zu bytes)", path, st->size);
+    st->base = aligned_alloc(64, (lead + st->size + 63) / 64 * 64);
+    if (!st->base) FAIL("%s: out of memory (%zu bytes)", path, st->size);
+    st->buf = st->base + lead;
     if (fread(st->buf, 1, st->size, f) != st->size) FAIL("%s: read error", path);
     fclose(f);
     f = NULL;
 
-    uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | st->buf[i];
-    if (hlen > st->size - 8) FAIL("%s: header length %llu exceeds file size", path, (unsigned long long)hlen);
     root = cJSON_ParseWithLength((const char *)st->buf + 8, (size_t)hlen);
     if (!cJSON_IsObject(root)) FAIL("%s: header is not a JSON object", path);
     const unsigned char *data = st->buf + 8 + hlen;
@@ -102,7 +108,7 @@ fail:
 void bv_st_close(bv_safetensors *st) {
     for (int i = 0; i < st->n; i++) free(st->entries[i].name);
     free(st->entries);
-    free(st->buf);
+    free(st->base);
     memset(st, 0, sizeof *st);
 }
 

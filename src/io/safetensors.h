@@ -18,12 +18,16 @@ typedef struct bv_st_entry {
     int ndim;
     int64_t shape[8];
     int64_t numel;
-    const void *data;        /* into the file buffer (8-byte aligned for the golden files) */
+    const void *data;        /* into the file buffer. The data section starts 64-byte aligned, but a
+                              * tensor is only as aligned as its offset: F64/I64 tensors packed after
+                              * an odd number of F32 values are not 8-byte aligned - read them with
+                              * memcpy. */
     size_t nbytes;
 } bv_st_entry;
 
 typedef struct bv_safetensors {
-    unsigned char *buf;
+    unsigned char *base;     /* allocation */
+    unsigned char *buf;      /* the file's bytes, inside base */
     size_t size;
     bv_st_entry *entries;
     int n;
