@@ -133,6 +133,8 @@ static const conv_spec conv1d_specs[] = {
     {1, 0, 1, 3, 6, 9, 3, {17}, {4}, {3}, {2}, {2}, {0}},      /* even kernel, length not divisible */
     {1, 0, 1, 2, 5, 7, 1, {9}, {1}, {1}, {0}, {1}, {0}},       /* 1x1 */
     {1, 0, 1, 1, 3, 4, 1, {12}, {7}, {5}, {0}, {1}, {0}},      /* stride > needed, no padding */
+    {1, 0, 1, 2, 6, 6, 6, {20}, {3}, {1}, {9}, {9}, {0}},      /* DDSConv: depthwise, dilation 9 */
+    {1, 0, 0, 2, 4, 4, 4, {13}, {4}, {3}, {1}, {2}, {0}},      /* depthwise, strided, no bias */
 };
 
 static const conv_spec convt_specs[] = {
@@ -142,6 +144,7 @@ static const conv_spec convt_specs[] = {
     {1, 1, 1, 2, 3, 5, 1, {4}, {2}, {2}, {0}, {1}, {0}},       /* k = stride */
     {1, 1, 1, 1, 3, 4, 1, {5}, {3}, {2}, {0}, {1}, {1}},       /* output_padding > padding */
     {1, 1, 0, 1, 2, 2, 1, {4}, {2}, {1}, {0}, {3}, {2}},       /* output_padding from dilation */
+    {1, 1, 1, 2, 4, 4, 4, {6}, {3}, {2}, {1}, {2}, {1}},       /* depthwise */
 };
 
 static const conv_spec conv2d_specs[] = {
@@ -150,29 +153,25 @@ static const conv_spec conv2d_specs[] = {
     {2, 0, 0, 2, 3, 5, 1, {8, 5}, {3, 1}, {1, 1}, {1, 0}, {1, 1}, {0, 0}},    /* conv_post-like, no bias */
 };
 
-BV_TEST(conv1d_matches_oracle) {
-    for (size_t i = 0; i < sizeof conv1d_specs / sizeof *conv1d_specs; i++) {
-        char w[64];
-        snprintf(w, sizeof w, "conv1d spec %zu", i);
-        check_vs_oracle(ts, &conv1d_specs[i], w);
+/* Every spec under each layout choice: oneDNN's sgemm path (plain), its direct path (blocked,
+ * reorders around the call) and the automatic per-shape choice. */
+static void check_specs(bv_test_state *ts, const conv_spec *specs, int n, const char *what) {
+    static const char *const names[] = {"auto", "plain", "blocked"};
+    for (int lay = BV_CONV_LAYOUT_AUTO; lay <= BV_CONV_LAYOUT_BLOCKED; lay++) {
+        bv_conv_set_layout((bv_conv_layout)lay);
+        for (int i = 0; i < n; i++) {
+            char w[96];
+            snprintf(w, sizeof w, "%s spec %d (%s layouts)", what, i, names[lay]);
+            check_vs_oracle(ts, &specs[i], w);
+        }
     }
+    bv_conv_set_layout(BV_CONV_LAYOUT_AUTO);
 }
 
-BV_TEST(conv_transpose1d_matches_oracle) {
-    for (size_t i = 0; i < sizeof convt_specs / sizeof *convt_specs; i++) {
-        char w[64];
-        snprintf(w, sizeof w, "conv_transpose1d spec %zu", i);
-        check_vs_oracle(ts, &convt_specs[i], w);
-    }
-}
-
-BV_TEST(conv2d_matches_oracle) {
-    for (size_t i = 0; i < sizeof conv2d_specs / sizeof *conv2d_specs; i++) {
-        char w[64];
-        snprintf(w, sizeof w, "conv2d spec %zu", i);
-        check_vs_oracle(ts, &conv2d_specs[i], w);
-    }
-}
+#define N_OF(a) ((int)(sizeof(a) / sizeof *(a)))
+BV_TEST(conv1d_matches_oracle) { check_specs(ts, conv1d_specs, N_OF(conv1d_specs), "conv1d"); }
+BV_TEST(conv_transpose1d_matches_oracle) { check_specs(ts, convt_specs, N_OF(convt_specs), "conv_transpose1d"); }
+BV_TEST(conv2d_matches_oracle) { check_specs(ts, conv2d_specs, N_OF(conv2d_specs), "conv2d"); }
 
 /* Random geometries: every combination the model could produce, checked against the oracle. */
 BV_TEST(conv_random_geometries_match_oracle) {
@@ -198,7 +197,7 @@ BV_TEST(conv_random_geometries_match_oracle) {
         }
         char w[64];
         snprintf(w, sizeof w, "random geometry %d", t);
-        check_vs_oracle(ts, &s, w);
+        check_specs(ts, &s, 1, w);
     }
 }
 

@@ -10,10 +10,11 @@
 
 #include <stdint.h>
 
+/* All fields are int64_t: no padding bytes, so conv.c can hash and memcmp it as a cache key. */
 typedef struct bv_conv_geom {
-    int nsp;                                 /* spatial dims: 1 (conv1d, conv_transpose1d) or 2 (conv2d) */
-    int transposed;                          /* ConvTranspose: x is the "dst" side of a convolution */
-    int has_bias;
+    int64_t nsp;                             /* spatial dims: 1 (conv1d, conv_transpose1d) or 2 (conv2d) */
+    int64_t transposed;                      /* ConvTranspose: x is the "dst" side of a convolution */
+    int64_t has_bias;
     int64_t N, IC, OC, G;                    /* batch, input channels, output channels, groups */
     int64_t in[2], out[2], k[2];             /* spatial sizes (unused dims are 1) */
     int64_t stride[2], pad[2], dil[2], out_pad[2];
@@ -33,5 +34,10 @@ void bv_conv_ref_backward(float *gx, float *gw, float *gb, const float *gy, cons
 /* conv.c's oneDNN primitive cache: its capacity and how many entries are in use (tests, bench). */
 int bv_conv_cache_capacity(void);
 int bv_conv_cache_used(void);
+
+/* Which layouts conv.c hands oneDNN: AUTO (the default: per shape and pass, whichever measured
+ * faster), or always PLAIN / always BLOCKED (tests run every oracle check under each). */
+typedef enum { BV_CONV_LAYOUT_AUTO = 0, BV_CONV_LAYOUT_PLAIN, BV_CONV_LAYOUT_BLOCKED } bv_conv_layout;
+void bv_conv_set_layout(bv_conv_layout layout);
 
 #endif
