@@ -76,6 +76,7 @@ int bv_gradcheck(bv_test_state *ts, const char *what, bv_gradcheck_fn f, int n_i
     ({                                                                                  \
         jmp_buf bv_jb_;                                                                 \
         jmp_buf *bv_prev_ = (ctx)->err_jmp;                                             \
+        int bv_ng_ = (ctx)->no_grad_depth; /* an error inside a no_grad scope skips its end */ \
         volatile int bv_raised_ = 0;                                                           \
         (ctx)->err_jmp = &bv_jb_;                                                       \
         if (setjmp(bv_jb_) == 0) {                                                      \
@@ -83,6 +84,7 @@ int bv_gradcheck(bv_test_state *ts, const char *what, bv_gradcheck_fn f, int n_i
         } else {                                                                        \
             bv_raised_ = 1;                                                             \
             snprintf((msgbuf), sizeof(msgbuf), "%s", (ctx)->err_msg);                   \
+            (ctx)->no_grad_depth = bv_ng_;                                              \
         }                                                                               \
         (ctx)->err_jmp = bv_prev_;                                                      \
         bv_raised_;                                                                     \
