@@ -1,0 +1,188 @@
+/* log.c - train.log lines in upstream's logging format (see log.h), plus Python's float repr. */
+#include "log.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../core/error.h"
+#include "progress.h"
+
+struct bv_log {
+    FILE *f;
+    FILE *echo;
+    char *path;
+    char name[128];          /* the logger's name: basename(model_dir) */
+    pthread_mutex_t mu;
+};
+
+static const char *level_name[] = {"DEBUG", "INFO", "WARNING", "ERROR"};
+
+static int mkdir_p(const char *dir, char *err, size_t errcap) {
+    size_t n = strlen(dir);
+    char *p = bv_xmalloc(n + 1);
+    memcpy(p, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0') continue;
+        char keep = p[i];
+        p[i] = '\0';
+        struct stat st;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            snprintf(err, errcap, "%s: cannot create folder %s: %s", dir, p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            snprintf(err, errcap, "%s: %s is not a folder", dir, p);
+            free(p);
+            return -1;
+        }
+        p[i] = keep;
+    }
+    free(p);
+    return 0;
+}
+
+bv_log *bv_log_open(const char *model_dir, const char *filename, char *err, size_t errcap) {
+    if (!model_dir || !model_dir[0]) return snprintf(err, errcap, "log: empty model folder name"), NULL;
+    if (mkdir_p(model_dir, err, errcap)) return NULL;
+    if (!filename) filename = "train.log";
+    size_t cap = strlen(model_dir) + strlen(filename) + 2;
+    char *path = bv_xmalloc(cap);
+    snprintf(path, cap, "%s/%s", model_dir, filename);
+    FILE *f = fopen(path, "a"); /* FileHandler's default mode: a resumed run appends */
+    if (!f) {
+        snprintf(err, errcap, "%s: cannot open for writing: %s", path, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    bv_log *l = bv_xcalloc(1, sizeof *l);
+    l->f = f;
+    l->echo = stderr;
+    l->path = path;
+    /* os.path.basename; trailing slashes are dropped first (Python would name the logger "root") */
+    size_t n = strlen(model_dir);
+    while (n > 1 && model_dir[n - 1] == '/') n--;
+    size_t b = n;
+    while (b > 0 && model_dir[b - 1] != '/') b--;
+    snprintf(l->name, sizeof l->name, "%.*s", (int)(n - b), model_dir + b);
+    pthread_mutex_init(&l->mu, NULL);
+    return l;
+}
+
+void bv_log_close(bv_log *l) {
+    if (!l) return;
+    fclose(l->f);
+    pthread_mutex_destroy(&l->mu);
+    free(l->path);
+    free(l);
+}
+
+void bv_log_set_echo(bv_log *l, FILE *echo) {
+    if (l) l->echo = echo;
+}
+
+const char *bv_log_path(const bv_log *l) { return l ? l->path : ""; }
+
+/* logging's default asctime: "%Y-%m-%d %H:%M:%S" local time, then ",%03d" truncated milliseconds */
+static void asctime_now(char buf[32]) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    time_t sec = ts.tv_sec;
+    localtime_r(&sec, &tm);
+    size_t k = strftime(buf, 24, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(buf + k, 32 - k, ",%03d", (int)(ts.tv_nsec / 1000000));
+}
+
+static void vlog(bv_log *l, bv_log_level level, const char *fmt, va_list ap) {
+    char msg[4096], when[32];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    asctime_now(when);
+    const char *lv = level_name[level >= BV_LOG_DEBUG && level <= BV_LOG_ERROR ? level : BV_LOG_INFO];
+    if (l) {
+        pthread_mutex_lock(&l->mu);
+        fprintf(l->f, "%s\t%s\t%s\t%s\n", when, l->name, lv, msg);
+        fflush(l->f);
+        pthread_mutex_unlock(&l->mu);
+    }
+    FILE *echo = l ? l->echo : stderr;
+    if (echo) {
+        bv_progress_hide();
+        if (l)
+            fprintf(echo, "%s\t%s\t%s\t%s\n", when, l->name, lv, msg);
+        else
+            fprintf(echo, "%s\t%s\t%s\n", when, lv, msg);
+        fflush(echo);
+        bv_progress_show();
+    }
+}
+
+void bv_log_msg(bv_log *l, bv_log_level level, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(l, level, fmt, ap);
+    va_end(ap);
+}
+
+#define LOG_AT(fn, level)                           \
+    void fn(bv_log *l, const char *fmt, ...) {      \
+        va_list ap;                                 \
+        va_start(ap, fmt);                          \
+        vlog(l, level, fmt, ap);                    \
+        va_end(ap);                                 \
+    }
+LOG_AT(bv_log_debug, BV_LOG_DEBUG)
+LOG_AT(bv_log_info, BV_LOG_INFO)
+LOG_AT(bv_log_warning, BV_LOG_WARNING)
+LOG_AT(bv_log_error, BV_LOG_ERROR)
+
+char *bv_log_pyfloat(char *buf, double v) {
+    if (isnan(v)) return strcpy(buf, "nan");
+    if (isinf(v)) return strcpy(buf, v > 0 ? "inf" : "-inf");
+    if (v == 0) return strcpy(buf, signbit(v) ? "-0.0" : "0.0");
+    /* shortest round-tripping significand, as Python's repr picks it */
+    char e[40];
+    for (int prec = 0; prec < 17; prec++) {
+        snprintf(e, sizeof e, "%.*e", prec, v);
+        if (strtod(e, NULL) == v) break;
+    }
+    /* e = "[-]d[.ddd]e[+-]XX": split into sign, digits, decimal exponent */
+    const char *s = e;
+    int neg = *s == '-';
+    if (neg) s++;
+    char digits[24];
+    int nd = 0;
+    for (; *s != 'e'; s++)
+        if (*s != '.') digits[nd++] = *s;
+    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    digits[nd] = '\0';
+    int exp10 = atoi(s + 1);
+    char *o = buf;
+    if (neg) *o++ = '-';
+    if (exp10 >= -4 && exp10 < 16) {
+        if (exp10 < 0) {
+            o += sprintf(o, "0.");
+            for (int i = 0; i < -exp10 - 1; i++) *o++ = '0';
+            o += sprintf(o, "%s", digits);
+        } else {
+            for (int i = 0; i <= exp10; i++) *o++ = i < nd ? digits[i] : '0';
+            *o++ = '.';
+            if (nd > exp10 + 1)
+                o += sprintf(o, "%s", digits + exp10 + 1);
+            else
+                *o++ = '0';
+        }
+        *o = '\0';
+    } else {
+        *o++ = digits[0];
+        if (nd > 1) o += sprintf(o, ".%s", digits + 1);
+        sprintf(o, "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
+    }
+    return buf;
+}
