@@ -19,7 +19,7 @@ OPENBLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
 LDFLAGS += -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/ops/*.c src/nn/*.c src/model/*.c src/audio/*.c \
-                              src/io/*.c src/data/*.c src/train/*.c))
+                              src/io/*.c src/data/*.c src/text/*.c src/train/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
@@ -45,11 +45,17 @@ $(BUILD)/bv2-tests: $(TEST_OBJ) $(LIB_OBJ)
 $(BUILD)/bv2-bench: $(BENCH_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+CMUDICT ?= data/cmudict.rep
+
+# Upstream's exact English lexicon (CMUdict 0.6), fetched from PyPI once; never committed.
+$(CMUDICT):
+	scripts/fetch-cmudict.sh
+
 # OMP_NUM_THREADS unset: kernels use every core. The runner prints "N passed, N failed".
-test: all
+test: all $(CMUDICT)
 	$(BUILD)/bv2-tests --golden $(GOLDEN)
 
-test-unit: all
+test-unit: all $(CMUDICT)
 	$(BUILD)/bv2-tests --unit-only
 
 test-golden: all
@@ -58,6 +64,7 @@ test-golden: all
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	        LDFLAGS="-fsanitize=address,undefined -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)" all
+	$(MAKE) $(CMUDICT)
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 build-asan/bv2-tests --golden $(GOLDEN)
 
 bench: $(BUILD)/bv2-bench

@@ -14,8 +14,8 @@ set -eu
 #   libzip-dev             libzip: PyTorch's zip checkpoint container
 #   libpng-dev             libpng: TensorBoard image summaries
 #   flite1-dev             flite: letter-to-sound for English words missing from the lexicon; demo voices
-#   gcc make pkg-config    the toolchain
-PKGS="gcc make pkg-config libdnnl-dev libopenblas-openmp-dev libfftw3-dev libcjson-dev libsndfile1-dev \
+#   gcc make pkg-config    the toolchain; unzip for scripts/fetch-cmudict.sh
+PKGS="gcc make pkg-config unzip libdnnl-dev libopenblas-openmp-dev libfftw3-dev libcjson-dev libsndfile1-dev \
 libsoxr-dev libzip-dev libpng-dev flite1-dev"
 
 missing=""
