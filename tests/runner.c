@@ -10,6 +10,7 @@
 
 const char *bv_test_golden_dir = "../shared/golden";
 int bv_test_verbose;
+char bv_test_bv2_path[4096];
 
 typedef struct {
     const char *name;
@@ -51,6 +52,10 @@ static int run_one(const test_entry *t) {
 }
 
 int main(int argc, char **argv) {
+    /* bv2 is built into the same folder as this binary */
+    const char *slash = strrchr(argv[0], '/');
+    snprintf(bv_test_bv2_path, sizeof bv_test_bv2_path, "%.*s%sbv2", slash ? (int)(slash - argv[0]) : 1,
+             slash ? argv[0] : ".", "/");
     int unit_only = 0, golden_only = 0, nfilt = 0;
     const char *filters[64];
     for (int i = 1; i < argc; i++) {

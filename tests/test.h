@@ -27,6 +27,8 @@ void bv_test_register(const char *name, bv_test_fn fn, int is_golden);
 
 /* Golden folder chosen on the command line (default ../shared/golden). */
 extern const char *bv_test_golden_dir;
+/* Path of the bv2 executable built beside the test binary (for command-line tests). */
+extern char bv_test_bv2_path[4096];
 /* -v: golden comparisons that pass print their worst error against the allowed one too. */
 extern int bv_test_verbose;
 
