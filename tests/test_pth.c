@@ -716,7 +716,7 @@ static void roundtrip(bv_test_state *ts, const bv_pk_value *root, const char *di
     char path[1024], tmp[1100], err[512] = "";
     snprintf(path, sizeof path, "%s/%s", dir, name);
     BV_CHECK(bv_pth_save(path, root, err, sizeof err) == 0, "save: %s", err);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     BV_CHECK(access(tmp, F_OK) != 0, "%s left behind", tmp);
     char arch[256];
     snprintf(arch, sizeof arch, "%.*s", (int)(strrchr(name, '.') - name), name);

@@ -1,6 +1,6 @@
 /* pth.c - torch.save zip files on libzip: find the archive folder, unpickle data.pkl with storages
  * read from data/<key> on demand, and write the same layout (STORED entries, data aligned to 64
- * bytes like torch's PyTorchStreamWriter, written to "<path>.tmp" then renamed). */
+ * bytes like torch's PyTorchStreamWriter, written to "<path>.tmp.<pid>" then renamed). */
 #include "pth.h"
 
 #include <errno.h>
@@ -322,7 +322,8 @@ int bv_pth_save(const char *path, const bv_pk_value *root, char *err, size_t err
     int nt = 0, zerr = 0, wrote_tmp = 0;
     char sub[384], arch[200], name[300], tmp[4096];
     zip_t *za = NULL;
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) FAIL("%s: path too long", path);
+    /* unique per process: two ranks caching the same .spec.pt must not share a temporary file */
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) FAIL("%s: path too long", path);
     if (bv_pk_dump(root, &pkl, &pkl_len, &tensors, &nt, sub, sizeof sub)) FAIL("%s: cannot pickle: %s", path, sub);
     archive_name(path, arch, sizeof arch);
     za = zip_open(tmp, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
