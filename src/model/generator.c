@@ -1,0 +1,165 @@
+/* generator.c - models.Generator (HiFi-GAN decoder), module for module as upstream models.py. */
+#include "generator.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../core/error.h"
+
+#define GEN_LRELU_DEFAULT 0.01f /* F.leaky_relu's default negative_slope, used once at the end */
+
+int bv_generator_cfg_valid(const bv_generator_cfg *c, char *err, int cap) {
+#define GEN_FAIL(...) return snprintf(err, (size_t)cap, __VA_ARGS__), 0
+    if (c->initial_channel <= 0) GEN_FAIL("initial_channel %d must be positive", c->initial_channel);
+    if (c->resblock != 1 && c->resblock != 2) GEN_FAIL("resblock %d must be \"1\" or \"2\"", c->resblock);
+    if (c->n_kernels < 1 || c->n_kernels > BV_GEN_MAX_KERNELS)
+        GEN_FAIL("resblock_kernel_sizes has %d entries, expected 1..%d", c->n_kernels, BV_GEN_MAX_KERNELS);
+    if (c->n_upsamples < 1 || c->n_upsamples > BV_GEN_MAX_UPS)
+        GEN_FAIL("upsample_rates has %d entries, expected 1..%d", c->n_upsamples, BV_GEN_MAX_UPS);
+    for (int j = 0; j < c->n_kernels; j++) {
+        /* even kernels give "same" padding one sample short: upstream fails at the residual add */
+        if (c->resblock_kernel_sizes[j] <= 0 || c->resblock_kernel_sizes[j] % 2 == 0)
+            GEN_FAIL("resblock_kernel_sizes[%d] = %d must be odd and positive", j, c->resblock_kernel_sizes[j]);
+        for (int d = 0; d < (c->resblock == 1 ? 3 : 2); d++)
+            if (c->resblock_dilation_sizes[j][d] <= 0)
+                GEN_FAIL("resblock_dilation_sizes[%d][%d] = %d must be positive", j, d, c->resblock_dilation_sizes[j][d]);
+    }
+    for (int i = 0; i < c->n_upsamples; i++) {
+        int u = c->upsample_rates[i], k = c->upsample_kernel_sizes[i];
+        if (u <= 0 || k < u) GEN_FAIL("upsample stage %d: rate %d and kernel %d need 0 < rate <= kernel", i, u, k);
+    }
+    if ((c->upsample_initial_channel >> c->n_upsamples) < 1)
+        GEN_FAIL("upsample_initial_channel %d halves to 0 channels over %d stages", c->upsample_initial_channel,
+                 c->n_upsamples);
+    if (c->gin_channels < 0) GEN_FAIL("gin_channels %d must be >= 0", c->gin_channels);
+    return 1;
+#undef GEN_FAIL
+}
+
+static void up_init(bv_gen_up *u, bv_params *ps, const char *prefix, int i, int cin, int cout, int k, int stride) {
+    u->in_channels = cin;
+    u->out_channels = cout;
+    u->kernel_size = k;
+    u->stride = stride;
+    u->padding = (k - stride) / 2; /* k >= stride: C's division is Python's // here */
+    /* weight_norm deletes "weight" and registers g then v after the existing bias */
+    u->bias = bv_params_addf(ps, BV_SHAPE(cout), "%sups.%d.bias", prefix, i);
+    u->weight_g = bv_params_addf(ps, BV_SHAPE(cin, 1, 1), "%sups.%d.weight_g", prefix, i);
+    u->weight_v = bv_params_addf(ps, BV_SHAPE(cin, cout, k), "%sups.%d.weight_v", prefix, i);
+}
+
+bv_generator *bv_generator_new(bv_params *ps, const char *prefix, const bv_generator_cfg *cfg) {
+    char err[256], name[512];
+    if (!bv_generator_cfg_valid(cfg, err, sizeof err)) BV_FATAL("Generator: invalid config: %s", err);
+    bv_generator *m = bv_xcalloc(1, sizeof *m);
+    m->cfg = *cfg;
+    int U = cfg->upsample_initial_channel, nk = cfg->n_kernels;
+    snprintf(name, sizeof name, "%sconv_pre.", prefix);
+    bv_conv1d_layer_init(&m->conv_pre, ps, name,
+                         &(bv_conv1d_cfg){.in_channels = cfg->initial_channel, .out_channels = U, .kernel_size = 7,
+                                          .padding = 3});
+    for (int i = 0; i < cfg->n_upsamples; i++)
+        up_init(&m->ups[i], ps, prefix, i, U >> i, U >> (i + 1), cfg->upsample_kernel_sizes[i], cfg->upsample_rates[i]);
+    int ch = U;
+    for (int i = 0; i < cfg->n_upsamples; i++) {
+        ch = U >> (i + 1);
+        for (int j = 0; j < nk; j++) {
+            snprintf(name, sizeof name, "%sresblocks.%d.", prefix, i * nk + j);
+            if (cfg->resblock == 1)
+                m->resblocks1[i * nk + j] =
+                    bv_resblock1_new(ps, name, ch, cfg->resblock_kernel_sizes[j], cfg->resblock_dilation_sizes[j]);
+            else
+                m->resblocks2[i * nk + j] =
+                    bv_resblock2_new(ps, name, ch, cfg->resblock_kernel_sizes[j], cfg->resblock_dilation_sizes[j]);
+        }
+    }
+    snprintf(name, sizeof name, "%sconv_post.", prefix);
+    bv_conv1d_layer_init(&m->conv_post, ps, name,
+                         &(bv_conv1d_cfg){.in_channels = ch, .out_channels = 1, .kernel_size = 7, .padding = 3,
+                                          .no_bias = 1});
+    if (cfg->gin_channels != 0) {
+        snprintf(name, sizeof name, "%scond.", prefix);
+        bv_conv1d_layer_init(&m->cond, ps, name,
+                             &(bv_conv1d_cfg){.in_channels = cfg->gin_channels, .out_channels = U, .kernel_size = 1});
+    }
+    return m;
+}
+
+void bv_generator_free(bv_generator *m) {
+    if (!m) return;
+    for (int n = 0; n < m->cfg.n_upsamples * m->cfg.n_kernels; n++) {
+        bv_resblock1_free(m->resblocks1[n]);
+        bv_resblock2_free(m->resblocks2[n]);
+    }
+    free(m);
+}
+
+/* nn.ConvTranspose1d's default init: U(-b, b), b = 1/sqrt(fan_in), fan_in = weight.size(1) * k
+ * = cout * k for the transposed layout; then weight_norm's g = ||v|| per input channel. */
+static void up_reset(const bv_gen_up *u, bv_rng *rng) {
+    bv_tensor *v = u->weight_v; // [cin, cout, k]
+    int64_t per_in = v->shape[1] * v->shape[2];
+    double bound = 1.0 / sqrt((double)per_in);
+    for (int64_t i = 0; i < v->numel; i++) v->data[i] = (float)((2.0 * bv_rng_uniform(rng) - 1.0) * bound);
+    for (int64_t i = 0; i < u->bias->numel; i++) u->bias->data[i] = (float)((2.0 * bv_rng_uniform(rng) - 1.0) * bound);
+    for (int64_t c = 0; c < v->shape[0]; c++) {
+        double ss = 0;
+        for (int64_t j = 0; j < per_in; j++) ss += (double)v->data[c * per_in + j] * v->data[c * per_in + j];
+        u->weight_g->data[c] = (float)sqrt(ss);
+    }
+}
+
+void bv_generator_reset_parameters(const bv_generator *m, bv_rng *rng) {
+    bv_conv1d_layer_reset_parameters(&m->conv_pre, rng);
+    for (int i = 0; i < m->cfg.n_upsamples; i++) up_reset(&m->ups[i], rng);
+    for (int n = 0; n < m->cfg.n_upsamples * m->cfg.n_kernels; n++) {
+        if (m->resblocks1[n]) bv_resblock1_reset_parameters(m->resblocks1[n], rng);
+        if (m->resblocks2[n]) bv_resblock2_reset_parameters(m->resblocks2[n], rng);
+    }
+    bv_conv1d_layer_reset_parameters(&m->conv_post, rng);
+    if (m->cfg.gin_channels != 0) bv_conv1d_layer_reset_parameters(&m->cond, rng);
+}
+
+/* weight_norm(ConvTranspose1d): x [B, cin, T] -> [B, cout, (T-1)*u - 2*pad + k] */
+static bv_tensor *up_forward(bv_ctx *ctx, const bv_gen_up *u, bv_tensor *x) {
+    bv_tensor *w = bv_weight_norm(ctx, u->weight_g, u->weight_v, 0); // [cin, cout, k]
+    return bv_conv_transpose1d(ctx, x, w, u->bias, u->stride, u->padding, 0, 1, 1);
+}
+
+static bv_tensor *resblock_forward(bv_ctx *ctx, const bv_generator *m, int n, bv_tensor *x) {
+    if (m->resblocks1[n]) return bv_resblock1_forward(ctx, m->resblocks1[n], x, NULL); // [B, ch, T]
+    return bv_resblock2_forward(ctx, m->resblocks2[n], x, NULL);                        // [B, ch, T]
+}
+
+static void check_inputs(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, bv_tensor *g) {
+    bv_nn_check_input(ctx, "Generator", x, m->cfg.initial_channel);
+    if (!g) return;
+    if (m->cfg.gin_channels == 0) {
+        char b[64];
+        bv_ctx_error(ctx, "Generator", "g %s given but the generator was built with gin_channels 0 (no cond layer)",
+                     bv_shape_str(g, b, sizeof b));
+    }
+    bv_nn_check_cond(ctx, "Generator", x, g, m->cfg.gin_channels);
+}
+
+bv_tensor *bv_generator_forward(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, bv_tensor *g) {
+    check_inputs(ctx, m, x, g);
+    const int nk = m->cfg.n_kernels;
+    x = bv_conv1d_layer_forward(ctx, &m->conv_pre, x);                           // [B, U, T]
+    if (g) x = bv_add(ctx, x, bv_conv1d_layer_forward(ctx, &m->cond, g));       // [B, U, T]
+    bv_tensor *num_kernels = bv_scalar(ctx, (float)nk);                          // [] (a true division, as upstream)
+    for (int i = 0; i < m->cfg.n_upsamples; i++) {
+        x = bv_leaky_relu(ctx, x, BV_LRELU_SLOPE);
+        x = up_forward(ctx, &m->ups[i], x); // [B, U/2^(i+1), T * prod(rates[0..i])]
+        bv_tensor *xs = NULL;
+        for (int j = 0; j < nk; j++) {
+            bv_tensor *r = resblock_forward(ctx, m, i * nk + j, x);
+            xs = xs ? bv_add(ctx, xs, r) : r; /* upstream: in-place "xs +=" */
+        }
+        x = bv_div(ctx, xs, num_kernels);
+    }
+    x = bv_leaky_relu(ctx, x, GEN_LRELU_DEFAULT);   /* upstream F.leaky_relu(x): default slope 0.01 */
+    x = bv_conv1d_layer_forward(ctx, &m->conv_post, x); // [B, 1, T_wav]
+    return bv_tanh(ctx, x);                             // [B, 1, T_wav]
+}

@@ -1,0 +1,70 @@
+/* generator.h - models.Generator of upstream Bert-VITS2: the HiFi-GAN decoder (net_g.dec) that turns a
+ * latent segment z [B, inter_channels, T] into a waveform [B, 1, T * prod(upsample_rates)].
+ *
+ *   x = conv_pre(x)                           Conv1d(initial -> U, 7, padding 3)
+ *   x = x + cond(g)                           when g is given (Conv1d(gin -> U, 1))
+ *   for i in stages:
+ *       x = ups[i](leaky_relu(x, 0.1))        weight-normed ConvTranspose1d(U/2^i -> U/2^(i+1), k_i, u_i,
+ *                                             padding (k_i - u_i) / 2)
+ *       x = sum_j resblocks[i*nk + j](x) / nk ResBlock1 or ResBlock2 per kernel size j
+ *   x = tanh(conv_post(leaky_relu(x)))        DEFAULT slope 0.01 here; Conv1d(ch -> 1, 7, padding 3, no bias)
+ *
+ * Parameters are created in upstream state_dict order under "<prefix>" ("dec." inside the
+ * synthesizer): conv_pre.{weight,bias}, ups.<i>.{bias,weight_g,weight_v}, resblocks.<n>.*,
+ * conv_post.weight, cond.{weight,bias}.
+ */
+#ifndef BV_MODEL_GENERATOR_H
+#define BV_MODEL_GENERATOR_H
+
+#include "../nn/resblock.h"
+
+#define BV_GEN_MAX_UPS 8
+#define BV_GEN_MAX_KERNELS 8
+
+typedef struct bv_generator_cfg {
+    int initial_channel;                                  /* inter_channels of the synthesizer */
+    int resblock;                                         /* 1 or 2: upstream's "1" / "2" */
+    int n_kernels;                                        /* len(resblock_kernel_sizes) */
+    int resblock_kernel_sizes[BV_GEN_MAX_KERNELS];
+    int resblock_dilation_sizes[BV_GEN_MAX_KERNELS][3];   /* ResBlock1: 3 used, ResBlock2: 2 used */
+    int n_upsamples;                                      /* len(upsample_rates) */
+    int upsample_rates[BV_GEN_MAX_UPS];
+    int upsample_kernel_sizes[BV_GEN_MAX_UPS];
+    int upsample_initial_channel;
+    int gin_channels;                                     /* 0: no cond layer */
+} bv_generator_cfg;
+
+/* weight_norm(ConvTranspose1d(cin, cout, k, u, padding (k - u) / 2)): weight [cin, cout, k], so
+ * weight_norm's dim 0 normalises each INPUT channel's slice and weight_g is [cin, 1, 1]. */
+typedef struct bv_gen_up {
+    int in_channels, out_channels, kernel_size, stride, padding;
+    bv_tensor *bias;      // ups.<i>.bias     [cout]
+    bv_tensor *weight_g;  // ups.<i>.weight_g [cin, 1, 1]
+    bv_tensor *weight_v;  // ups.<i>.weight_v [cin, cout, k]
+} bv_gen_up;
+
+typedef struct bv_generator {
+    bv_generator_cfg cfg;
+    bv_conv1d_layer conv_pre;                                   // conv_pre.{weight,bias} [U, initial, 7]
+    bv_gen_up ups[BV_GEN_MAX_UPS];                              // ups.<i>.*
+    bv_resblock1 *resblocks1[BV_GEN_MAX_UPS * BV_GEN_MAX_KERNELS]; // resblocks.<n>.* (resblock 1)
+    bv_resblock2 *resblocks2[BV_GEN_MAX_UPS * BV_GEN_MAX_KERNELS]; // resblocks.<n>.* (resblock 2)
+    bv_conv1d_layer conv_post;                                  // conv_post.weight [1, ch, 7]
+    bv_conv1d_layer cond;                                       // cond.{weight,bias} [U, gin, 1]
+} bv_generator;
+
+/* Checks a config the user supplies (config.json "model" section): returns 0 and fills err (cap
+ * bytes) with what is wrong, or 1 when bv_generator_new can build it. */
+int bv_generator_cfg_valid(const bv_generator_cfg *cfg, char *err, int cap);
+/* Fatal on an invalid config (a model-building bug: validate user configs first). */
+bv_generator *bv_generator_new(bv_params *ps, const char *prefix, const bv_generator_cfg *cfg);
+void bv_generator_free(bv_generator *m);
+/* Upstream init: PyTorch's Conv1d / ConvTranspose1d defaults (weight norm: v = that weight,
+ * g = ||v||). commons.init_weights, applied to ups and resblocks upstream, only writes the derived
+ * .weight that the weight-norm pre-hook recomputes: no lasting effect. */
+void bv_generator_reset_parameters(const bv_generator *m, bv_rng *rng);
+/* x [B, initial_channel, T], g [B, gin_channels, 1] or NULL -> [B, 1, T * prod(upsample_rates)].
+ * No dropout or train/eval difference upstream, hence no training flag. */
+bv_tensor *bv_generator_forward(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, bv_tensor *g);
+
+#endif
