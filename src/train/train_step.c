@@ -1,0 +1,458 @@
+/* train_step.c - train_ms.train_and_evaluate's per-batch body and the networks/optimizers it drives.
+ *
+ * One context carries the whole step. Each sub-step (duration discriminator, MPD, WavLM
+ * discriminator, generator) runs its own backward; between them the tape is cut back to where the
+ * sub-step's graph began, so a later backward never replays an earlier sub-step's nodes, and the
+ * discriminator sub-graphs' activations are given back to the arena once their optimizer has
+ * stepped. The generator forward (recorded first) stays on the tape for the final G backward; the
+ * discriminator steps only ever see detached aliases of its outputs. */
+#include "train_step.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../audio/mel.h"
+#include "../core/error.h"
+#include "../ops/align.h"
+#include "losses.h"
+
+#define ADAMW_WEIGHT_DECAY 0.01 /* torch.optim.AdamW default; train_ms does not pass one */
+
+void bv_mpd_layout_upstream(bv_mpd_layout *l) {
+    static const int periods[] = {2, 3, 5, 7, 11};
+    memset(l, 0, sizeof *l);
+    bv_disc_widths_upstream_s(&l->s);
+    bv_disc_widths_upstream_p(&l->p);
+    l->n_periods = 5;
+    memcpy(l->periods, periods, sizeof periods);
+}
+
+/* ---------------------------------------------------------------- construction */
+
+/* train.freeze_{ZH,JP,EN}_bert: requires_grad = False on enc_p.{bert,ja_bert,en_bert}_proj.*, which
+ * also keeps them out of optim_g (upstream filters on requires_grad) and out of grad_norm_g. */
+static void apply_bert_freezes(bv_train_state *st) {
+    const bv_config_train *t = &st->cfg->train;
+    const struct { int on; const char *prefix; } fr[] = {
+        {t->freeze_ZH_bert, "enc_p.bert_proj."},
+        {t->freeze_JP_bert, "enc_p.ja_bert_proj."},
+        {t->freeze_EN_bert, "enc_p.en_bert_proj."},
+    };
+    for (int i = 0; i < st->ps_g.n; i++) {
+        bv_tensor *p = st->ps_g.items[i];
+        st->has_grad_g[i] = 1;
+        for (size_t k = 0; k < sizeof fr / sizeof fr[0]; k++)
+            if (fr[k].on && !strncmp(p->name, fr[k].prefix, strlen(fr[k].prefix))) {
+                p->requires_grad = false;
+                st->has_grad_g[i] = 0;
+            }
+    }
+}
+
+static void adamw_from_config(bv_adamw *o, bv_params *ps, const bv_config_train *t) {
+    bv_adamw_init(o, ps, t->learning_rate, t->betas[0], t->betas[1], t->eps, ADAMW_WEIGHT_DECAY);
+}
+
+int bv_train_state_init(bv_train_state *st, const bv_config *cfg, const bv_wavlm *wavlm, const bv_mpd_layout *layout,
+                        char *err, size_t errcap) {
+    memset(st, 0, sizeof *st);
+    const bv_config_model *mc = &cfg->model;
+    if (cfg->train.bf16_run)
+        return snprintf(err, errcap, "train.bf16_run: true is not supported (autocast/GradScaler); set it to false"),
+               -1;
+    if (bv_synth_cfg_check(cfg, err, (int)errcap)) return -1;
+    if (mc->slm.hidden != wavlm->cfg.hidden_size || mc->slm.nlayers != wavlm->cfg.num_hidden_layers + 1)
+        return snprintf(err, errcap,
+                        "model.slm: hidden %lld / nlayers %lld do not match the WavLM model (hidden_size %d, %d "
+                        "hidden states)",
+                        (long long)mc->slm.hidden, (long long)mc->slm.nlayers, wavlm->cfg.hidden_size,
+                        wavlm->cfg.num_hidden_layers + 1),
+               -1;
+    if (mc->slm.initial_channel <= 0 || mc->slm.sr <= 0 || cfg->data.sampling_rate <= 0)
+        return snprintf(err, errcap, "model.slm.initial_channel, model.slm.sr and data.sampling_rate must be positive"),
+               -1;
+    bv_mpd_layout up;
+    if (!layout) {
+        bv_mpd_layout_upstream(&up);
+        layout = &up;
+    }
+    if (layout->n_periods < 0 || layout->n_periods >= BV_MPD_MAX_DISCS)
+        return snprintf(err, errcap, "MultiPeriodDiscriminator: %d periods (at most %d)", layout->n_periods,
+                        BV_MPD_MAX_DISCS - 1),
+               -1;
+    st->cfg = cfg;
+    bv_params_init(&st->ps_g);
+    bv_params_init(&st->ps_d);
+    bv_params_init(&st->ps_dur);
+    bv_params_init(&st->ps_wd);
+    st->net_g = bv_synth_new(&st->ps_g, "", cfg);
+    bv_mpd_init(&st->net_d, &st->ps_d, "", layout->n_periods, layout->periods, &layout->s, &layout->p);
+    if (mc->use_duration_discriminator)
+        /* DurationDiscriminator(hidden, hidden, 3, 0.1, gin_channels=gin if n_speakers != 0 else 0) */
+        st->net_dur_disc = bv_dur_disc_new(&st->ps_dur, "", &(bv_dur_disc_cfg){
+            .in_channels = mc->hidden_channels, .filter_channels = mc->hidden_channels, .kernel_size = 3,
+            .p_dropout = mc->dur_disc_p_dropout, .gin_channels = cfg->data.n_speakers != 0 ? mc->gin_channels : 0});
+    bv_wavlm_disc_init(&st->net_wd, &st->ps_wd, "", (int)mc->slm.hidden, (int)mc->slm.nlayers,
+                       (int)mc->slm.initial_channel);
+    bv_wavlm_loss_init(&st->wl, wavlm, &st->net_wd, (int)cfg->data.sampling_rate, (int)mc->slm.sr);
+    const bv_config_data *d = &cfg->data;
+    st->mel_basis = bv_mel_filterbank((int)d->sampling_rate, (int)d->filter_length, (int)d->n_mel_channels,
+                                      d->mel_fmin, d->has_mel_fmax ? d->mel_fmax : NAN);
+    if (!st->mel_basis) {
+        snprintf(err, errcap, "data: cannot build a mel filterbank (sampling_rate %lld, filter_length %lld, "
+                 "n_mel_channels %lld)", (long long)d->sampling_rate, (long long)d->filter_length,
+                 (long long)d->n_mel_channels);
+        bv_train_state_free(st);
+        return -1;
+    }
+    st->has_grad_g = bv_xcalloc((size_t)(st->ps_g.n + 1), 1);
+    apply_bert_freezes(st);
+    adamw_from_config(&st->optim_g, &st->ps_g, &cfg->train);
+    adamw_from_config(&st->optim_d, &st->ps_d, &cfg->train);
+    adamw_from_config(&st->optim_wd, &st->ps_wd, &cfg->train);
+    if (st->net_dur_disc) adamw_from_config(&st->optim_dur, &st->ps_dur, &cfg->train);
+    return 0;
+}
+
+void bv_train_state_free(bv_train_state *st) {
+    if (st->optim_g.block) bv_adamw_free(&st->optim_g);
+    if (st->optim_d.block) bv_adamw_free(&st->optim_d);
+    if (st->optim_wd.block) bv_adamw_free(&st->optim_wd);
+    if (st->optim_dur.block) bv_adamw_free(&st->optim_dur);
+    free(st->mel_basis);
+    bv_synth_free(st->net_g);
+    bv_dur_disc_free(st->net_dur_disc);
+    bv_params_free(&st->ps_g);
+    bv_params_free(&st->ps_d);
+    bv_params_free(&st->ps_dur);
+    bv_params_free(&st->ps_wd);
+    free(st->has_grad_g);
+    memset(st, 0, sizeof *st);
+}
+
+int bv_train_state_start_schedulers(bv_train_state *st, int64_t epoch_str, char *err, size_t errcap) {
+    double gamma = st->cfg->train.lr_decay;
+    int64_t last = epoch_str - 2;
+    if (bv_exp_lr_init(&st->sched_g, &st->optim_g, gamma, last, err, (int)errcap) ||
+        bv_exp_lr_init(&st->sched_d, &st->optim_d, gamma, last, err, (int)errcap) ||
+        bv_exp_lr_init(&st->sched_wd, &st->optim_wd, gamma, last, err, (int)errcap) ||
+        (st->net_dur_disc && bv_exp_lr_init(&st->sched_dur, &st->optim_dur, gamma, last, err, (int)errcap)))
+        return -1;
+    st->schedulers_started = 1;
+    return 0;
+}
+
+void bv_train_state_epoch_end(bv_train_state *st) {
+    BV_ASSERT(st->schedulers_started);
+    bv_exp_lr_step(&st->sched_g);
+    bv_exp_lr_step(&st->sched_d);
+    bv_exp_lr_step(&st->sched_wd);
+    if (st->net_dur_disc) bv_exp_lr_step(&st->sched_dur);
+}
+
+/* ---------------------------------------------------------------- step helpers */
+
+static void probe(const bv_train_state *st, const char *name, bv_tensor *t) {
+    if (st->probe && t) st->probe(st->probe_user, name, t);
+}
+
+static void probef(const bv_train_state *st, bv_tensor *t, const char *fmt, int i, int j) {
+    if (!st->probe) return;
+    char name[128];
+    snprintf(name, sizeof name, fmt, i, j);
+    st->probe(st->probe_user, name, t);
+}
+
+/* A store's parameters in or out of autograd: the G step freezes the discriminators. */
+static void set_trainable(bv_params *ps, bool on) {
+    for (int i = 0; i < ps->n; i++) ps->items[i]->requires_grad = on;
+}
+
+/* optim.zero_grad(); loss.backward(); grad_norm = clip_grad_value_(params, None); optim.step().
+ * The tape is cut back to `tape_from` afterwards so no later backward replays this graph. */
+static double optimize(bv_ctx *ctx, bv_tensor *loss, int64_t tape_from, bv_params *ps, bv_adamw *opt,
+                       const uint8_t *has_grad) {
+    bv_params_zero_grad(ps);
+    bv_backward(ctx, loss, NULL);
+    ctx->tape_len = tape_from;
+    double norm = bv_clip_grad_value(ps, has_grad, NULL);
+    bv_adamw_step(opt, has_grad);
+    return norm;
+}
+
+/* Python iterates a [B, T, 1] tensor over its first dim: one [T, 1] item per utterance. */
+static void batch_items(bv_ctx *ctx, bv_tensor *t, bv_tensor **items) {
+    for (int64_t b = 0; b < t->shape[0]; b++) items[b] = bv_slice(ctx, t, 0, b, b + 1, 1); // [1, T, 1]
+}
+
+/* The two net_dur_disc calls of train_ms (DP durations, then SDP durations), probabilities added:
+ * y_dur_hat_r (may be NULL) and y_dur_hat_g, each [B, T_x, 1]. `call0` numbers the probe names. */
+static void dur_disc_pair(bv_ctx *ctx, const bv_train_state *st, const char *stage, int call0, bv_tensor *hidden_x,
+                          bv_tensor *x_mask, bv_tensor *logw_, bv_tensor *logw, bv_tensor *logw_sdp, bv_tensor *g,
+                          bv_tensor **y_dur_hat_r, bv_tensor **y_dur_hat_g) {
+    bv_tensor *p0[2], *p1[2];
+    bv_dur_disc_forward(ctx, st->net_dur_disc, hidden_x, x_mask, logw_, logw, g, 1, p0);
+    bv_dur_disc_forward(ctx, st->net_dur_disc, hidden_x, x_mask, logw_, logw_sdp, g, 1, p1);
+    char fmt[96];
+    snprintf(fmt, sizeof fmt, "%s.net_dur_disc.call%%d.%%d", stage);
+    for (int k = 0; k < 2; k++) {
+        probef(st, p0[k], fmt, call0, k);
+        probef(st, p1[k], fmt, call0 + 1, k);
+    }
+    if (y_dur_hat_r) *y_dur_hat_r = bv_add(ctx, p0[0], p1[0]);
+    *y_dur_hat_g = bv_add(ctx, p0[1], p1[1]);
+}
+
+static void probe_list(const bv_train_state *st, const char *fmt, int n, bv_tensor *const *ts) {
+    for (int i = 0; i < n; i++) probef(st, ts[i], fmt, i, 0);
+}
+
+/* What the G forward hands to the discriminator and generator sub-steps. */
+typedef struct fwd_parts {
+    bv_synth_out o;
+    bv_tensor *y;                 // [B, 1, segment_size] the real slice
+    bv_tensor *y_mel, *y_hat_mel; // [B, M, seg]
+    bv_tensor *hs_r[BV_WAVLM_LOSS_MAX_HIDDEN], *hs_g[BV_WAVLM_LOSS_MAX_HIDDEN]; // WavLM of y / y_hat
+} fwd_parts;
+
+/* net_g forward, the mel targets and the real slice (train_ms lines before "# Discriminator"). */
+static void generator_forward(bv_train_state *st, bv_ctx *ctx, const bv_train_batch *b, fwd_parts *f,
+                              bv_train_result *res) {
+    const bv_config_data *d = &st->cfg->data;
+    bv_synth_out *o = &f->o;
+    bv_synth_forward(ctx, st->net_g, b->x, b->x_lengths, b->spec, b->spec_lengths, b->speakers, b->tone, b->language,
+                     b->bert, b->ja_bert, b->en_bert, 1, o);
+    double fmax = d->has_mel_fmax ? d->mel_fmax : NAN;
+    /* a constant view of the state's basis: no grad, never written */
+    bv_tensor *mel_basis = bv_arena_calloc(&ctx->arena, sizeof *mel_basis); // [M, n_fft/2+1]
+    mel_basis->dtype = BV_F32;
+    mel_basis->device = BV_DEV_CPU;
+    mel_basis->ndim = 2;
+    mel_basis->shape[0] = d->n_mel_channels;
+    mel_basis->shape[1] = d->filter_length / 2 + 1;
+    mel_basis->numel = mel_basis->shape[0] * mel_basis->shape[1];
+    mel_basis->data = st->mel_basis;
+    bv_tensor *mel = bv_spec_to_mel(ctx, b->spec, mel_basis);                                  // [B, M, T_y]
+    int64_t seg_frames = st->cfg->train.segment_size / d->hop_length;
+    f->y_mel = bv_slice_segments(ctx, mel, o->ids_slice, seg_frames);                          // [B, M, seg]
+    bv_tensor *y_hat = o->y_hat;                                                               // [B, 1, T]
+    f->y_hat_mel = bv_mel_spectrogram(ctx, bv_reshape(ctx, y_hat, BV_SHAPE(y_hat->shape[0], y_hat->shape[2])),
+                                      (int)d->filter_length, (int)d->n_mel_channels, (int)d->sampling_rate,
+                                      (int)d->hop_length, (int)d->win_length, d->mel_fmin, fmax);
+    bv_tensor *ids_wav = bv_new(ctx, BV_I64, 1, o->ids_slice->shape);                         // [B]
+    for (int64_t i = 0; i < ids_wav->numel; i++) ids_wav->idata[i] = o->ids_slice->idata[i] * d->hop_length;
+    f->y = bv_slice_segments(ctx, b->y, ids_wav, st->cfg->train.segment_size);                 // [B, 1, seg]
+    res->mel = mel;
+    res->y_mel = f->y_mel;
+    res->y_hat_mel = f->y_hat_mel;
+    res->attn = o->attn;
+
+    static const char *const names[] = {"fwd.y_hat", "fwd.l_length", "fwd.attn", "fwd.ids_slice", "fwd.x_mask",
+                                        "fwd.z_mask", "fwd.z", "fwd.z_p", "fwd.m_p", "fwd.logs_p", "fwd.m_q",
+                                        "fwd.logs_q", "fwd.hidden_x", "fwd.logw", "fwd.logw_", "fwd.logw_sdp",
+                                        "fwd.g", "sub.enc_p.m_p", "sub.enc_p.logs_p", "sub.sdp.forward_nll",
+                                        "sub.mas.neg_cent", "sub.mas.mask"};
+    bv_tensor *vals[] = {o->y_hat, o->l_length, o->attn, o->ids_slice, o->x_mask, o->z_mask, o->z, o->z_p,
+                         o->m_p, o->logs_p, o->m_q, o->logs_q, o->hidden_x, o->logw, o->logw_, o->logw_sdp, o->g,
+                         o->enc_p_m_p, o->enc_p_logs_p, o->sdp_forward_nll, o->neg_cent, o->mas_mask};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) probe(st, names[i], vals[i]);
+    probe(st, "fwd.mel", mel);
+    probe(st, "fwd.y_mel", f->y_mel);
+    probe(st, "fwd.y_hat_mel", f->y_hat_mel);
+    probe(st, "fwd.y_sliced", f->y);
+}
+
+/* ---------------------------------------------------------------- the discriminator sub-steps */
+
+/* net_d(y, y_hat.detach()) + discriminator_loss, then the duration discriminator's own update, then
+ * optim_d's (upstream computes loss_disc before the dur-disc step and backpropagates it after). */
+static void discriminator_steps(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, bv_train_result *res) {
+    bv_synth_out *o = &f->o;
+    bv_arena_mark mark = bv_arena_get_mark(&ctx->arena);
+    int64_t tape_d = ctx->tape_len;
+    bv_tensor *y_d_hat_r[BV_MPD_MAX_DISCS], *y_d_hat_g[BV_MPD_MAX_DISCS];
+    bv_mpd_forward(ctx, &st->net_d, f->y, bv_detach(ctx, o->y_hat), y_d_hat_r, y_d_hat_g, NULL, NULL);
+    int nd = st->net_d.n;
+    res->n_disc = nd;
+    probe_list(st, "dstep.net_d.y_d_hat_r.%d", nd, y_d_hat_r);
+    probe_list(st, "dstep.net_d.y_d_hat_g.%d", nd, y_d_hat_g);
+    bv_tensor *loss_disc = bv_discriminator_loss(ctx, nd, y_d_hat_r, y_d_hat_g, res->losses_disc_r,
+                                                 res->losses_disc_g);                          // []
+    res->loss_disc = loss_disc->data[0];
+    probe(st, "dstep.loss_disc", loss_disc);
+
+    if (st->net_dur_disc) {
+        int64_t tape_dur = ctx->tape_len;
+        bv_tensor *r, *g;
+        dur_disc_pair(ctx, st, "dstep", 0, bv_detach(ctx, o->hidden_x), bv_detach(ctx, o->x_mask),
+                      bv_detach(ctx, o->logw_), bv_detach(ctx, o->logw), bv_detach(ctx, o->logw_sdp),
+                      bv_detach(ctx, o->g), &r, &g);                                            // [B, T_x, 1]
+        int B = (int)r->shape[0];
+        bv_tensor **ri = bv_arena_alloc(&ctx->arena, sizeof *ri * (size_t)B);
+        bv_tensor **gi = bv_arena_alloc(&ctx->arena, sizeof *gi * (size_t)B);
+        batch_items(ctx, r, ri);
+        batch_items(ctx, g, gi);
+        bv_tensor *loss_dur_disc = bv_discriminator_loss(ctx, B, ri, gi, res->losses_dur_disc_r,
+                                                         res->losses_dur_disc_g);              // []
+        res->loss_dur_disc = loss_dur_disc->data[0];
+        probe(st, "dstep.loss_dur_disc", loss_dur_disc);
+        res->grad_norm_dur = optimize(ctx, loss_dur_disc, tape_dur, &st->ps_dur, &st->optim_dur, NULL);
+    }
+    res->grad_norm_d = optimize(ctx, loss_disc, tape_d, &st->ps_d, &st->optim_d, NULL);
+    bv_arena_reset_to(&ctx->arena, mark);
+}
+
+/* WavLM once on y (no_grad) and once on y_hat WITH grad: the G step reuses the latter; the WD step
+ * uses its values only, as upstream's no_grad pass on y_hat.detach() would compute them. */
+static void wavlm_embeddings(bv_train_state *st, bv_ctx *ctx, fwd_parts *f) {
+    bv_tensor *w16_r, *w16_g;
+    bv_no_grad_begin(ctx);
+    bv_wavlm_loss_embed(ctx, &st->wl, f->y, f->hs_r, &w16_r);
+    bv_no_grad_end(ctx);
+    bv_wavlm_loss_embed(ctx, &st->wl, f->o.y_hat, f->hs_g, &w16_g);
+    int n = bv_wavlm_loss_n_hidden(&st->wl);
+    probe(st, "wdstep.wavlm_input.wav", w16_r);
+    probe(st, "wdstep.wavlm_input.y_rec", w16_g);
+    probe_list(st, "wdstep.wavlm_hidden.wav.%d", n, f->hs_r);
+    probe_list(st, "wdstep.wavlm_hidden.y_rec.%d", n, f->hs_g);
+}
+
+static void wavlm_discriminator_step(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, bv_train_result *res) {
+    bv_arena_mark mark = bv_arena_get_mark(&ctx->arena);
+    int64_t tape_wd = ctx->tape_len;
+    bv_tensor *d_r, *d_g;
+    bv_tensor *loss_slm = bv_wavlm_loss_discriminator_hidden(ctx, &st->wl, f->hs_r, f->hs_g, &d_r, &d_g); // []
+    probe(st, "wdstep.net_wd.y_d_rs", d_r);
+    probe(st, "wdstep.net_wd.y_d_gs", d_g);
+    probe(st, "wdstep.loss_slm", loss_slm);
+    res->loss_slm = loss_slm->data[0];
+    res->grad_norm_wd = optimize(ctx, loss_slm, tape_wd, &st->ps_wd, &st->optim_wd, NULL);
+    bv_arena_reset_to(&ctx->arena, mark);
+}
+
+/* ---------------------------------------------------------------- the generator sub-step */
+
+static bv_tensor *feature_matching(bv_ctx *ctx, const bv_mpd *m, bv_tensor *(*fr)[BV_DISC_MAX_CONVS + 1],
+                                   bv_tensor *(*fg)[BV_DISC_MAX_CONVS + 1]) {
+    bv_tensor *r[BV_MPD_MAX_DISCS * (BV_DISC_MAX_CONVS + 1)], *g[BV_MPD_MAX_DISCS * (BV_DISC_MAX_CONVS + 1)];
+    int n = 0;
+    for (int i = 0; i < m->n; i++)
+        for (int l = 0; l < bv_mpd_n_fmaps(m, i); l++, n++) {
+            r[n] = fr[i][l];
+            g[n] = fg[i][l];
+        }
+    return bv_feature_loss(ctx, n, r, g);
+}
+
+/* Sum of the G losses in upstream's order (python left fold). */
+static bv_tensor *generator_losses(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, bv_train_result *res) {
+    const bv_config_train *t = &st->cfg->train;
+    bv_synth_out *o = &f->o;
+    bv_tensor *y_d_hat_r[BV_MPD_MAX_DISCS], *y_d_hat_g[BV_MPD_MAX_DISCS];
+    bv_tensor *fmap_r[BV_MPD_MAX_DISCS][BV_DISC_MAX_CONVS + 1], *fmap_g[BV_MPD_MAX_DISCS][BV_DISC_MAX_CONVS + 1];
+    bv_mpd_forward(ctx, &st->net_d, f->y, o->y_hat, y_d_hat_r, y_d_hat_g, fmap_r, fmap_g);
+    int nd = st->net_d.n;
+    probe_list(st, "gstep.net_d.y_d_hat_r.%d", nd, y_d_hat_r);
+    probe_list(st, "gstep.net_d.y_d_hat_g.%d", nd, y_d_hat_g);
+    bv_tensor *y_dur_hat_g = NULL;
+    if (st->net_dur_disc)
+        dur_disc_pair(ctx, st, "gstep", 2, o->hidden_x, o->x_mask, o->logw_, o->logw, o->logw_sdp, o->g, NULL,
+                      &y_dur_hat_g);                                                           // [B, T_x, 1]
+
+    bv_tensor *loss_dur = bv_sum(ctx, o->l_length);                                            // []
+    bv_tensor *loss_mel = bv_mel_l1_loss(ctx, f->y_mel, f->y_hat_mel, (float)t->c_mel);        // []
+    bv_tensor *loss_kl = bv_mul_scalar(ctx, bv_kl_loss(ctx, o->z_p, o->logs_q, o->m_p, o->logs_p, o->z_mask),
+                                       (float)t->c_kl);                                        // []
+    bv_tensor *loss_fm = feature_matching(ctx, &st->net_d, fmap_r, fmap_g);                    // []
+    bv_tensor *losses_gen[BV_MPD_MAX_DISCS];
+    bv_tensor *loss_gen = bv_generator_loss(ctx, nd, y_d_hat_g, losses_gen);                  // []
+    bv_tensor *y_df_hat_g;
+    bv_tensor *loss_lm = bv_wavlm_loss_feature_hidden(ctx, &st->wl, f->hs_r, f->hs_g);        // []
+    bv_tensor *loss_lm_gen = bv_wavlm_loss_generator_hidden(ctx, &st->wl, f->hs_g, &y_df_hat_g); // []
+    probe(st, "gstep.net_wd.y_df_hat_g", y_df_hat_g);
+
+    bv_tensor *all = bv_add(ctx, loss_gen, loss_fm);
+    all = bv_add(ctx, all, loss_mel);
+    all = bv_add(ctx, all, loss_dur);
+    all = bv_add(ctx, all, loss_kl);
+    all = bv_add(ctx, all, loss_lm);
+    all = bv_add(ctx, all, loss_lm_gen);
+    if (y_dur_hat_g) {
+        int B = (int)y_dur_hat_g->shape[0];
+        bv_tensor **gi = bv_arena_alloc(&ctx->arena, sizeof *gi * (size_t)B);
+        bv_tensor **li = bv_arena_alloc(&ctx->arena, sizeof *li * (size_t)B);
+        batch_items(ctx, y_dur_hat_g, gi);
+        bv_tensor *loss_dur_gen = bv_generator_loss(ctx, B, gi, li);                          // []
+        all = bv_add(ctx, all, loss_dur_gen); // loss_gen_all += loss_dur_gen
+        res->loss_dur_gen = loss_dur_gen->data[0];
+        for (int b = 0; b < B; b++) {
+            res->losses_dur_gen[b] = li[b]->data[0];
+            probef(st, li[b], "gstep.losses_dur_gen.%d", b, 0);
+        }
+        probe(st, "gstep.loss_dur_gen", loss_dur_gen);
+    }
+    for (int i = 0; i < nd; i++) res->losses_gen[i] = losses_gen[i]->data[0];
+    probe_list(st, "gstep.losses_gen.%d", nd, losses_gen);
+    const char *const names[] = {"gstep.loss_dur", "gstep.loss_mel", "gstep.loss_kl", "gstep.loss_fm",
+                                 "gstep.loss_gen", "gstep.loss_lm", "gstep.loss_lm_gen", "gstep.loss_gen_all"};
+    bv_tensor *vals[] = {loss_dur, loss_mel, loss_kl, loss_fm, loss_gen, loss_lm, loss_lm_gen, all};
+    double *dst[] = {&res->loss_dur, &res->loss_mel, &res->loss_kl, &res->loss_fm,
+                     &res->loss_gen, &res->loss_lm,  &res->loss_lm_gen, &res->loss_gen_all};
+    for (int i = 0; i < 8; i++) {
+        *dst[i] = vals[i]->data[0];
+        probe(st, names[i], vals[i]);
+    }
+    return all;
+}
+
+static void generator_step(bv_train_state *st, bv_ctx *ctx, int64_t tape_start, fwd_parts *f, bv_train_result *res) {
+    /* the discriminators are constants here: no weight-grad work for them (upstream computes those
+     * grads and never uses them) */
+    set_trainable(&st->ps_d, false);
+    set_trainable(&st->ps_dur, false);
+    set_trainable(&st->ps_wd, false);
+    bv_tensor *loss_gen_all = generator_losses(st, ctx, f, res);
+    res->grad_norm_g = optimize(ctx, loss_gen_all, tape_start, &st->ps_g, &st->optim_g, st->has_grad_g);
+    set_trainable(&st->ps_d, true);
+    set_trainable(&st->ps_dur, true);
+    set_trainable(&st->ps_wd, true);
+}
+
+/* ---------------------------------------------------------------- the step */
+
+float bv_train_mas_noise_scale(double initial, double delta, int64_t global_step) {
+    /* python: net_g.mas_noise_scale_initial - net_g.noise_scale_delta * global_step, in doubles. The
+     * product is rounded on its own (volatile: no fused multiply-add), as python rounds it: at step
+     * 5000 python gets exactly 0.0 where an FMA would leave 6.6e-19. */
+    volatile double dec = delta * (double)global_step;
+    double s = initial - dec;
+    return (float)(s > 0.0 ? s : 0.0);
+}
+
+void bv_train_step(bv_train_state *st, bv_ctx *ctx, const bv_train_batch *batch, bv_train_result *res) {
+    memset(res, 0, sizeof *res);
+    int64_t tape_start = ctx->tape_len;
+    bv_synth *net_g = st->net_g;
+    if (net_g->use_noise_scaled_mas)
+        bv_synth_set_mas_noise_scale(net_g, bv_train_mas_noise_scale(bv_synth_mas_noise_scale_initial(net_g),
+                                                                     bv_synth_noise_scale_delta(net_g),
+                                                                     st->global_step));
+    res->mas_noise_scale = net_g->current_mas_noise_scale;
+    res->lr = st->optim_g.lr;
+    int64_t B = batch->x->shape[0];
+    if (st->net_dur_disc) {
+        res->n_dur = (int)B;
+        res->losses_dur_disc_r = bv_arena_calloc(&ctx->arena, sizeof(double) * (size_t)(3 * B));
+        res->losses_dur_disc_g = res->losses_dur_disc_r + B;
+        res->losses_dur_gen = res->losses_dur_disc_r + 2 * B;
+    }
+    fwd_parts f;
+    memset(&f, 0, sizeof f);
+    generator_forward(st, ctx, batch, &f, res);
+    discriminator_steps(st, ctx, &f, res);
+    wavlm_embeddings(st, ctx, &f);
+    wavlm_discriminator_step(st, ctx, &f, res);
+    generator_step(st, ctx, tape_start, &f, res);
+}

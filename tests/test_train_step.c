@@ -1,0 +1,544 @@
+/* test_train_step.c - one train_ms.train_and_evaluate step (src/train/train_step.c) against golden
+ * case F01_train_step: every fwd./sub./dstep./wdstep./gstep. tensor (through the step's probe, with
+ * the tolerance group the manifest gives each tensor), every grad.<net>.<key> (p.grad when its
+ * optimizer stepped), every after.<net>.<key> and net_g's after-step parameters from
+ * checkpoints/G_0.pth ['model'] (README after_step rule), lr.after_epoch1; the test fails if any
+ * stored tensor of those families is left unchecked. Plus: the noise-scaled MAS schedule, bert
+ * freezing, the step's bookkeeping (tape, requires_grad), and config errors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/io/pth.h"
+#include "../src/ops/ops.h"
+#include "../src/train/train_step.h"
+#include "golden.h"
+
+/* ------------------------------------------------------------------ manifest helpers */
+
+typedef struct f01 {
+    bv_test_state *ts;
+    bv_golden *g;
+    const cJSON *tensors;     /* manifest tensor list */
+    int n;
+    unsigned char *checked;   /* per manifest tensor */
+} f01;
+
+static int tensor_index(const f01 *c, const char *name) {
+    int i = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, c->tensors) {
+        const cJSON *n = cJSON_GetObjectItem(t, "name");
+        if (cJSON_IsString(n) && !strcmp(n->valuestring, name)) return i;
+        i++;
+    }
+    return -1;
+}
+
+static const cJSON *group_tolerance(const f01 *c, const char *group) {
+    return cJSON_GetObjectItem(cJSON_GetObjectItem(bv_golden_case_json(c->g), "tolerance_groups"), group);
+}
+
+static double tol_num(const cJSON *tol, const char *key) {
+    const cJSON *v = cJSON_GetObjectItem(tol, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* Stored values of `name` in double (F64 at full precision). NULL (and a failure) if absent. */
+static const double *expected_values(f01 *c, const char *name, int64_t *n) {
+    const double *ev = NULL;
+    *n = bv_golden_f64(c->g, name, &ev);
+    if (*n >= 0) return ev;
+    bv_tensor *t = bv_golden_tensor(c->g, name);
+    if (!t) return NULL;
+    double *v = bv_arena_alloc(&bv_golden_ctx(c->g)->arena, sizeof(double) * (size_t)(t->numel ? t->numel : 1));
+    for (int64_t i = 0; i < t->numel; i++) v[i] = t->dtype == BV_I64 ? (double)t->idata[i] : t->data[i];
+    *n = t->numel;
+    return v;
+}
+
+/* README rule |a - e| <= atol * max(1, max|e|) + rtol * |e| with the tolerance group the manifest
+ * gives this tensor ("forward", "loss", "exact", "grad"; the case default when it names none). */
+static void check_values(f01 *c, const char *name, const double *a, int64_t n) {
+    bv_test_state *ts = c->ts;
+    int idx = tensor_index(c, name);
+    if (idx < 0) {
+        BV_CHECK(0, "%s: not in the manifest", name);
+        return;
+    }
+    c->checked[idx] = 1;
+    const cJSON *e = cJSON_GetArrayItem(c->tensors, idx), *grp = cJSON_GetObjectItem(e, "group");
+    const cJSON *tol = cJSON_IsString(grp) ? group_tolerance(c, grp->valuestring)
+                                           : cJSON_GetObjectItem(bv_golden_case_json(c->g), "tolerance");
+    double atol = tol_num(tol, "atol"), rtol = tol_num(tol, "rtol");
+    int64_t m;
+    const double *ev = expected_values(c, name, &m);
+    if (!ev || !(atol >= 0) || !(rtol >= 0) || m != n) {
+        BV_CHECK(0, "%s: %lld values, stored %lld (or no tolerance)", name, (long long)n, (long long)m);
+        return;
+    }
+    double emax = 0, worst = -1, werr = 0;
+    int64_t bad = 0, wi = 0;
+    for (int64_t i = 0; i < n; i++) emax = fmax(emax, fabs(ev[i]));
+    for (int64_t i = 0; i < n; i++) {
+        double err = fabs(a[i] - ev[i]), allowed = atol * fmax(1, emax) + rtol * fabs(ev[i]);
+        if (!(err <= allowed)) bad++;
+        double r = isnan(err) ? INFINITY : allowed > 0 ? err / allowed : err > 0 ? INFINITY : 0;
+        if (r > worst) worst = r, werr = err, wi = i;
+    }
+    if (bad) {
+        fprintf(stderr, "  FAIL %s: %lld/%lld elements off; worst [%lld] got %.8g expected %.8g (err %.3g, atol %g rtol %g)\n",
+                name, (long long)bad, (long long)n, (long long)wi, a[wi], ev[wi], werr, atol, rtol);
+        ts->failed = 1;
+    } else if (bv_test_verbose) {
+        fprintf(stderr, "  ok   %s: worst element uses %.1f%% of its allowed error (err %.3g; atol %g rtol %g)\n", name,
+                100 * worst, werr, atol, rtol);
+    }
+}
+
+static void check_tensor(f01 *c, const char *name, const bv_tensor *t) {
+    bv_test_state *ts = c->ts;
+    bv_tensor *ref = bv_golden_tensor(c->g, name);
+    if (!ref || !t || !bv_same_shape(ref, t)) {
+        char a[96] = "none", b[96] = "none";
+        if (t) bv_shape_str(t, a, sizeof a);
+        if (ref) bv_shape_str(ref, b, sizeof b);
+        BV_CHECK(0, "%s: shape %s, stored %s", name, a, b);
+        int idx = tensor_index(c, name);
+        if (idx >= 0) c->checked[idx] = 1; /* reported */
+        return;
+    }
+    double *a = bv_arena_alloc(&bv_golden_ctx(c->g)->arena, sizeof(double) * (size_t)(t->numel ? t->numel : 1));
+    for (int64_t i = 0; i < t->numel; i++) a[i] = t->dtype == BV_I64 ? (double)t->idata[i] : t->data[i];
+    check_values(c, name, a, t->numel);
+}
+
+/* README, F01 after_step: AdamW's first step is ~ -lr*sign(g), so an element whose gradient sits at
+ * fp32-noise level may flip by 2*lr: at most max_mismatch_fraction of the elements may lie outside
+ * atol + rtol*|e|, and none beyond hard_atol. The fraction is counted over a whole network: some
+ * tensors have a gradient that is mathematically zero and numerically noise in every
+ * implementation, torch's included (attention conv_k.bias: softmax ignores a per-query constant),
+ * so every element of such a tensor may flip. */
+typedef struct after_tally {
+    const char *net;
+    int64_t n, mismatched, beyond;
+    double worst;
+    const char *worst_name;
+    int64_t worst_i;
+    double worst_a, worst_e;
+} after_tally;
+
+static void tally_after_step(f01 *c, after_tally *t, const char *name, const float *a, const float *e, int64_t n) {
+    const cJSON *tol = group_tolerance(c, "after_step");
+    double atol = tol_num(tol, "atol"), rtol = tol_num(tol, "rtol"), hard = tol_num(tol, "hard_atol");
+    int64_t mismatched = 0;
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double err = fabs((double)a[i] - (double)e[i]);
+        if (!(err <= atol + rtol * fabs((double)e[i]))) mismatched++;
+        if (!(err <= hard)) t->beyond++;
+        if (!(err <= worst)) worst = err;
+        if (!(err <= t->worst)) {
+            t->worst = err;
+            t->worst_name = name;
+            t->worst_i = i;
+            t->worst_a = a[i];
+            t->worst_e = e[i];
+        }
+    }
+    t->n += n;
+    t->mismatched += mismatched;
+    if (bv_test_verbose || !(worst <= hard))
+        fprintf(stderr, "  %s %s: %lld/%lld outside atol %g + rtol %g|e|, max err %.3g (hard_atol %g)\n",
+                worst <= hard ? "..  " : "FAIL", name, (long long)mismatched, (long long)n, atol, rtol, worst, hard);
+    int idx = tensor_index(c, name);
+    if (idx >= 0) c->checked[idx] = 1;
+}
+
+static void finish_after_step(f01 *c, after_tally *t) {
+    bv_test_state *ts = c->ts;
+    const cJSON *tol = group_tolerance(c, "after_step");
+    double frac = tol_num(tol, "max_mismatch_fraction"), hard = tol_num(tol, "hard_atol");
+    BV_CHECK(frac >= 0 && hard >= 0, "manifest tolerance_groups.after_step is incomplete");
+    int ok = t->n > 0 && t->beyond == 0 && (double)t->mismatched <= frac * (double)t->n;
+    if (!ok) {
+        fprintf(stderr, "  FAIL %s after step: %lld/%lld elements outside atol+rtol|e| (allowed fraction %g), %lld "
+                "beyond hard_atol %g; worst %s[%lld] got %.9g expected %.9g\n", t->net, (long long)t->mismatched,
+                (long long)t->n, frac, (long long)t->beyond, hard, t->worst_name ? t->worst_name : "-",
+                (long long)t->worst_i, t->worst_a, t->worst_e);
+        ts->failed = 1;
+    } else if (bv_test_verbose) {
+        fprintf(stderr, "  ok   %s after step: %lld/%lld elements outside atol+rtol|e| (%.2g%% of the allowed %g), "
+                "max err %.3g in %s (hard_atol %g)\n", t->net, (long long)t->mismatched, (long long)t->n,
+                100.0 * (double)t->mismatched / (frac * (double)t->n), frac, t->worst, t->worst_name, hard);
+    }
+}
+
+/* The step's tap: compare every intermediate the case stores, under each name it is stored as. */
+static void probe_cb(void *user, const char *name, bv_tensor *t) {
+    f01 *c = user;
+    /* sub.* results that are the same tensors as net_g's outputs */
+    static const char *const alias[][2] = {
+        {"fwd.hidden_x", "sub.enc_p.x"}, {"fwd.x_mask", "sub.enc_p.x_mask"}, {"fwd.z", "sub.enc_q.z"},
+        {"fwd.m_q", "sub.enc_q.m_q"},    {"fwd.logs_q", "sub.enc_q.logs_q"}, {"fwd.z_mask", "sub.enc_q.y_mask"},
+        {"fwd.logw", "sub.dp.logw"},     {"fwd.y_hat", "sub.dec.o"},         {"fwd.logw_sdp", "sub.sdp.reverse_logw"},
+    };
+    if (bv_golden_has(c->g, name)) check_tensor(c, name, t);
+    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+        if (!strcmp(name, alias[i][0]) && bv_golden_has(c->g, alias[i][1])) check_tensor(c, alias[i][1], t);
+}
+
+/* ------------------------------------------------------------------ building the F01 setup */
+
+static int json_first_int(const cJSON *v) { return cJSON_IsArray(v) ? cJSON_GetArrayItem(v, 0)->valueint : v->valueint; }
+
+static bv_disc_layer layer_from_json(const cJSON *j) {
+    const cJSON *g = cJSON_GetObjectItem(j, "groups");
+    return (bv_disc_layer){json_first_int(cJSON_GetObjectItem(j, "cin")), json_first_int(cJSON_GetObjectItem(j, "cout")),
+                           json_first_int(cJSON_GetObjectItem(j, "k")),   json_first_int(cJSON_GetObjectItem(j, "s")),
+                           g ? g->valueint : 1,                           json_first_int(cJSON_GetObjectItem(j, "pad"))};
+}
+
+/* config.net_d: the reduced-width DiscriminatorS / DiscriminatorP layer tables and the periods. */
+static int layout_from_manifest(bv_test_state *ts, bv_golden *g, bv_mpd_layout *l) {
+    const cJSON *nd = cJSON_GetObjectItem(bv_golden_config(g), "net_d");
+    memset(l, 0, sizeof *l);
+    const char *which[2] = {"S", "P"};
+    for (int k = 0; k < 2; k++) {
+        bv_disc_widths *w = k ? &l->p : &l->s;
+        char key[64];
+        snprintf(key, sizeof key, "Discriminator%s.convs", which[k]);
+        const cJSON *convs = cJSON_GetObjectItem(nd, key), *c;
+        snprintf(key, sizeof key, "Discriminator%s.conv_post", which[k]);
+        const cJSON *post = cJSON_GetObjectItem(nd, key);
+        if (!cJSON_IsArray(convs) || cJSON_GetArraySize(convs) > BV_DISC_MAX_CONVS || !cJSON_IsObject(post)) {
+            BV_CHECK(0, "config.net_d.Discriminator%s missing or too deep", which[k]);
+            return -1;
+        }
+        cJSON_ArrayForEach(c, convs) w->convs[w->n_convs++] = layer_from_json(c);
+        w->post = layer_from_json(post);
+    }
+    const cJSON *per = cJSON_GetObjectItem(nd, "periods"), *p;
+    cJSON_ArrayForEach(p, per) {
+        if (l->n_periods >= BV_MPD_MAX_DISCS - 1) break;
+        l->periods[l->n_periods++] = p->valueint;
+    }
+    BV_CHECK(l->n_periods > 0, "config.net_d.periods");
+    return l->n_periods > 0 ? 0 : -1;
+}
+
+/* The config F01 was made with (manifest config.config = checkpoints/config.json), with the dropout
+ * rates the golden generator used (manifest config.dropout: every nn.Dropout p set to 0). */
+static int config_from_manifest(bv_test_state *ts, bv_golden *g, bv_config *cfg) {
+    char err[512];
+    const cJSON *mc = bv_golden_config(g);
+    if (bv_config_from_json(cfg, cJSON_GetObjectItem(mc, "config"), "F01_train_step manifest config", err,
+                            sizeof err)) {
+        BV_CHECK(0, "%s", err);
+        return -1;
+    }
+    const cJSON *drop = cJSON_GetObjectItem(mc, "dropout");
+    BV_CHECK(cJSON_IsString(drop) && strstr(drop->valuestring, "set to 0"), "config.dropout note changed");
+    cfg->model.sdp_p_dropout = cfg->model.dp_p_dropout = cfg->model.dur_disc_p_dropout = 0.0f;
+    return 0;
+}
+
+typedef struct setup {
+    bv_config cfg;
+    bv_wavlm *wavlm;
+    bv_train_state st;
+    bv_train_batch batch;
+    int ok;
+} setup;
+
+/* Everything F01 starts from: config, tiny WavLM, the four nets with param.<net>.*, the batch,
+ * fresh schedulers (epoch config.epoch), global_step config.global_step_before, replayed noise. */
+static void setup_open(bv_test_state *ts, bv_golden *g, setup *s, int freeze_zh_bert, int use_dur_disc) {
+    memset(s, 0, sizeof *s);
+    char dir[1024], err[1024];
+    bv_mpd_layout layout;
+    if (config_from_manifest(ts, g, &s->cfg)) return;
+    s->cfg.train.freeze_ZH_bert = freeze_zh_bert;
+    if (!use_dur_disc) s->cfg.model.use_duration_discriminator = 0;
+    if (layout_from_manifest(ts, g, &layout)) return;
+    snprintf(dir, sizeof dir, "%s/wavlm_tiny", bv_test_golden_dir);
+    s->wavlm = bv_wavlm_load(dir, err, sizeof err);
+    BV_CHECK(s->wavlm != NULL, "load %s: %s", dir, err);
+    if (!s->wavlm) return;
+    int rc = bv_train_state_init(&s->st, &s->cfg, s->wavlm, &layout, err, sizeof err);
+    BV_CHECK(rc == 0, "bv_train_state_init: %s", err);
+    if (rc) return;
+    bv_golden_load_params(g, &s->st.ps_g, "param.net_g.");
+    bv_golden_load_params(g, &s->st.ps_d, "param.net_d.");
+    if (s->st.net_dur_disc) bv_golden_load_params(g, &s->st.ps_dur, "param.net_dur_disc.");
+    bv_golden_load_params(g, &s->st.ps_wd, "param.net_wd.");
+    rc = bv_train_state_start_schedulers(&s->st, bv_golden_cfg_int(g, "epoch"), err, sizeof err);
+    BV_CHECK(rc == 0, "schedulers: %s", err);
+    s->st.global_step = bv_golden_cfg_int(g, "global_step_before");
+    bv_train_batch *b = &s->batch;
+    b->x = bv_golden_tensor(g, "in.x");
+    b->x_lengths = bv_golden_tensor(g, "in.x_lengths");
+    b->spec = bv_golden_tensor(g, "in.spec");
+    b->spec_lengths = bv_golden_tensor(g, "in.spec_lengths");
+    b->y = bv_golden_tensor(g, "in.y");
+    b->y_lengths = bv_golden_tensor(g, "in.y_lengths");
+    b->speakers = bv_golden_tensor(g, "in.speakers");
+    b->tone = bv_golden_tensor(g, "in.tone");
+    b->language = bv_golden_tensor(g, "in.language");
+    b->bert = bv_golden_tensor(g, "in.bert");
+    b->ja_bert = bv_golden_tensor(g, "in.ja_bert");
+    b->en_bert = bv_golden_tensor(g, "in.en_bert");
+    bv_golden_replay_noise(g);
+    s->ok = !ts->failed;
+}
+
+static void setup_close(setup *s) {
+    if (s->st.net_g) bv_train_state_free(&s->st);
+    bv_wavlm_free(s->wavlm);
+    bv_config_free(&s->cfg);
+}
+
+/* ------------------------------------------------------------------ golden F01 */
+
+static void check_f64_results(f01 *c, const bv_train_result *r) {
+    char nm[96];
+    for (int i = 0; i < r->n_disc; i++) {
+        snprintf(nm, sizeof nm, "dstep.losses_disc_r.%d", i);
+        check_values(c, nm, &r->losses_disc_r[i], 1);
+        snprintf(nm, sizeof nm, "dstep.losses_disc_g.%d", i);
+        check_values(c, nm, &r->losses_disc_g[i], 1);
+    }
+    for (int b = 0; b < r->n_dur; b++) {
+        snprintf(nm, sizeof nm, "dstep.losses_dur_disc_r.%d", b);
+        check_values(c, nm, &r->losses_dur_disc_r[b], 1);
+        snprintf(nm, sizeof nm, "dstep.losses_dur_disc_g.%d", b);
+        check_values(c, nm, &r->losses_dur_disc_g[b], 1);
+    }
+    check_values(c, "dstep.grad_norm_dur", &r->grad_norm_dur, 1);
+    check_values(c, "dstep.grad_norm_d", &r->grad_norm_d, 1);
+    check_values(c, "wdstep.grad_norm_wd", &r->grad_norm_wd, 1);
+    check_values(c, "gstep.grad_norm_g", &r->grad_norm_g, 1);
+}
+
+/* grad.<net>.<key> (p.grad when the net's optimizer stepped) for every parameter of the store. */
+static void check_grads(f01 *c, const char *net, bv_params *ps) {
+    char nm[512];
+    bv_ctx *ctx = bv_golden_ctx(c->g);
+    for (int i = 0; i < ps->n; i++) {
+        bv_tensor *p = ps->items[i];
+        snprintf(nm, sizeof nm, "grad.%s.%s", net, p->name);
+        check_tensor(c, nm, bv_from_f32(ctx, p->ndim, p->shape, p->grad));
+    }
+}
+
+static void check_after(f01 *c, const char *net, bv_params *ps) {
+    bv_test_state *ts = c->ts;
+    char nm[512];
+    after_tally t = {.net = net};
+    for (int i = 0; i < ps->n; i++) {
+        bv_tensor *p = ps->items[i];
+        snprintf(nm, sizeof nm, "after.%s.%s", net, p->name);
+        bv_tensor *e = bv_golden_tensor(c->g, nm);
+        if (!e || !bv_same_shape(e, p)) {
+            BV_CHECK(0, "%s: missing or shape differs", nm);
+            continue;
+        }
+        tally_after_step(c, &t, e->name, p->data, e->data, p->numel);
+    }
+    finish_after_step(c, &t);
+}
+
+/* net_g after the step = checkpoints/G_0.pth ['model'] (README: not duplicated in the case). */
+static void check_after_g(f01 *c, bv_params *ps) {
+    bv_test_state *ts = c->ts;
+    char path[1024], err[1024];
+    snprintf(path, sizeof path, "%s/checkpoints/G_0.pth", bv_test_golden_dir);
+    bv_pth_dict d;
+    if (bv_pth_load_state_dict(path, "model", &d, err, sizeof err)) {
+        BV_CHECK(0, "%s", err);
+        return;
+    }
+    BV_CHECK(d.n == ps->n, "G_0.pth model has %d tensors, net_g %d", d.n, ps->n);
+    after_tally t = {.net = "net_g (G_0.pth)"};
+    for (int i = 0; i < ps->n; i++) {
+        bv_tensor *p = ps->items[i];
+        const bv_pth_tensor *e = bv_pth_dict_find(&d, p->name);
+        int same = e && e->dtype == BV_ST_F32 && e->ndim == p->ndim;
+        for (int k = 0; same && k < p->ndim; k++) same = e->shape[k] == p->shape[k];
+        if (!same) {
+            BV_CHECK(0, "G_0.pth: %s missing, not F32 or shape differs", p->name);
+            continue;
+        }
+        tally_after_step(c, &t, e->name, p->data, e->data, p->numel);
+    }
+    finish_after_step(c, &t);
+    bv_pth_dict_free(&d);
+}
+
+static void check_lr(f01 *c, bv_train_state *st) {
+    bv_train_state_epoch_end(st);
+    double lr[4] = {st->optim_g.lr, st->optim_d.lr, st->optim_wd.lr, st->net_dur_disc ? st->optim_dur.lr : NAN};
+    check_values(c, "lr.after_epoch1", lr, 4);
+}
+
+/* Stored tensors of the families this test owns that no check reached. */
+static void check_coverage(f01 *c) {
+    static const char *const fams[] = {"fwd.", "sub.", "dstep.", "wdstep.", "gstep.", "grad.", "after.", "lr."};
+    bv_test_state *ts = c->ts;
+    int i = 0, missed = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, c->tensors) {
+        const char *n = cJSON_GetObjectItem(t, "name")->valuestring;
+        for (size_t k = 0; k < sizeof fams / sizeof fams[0]; k++)
+            if (!strncmp(n, fams[k], strlen(fams[k])) && !c->checked[i]) {
+                if (missed++ < 10) fprintf(stderr, "  unchecked: %s\n", n);
+            }
+        i++;
+    }
+    BV_CHECK(missed == 0, "%d stored tensors were not checked", missed);
+}
+
+BV_GOLDEN_TEST(train_step_golden_F01_train_step) {
+    bv_ctx *ctx = ts->ctx;
+    bv_golden *g = bv_golden_open(ts, ctx, "F01_train_step");
+    if (!g) return;
+    f01 c = {ts, g, cJSON_GetObjectItem(bv_golden_case_json(g), "tensors"), 0, NULL};
+    c.n = cJSON_GetArraySize(c.tensors);
+    c.checked = calloc((size_t)c.n + 1, 1);
+    setup s;
+    setup_open(ts, g, &s, 0, 1);
+    if (s.ok) {
+        s.st.probe = probe_cb;
+        s.st.probe_user = &c;
+        bv_train_result r;
+        int64_t tape0 = ctx->tape_len;
+        bv_train_step(&s.st, ctx, &s.batch, &r);
+        const bv_rng *rng = &ctx->rng;
+        BV_CHECK(rng->next_replay == rng->n_replay, "%d of %d recorded draws consumed", rng->next_replay,
+                 rng->n_replay);
+        BV_CHECK(fabsf(r.mas_noise_scale - (float)bv_golden_cfg_num(g, "current_mas_noise_scale")) == 0,
+                 "current_mas_noise_scale %g", r.mas_noise_scale);
+        BV_CHECK(ctx->tape_len == tape0, "tape left at %lld (entry %lld)", (long long)ctx->tape_len, (long long)tape0);
+        check_f64_results(&c, &r);
+        check_grads(&c, "net_dur_disc", &s.st.ps_dur);
+        check_grads(&c, "net_d", &s.st.ps_d);
+        check_grads(&c, "net_wd", &s.st.ps_wd);
+        check_grads(&c, "net_g", &s.st.ps_g);
+        check_after(&c, "net_dur_disc", &s.st.ps_dur);
+        check_after(&c, "net_d", &s.st.ps_d);
+        check_after(&c, "net_wd", &s.st.ps_wd);
+        check_after_g(&c, &s.st.ps_g);
+        check_lr(&c, &s.st);
+        check_coverage(&c);
+    }
+    setup_close(&s);
+    free(c.checked);
+    bv_golden_close(g);
+}
+
+/* ------------------------------------------------------------------ behaviour */
+
+/* train.freeze_ZH_bert: enc_p.bert_proj.* stay as they were (weight decay included: AdamW skips
+ * them) and have no grad; the discriminators are trainable again after the step; the MAS noise
+ * scale follows global_step. */
+BV_GOLDEN_TEST(train_step_freeze_bert_and_bookkeeping) {
+    bv_ctx *ctx = ts->ctx;
+    bv_golden *g = bv_golden_open(ts, ctx, "F01_train_step");
+    if (!g) return;
+    setup s;
+    setup_open(ts, g, &s, 1, 1);
+    if (s.ok) {
+        bv_tensor *w = bv_params_get(&s.st.ps_g, "enc_p.bert_proj.weight");
+        bv_tensor *other = bv_params_get(&s.st.ps_g, "enc_p.ja_bert_proj.weight");
+        BV_CHECK(w && other, "enc_p.bert_proj.weight / ja_bert_proj.weight missing");
+        if (w && other) {
+            float *before = malloc(sizeof(float) * (size_t)w->numel);
+            memcpy(before, w->data, sizeof(float) * (size_t)w->numel);
+            float o0 = other->data[0];
+            bv_train_result r;
+            s.st.global_step = 1000;
+            bv_train_step(&s.st, ctx, &s.batch, &r);
+            float want = bv_train_mas_noise_scale(bv_synth_mas_noise_scale_initial(s.st.net_g),
+                                                  bv_synth_noise_scale_delta(s.st.net_g), 1000);
+            BV_CHECK(r.mas_noise_scale == want && s.st.net_g->current_mas_noise_scale == want,
+                     "step 1000 used noise scale %g, want %g", r.mas_noise_scale, want);
+            BV_CHECK(!memcmp(before, w->data, sizeof(float) * (size_t)w->numel), "frozen bert_proj changed");
+            float gmax = 0;
+            for (int64_t i = 0; i < w->numel; i++) gmax = fmaxf(gmax, fabsf(w->grad[i]));
+            BV_CHECK(gmax == 0, "frozen bert_proj got a gradient (max %g)", gmax);
+            BV_CHECK(other->data[0] != o0, "ja_bert_proj (not frozen) did not move");
+            BV_CHECK(isfinite(r.loss_gen_all) && isfinite(r.grad_norm_g), "loss %g norm %g", r.loss_gen_all,
+                     r.grad_norm_g);
+            int trainable = 1;
+            bv_params *stores[3] = {&s.st.ps_d, &s.st.ps_dur, &s.st.ps_wd};
+            for (int k = 0; k < 3; k++)
+                for (int i = 0; i < stores[k]->n; i++) trainable &= stores[k]->items[i]->requires_grad;
+            BV_CHECK(trainable, "a discriminator parameter was left frozen after the step");
+            free(before);
+        }
+    }
+    setup_close(&s);
+    bv_golden_close(g);
+}
+
+/* model.use_duration_discriminator false: no net_dur_disc, no loss_dur_gen term, three schedulers. */
+BV_GOLDEN_TEST(train_step_without_duration_discriminator) {
+    bv_ctx *ctx = ts->ctx;
+    bv_golden *g = bv_golden_open(ts, ctx, "F01_train_step");
+    if (!g) return;
+    setup s;
+    setup_open(ts, g, &s, 0, 0);
+    if (s.ok) {
+        BV_CHECK(s.st.net_dur_disc == NULL && s.st.ps_dur.n == 0, "net_dur_disc built");
+        bv_train_result r;
+        bv_train_step(&s.st, ctx, &s.batch, &r);
+        BV_CHECK(r.n_dur == 0 && r.loss_dur_gen == 0 && r.loss_dur_disc == 0 && r.grad_norm_dur == 0,
+                 "duration-discriminator results without one");
+        double sum = r.loss_gen + r.loss_fm + r.loss_mel + r.loss_dur + r.loss_kl + r.loss_lm + r.loss_lm_gen;
+        BV_CHECK(fabs(sum - r.loss_gen_all) <= 1e-5 * fmax(1, fabs(sum)), "loss_gen_all %.9g, terms sum to %.9g",
+                 r.loss_gen_all, sum);
+        BV_CHECK(isfinite(r.grad_norm_g) && r.grad_norm_g > 0 && isfinite(r.grad_norm_d) && r.grad_norm_d > 0,
+                 "grad norms g %g d %g", r.grad_norm_g, r.grad_norm_d);
+        double lr0 = s.st.optim_g.lr;
+        bv_train_state_epoch_end(&s.st);
+        BV_CHECK(s.st.optim_g.lr == lr0 * s.cfg.train.lr_decay, "lr after epoch %.12g", s.st.optim_g.lr);
+    }
+    setup_close(&s);
+    bv_golden_close(g);
+}
+
+/* current_mas_noise_scale = max(initial - delta * global_step, 0). */
+BV_TEST(train_step_mas_noise_schedule) {
+    BV_CHECK(bv_train_mas_noise_scale(0.01, 2e-6, 0) == 0.01f, "step 0");
+    BV_CHECK(bv_train_mas_noise_scale(0.01, 2e-6, 1000) == (float)(0.01 - 2e-6 * 1000), "step 1000: %g",
+             bv_train_mas_noise_scale(0.01, 2e-6, 1000));
+    BV_CHECK(bv_train_mas_noise_scale(0.01, 2e-6, 5000) == 0.0f, "step 5000: %g",
+             bv_train_mas_noise_scale(0.01, 2e-6, 5000));
+    BV_CHECK(bv_train_mas_noise_scale(0.01, 2e-6, 100000000) == 0.0f, "late steps clamp to 0");
+    BV_CHECK(bv_train_mas_noise_scale(0.0, 0.0, 7) == 0.0f, "plain MAS");
+}
+
+/* Configs the step cannot train are rejected with the key named. */
+BV_GOLDEN_TEST(train_step_init_errors) {
+    bv_golden *g = bv_golden_open(ts, ts->ctx, "F01_train_step");
+    if (!g) return;
+    bv_config cfg;
+    if (config_from_manifest(ts, g, &cfg) == 0) {
+        char dir[1024], err[1024];
+        snprintf(dir, sizeof dir, "%s/wavlm_tiny", bv_test_golden_dir);
+        bv_wavlm *wavlm = bv_wavlm_load(dir, err, sizeof err);
+        BV_CHECK(wavlm != NULL, "%s", err);
+        if (wavlm) {
+            bv_train_state st;
+            cfg.train.bf16_run = 1;
+            BV_CHECK(bv_train_state_init(&st, &cfg, wavlm, NULL, err, sizeof err) == -1 && strstr(err, "bf16_run"),
+                     "bf16_run accepted: %s", err);
+            cfg.train.bf16_run = 0;
+            cfg.model.slm.nlayers += 1;
+            BV_CHECK(bv_train_state_init(&st, &cfg, wavlm, NULL, err, sizeof err) == -1 && strstr(err, "model.slm"),
+                     "slm nlayers mismatch accepted: %s", err);
+            bv_wavlm_free(wavlm);
+        }
+        bv_config_free(&cfg);
+    }
+    bv_golden_close(g);
+}
