@@ -140,19 +140,19 @@ BV_TEST(log_lines_match_upstream_format) {
     BV_CHECK(mkdtemp(dir), "mkdtemp");
     snprintf(model, sizeof model, "%s/logs/mymodel/", dir); /* created; trailing slash ignored for the name */
     FILE *echo = tmpfile();
-    bv_log *lg = bv_log_open(model, NULL, err, sizeof err);
+    bv_logger *lg = bv_logger_open(model, NULL, err, sizeof err);
     BV_CHECK(lg != NULL, "open: %s", err);
     if (!lg || !echo) return;
-    bv_log_set_echo(lg, echo);
-    bv_log_info(lg, "Train Epoch: %d [%.0f%%]", 1, 0.0);
-    bv_log_warning(lg, "kept fresh weights for %s", "emb_g.weight");
-    snprintf(path, sizeof path, "%s", bv_log_path(lg));
-    bv_log_close(lg);
-    lg = bv_log_open(model, NULL, err, sizeof err); /* a resumed run appends */
-    bv_log_set_echo(lg, NULL);
-    bv_log_error(lg, "loss is nan at step %d", 7);
-    bv_log_debug(lg, "x");
-    bv_log_close(lg);
+    bv_logger_set_echo(lg, echo);
+    bv_logger_info(lg, "Train Epoch: %d [%.0f%%]", 1, 0.0);
+    bv_logger_warning(lg, "kept fresh weights for %s", "emb_g.weight");
+    snprintf(path, sizeof path, "%s", bv_logger_path(lg));
+    bv_logger_close(lg);
+    lg = bv_logger_open(model, NULL, err, sizeof err); /* a resumed run appends */
+    bv_logger_set_echo(lg, NULL);
+    bv_logger_error(lg, "loss is nan at step %d", 7);
+    bv_logger_debug(lg, "x");
+    bv_logger_close(lg);
 
     BV_CHECK(strstr(path, "/logs/mymodel/") && strstr(path, "train.log"), "path %s", path);
     FILE *f = fopen(path, "r");
@@ -190,14 +190,14 @@ BV_TEST(log_open_errors_name_the_path) {
     if (f) fclose(f);
     snprintf(model, sizeof model, "%s/model", file);
     err[0] = '\0';
-    BV_CHECK(bv_log_open(model, NULL, err, sizeof err) == NULL && strstr(err, model), "model dir under a file: %s",
+    BV_CHECK(bv_logger_open(model, NULL, err, sizeof err) == NULL && strstr(err, model), "model dir under a file: %s",
              err);
     /* train.log itself is a folder */
     char sub[800];
     snprintf(model, sizeof model, "%s/m2", dir);
     snprintf(sub, sizeof sub, "%s/train.log", model);
     BV_CHECK(mkdir(model, 0700) == 0 && mkdir(sub, 0700) == 0, "mkdir %s", sub);
-    BV_CHECK(bv_log_open(model, NULL, err, sizeof err) == NULL && strstr(err, "train.log"), "train.log a folder: %s",
+    BV_CHECK(bv_logger_open(model, NULL, err, sizeof err) == NULL && strstr(err, "train.log"), "train.log a folder: %s",
              err);
     rmdir(sub);
     rmdir(model);
@@ -235,6 +235,6 @@ BV_TEST(log_pyfloat_matches_python_repr) {
     };
     char buf[32];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        BV_CHECK(!strcmp(bv_log_pyfloat(buf, cases[i].v), cases[i].s), "repr(%.17g): got %s, want %s", cases[i].v,
+        BV_CHECK(!strcmp(bv_logger_pyfloat(buf, cases[i].v), cases[i].s), "repr(%.17g): got %s, want %s", cases[i].v,
                  buf, cases[i].s);
 }

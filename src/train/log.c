@@ -13,7 +13,7 @@
 #include "../core/error.h"
 #include "progress.h"
 
-struct bv_log {
+struct bv_logger {
     FILE *f;
     FILE *echo;
     char *path;
@@ -48,7 +48,7 @@ static int mkdir_p(const char *dir, char *err, size_t errcap) {
     return 0;
 }
 
-bv_log *bv_log_open(const char *model_dir, const char *filename, char *err, size_t errcap) {
+bv_logger *bv_logger_open(const char *model_dir, const char *filename, char *err, size_t errcap) {
     if (!model_dir || !model_dir[0]) return snprintf(err, errcap, "log: empty model folder name"), NULL;
     if (mkdir_p(model_dir, err, errcap)) return NULL;
     if (!filename) filename = "train.log";
@@ -61,7 +61,7 @@ bv_log *bv_log_open(const char *model_dir, const char *filename, char *err, size
         free(path);
         return NULL;
     }
-    bv_log *l = bv_xcalloc(1, sizeof *l);
+    bv_logger *l = bv_xcalloc(1, sizeof *l);
     l->f = f;
     l->echo = stderr;
     l->path = path;
@@ -75,7 +75,7 @@ bv_log *bv_log_open(const char *model_dir, const char *filename, char *err, size
     return l;
 }
 
-void bv_log_close(bv_log *l) {
+void bv_logger_close(bv_logger *l) {
     if (!l) return;
     fclose(l->f);
     pthread_mutex_destroy(&l->mu);
@@ -83,11 +83,11 @@ void bv_log_close(bv_log *l) {
     free(l);
 }
 
-void bv_log_set_echo(bv_log *l, FILE *echo) {
+void bv_logger_set_echo(bv_logger *l, FILE *echo) {
     if (l) l->echo = echo;
 }
 
-const char *bv_log_path(const bv_log *l) { return l ? l->path : ""; }
+const char *bv_logger_path(const bv_logger *l) { return l ? l->path : ""; }
 
 /* logging's default asctime: "%Y-%m-%d %H:%M:%S" local time, then ",%03d" truncated milliseconds */
 static void asctime_now(char buf[32]) {
@@ -100,7 +100,7 @@ static void asctime_now(char buf[32]) {
     snprintf(buf + k, 32 - k, ",%03d", (int)(ts.tv_nsec / 1000000));
 }
 
-static void vlog(bv_log *l, bv_log_level level, const char *fmt, va_list ap) {
+static void vlog(bv_logger *l, bv_logger_level level, const char *fmt, va_list ap) {
     char msg[4096], when[32];
     vsnprintf(msg, sizeof msg, fmt, ap);
     asctime_now(when);
@@ -123,7 +123,7 @@ static void vlog(bv_log *l, bv_log_level level, const char *fmt, va_list ap) {
     }
 }
 
-void bv_log_msg(bv_log *l, bv_log_level level, const char *fmt, ...) {
+void bv_logger_msg(bv_logger *l, bv_logger_level level, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vlog(l, level, fmt, ap);
@@ -131,18 +131,18 @@ void bv_log_msg(bv_log *l, bv_log_level level, const char *fmt, ...) {
 }
 
 #define LOG_AT(fn, level)                           \
-    void fn(bv_log *l, const char *fmt, ...) {      \
+    void fn(bv_logger *l, const char *fmt, ...) {      \
         va_list ap;                                 \
         va_start(ap, fmt);                          \
         vlog(l, level, fmt, ap);                    \
         va_end(ap);                                 \
     }
-LOG_AT(bv_log_debug, BV_LOG_DEBUG)
-LOG_AT(bv_log_info, BV_LOG_INFO)
-LOG_AT(bv_log_warning, BV_LOG_WARNING)
-LOG_AT(bv_log_error, BV_LOG_ERROR)
+LOG_AT(bv_logger_debug, BV_LOG_DEBUG)
+LOG_AT(bv_logger_info, BV_LOG_INFO)
+LOG_AT(bv_logger_warning, BV_LOG_WARNING)
+LOG_AT(bv_logger_error, BV_LOG_ERROR)
 
-char *bv_log_pyfloat(char *buf, double v) {
+char *bv_logger_pyfloat(char *buf, double v) {
     if (isnan(v)) return strcpy(buf, "nan");
     if (isinf(v)) return strcpy(buf, v > 0 ? "inf" : "-inf");
     if (v == 0) return strcpy(buf, signbit(v) ? "-0.0" : "0.0");

@@ -8,13 +8,13 @@
  * clearing and redrawing a live progress bar around it. Safe to call from several threads.
  *
  * upstream's "logger.info([x.item() for x in losses] + [global_step, lr])" prints a Python list:
- * bv_log_pyfloat gives the same text for each float, so train.log reads as upstream's does.
+ * bv_logger_pyfloat gives the same text for each float, so train.log reads as upstream's does.
  *
  *   char err[512];
- *   bv_log *lg = bv_log_open(model_dir, NULL, err, sizeof err);   // creates model_dir
+ *   bv_logger *lg = bv_logger_open(model_dir, NULL, err, sizeof err);   // creates model_dir
  *   if (!lg) { fprintf(stderr, "error: %s\n", err); return BV_EXIT_INPUT; }
- *   bv_log_info(lg, "====> Epoch: %d", epoch);
- *   bv_log_close(lg);
+ *   bv_logger_info(lg, "====> Epoch: %d", epoch);
+ *   bv_logger_close(lg);
  * A NULL logger is allowed: the line then only goes to stderr.
  */
 #ifndef BV_TRAIN_LOG_H
@@ -23,29 +23,29 @@
 #include <stddef.h>
 #include <stdio.h>
 
-typedef enum { BV_LOG_DEBUG, BV_LOG_INFO, BV_LOG_WARNING, BV_LOG_ERROR } bv_log_level;
+typedef enum { BV_LOG_DEBUG, BV_LOG_INFO, BV_LOG_WARNING, BV_LOG_ERROR } bv_logger_level;
 
-typedef struct bv_log bv_log;
+typedef struct bv_logger bv_logger;
 
 /* Opens <model_dir>/<filename> (filename NULL: "train.log") for appending, creating model_dir.
  * NULL with err filled (naming the path) on failure. */
-bv_log *bv_log_open(const char *model_dir, const char *filename, char *err, size_t errcap);
-void bv_log_close(bv_log *l);
+bv_logger *bv_logger_open(const char *model_dir, const char *filename, char *err, size_t errcap);
+void bv_logger_close(bv_logger *l);
 
 /* Where lines are echoed (default stderr); NULL: the file only. */
-void bv_log_set_echo(bv_log *l, FILE *echo);
+void bv_logger_set_echo(bv_logger *l, FILE *echo);
 /* Path of the log file. */
-const char *bv_log_path(const bv_log *l);
+const char *bv_logger_path(const bv_logger *l);
 
-void bv_log_msg(bv_log *l, bv_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void bv_log_debug(bv_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void bv_log_info(bv_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void bv_log_warning(bv_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void bv_log_error(bv_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bv_logger_msg(bv_logger *l, bv_logger_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void bv_logger_debug(bv_logger *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bv_logger_info(bv_logger *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bv_logger_warning(bv_logger *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bv_logger_error(bv_logger *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Python's repr(float): the shortest digits that read back as v, fixed notation for exponents
  * -4..15, else d.ddde+XX ("0.0002", "2.7146239280700684", "1e-05", "1e+16", "nan", "inf").
  * buf needs 32 bytes; returns buf. */
-char *bv_log_pyfloat(char *buf, double v);
+char *bv_logger_pyfloat(char *buf, double v);
 
 #endif
