@@ -9,6 +9,7 @@ set -eu
 #   libopenblas-openmp-dev OpenBLAS (OpenMP build, the fastest measured here): sgemm for matmul / LSTM
 #   libfftw3-dev           FFTW (single precision): the STFT of spectrograms and its backward
 #   libcjson-dev           cJSON: config.json, safetensors headers, the golden manifest
+#   libyaml-dev            libyaml: upstream config.yml (train_ms section)
 #   libsndfile1-dev        libsndfile: WAV reading/writing (data and synthesis)
 #   libsoxr-dev            soxr: offline resampling of datasets (bv2 resample)
 #   libzip-dev             libzip: PyTorch's zip checkpoint container
@@ -16,7 +17,7 @@ set -eu
 #   flite1-dev             flite: letter-to-sound for English words missing from the lexicon; demo voices
 #   gcc make pkg-config    the toolchain; unzip for scripts/fetch-cmudict.sh
 PKGS="gcc make pkg-config unzip libdnnl-dev libopenblas-openmp-dev libfftw3-dev libcjson-dev libsndfile1-dev \
-libsoxr-dev libzip-dev libpng-dev flite1-dev"
+libsoxr-dev libzip-dev libpng-dev libyaml-dev flite1-dev"
 
 missing=""
 for p in $PKGS; do

@@ -254,3 +254,25 @@ BV_TEST(discriminator_rejects_non_3d_input) {
     BV_CHECK(raised && strstr(msg, "DiscriminatorS") && strstr(msg, "[2, 100]"), "message: %s", msg);
     bv_params_free(&ps);
 }
+
+BV_TEST(discriminator_reset_parameters_pytorch_default) {
+    bv_params ps;
+    bv_params_init(&ps);
+    bv_disc_widths ws, wp;
+    bv_disc_widths_upstream_s(&ws);
+    bv_disc_widths_upstream_p(&wp);
+    bv_mpd m;
+    int periods[2] = {2, 3};
+    bv_mpd_init(&m, &ps, "", 2, periods, &ws, &wp);
+    bv_mpd_reset_parameters(&m, &ts->ctx->rng);
+    /* convs.1 of DiscriminatorS: fan_in = 16/4 * 41 = 164 */
+    const bv_disc_conv *c = &m.discs[0].convs[1];
+    double bound = 1.0 / sqrt(164.0), ss0 = 0;
+    int in_range = 1;
+    for (int64_t k = 0; k < c->weight_v->numel; k++) in_range &= fabsf(c->weight_v->data[k]) <= bound;
+    for (int64_t k = 0; k < 164; k++) ss0 += (double)c->weight_v->data[k] * c->weight_v->data[k];
+    BV_CHECK(in_range, "weight_v outside U(+-1/sqrt(fan_in))");
+    BV_CHECK(fabs(c->weight_g->data[0] - sqrt(ss0)) < 1e-5, "g = ||v||: %g vs %g", c->weight_g->data[0], sqrt(ss0));
+    BV_CHECK(m.discs[2].post.bias->data[0] != 0.0f, "biases initialised");
+    bv_params_free(&ps);
+}

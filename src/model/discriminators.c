@@ -1,6 +1,7 @@
 /* discriminators.c - the three waveform/feature discriminators of Bert-VITS2 (see the header). */
 #include "discriminators.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -125,4 +126,35 @@ bv_tensor *bv_wavlm_disc_forward(bv_ctx *ctx, const bv_wavlm_disc *d, bv_tensor 
     for (int i = 0; i < 3; i++) x = bv_leaky_relu(ctx, conv_forward(ctx, &d->convs[i], x, 0), LRELU_SLOPE);
     x = conv_forward(ctx, &d->post, x, 0); // [B, 1, T]
     return bv_reshape(ctx, x, BV_SHAPE(x->shape[0], -1));
+}
+
+/* PyTorch's default init of a weight-normed conv, as weight_norm() leaves it: v ~ U(-b, b) and
+ * bias ~ U(-b, b) with b = 1/sqrt(fan_in) (kaiming_uniform(a=sqrt(5)) reduces to that), g = ||v||
+ * per output channel. */
+static void conv_reset(const bv_disc_conv *c, bv_rng *rng) {
+    bv_tensor *v = c->weight_v;
+    int64_t fan_in = v->numel / v->shape[0];
+    double bound = 1.0 / sqrt((double)fan_in);
+    for (int64_t k = 0; k < v->numel; k++) v->data[k] = (float)((2.0 * bv_rng_uniform(rng) - 1.0) * bound);
+    for (int64_t o = 0; o < v->shape[0]; o++) {
+        double ss = 0;
+        for (int64_t k = 0; k < fan_in; k++) ss += (double)v->data[o * fan_in + k] * v->data[o * fan_in + k];
+        c->weight_g->data[o] = (float)sqrt(ss);
+    }
+    for (int64_t k = 0; k < c->bias->numel; k++) c->bias->data[k] = (float)((2.0 * bv_rng_uniform(rng) - 1.0) * bound);
+}
+
+void bv_disc_reset_parameters(const bv_disc *d, bv_rng *rng) {
+    for (int i = 0; i < d->n_convs; i++) conv_reset(&d->convs[i], rng);
+    conv_reset(&d->post, rng);
+}
+
+void bv_mpd_reset_parameters(const bv_mpd *m, bv_rng *rng) {
+    for (int i = 0; i < m->n; i++) bv_disc_reset_parameters(&m->discs[i], rng);
+}
+
+void bv_wavlm_disc_reset_parameters(const bv_wavlm_disc *d, bv_rng *rng) {
+    conv_reset(&d->pre, rng);
+    for (int i = 0; i < 3; i++) conv_reset(&d->convs[i], rng);
+    conv_reset(&d->post, rng);
 }

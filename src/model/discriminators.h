@@ -44,6 +44,8 @@ typedef struct bv_disc {
 } bv_disc;
 
 void bv_disc_init(bv_disc *d, bv_params *ps, const char *prefix, int period, const bv_disc_widths *w);
+/* PyTorch's default init (weight-normed convs: v, bias ~ U(+-1/sqrt(fan_in)), g = ||v||). */
+void bv_disc_reset_parameters(const bv_disc *d, bv_rng *rng);
 /* x [B, 1, T] -> logits [B, N] (flatten(x, 1, -1)); fmap[0..n_convs] (n_convs + 1 maps) if fmap != NULL. */
 bv_tensor *bv_disc_forward(bv_ctx *ctx, const bv_disc *d, bv_tensor *x, bv_tensor **fmap);
 
@@ -55,6 +57,7 @@ typedef struct bv_mpd {
 /* periods: upstream uses [2, 3, 5, 7, 11]. */
 void bv_mpd_init(bv_mpd *m, bv_params *ps, const char *prefix, int n_periods, const int *periods,
                  const bv_disc_widths *ws, const bv_disc_widths *wp);
+void bv_mpd_reset_parameters(const bv_mpd *m, bv_rng *rng);
 /* y, y_hat [B, 1, T]. Outputs per discriminator i: y_d_rs[i], y_d_gs[i] and, if the arrays are
  * given, fmap_rs[i][0..], fmap_gs[i][0..] (each BV_DISC_MAX_CONVS + 1 wide). */
 void bv_mpd_forward(bv_ctx *ctx, const bv_mpd *m, bv_tensor *y, bv_tensor *y_hat, bv_tensor **y_d_rs,
@@ -74,6 +77,7 @@ typedef struct bv_wavlm_disc {
 
 void bv_wavlm_disc_init(bv_wavlm_disc *d, bv_params *ps, const char *prefix, int slm_hidden, int slm_layers,
                         int initial_channel);
+void bv_wavlm_disc_reset_parameters(const bv_wavlm_disc *d, bv_rng *rng);
 /* x [B, slm_hidden * slm_layers, T] -> [B, T] */
 bv_tensor *bv_wavlm_disc_forward(bv_ctx *ctx, const bv_wavlm_disc *d, bv_tensor *x);
 

@@ -1,0 +1,865 @@
+/* trainer.c - train_ms.run() and train_and_evaluate() (see trainer.h): setup, resume, the epoch
+ * loop with logging, evaluation and checkpoints, and bv2's stop conditions (signals, bounds, NaN). */
+#include "../audio/mel.h"
+#include "../data/dataset.h"
+#include "../data/loader.h"
+#include "../data/sampler.h"
+#include "../io/config.h"
+#include "../io/png_image.h"
+#include "../io/pth.h"
+#include "../io/tensorboard.h"
+#include "../io/wav.h"
+#include "../io/yaml_flat.h"
+#include "../ops/ops.h"
+#include "train_step.h"
+#include "checkpoint.h"
+#include "log.h"
+#include "progress.h"
+#include "trainer.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "../core/error.h"
+
+#define ARENA_CHUNK ((size_t)64 << 20)
+#define EVAL_MAX_LEN 1000           /* evaluate(): infer(..., max_len=1000) */
+#define SMALL_D_PROBE_BYTES ((off_t)64 << 20)
+
+void bv_train_opts_default(bv_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->num_workers = -1;
+    o->spec_cache = -1;
+    o->keep_ckpts = -1;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int fmt_err(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fmt_err(char *err, size_t errcap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errcap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* os.path.join(a, b) for two parts. */
+static void path_join(char *out, size_t cap, const char *a, const char *b) {
+    if (!a || !a[0] || b[0] == '/') snprintf(out, cap, "%s", b);
+    else snprintf(out, cap, "%s%s%s", a, a[strlen(a) - 1] == '/' ? "" : "/", b);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* config.yml                                                                                   */
+
+/* YAML 1.1 booleans as PyYAML reads them: 1, 0, -1 for "not a bool". */
+static int yml_bool(const char *v) {
+    static const char *const t[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
+    static const char *const f[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        if (!strcmp(v, t[i])) return 1;
+        if (!strcmp(v, f[i])) return 0;
+    }
+    return -1;
+}
+
+static int yml_int(const bv_yaml_flat *doc, const char *path, const char *key, int *out, char *err, size_t errcap) {
+    const bv_yaml_entry *e = bv_yaml_flat_get(doc, key);
+    if (!e) return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(e->val, &end, 10);
+    if (end == e->val || *end || errno || v < INT_MIN || v > INT_MAX)
+        return fmt_err(err, errcap, "%s:%d: %s: expected an integer, got \"%s\"", path, e->line, key, e->val);
+    *out = (int)v;
+    return 0;
+}
+
+int bv_yml_read_train_ms(const char *path, bv_yml_train_ms *out, char *err, size_t errcap) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->model, sizeof out->model, "models");
+    out->num_workers = out->spec_cache = out->keep_ckpts = -1;
+    bv_yaml_flat doc;
+    int rc = bv_yaml_flat_load(path, &doc, err, errcap);
+    const bv_yaml_entry *e = NULL;
+    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms")))
+        rc = fmt_err(err, errcap, "%s:%d: train_ms: expected a mapping of settings, got \"%s\"", path, e->line, e->val);
+    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "dataset_path")))
+        snprintf(out->dataset_path, sizeof out->dataset_path, "%s", e->val);
+    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms.model"))) snprintf(out->model, sizeof out->model, "%s", e->val);
+    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms.config_path")))
+        snprintf(out->config_path, sizeof out->config_path, "%s", e->val);
+    if (rc == 0) rc = yml_int(&doc, path, "train_ms.num_workers", &out->num_workers, err, errcap);
+    if (rc == 0) rc = yml_int(&doc, path, "train_ms.keep_ckpts", &out->keep_ckpts, err, errcap);
+    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms.spec_cache"))) {
+        out->spec_cache = yml_bool(e->val);
+        if (out->spec_cache < 0)
+            rc = fmt_err(err, errcap, "%s:%d: train_ms.spec_cache: expected true or false, got \"%s\"", path, e->line,
+                         e->val);
+    }
+    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms.base.use_base_model"))) {
+        int b = yml_bool(e->val);
+        if (b == 1)
+            rc = fmt_err(err, errcap, "%s:%d: train_ms.base.use_base_model: bv2 does not download base models; give "
+                         "a local folder holding G_0.pth, D_0.pth, DUR_0.pth and WD_0.pth instead of true",
+                         path, e->line);
+        else if (b < 0 && (e->quoted || (strcmp(e->val, "null") && strcmp(e->val, "~") && e->val[0])))
+            snprintf(out->base_model, sizeof out->base_model, "%s", e->val);
+    }
+    if (rc == 0) bv_yaml_flat_free(&doc);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* the run's state                                                                              */
+
+typedef struct trainer {
+    const bv_train_opts *o;
+    char config_path[4096], model_dir[4096], base_model[4096];
+    int num_workers, spec_cache, keep_ckpts;
+    bv_disc_widths_choice widths;
+    bv_config cfg;
+    int cfg_ok;
+    bv_logger *lg;
+    bv_tb_writer *tb, *tb_eval;
+    bv_dataset train_ds, eval_ds;
+    int train_ok, eval_ok, sampler_ok, st_ok, ctx_ok;
+    bv_bucket_sampler sampler;
+    bv_loader *loader;
+    bv_wavlm *wavlm;
+    bv_train_state st;
+    bv_ctx ctx;
+    int64_t epoch_str, steps_done;
+    int64_t last_saved;             /* step saved by this run, -1 = none yet */
+    int64_t latest_ckpt;            /* newest G_ step on disk (resumed or saved), -1 = none */
+    double t0, t_steps;
+    int progress_on;
+} trainer;
+
+/* An error for the user: "error: ..." on stderr, and into train.log once it is open. */
+static void report(trainer *T, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(trainer *T, const char *fmt, ...) {
+    char msg[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (T->lg) {
+        bv_logger_set_echo(T->lg, NULL);
+        bv_logger_error(T->lg, "%s", msg);
+        bv_logger_set_echo(T->lg, stderr);
+    }
+    bv_progress_hide();
+    fprintf(stderr, "error: %s\n", msg);
+    fflush(stderr);
+    bv_progress_show();
+}
+
+/* ---- signals: finish the step, save, exit ---- */
+
+static volatile sig_atomic_t g_stop_signal;
+
+static void on_signal(int sig) {
+    if (g_stop_signal) { /* a second one: quit now (checkpoints on disk are always whole) */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    g_stop_signal = sig;
+    static const char msg[] =
+        "\ninterrupt: finishing the current step, then saving (interrupt again to quit at once)\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+}
+
+static void install_signals(struct sigaction *old_int, struct sigaction *old_term) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    g_stop_signal = 0;
+    sigaction(SIGINT, &sa, old_int);
+    sigaction(SIGTERM, &sa, old_term);
+}
+
+/* ---- setup ---- */
+
+/* Paths and options from the command line and config.yml. Returns an exit code. */
+static int resolve_paths(trainer *T, char *err, size_t errcap) {
+    const bv_train_opts *o = T->o;
+    bv_yml_train_ms y;
+    int have_yml = o->yml_path != NULL;
+    if (have_yml && bv_yml_read_train_ms(o->yml_path, &y, err, errcap)) return BV_EXIT_INPUT;
+    if (o->config_path) snprintf(T->config_path, sizeof T->config_path, "%s", o->config_path);
+    else if (have_yml && y.config_path[0])
+        path_join(T->config_path, sizeof T->config_path, y.dataset_path, y.config_path);
+    else
+        return fmt_err(err, errcap, "no config: pass -c <config.json>%s",
+                       have_yml ? " or set train_ms.config_path" : ""), BV_EXIT_USAGE;
+    if (have_yml) { /* train_ms: model_dir = os.path.join(args.model or dataset_path, train_ms.model) */
+        path_join(T->model_dir, sizeof T->model_dir, o->model_dir ? o->model_dir : y.dataset_path, y.model);
+    } else if (o->model_dir) {
+        snprintf(T->model_dir, sizeof T->model_dir, "%s", o->model_dir);
+    } else {
+        return fmt_err(err, errcap, "no model folder: pass -m <model_dir>"), BV_EXIT_USAGE;
+    }
+    if (!T->model_dir[0]) return fmt_err(err, errcap, "the model folder name is empty"), BV_EXIT_USAGE;
+    const char *base = o->base_model ? o->base_model : have_yml && y.base_model[0] ? y.base_model : NULL;
+    if (base) snprintf(T->base_model, sizeof T->base_model, "%s", base);
+    int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int nw = o->num_workers >= 0 ? o->num_workers : have_yml && y.num_workers >= 0 ? y.num_workers : 2;
+    T->num_workers = nw < ncpu - 1 ? nw : ncpu - 1; /* min(num_workers, os.cpu_count() - 1) */
+    if (T->num_workers < 1) T->num_workers = 1;
+    T->spec_cache = o->spec_cache >= 0 ? o->spec_cache : have_yml && y.spec_cache >= 0 ? y.spec_cache : 0;
+    T->keep_ckpts = o->keep_ckpts >= 0 ? o->keep_ckpts : have_yml && y.keep_ckpts >= 0 ? y.keep_ckpts : -1;
+    return 0;
+}
+
+/* Python's repr of a JSON document, as logger.info(hps) prints the HParams tree. json.loads keeps
+ * 1 an int and 1.0 a float; cJSON does not, so the number tokens of the text are scanned first
+ * (in document order, as cJSON's children are) for a '.', 'e' or 'E'. */
+typedef struct repr_out {
+    char *buf;
+    size_t len, cap;
+    const unsigned char *is_float; /* per number token, in document order */
+    int n_numbers, next_number;
+} repr_out;
+
+static void put(repr_out *o, const char *s) {
+    size_t n = strlen(s);
+    if (o->len + n + 1 > o->cap) {
+        o->cap = 2 * (o->len + n + 1);
+        o->buf = bv_xrealloc(o->buf, o->cap);
+    }
+    memcpy(o->buf + o->len, s, n + 1);
+    o->len += n;
+}
+
+static unsigned char *scan_number_kinds(const char *text, int *n) {
+    size_t len = strlen(text);
+    unsigned char *k = bv_xcalloc(len / 2 + 2, 1);
+    *n = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == '"') { /* skip a string */
+            for (p++; *p && *p != '"'; p++)
+                if (*p == '\\' && p[1]) p++;
+            if (!*p) break;
+        } else if (*p == '-' || isdigit((unsigned char)*p)) {
+            int fl = 0;
+            for (; *p && strchr("+-0123456789.eE", *p); p++) fl |= *p == '.' || *p == 'e' || *p == 'E';
+            k[(*n)++] = (unsigned char)fl;
+            p--;
+        }
+    }
+    return k;
+}
+
+static void py_str(repr_out *o, const char *s) {
+    char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
+    char one[8] = {q, 0};
+    put(o, one);
+    for (const char *p = s; *p; p++) {
+        if (*p == '\\' || *p == q) snprintf(one, sizeof one, "\\%c", *p);
+        else if (*p == '\n') snprintf(one, sizeof one, "\\n");
+        else snprintf(one, sizeof one, "%c", *p);
+        put(o, one);
+    }
+    one[0] = q;
+    one[1] = 0;
+    put(o, one);
+}
+
+static void py_repr(repr_out *o, const cJSON *v) {
+    char num[64];
+    if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
+        int obj = cJSON_IsObject(v), first = 1;
+        put(o, obj ? "{" : "[");
+        for (const cJSON *c = v->child; c; c = c->next, first = 0) {
+            if (!first) put(o, ", ");
+            if (obj) {
+                py_str(o, c->string);
+                put(o, ": ");
+            }
+            py_repr(o, c);
+        }
+        put(o, obj ? "}" : "]");
+    } else if (cJSON_IsString(v)) {
+        py_str(o, v->valuestring);
+    } else if (cJSON_IsNumber(v)) {
+        int fl = o->next_number < o->n_numbers ? o->is_float[o->next_number++] : 1;
+        if (!fl && fabs(v->valuedouble) < 9e15) snprintf(num, sizeof num, "%lld", (long long)v->valuedouble);
+        else bv_logger_pyfloat(num, v->valuedouble);
+        put(o, num);
+    } else {
+        put(o, cJSON_IsTrue(v) ? "True" : cJSON_IsFalse(v) ? "False" : "None");
+    }
+}
+
+static void log_hps(trainer *T) {
+    FILE *f = fopen(T->config_path, "rb");
+    if (!f) return;
+    char *text = NULL;
+    size_t n = 0, got;
+    char chunk[8192];
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        text = bv_xrealloc(text, n + got + 1);
+        memcpy(text + n, chunk, got);
+        n += got;
+    }
+    fclose(f);
+    if (!text) return;
+    text[n] = 0;
+    cJSON *j = cJSON_Parse(text);
+    repr_out o = {0};
+    o.is_float = scan_number_kinds(text, &o.n_numbers);
+    free(text);
+    if (j) {
+        cJSON_AddStringToObject(j, "model_dir", T->model_dir);
+        py_repr(&o, j);
+        bv_logger_info(T->lg, "%s", o.buf);
+        cJSON_Delete(j);
+    }
+    free((void *)o.is_float);
+    free(o.buf);
+}
+
+/* Copies src to dst through "<dst>.tmp" + rename. */
+static int copy_file(const char *src, const char *dst, char *err, size_t errcap) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    FILE *in = fopen(src, "rb");
+    if (!in) return fmt_err(err, errcap, "%s: cannot open: %s", src, strerror(errno));
+    FILE *out = fopen(tmp, "wb");
+    if (!out) {
+        fclose(in);
+        return fmt_err(err, errcap, "%s: cannot write: %s", tmp, strerror(errno));
+    }
+    char buf[1 << 16];
+    size_t k;
+    int bad = 0;
+    while ((k = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, k, out) != k) bad = 1;
+    bad |= ferror(in);
+    fclose(in);
+    if (fflush(out) || fsync(fileno(out))) bad = 1;
+    if (fclose(out)) bad = 1;
+    if (bad || rename(tmp, dst)) {
+        remove(tmp);
+        return fmt_err(err, errcap, "%s: cannot copy to %s: %s", src, dst, strerror(errno));
+    }
+    return 0;
+}
+
+/* Keeps model_dir/config.json equal to the config used (upstream keeps a copy beside its models). */
+static int save_config_copy(trainer *T, char *err, size_t errcap) {
+    char dst[4200], a[PATH_MAX], b[PATH_MAX];
+    snprintf(dst, sizeof dst, "%s/config.json", T->model_dir);
+    if (realpath(T->config_path, a) && realpath(dst, b) && !strcmp(a, b)) return 0;
+    return copy_file(T->config_path, dst, err, errcap);
+}
+
+/* utils.download_checkpoint, offline: a model dir without G_*.pth starts from the base folder. */
+static int copy_base_model(trainer *T, char *err, size_t errcap) {
+    if (!T->base_model[0] || bv_ckpt_latest_step(T->model_dir, BV_NET_G) >= 0) return 0;
+    int copied = 0;
+    for (int k = 0; k < BV_NET_COUNT; k++) {
+        char src[4200], dst[4200];
+        bv_ckpt_path(src, sizeof src, T->base_model, (bv_net_kind)k, 0);
+        bv_ckpt_path(dst, sizeof dst, T->model_dir, (bv_net_kind)k, 0);
+        if (access(src, F_OK) != 0) continue;
+        if (copy_file(src, dst, err, errcap)) return -1;
+        bv_logger_info(T->lg, "base model: copied %s to %s", src, dst);
+        copied++;
+    }
+    char g0[4200];
+    bv_ckpt_path(g0, sizeof g0, T->base_model, BV_NET_G, 0);
+    if (!copied || access(g0, F_OK) != 0)
+        return fmt_err(err, errcap, "base model folder %s has no G_0.pth (expected G_0.pth, D_0.pth, DUR_0.pth, "
+                       "WD_0.pth)", T->base_model);
+    return 0;
+}
+
+/* The golden data's reduced MultiPeriodDiscriminator widths (README "Discriminators"). */
+static void small_layout(bv_mpd_layout *l) {
+    static const int s_ch[6] = {16, 32, 32, 32, 32, 32}, s_g[6] = {1, 4, 8, 8, 8, 1}, s_k[6] = {15, 41, 41, 41, 41, 5},
+                     s_st[6] = {1, 4, 4, 4, 4, 1}, s_pad[6] = {7, 20, 20, 20, 20, 2};
+    static const int p_ch[5] = {4, 8, 16, 32, 32}, periods[5] = {2, 3, 5, 7, 11};
+    memset(l, 0, sizeof *l);
+    l->s.n_convs = 6;
+    for (int i = 0; i < 6; i++)
+        l->s.convs[i] = (bv_disc_layer){i ? s_ch[i - 1] : 1, s_ch[i], s_k[i], s_st[i], s_g[i], s_pad[i]};
+    l->s.post = (bv_disc_layer){32, 1, 3, 1, 1, 1};
+    l->p.n_convs = 5;
+    for (int i = 0; i < 5; i++) l->p.convs[i] = (bv_disc_layer){i ? p_ch[i - 1] : 1, p_ch[i], 5, i < 4 ? 3 : 1, 1, 2};
+    l->p.post = (bv_disc_layer){32, 1, 3, 1, 1, 1};
+    l->n_periods = 5;
+    memcpy(l->periods, periods, sizeof periods);
+}
+
+/* The widths a resumed D_*.pth was trained with (its DiscriminatorS conv 1 has 32 outputs at the
+ * small widths, 64 at upstream's); a file too big for the small widths is upstream's. */
+static int detect_widths(trainer *T, char *err, size_t errcap) {
+    int64_t g = bv_ckpt_latest_step(T->model_dir, BV_NET_G), s = -1;
+    char path[4200];
+    if (g >= 0 && bv_ckpt_path(path, sizeof path, T->model_dir, BV_NET_D, g) == 0 && access(path, F_OK) == 0) s = g;
+    if (s < 0) s = bv_ckpt_latest_step(T->model_dir, BV_NET_D);
+    if (s < 0) return 0;
+    bv_ckpt_path(path, sizeof path, T->model_dir, BV_NET_D, s);
+    struct stat sb;
+    if (stat(path, &sb) != 0 || sb.st_size >= SMALL_D_PROBE_BYTES) {
+        T->widths = BV_DISC_WIDTHS_UPSTREAM;
+        return 0;
+    }
+    bv_pth_dict d;
+    if (bv_pth_load_state_dict(path, "model", &d, err, errcap)) return -1;
+    const bv_pth_tensor *t = bv_pth_dict_find(&d, "discriminators.0.convs.1.weight_v");
+    bv_disc_widths_choice w = t && t->ndim == 3 && t->shape[0] == 32 ? BV_DISC_WIDTHS_SMALL : BV_DISC_WIDTHS_UPSTREAM;
+    if (w != T->widths)
+        bv_logger_info(T->lg, "%s holds the %s discriminator widths: using them", path,
+                    w == BV_DISC_WIDTHS_SMALL ? "small (bv2 --disc-widths small)" : "upstream");
+    T->widths = w;
+    bv_pth_dict_free(&d);
+    return 0;
+}
+
+static int open_data(trainer *T, char *err, size_t errcap) {
+    const bv_config *c = &T->cfg;
+    bv_dataset_opts dopts = {.spec_cache = T->spec_cache};
+    if (bv_dataset_open(&T->train_ds, c->data.training_files, c, &dopts, err, errcap)) return -1;
+    T->train_ok = 1;
+    if (bv_dataset_open(&T->eval_ds, c->data.validation_files, c, &dopts, err, errcap)) return -1;
+    T->eval_ok = 1;
+    if (bv_bucket_sampler_init(&T->sampler, T->train_ds.lengths, T->train_ds.n, c->train.batch_size, NULL, 0, 1, 0, 1,
+                               err, errcap))
+        return -1;
+    T->sampler_ok = 1;
+    if (T->sampler.n_dropped)
+        bv_logger_info(T->lg, "%lld of %lld utterances are outside the bucket boundaries (32, 1000] frames and are not "
+                    "used (as upstream)", (long long)T->sampler.n_dropped, (long long)T->train_ds.n);
+    T->loader = bv_loader_new(&T->train_ds, &(bv_loader_opts){.n_workers = T->num_workers, .prefetch = 4,
+                                                              .seed = (uint64_t)c->train.seed});
+    return 0;
+}
+
+static int build_model(trainer *T, char *err, size_t errcap) {
+    const bv_config *c = &T->cfg;
+    char sub[2048];
+    T->wavlm = bv_wavlm_load(c->model.slm.model, sub, sizeof sub);
+    if (!T->wavlm) return fmt_err(err, errcap, "model.slm.model: %s", sub);
+    T->widths = T->o->disc_widths;
+    if (detect_widths(T, err, errcap)) return -1;
+    bv_mpd_layout layout;
+    if (T->widths == BV_DISC_WIDTHS_SMALL) small_layout(&layout);
+    else bv_mpd_layout_upstream(&layout);
+    if (bv_train_state_init(&T->st, c, T->wavlm, &layout, err, errcap)) return -1;
+    T->st_ok = 1;
+    bv_rng *rng = &T->ctx.rng;
+    bv_synth_reset_parameters(T->st.net_g, rng);
+    bv_mpd_reset_parameters(&T->st.net_d, rng);
+    if (T->st.net_dur_disc) bv_dur_disc_reset_parameters(T->st.net_dur_disc, rng);
+    bv_wavlm_disc_reset_parameters(&T->st.net_wd, rng);
+    bv_logger_info(T->lg, "net_g %lld parameters, net_d %lld (%s widths), net_wd %lld, net_dur_disc %lld",
+                (long long)bv_params_numel(&T->st.ps_g), (long long)bv_params_numel(&T->st.ps_d),
+                T->widths == BV_DISC_WIDTHS_SMALL ? "small" : "upstream", (long long)bv_params_numel(&T->st.ps_wd),
+                (long long)bv_params_numel(&T->st.ps_dur));
+    return 0;
+}
+
+/* Everything run() does before its epoch loop. Returns an exit code. */
+static int setup(trainer *T) {
+    char err[4096];
+    int rc = resolve_paths(T, err, sizeof err);
+    if (rc) return report(T, "%s", err), rc;
+    if (bv_config_load(&T->cfg, T->config_path, err, sizeof err)) return report(T, "%s", err), BV_EXIT_INPUT;
+    T->cfg_ok = 1;
+    if (T->keep_ckpts < 0) T->keep_ckpts = (int)T->cfg.train.keep_ckpts;
+    T->lg = bv_logger_open(T->model_dir, NULL, err, sizeof err);
+    if (!T->lg) return report(T, "model folder: %s", err), BV_EXIT_INPUT;
+    log_hps(T);
+    if (save_config_copy(T, err, sizeof err)) return report(T, "%s", err), BV_EXIT_INPUT;
+    T->tb = bv_tb_open(T->model_dir, err, sizeof err);
+    char eval_dir[4200];
+    snprintf(eval_dir, sizeof eval_dir, "%s/eval", T->model_dir);
+    if (T->tb) T->tb_eval = bv_tb_open(eval_dir, err, sizeof err);
+    if (!T->tb || !T->tb_eval) return report(T, "TensorBoard: %s", err), BV_EXIT_INPUT;
+    bv_ctx_init(&T->ctx, ARENA_CHUNK, (uint64_t)T->cfg.train.seed); /* torch.manual_seed(hps.train.seed) */
+    T->ctx_ok = 1;
+    if (open_data(T, err, sizeof err)) return report(T, "%s", err), BV_EXIT_INPUT;
+    if (copy_base_model(T, err, sizeof err)) return report(T, "%s", err), BV_EXIT_INPUT;
+    bv_ckpt_remove_stale_tmp(T->model_dir, T->lg);
+    if (build_model(T, err, sizeof err)) return report(T, "%s", err), BV_EXIT_INPUT;
+    bv_resume_info ri;
+    if (bv_ckpt_resume(&T->st, T->model_dir, T->cfg.train.skip_optimizer, T->lg, &ri, err, sizeof err))
+        return report(T, "%s", err), BV_EXIT_INPUT;
+    T->epoch_str = ri.epoch_str;
+    T->st.global_step = ri.global_step;
+    T->latest_ckpt = ri.step[BV_NET_G];
+    return 0;
+}
+
+static void teardown(trainer *T) {
+    bv_loader_free(T->loader);
+    if (T->st_ok) bv_train_state_free(&T->st);
+    bv_wavlm_free(T->wavlm);
+    if (T->sampler_ok) bv_bucket_sampler_free(&T->sampler);
+    if (T->eval_ok) bv_dataset_free(&T->eval_ds);
+    if (T->train_ok) bv_dataset_free(&T->train_ds);
+    if (T->ctx_ok) bv_ctx_free(&T->ctx);
+    bv_tb_close(T->tb_eval);
+    bv_tb_close(T->tb);
+    bv_logger_close(T->lg);
+    if (T->cfg_ok) bv_config_free(&T->cfg);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* logging                                                                                      */
+
+static double as_f32(double v) { return (double)(float)v; } /* tensor.item() of a float32 loss */
+
+typedef struct named_value {
+    const char *name;
+    double v;
+} named_value;
+
+/* The losses and grad norms of a step; NULL when all are finite, else a description. */
+static const char *non_finite(const bv_train_result *r, char *buf, size_t cap) {
+    const named_value v[] = {
+        {"loss/g/total", r->loss_gen_all}, {"loss/d/total", r->loss_disc}, {"loss/wd/total", r->loss_slm},
+        {"loss/dur_disc/total", r->loss_dur_disc}, {"loss/g/mel", r->loss_mel}, {"loss/g/kl", r->loss_kl},
+        {"loss/g/dur", r->loss_dur}, {"loss/g/fm", r->loss_fm}, {"loss/g/lm", r->loss_lm},
+        {"loss/g/lm_gen", r->loss_lm_gen}, {"loss/g/gen", r->loss_gen}, {"loss/g/dur_gen", r->loss_dur_gen},
+        {"grad_norm_g", r->grad_norm_g}, {"grad_norm_d", r->grad_norm_d}, {"grad_norm_wd", r->grad_norm_wd},
+        {"grad_norm_dur", r->grad_norm_dur},
+    };
+    size_t at = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (!isfinite(v[i].v) && at < cap)
+            at += (size_t)snprintf(buf + at, cap - at, "%s%s = %g", at ? ", " : "", v[i].name, v[i].v);
+    return at ? buf : NULL;
+}
+
+static void scalar(trainer *T, const char *tag, double v) { bv_tb_scalar(T->tb, tag, T->st.global_step, v); }
+
+static void scalar_list(trainer *T, const char *fmt, const double *v, int n) {
+    char tag[96];
+    for (int i = 0; i < n; i++) {
+        snprintf(tag, sizeof tag, fmt, i);
+        scalar(T, tag, v[i]);
+    }
+}
+
+/* utils.summarize(scalars=scalar_dict): upstream's tags in upstream's order. */
+static void log_scalars(trainer *T, const bv_train_result *r) {
+    scalar(T, "loss/g/total", r->loss_gen_all);
+    scalar(T, "loss/d/total", r->loss_disc);
+    scalar(T, "loss/wd/total", r->loss_slm);
+    scalar(T, "learning_rate", r->lr);
+    scalar(T, "grad_norm_d", r->grad_norm_d);
+    scalar(T, "grad_norm_g", r->grad_norm_g);
+    if (T->st.net_dur_disc) scalar(T, "grad_norm_dur", r->grad_norm_dur);
+    scalar(T, "grad_norm_wd", r->grad_norm_wd);
+    scalar(T, "loss/g/fm", r->loss_fm);
+    scalar(T, "loss/g/mel", r->loss_mel);
+    scalar(T, "loss/g/dur", r->loss_dur);
+    scalar(T, "loss/g/kl", r->loss_kl);
+    scalar(T, "loss/g/lm", r->loss_lm);
+    scalar(T, "loss/g/lm_gen", r->loss_lm_gen);
+    scalar_list(T, "loss/g/%d", r->losses_gen, r->n_disc);
+    scalar_list(T, "loss/d_r/%d", r->losses_disc_r, r->n_disc);
+    scalar_list(T, "loss/d_g/%d", r->losses_disc_g, r->n_disc);
+    if (T->st.net_dur_disc) {
+        scalar(T, "loss/dur_disc/total", r->loss_dur_disc);
+        scalar_list(T, "loss/dur_disc_g/%d", r->losses_dur_disc_g, r->n_dur);
+        scalar_list(T, "loss/dur_disc_r/%d", r->losses_dur_disc_r, r->n_dur);
+        scalar(T, "loss/g/dur_gen", r->loss_dur_gen);
+        scalar_list(T, "loss/g/dur_gen_%d", r->losses_dur_gen, r->n_dur);
+    }
+}
+
+static void spectrogram_image(bv_tb_writer *tb, const char *tag, int64_t step, const float *spec, int64_t ch,
+                              int64_t frames) {
+    int h, w;
+    uint8_t *rgb = bv_plot_spectrogram_rgb(spec, (int)ch, (int)frames, &h, &w);
+    if (rgb) bv_tb_image_rgb(tb, tag, step, h, w, rgb);
+    free(rgb);
+}
+
+/* image_dict: y_mel[0], y_hat_mel[0], mel[0], attn[0, 0]. */
+static void log_images(trainer *T, const bv_train_result *r) {
+    int64_t s = T->st.global_step;
+    const bv_tensor *ym = r->y_mel, *yh = r->y_hat_mel;
+    if (ym) spectrogram_image(T->tb, "slice/mel_org", s, ym->data, ym->shape[1], ym->shape[2]);
+    if (yh) spectrogram_image(T->tb, "slice/mel_gen", s, yh->data, yh->shape[1], yh->shape[2]);
+    if (r->mel) spectrogram_image(T->tb, "all/mel", s, r->mel->data, r->mel->shape[1], r->mel->shape[2]);
+    if (r->attn) {
+        int h, w;
+        uint8_t *rgb = bv_plot_alignment_rgb(r->attn->data, (int)r->attn->shape[2], (int)r->attn->shape[3], &h, &w);
+        if (rgb) bv_tb_image_rgb(T->tb, "all/attn", s, h, w, rgb);
+        free(rgb);
+    }
+}
+
+/* The log_interval block of train_and_evaluate. */
+static void log_step(trainer *T, const bv_train_result *r, int64_t epoch, int64_t batch_idx, int64_t n_batches) {
+    char f[8][32];
+    bv_logger_info(T->lg, "Train Epoch: %lld [%.0f%%]", (long long)epoch,
+                n_batches ? 100.0 * (double)batch_idx / (double)n_batches : 0.0);
+    bv_logger_info(T->lg, "[%s, %s, %s, %s, %s, %s, %lld, %s]", bv_logger_pyfloat(f[0], as_f32(r->loss_disc)),
+                bv_logger_pyfloat(f[1], as_f32(r->loss_gen)), bv_logger_pyfloat(f[2], as_f32(r->loss_fm)),
+                bv_logger_pyfloat(f[3], as_f32(r->loss_mel)), bv_logger_pyfloat(f[4], as_f32(r->loss_dur)),
+                bv_logger_pyfloat(f[5], as_f32(r->loss_kl)), (long long)T->st.global_step, bv_logger_pyfloat(f[6], r->lr));
+    log_scalars(T, r);
+    log_images(T, r);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* evaluate()                                                                                   */
+
+/* One validation utterance, synthesised with sdp_ratio 1 then 0 (upstream's use_sdp True/False). */
+static void eval_item(trainer *T, int64_t i, const bv_batch *b) {
+    bv_ctx *ctx = &T->ctx;
+    const bv_config *c = &T->cfg;
+    int64_t step = T->st.global_step;
+    bv_batch_tensors t;
+    bv_batch_as_tensors(ctx, b, &t);
+    char tag[96], path[4300];
+    bv_no_grad_begin(ctx);
+    for (int use_sdp = 1; use_sdp >= 0; use_sdp--) {
+        bv_infer_opts io = {.noise_scale = 0.667f, .length_scale = 1, .noise_scale_w = 0.8f,
+                            .sdp_ratio = use_sdp ? 1.0f : 0.0f, .max_len = EVAL_MAX_LEN};
+        bv_synth_infer_out out;
+        bv_synth_infer_full(ctx, T->st.net_g, t.x, t.x_lengths, t.sid, t.tone, t.language, t.bert, t.ja_bert, t.en_bert,
+                            &io, &out);
+        double frames = 0;
+        for (int64_t k = 0; k < out.y_mask->numel; k++) frames += out.y_mask->data[k];
+        int64_t n = (int64_t)frames * c->data.hop_length;
+        if (n > out.o->numel) n = out.o->numel;
+        snprintf(tag, sizeof tag, "gen/audio_%lld_%s", (long long)i, use_sdp ? "True" : "False");
+        bv_tb_audio(T->tb_eval, tag, step, (int)c->data.sampling_rate, out.o->data, n);
+        snprintf(path, sizeof path, "%s/eval/%lld_%s.wav", T->model_dir, (long long)i, use_sdp ? "sdp" : "nosdp");
+        char err[512];
+        if (bv_wav_write(path, out.o->data, n, 1, (int)c->data.sampling_rate, err, sizeof err))
+            bv_logger_warning(T->lg, "%s", err);
+        if (!use_sdp) { /* image_dict keeps the last pass's gen/mel */
+            bv_tensor *y2 = bv_reshape(ctx, out.o, BV_SHAPE(1, out.o->numel)); // [1, T]
+            bv_tensor *ym = bv_mel_spectrogram(ctx, y2, (int)c->data.filter_length, (int)c->data.n_mel_channels,
+                                               (int)c->data.sampling_rate, (int)c->data.hop_length,
+                                               (int)c->data.win_length, c->data.mel_fmin,
+                                               c->data.has_mel_fmax ? c->data.mel_fmax : NAN); // [1, M, frames]
+            snprintf(tag, sizeof tag, "gen/mel_%lld", (long long)i);
+            spectrogram_image(T->tb_eval, tag, step, ym->data, ym->shape[1], ym->shape[2]);
+        }
+    }
+    int64_t F = bv_config_spec_channels(c), M = c->data.n_mel_channels;
+    bv_tensor *basis = bv_from_f32(ctx, BV_SHAPE(M, F), T->st.mel_basis);    // [M, F]
+    bv_tensor *mel = bv_spec_to_mel(ctx, t.spec, basis);                      // [1, M, T_y]
+    snprintf(tag, sizeof tag, "gt/mel_%lld", (long long)i);
+    spectrogram_image(T->tb_eval, tag, step, mel->data, M, mel->shape[2]);
+    snprintf(tag, sizeof tag, "gt/audio_%lld", (long long)i);
+    bv_tb_audio(T->tb_eval, tag, step, (int)c->data.sampling_rate, b->wav, b->wav_lengths[0]);
+    bv_no_grad_end(ctx);
+}
+
+/* evaluate(hps, net_g, eval_loader, writer_eval): every validation utterance. An op error on one
+ * (e.g. a synthesis too short for an STFT) skips it with a warning instead of ending training. */
+static void evaluate(trainer *T) {
+    bv_ctx *ctx = &T->ctx;
+    bv_logger_info(T->lg, "Evaluating ...");
+    for (int64_t i = 0; i < T->eval_ds.n; i++) {
+        bv_item item;
+        char err[2048];
+        bv_ctx_reset(ctx);
+        if (bv_dataset_get(&T->eval_ds, i, ctx, &ctx->rng, &item, err, sizeof err)) {
+            bv_logger_warning(T->lg, "evaluation: %s", err);
+            continue;
+        }
+        bv_batch b;
+        bv_collate(&b, &item, 1);
+        bv_item_free(&item);
+        jmp_buf jb;
+        jmp_buf *prev = ctx->err_jmp;
+        int depth = ctx->no_grad_depth;
+        ctx->err_jmp = &jb;
+        if (setjmp(jb) == 0) eval_item(T, i, &b);
+        else bv_logger_warning(T->lg, "evaluation of validation item %lld skipped: %s", (long long)i, ctx->err_msg);
+        ctx->err_jmp = prev;
+        ctx->no_grad_depth = depth;
+        bv_batch_free(&b);
+    }
+    bv_ctx_reset(ctx);
+    bv_tb_flush(T->tb_eval);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* the loop                                                                                     */
+
+static int save(trainer *T, int64_t step, int64_t epoch) {
+    char err[4096];
+    for (int k = 0; k < BV_NET_COUNT; k++) {
+        char path[4200];
+        if (k == BV_NET_DUR && !T->st.net_dur_disc) continue;
+        bv_ckpt_path(path, sizeof path, T->model_dir, (bv_net_kind)k, step);
+        bv_logger_info(T->lg, "Saving model and optimizer state at iteration %lld to %s", (long long)epoch, path);
+    }
+    if (bv_ckpt_save_all(&T->st, T->model_dir, step, epoch, err, sizeof err)) {
+        report(T, "%s", err);
+        return BV_EXIT_INPUT;
+    }
+    T->last_saved = T->latest_ckpt = step;
+    if (T->keep_ckpts > 0 && bv_ckpt_clean(T->model_dir, T->keep_ckpts, T->lg, err, sizeof err) < 0)
+        bv_logger_warning(T->lg, "%s", err);
+    return 0;
+}
+
+typedef enum { RUN_ON = 0, STOP_SIGNAL, STOP_STEPS, STOP_TIME } stop_reason;
+
+static stop_reason should_stop(const trainer *T) {
+    if (g_stop_signal) return STOP_SIGNAL;
+    if (T->o->max_steps > 0 && T->steps_done >= T->o->max_steps) return STOP_STEPS;
+    if (T->o->max_minutes > 0 && now_s() - T->t0 >= 60.0 * T->o->max_minutes) return STOP_TIME;
+    return RUN_ON;
+}
+
+/* One step on batch b; returns an exit code (0 to go on). */
+static int step_batch(trainer *T, bv_batch *b, int64_t epoch, int64_t batch_idx, int64_t n_batches,
+                      bv_train_result *r) {
+    bv_ctx *ctx = &T->ctx;
+    bv_batch_tensors t;
+    bv_ctx_reset(ctx);
+    bv_batch_as_tensors(ctx, b, &t);
+    bv_train_batch tb = {t.x, t.x_lengths, t.spec, t.spec_lengths, t.wav, t.wav_lengths, t.sid,
+                         t.tone, t.language, t.bert, t.ja_bert, t.en_bert};
+    bv_train_step(&T->st, ctx, &tb, r);
+    char why[1024];
+    if (non_finite(r, why, sizeof why)) {
+        report(T, "step %lld (epoch %lld): non-finite loss or gradient: %s. Training stopped; nothing of this step "
+               "was saved (the latest checkpoint is step %lld).", (long long)T->st.global_step, (long long)epoch, why,
+               (long long)T->latest_ckpt);
+        return BV_EXIT_DIVERGED;
+    }
+    if (T->st.global_step % T->cfg.train.log_interval == 0) log_step(T, r, epoch, batch_idx, n_batches);
+    return 0;
+}
+
+/* train_and_evaluate for one epoch. *stop is set when a signal or a bound ends the run. */
+static int train_epoch(trainer *T, int64_t epoch, stop_reason *stop) {
+    const bv_config *c = &T->cfg;
+    bv_bucket_sampler_set_epoch(&T->sampler, epoch);
+    int64_t nb = bv_bucket_sampler_iter(&T->sampler);
+    bv_loader_start(T->loader, T->sampler.batches, nb, T->sampler.batch_size, epoch);
+    char label[64];
+    snprintf(label, sizeof label, "epoch %lld", (long long)epoch);
+    bv_progress *p = NULL;
+    bv_progress_opts po = {.mode = T->o->progress == 1   ? BV_PROGRESS_TTY
+                                   : T->o->progress == 2 ? BV_PROGRESS_PLAIN
+                                                         : BV_PROGRESS_AUTO,
+                           .interval_s = 10};
+    if (T->progress_on) p = bv_progress_start_opts(nb, label, &po);
+    for (int64_t batch_idx = 0;; batch_idx++) {
+        double t0 = now_s();
+        bv_batch *b;
+        char err[4096];
+        int rc = bv_loader_next(T->loader, &b, err, sizeof err);
+        if (rc == 0) break;
+        if (rc < 0) {
+            bv_progress_finish(p);
+            report(T, "%s", err);
+            return BV_EXIT_INPUT;
+        }
+        bv_train_result r;
+        rc = step_batch(T, b, epoch, batch_idx, nb, &r);
+        bv_loader_release(T->loader, b);
+        T->t_steps += now_s() - t0;
+        if (rc) {
+            bv_progress_finish(p);
+            return rc;
+        }
+        double g = r.loss_gen_all, d = r.loss_disc, mel = r.loss_mel;
+        if (T->st.global_step % c->train.eval_interval == 0) {
+            evaluate(T);
+            if ((rc = save(T, T->st.global_step, epoch))) {
+                bv_progress_finish(p);
+                return rc;
+            }
+        }
+        T->st.global_step++;
+        T->steps_done++;
+        if (p) bv_progress_update(p, batch_idx + 1, "step %lld g=%.3f d=%.3f mel=%.3f", (long long)T->st.global_step,
+                                  g, d, mel);
+        if ((*stop = should_stop(T)) != RUN_ON) break;
+    }
+    bv_progress_finish(p);
+    if (*stop == RUN_ON) bv_logger_info(T->lg, "====> Epoch: %lld", (long long)epoch);
+    return 0;
+}
+
+/* After a stop or the last epoch: save the last completed step unless its eval save did. */
+static int save_last(trainer *T, int64_t epoch) {
+    int64_t done = T->st.global_step - 1;
+    if (T->steps_done == 0 || done == T->last_saved) return 0;
+    return save(T, done, epoch);
+}
+
+static void report_data_wait(trainer *T) {
+    bv_loader_stats ls = bv_loader_get_stats(T->loader);
+    if (T->t_steps > 0)
+        bv_logger_info(T->lg, "%lld steps in %.1f s (%.2f steps/s); waiting for data: %.2f s = %.1f%% of step time",
+                    (long long)T->steps_done, T->t_steps, (double)T->steps_done / T->t_steps, ls.wait_s,
+                    100.0 * ls.wait_s / T->t_steps);
+}
+
+static int train_loop(trainer *T) {
+    stop_reason stop = RUN_ON;
+    int64_t epoch = T->epoch_str;
+    for (; epoch <= T->cfg.train.epochs; epoch++) {
+        int rc = train_epoch(T, epoch, &stop);
+        if (rc) return rc;
+        if (stop != RUN_ON) break;
+        bv_train_state_epoch_end(&T->st);
+    }
+    if (stop == RUN_ON) epoch = T->cfg.train.epochs < T->epoch_str ? T->epoch_str : T->cfg.train.epochs;
+    int rc = save_last(T, epoch);
+    if (rc) return rc;
+    report_data_wait(T);
+    static const char *const why[] = {"training finished", "interrupted", "stopped after --max-steps",
+                                      "stopped after --max-minutes"};
+    if (T->steps_done == 0) bv_logger_info(T->lg, "%s: no step was run", why[stop]);
+    else bv_logger_info(T->lg, "%s, saved step %lld", why[stop], (long long)T->last_saved);
+    return 0;
+}
+
+int bv_train_run(const bv_train_opts *o) {
+    trainer T;
+    memset(&T, 0, sizeof T);
+    T.o = o;
+    T.last_saved = -1;
+    T.progress_on = o->progress != 3;
+    struct sigaction old_int, old_term;
+    install_signals(&old_int, &old_term);
+    T.t0 = now_s();
+    int rc = setup(&T);
+    if (rc == 0) rc = train_loop(&T);
+    teardown(&T);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    return rc;
+}
