@@ -19,7 +19,7 @@ OPENBLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
 LDFLAGS += -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/ops/*.c src/nn/*.c src/model/*.c src/audio/*.c \
-                              src/io/*.c src/data/*.c src/text/*.c src/train/*.c))
+                              src/io/*.c src/data/*.c src/text/*.c src/train/*.c src/infer/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
