@@ -186,6 +186,8 @@ static double time_row(bv_ctx *ctx, const row_spec *r, bv_tensor **in, int backw
 __attribute__((weak)) int bv_bench_generator(int reps);
 /* Inference timing (bench/bench_infer.c); weak like the generator hook. */
 __attribute__((weak)) int bv_bench_infer(int argc, char **argv);
+/* Full train_ms step timing (bench/bench_train_step.c); weak like the others. */
+__attribute__((weak)) int bv_bench_train_step(int argc, char **argv);
 
 /* HOOK for lstm.c's owner: time bv_lstm at DurationDiscriminator sizes here (append rows through
  * bench_report like the ones in main, and mirror them in ops_torch.py's bench_lstm hook). */
@@ -248,6 +250,7 @@ int main(int argc, char **argv) {
             return 0;
         }
         if (!strcmp(argv[i], "--infer") && bv_bench_infer) return bv_bench_infer(argc - i, argv + i);
+        if (!strcmp(argv[i], "--train-step") && bv_bench_train_step) return bv_bench_train_step(argc - i, argv + i);
         if (!strcmp(argv[i], "--generator")) {
             if (!bv_bench_generator) {
                 fprintf(stderr, "error: bench_generator.c is not linked into this binary\n");

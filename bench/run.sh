@@ -4,10 +4,18 @@
 # (> 1: we are faster). Both sides get BENCH_THREADS threads (default 2). Not part of CI.
 #
 #   bench/run.sh [name-substring]     BUILD=<dir> picks the build folder (default build)
+#
+# Without an argument it also runs the whole-model benchmarks (several minutes each, same run, same
+# machine): bench/step.sh (one full train_ms step at upstream's default dims, ours vs upstream's
+# PyTorch; `bench/run.sh train-step` alone) and bench/infer.sh (real-time factor of ~5 s of speech;
+# `bench/run.sh infer` alone). Both use UPSTREAM_DIR (default /work/upstream) for upstream's code and
+# run with OMP_WAIT_POLICY=PASSIVE on both sides unless it is set (spin-waiting collapses under load).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 THREADS=${BENCH_THREADS:-2}
+# Both sides: libgomp's default spin-waiting collapses on a machine with other load (measured 5x).
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 make --no-print-directory BUILD="$BUILD" "$BUILD/bv2-bench"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -43,3 +51,5 @@ awk '
                       exp(lg[3] / n), exp(lg[4] / n), exp(lg[5] / n), exp(lg[6] / n)
     }
 ' "$tmp/ours.txt" "$tmp/torch.txt"
+if [ $# -eq 0 ] || [ "$1" = train-step ]; then echo; BUILD="$BUILD" BENCH_THREADS="$THREADS" bench/step.sh; fi
+if [ $# -eq 0 ] || [ "$1" = infer ]; then echo; BUILD="$BUILD" BENCH_THREADS="$THREADS" bench/infer.sh; fi
