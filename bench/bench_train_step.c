@@ -660,7 +660,7 @@ static int run(const opts *o, const bv_config *cfg) {
     g_bench = &b;
     step_rec rec[MAX_STEPS + 1];
     double step_ms[MAX_STEPS], step_cpu[MAX_STEPS];
-    size_t arena_peak = 0;
+    size_t arena_peak = 0, grad_peak = 0;
     bv_train_result res;
     st.probe = on_probe;
     st.probe_user = &b;
@@ -681,6 +681,7 @@ static int run(const opts *o, const bv_config *cfg) {
         for (int k = 1; k < K_COUNT; k++) /* an absent probe (no dur-disc): zero-length phase */
             if (r->key_t[k] == 0) r->key_t[k] = r->key_t[k - 1], r->key_tape[k] = r->key_tape[k - 1];
         if (ctx.arena.peak > arena_peak) arena_peak = ctx.arena.peak;
+        if (bv_ctx_grad_peak_bytes(&ctx) > grad_peak) grad_peak = bv_ctx_grad_peak_bytes(&ctx);
         if (s < 0) {
             printf("  warm-up step %.1f ms (loss_gen_all %.4g, loss_disc %.4g, grad_norm_g %.4g)\n",
                    r->t_end - r->t0, res.loss_gen_all, res.loss_disc, res.grad_norm_g);
@@ -696,7 +697,8 @@ static int run(const opts *o, const bv_config *cfg) {
     double med = median(step_ms, o->steps);
     printf("\nfull step: median %.1f ms, min %.1f ms over %d steps (after 1 warm-up); process CPU median %.1f ms\n",
            med, minimum(step_ms, o->steps), o->steps, median(step_cpu, o->steps));
-    printf("peak memory: arena %.1f MiB, process max RSS %.1f MiB\n", (double)arena_peak / (1 << 20), rss / 1024.0);
+    printf("peak memory: arena %.1f MiB, activation-grad pool %.1f MiB, process max RSS %.1f MiB\n",
+           (double)arena_peak / (1 << 20), (double)grad_peak / (1 << 20), rss / 1024.0);
     print_timeline(rec, o->steps);
     print_backward(rec, o->steps);
 

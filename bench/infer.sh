@@ -17,32 +17,13 @@ export UPSTREAM_DIR=${UPSTREAM_DIR:-/work/upstream}
 # The library objects, then bench_infer.c as its own program (bv2-bench's main may not dispatch
 # --infer yet); compiler and linker flags come from the Makefile itself. Sources the Makefile does not
 # compile yet (src/infer before it joins LIB_SRC) are compiled here the same way.
-make --no-print-directory BUILD="$BUILD" "$BUILD/bv2" >/dev/null
-var() { printf 'print-%%:\n\t@echo $($*)\n' | make --no-print-directory -s -f Makefile -f - BUILD="$BUILD" "print-$1"; }
-CC_=$(var CC)
-CFLAGS_=$(var CFLAGS)
-OBJS=$(var LIB_OBJ)
-compile() { # source object
-    mkdir -p "$(dirname "$2")"
-    # shellcheck disable=SC2086
-    $CC_ $CFLAGS_ -MF /dev/null -x c -c "$1" -o "$2"
-}
-case " $OBJS " in
-*"/src/infer/infer.o "*) ;;
-*) compile src/infer/infer.c "$BUILD/src/infer/infer.o"; OBJS="$OBJS $BUILD/src/infer/infer.o" ;;
-esac
-src=bench/bench_infer.c
-[ -f "$src" ] || src=bench/bench_infer.c.staged
-# shellcheck disable=SC2086
-$CC_ $CFLAGS_ -MF /dev/null -DBV_BENCH_INFER_MAIN -x c -c "$src" -o "$BUILD/bench_infer_main.o"
-# shellcheck disable=SC2086
-$CC_ $(var LDFLAGS) -o "$BUILD/bench-infer" "$BUILD/bench_infer_main.o" $OBJS $(var LDLIBS)
+make --no-print-directory BUILD="$BUILD" "$BUILD/bv2-bench" >/dev/null
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 echo "== bertvits2.c ($THREADS threads; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; load average $(cut -d' ' -f1 /proc/loadavg))"
-OMP_NUM_THREADS=$THREADS "$BUILD/bench-infer" --dir "$tmp" "$@" | tee "$tmp/ours.txt" | grep -v '^INFER '
+OMP_NUM_THREADS=$THREADS "$BUILD/bv2-bench" --infer --dir "$tmp" "$@" | tee "$tmp/ours.txt" | grep -v '^INFER '
 echo
 echo "== upstream PyTorch ($THREADS threads; $UPSTREAM_DIR)"
 reps=5

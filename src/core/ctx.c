@@ -5,6 +5,91 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- gradient pool ---- */
+
+struct bv_grad_block {
+    bv_grad_block *next;
+    size_t bytes;
+    float *data;
+};
+
+typedef struct bv_grad_bucket {
+    size_t bytes;
+    bv_grad_block *head;
+} bv_grad_bucket;
+
+static bv_grad_bucket *bucket_for(bv_grad_pool *p, size_t bytes) {
+    for (int i = 0; i < p->n_buckets; i++)
+        if (p->buckets[i].bytes == bytes) return &p->buckets[i];
+    if (p->n_buckets == p->cap_buckets) {
+        p->cap_buckets = p->cap_buckets ? 2 * p->cap_buckets : 64;
+        p->buckets = bv_xrealloc(p->buckets, sizeof *p->buckets * (size_t)p->cap_buckets);
+    }
+    p->buckets[p->n_buckets] = (bv_grad_bucket){bytes, NULL};
+    return &p->buckets[p->n_buckets++];
+}
+
+/* A zeroed block of `bytes`, reused from the pool when one of that size is free. */
+static bv_grad_block *pool_take(bv_grad_pool *p, size_t bytes) {
+    bytes = (bytes + 63) / 64 * 64;
+    bv_grad_bucket *b = bucket_for(p, bytes);
+    bv_grad_block *blk = b->head;
+    if (blk) {
+        b->head = blk->next;
+    } else {
+        blk = bv_xmalloc(sizeof *blk);
+        blk->bytes = bytes;
+        blk->data = aligned_alloc(64, bytes);
+        if (!blk->data) BV_FATAL("out of memory: gradient of %zu bytes", bytes);
+        p->total_bytes += bytes;
+    }
+    memset(blk->data, 0, bytes);
+    blk->next = p->live;
+    p->live = blk;
+    p->live_bytes += bytes;
+    if (p->live_bytes > p->peak_bytes) p->peak_bytes = p->live_bytes;
+    return blk;
+}
+
+/* Back to its bucket. The live list is singly linked: unlink by search from the head, which is
+ * where recently taken blocks sit (backward releases in roughly the reverse order of taking). */
+static void pool_release(bv_grad_pool *p, bv_grad_block *blk) {
+    bv_grad_block **pp = &p->live;
+    while (*pp && *pp != blk) pp = &(*pp)->next;
+    BV_ASSERT(*pp == blk);
+    *pp = blk->next;
+    p->live_bytes -= blk->bytes;
+    bv_grad_bucket *b = bucket_for(p, blk->bytes);
+    blk->next = b->head;
+    b->head = blk;
+}
+
+static void pool_release_all(bv_grad_pool *p) {
+    while (p->live) {
+        bv_grad_block *blk = p->live;
+        p->live = blk->next;
+        bv_grad_bucket *b = bucket_for(p, blk->bytes);
+        blk->next = b->head;
+        b->head = blk;
+    }
+    p->live_bytes = 0;
+}
+
+static void pool_free(bv_grad_pool *p) {
+    pool_release_all(p);
+    for (int i = 0; i < p->n_buckets; i++)
+        for (bv_grad_block *blk = p->buckets[i].head, *next; blk; blk = next) {
+            next = blk->next;
+            free(blk->data);
+            free(blk);
+        }
+    free(p->buckets);
+    memset(p, 0, sizeof *p);
+}
+
+size_t bv_ctx_grad_bytes(const bv_ctx *ctx) { return ctx->grads.live_bytes; }
+size_t bv_ctx_grad_peak_bytes(const bv_ctx *ctx) { return ctx->grads.peak_bytes; }
+
 void bv_ctx_init(bv_ctx *ctx, size_t arena_chunk, uint64_t seed) {
     memset(ctx, 0, sizeof *ctx);
     bv_arena_init(&ctx->arena, arena_chunk);
@@ -15,12 +100,14 @@ void bv_ctx_init(bv_ctx *ctx, size_t arena_chunk, uint64_t seed) {
 
 void bv_ctx_free(bv_ctx *ctx) {
     bv_arena_free(&ctx->arena);
+    pool_free(&ctx->grads);
     free(ctx->tape);
     memset(ctx, 0, sizeof *ctx);
 }
 
 void bv_ctx_reset(bv_ctx *ctx) {
     bv_arena_reset(&ctx->arena);
+    pool_release_all(&ctx->grads);
     ctx->tape_len = 0;
 }
 
@@ -79,10 +166,33 @@ bv_tensor *bv_from_f32(bv_ctx *ctx, int ndim, const int64_t *shape, const float 
 
 bv_tensor *bv_scalar(bv_ctx *ctx, float v) { return bv_full(ctx, 0, NULL, v); }
 
+void bv_ctx_keep_only(bv_ctx *ctx, bv_arena_mark mark, int n, bv_tensor **ts) {
+    BV_ASSERT(!bv_grad_enabled(ctx));
+    bv_tensor copy[8];
+    void *saved[8];
+    BV_ASSERT(n <= 8);
+    for (int i = 0; i < n; i++) {
+        copy[i] = *ts[i];
+        size_t bytes = (size_t)ts[i]->numel * (ts[i]->dtype == BV_I64 ? sizeof(int64_t) : sizeof(float));
+        saved[i] = bv_xmalloc(bytes ? bytes : 1);
+        memcpy(saved[i], ts[i]->dtype == BV_I64 ? (void *)ts[i]->idata : (void *)ts[i]->data, bytes);
+    }
+    bv_arena_reset_to(&ctx->arena, mark);
+    for (int i = 0; i < n; i++) {
+        bv_tensor *t = bv_new(ctx, copy[i].dtype, copy[i].ndim, copy[i].shape);
+        size_t bytes = (size_t)t->numel * (t->dtype == BV_I64 ? sizeof(int64_t) : sizeof(float));
+        memcpy(t->dtype == BV_I64 ? (void *)t->idata : (void *)t->data, saved[i], bytes);
+        free(saved[i]);
+        t->name = copy[i].name;
+        ts[i] = t;
+    }
+}
+
 bv_tensor *bv_detach(bv_ctx *ctx, bv_tensor *t) {
     bv_tensor *d = bv_arena_alloc(&ctx->arena, sizeof *d);
     *d = *t;
     d->grad = NULL;
+    d->grad_block = NULL;
     d->requires_grad = false;
     d->is_param = false;
     d->node = NULL;
@@ -95,7 +205,8 @@ float *bv_grad(bv_ctx *ctx, bv_tensor *t) {
     if (!t->grad) {
         BV_ASSERT(!t->is_param); /* parameters own a persistent grad buffer */
         BV_ASSERT(t->dtype == BV_F32);
-        t->grad = bv_arena_calloc(&ctx->arena, sizeof(float) * (size_t)t->numel);
+        t->grad_block = pool_take(&ctx->grads, sizeof(float) * (size_t)(t->numel ? t->numel : 1));
+        t->grad = t->grad_block->data;
     }
     return t->grad;
 }
@@ -158,6 +269,15 @@ static void run_tape(bv_ctx *ctx) {
         /* make sure every output has a (possibly zero) grad so backward fns can read them all */
         for (int i = 0; i < n->n_out; i++) bv_grad(ctx, n->out[i]);
         n->backward(ctx, n);
+        /* every consumer of these outputs ran before their producer: their grads are spent */
+        for (int i = 0; i < n->n_out; i++) {
+            bv_tensor *o = n->out[i];
+            if (o->grad_block) {
+                pool_release(&ctx->grads, o->grad_block);
+                o->grad_block = NULL;
+                o->grad = NULL;
+            }
+        }
     }
     bv_no_grad_end(ctx);
 }

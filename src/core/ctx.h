@@ -40,8 +40,22 @@ struct bv_node {
     double fattr[BV_NODE_MAX_ATTR];
 };
 
+/* Gradients of activations live in a pool of reusable blocks, not in the arena: once the node that
+ * produced a tensor has run its backward, nothing reads that tensor's grad again, so the block goes
+ * back to the pool and the next grad of the same size reuses it. Peak memory during backward is then
+ * the activations plus the grads in flight, instead of every grad of the step. Blocks are kept
+ * across steps (a training loop reaches a steady state with no malloc). */
+typedef struct bv_grad_block bv_grad_block;
+typedef struct bv_grad_pool {
+    struct bv_grad_bucket *buckets;   /* free blocks, one list per exact byte size */
+    int n_buckets, cap_buckets;
+    bv_grad_block *live;              /* handed out and not yet released (leaves, cut tapes) */
+    size_t live_bytes, peak_bytes, total_bytes;
+} bv_grad_pool;
+
 struct bv_ctx {
-    bv_arena arena;          /* activations, grads, nodes; reset per step */
+    bv_arena arena;          /* activations, saved state, nodes; reset per step */
+    bv_grad_pool grads;      /* gradients of non-parameter tensors */
     bv_node **tape;
     int64_t tape_len, tape_cap;
     int no_grad_depth;       /* > 0: ops record nothing */
@@ -54,6 +68,9 @@ void bv_ctx_init(bv_ctx *ctx, size_t arena_chunk, uint64_t seed);
 void bv_ctx_free(bv_ctx *ctx);
 /* Drop every activation, grad and tape node made since init (or the last reset). */
 void bv_ctx_reset(bv_ctx *ctx);
+/* Bytes of activation gradients alive now and at most (since init) - add to the arena's numbers. */
+size_t bv_ctx_grad_bytes(const bv_ctx *ctx);
+size_t bv_ctx_grad_peak_bytes(const bv_ctx *ctx);
 
 _Noreturn void bv_ctx_error(bv_ctx *ctx, const char *op, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -74,11 +91,15 @@ bv_tensor *bv_scalar(bv_ctx *ctx, float v);                                     
 /* Shape literal helper: BV_SHAPE(2, 3, 4) -> ndim, (int64_t[]){2,3,4} */
 #define BV_SHAPE(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
 
+/* Inference memory: drop everything allocated since `mark` except the tensors in ts (replaced by
+ * fresh copies allocated at the mark). Only valid with grad off (no node may point at what goes). */
+void bv_ctx_keep_only(bv_ctx *ctx, bv_arena_mark mark, int n, bv_tensor **ts);
+
 /* Detached alias: shares data, no node, requires_grad false. */
 bv_tensor *bv_detach(bv_ctx *ctx, bv_tensor *t);
 
 /* ---- autograd ---- */
-/* Returns t->grad, allocating it zeroed in the arena on first use (params own theirs). */
+/* Returns t->grad, allocating it zeroed from the grad pool on first use (params own theirs). */
 float *bv_grad(bv_ctx *ctx, bv_tensor *t);
 /* True when any input requires grad and grad mode is on: the op must record a node. */
 int bv_needs_grad(const bv_ctx *ctx, int n, bv_tensor *const *ins);

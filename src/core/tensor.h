@@ -31,6 +31,7 @@ typedef struct bv_tensor {
     float *data;             /* BV_F32 */
     int64_t *idata;          /* BV_I64 */
     float *grad;             /* d loss / d this; same shape, NULL until backward reaches it */
+    struct bv_grad_block *grad_block; /* the context's pool block behind grad (non-parameters) */
     bool requires_grad;      /* leaf flag for inputs/params; propagated to op outputs */
     bool is_param;           /* grad buffer is persistent (owned by bv_params) */
     struct bv_node *node;    /* the tape node that produced it, NULL for leaves */

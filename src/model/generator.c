@@ -149,15 +149,28 @@ bv_tensor *bv_generator_forward(bv_ctx *ctx, const bv_generator *m, bv_tensor *x
     x = bv_conv1d_layer_forward(ctx, &m->conv_pre, x);                           // [B, U, T]
     if (g) x = bv_add(ctx, x, bv_conv1d_layer_forward(ctx, &m->cond, g));       // [B, U, T]
     bv_tensor *num_kernels = bv_scalar(ctx, (float)nk);                          // [] (a true division, as upstream)
+    /* Without a tape no intermediate is needed again: inference drops everything since `base`
+     * except x and the running sum xs after every block, so its memory is a few stage-sized
+     * buffers instead of every activation of the network. */
+    const int infer = !bv_grad_enabled(ctx);
+    const bv_arena_mark base = bv_arena_get_mark(&ctx->arena);
     for (int i = 0; i < m->cfg.n_upsamples; i++) {
         x = bv_leaky_relu(ctx, x, BV_LRELU_SLOPE);
         x = up_forward(ctx, &m->ups[i], x); // [B, U/2^(i+1), T * prod(rates[0..i])]
+        if (infer) bv_ctx_keep_only(ctx, base, 1, &x);
         bv_tensor *xs = NULL;
         for (int j = 0; j < nk; j++) {
             bv_tensor *r = resblock_forward(ctx, m, i * nk + j, x);
             xs = xs ? bv_add(ctx, xs, r) : r; /* upstream: in-place "xs +=" */
+            if (infer) {
+                bv_tensor *keep[2] = {x, xs};
+                bv_ctx_keep_only(ctx, base, 2, keep);
+                x = keep[0];
+                xs = keep[1];
+            }
         }
         x = bv_div(ctx, xs, num_kernels);
+        if (infer) bv_ctx_keep_only(ctx, base, 1, &x);
     }
     x = bv_leaky_relu(ctx, x, GEN_LRELU_DEFAULT);   /* upstream F.leaky_relu(x): default slope 0.01 */
     x = bv_conv1d_layer_forward(ctx, &m->conv_post, x); // [B, 1, T_wav]
