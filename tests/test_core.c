@@ -132,3 +132,36 @@ BV_TEST(core_safetensors_roundtrip_and_corrupt_files) {
     unlink(path);
     BV_CHECK(bv_st_open(&st, path, err, sizeof err) != 0 && strstr(err, "cannot open"), "missing file: %s", err);
 }
+
+BV_TEST(core_grad_pool_releases_spent_grads_and_reuses_blocks) {
+    bv_ctx *ctx = ts->ctx;
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(4, 256), 1.0f);
+    bv_tensor *y = bv_exp(ctx, x);                 // intermediate: its grad is spent after exp's backward
+    bv_tensor *z = bv_sum(ctx, bv_mul_scalar(ctx, y, 2.0f));
+    bv_backward(ctx, z, NULL);
+    BV_CHECK(y->grad == NULL, "an intermediate's grad goes back to the pool after its producer's backward");
+    BV_CHECK(x->grad && fabsf(x->grad[5] - 2.0f * y->data[5]) < 1e-5f, "the leaf keeps its grad");
+    BV_CHECK(bv_ctx_grad_bytes(ctx) == 4 * 256 * sizeof(float), "only the leaf's grad is live: %zu",
+             bv_ctx_grad_bytes(ctx));
+    size_t total = ctx->grads.total_bytes;
+    for (int step = 0; step < 3; step++) {
+        bv_ctx_reset(ctx);
+        x = bv_test_input(ctx, BV_SHAPE(4, 256), 1.0f);
+        z = bv_sum(ctx, bv_mul_scalar(ctx, bv_exp(ctx, x), 2.0f));
+        bv_backward(ctx, z, NULL);
+    }
+    BV_CHECK(ctx->grads.total_bytes == total, "steady state: later steps reuse the blocks (%zu vs %zu bytes)",
+             ctx->grads.total_bytes, total);
+}
+
+BV_TEST(core_keep_only_compacts_inference_memory) {
+    bv_ctx *ctx = ts->ctx;
+    bv_no_grad_begin(ctx);
+    bv_arena_mark base = bv_arena_get_mark(&ctx->arena);
+    bv_tensor *a = bv_full(ctx, BV_SHAPE(1000), 1.0f);
+    bv_tensor *b = bv_add_scalar(ctx, bv_mul_scalar(ctx, a, 3.0f), 1.0f); // two temporaries, b = 4
+    size_t before = ctx->arena.in_use;
+    bv_ctx_keep_only(ctx, base, 1, &b);
+    BV_CHECK(ctx->arena.in_use < before && b->numel == 1000 && b->data[999] == 4.0f, "kept b, dropped the rest");
+    bv_no_grad_end(ctx);
+}
