@@ -533,6 +533,14 @@ BV_GOLDEN_TEST(train_step_init_errors) {
             BV_CHECK(bv_train_state_init(&st, &cfg, wavlm, NULL, err, sizeof err) == -1 && strstr(err, "bf16_run"),
                      "bf16_run accepted: %s", err);
             cfg.train.bf16_run = 0;
+            cfg.model.use_spectral_norm = 1;
+            BV_CHECK(bv_train_state_init(&st, &cfg, wavlm, NULL, err, sizeof err) == -1 &&
+                         strstr(err, "model.use_spectral_norm"), "spectral norm accepted: %s", err);
+            cfg.model.use_spectral_norm = 0;
+            cfg.model.use_mel_posterior_encoder = 1;
+            BV_CHECK(bv_train_state_init(&st, &cfg, wavlm, NULL, err, sizeof err) == -1 &&
+                         strstr(err, "model.use_mel_posterior_encoder"), "mel posterior encoder accepted: %s", err);
+            cfg.model.use_mel_posterior_encoder = 0;
             cfg.model.slm.nlayers += 1;
             BV_CHECK(bv_train_state_init(&st, &cfg, wavlm, NULL, err, sizeof err) == -1 && strstr(err, "model.slm"),
                      "slm nlayers mismatch accepted: %s", err);

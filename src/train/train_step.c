@@ -62,6 +62,14 @@ int bv_train_state_init(bv_train_state *st, const bv_config *cfg, const bv_wavlm
     if (cfg->train.bf16_run)
         return snprintf(err, errcap, "train.bf16_run: true is not supported (autocast/GradScaler); set it to false"),
                -1;
+    if (mc->use_spectral_norm)
+        return snprintf(err, errcap, "model.use_spectral_norm: true is not supported (spectral-norm discriminators); "
+                                     "set it to false as upstream's configs do"),
+               -1;
+    if (mc->use_mel_posterior_encoder)
+        return snprintf(err, errcap, "model.use_mel_posterior_encoder: true is not supported (the posterior encoder "
+                                     "reads linear spectrograms); set it to false as upstream's configs do"),
+               -1;
     if (bv_synth_cfg_check(cfg, err, (int)errcap)) return -1;
     if (mc->slm.hidden != wavlm->cfg.hidden_size || mc->slm.nlayers != wavlm->cfg.num_hidden_layers + 1)
         return snprintf(err, errcap,
