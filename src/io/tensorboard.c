@@ -4,6 +4,7 @@
  * 4 little-endian bytes (type 5). Nested messages are built in their own buffer, then copied in as
  * bytes. A writer is meant to be used by one thread at a time. */
 #include "tensorboard.h"
+#include "fs.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -241,37 +242,12 @@ int bv_tb_audio(bv_tb_writer *w, const char *tag, int64_t step, int sample_rate,
 }
 
 /* ---- files ---- */
-static int mkdir_p(const char *dir, char *err, size_t errcap) {
-    size_t n = strlen(dir);
-    char *p = malloc(n + 1);
-    if (!p) return snprintf(err, errcap, "%s: out of memory", dir), -1;
-    memcpy(p, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != '\0') continue;
-        char keep = p[i];
-        p[i] = '\0';
-        struct stat st;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            snprintf(err, errcap, "%s: cannot create folder %s: %s", dir, p, strerror(errno));
-            free(p);
-            return -1;
-        }
-        if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            snprintf(err, errcap, "%s: %s is not a folder", dir, p);
-            free(p);
-            return -1;
-        }
-        p[i] = keep;
-    }
-    free(p);
-    return 0;
-}
 
 static atomic_int global_uid; /* SummaryWriter's per-process counter in the file name */
 
 bv_tb_writer *bv_tb_open(const char *dir, char *err, size_t errcap) {
     if (!dir || !dir[0]) return snprintf(err, errcap, "tensorboard: empty log folder name"), NULL;
-    if (mkdir_p(dir, err, errcap)) return NULL;
+    if (bv_mkdir_p(dir, err, errcap)) return NULL;
     char host[256] = "localhost";
     if (gethostname(host, sizeof host - 1) != 0) snprintf(host, sizeof host, "localhost");
     host[sizeof host - 1] = '\0';

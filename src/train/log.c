@@ -1,5 +1,6 @@
 /* log.c - train.log lines in upstream's logging format (see log.h), plus Python's float repr. */
 #include "log.h"
+#include "../io/fs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -23,34 +24,10 @@ struct bv_logger {
 
 static const char *level_name[] = {"DEBUG", "INFO", "WARNING", "ERROR"};
 
-static int mkdir_p(const char *dir, char *err, size_t errcap) {
-    size_t n = strlen(dir);
-    char *p = bv_xmalloc(n + 1);
-    memcpy(p, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != '\0') continue;
-        char keep = p[i];
-        p[i] = '\0';
-        struct stat st;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            snprintf(err, errcap, "%s: cannot create folder %s: %s", dir, p, strerror(errno));
-            free(p);
-            return -1;
-        }
-        if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            snprintf(err, errcap, "%s: %s is not a folder", dir, p);
-            free(p);
-            return -1;
-        }
-        p[i] = keep;
-    }
-    free(p);
-    return 0;
-}
 
 bv_logger *bv_logger_open(const char *model_dir, const char *filename, char *err, size_t errcap) {
     if (!model_dir || !model_dir[0]) return snprintf(err, errcap, "log: empty model folder name"), NULL;
-    if (mkdir_p(model_dir, err, errcap)) return NULL;
+    if (bv_mkdir_p(model_dir, err, errcap)) return NULL;
     if (!filename) filename = "train.log";
     size_t cap = strlen(model_dir) + strlen(filename) + 2;
     char *path = bv_xmalloc(cap);
