@@ -73,6 +73,11 @@ bench: $(BUILD)/bv2-bench
 deps:
 	scripts/install-deps.sh
 
+# A small multi-speaker English voice trained from scratch on flite's voices (scripts/demo.sh says
+# what each step does). DEMO_MINUTES (default 25) bounds the training; running it again resumes.
+demo:
+	BUILD=$(BUILD) scripts/demo.sh
+
 clean:
 	rm -rf build build-asan
 

@@ -6,12 +6,11 @@
 
 #define BV2_VERSION "0.2.0"
 
-/* Commands are linked in as their files land; a command whose file is absent is left out of the
- * table (weak reference) instead of being presented as available. */
-int bv_cli_train(int argc, char **argv) __attribute__((weak));
-int bv_cli_infer(int argc, char **argv) __attribute__((weak));
-int bv_cli_g2p(int argc, char **argv) __attribute__((weak));
-int bv_cli_export(int argc, char **argv) __attribute__((weak));
-int bv_cli_resample(int argc, char **argv) __attribute__((weak));
+int bv_cli_train(int argc, char **argv);
+int bv_cli_infer(int argc, char **argv);
+int bv_cli_g2p(int argc, char **argv);
+int bv_cli_export(int argc, char **argv);
+int bv_cli_resample(int argc, char **argv);
+int bv_cli_preprocess(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const bv_command commands[] = {
     {"g2p", bv_cli_g2p, "print phones|tones|word2ph for English text, in filelist form"},
     {"export", bv_cli_export, "write an inference-only checkpoint (.pth or .safetensors)"},
     {"resample", bv_cli_resample, "resample a folder of audio to the config's sample rate"},
+    {"preprocess", bv_cli_preprocess, "transcript + wavs -> filelists, zero *.bert.pt, config.json"},
 };
 
 static void usage(FILE *f) {
@@ -28,7 +29,7 @@ static void usage(FILE *f) {
             "commands:\n",
             BV2_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (commands[i].run) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "  %-10s %s\n  %-10s %s\n", "version", "print the version", "help", "print this text");
 }
 
@@ -47,7 +48,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (commands[i].run && !strcmp(cmd, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "error: unknown command '%s' (try 'bv2 help')\n", cmd);
     return BV_EXIT_USAGE;
 }

@@ -29,3 +29,15 @@ int bv_mkdir_p(const char *dir, char *err, size_t errcap) {
     free(p);
     return rc;
 }
+
+int bv_mkdir_parents(const char *path, char *err, size_t errcap) {
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path) return 0; /* a bare name, or a file in the root */
+    size_t n = (size_t)(slash - path);
+    char *dir = bv_xmalloc(n + 1);
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    int rc = bv_mkdir_p(dir, err, errcap);
+    free(dir);
+    return rc;
+}

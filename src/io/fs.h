@@ -8,4 +8,7 @@
  * part cannot be created or exists but is not a folder. */
 int bv_mkdir_p(const char *dir, char *err, size_t errcap);
 
+/* mkdir -p of the folder part of a file path ("a/b/c.wav" -> a/b). Same returns as bv_mkdir_p. */
+int bv_mkdir_parents(const char *path, char *err, size_t errcap);
+
 #endif

@@ -1,0 +1,250 @@
+/* test_resample_cli.c - `bv2 resample` (src/cli/resample.c over src/data/preprocess_lib.c): a 16 kHz
+ * sine brought to 22050 Hz keeps its frequency (zero crossings) and gets librosa's length; stereo is
+ * averaged; the rate can come from a config.json; bad inputs give errors naming the file and a
+ * non-zero exit while the good files are still written. Runs the bv2 built beside the test binary. */
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../src/data/preprocess_lib.h"
+#include "../src/io/wav.h"
+#include "test.h"
+
+static void rm_rf(const char *dir) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) { /* best effort */
+    }
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static char *read_all(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return calloc(1, 1);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = calloc(1, (size_t)n + 1);
+    if (fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* Runs bv2 with args (NULL-terminated); stdout+stderr into *out (malloc). Returns the exit code. */
+static int run_bv2(const char *const *args, char **out) {
+    char log[64];
+    snprintf(log, sizeof log, "/tmp/bv_rs_out_%d.txt", (int)getpid());
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        const char *argv[32] = {"bv2"};
+        int n = 1;
+        for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
+        argv[n] = NULL;
+        setenv("OMP_NUM_THREADS", "1", 1);
+        execv(bv_test_bv2_path, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    *out = read_all(log);
+    remove(log);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A sine of `hz` at `sr`, amplitude 0.5, n frames, `ch` identical channels. */
+static int write_sine(const char *path, int sr, int64_t n, double hz, int ch) {
+    float *x = malloc(sizeof(float) * (size_t)(n * ch));
+    for (int64_t i = 0; i < n; i++)
+        for (int c = 0; c < ch; c++) x[i * ch + c] = (float)(0.5 * sin(2 * M_PI * hz * (double)i / sr));
+    char err[512];
+    int rc = bv_wav_write(path, x, n, ch, sr, err, sizeof err);
+    free(x);
+    return rc;
+}
+
+/* Frequency from upward zero crossings over the middle 80% (edges carry the filter's ramp). */
+static double zero_cross_hz(const float *x, int64_t n, int sr) {
+    int64_t a = n / 10, b = n - n / 10, first = -1, last = -1, count = 0;
+    for (int64_t i = a + 1; i < b; i++)
+        if (x[i - 1] < 0 && x[i] >= 0) {
+            if (first < 0) first = i;
+            else count++;
+            last = i;
+        }
+    return count > 0 ? (double)count * sr / (double)(last - first) : 0;
+}
+
+static int bv2_built(bv_test_state *ts) {
+    int ok = access(bv_test_bv2_path, X_OK) == 0;
+    BV_CHECK(ok, "%s is not built", bv_test_bv2_path);
+    return ok;
+}
+
+BV_TEST(resample_lib_lengths) {
+    BV_CHECK(bv_prep_resampled_len(16000, 16000, 22050) == 22050, "1 s");
+    BV_CHECK(bv_prep_resampled_len(45200, 16000, 22050) == 62292, "ceil(62291.25)");
+    BV_CHECK(bv_prep_resampled_len(3, 44100, 22050) == 2, "ceil(1.5)");
+    float x[5] = {0.1f, -0.2f, 0.3f, 0, 1}, *y;
+    int64_t ny;
+    char err[256];
+    BV_CHECK(bv_prep_resample(x, 5, 22050, 22050, &y, &ny, err, sizeof err) == 0 && ny == 5 && !memcmp(x, y, sizeof x),
+             "equal rates copy");
+    free(y);
+    BV_CHECK(bv_prep_resample(x, 5, 0, 22050, &y, &ny, err, sizeof err) == -1 && strstr(err, "positive"), "%s", err);
+    BV_CHECK(bv_prep_is_audio_name("a.WAV") && bv_prep_is_audio_name("b.flac") && !bv_prep_is_audio_name("c.txt") &&
+                 !bv_prep_is_audio_name("wav"),
+             "audio names");
+}
+
+BV_TEST(resample_cli_sine_16k_to_22k) {
+    if (!bv2_built(ts)) return;
+    char dir[] = "/tmp/bv_rs_XXXXXX", in[128], out[128], path[256], err[512];
+    BV_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(in, sizeof in, "%s/in", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    mkdir(in, 0777);
+    snprintf(path, sizeof path, "%s/spk", in);
+    mkdir(path, 0777);
+    snprintf(path, sizeof path, "%s/spk/sine.wav", in);
+    BV_CHECK(write_sine(path, 16000, 16000, 440.0, 1) == 0, "write sine");
+    snprintf(path, sizeof path, "%s/stereo.wav", in);
+    BV_CHECK(write_sine(path, 16000, 8000, 1000.0, 2) == 0, "write stereo");
+    snprintf(path, sizeof path, "%s/notes.txt", in);
+    write_file(path, "not audio\n");
+    char *text;
+    int code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "--sr", "22050", "--progress", "none",
+                                             NULL}, &text);
+    BV_CHECK(code == 0, "exit %d: %s", code, text);
+    BV_CHECK(strstr(text, "2 of 2 files") && strstr(text, "1 non-audio"), "summary: %s", text);
+    free(text);
+
+    float *y;
+    bv_wav_info info;
+    snprintf(path, sizeof path, "%s/spk/sine.wav", out);   /* sub-folder kept */
+    if (bv_wav_read(path, &y, &info, err, sizeof err) == 0) {
+        BV_CHECK(info.sample_rate == 22050 && info.channels == 1 && info.encoding == BV_WAV_PCM_16, "%d Hz %d ch %s",
+                 info.sample_rate, info.channels, bv_wav_encoding_name(info.encoding));
+        BV_CHECK(info.frames == 22050, "length %lld, want ceil(16000 * 22050 / 16000)", (long long)info.frames);
+        double hz = zero_cross_hz(y, info.frames, 22050);
+        BV_CHECK(fabs(hz - 440.0) < 0.5, "frequency %.3f Hz, want 440", hz);
+        double ss = 0;
+        for (int64_t i = info.frames / 10; i < info.frames - info.frames / 10; i++) ss += (double)y[i] * y[i];
+        double rms = sqrt(ss / (double)(info.frames - 2 * (info.frames / 10)));
+        BV_CHECK(fabs(rms - 0.5 / sqrt(2.0)) < 0.005, "rms %.4f, want %.4f", rms, 0.5 / sqrt(2.0));
+        free(y);
+    } else {
+        BV_CHECK(0, "%s", err);
+    }
+    snprintf(path, sizeof path, "%s/stereo.wav", out);
+    if (bv_wav_read(path, &y, &info, err, sizeof err) == 0) {
+        BV_CHECK(info.channels == 1 && info.frames == 11025, "stereo -> %d ch, %lld frames", info.channels,
+                 (long long)info.frames);
+        double hz = zero_cross_hz(y, info.frames, 22050);
+        BV_CHECK(fabs(hz - 1000.0) < 1.0, "stereo frequency %.3f Hz", hz);
+        free(y);
+    } else {
+        BV_CHECK(0, "%s", err);
+    }
+    snprintf(path, sizeof path, "%s/notes.wav", out);
+    BV_CHECK(access(path, F_OK) != 0, "a text file was converted");
+
+    /* the rate from a config.json; --skip-existing leaves up-to-date outputs alone */
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    write_file(path, "{\"data\": {\"sampling_rate\": 24000}}");
+    char out2[160];
+    snprintf(out2, sizeof out2, "%s/out24", dir);
+    code = run_bv2((const char *const[]){"resample", "--in_dir", in, "--out_dir", out2, "-c", path, "--progress",
+                                         "none", NULL}, &text);
+    BV_CHECK(code == 0, "exit %d: %s", code, text);
+    free(text);
+    snprintf(path, sizeof path, "%s/spk/sine.wav", out2);
+    if (bv_wav_read(path, &y, &info, err, sizeof err) == 0) {
+        BV_CHECK(info.sample_rate == 24000 && info.frames == 24000, "%d Hz, %lld frames", info.sample_rate,
+                 (long long)info.frames);
+        free(y);
+    } else {
+        BV_CHECK(0, "%s", err);
+    }
+    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out2, "--sr", "24000", "--skip-existing",
+                                         "--progress", "none", NULL}, &text);
+    BV_CHECK(code == 0 && strstr(text, "0 of 2 files") && strstr(text, "2 up to date"), "exit %d: %s", code, text);
+    free(text);
+    rm_rf(dir);
+}
+
+BV_TEST(resample_cli_errors) {
+    if (!bv2_built(ts)) return;
+    char dir[] = "/tmp/bv_rs_XXXXXX", in[128], out[128], path[256];
+    BV_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(in, sizeof in, "%s/in", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    mkdir(in, 0777);
+    char *text;
+
+    /* an empty folder */
+    int code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "--sr", "22050", NULL}, &text);
+    BV_CHECK(code == 3 && strstr(text, "no audio files") && strstr(text, in), "exit %d: %s", code, text);
+    free(text);
+
+    /* a corrupt file is named; the good one is still written */
+    snprintf(path, sizeof path, "%s/good.wav", in);
+    write_sine(path, 16000, 4000, 300.0, 1);
+    snprintf(path, sizeof path, "%s/broken.wav", in);
+    write_file(path, "RIFF....WAVEjunk that is no audio");
+    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "--sr", "22050", "--progress", "none",
+                                         NULL}, &text);
+    BV_CHECK(code == 3 && strstr(text, "broken.wav") && strstr(text, "1 file failed"), "exit %d: %s", code, text);
+    free(text);
+    snprintf(path, sizeof path, "%s/good.wav", out);
+    BV_CHECK(access(path, F_OK) == 0, "the good file was not written");
+
+    /* a.wav and a.flac would collide */
+    snprintf(path, sizeof path, "%s/good.flac", in);
+    write_file(path, "x");
+    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "--sr", "22050", NULL}, &text);
+    BV_CHECK(code == 3 && strstr(text, "good.flac") && strstr(text, "both be written"), "exit %d: %s", code, text);
+    free(text);
+    remove(path);
+
+    /* command-line mistakes */
+    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, NULL}, &text);
+    BV_CHECK(code == 2 && strstr(text, "--sr"), "no rate: exit %d: %s", code, text);
+    free(text);
+    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", in, "--sr", "22050", NULL}, &text);
+    BV_CHECK(code == 2 && strstr(text, "overwritten"), "out == in: exit %d: %s", code, text);
+    free(text);
+    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "--sr", "fast", NULL}, &text);
+    BV_CHECK(code == 2 && strstr(text, "'fast'"), "bad rate: exit %d: %s", code, text);
+    free(text);
+    code = run_bv2((const char *const[]){"resample", "--in", "/nonexistent/bv_audio", "--out", out, "--sr", "8000",
+                                         NULL}, &text);
+    BV_CHECK(code == 3 && strstr(text, "/nonexistent/bv_audio"), "missing folder: exit %d: %s", code, text);
+    free(text);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    write_file(path, "{\"data\": {\"hop_length\": 256}}");
+    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "-c", path, NULL}, &text);
+    BV_CHECK(code == 3 && strstr(text, "data.sampling_rate") && strstr(text, path), "config: exit %d: %s", code, text);
+    free(text);
+    code = run_bv2((const char *const[]){"resample", "--help", NULL}, &text);
+    BV_CHECK(code == 0 && strstr(text, "soxr"), "help: exit %d", code);
+    free(text);
+    rm_rf(dir);
+}
