@@ -386,6 +386,275 @@ BV_TEST(weight_norm_shape_errors) {
     expect_msg(ts, msg, r, "weight_norm", "[1, 1, 5]", "[6, 4, 5]");
 }
 
+/* ---------------- bv_conv1d_fused: leaky_relu, residual, channel-blocked layout ---------------- */
+
+/* A conv1d spec run through bv_conv1d_fused; with .blocked, x is blocked before and the output
+ * unblocked after (compared in PyTorch's layout). `residual`: the fusion adds in[3] (output-shaped). */
+typedef struct {
+    conv_spec s;
+    int blocked, lrelu, residual;
+    float slope;
+} fused_spec;
+
+static bv_tensor *fused_apply(bv_ctx *ctx, const fused_spec *f, bv_tensor *x, bv_tensor *w, bv_tensor *b,
+                              bv_tensor *r) {
+    const conv_spec *s = &f->s;
+    bv_conv1d_fusion fu = {.blocked = f->blocked, .lrelu = f->lrelu, .slope = f->slope};
+    if (f->blocked) {
+        x = bv_conv_block(ctx, x);             // [N, IC/16, T, 16]
+        if (r) r = bv_conv_block(ctx, r);      // [N, OC/16, T_out, 16]
+    }
+    fu.residual = f->residual ? r : NULL;
+    bv_tensor *y = bv_conv1d_fused(ctx, x, w, b, (int)s->stride[0], (int)s->pad[0], (int)s->dil[0], (int)s->G, &fu);
+    return f->blocked ? bv_conv_unblock(ctx, y) : y; // [N, OC, T_out]
+}
+
+/* Random inputs of a fused spec: x, w, b (or NULL), the residual [N, OC, T_out] (or NULL). */
+static void fused_inputs(bv_ctx *ctx, const fused_spec *f, bv_tensor **in) {
+    spec_inputs(ctx, &f->s, in);
+    bv_conv_geom g = spec_geom(&f->s);
+    in[3] = f->residual ? bv_test_input(ctx, BV_SHAPE(g.N, g.OC, g.out[0]), 1.0f) : NULL;
+}
+
+/* |a - e| <= tol * (max(1, max|e|) + |e|), e in double */
+static void close_to_d(bv_test_state *ts, const char *what, const float *a, const double *e, int64_t n, double tol) {
+    float *ef = malloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) ef[i] = (float)e[i];
+    close_to(ts, what, a, ef, n, tol);
+    free(ef);
+}
+
+/* Forward and every gradient vs the oracle: z = conv(x) + b, y = lrelu(z) or z + r,
+ * gz = gy * lrelu'(z) or gy, gr = gy. */
+static void check_fused_vs_oracle(bv_test_state *ts, const fused_spec *f, const char *what) {
+    bv_ctx *ctx = ts->ctx;
+    const conv_spec *s = &f->s;
+    bv_tensor *in[4];
+    fused_inputs(ctx, f, in);
+    bv_tensor *y = fused_apply(ctx, f, in[0], in[1], in[2], in[3]);
+    bv_conv_geom g = spec_geom(s);
+    int64_t ny = g.N * g.OC * g.out[0];
+    BV_CHECK(y->numel == ny && y->ndim == 3, "%s: output size %lld, expected %lld", what, (long long)y->numel,
+             (long long)ny);
+    if (ts->failed) return;
+    float *ez = malloc(sizeof(float) * (size_t)ny), *gz = malloc(sizeof(float) * (size_t)ny);
+    double *ey = malloc(sizeof(double) * (size_t)ny);
+    bv_conv_ref_forward(ez, in[0]->data, in[1]->data, in[2] ? in[2]->data : NULL, &g);
+    bv_tensor *gy = bv_new_like(ctx, y);
+    bv_test_randn(ctx, gy, 1.0f);
+    for (int64_t i = 0; i < ny; i++) {
+        int pos = !f->lrelu || ez[i] > 0;
+        gz[i] = pos ? gy->data[i] : gy->data[i] * f->slope;
+        ey[i] = (pos ? ez[i] : ez[i] * f->slope) + (in[3] ? in[3]->data[i] : 0.0);
+    }
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s forward", what);
+    close_to_d(ts, msg, y->data, ey, ny, 1e-5);
+    bv_backward(ctx, y, gy);
+    float *gx = malloc(sizeof(float) * (size_t)in[0]->numel), *gw = malloc(sizeof(float) * (size_t)in[1]->numel);
+    float gb[4096];
+    bv_conv_ref_backward(gx, gw, in[2] ? gb : NULL, gz, in[0]->data, in[1]->data, &g);
+    snprintf(msg, sizeof msg, "%s grad x", what);
+    close_to(ts, msg, in[0]->grad, gx, in[0]->numel, 1e-5);
+    snprintf(msg, sizeof msg, "%s grad w", what);
+    close_to(ts, msg, in[1]->grad, gw, in[1]->numel, 1e-5);
+    if (in[2]) {
+        snprintf(msg, sizeof msg, "%s grad b", what);
+        close_to(ts, msg, in[2]->grad, gb, s->OC, 1e-5);
+    }
+    if (in[3]) {
+        snprintf(msg, sizeof msg, "%s grad residual", what);
+        close_to(ts, msg, in[3]->grad, gy->data, ny, 0);
+    }
+    free(ez);
+    free(gz);
+    free(ey);
+    free(gx);
+    free(gw);
+}
+
+/* Channels multiple of 16, groups 1: {nsp, transposed, bias, N, IC, OC, G, in, k, stride, pad, dil, out_pad} */
+static const conv_spec blocked_specs[] = {
+    {1, 0, 1, 2, 16, 32, 1, {19}, {3}, {1}, {1}, {1}, {0}},  /* ResBlock conv: "same" padding */
+    {1, 0, 1, 1, 32, 16, 1, {23}, {5}, {1}, {6}, {3}, {0}},  /* dilated, "same" */
+    {1, 0, 0, 2, 16, 16, 1, {17}, {4}, {2}, {1}, {1}, {0}},  /* strided, even kernel, no bias */
+};
+
+/* Every fusion (none, leaky_relu, residual) in plain layout over the plain specs (grouped,
+ * depthwise, strided...) and blocked over blocked_specs; each under every layout choice. */
+BV_TEST(conv1d_fused_matches_oracle) {
+    static const char *const names[] = {"auto", "plain", "blocked"};
+    static const char *const kinds[] = {"none", "lrelu", "residual"};
+    for (int lay = BV_CONV_LAYOUT_AUTO; lay <= BV_CONV_LAYOUT_BLOCKED; lay++) {
+        bv_conv_set_layout((bv_conv_layout)lay);
+        char w[128];
+        for (int kind = 0; kind < 3; kind++) {
+            for (int i = 0; i < N_OF(conv1d_specs); i++) {
+                fused_spec f = {conv1d_specs[i], 0, kind == 1, kind == 2, i % 2 ? 0.1f : 0.01f};
+                snprintf(w, sizeof w, "conv1d_fused %s, spec %d (%s layouts)", kinds[kind], i, names[lay]);
+                check_fused_vs_oracle(ts, &f, w);
+            }
+            for (int i = 0; i < N_OF(blocked_specs); i++) {
+                fused_spec f = {blocked_specs[i], 1, kind == 1, kind == 2, 0.1f};
+                snprintf(w, sizeof w, "conv1d_fused blocked %s, spec %d (%s layouts)", kinds[kind], i, names[lay]);
+                check_fused_vs_oracle(ts, &f, w);
+            }
+        }
+    }
+    bv_conv_set_layout(BV_CONV_LAYOUT_AUTO);
+}
+
+/* The fused forms give the separate ops' values bit for bit: lrelu(conv1d(x)) and conv1d(x) + r. */
+BV_TEST(conv1d_fused_equals_separate_ops) {
+    bv_ctx *ctx = ts->ctx;
+    for (int blocked = 0; blocked < 2; blocked++) {
+        const conv_spec s = {1, 0, 1, 2, 32, 32, 1, {40}, {7}, {1}, {9}, {3}, {0}};
+        fused_spec fl = {s, blocked, 1, 0, 0.1f}, fr = {s, blocked, 0, 1, 0.0f}, fn = {s, blocked, 0, 0, 0.0f};
+        bv_tensor *in[4];
+        fused_inputs(ctx, &fr, in);
+        bv_no_grad_begin(ctx);
+        bv_tensor *z = fused_apply(ctx, &fn, in[0], in[1], in[2], NULL);
+        bv_tensor *yl = fused_apply(ctx, &fl, in[0], in[1], in[2], NULL), *el = bv_leaky_relu(ctx, z, 0.1f);
+        bv_tensor *yr = fused_apply(ctx, &fr, in[0], in[1], in[2], in[3]), *er = bv_add(ctx, z, in[3]);
+        bv_no_grad_end(ctx);
+        BV_CHECK(!memcmp(yl->data, el->data, sizeof(float) * (size_t)z->numel), "%s: lrelu differs from bv_leaky_relu",
+                 blocked ? "blocked" : "plain");
+        BV_CHECK(!memcmp(yr->data, er->data, sizeof(float) * (size_t)z->numel), "%s: residual differs from bv_add",
+                 blocked ? "blocked" : "plain");
+    }
+}
+
+/* bv_conv_block puts (b, c, t) at [b, c/16, t, c%16]; unblock inverts it; both move values
+ * exactly, forward and backward. */
+BV_TEST(conv_block_layout) {
+    bv_ctx *ctx = ts->ctx;
+    const int64_t N = 2, C = 32, T = 7;
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(N, C, T), 1.0f); // [N, C, T]
+    bv_tensor *xb = bv_conv_block(ctx, x);                      // [N, C/16, T, 16]
+    BV_CHECK(xb->ndim == 4 && xb->shape[0] == N && xb->shape[1] == C / 16 && xb->shape[2] == T && xb->shape[3] == 16,
+             "blocked shape");
+    int bad = 0;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t t = 0; t < T; t++)
+                bad += xb->data[((n * (C / 16) + c / 16) * T + t) * 16 + c % 16] != x->data[(n * C + c) * T + t];
+    BV_CHECK(bad == 0, "%d elements of the blocked copy misplaced", bad);
+    bv_tensor *y = bv_conv_unblock(ctx, bv_mul_scalar(ctx, xb, 3.0f)); // [N, C, T]
+    bv_tensor *gy = bv_new_like(ctx, y);
+    bv_test_randn(ctx, gy, 1.0f);
+    bv_backward(ctx, y, gy);
+    for (int64_t i = 0; i < x->numel; i++) {
+        bad += y->data[i] != 3.0f * x->data[i];
+        bad += x->grad[i] != 3.0f * gy->data[i];
+    }
+    BV_CHECK(bad == 0, "%d elements wrong after the round trip (forward or gradient)", bad);
+}
+
+/* Bias (and weight) gradients on every path: oneDNN's weight pass writing the bias gradient
+ * straight or through scratch (parameters), and the own reduction when w needs no gradient; x
+ * used twice so its second gradient goes through scratch too. Plain and blocked. */
+BV_TEST(conv_bias_grad_paths) {
+    bv_ctx *ctx = ts->ctx;
+    const conv_spec s = {1, 0, 1, 2, 16, 16, 1, {9}, {3}, {1}, {1}, {1}, {0}};
+    bv_conv_geom g = spec_geom(&s);
+    for (int blocked = 0; blocked < 2; blocked++)
+        for (int w_param = 0; w_param < 2; w_param++) {
+            bv_params ps;
+            bv_params_init(&ps);
+            bv_tensor *b = bv_params_add(&ps, "conv.bias", BV_SHAPE(16)); // conv.bias [16]
+            bv_tensor *w = w_param ? bv_params_add(&ps, "conv.weight", BV_SHAPE(16, 16, 3)) // conv.weight [16, 16, 3]
+                                   : bv_zeros(ctx, BV_F32, BV_SHAPE(16, 16, 3));
+            bv_test_randn(ctx, w, 0.3f);
+            bv_test_randn(ctx, b, 0.3f);
+            for (int i = 0; i < 16; i++) b->grad[i] = 1.0f;
+            if (w_param)
+                for (int64_t i = 0; i < w->numel; i++) w->grad[i] = 1.0f;
+            bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 16, 9), 1.0f); // [B, C, T]
+            fused_spec f = {s, blocked, 0, 0, 0.0f};
+            bv_tensor *y1 = fused_apply(ctx, &f, x, w, b, NULL), *y2 = fused_apply(ctx, &f, x, w, b, NULL);
+            bv_tensor *gy = bv_new_like(ctx, y1);
+            bv_test_randn(ctx, gy, 1.0f);
+            bv_tensor *roots[2] = {y1, y2};
+            const bv_tensor *gouts[2] = {gy, gy};
+            bv_backward_multi(ctx, 2, roots, gouts);
+            float gx[288], gw[768], gb[16];
+            bv_conv_ref_backward(gx, gw, gb, gy->data, x->data, w->data, &g);
+            for (int i = 0; i < 288; i++) gx[i] *= 2;
+            for (int i = 0; i < 768; i++) gw[i] = 2 * gw[i] + 1.0f;
+            for (int i = 0; i < 16; i++) gb[i] = 2 * gb[i] + 1.0f;
+            char what[96];
+            snprintf(what, sizeof what, "%s, w %s: grad b", blocked ? "blocked" : "plain", w_param ? "param" : "const");
+            close_to(ts, what, b->grad, gb, 16, 1e-5);
+            snprintf(what, sizeof what, "%s, w %s: grad x", blocked ? "blocked" : "plain", w_param ? "param" : "const");
+            close_to(ts, what, x->grad, gx, 288, 1e-5);
+            if (w_param) close_to(ts, "accumulated grad w", w->grad, gw, 768, 1e-5);
+            bv_params_free(&ps);
+        }
+}
+
+static bv_tensor *fused_fn(bv_ctx *ctx, bv_tensor **in, void *user) {
+    const fused_spec *f = user;
+    return fused_apply(ctx, f, in[0], in[1], f->s.bias ? in[2] : NULL, f->residual ? in[3] : NULL);
+}
+
+/* plain: leaky_relu (grouped, strided, dilated) and residual; blocked (through bv_conv_block and
+ * bv_conv_unblock): none, leaky_relu, residual */
+BV_TEST(conv1d_fused_gradcheck) {
+    const conv_spec sp = {1, 0, 1, 2, 4, 6, 2, {11}, {3}, {2}, {2}, {2}, {0}};
+    const conv_spec sb = {1, 0, 1, 1, 16, 16, 1, {6}, {3}, {1}, {2}, {2}, {0}};
+    const fused_spec fs[] = {{sp, 0, 1, 0, 0.1f}, {sp, 0, 0, 1, 0.0f}, {sb, 1, 0, 0, 0.0f}, {sb, 1, 1, 0, 0.1f},
+                             {sb, 1, 0, 1, 0.0f}};
+    static const char *const names[] = {"plain lrelu", "plain residual", "blocked", "blocked lrelu",
+                                        "blocked residual"};
+    for (int i = 0; i < N_OF(fs); i++) {
+        bv_tensor *in[4];
+        fused_inputs(ts->ctx, &fs[i], in);
+        bv_gradcheck(ts, names[i], fused_fn, fs[i].residual ? 4 : 3, in, (void *)&fs[i], 1e-3, 5e-3, 1e-2, 64);
+    }
+}
+
+BV_TEST(conv_fused_and_blocked_errors) {
+    bv_ctx *ctx = ts->ctx;
+    char msg[512];
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 4, 10), 1.0f), *w = bv_test_input(ctx, BV_SHAPE(6, 4, 3), 1.0f);
+    int r = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_fused(ctx, x, w, NULL, 1, 1, 1, 1, &(bv_conv1d_fusion){.lrelu = 1}));
+    BV_CHECK(r && !strncmp(msg, "conv1d_fused", 12) && strstr(msg, "slope"), "slope 0 must raise: %s", msg);
+    bv_tensor *res = bv_test_input(ctx, BV_SHAPE(2, 6, 9), 1.0f); /* output is [2, 6, 10] */
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_fused(ctx, x, w, NULL, 1, 1, 1, 1, &(bv_conv1d_fusion){.residual = res}));
+    expect_msg(ts, msg, r, "conv1d_fused", "[2, 6, 9]", "[2, 6, 10]");
+    bv_tensor *res_ok = bv_test_input(ctx, BV_SHAPE(2, 6, 10), 1.0f);
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_fused(ctx, x, w, NULL, 1, 1, 1, 1,
+                                                  &(bv_conv1d_fusion){.lrelu = 1, .slope = 0.1f, .residual = res_ok}));
+    BV_CHECK(r && !strncmp(msg, "conv1d_fused", 12) && strstr(msg, "residual"), "lrelu + residual must raise: %s", msg);
+    bv_tensor *w5 = bv_test_input(ctx, BV_SHAPE(6, 5, 3), 1.0f);
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_fused(ctx, x, w5, NULL, 1, 1, 1, 1,
+                                                  &(bv_conv1d_fusion){.lrelu = 1, .slope = 0.1f}));
+    expect_msg(ts, msg, r, "conv1d_fused", "[2, 4, 10]", "[6, 5, 3]");
+
+    const bv_conv1d_fusion blk = {.blocked = 1};
+    bv_tensor *w16 = bv_test_input(ctx, BV_SHAPE(16, 32, 3), 1.0f);
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_fused(ctx, x, w16, NULL, 1, 1, 1, 1, &blk)); /* plain 3-d x */
+    expect_msg(ts, msg, r, "conv1d_fused (blocked)", "[2, 4, 10]", "4-d");
+    bv_tensor *x8 = bv_test_input(ctx, BV_SHAPE(2, 4, 10, 8), 1.0f); /* blocks of 8 */
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_fused(ctx, x8, w16, NULL, 1, 1, 1, 1, &blk));
+    expect_msg(ts, msg, r, "conv1d_fused (blocked)", "[2, 4, 10, 8]", "[16, 32, 3]");
+    bv_tensor *xb = bv_test_input(ctx, BV_SHAPE(2, 2, 10, 16), 1.0f); /* 32 channels */
+    bv_tensor *w24 = bv_test_input(ctx, BV_SHAPE(24, 32, 3), 1.0f);   /* 24 outputs: not blockable */
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_fused(ctx, xb, w24, NULL, 1, 1, 1, 1, &blk));
+    expect_msg(ts, msg, r, "conv1d_fused (blocked)", "[2, 2, 10, 16]", "[24, 32, 3]");
+    bv_tensor *w_in16 = bv_test_input(ctx, BV_SHAPE(16, 16, 3), 1.0f); /* expects 16 inputs, x has 32 */
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_fused(ctx, xb, w_in16, NULL, 1, 1, 1, 1, &blk));
+    expect_msg(ts, msg, r, "conv1d_fused (blocked)", "[2, 2, 10, 16]", "[16, 16, 3]");
+    bv_tensor *w_g2 = bv_test_input(ctx, BV_SHAPE(32, 16, 3), 1.0f);
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_fused(ctx, xb, w_g2, NULL, 1, 1, 1, 2, &blk));
+    BV_CHECK(r && strstr(msg, "groups"), "blocked groups 2 must raise: %s", msg);
+
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv_block(ctx, x)); /* 4 channels */
+    BV_CHECK(r && !strncmp(msg, "conv_block", 10) && strstr(msg, "[2, 4, 10]"), "C 4 must raise: %s", msg);
+    r = BV_EXPECT_ERROR(ctx, msg, bv_conv_unblock(ctx, x8));
+    BV_CHECK(r && !strncmp(msg, "conv_unblock", 12) && strstr(msg, "[2, 4, 10, 8]"), "blocks of 8 must raise: %s", msg);
+}
+
 /* ---------------- golden cases: the layer is described by a PyTorch ctor string ---------------- */
 
 /* "weight_norm(Conv1d(4, 6, kernel_size=5, stride=1, dilation=2, padding=4, groups=1))" parsed with

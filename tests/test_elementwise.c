@@ -291,6 +291,45 @@ BV_TEST(elementwise_unary_forward_vs_double) {
     }
 }
 
+/* The branch-free selects (leaky_relu, relu, clamp: vectorised loops) give exactly the scalar
+ * formulas, NaN, infinities and signed zeros included, in the short (remainder) and long (OpenMP,
+ * SIMD) paths; so do their gradients. */
+BV_TEST(elementwise_select_ops_exact) {
+    bv_ctx *ctx = ts->ctx;
+    static const float special[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-40f, -1e-40f, 3.0f, -2.0f, 0.4f};
+    const int ns = (int)(sizeof special / sizeof *special);
+    for (int len = 0; len < 2; len++) {
+        int64_t n = len ? 70001 : 13;
+        bv_tensor *x = bv_new(ctx, BV_F32, BV_SHAPE(n)); // [n]
+        for (int64_t i = 0; i < n; i++) x->data[i] = special[i % ns];
+        x->requires_grad = true;
+        bv_tensor *g = bv_new(ctx, BV_F32, BV_SHAPE(n));
+        for (int64_t i = 0; i < n; i++) g->data[i] = 0.5f + (float)(i % 3);
+        bv_tensor *y[3] = {bv_leaky_relu(ctx, x, 0.1f), bv_relu(ctx, x), bv_clamp(ctx, x, -0.5f, 0.5f)};
+        int bad_y = 0, bad_g = 0;
+        for (int k = 0; k < 3; k++) {
+            x->grad = NULL;
+            ctx->tape_len = 0;
+            bv_tensor *yk = k == 0   ? bv_leaky_relu(ctx, x, 0.1f)
+                            : k == 1 ? bv_relu(ctx, x)
+                                     : bv_clamp(ctx, x, -0.5f, 0.5f);
+            bv_backward(ctx, yk, g);
+            for (int64_t i = 0; i < n; i++) {
+                float v = x->data[i], gi = g->data[i];
+                float want = k == 0 ? (v > 0.0f ? v : v * 0.1f) : k == 1 ? (v > 0.0f ? v : 0.0f)
+                                                                          : (v < -0.5f ? -0.5f : v > 0.5f ? 0.5f : v);
+                float dwant = k == 0 ? (v > 0.0f ? gi : gi * 0.1f) : k == 1 ? (v > 0.0f ? gi : 0.0f)
+                                                                            : (v >= -0.5f && v <= 0.5f ? gi : 0.0f);
+                float got = y[k]->data[i];
+                bad_y += isnan(want) ? !isnan(got) : memcmp(&got, &want, sizeof got) != 0;
+                bad_g += memcmp(&x->grad[i], &dwant, sizeof dwant) != 0;
+            }
+        }
+        BV_CHECK(bad_y == 0 && bad_g == 0, "n %lld: %d outputs and %d gradients differ from the scalar formulas",
+                 (long long)n, bad_y, bad_g);
+    }
+}
+
 static float grad_at(bv_test_state *ts, const unary_case *u, float v) {
     bv_tensor *x = bv_full(ts->ctx, BV_SHAPE(1), v);
     x->requires_grad = true;

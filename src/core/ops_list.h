@@ -14,18 +14,16 @@
     /* linear algebra */                                                                      \
     X(MATMUL) X(LINEAR) X(EMBEDDING)                                                          \
     /* convolutions */                                                                        \
-    X(CONV1D) X(CONV_TRANSPOSE1D) X(CONV2D) X(WEIGHT_NORM)                                    \
+    X(CONV1D) X(CONV_TRANSPOSE1D) X(CONV2D) X(WEIGHT_NORM) X(CONV_BLOCK) X(CONV_UNBLOCK)        \
     /* normalisation */                                                                       \
     X(LAYER_NORM_CH) X(LAYER_NORM_LAST) X(GROUP_NORM) X(SOFTMAX) X(LOG_SOFTMAX)               \
     /* shape and data movement */                                                             \
     X(RESHAPE) X(TRANSPOSE) X(PERMUTE) X(SLICE) X(CONCAT) X(PAD) X(FLIP) X(EXPAND)            \
-    X(GATHER_TIME) X(CUMSUM) X(MASKED_FILL) X(WHERE) X(COPY)                                  \
+    X(GATHER_TIME) X(CUMSUM) X(MASKED_FILL) X(COPY)                                  \
     /* recurrent, flows, audio */                                                             \
-    X(LSTM) X(RQ_SPLINE) X(DROPOUT) X(STFT_MAG) X(RESAMPLE)                                   \
+    X(LSTM) X(RQ_SPLINE) X(STFT_MAG) X(RESAMPLE)                                   \
     /* fused model pieces */                                                                  \
-    X(FUSED_TANH_SIGMOID) X(MHA_REL_LOGITS) X(MHA_REL_VALUES)                                 \
-    /* losses */                                                                              \
-    X(L1_LOSS) X(FEATURE_LOSS) X(DISC_LOSS) X(GEN_LOSS) X(KL_LOSS)
+    X(FUSED_TANH_SIGMOID) X(MHA_REL_LOGITS) X(MHA_REL_VALUES)
 
 typedef enum {
 #define BV_OP_ENUM(n) BV_OP_##n,

@@ -157,6 +157,10 @@ bv_tensor *bv_generator_forward(bv_ctx *ctx, const bv_generator *m, bv_tensor *x
     for (int i = 0; i < m->cfg.n_upsamples; i++) {
         x = bv_leaky_relu(ctx, x, BV_LRELU_SLOPE);
         x = up_forward(ctx, &m->ups[i], x); // [B, U/2^(i+1), T * prod(rates[0..i])]
+        /* speed only: the resblocks and the sum of their outputs run in oneDNN's channel-blocked
+         * layout (no reorder around each conv), converted once here and back after the division */
+        const int blk = bv_conv_blocked_ok(x->shape[1]);
+        if (blk) x = bv_conv_block(ctx, x); // [B, ch/16, T', 16]
         if (infer) bv_ctx_keep_only(ctx, base, 1, &x);
         bv_tensor *xs = NULL;
         for (int j = 0; j < nk; j++) {
@@ -170,6 +174,7 @@ bv_tensor *bv_generator_forward(bv_ctx *ctx, const bv_generator *m, bv_tensor *x
             }
         }
         x = bv_div(ctx, xs, num_kernels);
+        if (blk) x = bv_conv_unblock(ctx, x); // [B, ch, T']
         if (infer) bv_ctx_keep_only(ctx, base, 1, &x);
     }
     x = bv_leaky_relu(ctx, x, GEN_LRELU_DEFAULT);   /* upstream F.leaky_relu(x): default slope 0.01 */

@@ -31,14 +31,16 @@ void bv_resblock1_free(bv_resblock1 *m);
 /* Upstream init: PyTorch's Conv1d default for every conv. commons.init_weights, which upstream
  * applies afterwards, writes only the derived .weight that weight norm recomputes: no effect. */
 void bv_resblock1_reset_parameters(const bv_resblock1 *m, bv_rng *rng);
-/* x [B, C, T], x_mask [B, 1, T] or NULL -> [B, C, T] */
+/* x [B, C, T], x_mask [B, 1, T] or NULL -> [B, C, T]. x may also come channel-blocked
+ * [B, C/16, T, 16] (bv_conv_block; then no mask): the result is blocked too, so a caller that runs
+ * several blocks on one input (the Generator) converts once. */
 bv_tensor *bv_resblock1_forward(bv_ctx *ctx, const bv_resblock1 *m, bv_tensor *x, bv_tensor *x_mask);
 
 /* dilation: 2 values (upstream default (1, 3)). */
 bv_resblock2 *bv_resblock2_new(bv_params *ps, const char *prefix, int channels, int kernel_size, const int *dilation);
 void bv_resblock2_free(bv_resblock2 *m);
 void bv_resblock2_reset_parameters(const bv_resblock2 *m, bv_rng *rng);   /* as ResBlock1 */
-/* x [B, C, T], x_mask [B, 1, T] or NULL -> [B, C, T] */
+/* x [B, C, T] (or blocked, as ResBlock1), x_mask [B, 1, T] or NULL -> x's shape */
 bv_tensor *bv_resblock2_forward(bv_ctx *ctx, const bv_resblock2 *m, bv_tensor *x, bv_tensor *x_mask);
 
 #endif

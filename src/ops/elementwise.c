@@ -103,29 +103,34 @@ static inline void row_offsets(const bcast *bc, int64_t r, int64_t *oa, int64_t 
 
 /* Walk every output element in (row, chunk) tasks; STMT sees j (index in the chunk), x = a value,
  * y = b value, and pointers o (output/grad chunk) and g (upstream grad chunk). The innermost
- * coalesced stride is 0 or 1 for each input, so the four cases below cover everything and each
- * loop vectorises. */
+ * coalesced stride is 0 or 1 for each input, so the four cases below cover everything. Each loop
+ * says "omp simd": at -O2 GCC's cheap cost model leaves a loop of unknown length scalar (it will
+ * not add a remainder loop); the written output never aliases an input (fresh tensor or grad). */
 #define ROW_LOOP(STMT)                                                                    \
     do {                                                                                  \
         if (ia && ib) {                                                                   \
+            _Pragma("omp simd")                                                           \
             for (int64_t j = 0; j < len; j++) {                                           \
                 const float x = pa[j], y = pb[j];                                         \
                 STMT;                                                                     \
             }                                                                             \
         } else if (ia) {                                                                  \
             const float y = pb[0];                                                        \
+            _Pragma("omp simd")                                                           \
             for (int64_t j = 0; j < len; j++) {                                           \
                 const float x = pa[j];                                                    \
                 STMT;                                                                     \
             }                                                                             \
         } else if (ib) {                                                                  \
             const float x = pa[0];                                                        \
+            _Pragma("omp simd")                                                           \
             for (int64_t j = 0; j < len; j++) {                                           \
                 const float y = pb[j];                                                    \
                 STMT;                                                                     \
             }                                                                             \
         } else {                                                                          \
             const float x = pa[0], y = pb[0];                                             \
+            _Pragma("omp simd")                                                           \
             for (int64_t j = 0; j < len; j++) { STMT; }                                   \
         }                                                                                 \
     } while (0)
@@ -300,6 +305,20 @@ bv_tensor *bv_div(bv_ctx *ctx, bv_tensor *a, bv_tensor *b) { return binary(ctx, 
 
 static inline float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+/* c ? a : b as a bitwise blend of two values both computed. Written as a plain ?: GCC sinks a
+ * multiply into the arm that needs it (x * slope only when x <= 0, since under -ftrapping-math it
+ * may not evaluate it otherwise), which is a branch, and the loop stays scalar: leaky_relu ran at
+ * a tenth of memory speed. Same values bit for bit. */
+static inline float select_f(int c, float a, float b) {
+    uint32_t ua, ub;
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    const uint32_t m = -(uint32_t)(c != 0), r = (ua & m) | (ub & ~m);
+    float f;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
+
 /* torch's pow backward: exponent 0 has a zero gradient everywhere (not 0 * x^-1). */
 static inline float pow_deriv(float x, float p) { return p == 0.0f ? 0.0f : p * powf(x, p - 1.0f); }
 
@@ -316,8 +335,8 @@ static inline float pow_deriv(float x, float p) { return p == 0.0f ? 0.0f : p * 
     X(abs, ABS, fabsf(x), (x > 0.0f) - (x < 0.0f))                                                \
     X(tanh, TANH, tanhf(x), 1.0f - y * y)                                                         \
     X(sigmoid, SIGMOID, sigmoidf_(x), y * (1.0f - y))                                             \
-    X(relu, RELU, x > 0.0f ? x : 0.0f, x > 0.0f ? 1.0f : 0.0f)                                    \
-    X(leaky_relu, LEAKY_RELU, x > 0.0f ? x : x * p0, x > 0.0f ? 1.0f : p0)                        \
+    X(relu, RELU, x > 0.0f ? x : 0.0f, select_f(x > 0.0f, 1.0f, 0.0f))                            \
+    X(leaky_relu, LEAKY_RELU, select_f(x > 0.0f, x, x * p0), select_f(x > 0.0f, 1.0f, p0))        \
     X(gelu, GELU, 0.5f * x * (1.0f + erff(x * INV_SQRT2)),                                        \
       0.5f * (1.0f + erff(x * INV_SQRT2)) + x * INV_SQRT2PI * expf(-0.5f * x * x))                \
     X(silu, SILU, x * sigmoidf_(x), sigmoidf_(x) * (1.0f + x * (1.0f - sigmoidf_(x))))            \
@@ -326,7 +345,7 @@ static inline float pow_deriv(float x, float p) { return p == 0.0f ? 0.0f : p * 
     /* log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)): no overflow either side */                 \
     X(logsigmoid, LOGSIGMOID, fminf(x, 0.0f) - log1pf(expf(-fabsf(x))), sigmoidf_(-x))            \
     /* p0 = lo, p1 = hi; the gradient passes on the closed interval, as torch */                  \
-    X(clamp, CLAMP, x < p0 ? p0 : (x > p1 ? p1 : x), (x >= p0 && x <= p1) ? 1.0f : 0.0f)          \
+    X(clamp, CLAMP, x < p0 ? p0 : (x > p1 ? p1 : x), select_f((x >= p0) & (x <= p1), 1.0f, 0.0f)) \
     X(add_scalar, ADD_SCALAR, x + p0, 1.0f)                                                       \
     X(mul_scalar, MUL_SCALAR, x * p0, p0)                                                         \
     X(rsub_scalar, RSUB_SCALAR, p0 - x, -1.0f)                                                    \

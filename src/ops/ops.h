@@ -75,6 +75,30 @@ bv_tensor *bv_conv2d(bv_ctx *ctx, bv_tensor *x, bv_tensor *w, bv_tensor *b, int 
 /* torch.nn.utils.weight_norm: w = g * v / ||v||, norm over every dim except `dim`
  * (dim 0: g [out, 1, ...]; dim 2 for WavLM's pos_conv: g [1, 1, K]). */
 bv_tensor *bv_weight_norm(bv_ctx *ctx, bv_tensor *g, bv_tensor *v, int dim);
+/* conv1d with what the Generator's ResBlocks fuse into it (designated initialisers; zero = off):
+ *   .blocked   x and the output are channel-blocked (below); groups 1, Cin and Cout multiples of 16;
+ *   .lrelu     leaky_relu(conv + b, .slope) computed inside oneDNN's kernel; slope > 0 (backward
+ *              reads the output's sign, so the pre-activation is never stored);
+ *   .residual  + residual, a tensor of the output's shape (the residual connection as one op; not
+ *              with .lrelu).
+ * The values are those of the separate ops, bit for bit. */
+typedef struct bv_conv1d_fusion {
+    int blocked, lrelu;
+    float slope;
+    bv_tensor *residual;
+} bv_conv1d_fusion;
+bv_tensor *bv_conv1d_fused(bv_ctx *ctx, bv_tensor *x, bv_tensor *w, bv_tensor *b, int stride, int padding,
+                           int dilation, int groups, const bv_conv1d_fusion *f);
+/* Channel-blocked activations, the layout oneDNN's direct conv kernels work in (AVX-512): element
+ * (b, c, t) of [B, C, T] at [b, c/16, t, c%16] of [B, C/16, T, 16]. A chain of blocked convs and
+ * elementwise ops between them (same-shape operands) skips the two reorders every plain-layout
+ * conv call pays. C must be a multiple of BV_CONV_BLOCK. */
+#define BV_CONV_BLOCK 16
+bv_tensor *bv_conv_block(bv_ctx *ctx, bv_tensor *x);    /* [B, C, T] -> [B, C/16, T, 16] */
+bv_tensor *bv_conv_unblock(bv_ctx *ctx, bv_tensor *xb); /* [B, C/16, T, 16] -> [B, C, T] */
+/* 1 when blocked convs over `channels` channels run without any reorder here: a multiple of 16,
+ * a CPU whose oneDNN kernels block by 16, and no BV_CONV_LAYOUT=plain / bv_conv_set_layout(PLAIN). */
+int bv_conv_blocked_ok(int64_t channels);
 
 /* ---------------- norm.c ---------------- */
 /* modules.LayerNorm: x [B, C, T] normalised over C per (b, t); gamma, beta [C]. */
