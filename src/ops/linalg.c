@@ -37,6 +37,14 @@ static void gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A
 /* matmul                                                                                       */
 
 /* iattr: 0 batch, 1 M, 2 K, 3 N, 4 shared (b is 2-d) */
+/* Batch item i of the backward products: ga += g b^T, gb += a^T g. */
+static void matmul_backward_one(const bv_tensor *a, const bv_tensor *b, const float *g, float *ga, float *gb, int64_t i,
+                                int64_t M, int64_t K, int64_t N) {
+    const float *gi = g + i * M * N;
+    if (ga) gemm(0, 1, M, K, N, gi, b->data + i * K * N, 1.0f, ga + i * M * K);
+    if (gb) gemm(1, 0, K, N, M, a->data + i * M * K, gi, 1.0f, gb + i * K * N);
+}
+
 static void matmul_backward(bv_ctx *ctx, bv_node *n) {
     bv_tensor *a = n->in[0], *b = n->in[1], *out = n->out[0];
     const int64_t batch = n->iattr[0], M = n->iattr[1], K = n->iattr[2], N = n->iattr[3];
@@ -48,11 +56,13 @@ static void matmul_backward(bv_ctx *ctx, bv_node *n) {
     }
     float *ga = a->requires_grad ? bv_grad(ctx, a) : NULL;
     float *gb = b->requires_grad ? bv_grad(ctx, b) : NULL;
-#pragma omp parallel for schedule(static) if (THREAD_BATCH(batch, M, N, K))
-    for (int64_t i = 0; i < batch; i++) {
-        const float *gi = g + i * M * N;
-        if (ga) gemm(0, 1, M, K, N, gi, b->data + i * K * N, 1.0f, ga + i * M * K);  /* g b^T */
-        if (gb) gemm(1, 0, K, N, M, a->data + i * M * K, gi, 1.0f, gb + i * K * N);  /* a^T g */
+    /* A plain `if`, not OpenMP's if clause: a one-thread parallel region still makes OpenBLAS spawn
+     * fresh threads inside it on every call. */
+    if (THREAD_BATCH(batch, M, N, K)) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < batch; i++) matmul_backward_one(a, b, g, ga, gb, i, M, K, N);
+    } else {
+        for (int64_t i = 0; i < batch; i++) matmul_backward_one(a, b, g, ga, gb, i, M, K, N);
     }
 }
 
@@ -84,9 +94,15 @@ bv_tensor *bv_matmul(bv_ctx *ctx, bv_tensor *a, bv_tensor *b) {
     if (shared) {
         gemm(0, 0, batch * M, N, K, a->data, b->data, 0.0f, out->data);
     } else {
-#pragma omp parallel for schedule(static) if (THREAD_BATCH(batch, M, N, K))
-        for (int64_t i = 0; i < batch; i++)
-            gemm(0, 0, M, N, K, a->data + i * M * K, b->data + i * K * N, 0.0f, out->data + i * M * N);
+        const int par = THREAD_BATCH(batch, M, N, K); /* plain if: see matmul_backward */
+        if (par) {
+#pragma omp parallel for schedule(static)
+            for (int64_t i = 0; i < batch; i++)
+                gemm(0, 0, M, N, K, a->data + i * M * K, b->data + i * K * N, 0.0f, out->data + i * M * N);
+        } else {
+            for (int64_t i = 0; i < batch; i++)
+                gemm(0, 0, M, N, K, a->data + i * M * K, b->data + i * K * N, 0.0f, out->data + i * M * N);
+        }
     }
     bv_tensor *ins[2] = {a, b};
     if (bv_needs_grad(ctx, 2, ins)) {
