@@ -227,7 +227,7 @@ static int resample(const resample_opts *o) {
     file_list l = {0};
     int n_other = 0;
     if (walk(o->in_dir, "", out_real, &l, &n_other)) return BV_EXIT_INPUT;
-    qsort(l.rel, (size_t)l.n, sizeof(char *), cmp_str);
+    if (l.n) qsort(l.rel, (size_t)l.n, sizeof(char *), cmp_str); /* an empty list has no array */
     int rc = 0;
     if (same_output(o->in_dir, &l)) rc = BV_EXIT_INPUT;
     if (!rc && !l.n) {
