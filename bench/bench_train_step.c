@@ -34,6 +34,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "upstream_config.h"
 #include "../src/audio/mel.h"
 #include "../src/core/error.h"
 #include "../src/data/symbols.h"
@@ -46,33 +47,8 @@ int bv_bench_train_step(int argc, char **argv);
 #define MAX_B 8
 #define MAX_STEPS 32
 
-/* configs/config.json of upstream (Bert-VITS2 2.3) with spk2id cut to one name: every key the step reads. */
-static const char default_config[] =
-    "{\"train\": {\"log_interval\": 200, \"eval_interval\": 1000, \"seed\": 42, \"epochs\": 1000,"
-    " \"learning_rate\": 0.0002, \"betas\": [0.8, 0.99], \"eps\": 1e-09, \"batch_size\": 16, \"bf16_run\": false,"
-    " \"lr_decay\": 0.99995, \"segment_size\": 16384, \"init_lr_ratio\": 1, \"warmup_epochs\": 0, \"c_mel\": 45,"
-    " \"c_kl\": 1.0, \"c_commit\": 100, \"skip_optimizer\": true, \"freeze_ZH_bert\": false,"
-    " \"freeze_JP_bert\": false, \"freeze_EN_bert\": false, \"freeze_emo\": false},"
-    " \"data\": {\"training_files\": \"filelists/train.list\", \"validation_files\": \"filelists/val.list\","
-    " \"max_wav_value\": 32768.0, \"sampling_rate\": 44100, \"filter_length\": 2048, \"hop_length\": 512,"
-    " \"win_length\": 2048, \"n_mel_channels\": 128, \"mel_fmin\": 0.0, \"mel_fmax\": null, \"add_blank\": true,"
-    " \"n_speakers\": 850, \"cleaned_text\": true, \"spk2id\": {\"spk0\": 0}},"
-    " \"model\": {\"use_spk_conditioned_encoder\": true, \"use_noise_scaled_mas\": true,"
-    " \"use_mel_posterior_encoder\": false, \"use_duration_discriminator\": true, \"inter_channels\": 192,"
-    " \"hidden_channels\": 192, \"filter_channels\": 768, \"n_heads\": 2, \"n_layers\": 6, \"kernel_size\": 3,"
-    " \"p_dropout\": 0.1, \"resblock\": \"1\", \"resblock_kernel_sizes\": [3, 7, 11],"
-    " \"resblock_dilation_sizes\": [[1, 3, 5], [1, 3, 5], [1, 3, 5]], \"upsample_rates\": [8, 8, 2, 2, 2],"
-    " \"upsample_initial_channel\": 512, \"upsample_kernel_sizes\": [16, 16, 8, 2, 2], \"n_layers_q\": 3,"
-    " \"use_spectral_norm\": false, \"gin_channels\": 512,"
-    " \"slm\": {\"model\": \"./slm/wavlm-base-plus\", \"sr\": 16000, \"hidden\": 768, \"nlayers\": 13,"
-    " \"initial_channel\": 64}},"
-    " \"version\": \"2.3\"}";
 
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
+
 
 static double cpu_ms(void) { /* this process's CPU time, all threads: less load-sensitive than wall time */
     struct timespec t;
@@ -321,9 +297,9 @@ static void map_put(bench *b, bv_node *n, bv_backward_fn fn, region r) {
 static void timed_backward(bv_ctx *ctx, bv_node *n) {
     wrap_entry *e = map_slot(g_bench, n);
     BV_ASSERT(e->node == n);
-    double t0 = now_ms();
+    double t0 = bv_bench_now_ms();
     e->fn(ctx, n);
-    double dt = now_ms() - t0;
+    double dt = bv_bench_now_ms() - t0;
     step_rec *r = g_bench->cur;
     r->bw_ms[e->r] += dt;
     r->op_ms[n->op] += dt;
@@ -377,7 +353,7 @@ static const char *const keep_names[T_COUNT] = {"fwd.g", "fwd.hidden_x", "fwd.x_
 static void on_probe(void *user, const char *name, bv_tensor *t) {
     bench *b = user;
     step_rec *r = b->cur;
-    double now = now_ms();
+    double now = bv_bench_now_ms();
     for (int i = 0; i < T_COUNT; i++)
         if (!strcmp(name, keep_names[i])) b->keep[i] = t;
     for (int i = 0; i < N_NETG_ENDS; i++)
@@ -411,9 +387,9 @@ typedef struct piece { const char *name; double ms; } piece;
         for (int rep_ = 0; rep_ < 2; rep_++) {                      \
             bv_arena_mark mark_ = bv_arena_get_mark(&ctx->arena);   \
             int64_t tape_ = ctx->tape_len;                          \
-            double t0_ = now_ms();                                  \
+            double t0_ = bv_bench_now_ms();                                  \
             __VA_ARGS__;                                            \
-            double dt_ = now_ms() - t0_;                            \
+            double dt_ = bv_bench_now_ms() - t0_;                            \
             best_ = dt_ < best_ ? dt_ : best_;                      \
             ctx->tape_len = tape_;                                  \
             bv_arena_reset_to(&ctx->arena, mark_);                  \
@@ -490,10 +466,10 @@ static int time_optimizers(bench *b, piece *p) {
     int n = 0;
     for (size_t i = 0; i < sizeof os / sizeof *os; i++) {
         if (!os[i].o->block) continue;
-        double t0 = now_ms();
+        double t0 = bv_bench_now_ms();
         bv_clip_grad_value(os[i].ps, os[i].hg, NULL);
         bv_adamw_step(os[i].o, os[i].hg);
-        p[n++] = (piece){os[i].name, now_ms() - t0};
+        p[n++] = (piece){os[i].name, bv_bench_now_ms() - t0};
     }
     return n;
 }
@@ -673,9 +649,9 @@ static int run(const opts *o, const bv_config *cfg) {
         bv_ctx_reset(&ctx);
         double c0 = cpu_ms();
         long f0 = minor_faults();
-        r->t0 = now_ms();
+        r->t0 = bv_bench_now_ms();
         bv_train_step(&st, &ctx, &batch, &res);
-        r->t_end = now_ms();
+        r->t_end = bv_bench_now_ms();
         double dc = cpu_ms() - c0;
         st.global_step++;
         for (int k = 1; k < K_COUNT; k++) /* an absent probe (no dur-disc): zero-length phase */
@@ -734,7 +710,7 @@ int bv_bench_train_step(int argc, char **argv) {
     bv_config cfg;
     char err[512];
     int rc = o.config ? bv_config_load(&cfg, o.config, err, sizeof err)
-                      : bv_config_parse(&cfg, default_config, "built-in config", err, sizeof err);
+                      : bv_config_parse(&cfg, bv_bench_upstream_config, "built-in config", err, sizeof err);
     if (rc) {
         fprintf(stderr, "error: %s\n", err);
         return 1;

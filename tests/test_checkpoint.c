@@ -28,6 +28,7 @@
 #include "../src/train/checkpoint.h"
 #include "../src/train/train_step.h"
 #include "golden.h"
+#include "golden_disc.h"
 
 /* ------------------------------------------------------------------ small file helpers */
 
@@ -68,41 +69,10 @@ static int exists(const char *dir, const char *name) {
 
 /* ------------------------------------------------------------------ golden setup (F01 / F03) */
 
-static int json_first_int(const cJSON *v) { return cJSON_IsArray(v) ? cJSON_GetArrayItem(v, 0)->valueint : v->valueint; }
-
-static bv_disc_layer layer_from_json(const cJSON *j) {
-    const cJSON *g = cJSON_GetObjectItem(j, "groups");
-    return (bv_disc_layer){json_first_int(cJSON_GetObjectItem(j, "cin")), json_first_int(cJSON_GetObjectItem(j, "cout")),
-                           json_first_int(cJSON_GetObjectItem(j, "k")),   json_first_int(cJSON_GetObjectItem(j, "s")),
-                           g ? g->valueint : 1,                           json_first_int(cJSON_GetObjectItem(j, "pad"))};
-}
-
-/* F01 config.net_d: the reduced-width MPD the golden checkpoints hold. */
 static int layout_from_manifest(bv_test_state *ts, bv_golden *g, bv_mpd_layout *l) {
-    const cJSON *nd = cJSON_GetObjectItem(bv_golden_config(g), "net_d");
-    memset(l, 0, sizeof *l);
-    const char *which[2] = {"S", "P"};
-    for (int k = 0; k < 2; k++) {
-        bv_disc_widths *w = k ? &l->p : &l->s;
-        char key[64];
-        snprintf(key, sizeof key, "Discriminator%s.convs", which[k]);
-        const cJSON *convs = cJSON_GetObjectItem(nd, key), *c;
-        snprintf(key, sizeof key, "Discriminator%s.conv_post", which[k]);
-        const cJSON *post = cJSON_GetObjectItem(nd, key);
-        if (!cJSON_IsArray(convs) || cJSON_GetArraySize(convs) > BV_DISC_MAX_CONVS || !cJSON_IsObject(post)) {
-            BV_CHECK(0, "F01 config.net_d.Discriminator%s missing", which[k]);
-            return -1;
-        }
-        cJSON_ArrayForEach(c, convs) w->convs[w->n_convs++] = layer_from_json(c);
-        w->post = layer_from_json(post);
-    }
-    const cJSON *p;
-    cJSON_ArrayForEach(p, cJSON_GetObjectItem(nd, "periods")) {
-        if (l->n_periods >= BV_MPD_MAX_DISCS - 1) break;
-        l->periods[l->n_periods++] = p->valueint;
-    }
-    BV_CHECK(l->n_periods > 0, "F01 config.net_d.periods");
-    return l->n_periods > 0 ? 0 : -1;
+    int rc = bv_golden_mpd_layout(cJSON_GetObjectItem(bv_golden_config(g), "net_d"), l);
+    BV_CHECK(rc == 0, "F01 config.net_d: DiscriminatorS/P tables or periods missing");
+    return rc;
 }
 
 typedef struct golden_run {

@@ -6,26 +6,11 @@
 #include "../src/model/discriminators.h"
 #include "../src/ops/ops.h"
 #include "golden.h"
+#include "golden_disc.h"
 
-/* One conv layer from the manifest ({"cin","cout","k","s","groups","pad"}; 2-d entries are lists). */
-static int json_first_int(const cJSON *v) { return cJSON_IsArray(v) ? cJSON_GetArrayItem(v, 0)->valueint : v->valueint; }
-
-static bv_disc_layer layer_from_json(const cJSON *j) {
-    const cJSON *g = cJSON_GetObjectItem(j, "groups");
-    return (bv_disc_layer){json_first_int(cJSON_GetObjectItem(j, "cin")), json_first_int(cJSON_GetObjectItem(j, "cout")),
-                           json_first_int(cJSON_GetObjectItem(j, "k")),   json_first_int(cJSON_GetObjectItem(j, "s")),
-                           g ? g->valueint : 1,                           json_first_int(cJSON_GetObjectItem(j, "pad"))};
-}
-
-static void widths_from_config(bv_golden *g, const char *which, bv_disc_widths *w) {
-    char key[64];
-    snprintf(key, sizeof key, "Discriminator%s.convs", which);
-    const cJSON *convs = cJSON_GetObjectItem(bv_golden_config(g), key);
-    w->n_convs = 0;
-    const cJSON *c;
-    cJSON_ArrayForEach(c, convs) w->convs[w->n_convs++] = layer_from_json(c);
-    snprintf(key, sizeof key, "Discriminator%s.conv_post", which);
-    w->post = layer_from_json(cJSON_GetObjectItem(bv_golden_config(g), key));
+/* The case config's reduced-width layer table ("DiscriminatorS.convs" / ".conv_post"). */
+static void widths_from_config(bv_test_state *ts, bv_golden *g, const char *which, bv_disc_widths *w) {
+    BV_CHECK(bv_golden_disc_widths(bv_golden_config(g), which, w) == 0, "config: Discriminator%s table missing", which);
 }
 
 /* README "Real width": element j of a parameter, from its seed, scale and offset. */
@@ -115,7 +100,7 @@ static void run_single_disc(bv_test_state *ts, const char *case_name, int real_w
         if (period) bv_disc_widths_upstream_p(&w);
         else bv_disc_widths_upstream_s(&w);
     } else {
-        widths_from_config(g, period ? "P" : "S", &w);
+        widths_from_config(ts, g, period ? "P" : "S", &w);
     }
     bv_params ps;
     bv_params_init(&ps);
@@ -164,8 +149,8 @@ static void run_mpd(bv_test_state *ts, const char *case_name, int real_width) {
     } else {
         np = bv_golden_cfg_ints(g, "periods", per, BV_MPD_MAX_DISCS);
         for (int i = 0; i < np; i++) periods[i] = (int)per[i];
-        widths_from_config(g, "S", &ws);
-        widths_from_config(g, "P", &wp);
+        widths_from_config(ts, g, "S", &ws);
+        widths_from_config(ts, g, "P", &wp);
     }
     BV_CHECK(np > 0 && np < BV_MPD_MAX_DISCS, "periods: %d", np);
     if (np <= 0 || np >= BV_MPD_MAX_DISCS) goto done;
