@@ -758,6 +758,9 @@ BV_TEST(trainer_reads_config_yml_train_ms) {
     write_text(path, "train_ms:\n  keep_ckpts: [1, 2\n");
     rc = bv_yml_read_train_ms(path, &y, err, sizeof err);
     BV_CHECK(rc == -1 && strstr(err, "config.yml:"), "malformed YAML: %s", err);
+    write_text(path, "train_ms:\n  keep_ckpts: 2\n---\ntrain_ms:\n  keep_ckpts: 3\n");
+    rc = bv_yml_read_train_ms(path, &y, err, sizeof err);
+    BV_CHECK(rc == -1 && strstr(err, "config.yml:3") && strstr(err, "second YAML document"), "two documents: %s", err);
     snprintf(path, sizeof path, "%s/absent.yml", dir);
     rc = bv_yml_read_train_ms(path, &y, err, sizeof err);
     BV_CHECK(rc == -1 && strstr(err, "absent.yml"), "missing file: %s", err);
