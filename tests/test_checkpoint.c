@@ -759,6 +759,14 @@ BV_TEST(checkpoint_keep_ckpts_pruning_and_stale_tmp) {
     }
     BV_CHECK(exists(dir, "G_best.pth") && exists(dir, "config.json") && exists(dir, "D_400.pth.tmp"),
              "other files touched");
-    BV_CHECK(bv_ckpt_remove_stale_tmp(dir, NULL) == 1 && !exists(dir, "D_400.pth.tmp"), "stale tmp kept");
+    /* what a SIGKILL inside a save leaves: our temporary, or libzip's suffix on it (issue 14 finding 7) */
+    touch(dir, "G_12.pth.tmp.4242.0");
+    touch(dir, "DUR_7.pth.tmp.4242.3.Xa9k2Q");
+    touch(dir, "notes.pth.tmp.1");
+    touch(dir, "G_x.pth.tmp.1");
+    BV_CHECK(bv_ckpt_remove_stale_tmp(dir, NULL) == 3 && !exists(dir, "D_400.pth.tmp") &&
+                 !exists(dir, "G_12.pth.tmp.4242.0") && !exists(dir, "DUR_7.pth.tmp.4242.3.Xa9k2Q"),
+             "stale tmp kept");
+    BV_CHECK(exists(dir, "notes.pth.tmp.1") && exists(dir, "G_x.pth.tmp.1"), "a file not ours was removed");
     rm_dir(dir);
 }

@@ -533,7 +533,9 @@ BV_TEST(dataset_errors_filelist) {
                       NULL);
     expect_open_error(ts, &f, "u0.wav|A|ZH|t|_ n i h ao _|0 3 3 3 0|1 1 2 1 1\n", &o, ":1: 5 tones for 6 phones", NULL);
     expect_open_error(ts, &f, "u0.wav|A|ZH|t|_ n i h ao _|0 3 3 3 3 0|1 1 2 1\n", &o,
-                      ":1: word2ph sums to 5, expected the phone count 6", NULL);
+                      ":1: word2ph sums to 5, but there are 6 phones", NULL);
+    expect_open_error(ts, &f, "u0.wav|A|ZH|t|_ n i h ao _|0 3 3 3 3 0|9223372036854775807 9223372036854775807 1 1\n",
+                      &o, ":1: word2ph[0] = 9223372036854775807 is outside [0, 6]", NULL);
     expect_open_error(ts, &f, "u0.wav|A|ZH|t|_ n i h ao _|0 3 x 3 3 0|1 1 2 1 1\n", &o, ":1: tones: item 3", NULL);
     expect_open_error(ts, &f, "u0.wav|A|ZH|t|_ n i h ao _|0 3 3 9 3 0|1 1 2 1 1\n", &o, ":1: tone 9", "ZH (0..5)");
     expect_open_error(ts, &f, "u0.flac|A|ZH|t|_ n i h ao _|0 3 3 3 3 0|1 1 2 1 1\n", &o, ":1: audio path \"u0.flac\"",

@@ -144,10 +144,8 @@ static int check_cleaned(bv_prep_utt *u, const char *where, char *err, size_t er
         fail(err, errcap, "%s: %d phones but %d tones", where, n, nt);
         goto done;
     }
-    int64_t sum = 0;
-    for (int i = 0; i < nw; i++) sum += w2p[i];
-    if (sum != n) {
-        fail(err, errcap, "%s: word2ph sums to %lld, but there are %d phones", where, (long long)sum, n);
+    if (bv_word2ph_check(w2p, nw, n, sub, sizeof sub)) {
+        fail(err, errcap, "%s: %s", where, sub);
         goto done;
     }
     int64_t *ids = bv_xmalloc(sizeof(int64_t) * 3 * (size_t)n + 8);

@@ -424,12 +424,7 @@ static int utt_from_cleaned(bv_infer_utt *u, const char *const *phones, const in
                             size_t errcap) {
     memset(u, 0, sizeof *u);
     if (n <= 0) return snprintf(err, errcap, "no phones"), -1;
-    if (word2ph) {
-        int64_t sum = 0;
-        for (int i = 0; i < n_w; i++) sum += word2ph[i];
-        if (sum != n)
-            return snprintf(err, errcap, "word2ph sums to %lld, but there are %d phones", (long long)sum, n), -1;
-    }
+    if (word2ph && bv_word2ph_check(word2ph, n_w, n, err, errcap)) return -1;
     int64_t *ph = bv_xmalloc(sizeof(int64_t) * (size_t)n * 3);
     if (bv_cleaned_text_to_sequence(phones, tones, n, language, ph, ph + n, ph + 2 * n, err, errcap)) {
         free(ph);

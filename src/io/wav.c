@@ -2,6 +2,7 @@
  * by hand (a 44-byte header and little-endian samples: no library needed to write it, and the
  * same bytes go to files and to TensorBoard). */
 #include "wav.h"
+#include "fs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -204,34 +205,26 @@ int bv_wav_write(const char *path, const float *samples, int64_t frames, int cha
         snprintf(err, errcap, "%s: %s", path, why);
         return -1;
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp) {
+    bv_out_file o;
+    if (bv_out_begin(&o, path, err, errcap)) {
         free(buf);
-        snprintf(err, errcap, "%s: out of memory", path);
         return -1;
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
     int rc = -1;
-    FILE *f = fopen(tmp, "wb");
+    FILE *f = fopen(o.tmp, "wb");
     if (!f) {
-        snprintf(err, errcap, "%s: cannot create: %s", tmp, strerror(errno));
+        snprintf(err, errcap, "%s: cannot create: %s", o.tmp, strerror(errno));
     } else {
         int ok = fwrite(buf, 1, size, f) == size;
         int e = errno;
         ok = (fclose(f) == 0) && ok;
         if (!ok) {
-            snprintf(err, errcap, "%s: write failed: %s", tmp, strerror(e ? e : errno));
-            unlink(tmp);
-        } else if (rename(tmp, path) != 0) {
-            snprintf(err, errcap, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-            unlink(tmp);
+            snprintf(err, errcap, "%s: write failed: %s", o.tmp, strerror(e ? e : errno));
+            bv_out_abort(&o);
         } else {
-            rc = 0;
+            rc = bv_out_commit(&o, err, errcap);
         }
     }
-    free(tmp);
     free(buf);
     return rc;
 }

@@ -118,6 +118,16 @@ int bv_ckpt_clean(const char *dir, int keep, bv_logger *lg, char *err, size_t er
     return removed;
 }
 
+/* "<prefix>_<digits>.pth.tmp<anything>": a temporary of src/io/fs.h's writer ("G_5.pth.tmp.<pid>.<n>",
+ * plus libzip's own suffix when the kill came inside zip_close). */
+static int is_ckpt_tmp(const char *name, const char *prefix) {
+    size_t pl = strlen(prefix);
+    if (strncmp(name, prefix, pl) != 0 || name[pl] != '_' || !isdigit((unsigned char)name[pl + 1])) return 0;
+    const char *p = name + pl + 1;
+    while (isdigit((unsigned char)*p)) p++;
+    return strncmp(p, ".pth.tmp", 8) == 0;
+}
+
 int bv_ckpt_remove_stale_tmp(const char *dir, bv_logger *lg) {
     DIR *d = opendir(dir);
     if (!d) return 0;
@@ -125,7 +135,7 @@ int bv_ckpt_remove_stale_tmp(const char *dir, bv_logger *lg) {
     struct dirent *e;
     while ((e = readdir(d))) {
         int ours = 0;
-        for (int k = 0; k < BV_NET_COUNT && !ours; k++) ours = match_name(e->d_name, PREFIX[k], ".pth.tmp") >= 0;
+        for (int k = 0; k < BV_NET_COUNT && !ours; k++) ours = is_ckpt_tmp(e->d_name, PREFIX[k]);
         if (!ours) continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);

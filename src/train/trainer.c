@@ -5,6 +5,7 @@
 #include "../data/loader.h"
 #include "../data/sampler.h"
 #include "../io/config.h"
+#include "../io/fs.h"
 #include "../io/png_image.h"
 #include "../io/pth.h"
 #include "../io/tensorboard.h"
@@ -341,16 +342,16 @@ static void log_hps(trainer *T) {
     free(o.buf);
 }
 
-/* Copies src to dst through "<dst>.tmp" + rename. */
+/* Copies src to dst as a whole (src/io/fs.h: a temporary moved into place). */
 static int copy_file(const char *src, const char *dst, char *err, size_t errcap) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    bv_out_file o;
+    if (bv_out_begin(&o, dst, err, errcap)) return -1;
     FILE *in = fopen(src, "rb");
     if (!in) return fmt_err(err, errcap, "%s: cannot open: %s", src, strerror(errno));
-    FILE *out = fopen(tmp, "wb");
+    FILE *out = fopen(o.tmp, "wb");
     if (!out) {
         fclose(in);
-        return fmt_err(err, errcap, "%s: cannot write: %s", tmp, strerror(errno));
+        return fmt_err(err, errcap, "%s: cannot write: %s", o.tmp, strerror(errno));
     }
     char buf[1 << 16];
     size_t k;
@@ -359,13 +360,13 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errcap)
         if (fwrite(buf, 1, k, out) != k) bad = 1;
     bad |= ferror(in);
     fclose(in);
-    if (fflush(out) || fsync(fileno(out))) bad = 1;
     if (fclose(out)) bad = 1;
-    if (bad || rename(tmp, dst)) {
-        remove(tmp);
-        return fmt_err(err, errcap, "%s: cannot copy to %s: %s", src, dst, strerror(errno));
+    if (bad) {
+        int e = errno;
+        bv_out_abort(&o);
+        return fmt_err(err, errcap, "%s: cannot copy to %s: %s", src, dst, strerror(e));
     }
-    return 0;
+    return bv_out_commit(&o, err, errcap);
 }
 
 /* Keeps model_dir/config.json equal to the config used (upstream keeps a copy beside its models). */
