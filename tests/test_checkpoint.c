@@ -705,6 +705,12 @@ BV_TEST(checkpoint_damaged_and_foreign_files) {
     bv_pk_doc_free(doc);
     rc = rc ? rc : bv_ckpt_load(bad, &a.ps, &a.opt, a.trainable, 0, NULL, NULL, err, sizeof err);
     BV_CHECK(rc == -1 && strstr(err, bad) && strstr(err, "not a Bert-VITS2 training checkpoint"), "foreign: '%s'", err);
+    /* an iteration of -2^63 once overflowed epoch_str - 2 (issue 14 finding 3) */
+    snprintf(bad, sizeof bad, "%s/G_400.pth", dir);
+    rc = bv_ckpt_save(bad, &a.ps, &a.opt, a.trainable, 2e-4, INT64_MIN, err, sizeof err);
+    rc = rc ? rc : bv_ckpt_load(bad, &a.ps, &a.opt, a.trainable, 0, NULL, NULL, err, sizeof err);
+    BV_CHECK(rc == -1 && strstr(err, bad) && strstr(err, "'iteration' -9223372036854775808 is not an epoch"),
+             "iteration -2^63: '%s'", err);
     free(buf);
     toy_free(&a);
     rm_dir(dir);

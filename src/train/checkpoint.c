@@ -441,6 +441,12 @@ int bv_ckpt_load(const char *path, bv_params *ps, bv_adamw *opt, const uint8_t *
         fail(err, errcap, "%s: 'iteration' is missing or not an int", path);
         goto done;
     }
+    /* the epoch it was saved in: the scheduler's last_epoch is derived from it (epoch_str - 2) */
+    if (info->iteration < 0 || info->iteration > BV_CKPT_MAX_ITERATION) {
+        fail(err, errcap, "%s: 'iteration' %lld is not an epoch number in [0, %lld]", path, (long long)info->iteration,
+             (long long)BV_CKPT_MAX_ITERATION);
+        goto done;
+    }
     if (bv_pk_as_double(bv_pk_get(root, "learning_rate"), &info->learning_rate)) {
         fail(err, errcap, "%s: 'learning_rate' is missing or not a number", path);
         goto done;
