@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -141,4 +142,28 @@ int bv_out_commit(bv_out_file *o, char *err, size_t errcap) {
     }
     bv_out_abort(o);
     return rc;
+}
+
+int bv_dir_lock(const char *dir, const char *name, char *err, size_t errcap) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return snprintf(err, errcap, "%s: cannot create the lock file: %s", path, strerror(errno)), -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = 0;
+        pid[strcspn(pid, "\n")] = 0;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return snprintf(err, errcap, "%s: another process (pid %s) holds this folder; two runs writing one model "
+                            "folder would mix their checkpoints. Wait for it or stop it first", dir,
+                            pid[0] ? pid : "?"), -1;
+        return snprintf(err, errcap, "%s: cannot lock: %s", path, strerror(e)), -1;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) { /* only the message needs it */ }
+    return fd;
 }

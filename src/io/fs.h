@@ -37,4 +37,10 @@ int bv_out_begin(bv_out_file *o, const char *path, char *err, size_t errcap);
 int bv_out_commit(bv_out_file *o, char *err, size_t errcap);
 void bv_out_abort(bv_out_file *o);
 
+/* An exclusive lock on a folder for one process's lifetime (a training run on its model folder):
+ * flock() on "<dir>/<name>", which the kernel drops when the process ends however it ends, so a
+ * killed run never leaves it stale. The file holds the holder's pid for the message a second
+ * process gets. Returns the descriptor to keep (close it to release), or -1 with err. */
+int bv_dir_lock(const char *dir, const char *name, char *err, size_t errcap);
+
 #endif

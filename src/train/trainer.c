@@ -152,6 +152,7 @@ typedef struct trainer {
     int64_t latest_ckpt;            /* newest G_ step on disk (resumed or saved), -1 = none */
     double t0, t_steps;
     int progress_on;
+    int lock_fd;                    /* the model folder's lock (bv_dir_lock), -1 = not held */
 } trainer;
 
 /* An error for the user: "error: ..." on stderr, and into train.log once it is open. */
@@ -492,6 +493,10 @@ static int setup(trainer *T) {
     if (bv_config_load(&T->cfg, T->config_path, err, sizeof err)) return report(T, "%s", err), BV_EXIT_INPUT;
     T->cfg_ok = 1;
     if (T->keep_ckpts < 0) T->keep_ckpts = (int)T->cfg.train.keep_ckpts;
+    /* one run per model folder: taken before anything in it is written or cleaned up */
+    if (bv_mkdir_p(T->model_dir, err, sizeof err)) return report(T, "model folder: %s", err), BV_EXIT_INPUT;
+    T->lock_fd = bv_dir_lock(T->model_dir, ".bv2-train.lock", err, sizeof err);
+    if (T->lock_fd < 0) return report(T, "%s", err), BV_EXIT_INPUT;
     T->lg = bv_logger_open(T->model_dir, NULL, err, sizeof err);
     if (!T->lg) return report(T, "model folder: %s", err), BV_EXIT_INPUT;
     log_hps(T);
@@ -527,6 +532,7 @@ static void teardown(trainer *T) {
     bv_tb_close(T->tb_eval);
     bv_tb_close(T->tb);
     bv_logger_close(T->lg);
+    if (T->lock_fd >= 0) close(T->lock_fd);
     if (T->cfg_ok) bv_config_free(&T->cfg);
 }
 
@@ -853,6 +859,7 @@ int bv_train_run(const bv_train_opts *o) {
     memset(&T, 0, sizeof T);
     T.o = o;
     T.last_saved = -1;
+    T.lock_fd = -1;
     T.progress_on = o->progress != 3;
     struct sigaction old_int, old_term;
     install_signals(&old_int, &old_term);
