@@ -536,6 +536,11 @@ BV_GOLDEN_TEST(infer_cli_bad_input_errors) {
     snprintf(lonely, sizeof lonely, "%s/G_0.pth", dir); /* a model with no config.json beside it */
     snprintf(tinycfg, sizeof tinycfg, "%s/tiny.json", dir);
     write_text(tinycfg, TINY);
+    char empty[4200], folder[4200];
+    snprintf(empty, sizeof empty, "%s/empty.pth", dir);
+    snprintf(folder, sizeof folder, "%s/folder.pth", dir);
+    write_text(empty, "");
+    mkdir(folder, 0777);
     char cmd[9000];
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", model, lonely);
     BV_CHECK(system(cmd) == 0, "%s failed", cmd);
@@ -543,6 +548,12 @@ BV_GOLDEN_TEST(infer_cli_bad_input_errors) {
     const bad_case cases[] = {
         {"unknown speaker", {"infer", "-m", model, "-c", cfg, "--speaker", "nobody", "--text", "Hi.", "-o", o}, 3,
          "unknown speaker 'nobody'"},
+        {"empty .pth", {"infer", "-m", empty, "-c", cfg, "--text", "Hi.", "-o", o}, 3,
+         "neither a PyTorch checkpoint (.pth: a zip file) nor a .safetensors file (it is empty)"},
+        {"folder as .pth", {"infer", "-m", folder, "-c", cfg, "--text", "Hi.", "-o", o}, 3, "Is a directory"},
+        {"folder as config", {"infer", "-m", model, "-c", dir, "--text", "Hi.", "-o", o}, 3, "Is a directory"},
+        {"output is a folder", {"infer", "-m", model, "-c", cfg, "--speaker", "spkC_EN", "--text", "Hi.", "-o", dir}, 3,
+         "is a folder"},
         {"no speaker, several", {"infer", "-m", model, "-c", cfg, "--text", "Hi.", "-o", o}, 3, "no --speaker"},
         {"empty text", {"infer", "-m", model, "-c", cfg, "--speaker", "spkC_EN", "--text", "", "-o", o}, 3,
          "empty text"},

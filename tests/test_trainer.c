@@ -578,6 +578,15 @@ BV_TEST(trainer_bad_dataset_inputs_name_file_and_line) {
     fixture_close(&fx);
 }
 
+/* `-c <the fixture's config> -m <model>` for one bounded step. */
+static const char *const *a_good_cfg(const fixture *fx) {
+    static const char *a[12];
+    const char *v[] = {"-c", fx->config, "-m", fx->model, "--disc-widths", "small", "--progress", "none",
+                       "--max-steps", "1", NULL};
+    memcpy(a, v, sizeof v);
+    return a;
+}
+
 BV_TEST(trainer_bad_config_checkpoint_and_model_dir) {
     if (!have_bv2(ts)) return;
     fixture fx;
@@ -605,6 +614,22 @@ BV_TEST(trainer_bad_config_checkpoint_and_model_dir) {
     expect_failure(ts, &fx, "mistyped config key", args, BV_EXIT_INPUT, "bad.json", "train.seed");
     write_text(bad_cfg, "{\"train\": ");
     expect_failure(ts, &fx, "malformed json", args, BV_EXIT_INPUT, "bad.json", NULL);
+    /* a segment longer than every utterance (utterances here are about 3200 samples) */
+    char *seg = strstr(cfg, "\"segment_size\": 1024");
+    if (seg) {
+        memcpy(edited, cfg, (size_t)(seg - cfg));
+        edited[seg - cfg] = 0;
+        strcat(edited, "\"segment_size\": 64000");
+        strcat(edited, seg + strlen("\"segment_size\": 1024"));
+    }
+    write_text(bad_cfg, edited);
+    expect_failure(ts, &fx, "segment too long", args, BV_EXIT_INPUT, "train.segment_size 64000", "longer than every");
+    /* an empty training filelist is named */
+    char *good_list = read_text(fx.train_list);
+    write_text(fx.train_list, "\n");
+    expect_failure(ts, &fx, "empty filelist", a_good_cfg(&fx), BV_EXIT_INPUT, fx.train_list, "no utterances");
+    write_text(fx.train_list, good_list);
+    free(good_list);
     free(edited);
     free(cfg);
     /* an unwritable model folder (below a regular file: fails even for root) */

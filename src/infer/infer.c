@@ -3,6 +3,7 @@
 #include "infer.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,13 +293,18 @@ static int load_st_weights(bv_infer_model *m, const char *path, const char *pref
 }
 
 int bv_infer_model_load_weights(bv_infer_model *m, const char *path, const char *prefix, char *err, size_t errcap) {
-    unsigned char magic[4] = {0};
+    unsigned char magic[9] = {0};
     FILE *f = fopen(path, "rb");
     if (!f) return snprintf(err, errcap, "%s: cannot open (no such file or not readable)", path), -1;
-    size_t got = fread(magic, 1, 4, f);
+    size_t got = fread(magic, 1, sizeof magic, f);
+    int read_errno = ferror(f) ? errno : 0;
     fclose(f);
-    if (got == 4 && !memcmp(magic, "PK\x03\x04", 4)) return load_pth_weights(m, path, prefix ? prefix : "", err, errcap);
-    return load_st_weights(m, path, prefix ? prefix : "", err, errcap);
+    if (read_errno) return snprintf(err, errcap, "%s: cannot read: %s", path, strerror(read_errno)), -1;
+    if (got >= 4 && !memcmp(magic, "PK\x03\x04", 4)) return load_pth_weights(m, path, prefix ? prefix : "", err, errcap);
+    /* safetensors: a little-endian header length, then the JSON header's '{' */
+    if (got == 9 && magic[8] == '{') return load_st_weights(m, path, prefix ? prefix : "", err, errcap);
+    return snprintf(err, errcap, "%s: neither a PyTorch checkpoint (.pth: a zip file) nor a .safetensors file (%s)",
+                    path, got == 0 ? "it is empty" : "its first bytes are neither"), -1;
 }
 
 int bv_infer_model_load(bv_infer_model *m, const char *model_path, const char *config_path, char *err,

@@ -497,7 +497,7 @@ int bv_config_load(bv_config *cfg, const char *path, char *err, size_t errcap) {
     fclose(f);
     if (read_err) {
         free(buf);
-        snprintf(err, errcap, "%s: read error", path);
+        snprintf(err, errcap, "%s: cannot read: %s", path, strerror(errno));
         return -1;
     }
     buf[n] = 0;

@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ int bv_st_open(bv_safetensors *st, const char *path, char *err, size_t errcap) {
     if (sz < 8) FAIL("%s: too short for a safetensors file (%ld bytes)", path, sz);
     rewind(f);
     unsigned char lenb[8];
-    if (fread(lenb, 1, 8, f) != 8) FAIL("%s: read error", path);
+    if (fread(lenb, 1, 8, f) != 8) FAIL("%s: cannot read: %s", path, strerror(errno));
     rewind(f);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | lenb[i];
@@ -56,7 +57,7 @@ int bv_st_open(bv_safetensors *st, const char *path, char *err, size_t errcap) {
     st->base = aligned_alloc(64, (lead + st->size + 63) / 64 * 64);
     if (!st->base) FAIL("%s: out of memory (%zu bytes)", path, st->size);
     st->buf = st->base + lead;
-    if (fread(st->buf, 1, st->size, f) != st->size) FAIL("%s: read error", path);
+    if (fread(st->buf, 1, st->size, f) != st->size) FAIL("%s: cannot read: %s", path, strerror(errno));
     fclose(f);
     f = NULL;
 

@@ -449,6 +449,18 @@ static int open_data(trainer *T, char *err, size_t errcap) {
     T->train_ok = 1;
     if (bv_dataset_open(&T->eval_ds, c->data.validation_files, c, &dopts, err, errcap)) return -1;
     T->eval_ok = 1;
+    if (T->train_ds.n == 0 || T->eval_ds.n == 0)
+        return fmt_err(err, errcap, "%s (data.%s): no utterances: the filelist is empty, or data.min_text_len / "
+                       "max_text_len filtered every line", T->train_ds.n ? c->data.validation_files : c->data.training_files,
+                       T->train_ds.n ? "validation_files" : "training_files");
+    /* upstream slices segment_size / hop frames from every item; longer than every utterance, every
+     * step fails inside rand_slice_segments */
+    int64_t seg = bv_config_segment_frames(c), longest = 0;
+    for (int64_t i = 0; i < T->train_ds.n; i++) longest = T->train_ds.lengths[i] > longest ? T->train_ds.lengths[i] : longest;
+    if (longest < seg)
+        return fmt_err(err, errcap, "train.segment_size %lld samples (%lld frames) is longer than every utterance of %s "
+                       "(the longest has about %lld frames)", (long long)c->train.segment_size, (long long)seg,
+                       c->data.training_files, (long long)longest);
     if (bv_bucket_sampler_init(&T->sampler, T->train_ds.lengths, T->train_ds.n, c->train.batch_size, NULL, 0, 1, 0, 1,
                                err, errcap))
         return -1;
