@@ -461,6 +461,57 @@ static int utt_from_cleaned(bv_infer_utt *u, const char *const *phones, const in
     return 0;
 }
 
+/* Length of a sentence end starting at s (ASCII . ! ? ; or a CJK full-width end / ellipsis), else 0. */
+static int sentence_end(const char *s) {
+    static const char *const wide[] = {"\xe3\x80\x82", "\xef\xbc\x81", "\xef\xbc\x9f", "\xef\xbc\x9b",
+                                       "\xe2\x80\xa6"}; /* 。！？；… */
+    if (*s == '.' || *s == '!' || *s == '?' || *s == ';') return 1;
+    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
+        if (!strncmp(s, wide[i], 3)) return 3;
+    return 0;
+}
+
+static void add_piece(const char *b, const char *e, char ***out, int *n, int *cap) {
+    while (b < e && isspace((unsigned char)*b)) b++;
+    while (e > b && isspace((unsigned char)e[-1])) e--;
+    if (b == e) return;
+    if (*n == *cap) *out = bv_xrealloc(*out, sizeof **out * (size_t)(*cap = *cap ? 2 * *cap : 8));
+    char *p = bv_xmalloc((size_t)(e - b) + 1);
+    memcpy(p, b, (size_t)(e - b));
+    p[e - b] = 0;
+    (*out)[(*n)++] = p;
+}
+
+int bv_infer_split_sentences(const char *text, char ***pieces) {
+    int n = 0, cap = 0;
+    *pieces = NULL;
+    const char *start = text, *p = text;
+    while (*p) {
+        int k = sentence_end(p);
+        if (*p == '\n') {
+            add_piece(start, p, pieces, &n, &cap);
+            start = ++p;
+        } else if (k) {
+            const char *q = p + k;
+            while (sentence_end(q)) q += sentence_end(q); /* "?!", "..." stay with their sentence */
+            if (*q == 0 || isspace((unsigned char)*q) || k == 3) {
+                add_piece(start, q, pieces, &n, &cap);
+                start = q;
+            }
+            p = q;
+        } else {
+            p++;
+        }
+    }
+    add_piece(start, p, pieces, &n, &cap);
+    return n;
+}
+
+void bv_infer_pieces_free(char **pieces, int n) {
+    for (int i = 0; i < n; i++) free(pieces[i]);
+    free(pieces);
+}
+
 static int blank_text(const char *s) {
     for (; *s; s++)
         if (!isspace((unsigned char)*s)) return 0;
@@ -601,7 +652,7 @@ int bv_infer_utt_load_bert(bv_infer_utt *u, const char *path, char *err, size_t 
 
 bv_infer_opts bv_infer_default_opts(void) {
     return (bv_infer_opts){.noise_scale = 0.6f, .length_scale = 1.0f, .noise_scale_w = 0.9f, .sdp_ratio = 0.5f,
-                           .max_len = 0};
+                           .max_len = 0, .dec_chunk = BV_INFER_DEC_CHUNK};
 }
 
 typedef struct {
