@@ -87,6 +87,7 @@ typedef struct golden_run {
  * the tiny WavLM and the reduced MPD of F01: the networks the golden checkpoints were saved from. */
 static int golden_run_open(bv_test_state *ts, bv_golden *f01, golden_run *r) {
     memset(r, 0, sizeof *r);
+    if (!bv_golden_need(ts, "checkpoints/config.json", "wavlm_tiny/config.json", NULL)) return -1;
     char path[1024], err[1024];
     snprintf(path, sizeof path, "%s/checkpoints/config.json", bv_test_golden_dir);
     if (bv_config_load(&r->cfg, path, err, sizeof err)) {
@@ -364,6 +365,7 @@ static void batch_from_f01(bv_golden *f01, bv_train_batch *b) {
 static const char *const NET_NAME[BV_NET_COUNT] = {"net_g", "net_d", "net_wd", "net_dur_disc"};
 
 BV_GOLDEN_TEST(checkpoint_golden_F03_resume_step) {
+    if (!bv_golden_need(ts, "checkpoints/G_0.pth", "checkpoints/D_0.pth", "checkpoints/WD_0.pth", NULL)) return;
     bv_ctx *ctx = ts->ctx;
     bv_golden *f01 = bv_golden_open(ts, ctx, "F01_train_step");
     bv_golden *g = f01 ? bv_golden_open(ts, ctx, "F03_resume_step") : NULL;
@@ -479,10 +481,11 @@ static void compare_states(bv_test_state *ts, bv_train_state *a, bv_train_state 
 }
 
 BV_GOLDEN_TEST(checkpoint_golden_roundtrip_all_nets) {
+    if (!bv_golden_need(ts, "checkpoints/G_0.pth", "checkpoints/D_0.pth", "checkpoints/WD_0.pth", NULL)) return;
     bv_ctx *ctx = ts->ctx;
     bv_golden *f01 = bv_golden_open(ts, ctx, "F01_train_step");
     if (!f01) return;
-    golden_run a, b;
+    golden_run a = {0}, b = {0}; /* both closed below, even when the first open fails */
     char gdir[1024], dir[256], err[1024];
     snprintf(gdir, sizeof gdir, "%s/checkpoints", bv_test_golden_dir);
     BV_CHECK(make_tmpdir(dir, sizeof dir) == 0, "mkdtemp");

@@ -449,6 +449,7 @@ static void check_wav(bv_test_state *ts, const char *path, int64_t sample_rate, 
 }
 
 BV_GOLDEN_TEST(infer_golden_checkpoint_G_0_end_to_end) {
+    if (!bv_golden_need(ts, "checkpoints/G_0.pth", "checkpoints/config.json", "dataset/train.list", NULL)) return;
     if (!have_bv2(ts)) return;
     char dir[4096], model[4200], cfg[4200], wav[4200], err[1024], list[4200], out[4200];
     snprintf(model, sizeof model, "%s/checkpoints/G_0.pth", bv_test_golden_dir);
@@ -555,6 +556,7 @@ static void run_bad_case(bv_test_state *ts, const char *dir, const bad_case *c) 
     LONG_SENTENCE LONG_SENTENCE LONG_SENTENCE LONG_SENTENCE LONG_SENTENCE "and that is all."
 
 BV_GOLDEN_TEST(infer_cli_bad_input_errors) {
+    if (!bv_golden_need(ts, "checkpoints/G_0.pth", "checkpoints/config.json", "dataset/utt0.bert.pt", NULL)) return;
     if (!have_bv2(ts)) return;
     char dir[4096], model[4200], cfg[4200], bert[4200], lonely[4200], tinycfg[4200];
     if (make_tmpdir(ts, dir, sizeof dir)) return;
@@ -694,6 +696,7 @@ BV_TEST(infer_cli_g2p_sentence) {
  * stub tokenizer gave it (our rule is the same). Sentences with a line break cannot be one stdin line;
  * test_english.c covers those. */
 BV_GOLDEN_TEST(infer_cli_g2p_matches_text_en) {
+    if (!bv_golden_need(ts, "text_en/cases.jsonl", NULL)) return;
     if (!have_bv2(ts)) return;
     char path[4200], dir[4096], in[4200];
     snprintf(path, sizeof path, "%s/text_en/cases.jsonl", bv_test_golden_dir);
