@@ -378,7 +378,9 @@ BV_TEST(trainer_sigkill_at_random_moments_never_corrupts) {
     unsigned seed = (unsigned)time(NULL);
     srand(seed);
     int64_t prev = -1;
-    for (int round = 0; round < 3; round++) {
+    /* 3 rounds in make test; BV_KILL_ROUNDS=50 for the reliability campaign (README) */
+    const int rounds = getenv("BV_KILL_ROUNDS") ? atoi(getenv("BV_KILL_ROUNDS")) : 3;
+    for (int round = 0; round < rounds; round++) {
         pid_t pid = spawn_bv2(args, out);
         /* round 0 at a random moment of the first 0.6 s (startup, step 0, its save); later rounds
          * once the run has saved a newer step, then 0 - 0.4 s on (mid-step or mid-save: every step

@@ -64,9 +64,13 @@ int bv_out_begin(bv_out_file *o, const char *path, char *err, size_t errcap) {
     const char *target = path;
     char resolved[PATH_MAX];
     if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-        if (!realpath(path, resolved) || stat(resolved, &st) != 0)
+        if (stat(path, &st) != 0)
             return snprintf(err, errcap, "%s: a symbolic link to nothing; give the file itself", path), -1;
-        target = resolved;
+        /* a link to a regular file: replace that file; to a pipe or device (/dev/stdout): write through */
+        if (S_ISREG(st.st_mode)) {
+            if (!realpath(path, resolved)) return snprintf(err, errcap, "%s: cannot resolve: %s", path, strerror(errno)), -1;
+            target = resolved;
+        }
     } else if (stat(path, &st) != 0) {
         st.st_mode = S_IFREG; /* new file */
     }
