@@ -13,7 +13,8 @@
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
-BV2="$PWD/$BUILD/bv2"
+case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
+BV2="$BUILD/bv2"
 N_SIGNALS=${N_SIGNALS:-20}
 export OMP_NUM_THREADS=1
 [ "$(id -u)" -eq 0 ] || { echo "faults.sh: needs root (mounts)" >&2; exit 2; }
@@ -63,7 +64,7 @@ faults=$((faults + 1))
 umount "$mnt"
 
 echo "== 4. model folder deleted while training"
-train "$data/gone" --max-steps 1000 >"$data/out4" 2>&1 &
+"$BV2" train -c "$cfg" -m "$data/gone" --disc-widths small --progress none --max-steps 1000 >"$data/out4" 2>&1 &
 pid=$!
 sleep 3
 rm -rf "$data/gone"
@@ -76,7 +77,7 @@ wait $pid; rc=$?
 echo "== 5. SIGTERM / SIGINT at random moments ($N_SIGNALS)"
 prev=-1
 for i in $(seq "$N_SIGNALS"); do
-    train "$data/sig" --max-steps 1000 >"$data/out5" 2>&1 &
+    "$BV2" train -c "$cfg" -m "$data/sig" --disc-widths small --progress none --max-steps 1000 >"$data/out5" 2>&1 &
     pid=$!
     sleep "0.$(shuf -i 100-999 -n 1)"
     sig=TERM; [ $((i % 2)) -eq 0 ] && sig=INT
