@@ -81,7 +81,7 @@ asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	        LDFLAGS="-fsanitize=address,undefined -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)" all
 	$(MAKE) $(CMUDICT)
-	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 build-asan/bv2-tests --golden $(GOLDEN)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/bv2-tests --golden $(GOLDEN)
 
 bench: $(BUILD)/bv2-bench
 	bench/run.sh

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../src/core/cleanup.h"
 #include "test.h"
 
 const char *bv_test_golden_dir = "../shared/golden";
@@ -128,5 +129,6 @@ int main(int argc, char **argv) {
     }
     if (skipped) printf("%d passed, %d failed, %d skipped (golden data absent)\n", passed, failed, skipped);
     else printf("%d passed, %d failed\n", passed, failed);
+    bv_cleanup_run();
     return failed ? 1 : 0;
 }

@@ -124,7 +124,7 @@ int bv_yml_read_train_ms(const char *path, bv_yml_train_ms *out, char *err, size
         else if (b < 0 && (e->quoted || (strcmp(e->val, "null") && strcmp(e->val, "~") && e->val[0])))
             snprintf(out->base_model, sizeof out->base_model, "%s", e->val);
     }
-    if (rc == 0) bv_yaml_flat_free(&doc);
+    bv_yaml_flat_free(&doc); /* empty when the load failed: always safe */
     return rc;
 }
 
