@@ -441,11 +441,9 @@ static int normalize(const int32_t *v, size_t n, int nfkc, cps *out, char *err, 
 /* ------------------------------------------------------------------ tokenizing */
 
 static void out_push(bv_btok_out *o, int *cap, const char *piece, size_t len, int id) {
-    if (o->n == *cap) {
-        *cap = *cap ? 2 * *cap : 32;
-        o->ids = bv_xrealloc(o->ids, (size_t)*cap * sizeof(int));
-        o->pieces = bv_xrealloc(o->pieces, (size_t)*cap * sizeof(char *));
-    }
+    (void)cap; /* grown per token: out may arrive holding tokens of earlier stretches */
+    o->ids = bv_xrealloc(o->ids, (size_t)(o->n + 1) * sizeof(int));
+    o->pieces = bv_xrealloc(o->pieces, (size_t)(o->n + 1) * sizeof(char *));
     char *p = bv_xmalloc(len + 1);
     memcpy(p, piece, len);
     p[len] = 0;
@@ -586,17 +584,63 @@ out:
     return rc;
 }
 
+/* One stretch of text without special tokens, appended to out. */
+static int tokenize_plain(const bv_btok *t, const char *text, bv_btok_out *out, char *err, size_t errcap) {
+    if (t->kind != BV_BTOK_SPM) return bert_tokenize(t, text, out, err, errcap);
+    bv_btok_out o;
+    if (bv_spm_encode(t->spm, text, strlen(text), &o.pieces, &o.ids, &o.n, err, errcap)) return -1;
+    for (int i = 0; i < o.n; i++) {
+        out->pieces = bv_xrealloc(out->pieces, (size_t)(out->n + 1) * sizeof(char *));
+        out->ids = bv_xrealloc(out->ids, (size_t)(out->n + 1) * sizeof(int));
+        out->pieces[out->n] = o.pieces[i];
+        out->ids[out->n++] = o.ids[i];
+        o.pieces[i] = NULL;
+    }
+    bv_spm_pieces_free(o.pieces, o.ids, o.n);
+    return 0;
+}
+
+static int is_ws_byte(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+/* tokenizer.tokenize: the special tokens written literally in the text ([UNK], [CLS], [SEP], [PAD],
+ * [MASK]) stay whole, as transformers' added-token split keeps them (the slow tokenizers also strip
+ * the whitespace next to them); the stretches between are tokenized as text. */
 int bv_btok_tokenize(const bv_btok *t, const char *text, bv_btok_out *out, char *err, size_t errcap) {
     memset(out, 0, sizeof *out);
-    int rc;
-    if (t->kind == BV_BTOK_SPM) {
-        cps chk = {0};
-        rc = decode_utf8(text, &chk, err, errcap);
-        free(chk.v);
-        if (!rc) rc = bv_spm_encode(t->spm, text, strlen(text), &out->pieces, &out->ids, &out->n, err, errcap);
-    } else {
-        rc = bert_tokenize(t, text, out, err, errcap);
+    cps chk = {0};
+    int rc = decode_utf8(text, &chk, err, errcap);
+    free(chk.v);
+    if (rc) return -1;
+    static const char *const specials[] = {"[PAD]", "[CLS]", "[SEP]", "[MASK]"};
+    size_t n = strlen(text);
+    char *seg = bv_xmalloc(n + 1);
+    const char *p = text;
+    int left_special = 0;
+    while (!rc) {
+        const char *hit = NULL, *tok = NULL;
+        for (const char *q = strchr(p, '['); q && !hit; q = strchr(q + 1, '[')) {
+            if (!strncmp(q, t->unk, strlen(t->unk))) hit = q, tok = t->unk;
+            for (int k = 0; k < 4 && !hit; k++)
+                if (!strncmp(q, specials[k], strlen(specials[k]))) hit = q, tok = specials[k];
+        }
+        const char *e = hit ? hit : p + strlen(p), *s = p;
+        if (left_special) /* the slow tokenizers strip around a special token; WordPiece/JP drop spaces anyway */
+            while (s < e && is_ws_byte(*s)) s++;
+        if (hit)
+            while (e > s && is_ws_byte(e[-1])) e--;
+        memcpy(seg, s, (size_t)(e - s));
+        seg[e - s] = 0;
+        if (*seg) rc = tokenize_plain(t, seg, out, err, errcap);
+        if (!hit || rc) break;
+        int id = t->spm ? bv_spm_piece_to_id(t->spm, tok) : vocab_find(t, tok, strlen(tok));
+        out->pieces = bv_xrealloc(out->pieces, (size_t)(out->n + 1) * sizeof(char *));
+        out->ids = bv_xrealloc(out->ids, (size_t)(out->n + 1) * sizeof(int));
+        out->pieces[out->n] = strdup(tok);
+        out->ids[out->n++] = id < 0 ? t->unk_id : id;
+        p = hit + strlen(tok);
+        left_special = 1;
     }
+    free(seg);
     if (rc) bv_btok_out_free(out);
     return rc;
 }
