@@ -17,7 +17,10 @@
 #include "../src/bert/bert_feature.h"
 #include "../src/bert/bert_model.h"
 #include "../src/bert/tokenizer.h"
+#include "../src/infer/infer.h"
 #include "../src/io/pth.h"
+#include "../src/io/safetensors_write.h"
+#include "../src/text/english.h"
 #include "test.h"
 
 #define REF_CASES "tests/data/bert_ref_cases.json"
@@ -449,4 +452,231 @@ BV_GOLDEN_TEST(bert_gen_errors) {
     BV_CHECK(code == 2, "exit %d: %s", code, out);
     free(out);
     rm_rf(tmp);
+}
+
+/* ------------------------------------------------------------------ infer --bert-dir */
+
+static uint64_t lcg_state;
+static float lcg_normalish(void) { /* sum of 4 uniforms, centred: mean 0, sd ~0.58 */
+    float s = 0;
+    for (int k = 0; k < 4; k++) {
+        lcg_state = lcg_state * 6364136223846793005ull + 1442695040888963407ull;
+        s += (float)((lcg_state >> 40) & 0xFFFFFF) / 16777216.0f;
+    }
+    return s - 2.0f;
+}
+
+/* A random deberta-v3-large-shaped model, 1024 wide as the text encoder takes it, 3 layers (so
+ * hidden_states[-3] runs one), over the golden set's spm.model: dir/deberta-v3-large. */
+static int write_wide_deberta(const char *golden_en, const char *dir, int vocab, char *err, size_t cap) {
+    const int H = 1024, In = 64, L = 3, B = 32;
+    char p[4300];
+    snprintf(p, sizeof p, "mkdir -p '%s' && cp '%s/spm.model' '%s/tokenizer_config.json' '%s/'", dir, golden_en,
+             golden_en, dir);
+    if (sh(p)) return snprintf(err, cap, "%s failed", p), -1;
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg,
+             "{\"model_type\": \"deberta-v2\", \"hidden_size\": %d, \"num_hidden_layers\": %d, \"num_attention_heads\": 16,"
+             " \"intermediate_size\": %d, \"vocab_size\": %d, \"max_position_embeddings\": 512, \"relative_attention\": true,"
+             " \"position_buckets\": %d, \"max_relative_positions\": -1, \"pos_att_type\": [\"p2c\", \"c2p\"],"
+             " \"norm_rel_ebd\": \"layer_norm\", \"share_att_key\": true, \"position_biased_input\": false,"
+             " \"type_vocab_size\": 0, \"layer_norm_eps\": 1e-7, \"hidden_act\": \"gelu\"}",
+             H, L, In, vocab, B);
+    put_file(p, cfg);
+    enum { MAXE = 64 };
+    bv_st_write_entry e[MAXE];
+    char names[MAXE][96];
+    float *bufs[MAXE];
+    int n = 0;
+    lcg_state = 12345;
+#define ADD(nm, d0, d1, scale, one)                                                                  \
+    do {                                                                                             \
+        snprintf(names[n], sizeof names[n], "%s", nm);                                               \
+        int64_t numel = (int64_t)(d0) * ((d1) ? (d1) : 1);                                           \
+        bufs[n] = malloc(sizeof(float) * (size_t)numel);                                             \
+        for (int64_t i = 0; i < numel; i++) bufs[n][i] = (one) + (scale) * lcg_normalish();          \
+        e[n] = (bv_st_write_entry){names[n], BV_ST_F32, (d1) ? 2 : 1, {(d0), (d1)}, bufs[n]};        \
+        n++;                                                                                         \
+    } while (0)
+    ADD("embeddings.word_embeddings.weight", vocab, H, 0.5f, 0.0f);
+    ADD("embeddings.LayerNorm.weight", H, 0, 0.1f, 1.0f);
+    ADD("embeddings.LayerNorm.bias", H, 0, 0.1f, 0.0f);
+    ADD("encoder.rel_embeddings.weight", 2 * B, H, 0.5f, 0.0f);
+    ADD("encoder.LayerNorm.weight", H, 0, 0.1f, 1.0f);
+    ADD("encoder.LayerNorm.bias", H, 0, 0.1f, 0.0f);
+    for (int l = 0; l < L; l++) {
+        char nm[96];
+        static const char *const sq[] = {"attention.self.query_proj", "attention.self.key_proj",
+                                         "attention.self.value_proj", "attention.output.dense"};
+        for (int k = 0; k < 4; k++) {
+            snprintf(nm, sizeof nm, "encoder.layer.%d.%s.weight", l, sq[k]);
+            ADD(nm, H, H, 0.05f, 0.0f);
+            snprintf(nm, sizeof nm, "encoder.layer.%d.%s.bias", l, sq[k]);
+            ADD(nm, H, 0, 0.05f, 0.0f);
+        }
+        snprintf(nm, sizeof nm, "encoder.layer.%d.attention.output.LayerNorm.weight", l);
+        ADD(nm, H, 0, 0.1f, 1.0f);
+        snprintf(nm, sizeof nm, "encoder.layer.%d.attention.output.LayerNorm.bias", l);
+        ADD(nm, H, 0, 0.1f, 0.0f);
+        snprintf(nm, sizeof nm, "encoder.layer.%d.intermediate.dense.weight", l);
+        ADD(nm, In, H, 0.05f, 0.0f);
+        snprintf(nm, sizeof nm, "encoder.layer.%d.intermediate.dense.bias", l);
+        ADD(nm, In, 0, 0.05f, 0.0f);
+        snprintf(nm, sizeof nm, "encoder.layer.%d.output.dense.weight", l);
+        ADD(nm, H, In, 0.05f, 0.0f);
+        snprintf(nm, sizeof nm, "encoder.layer.%d.output.dense.bias", l);
+        ADD(nm, H, 0, 0.05f, 0.0f);
+        snprintf(nm, sizeof nm, "encoder.layer.%d.output.LayerNorm.weight", l);
+        ADD(nm, H, 0, 0.1f, 1.0f);
+        snprintf(nm, sizeof nm, "encoder.layer.%d.output.LayerNorm.bias", l);
+        ADD(nm, H, 0, 0.1f, 0.0f);
+    }
+#undef ADD
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    const char *meta[] = {"format", "pt"};
+    int rc = bv_st_write(p, e, n, meta, 1, err, cap);
+    for (int i = 0; i < n; i++) free(bufs[i]);
+    return rc;
+}
+
+static int wav_differs(const char *a, const char *b) {
+    size_t la, lb;
+    char *x = slurp(a, &la), *y = slurp(b, &lb);
+    int d = !x || !y || la != lb || memcmp(x, y, la);
+    free(x);
+    free(y);
+    return d;
+}
+
+BV_GOLDEN_TEST(bert_infer_with_bert_dir) {
+    char model[4200], cfg[4200], golden_en[4200], err[1024];
+    snprintf(model, sizeof model, "%s/checkpoints/G_0.pth", bv_test_golden_dir);
+    snprintf(cfg, sizeof cfg, "%s/checkpoints/config.json", bv_test_golden_dir);
+    snprintf(golden_en, sizeof golden_en, "%s/bert/bert/deberta-v3-large", bv_test_golden_dir);
+    if (file_size(model) < 0 || file_size(golden_en) < 0) {
+        fprintf(stderr, "  skipped/missing %s or %s\n", model, golden_en);
+        return;
+    }
+    bv_btok *tok = bv_btok_load(golden_en, err, sizeof err);
+    BV_CHECK(tok != NULL, "%s", err);
+    if (!tok) return;
+    int vocab = bv_btok_vocab_size(tok);
+    bv_btok_free(tok);
+    char tmp[256], bdir[512], amodel[PATH_MAX], acfg[PATH_MAX], lex[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "/tmp/bv_bert_inf_%d", (int)getpid());
+    rm_rf(tmp);
+    snprintf(bdir, sizeof bdir, "%s/bert/deberta-v3-large", tmp);
+    BV_CHECK(write_wide_deberta(golden_en, bdir, vocab, err, sizeof err) == 0, "%s", err);
+    BV_CHECK(realpath(model, amodel) && realpath(cfg, acfg), "realpath");
+    const char *lexp = realpath("data/cmudict.rep", lex) ? lex : "data/cmudict.rep";
+    if (ts->failed) return;
+    const char *text = "Hello, world.";
+    char *out = NULL;
+    /* the checkpoint's EN speaker is its last */
+    bv_infer_model m;
+    BV_CHECK(bv_infer_model_load(&m, amodel, acfg, err, sizeof err) == 0, "%s", err);
+    if (ts->failed) return;
+    char spk[128];
+    snprintf(spk, sizeof spk, "%s", m.cfg.data.spk2id[m.cfg.data.n_spk2id - 1].name);
+    bv_infer_model_free(&m);
+    int code = run_bv2_in(tmp, (const char *const[]){"infer", "-m", amodel, "-c", acfg, "--speaker", spk, "--lexicon",
+                                                     lexp, "--text", text, "--bert-dir", "bert", "-o", "real.wav", "-q", NULL},
+                          &out);
+    BV_CHECK(code == 0, "infer --bert-dir exited %d: %s", code, out);
+    free(out);
+    code = run_bv2_in(tmp, (const char *const[]){"infer", "-m", amodel, "-c", acfg, "--speaker", spk, "--lexicon", lexp,
+                                                 "--text", text, "-o", "zeros.wav", "-q", NULL},
+                      &out);
+    BV_CHECK(code == 0, "infer exited %d: %s", code, out);
+    free(out);
+    code = run_bv2_in(tmp, (const char *const[]){"infer", "-m", amodel, "-c", acfg, "--speaker", spk, "--lexicon", lexp,
+                                                 "--text", text, "--bert-dir", "bert", "--style-text", "Wait... what?!",
+                                                 "--style-weight", "0.5", "-o", "style.wav", "-q", NULL},
+                      &out);
+    BV_CHECK(code == 0, "infer --style-text exited %d: %s", code, out);
+    free(out);
+    char a[600], b[600], c[600];
+    snprintf(a, sizeof a, "%s/real.wav", tmp);
+    snprintf(b, sizeof b, "%s/zeros.wav", tmp);
+    snprintf(c, sizeof c, "%s/style.wav", tmp);
+    BV_CHECK(file_size(a) > 44 && file_size(c) > 44, "no wav written");
+    BV_CHECK(wav_differs(a, b) && wav_differs(a, c), "BERT features / style mixing change nothing in the audio");
+    /* a model of the wrong width is refused with both shapes named */
+    code = run_bv2_in(tmp, (const char *const[]){"infer", "-m", amodel, "-c", acfg, "--speaker", spk, "--lexicon", lexp,
+                                                 "--text", text, "--bert-dir", bv_test_golden_dir, "-o", "x.wav", NULL},
+                      &out);
+    BV_CHECK(code == 3 && strstr(out, "deberta-v3-large"), "exit %d: %s", code, out);
+    free(out);
+    rm_rf(tmp);
+}
+
+/* EN filelist lines of the golden set: bv2's g2p with the set's DeBERTa tokenizer splits words as
+ * upstream's english.py did for them (word2ph has one entry per token), so their features can be
+ * made from our own g2p. Phones differ where upstream's OOV stand-in was used. */
+BV_GOLDEN_TEST(bert_en_words_split_by_deberta) {
+    char dir[4096], lists[4200], err[1024];
+    snprintf(dir, sizeof dir, "%s/bert", bv_test_golden_dir);
+    if (set_lists(dir, lists, sizeof lists)) {
+        fprintf(stderr, "  skipped/missing %s/filelists/train.list\n", dir);
+        return;
+    }
+    bv_lexicon *lex = bv_infer_lexicon_load(NULL, err, sizeof err);
+    if (!lex) {
+        fprintf(stderr, "  skipped/missing lexicon: %s\n", err);
+        return;
+    }
+    char bdir[4200];
+    snprintf(bdir, sizeof bdir, "%s/bert", dir);
+    bv_bert_set *set = bv_bert_set_new(bdir);
+    BV_CHECK(bv_bert_set_en_words(set, lex, err, sizeof err) == 0, "%s", err);
+    int n = 0, same_len = 0, exact = 0;
+    const char *names[2] = {"train.list", "val.list"};
+    for (int k = 0; k < 2 && !ts->failed; k++) {
+        char lp[4300];
+        snprintf(lp, sizeof lp, "%s/%s", lists, names[k]);
+        char *text = slurp(lp, NULL);
+        for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+            char *f[7];
+            int nf = 0;
+            for (char *q = line; nf < 7; nf++) {
+                f[nf] = q;
+                char *bar = strchr(q, '|');
+                if (!bar) break;
+                *bar = 0;
+                q = bar + 1;
+            }
+            if (nf != 6 || strcmp(f[2], "EN")) continue;
+            bv_en_phones ph;
+            BV_CHECK(bv_en_g2p(lex, f[3], &ph, err, sizeof err) == 0, "%s: %s", f[3], err);
+            if (ts->failed) break;
+            int want = 1;
+            for (const char *q = f[6]; *q; q++) want += *q == ' ';
+            n++;
+            same_len += ph.n_word2ph == want;
+            BV_CHECK(ph.n_word2ph == want, "%s: %d word2ph entries, upstream %d", f[3], ph.n_word2ph, want);
+            size_t len = bv_en_format(&ph, NULL, 0);
+            char *got = malloc(len + 1);
+            bv_en_format(&ph, got, len + 1);
+            char wantl[8192];
+            snprintf(wantl, sizeof wantl, "%s|%s|%s", f[4], f[5], f[6]);
+            exact += !strcmp(got, wantl);
+            free(got);
+            /* and the feature path accepts it: one token per word2ph entry */
+            int64_t *w2p = ph.word2ph;
+            float *feat;
+            int H;
+            int64_t P;
+            int rc = bv_bert_feature(set, "EN", f[3], w2p, ph.n_word2ph, NULL, 0.7f, &feat, &H, &P, err, sizeof err);
+            BV_CHECK(rc == 0, "%s: %s", f[3], err);
+            if (!rc) free(feat);
+            bv_en_phones_free(&ph);
+        }
+        free(text);
+    }
+    BV_CHECK(n > 0, "no EN lines");
+    fprintf(stderr, "  EN lines: %d, word2ph length as upstream: %d, phones identical: %d (others: upstream's OOV stand-in)\n",
+            n, same_len, exact);
+    bv_bert_set_free(set);
+    bv_lexicon_free(lex);
 }

@@ -13,6 +13,7 @@
 #include "../data/symbols.h"
 #include "../io/pickle.h"
 #include "../io/pth.h"
+#include "../text/lexicon.h"
 
 enum { LANG_ZH, LANG_EN, LANG_JP, LANG_COUNT };
 static const char *const lang_names[LANG_COUNT] = {"ZH", "EN", "JP"};
@@ -187,6 +188,37 @@ int bv_bert_save(const char *path, const float *feat, int hidden, int64_t n_phon
     int rc = bv_pth_save(path, t, err, errcap);
     bv_pk_doc_free(doc);
     return rc;
+}
+
+int bv_bert_tokenize_pieces(void *user, const char *text, char ***pieces, char *err, size_t errcap) {
+    bv_btok_out o;
+    if (bv_btok_tokenize((const bv_btok *)user, text, &o, err, errcap)) return -1;
+    *pieces = o.pieces ? o.pieces : bv_xcalloc(1, sizeof(char *));
+    free(o.ids);
+    return o.n;
+}
+
+int bv_bert_set_en_words(bv_bert_set *s, struct bv_lexicon *lex, char *err, size_t errcap) {
+    if (bv_bert_set_prepare(s, "EN", err, errcap)) return -1;
+    bv_lexicon_set_tokenizer(lex, bv_bert_tokenize_pieces, s->tok[LANG_EN]);
+    return 0;
+}
+
+int bv_bert_feature_hp(bv_bert_set *s, const char *language, const char *text, const int64_t *word2ph,
+                       int n_word2ph, const char *style_text, float style_weight, float **feat, int *hidden,
+                       int64_t *n_phones, char *err, size_t errcap) {
+    float *f;
+    if (bv_bert_feature(s, language, text, word2ph, n_word2ph, style_text, style_weight, &f, hidden, n_phones, err,
+                        errcap))
+        return -1;
+    int H = *hidden;
+    int64_t P = *n_phones;
+    float *t = bv_xmalloc((size_t)(P ? P : 1) * H * sizeof(float));
+    for (int64_t p = 0; p < P; p++)
+        for (int h = 0; h < H; h++) t[(size_t)h * P + p] = f[(size_t)p * H + h];
+    free(f);
+    *feat = t;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ bert_gen.py */

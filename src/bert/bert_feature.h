@@ -51,6 +51,20 @@ int bv_bert_feature(bv_bert_set *s, const char *language, const char *text, cons
  * ([n_phones, hidden] storage). Written to a temporary name and renamed. */
 int bv_bert_save(const char *path, const float *feat, int hidden, int64_t n_phones, char *err, size_t errcap);
 
+/* A bv_en_tokenize_fn (text/lexicon.h) over a tokenizer (user: the const bv_btok *): its
+ * tokenize(text) pieces, for English g2p's text_to_words as upstream's english.py splits words. */
+int bv_bert_tokenize_pieces(void *user, const char *text, char ***pieces, char *err, size_t errcap);
+
+/* Installs the EN tokenizer of the set (prepared) on lex (bv_lexicon_set_tokenizer). */
+struct bv_lexicon;
+int bv_bert_set_en_words(bv_bert_set *s, struct bv_lexicon *lex, char *err, size_t errcap);
+
+/* The feature as bv_infer_utt.bert wants it: [hidden, n_phones] row-major (malloc), from
+ * bv_bert_feature. */
+int bv_bert_feature_hp(bv_bert_set *s, const char *language, const char *text, const int64_t *word2ph,
+                       int n_word2ph, const char *style_text, float style_weight, float **feat, int *hidden,
+                       int64_t *n_phones, char *err, size_t errcap);
+
 /* ---- bert_gen.py ---- */
 
 /* The result of one filelist line. */
