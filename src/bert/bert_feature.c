@@ -2,13 +2,13 @@
  * (bert_feature.h). */
 #include "bert_feature.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "../core/error.h"
+#include "bert_util.h"
 #include "../data/filelist.h"
 #include "../data/symbols.h"
 #include "../io/pickle.h"
@@ -26,14 +26,7 @@ struct bv_bert_set {
     bv_bert_model *model[LANG_COUNT];
 };
 
-static int fail(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errcap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#define fail bv_bert_fail
 
 static int lang_index(const char *language) {
     for (int i = 0; i < LANG_COUNT; i++)

@@ -4,7 +4,6 @@
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "../core/error.h"
+#include "bert_util.h"
 #include "../io/pth.h"
 #include "../io/safetensors.h"
 
@@ -45,14 +45,7 @@ struct bv_bert_model {
     int n_owned;
 };
 
-static int fail(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errcap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#define fail bv_bert_fail
 
 /* ------------------------------------------------------------------ config */
 
@@ -69,19 +62,6 @@ static int cfg_int(const cJSON *c, const char *key, int dflt, int lo, int hi, in
         return fail(err, errcap, "%s: \"%s\" must be an integer in [%d, %d]", path, key, lo, hi);
     *out = (int)v->valuedouble;
     return 0;
-}
-
-static int cfg_bool(const cJSON *c, const char *key, int dflt, int *out, const char *path, char *err, size_t errcap) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, key);
-    if (!v || cJSON_IsNull(v)) *out = dflt;
-    else if (cJSON_IsBool(v)) *out = cJSON_IsTrue(v);
-    else return fail(err, errcap, "%s: \"%s\" must be true or false", path, key);
-    return 0;
-}
-
-static const char *cfg_str(const cJSON *c, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 /* "|"-separated or list-valued option (pos_att_type, norm_rel_ebd) -> has(word). */
@@ -111,12 +91,12 @@ static int opt_has(const cJSON *v, const char *word, int *unknown, const char *c
 }
 
 static int parse_config(bv_bert_model *m, const cJSON *c, const char *path, char *err, size_t errcap) {
-    const char *mt = cfg_str(c, "model_type");
+    const char *mt = bv_bert_json_str(c, "model_type");
     if (!mt) return fail(err, errcap, "%s: \"model_type\" is missing", path);
     if (!strcmp(mt, "bert")) m->arch = BV_BERT_ARCH_BERT;
     else if (!strcmp(mt, "deberta-v2")) m->arch = BV_BERT_ARCH_DEBERTA_V2;
     else return fail(err, errcap, "%s: \"model_type\" \"%s\" is not supported (bert, deberta-v2)", path, mt);
-    const char *act = cfg_str(c, "hidden_act");
+    const char *act = bv_bert_json_str(c, "hidden_act");
     if (act && strcmp(act, "gelu"))
         return fail(err, errcap, "%s: \"hidden_act\" \"%s\" is not supported (gelu)", path, act);
     if (cfg_int(c, "hidden_size", INT32_MIN, 1, BM_MAX_DIM, &m->hidden, path, err, errcap) ||
@@ -139,12 +119,12 @@ static int parse_config(bv_bert_model *m, const cJSON *c, const char *path, char
                     m->hidden, m->heads);
     m->head_dim = m->hidden / m->heads;
     if (m->arch == BV_BERT_ARCH_BERT) {
-        const char *pe = cfg_str(c, "position_embedding_type");
+        const char *pe = bv_bert_json_str(c, "position_embedding_type");
         if (pe && strcmp(pe, "absolute"))
             return fail(err, errcap, "%s: \"position_embedding_type\" \"%s\" is not supported (absolute)", path, pe);
         int dec = 0, cross = 0;
-        if (cfg_bool(c, "is_decoder", 0, &dec, path, err, errcap) ||
-            cfg_bool(c, "add_cross_attention", 0, &cross, path, err, errcap))
+        if (bv_bert_json_bool(c, "is_decoder", 0, &dec, path, err, errcap) ||
+            bv_bert_json_bool(c, "add_cross_attention", 0, &cross, path, err, errcap))
             return -1;
         if (dec || cross)
             return fail(err, errcap, "%s: \"%s\" true is not supported (an encoder only)", path,
@@ -161,9 +141,9 @@ static int parse_config(bv_bert_model *m, const cJSON *c, const char *path, char
         cfg_int(c, "embedding_size", m->hidden, 1, BM_MAX_DIM, &m->emb_size, path, err, errcap) ||
         cfg_int(c, "position_buckets", -1, INT32_MIN + 1, 1 << 16, &m->buckets, path, err, errcap) ||
         cfg_int(c, "max_relative_positions", -1, INT32_MIN + 1, 1 << 20, &m->max_rel, path, err, errcap) ||
-        cfg_bool(c, "relative_attention", 0, &m->relative, path, err, errcap) ||
-        cfg_bool(c, "share_att_key", 0, &m->share_key, path, err, errcap) ||
-        cfg_bool(c, "position_biased_input", 1, &m->pos_biased, path, err, errcap))
+        bv_bert_json_bool(c, "relative_attention", 0, &m->relative, path, err, errcap) ||
+        bv_bert_json_bool(c, "share_att_key", 0, &m->share_key, path, err, errcap) ||
+        bv_bert_json_bool(c, "position_biased_input", 1, &m->pos_biased, path, err, errcap))
         return -1;
     if (hs != m->head_dim)
         return fail(err, errcap, "%s: \"attention_head_size\" %d other than hidden_size / heads (%d) is not supported",
@@ -360,29 +340,8 @@ static int exists(const char *p) {
 bv_bert_model *bv_bert_model_load(const char *dir, char *err, size_t errcap) {
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fail(err, errcap, "%s: cannot open (a HuggingFace model folder holds config.json)", path);
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (sz < 0 || sz > (1 << 24)) {
-        fclose(f);
-        fail(err, errcap, "%s: size %ld outside [0, 16 MiB]", path, sz);
-        return NULL;
-    }
-    char *buf = bv_xmalloc((size_t)sz + 1);
-    size_t got = fread(buf, 1, (size_t)sz, f);
-    fclose(f);
-    buf[got] = 0;
-    cJSON *c = cJSON_Parse(buf);
-    free(buf);
-    if (!c) {
-        fail(err, errcap, "%s: not valid JSON", path);
-        return NULL;
-    }
+    cJSON *c = bv_bert_read_json(path, err, errcap);
+    if (!c) return NULL;
     bv_bert_model *m = bv_xcalloc(1, sizeof *m);
     int rc = parse_config(m, c, path, err, errcap);
     cJSON_Delete(c);

@@ -2,7 +2,6 @@
 #include "tokenizer.h"
 
 #include <cjson/cJSON.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <utf8proc.h>
 
 #include "../core/error.h"
+#include "bert_util.h"
 #include "spm_shim.h"
 
 #define BTOK_MAX_VOCAB (1 << 22)
@@ -32,54 +32,11 @@ struct bv_btok {
     int cls_id, sep_id, unk_id;
 };
 
-static int fail(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errcap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#define fail bv_bert_fail
 
 static int file_exists(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-static char *read_file(const char *path, size_t *len, char *err, size_t errcap) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fail(err, errcap, "%s: cannot open", path);
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (sz < 0 || (unsigned long)sz > BTOK_MAX_FILE) {
-        fclose(f);
-        fail(err, errcap, "%s: size %ld outside [0, %u]", path, sz, BTOK_MAX_FILE);
-        return NULL;
-    }
-    char *buf = bv_xmalloc((size_t)sz + 1);
-    size_t got = fread(buf, 1, (size_t)sz, f);
-    fclose(f);
-    if (got != (size_t)sz) {
-        free(buf);
-        fail(err, errcap, "%s: read error", path);
-        return NULL;
-    }
-    buf[sz] = 0;
-    if (len) *len = (size_t)sz;
-    return buf;
-}
-
-static cJSON *read_json(const char *path, char *err, size_t errcap) {
-    char *buf = read_file(path, NULL, err, errcap);
-    if (!buf) return NULL;
-    cJSON *j = cJSON_Parse(buf);
-    free(buf);
-    if (!j) fail(err, errcap, "%s: not valid JSON", path);
-    return j;
 }
 
 /* ------------------------------------------------------------------ vocabulary */
@@ -120,7 +77,7 @@ static void vocab_index(bv_btok *t) {
 /* vocab.txt: one token per line, the line number is the id (transformers' load_vocab). */
 static int load_vocab_txt(bv_btok *t, const char *path, char *err, size_t errcap) {
     size_t len;
-    char *buf = read_file(path, &len, err, errcap);
+    char *buf = bv_bert_read_file(path, BTOK_MAX_FILE, &len, err, errcap);
     if (!buf) return -1;
     int cap = 1024;
     t->vocab = bv_xmalloc((size_t)cap * sizeof(char *));
@@ -167,30 +124,15 @@ static int special_id(bv_btok *t, const char *tok, int *id, const char *dir, cha
     return 0;
 }
 
-/* A boolean key of tokenizer_config.json / tokenizer.json: the default when absent. */
-static int json_bool(const cJSON *o, const char *key, int dflt, int *out, const char *path, char *err,
-                     size_t errcap) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v || cJSON_IsNull(v)) *out = dflt;
-    else if (cJSON_IsBool(v)) *out = cJSON_IsTrue(v);
-    else return fail(err, errcap, "%s: \"%s\" must be true, false or null", path, key);
-    return 0;
-}
-
-static const char *json_str(const cJSON *o, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* tokenizer.json (BertTokenizerFast): normalizer, pre_tokenizer and model settings. */
 static int load_tokenizer_json(bv_btok *t, const char *path, char *err, size_t errcap) {
-    cJSON *j = read_json(path, err, errcap);
+    cJSON *j = bv_bert_read_json(path, err, errcap);
     if (!j) return -1;
     int rc = -1;
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(j, "normalizer");
     const cJSON *pre = cJSON_GetObjectItemCaseSensitive(j, "pre_tokenizer");
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
-    const char *nt = json_str(norm, "type"), *pt = json_str(pre, "type"), *mt = json_str(model, "type");
+    const char *nt = bv_bert_json_str(norm, "type"), *pt = bv_bert_json_str(pre, "type"), *mt = bv_bert_json_str(model, "type");
     if (!nt || strcmp(nt, "BertNormalizer")) {
         fail(err, errcap, "%s: normalizer.type \"%s\" is not supported (BertNormalizer)", path, nt ? nt : "?");
         goto out;
@@ -204,9 +146,9 @@ static int load_tokenizer_json(bv_btok *t, const char *path, char *err, size_t e
         goto out;
     }
     int clean;
-    if (json_bool(norm, "clean_text", 1, &clean, path, err, errcap) ||
-        json_bool(norm, "handle_chinese_chars", 1, &t->chinese_chars, path, err, errcap) ||
-        json_bool(norm, "lowercase", 1, &t->lowercase, path, err, errcap))
+    if (bv_bert_json_bool(norm, "clean_text", 1, &clean, path, err, errcap) ||
+        bv_bert_json_bool(norm, "handle_chinese_chars", 1, &t->chinese_chars, path, err, errcap) ||
+        bv_bert_json_bool(norm, "lowercase", 1, &t->lowercase, path, err, errcap))
         goto out;
     if (!clean) {
         fail(err, errcap, "%s: normalizer.clean_text false is not supported", path);
@@ -214,7 +156,7 @@ static int load_tokenizer_json(bv_btok *t, const char *path, char *err, size_t e
     }
     const cJSON *sa = cJSON_GetObjectItemCaseSensitive(norm, "strip_accents");
     t->strip_accents = !sa || cJSON_IsNull(sa) ? -1 : cJSON_IsTrue(sa);
-    const char *unk = json_str(model, "unk_token"), *pfx = json_str(model, "continuing_subword_prefix");
+    const char *unk = bv_bert_json_str(model, "unk_token"), *pfx = bv_bert_json_str(model, "continuing_subword_prefix");
     if (unk) snprintf(t->unk, sizeof t->unk, "%s", unk);
     if (pfx) {
         if (strlen(pfx) >= sizeof t->prefix) {
@@ -251,13 +193,13 @@ bv_btok *bv_btok_load(const char *dir, char *err, size_t errcap) {
     const char *cls = NULL;
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
     if (file_exists(path)) {
-        if (!(tc = read_json(path, err, errcap))) goto fail_;
-        cls = json_str(tc, "tokenizer_class");
+        if (!(tc = bv_bert_read_json(path, err, errcap))) goto fail_;
+        cls = bv_bert_json_str(tc, "tokenizer_class");
     }
     if (!cls) { /* AutoTokenizer without a class: from config.json's model_type */
         snprintf(path, sizeof path, "%s/config.json", dir);
-        if (!(cfg = read_json(path, err, errcap))) goto fail_;
-        const char *mt = json_str(cfg, "model_type");
+        if (!(cfg = bv_bert_read_json(path, err, errcap))) goto fail_;
+        const char *mt = bv_bert_json_str(cfg, "model_type");
         char spm[4096];
         snprintf(spm, sizeof spm, "%s/spm.model", dir);
         cls = mt && !strcmp(mt, "bert") ? "BertTokenizerFast"
@@ -276,13 +218,13 @@ bv_btok *bv_btok_load(const char *dir, char *err, size_t errcap) {
         if (file_exists(tj)) { /* the fast tokenizer's own settings */
             if (load_tokenizer_json(t, tj, err, errcap)) goto fail_;
         } else {
-            if (tc && (json_bool(tc, "do_lower_case", 1, &t->lowercase, path, err, errcap) ||
-                       json_bool(tc, "tokenize_chinese_chars", 1, &t->chinese_chars, path, err, errcap)))
+            if (tc && (bv_bert_json_bool(tc, "do_lower_case", 1, &t->lowercase, path, err, errcap) ||
+                       bv_bert_json_bool(tc, "tokenize_chinese_chars", 1, &t->chinese_chars, path, err, errcap)))
                 goto fail_;
             const cJSON *sa = tc ? cJSON_GetObjectItemCaseSensitive(tc, "strip_accents") : NULL;
             t->strip_accents = !sa || cJSON_IsNull(sa) ? -1 : cJSON_IsTrue(sa);
             int basic = 1;
-            if (tc && json_bool(tc, "do_basic_tokenize", 1, &basic, path, err, errcap)) goto fail_;
+            if (tc && bv_bert_json_bool(tc, "do_basic_tokenize", 1, &basic, path, err, errcap)) goto fail_;
             if (!basic) {
                 fail(err, errcap, "%s: \"do_basic_tokenize\" false is not supported", path);
                 goto fail_;
@@ -293,12 +235,12 @@ bv_btok *bv_btok_load(const char *dir, char *err, size_t errcap) {
     } else if (!strcmp(cls, "DebertaV2Tokenizer") || !strcmp(cls, "DebertaV2TokenizerFast")) {
         t->kind = BV_BTOK_SPM;
         int v = 0;
-        if (tc && (json_bool(tc, "split_by_punct", 0, &v, path, err, errcap))) goto fail_;
+        if (tc && (bv_bert_json_bool(tc, "split_by_punct", 0, &v, path, err, errcap))) goto fail_;
         if (v) {
             fail(err, errcap, "%s: \"split_by_punct\" true is not supported", path);
             goto fail_;
         }
-        if (tc && (json_bool(tc, "do_lower_case", 0, &v, path, err, errcap))) goto fail_;
+        if (tc && (bv_bert_json_bool(tc, "do_lower_case", 0, &v, path, err, errcap))) goto fail_;
         if (v) {
             fail(err, errcap, "%s: \"do_lower_case\" true is not supported for DeBERTa", path);
             goto fail_;
@@ -309,7 +251,7 @@ bv_btok *bv_btok_load(const char *dir, char *err, size_t errcap) {
         t->unk_id = bv_spm_piece_to_id(t->spm, "[UNK]");
     } else if (!strcmp(cls, "BertJapaneseTokenizer")) {
         t->kind = BV_BTOK_JP_CHAR;
-        const char *wt = json_str(tc, "word_tokenizer_type"), *st = json_str(tc, "subword_tokenizer_type");
+        const char *wt = bv_bert_json_str(tc, "word_tokenizer_type"), *st = bv_bert_json_str(tc, "subword_tokenizer_type");
         if (wt && strcmp(wt, "basic")) {
             fail(err, errcap, "%s: \"word_tokenizer_type\" \"%s\" is not supported (basic)", path, wt);
             goto fail_;
@@ -319,16 +261,16 @@ bv_btok *bv_btok_load(const char *dir, char *err, size_t errcap) {
             goto fail_;
         }
         int w = 1, s = 1;
-        if (json_bool(tc, "do_word_tokenize", 1, &w, path, err, errcap) ||
-            json_bool(tc, "do_subword_tokenize", 1, &s, path, err, errcap) ||
-            json_bool(tc, "do_lower_case", 0, &t->lowercase, path, err, errcap))
+        if (bv_bert_json_bool(tc, "do_word_tokenize", 1, &w, path, err, errcap) ||
+            bv_bert_json_bool(tc, "do_subword_tokenize", 1, &s, path, err, errcap) ||
+            bv_bert_json_bool(tc, "do_lower_case", 0, &t->lowercase, path, err, errcap))
             goto fail_;
         if (!w || !s) {
             fail(err, errcap, "%s: \"%s\" false is not supported", path, !w ? "do_word_tokenize" : "do_subword_tokenize");
             goto fail_;
         }
         t->chinese_chars = 0;
-        const char *unk = json_str(tc, "unk_token");
+        const char *unk = bv_bert_json_str(tc, "unk_token");
         if (unk) snprintf(t->unk, sizeof t->unk, "%s", unk);
         snprintf(path, sizeof path, "%s/vocab.txt", dir);
         if (load_vocab_txt(t, path, err, errcap)) goto fail_;
