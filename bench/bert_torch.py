@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """bert-gen benchmark, PyTorch side (bench/bert.sh runs it; not part of CI).
 
-  bert_torch.py make OUT GOLDEN_BERT REBUILT_LISTS   random real-size models + the golden ZH/EN lines in OUT
+  bert_torch.py make OUT GOLDEN_BERT REBUILT_LISTS [SEED]   random real-size models + the golden ZH/EN lines
+                                                     in OUT (SEED: small models of drawn settings instead)
   bert_torch.py run OUT UPSTREAM_DIR THREADS         upstream bert_gen.py's process_line on every line
   bert_torch.py compare DIR_A DIR_B                  max |a-b| / tolerance over the *.bert.pt of both
 
@@ -19,10 +20,14 @@ import types
 import importlib.machinery
 
 
-def make(out, golden_bert, lists):
+def make(out, golden_bert, lists, tiny_seed=None):
+    """tiny_seed: small models with settings drawn from the seed instead (hidden 32..96, 3..5 layers,
+    bucket counts, max_relative_positions, weight formats), a held-back-style parity set."""
+    import random
     import torch
     from transformers import BertConfig, BertForMaskedLM, DebertaV2Config, DebertaV2Model
-    torch.manual_seed(0)
+    torch.manual_seed(0 if tiny_seed is None else tiny_seed)
+    rng = random.Random(tiny_seed)
     os.makedirs(os.path.join(out, "filelists"), exist_ok=True)
     os.makedirs(os.path.join(out, "wavs"), exist_ok=True)
     zsrc, esrc = os.path.join(golden_bert, "chinese-roberta-wwm-ext-large"), os.path.join(golden_bert, "deberta-v3-large")
@@ -32,15 +37,30 @@ def make(out, golden_bert, lists):
         os.makedirs(d, exist_ok=True)
         for f in files:
             shutil.copy(os.path.join(s, f), d)
-    zc = BertConfig(vocab_size=21128, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
-                    intermediate_size=4096, max_position_embeddings=512, type_vocab_size=2)
-    BertForMaskedLM(zc).eval().save_pretrained(zdir, safe_serialization=True)
-    ec = DebertaV2Config(vocab_size=128100, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
-                         intermediate_size=4096, max_position_embeddings=512, relative_attention=True,
-                         position_buckets=256, max_relative_positions=-1, pos_att_type=["p2c", "c2p"],
+    h, layers, inter, heads = 1024, 24, 4096, 16
+    buckets, max_rel, safe = 256, -1, (True, True)
+    if tiny_seed is not None:
+        h, layers, heads = rng.choice([32, 64, 96]), rng.choice([3, 4, 5]), 4
+        inter = 2 * h
+        buckets, max_rel = rng.choice([(8, -1), (32, -1), (64, 128), (256, -1), (-1, 24), (-1, -1)])
+        safe = (rng.random() < 0.5, rng.random() < 0.5)
+        print(f"tiny set: hidden {h}, layers {layers}, buckets {buckets}, max_relative_positions {max_rel}, "
+              f"safetensors {safe}")
+    zc = BertConfig(vocab_size=21128, hidden_size=h, num_hidden_layers=layers, num_attention_heads=heads,
+                    intermediate_size=inter, max_position_embeddings=512, type_vocab_size=2)
+    zm = BertForMaskedLM(zc).eval()
+    ec = DebertaV2Config(vocab_size=128100, hidden_size=h, num_hidden_layers=layers, num_attention_heads=heads,
+                         intermediate_size=inter, max_position_embeddings=512, relative_attention=True,
+                         position_buckets=buckets, max_relative_positions=max_rel, pos_att_type=["p2c", "c2p"],
                          norm_rel_ebd="layer_norm", share_att_key=True, position_biased_input=False, type_vocab_size=0,
                          layer_norm_eps=1e-7, hidden_act="gelu")
-    DebertaV2Model(ec).eval().save_pretrained(edir, safe_serialization=True)
+    em = DebertaV2Model(ec).eval()
+    if tiny_seed is not None:  # larger-than-init weights so differences show, as the golden generator
+        with torch.no_grad():
+            for p in list(zm.parameters()) + list(em.parameters()):
+                p.add_(torch.randn_like(p) * 0.02)
+    zm.save_pretrained(zdir, safe_serialization=safe[0])
+    em.save_pretrained(edir, safe_serialization=safe[1])
     for name in ("train.list", "val.list"):
         lines = [l for l in open(os.path.join(lists, name), encoding="utf-8") if l.split("|")[2] in ("ZH", "EN")]
         open(os.path.join(out, "filelists", name), "w", encoding="utf-8").write("".join(lines))
@@ -107,7 +127,7 @@ def compare(a, b):
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "make":
-        make(*sys.argv[2:5])
+        make(*sys.argv[2:5], *(int(x) for x in sys.argv[5:6]))
     elif mode == "run":
         run(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:

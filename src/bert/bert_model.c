@@ -32,6 +32,7 @@ struct bv_bert_model {
     float eps;
     /* DeBERTa */
     int relative, buckets, max_rel, c2p, p2c, share_key, rel_ln, pos_biased;
+    int n_att_types;          /* c2p + p2c as listed: the score scale counts them even without relative_attention */
     const float *word, *pos, *type, *emb_lng, *emb_lnb, *embed_proj; /* embeddings.* */
     const float *rel, *rel_lng, *rel_lnb;                             /* encoder.rel_embeddings, encoder.LayerNorm */
     bm_layer *layer;
@@ -164,6 +165,7 @@ static int parse_config(bv_bert_model *m, const cJSON *c, const char *path, char
         m->rel_ln = opt_has(nre, "layer_norm", &unknown, norm_known);
         if (unknown) return fail(err, errcap, "%s: \"norm_rel_ebd\" other than none / layer_norm is not supported", path);
     }
+    m->n_att_types = m->c2p + m->p2c;
     if (!m->relative) m->c2p = m->p2c = 0;
     return 0;
 }
@@ -467,7 +469,7 @@ int bv_bert_model_hidden_states(const bv_bert_model *m, const int *ids, int n, i
     int span = m->buckets > 0 ? m->buckets : m->max_rel, lo = 0, nr = 0;
     int *cpos = NULL, *ppos = NULL; /* [2T-1]: clamp(bucket(d) + span) for d = i - j + T - 1 */
     float *relx = NULL, *pk = NULL, *pq = NULL, *pbuf = NULL;
-    float scale = sqrtf((float)dh * (float)(1 + m->c2p + m->p2c));
+    float scale = sqrtf((float)dh * (float)(1 + m->n_att_types));
     if (rel) {
         cpos = bv_xmalloc((size_t)(2 * T - 1) * sizeof(int));
         int hi = 0;
