@@ -24,7 +24,14 @@ struct bv_bert_set {
     char *dir;
     bv_btok *tok[LANG_COUNT];
     bv_bert_model *model[LANG_COUNT];
+    bv_bert_ja_sep_fn ja_sep;   /* text2sep_kata's words joined (the Japanese front-end), NULL: none */
+    void *ja_user;
 };
+
+void bv_bert_set_ja_sep(bv_bert_set *s, bv_bert_ja_sep_fn fn, void *user) {
+    s->ja_sep = fn;
+    s->ja_user = user;
+}
 
 #define fail bv_bert_fail
 
@@ -103,17 +110,43 @@ static int run_text(bv_bert_set *s, int l, const char *text, float **res, int *n
     return 0;
 }
 
+static int bv_bert_feature_text(bv_bert_set *s, int l, const char *text, const int64_t *word2ph, int n_word2ph,
+                                const char *style_text, float style_weight, float **feat, int *hidden,
+                                int64_t *n_phones, char *err, size_t errcap);
+
 int bv_bert_feature(bv_bert_set *s, const char *language, const char *text, const int64_t *word2ph, int n_word2ph,
                     const char *style_text, float style_weight, float **feat, int *hidden, int64_t *n_phones,
                     char *err, size_t errcap) {
     *feat = NULL;
     int l = lang_index(language);
     if (l < 0 || !s->model[l]) return fail(err, errcap, "the %s BERT model is not loaded", language ? language : "?");
-    if (l == LANG_JP)
+    char *ja_text = NULL, *ja_style = NULL;
+    if (l == LANG_JP) {
         /* japanese_bert.py runs text2sep_kata (pyopenjtalk) on the text first: without the Japanese
-         * front-end the tokens would differ from upstream's, so no JP feature is made here. */
-        return fail(err, errcap, "JP BERT features need the Japanese front-end (text2sep_kata), which this build "
-                    "does not have yet");
+         * front-end the tokens would differ from upstream's, so no JP feature is made then. */
+        if (!s->ja_sep)
+            return fail(err, errcap, "JP BERT features need the Japanese front-end (text2sep_kata), which this build "
+                        "does not have yet");
+        char sub[512];
+        if (s->ja_sep(s->ja_user, text, &ja_text, sub, sizeof sub) ||
+            (style_text && *style_text && s->ja_sep(s->ja_user, style_text, &ja_style, sub, sizeof sub))) {
+            free(ja_text);
+            return fail(err, errcap, "text2sep_kata: %s", sub);
+        }
+        int rc = bv_bert_feature_text(s, l, ja_text, word2ph, n_word2ph, ja_style ? ja_style : style_text,
+                                      style_weight, feat, hidden, n_phones, err, errcap);
+        free(ja_text);
+        free(ja_style);
+        return rc;
+    }
+    return bv_bert_feature_text(s, l, text, word2ph, n_word2ph, style_text, style_weight, feat, hidden, n_phones,
+                                err, errcap);
+}
+
+/* get_bert_feature after the language's text preparation. */
+static int bv_bert_feature_text(bv_bert_set *s, int l, const char *text, const int64_t *word2ph, int n_word2ph,
+                                const char *style_text, float style_weight, float **feat, int *hidden,
+                                int64_t *n_phones, char *err, size_t errcap) {
     int64_t P = 0;
     for (int i = 0; i < n_word2ph; i++) {
         if (word2ph[i] < 0 || word2ph[i] > (1 << 20)) return fail(err, errcap, "word2ph[%d] = %lld", i, (long long)word2ph[i]);

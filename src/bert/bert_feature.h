@@ -13,8 +13,9 @@
  * res[i] * (1 - w) + mean(style_res) * w (v2.3's style mixing). Upstream's checks become errors:
  * ZH/JP need len(word2ph) == len(text) + 2 (characters), EN len(word2ph) == number of tokens + 2, and
  * every language needs at least len(word2ph) tokens.
- * JP text first goes through the Japanese front-end's text2sep_kata, as japanese_bert.py does; this
- * build has no Japanese front-end yet, so JP reports that (see bv_bert_feature).
+ * JP text first goes through the Japanese front-end's text2sep_kata, as japanese_bert.py does
+ * ("".join(text2sep_kata(text)[0])): the front-end installs that step with bv_bert_set_ja_sep; without
+ * it, JP features are an error saying so.
  */
 #ifndef BV_BERT_FEATURE_H
 #define BV_BERT_FEATURE_H
@@ -64,6 +65,11 @@ int bv_bert_set_en_words(bv_bert_set *s, struct bv_lexicon *lex, char *err, size
 int bv_bert_feature_hp(bv_bert_set *s, const char *language, const char *text, const int64_t *word2ph,
                        int n_word2ph, const char *style_text, float style_weight, float **feat, int *hidden,
                        int64_t *n_phones, char *err, size_t errcap);
+
+/* japanese_bert.py's first step: *joined (malloc) = "".join(text2sep_kata(text)[0]), or -1 with err. */
+typedef int (*bv_bert_ja_sep_fn)(void *user, const char *text, char **joined, char *err, size_t errcap);
+/* Installs it (the Japanese front-end's; user is passed back). Calls may come from several threads. */
+void bv_bert_set_ja_sep(bv_bert_set *s, bv_bert_ja_sep_fn fn, void *user);
 
 /* ---- bert_gen.py ---- */
 
