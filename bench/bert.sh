@@ -18,6 +18,10 @@ PY=${PYTHON:-/usr/bin/python3}
 UP=${UPSTREAM_DIR:-/work/upstream}
 GOLDEN=${GOLDEN:-../shared/golden}
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+if ! "$PY" -c "import torch, transformers" 2>/dev/null; then
+    echo "bench/bert.sh: skipped: $PY has no torch + transformers (set PYTHON=, see the top of this file)"
+    exit 0
+fi
 make --no-print-directory BUILD="$BUILD" "$BUILD/bv2" >/dev/null
 bv2=$(realpath "$BUILD/bv2")
 lists=tests/data/bert_golden_filelists
