@@ -613,6 +613,37 @@ BV_GOLDEN_TEST(bert_infer_with_bert_dir) {
     rm_rf(tmp);
 }
 
+/* The lines of a set's two lists in `lang`, split into their 7 fields: *out[i][0..7) point into
+ * *buf (free both with free()). Returns the count. */
+static int lang_lines(const char *lists, const char *lang, char *(**out)[7], char **buf) {
+    char a[4300], b[4300];
+    snprintf(a, sizeof a, "%s/train.list", lists);
+    snprintf(b, sizeof b, "%s/val.list", lists);
+    char *x = slurp(a, NULL), *y = slurp(b, NULL);
+    size_t nx = x ? strlen(x) : 0, ny = y ? strlen(y) : 0;
+    *buf = malloc(nx + ny + 2);
+    snprintf(*buf, nx + ny + 2, "%s\n%s", x ? x : "", y ? y : "");
+    free(x);
+    free(y);
+    int n = 0;
+    *out = NULL;
+    for (char *line = strtok(*buf, "\n"); line; line = strtok(NULL, "\n")) {
+        char *f[7];
+        int nf = 0;
+        for (char *q = line; nf < 7; nf++) {
+            f[nf] = q;
+            char *bar = strchr(q, '|');
+            if (!bar) break;
+            *bar = 0;
+            q = bar + 1;
+        }
+        if (nf != 6 || strcmp(f[2], lang)) continue;
+        *out = realloc(*out, sizeof **out * (size_t)(n + 1));
+        memcpy((*out)[n++], f, sizeof f);
+    }
+    return n;
+}
+
 /* EN filelist lines of the golden set: bv2's g2p with the set's DeBERTa tokenizer splits words as
  * upstream's english.py did for them (word2ph has one entry per token), so their features can be
  * made from our own g2p. Phones differ where upstream's OOV stand-in was used. */
@@ -633,22 +664,11 @@ BV_GOLDEN_TEST(bert_en_words_split_by_deberta) {
     bv_bert_set *set = bv_bert_set_new(bdir);
     BV_CHECK(bv_bert_set_en_words(set, lex, err, sizeof err) == 0, "%s", err);
     int n = 0, same_len = 0, exact = 0;
-    const char *names[2] = {"train.list", "val.list"};
-    for (int k = 0; k < 2 && !ts->failed; k++) {
-        char lp[4300];
-        snprintf(lp, sizeof lp, "%s/%s", lists, names[k]);
-        char *text = slurp(lp, NULL);
-        for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
-            char *f[7];
-            int nf = 0;
-            for (char *q = line; nf < 7; nf++) {
-                f[nf] = q;
-                char *bar = strchr(q, '|');
-                if (!bar) break;
-                *bar = 0;
-                q = bar + 1;
-            }
-            if (nf != 6 || strcmp(f[2], "EN")) continue;
+    char *(*lines)[7], *buf;
+    int nl = lang_lines(lists, "EN", &lines, &buf);
+    {
+        for (int li = 0; li < nl && !ts->failed; li++) {
+            char **f = lines[li];
             bv_en_phones ph;
             BV_CHECK(bv_en_g2p(lex, f[3], &ph, err, sizeof err) == 0, "%s: %s", f[3], err);
             if (ts->failed) break;
@@ -674,8 +694,9 @@ BV_GOLDEN_TEST(bert_en_words_split_by_deberta) {
             if (!rc) free(feat);
             bv_en_phones_free(&ph);
         }
-        free(text);
     }
+    free(lines);
+    free(buf);
     BV_CHECK(n > 0, "no EN lines");
     fprintf(stderr, "  EN lines: %d, word2ph length as upstream: %d, phones identical: %d (others: upstream's OOV stand-in)\n",
             n, same_len, exact);
@@ -761,22 +782,11 @@ BV_GOLDEN_TEST(bert_jp_model_with_identity_sep) {
     bv_bert_set_ja_sep(set, identity_sep, NULL);
     int n = 0, ok = 0;
     double worst = 0;
-    const char *names[2] = {"train.list", "val.list"};
-    for (int k = 0; k < 2; k++) {
-        char lp[4300];
-        snprintf(lp, sizeof lp, "%s/%s", lists, names[k]);
-        char *text = slurp(lp, NULL);
-        for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
-            char *f[7];
-            int nf = 0;
-            for (char *q = line; nf < 7; nf++) {
-                f[nf] = q;
-                char *bar = strchr(q, '|');
-                if (!bar) break;
-                *bar = 0;
-                q = bar + 1;
-            }
-            if (nf != 6 || strcmp(f[2], "JP")) continue;
+    char *(*lines)[7], *buf;
+    int nl = lang_lines(lists, "JP", &lines, &buf);
+    {
+        for (int li = 0; li < nl; li++) {
+            char **f = lines[li];
             int64_t *w2p;
             int nw = bv_parse_int_list(f[6], "word2ph", &w2p, err, sizeof err);
             for (int i = 0; i < nw; i++) w2p[i] *= 2;
@@ -805,8 +815,9 @@ BV_GOLDEN_TEST(bert_jp_model_with_identity_sep) {
             }
             free(w2p);
         }
-        free(text);
     }
+    free(lines);
+    free(buf);
     fprintf(stderr, "  JP with identity text2sep_kata: %d of %d lines match upstream (worst %.3g x tol)\n", ok, n, worst);
     BV_CHECK(n > 0 && 2 * ok >= n, "%d of %d JP lines match (the identity stand-in holds for most lines)", ok, n);
     bv_bert_set_free(set);
