@@ -132,11 +132,11 @@ BV_GOLDEN_TEST(bert_gen_golden) {
     char cfg[4200];
     snprintf(cfg, sizeof cfg, "%s/config.json", set);
     if (file_size(cfg) < 0) {
-        fprintf(stderr, "  skipped/missing %s\n", cfg);
+        bv_test_skip(ts, "this golden set has no bert/config.json");
         return;
     }
     if (set_lists(set, lists, sizeof lists)) {
-        fprintf(stderr, "  skipped/missing %s/filelists/train.list (empty)\n", set);
+        bv_test_skip(ts, "this golden set's bert/filelists are empty and the rebuilt ones are not for it");
         return;
     }
     char aset[PATH_MAX], alists[PATH_MAX];
@@ -235,7 +235,7 @@ BV_GOLDEN_TEST(bert_tokenizers_vs_transformers) {
     snprintf(dir, sizeof dir, "%s/bert/bert", bv_test_golden_dir);
     cJSON *j = ref_cases();
     if (!j) {
-        fprintf(stderr, "  skipped/missing %s\n", REF_CASES);
+        bv_test_skip(ts, "no %s", REF_CASES);
         return;
     }
     bv_bert_set *set = bv_bert_set_new(dir);
@@ -245,7 +245,7 @@ BV_GOLDEN_TEST(bert_tokenizers_vs_transformers) {
     cJSON_ArrayForEach(c, cJSON_GetObjectItem(j, "tokenizer")) {
         const char *lang = cJSON_GetObjectItem(c, "lang")->valuestring, *text = cJSON_GetObjectItem(c, "text")->valuestring;
         if (bv_bert_set_prepare(set, lang, err, sizeof err)) {
-            fprintf(stderr, "  skipped/missing %s/%s: %s\n", dir, dir_of(lang), err);
+            bv_test_skip(ts, "this golden set has no usable bert/bert/%s: %s", dir_of(lang), err);
             break;
         }
         const bv_btok *t = bv_bert_set_tokenizer(set, lang);
@@ -280,7 +280,7 @@ BV_GOLDEN_TEST(bert_encoders_vs_transformers) {
     snprintf(dir, sizeof dir, "%s/bert/bert", bv_test_golden_dir);
     cJSON *j = ref_cases();
     if (!j) {
-        fprintf(stderr, "  skipped/missing %s\n", REF_CASES);
+        bv_test_skip(ts, "no %s", REF_CASES);
         return;
     }
     bv_bert_set *set = bv_bert_set_new(dir);
@@ -291,7 +291,7 @@ BV_GOLDEN_TEST(bert_encoders_vs_transformers) {
     cJSON_ArrayForEach(c, cJSON_GetObjectItem(j, "model")) {
         const char *lang = cJSON_GetObjectItem(c, "lang")->valuestring;
         if (bv_bert_set_prepare(set, lang, err, sizeof err)) {
-            fprintf(stderr, "  skipped/missing %s/%s: %s\n", dir, dir_of(lang), err);
+            bv_test_skip(ts, "this golden set has no usable bert/bert/%s: %s", dir_of(lang), err);
             break;
         }
         const bv_bert_model *m = bv_bert_set_model(set, lang);
@@ -417,7 +417,7 @@ BV_GOLDEN_TEST(bert_gen_errors) {
     snprintf(set, sizeof set, "%s/bert/bert", bv_test_golden_dir);
     struct stat sb;
     if (stat(set, &sb)) {
-        fprintf(stderr, "  skipped/missing %s\n", set);
+        bv_test_skip(ts, "this golden set has no bert/bert");
         return;
     }
     char aset[PATH_MAX], tmp[256], cmd[9000], p[4300];
@@ -557,7 +557,7 @@ BV_GOLDEN_TEST(bert_infer_with_bert_dir) {
     snprintf(cfg, sizeof cfg, "%s/checkpoints/config.json", bv_test_golden_dir);
     snprintf(golden_en, sizeof golden_en, "%s/bert/bert/deberta-v3-large", bv_test_golden_dir);
     if (file_size(model) < 0 || file_size(golden_en) < 0) {
-        fprintf(stderr, "  skipped/missing %s or %s\n", model, golden_en);
+        bv_test_skip(ts, "this golden set has no checkpoints/G_0.pth or bert/bert/deberta-v3-large");
         return;
     }
     bv_btok *tok = bv_btok_load(golden_en, err, sizeof err);
@@ -651,12 +651,12 @@ BV_GOLDEN_TEST(bert_en_words_split_by_deberta) {
     char dir[4096], lists[4200], err[1024];
     snprintf(dir, sizeof dir, "%s/bert", bv_test_golden_dir);
     if (set_lists(dir, lists, sizeof lists)) {
-        fprintf(stderr, "  skipped/missing %s/filelists/train.list\n", dir);
+        bv_test_skip(ts, "this golden set's bert/filelists are empty and the rebuilt ones are not for it");
         return;
     }
     bv_lexicon *lex = bv_infer_lexicon_load(NULL, err, sizeof err);
     if (!lex) {
-        fprintf(stderr, "  skipped/missing lexicon: %s\n", err);
+        bv_test_skip(ts, "no lexicon: %s", err);
         return;
     }
     char bdir[4200];
@@ -711,7 +711,7 @@ BV_GOLDEN_TEST(bert_preprocess_with_bert_dir) {
     snprintf(set, sizeof set, "%s/bert/bert", bv_test_golden_dir);
     struct stat sb;
     if (stat(set, &sb)) {
-        fprintf(stderr, "  skipped/missing %s\n", set);
+        bv_test_skip(ts, "this golden set has no bert/bert");
         return;
     }
     char aset[PATH_MAX], tmp[256], cmd[9000], p[4300], err[512], lex[PATH_MAX];
@@ -768,7 +768,7 @@ BV_GOLDEN_TEST(bert_jp_model_with_identity_sep) {
     char dir[4096], lists[4200], err[1024];
     snprintf(dir, sizeof dir, "%s/bert", bv_test_golden_dir);
     if (set_lists(dir, lists, sizeof lists)) {
-        fprintf(stderr, "  skipped/missing %s/filelists/train.list\n", dir);
+        bv_test_skip(ts, "this golden set's bert/filelists are empty and the rebuilt ones are not for it");
         return;
     }
     char bdir[4200];
