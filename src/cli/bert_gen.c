@@ -145,6 +145,8 @@ int bv_cli_bert_gen(int argc, char **argv) {
         free(lines);
         return BV_EXIT_INPUT;
     }
+    if (!n)
+        fprintf(stderr, "warning: bert-gen: %s and %s hold no lines: nothing to do\n", tf->valuestring, vf->valuestring);
     cJSON_Delete(root);
 
     /* models of the languages present, loaded once before the threads start */
