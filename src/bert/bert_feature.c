@@ -2,6 +2,7 @@
  * (bert_feature.h). */
 #include "bert_feature.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +21,32 @@ static const char *const lang_names[LANG_COUNT] = {"ZH", "EN", "JP"};
 static const char *const folders[LANG_COUNT] = {"chinese-roberta-wwm-ext-large", "deberta-v3-large",
                                                 "deberta-v2-large-japanese-char-wwm"};
 
+/* The Japanese front-end (src/text/japanese.h), when the build has it: weak references, so this file
+ * links with or without it. With it, JP text goes through its text2sep_kata as japanese_bert.py does
+ * (bv_ja_bert_text: "".join(text2sep_kata(text)[0])); without it, JP features are an error. */
+struct bv_ja_frontend;
+struct bv_ja_frontend *bv_ja_open(const char *dicdir, char *err, size_t err_cap) __attribute__((weak));
+void bv_ja_free(struct bv_ja_frontend *ja) __attribute__((weak));
+char *bv_ja_bert_text(struct bv_ja_frontend *ja, const char *norm_text, char *err, size_t err_cap)
+    __attribute__((weak));
+
 struct bv_bert_set {
     char *dir;
     bv_btok *tok[LANG_COUNT];
     bv_bert_model *model[LANG_COUNT];
     bv_bert_ja_sep_fn ja_sep;   /* text2sep_kata's words joined (the Japanese front-end), NULL: none */
     void *ja_user;
+    struct bv_ja_frontend *ja;  /* opened here when the build has the front-end and none was installed */
+    pthread_mutex_t ja_lock;    /* the front-end keeps per-instance caches: one caller at a time */
 };
+
+static int ja_builtin_sep(void *user, const char *text, char **joined, char *err, size_t errcap) {
+    bv_bert_set *s = user;
+    pthread_mutex_lock(&s->ja_lock);
+    *joined = bv_ja_bert_text(s->ja, text, err, errcap);
+    pthread_mutex_unlock(&s->ja_lock);
+    return *joined ? 0 : -1;
+}
 
 void bv_bert_set_ja_sep(bv_bert_set *s, bv_bert_ja_sep_fn fn, void *user) {
     s->ja_sep = fn;
@@ -49,6 +69,7 @@ const char *bv_bert_model_folder(const char *language) {
 bv_bert_set *bv_bert_set_new(const char *bert_dir) {
     bv_bert_set *s = bv_xcalloc(1, sizeof *s);
     s->dir = strdup(bert_dir);
+    pthread_mutex_init(&s->ja_lock, NULL);
     return s;
 }
 
@@ -58,6 +79,8 @@ void bv_bert_set_free(bv_bert_set *s) {
         bv_btok_free(s->tok[i]);
         bv_bert_model_free(s->model[i]);
     }
+    if (s->ja && bv_ja_free) bv_ja_free(s->ja);
+    pthread_mutex_destroy(&s->ja_lock);
     free(s->dir);
     free(s);
 }
@@ -78,6 +101,10 @@ int bv_bert_set_prepare(bv_bert_set *s, const char *language, char *err, size_t 
         bv_btok_free(s->tok[l]);
         s->tok[l] = NULL;
         return fail(err, errcap, "%s model: %s", language, sub);
+    }
+    if (l == LANG_JP && !s->ja_sep && bv_ja_open && bv_ja_bert_text) { /* the build's Japanese front-end */
+        if (!(s->ja = bv_ja_open(NULL, sub, sizeof sub))) return fail(err, errcap, "JP front-end: %s", sub);
+        bv_bert_set_ja_sep(s, ja_builtin_sep, s);
     }
     return 0;
 }

@@ -14,8 +14,9 @@
  * ZH/JP need len(word2ph) == len(text) + 2 (characters), EN len(word2ph) == number of tokens + 2, and
  * every language needs at least len(word2ph) tokens.
  * JP text first goes through the Japanese front-end's text2sep_kata, as japanese_bert.py does
- * ("".join(text2sep_kata(text)[0])): the front-end installs that step with bv_bert_set_ja_sep; without
- * it, JP features are an error saying so.
+ * ("".join(text2sep_kata(text)[0])): bv_bert_set_prepare("JP") installs the build's Japanese front-end
+ * (src/text/japanese.h, bv_ja_bert_text) when it is linked in, bv_bert_set_ja_sep another; without
+ * either, JP features are an error saying so.
  */
 #ifndef BV_BERT_FEATURE_H
 #define BV_BERT_FEATURE_H
