@@ -15,17 +15,21 @@ CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -fno-math-errno \
            -I/usr/include/x86_64-linux-gnu/openblas-openmp -MMD -MP
 LDLIBS  += -ldnnl -lopenblas -lfftw3f -lcjson -lyaml -lzip -lsndfile -lsoxr -lpng \
-           -lflite_cmulex -lflite_usenglish -lflite -lpthread -lm -fopenmp
+           -lflite_cmulex -lflite_usenglish -lflite -lutf8proc -lsentencepiece -lstdc++ -lpthread -lm -fopenmp
 OPENBLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
 LDFLAGS += -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/ops/*.c src/nn/*.c src/model/*.c src/audio/*.c \
-                              src/io/*.c src/data/*.c src/text/*.c src/train/*.c src/infer/*.c))
+                              src/io/*.c src/data/*.c src/text/*.c src/train/*.c src/infer/*.c \
+                              src/bert/*.c))
+# The one C++ file: an extern "C" shim over SentencePiece (no C API exists), for DeBERTa-v3's tokenizer.
+LIB_CXX  := src/bert/tokenizer_spm.cc
+CXX     ?= g++
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
@@ -51,6 +55,10 @@ $(DEPS_STAMP): scripts/install-deps.sh
 $(BUILD)/%.o: %.c | $(DEPS_ORDER)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(OPT) -g -std=c++17 -Wall -Wextra -MMD -MP -c $< -o $@
 
 $(BUILD)/bv2: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -53,3 +53,4 @@ awk '
 ' "$tmp/ours.txt" "$tmp/torch.txt"
 if [ $# -eq 0 ] || [ "$1" = train-step ]; then echo; BUILD="$BUILD" BENCH_THREADS="$THREADS" bench/step.sh; fi
 if [ $# -eq 0 ] || [ "$1" = infer ]; then echo; BUILD="$BUILD" BENCH_THREADS="$THREADS" bench/infer.sh; fi
+if [ $# -eq 0 ] || [ "$1" = bert ]; then echo; BUILD="$BUILD" BENCH_THREADS="$THREADS" bench/bert.sh; fi

@@ -12,5 +12,6 @@ int bv_cli_g2p(int argc, char **argv);
 int bv_cli_export(int argc, char **argv);
 int bv_cli_resample(int argc, char **argv);
 int bv_cli_preprocess(int argc, char **argv);
+int bv_cli_bert_gen(int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../bert/bert_feature.h"
 #include "../core/error.h"
 #include "../infer/infer.h"
 #include "../text/english.h"
@@ -24,10 +25,13 @@ static void usage(FILE *f) {
             "  --norm            print \"norm_text|phones|tones|word2ph\": the last four fields of a filelist line\n"
             "  --lexicon PATH    cmudict.rep (default $BV2_CMUDICT, else data/cmudict.rep here or beside the\n"
             "                    bv2 build folder)\n"
+            "  --bert-dir DIR    split words with DIR/deberta-v3-large's tokenizer, as upstream's english.py\n"
+            "                    text_to_words does (then word2ph matches that model's tokens exactly)\n"
             "  -h, --help        this text\n"
             "\n"
             "Words outside the lexicon get phones from flite's letter-to-sound rules (upstream uses g2p_en's\n"
-            "neural model there). word2ph assumes one tokenizer piece per word (upstream asks DeBERTa's).\n"
+            "neural model there). Without --bert-dir, word2ph assumes one tokenizer piece per run of letters or\n"
+            "digits (upstream asks DeBERTa's tokenizer).\n"
             "\n"
             "exit status: 0 ok, %d bad command line, %d a text the front-end cannot handle (empty text,\n"
             "unsupported characters; with stdin, the other lines are still printed and a failed line\n"
@@ -81,8 +85,9 @@ static int g2p_stdin(const bv_lexicon *lex, int with_norm) {
 int bv_cli_g2p(int argc, char **argv) {
     static const struct option opts[] = {{"language", required_argument, 0, 'l'}, {"text", required_argument, 0, 't'},
                                          {"norm", no_argument, 0, 'n'},          {"lexicon", required_argument, 0, 'x'},
-                                         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
-    const char *language = "EN", *text = NULL, *lexicon = NULL;
+                                         {"bert-dir", required_argument, 0, 'b'}, {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *language = "EN", *text = NULL, *lexicon = NULL, *bert_dir = NULL;
     int with_norm = 0;
     opterr = 0;
     optind = 0;
@@ -92,6 +97,7 @@ int bv_cli_g2p(int argc, char **argv) {
         case 't': text = optarg; break;
         case 'n': with_norm = 1; break;
         case 'x': lexicon = optarg; break;
+        case 'b': bert_dir = optarg; break;
         case 'h': usage(stdout); return 0;
         case ':': fprintf(stderr, "error: %s needs a value (see bv2 g2p --help)\n", argv[optind - 1]); return BV_EXIT_USAGE;
         default: fprintf(stderr, "error: unknown option '%s' (see bv2 g2p --help)\n", argv[optind - 1]); return BV_EXIT_USAGE;
@@ -113,6 +119,13 @@ int bv_cli_g2p(int argc, char **argv) {
         fprintf(stderr, "error: %s\n", err);
         return BV_EXIT_INPUT;
     }
+    bv_bert_set *bert = bert_dir ? bv_bert_set_new(bert_dir) : NULL;
+    if (bert && bv_bert_set_en_words(bert, lex, err, sizeof err)) {
+        fprintf(stderr, "error: --bert-dir: %s\n", err);
+        bv_bert_set_free(bert);
+        bv_lexicon_free(lex);
+        return BV_EXIT_INPUT;
+    }
     int rc = 0;
     if (text) {
         if (g2p_line(lex, text, with_norm, err, sizeof err)) fprintf(stderr, "error: %s\n", err), rc = BV_EXIT_INPUT;
@@ -120,5 +133,6 @@ int bv_cli_g2p(int argc, char **argv) {
         rc = g2p_stdin(lex, with_norm);
     }
     bv_lexicon_free(lex);
+    bv_bert_set_free(bert);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../bert/bert_feature.h"
 #include "../core/error.h"
 #include "../data/symbols.h"
 #include "../infer/infer.h"
@@ -24,6 +25,9 @@ typedef struct infer_args {
     const char *model, *config, *speaker, *text, *phones, *bert, *batch, *output, *language, *lexicon, *noise_file;
     int phones_batch, batch_size, quiet, no_split;
     double pause;                       /* seconds of silence between sentences */
+    const char *bert_dir, *style_text;   /* --bert-dir: real BERT features (bert_feature.h) */
+    float style_weight;
+    bv_bert_set *bset;                   /* the models under bert_dir, loaded per language on first use */
     uint64_t seed;
     bv_infer_opts opts;
 } infer_args;
@@ -54,6 +58,11 @@ static void usage(FILE *f) {
             "                         speaker, language and BERT file (<wav>.bert.pt when it exists)\n"
             "  --language LANG        ZH, JP or EN (default EN)\n"
             "  --bert FILE            BERT features for --phones: the [1024, n] *.bert.pt of bert_gen.py\n"
+            "  --bert-dir DIR         run the BERT model of the text's language from DIR (upstream's folder\n"
+            "                         names, as bv2 bert-gen): real features for --text, --batch text lines and\n"
+            "                         filelist lines without a <wav>.bert.pt; EN words split by its tokenizer\n"
+            "  --style-text TEXT      v2.3's style mixing (with --bert-dir): every feature row becomes\n"
+            "  --style-weight W         row * (1 - W) + mean(features of TEXT) * W (default W 0.7)\n"
             "controls (upstream's names; defaults as upstream's webui):\n"
             "  --sdp-ratio R          share of the stochastic duration predictor, 0..1 (default %g)\n"
             "  --noise-scale S        prior noise: expressiveness (default %g)\n"
@@ -77,11 +86,10 @@ static void usage(FILE *f) {
             "  -q, --quiet            no progress lines on stderr\n"
             "  -h, --help             this text\n"
             "\n"
-            "BERT features: bv2 runs no BERT model. Without --bert the text's own language gets ZERO\n"
-            "features (the other two languages get random normal ones, exactly as upstream's get_text).\n"
-            "With zeros the BERT projection adds only its bias: pronunciation is unchanged, but prosody -\n"
-            "phrasing, pauses, emphasis - is flatter than with real features. For full quality, make\n"
-            "*.bert.pt files with upstream's bert_gen.py and pass them with --phones / --phones-batch.\n"
+            "BERT features: with --bert-dir the text's language gets the BERT model's features, as upstream's\n"
+            "infer.py. Without --bert-dir / --bert it gets ZERO features (the other two languages get random\n"
+            "normal ones, exactly as upstream's get_text). With zeros the BERT projection adds only its bias:\n"
+            "pronunciation is unchanged, but prosody - phrasing, pauses, emphasis - is flatter.\n"
             "\n"
             "exit status: 0 ok, %d bad command line, %d bad input (missing or mismatched model/config,\n"
             "unknown speaker, empty text, characters the front-end cannot handle, bad phones).\n",
@@ -116,7 +124,7 @@ static int parse_count(const char *opt, const char *s, long long lo, long long *
 }
 
 enum { O_SPEAKER = 256, O_TEXT, O_PHONES, O_BERT, O_BATCH, O_PHONES_BATCH, O_LANGUAGE, O_SDP, O_NS, O_NSW, O_LS,
-       O_SEED, O_BATCH_SIZE, O_LEXICON, O_NOISE, O_NO_SPLIT, O_PAUSE };
+       O_SEED, O_BATCH_SIZE, O_LEXICON, O_NOISE, O_NO_SPLIT, O_PAUSE, O_BERT_DIR, O_STYLE_TEXT, O_STYLE_WEIGHT };
 
 /* Returns 0, 1 for --help, or -1 (message printed). */
 static int parse_args(int argc, char **argv, infer_args *a) {
@@ -130,6 +138,8 @@ static int parse_args(int argc, char **argv, infer_args *a) {
         {"noise-scale-w", required_argument, 0, O_NSW}, {"length-scale", required_argument, 0, O_LS},
         {"seed", required_argument, 0, O_SEED},     {"batch-size", required_argument, 0, O_BATCH_SIZE},
         {"lexicon", required_argument, 0, O_LEXICON}, {"noise-file", required_argument, 0, O_NOISE},
+        {"bert-dir", required_argument, 0, O_BERT_DIR}, {"style-text", required_argument, 0, O_STYLE_TEXT},
+        {"style-weight", required_argument, 0, O_STYLE_WEIGHT},
         {"no-split", no_argument, 0, O_NO_SPLIT},   {"sentence-pause", required_argument, 0, O_PAUSE},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -137,6 +147,7 @@ static int parse_args(int argc, char **argv, infer_args *a) {
     a->language = "EN";
     a->seed = DEFAULT_SEED;
     a->batch_size = 1;
+    a->style_weight = 0.7f;
     a->pause = DEFAULT_PAUSE;
     a->opts = bv_infer_default_opts();
     long long v;
@@ -158,6 +169,12 @@ static int parse_args(int argc, char **argv, infer_args *a) {
         case O_LANGUAGE: a->language = optarg; break;
         case O_LEXICON: a->lexicon = optarg; break;
         case O_NOISE: a->noise_file = optarg; break;
+        case O_BERT_DIR: a->bert_dir = optarg; break;
+        case O_STYLE_TEXT: a->style_text = optarg; break;
+        case O_STYLE_WEIGHT:
+            if (parse_float("--style-weight", optarg, 0, &a->style_weight)) return -1;
+            if (a->style_weight > 1) return fprintf(stderr, "error: --style-weight: expected 0..1, got %s\n", optarg), -1;
+            break;
         case O_NO_SPLIT: a->no_split = 1; break;
         case O_PAUSE: {
             float f;
@@ -202,6 +219,11 @@ static int parse_args(int argc, char **argv, infer_args *a) {
     if (a->bert && !a->phones)
         return fprintf(stderr, "error: --bert goes with --phones (its columns must match the phones)\n"), -1;
     if (a->phones_batch && !a->batch) return fprintf(stderr, "error: --phones-batch goes with --batch\n"), -1;
+    if (a->bert && a->bert_dir) return fprintf(stderr, "error: give --bert or --bert-dir, not both\n"), -1;
+    if (a->style_text && !a->bert_dir) return fprintf(stderr, "error: --style-text goes with --bert-dir\n"), -1;
+    if (a->bert_dir && a->phones)
+        return fprintf(stderr, "error: --bert-dir needs the text: use --text, or --batch with --phones-batch "
+                       "filelist lines (their 4th field is the text)\n"), -1;
     if (bv_language_id(a->language) < 0)
         return fprintf(stderr, "error: --language: expected ZH, JP or EN, got '%s'\n", a->language), -1;
     return 0;
@@ -271,7 +293,34 @@ static bv_lexicon *load_lexicon(const infer_args *a) {
     char err[1024];
     bv_lexicon *lex = bv_infer_lexicon_load(a->lexicon, err, sizeof err);
     if (!lex) fprintf(stderr, "error: %s\n", err);
+    if (lex && a->bset && bv_bert_set_en_words(a->bset, lex, err, sizeof err)) { /* words as DeBERTa splits them */
+        fprintf(stderr, "error: --bert-dir: %s\n", err);
+        bv_lexicon_free(lex);
+        lex = NULL;
+    }
     return lex;
+}
+
+/* --bert-dir: the features of the utterance's own language from its text (get_text's get_bert). */
+static int add_bert(const infer_args *a, bv_infer_utt *u, const char *text, char *err, size_t cap) {
+    const char *lang = bv_language_name(u->language);
+    char sub[900];
+    if (!u->word2ph) return snprintf(err, cap, "--bert-dir needs word2ph (the phones line has none)"), -1;
+    if (bv_bert_set_prepare(a->bset, lang, sub, sizeof sub)) return snprintf(err, cap, "--bert-dir: %s", sub), -1;
+    float *f;
+    int H;
+    int64_t P;
+    if (bv_bert_feature_hp(a->bset, lang, text, u->word2ph, u->n_word2ph, a->style_text, a->style_weight, &f, &H, &P,
+                           sub, sizeof sub))
+        return snprintf(err, cap, "BERT features: %s", sub), -1;
+    if (H != BV_INFER_BERT_DIM || P != u->n) {
+        free(f);
+        return snprintf(err, cap, "BERT features: the %s model gives [%d, %lld], the text encoder takes [%d, %d]",
+                        lang, H, (long long)P, BV_INFER_BERT_DIM, u->n), -1;
+    }
+    free(u->bert);
+    u->bert = f;
+    return 0;
 }
 
 typedef struct {
@@ -345,6 +394,12 @@ static int run_text(const infer_args *a, bv_ctx *ctx, const bv_infer_model *m) {
         if (bv_infer_utt_from_text(&u, lex, list[k], a->language, m->cfg.data.add_blank, err, sizeof err)) {
             if (count > 1) fprintf(stderr, "error: --text: sentence %d (\"%.60s\"): %s\n", k + 1, list[k], err);
             else fprintf(stderr, "error: --text: %s\n", err);
+            rc = BV_EXIT_INPUT;
+            break;
+        }
+        if (a->bset && add_bert(a, &u, u.norm_text ? u.norm_text : list[k], err, sizeof err)) {
+            fprintf(stderr, "error: --text: %s\n", err);
+            bv_infer_utt_free(&u);
             rc = BV_EXIT_INPUT;
             break;
         }
@@ -428,7 +483,8 @@ static void list_free(utt_list *l) {
 
 /* A filelist line wav|speaker|language|text|phones|tones|word2ph: its own speaker, language and
  * BERT file (data_utils: the wav path with .wav -> .bert.pt), if that file exists. */
-static int utt_from_filelist_line(bv_infer_utt *u, const bv_infer_model *m, char **f, char *err, size_t cap) {
+static int utt_from_filelist_line(const infer_args *a, bv_infer_utt *u, const bv_infer_model *m, char **f, char *err,
+                                  size_t cap) {
     size_t n = strlen(f[4]) + strlen(f[5]) + strlen(f[6]) + 3;
     char *line = bv_xmalloc(n), *bert = bv_xmalloc(strlen(f[0]) + 16);
     snprintf(line, n, "%s|%s|%s", f[4], f[5], f[6]);
@@ -438,6 +494,7 @@ static int utt_from_filelist_line(bv_infer_utt *u, const bv_infer_model *m, char
     if (dot && !strcmp(dot, ".wav")) sprintf(bert, "%.*s.bert.pt", (int)(dot - f[0]), f[0]);
     else sprintf(bert, "%s.bert.pt", f[0]);
     if (!rc && !access(bert, R_OK)) rc = bv_infer_utt_load_bert(u, bert, err, cap);
+    else if (!rc && a->bset) rc = add_bert(a, u, f[3], err, cap);
     if (rc) bv_infer_utt_free(u);
     free(line);
     free(bert);
@@ -453,10 +510,13 @@ static int utt_from_batch_line(const infer_args *a, const bv_infer_model *m, con
             char *f[7];
             f[0] = line;
             for (int i = 1; i < 7; i++) *(f[i] = strchr(f[i - 1], '|')) = 0, f[i]++;
-            return utt_from_filelist_line(u, m, f, err, cap);
+            return utt_from_filelist_line(a, u, m, f, err, cap);
         }
         if (bv_infer_utt_from_phones(u, line, a->language, m->cfg.data.add_blank, err, cap)) return -1;
     } else if (bv_infer_utt_from_text(u, lex, line, a->language, m->cfg.data.add_blank, err, cap)) {
+        return -1;
+    } else if (a->bset && add_bert(a, u, u->norm_text ? u->norm_text : line, err, cap)) {
+        bv_infer_utt_free(u);
         return -1;
     }
     if (speaker < 0) {
@@ -553,6 +613,7 @@ int bv_cli_infer(int argc, char **argv) {
     if (p < 0) return BV_EXIT_USAGE;
     bv_infer_model m;
     if (load_model(&a, &m)) return BV_EXIT_INPUT;
+    if (a.bert_dir) a.bset = bv_bert_set_new(a.bert_dir);
     bv_ctx ctx;
     bv_ctx_init(&ctx, (size_t)64 << 20, a.seed);
     noise_replay nr;
@@ -562,5 +623,6 @@ int bv_cli_infer(int argc, char **argv) {
     bv_infer_noise_free(nr.draws, nr.n);
     bv_ctx_free(&ctx);
     bv_infer_model_free(&m);
+    bv_bert_set_free(a.bset);
     return rc;
 }

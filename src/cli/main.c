@@ -19,6 +19,7 @@ static const bv_command commands[] = {
     {"export", bv_cli_export, "write an inference-only checkpoint (.pth or .safetensors)"},
     {"resample", bv_cli_resample, "resample a folder of audio to the config's sample rate"},
     {"preprocess", bv_cli_preprocess, "transcript + wavs -> filelists, zero *.bert.pt, config.json"},
+    {"bert-gen", bv_cli_bert_gen, "write <wav>.bert.pt BERT features for the filelists (bert_gen.py)"},
 };
 
 static void usage(FILE *f) {

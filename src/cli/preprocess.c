@@ -17,6 +17,7 @@
 #include "../core/error.h"
 #include "../data/preprocess_lib.h"
 #include "../infer/infer.h"
+#include "../bert/bert_feature.h"
 #include "../text/lexicon.h"
 #include "../train/progress.h"
 
@@ -40,6 +41,8 @@ static void usage(FILE *f) {
         "     [1024, len(phones)] (2 len + 1 with data.add_blank), in torch.save format. Real features need\n"
         "     upstream's bert_gen.py (DeBERTa / BERT models, PyTorch); it overwrites these files. A model\n"
         "     trained on zeros learns no prosody from BERT: it reads everything from the phones and tones.\n"
+        "     With --bert-dir DIR the real features are written instead, as `bv2 bert-gen` does, and English\n"
+        "     words are split by DIR/deberta-v3-large's tokenizer (upstream's text_to_words).\n"
         "\n"
         "Wav paths are used as written (relative to the folder `bv2 train` runs in, as upstream), after\n"
         "--wav-dir for relative ones. Every wav must exist and be mono at data.sampling_rate (bv2 resample).\n"
@@ -58,6 +61,9 @@ static void usage(FILE *f) {
         "  --bert MODE               missing: write zeros where no <wav>.bert.pt exists, keep files of the right\n"
         "                            shape, fail on others; overwrite: write zeros everywhere; none: write\n"
         "                            nothing. [missing]\n"
+        "  --bert-dir DIR            BERT model folders (upstream's names, see bv2 bert-gen): real features\n"
+        "                            instead of zeros (--bert missing keeps good existing files, overwrite\n"
+        "                            regenerates all). [none: zeros]\n"
         "  --skip-errors             drop bad lines (each reported) instead of failing, as upstream does.\n"
         "  --cmudict PATH            the lexicon. [$BV2_CMUDICT, else data/cmudict.rep here or beside the\n"
         "                            bv2 build folder]\n"
@@ -75,6 +81,8 @@ static void usage(FILE *f) {
 
 typedef struct prep_opts {
     const char *transcript, *config, *out_config, *cleaned, *train, *val, *wav_dir, *cmudict, *wavlm_dir;
+    const char *bert_dir;   /* --bert-dir: real features (bert_feature.h), EN words split by DeBERTa */
+    bv_bert_set *bset;
     int val_per_lang, max_val_total, skip_errors, progress;
     int bert_mode;   /* 0 missing, 1 overwrite, 2 none */
     unsigned long long seed;
@@ -232,9 +240,21 @@ static int write_berts(const prep_opts *o, const utt_set *s, int add_blank, int 
         char err[2048];
         char *path = bv_prep_bert_path(u->wav);
         int64_t cols = bv_prep_bert_cols(u->n_phones, add_blank);
-        int state = !path ? 0 : o->bert_mode == 1 ? -1 : bv_prep_bert_ok(path, cols, err, sizeof err);
+        int state = !path || o->bset ? 0 : o->bert_mode == 1 ? -1 : bv_prep_bert_ok(path, cols, err, sizeof err);
         bv_progress_hide();
-        if (!path) {
+        if (path && o->bset) { /* real features, as bv2 bert-gen */
+            char *line = bv_prep_utt_line(u), where[4300];
+            line[strcspn(line, "\n")] = 0;
+            snprintf(where, sizeof where, "%s:%d", o->transcript, u->line);
+            bv_bert_line_result r = bv_bert_set_prepare(o->bset, u->language, err, sizeof err)
+                                        ? BV_BERT_LINE_FAILED
+                                        : bv_bert_gen_line(o->bset, line, add_blank, NULL, o->bert_mode == 1, where, err,
+                                                           sizeof err);
+            if (r == BV_BERT_LINE_FAILED) fprintf(stderr, "error: preprocess: %s\n", err), bad++;
+            else if (r == BV_BERT_LINE_KEPT) ++*n_kept;
+            else ++*n_written;
+            free(line);
+        } else if (!path) {
             fprintf(stderr, "error: preprocess: %s:%d: %s has no \".wav\" in its path (upstream names the features "
                     "<wav>.bert.pt by replacing it)\n", o->transcript, u->line, u->wav);
             bad++;
@@ -338,6 +358,10 @@ static int load_inputs(const prep_opts *o, char **text, cJSON **cfg, bv_lexicon 
             fprintf(stderr, "error: preprocess: %s\n", err);
             return -1;
         }
+        if (o->bset && bv_bert_set_en_words(o->bset, *lex, err, sizeof err)) {
+            fprintf(stderr, "error: preprocess: --bert-dir: %s\n", err);
+            return -1;
+        }
     }
     return 0;
 }
@@ -386,7 +410,10 @@ static int preprocess(prep_opts *o) {
     if (fail) goto done;
     printf("preprocess: %d utterances (%d skipped), %d speakers: %s %d lines, %s %d lines, %s; config %s\n", s.n, bad,
            n_spk, o->train, n_tr, o->val, n_va, o->cleaned, o->out_config);
-    if (o->bert_mode != 2)
+    if (o->bert_mode != 2 && o->bset)
+        printf("preprocess: %d *.bert.pt written (BERT features from %s), %d existing kept\n", n_written, o->bert_dir,
+               n_kept);
+    else if (o->bert_mode != 2)
         printf("preprocess: %d *.bert.pt written as ZEROS, %d existing kept. Real BERT features need upstream's "
                "bert_gen.py; with zeros the model learns no prosody from BERT.\n", n_written, n_kept);
     if (!n_va) fprintf(stderr, "warning: preprocess: the validation list is empty; bv2 train evaluates on it\n");
@@ -436,11 +463,11 @@ static int parse_opt(prep_opts *o, int argc, char **argv, int *i) {
     int missing = 0;
     long long n;
     const char **str_opt[] = {&o->transcript, &o->config, &o->out_config, &o->cleaned, &o->train, &o->val,
-                              &o->wav_dir, &o->cmudict, &o->wavlm_dir};
+                              &o->wav_dir, &o->cmudict, &o->wavlm_dir, &o->bert_dir};
     const char *const *str_names[] = {NAMES("--transcription-path", "-i"), NAMES("--config-path", "-c", "--config"),
                                       NAMES("--out-config"), NAMES("--cleaned-path"), NAMES("--train-path"),
                                       NAMES("--val-path"), NAMES("--wav-dir"), NAMES("--cmudict"),
-                                      NAMES("--make-random-wavlm")};
+                                      NAMES("--make-random-wavlm"), NAMES("--bert-dir")};
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(stdout), 1;
     if (!strcmp(a, "--skip-errors")) return o->skip_errors = 1, 0;
     for (size_t k = 0; k < sizeof str_opt / sizeof str_opt[0]; k++)
@@ -474,5 +501,8 @@ int bv_cli_preprocess(int argc, char **argv) {
     }
     if (!o.transcript) return bad_usage("%s is required", "-i/--transcription-path");
     if (!o.config) return bad_usage("%s is required", "-c/--config-path");
-    return preprocess(&o);
+    if (o.bert_dir) o.bset = bv_bert_set_new(o.bert_dir);
+    int rc = preprocess(&o);
+    bv_bert_set_free(o.bset);
+    return rc;
 }

@@ -1025,6 +1025,7 @@ static int w_tensor(wr *w, const bv_pk_tensor *t) {
         stride[d] = s;
         s *= t->shape[d];
     }
+    if (t->transposed && t->ndim == 2) stride[0] = 1, stride[1] = t->shape[0];
     w_global(w, "torch._utils", "_rebuild_tensor_v2");
     w_byte(w, '(');
     w_byte(w, '('); /* persistent id ('storage', torch.FloatStorage, '<key>', 'cpu', numel) */

@@ -57,6 +57,8 @@ typedef struct bv_pk_tensor {
     int64_t numel;
     void *data;                /* contiguous row-major; owned by the doc, or borrowed (bv_pk_tensor_ref) */
     int requires_grad;
+    int transposed;            /* writing only: a 2-d tensor whose data holds its transpose ([shape[1], shape[0]]
+                                * row-major), saved as torch saves x.T - strides (1, shape[0]) */
 } bv_pk_tensor;
 
 typedef struct bv_pk_storage {

@@ -284,9 +284,15 @@ static int piece_phones(const bv_lexicon *lex, const char *s, size_t n, bv_en_ph
 static int word_phones(const bv_lexicon *lex, const piece *t, int nt, bv_en_phones *o, char *err, size_t err_cap) {
     int before = o->n_phones, joined = 0;
     for (int i = 0; i < nt && nt > 1; i++) joined |= (t[i].n == 1 && t[i].s[0] == '\'');
-    if (joined) {   /* a word's pieces are adjacent in norm_text, so "".join(word) is their span */
-        size_t len = (size_t)(t[nt - 1].s + t[nt - 1].n - t[0].s);
-        if (piece_phones(lex, t[0].s, len, o, err, err_cap)) return -1;
+    if (joined) {   /* "".join(word) */
+        size_t len = 0;
+        for (int i = 0; i < nt; i++) len += t[i].n;
+        char *w = bv_xmalloc(len + 1), *q = w;
+        for (int i = 0; i < nt; i++) memcpy(q, t[i].s, t[i].n), q += t[i].n;
+        *q = 0;
+        int rc = piece_phones(lex, w, len, o, err, err_cap);
+        free(w);
+        if (rc) return -1;
     } else {
         for (int i = 0; i < nt; i++)
             if (piece_phones(lex, t[i].s, t[i].n, o, err, err_cap)) return -1;
@@ -303,7 +309,20 @@ int bv_en_g2p(const bv_lexicon *lex, const char *norm_text, bv_en_phones *out, c
     *out = (bv_en_phones){0};
     if (check_chars(norm_text, err, err_cap)) return -1;
     piece *t = NULL;
-    int n = tokenize(norm_text, &t);
+    void *tk_user;
+    char **tk = NULL;   /* an installed tokenizer's pieces (lexicon.h), which t points into */
+    bv_en_tokenize_fn tk_fn = bv_lexicon_tokenizer(lex, &tk_user);
+    int n;
+    if (tk_fn) {
+        if ((n = tk_fn(tk_user, norm_text, &tk, err, err_cap)) < 0) return -1;
+        t = bv_xmalloc((size_t)(n + 1) * sizeof *t);
+        for (int i = 0; i < n; i++) { /* t.startswith("\u2581") starts a word; the piece is t without it */
+            int ws = !strncmp(tk[i], "\xe2\x96\x81", 3);
+            t[i] = (piece){tk[i] + (ws ? 3 : 0), strlen(tk[i]) - (ws ? 3 : 0), ws};
+        }
+    } else {
+        n = tokenize(norm_text, &t);
+    }
     int *first = bv_xmalloc((size_t)(n + 1) * sizeof *first);
     int *count = bv_xmalloc((size_t)(n + 1) * sizeof *count);
     int nw = text_to_words(t, n, first, count);
@@ -317,6 +336,8 @@ int bv_en_g2p(const bv_lexicon *lex, const char *norm_text, bv_en_phones *out, c
     }
     push_phone(out, bv_symbols[BV_PAD_ID], 0);
     push_word2ph(out, 1);
+    for (int i = 0; tk && i < n; i++) free(tk[i]);
+    free(tk);
     free(t);
     free(first);
     free(count);

@@ -34,7 +34,19 @@ struct bv_lexicon {
     int n_phone_types;
     int32_t *slots;                   /* hash table of entry indices, -1 = empty */
     size_t n_slots;                   /* power of two */
+    bv_en_tokenize_fn tokenize;       /* word pieces for g2p (NULL: english.c's built-in rule) */
+    void *tokenize_user;
 };
+
+void bv_lexicon_set_tokenizer(bv_lexicon *lex, bv_en_tokenize_fn fn, void *user) {
+    lex->tokenize = fn;
+    lex->tokenize_user = user;
+}
+
+bv_en_tokenize_fn bv_lexicon_tokenizer(const bv_lexicon *lex, void **user) {
+    *user = lex ? lex->tokenize_user : NULL;
+    return lex ? lex->tokenize : NULL;
+}
 
 const char *bv_lexicon_default_path(void) {
     const char *env = getenv(BV_LEXICON_ENV);

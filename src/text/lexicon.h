@@ -39,6 +39,14 @@ const char *bv_lexicon_default_path(void);
 bv_lexicon *bv_lexicon_load(const char *path, char *err, size_t err_cap);
 void bv_lexicon_free(bv_lexicon *lex);
 
+/* The word pieces English g2p splits a text into (english.h step 1): by default the built-in rule;
+ * `bv2 ... --bert-dir` installs the DeBERTa-v3 tokenizer here, as upstream's text_to_words asks it.
+ * fn returns the number of pieces put in *pieces (a malloc'ed array of malloc'ed strings, "\u2581"
+ * marking a word's first piece, as tokenizer.tokenize gives them), or -1 with err filled. */
+typedef int (*bv_en_tokenize_fn)(void *user, const char *text, char ***pieces, char *err, size_t errcap);
+void bv_lexicon_set_tokenizer(bv_lexicon *lex, bv_en_tokenize_fn fn, void *user);
+bv_en_tokenize_fn bv_lexicon_tokenizer(const bv_lexicon *lex, void **user);
+
 /* Number of keys (after duplicates collapsed). */
 int bv_lexicon_size(const bv_lexicon *lex);
 
