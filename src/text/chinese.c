@@ -246,3 +246,18 @@ int bv_zh_clean_text(const bv_zh_dict *d, const char *text, char **norm, bv_en_p
     else free(nt);
     return rc;
 }
+
+static bv_zh_dict *g_default;
+
+static void free_default(void) {
+    bv_zh_dict_free(g_default);
+    g_default = NULL;
+}
+
+const bv_zh_dict *bv_zh_dict_default(char *err, size_t errcap) {
+    if (!g_default) {
+        g_default = bv_zh_dict_load(NULL, err, errcap);
+        if (g_default) atexit(free_default);
+    }
+    return g_default;
+}

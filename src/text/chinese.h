@@ -33,4 +33,8 @@ int bv_zh_g2p(const bv_zh_dict *d, const char *norm_text, bv_en_phones *out, cha
 int bv_zh_clean_text(const bv_zh_dict *d, const char *text, char **norm, bv_en_phones *out, char *err,
                      size_t errcap);
 
+/* The tables from bv_zh_data_dir(), loaded on the first call and kept until exit (for callers such as
+ * preprocess and infer that meet Chinese text only now and then). NULL with err when they cannot load. */
+const bv_zh_dict *bv_zh_dict_default(char *err, size_t errcap);
+
 #endif
