@@ -1136,10 +1136,10 @@ const char *bv_zh_data_dir(char *buf, size_t cap) {
     return snprintf(buf, cap, "%s", BV_ZH_DATA_DEFAULT), buf;
 }
 
-bv_zh_dict *bv_zh_dict_load(const char *dir, char *err, size_t cap) {
+static bv_zh_dict *dict_load(const char *dir, int use_cache, char *err, size_t cap) {
     char dbuf[4200];
     if (!dir) dir = bv_zh_data_dir(dbuf, sizeof dbuf);
-    bv_zh_dict *d = cache_read(dir);
+    bv_zh_dict *d = use_cache ? cache_read(dir) : NULL;
     if (d) return d;
     d = bv_xcalloc(1, sizeof *d);
     tagset tags = {0};
@@ -1163,11 +1163,16 @@ bv_zh_dict *bv_zh_dict_load(const char *dir, char *err, size_t cap) {
         bv_zh_dict_free(d);
         return NULL;
     }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/cache.bin", dir);
-    cache_write(d, path);
+    if (use_cache) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/cache.bin", dir);
+        cache_write(d, path);
+    }
     return d;
 }
+
+bv_zh_dict *bv_zh_dict_load(const char *dir, char *err, size_t cap) { return dict_load(dir, 1, err, cap); }
+bv_zh_dict *bv_zh_dict_load_text(const char *dir, char *err, size_t cap) { return dict_load(dir, 0, err, cap); }
 
 void bv_zh_dict_free(bv_zh_dict *d) {
     if (!d) return;

@@ -101,6 +101,8 @@ const char *bv_zh_data_dir(char *buf, size_t cap);
 /* Load the tables from dir (NULL: bv_zh_data_dir). NULL and a message (naming the file and line or key;
  * a missing file says to run scripts/fetch-zh.sh) on failure. */
 bv_zh_dict *bv_zh_dict_load(const char *dir, char *err, size_t cap);
+/* The same from the text files only: no cache read or written (tests compare the two). */
+bv_zh_dict *bv_zh_dict_load_text(const char *dir, char *err, size_t cap);
 void bv_zh_dict_free(bv_zh_dict *d);
 
 /* Small helpers shared by the front-end files. */
