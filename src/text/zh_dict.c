@@ -272,6 +272,19 @@ static int lit_seek_assign(lit *L, const char *name) {
     return -1;
 }
 
+/* dir/name, one of jieba's modules "P={...}": L is left after the '{' (rc -1 when it is not there).
+ * Returns the buffer L reads (free it), or NULL with err. */
+static char *open_py_dict(lit *L, const char *dir, const char *name, char *path, size_t pcap, int *rc, char *err,
+                          size_t cap) {
+    snprintf(path, pcap, "%s/%s", dir, name);
+    size_t n;
+    char *buf = read_file(path, &n, err, cap);
+    if (!buf) return NULL;
+    *L = (lit){buf, buf + n, path, err, cap, 0};
+    if (lit_seek_assign(L, "P") || !lit_eat(L, '{')) *rc = lit_fail(L, buf, "expected P={");
+    return buf;
+}
+
 /* ---------------------------------------------------------------- tags, states */
 
 typedef struct {
@@ -398,13 +411,10 @@ static int load_finalseg(bv_zh_dict *d, const char *dir, char *err, size_t cap) 
     d->fs_emit = bv_xmalloc(ecap * 4 * sizeof *d->fs_emit);
     for (int f = 0; f < 3; f++) {
         char path[4200];
-        snprintf(path, sizeof path, "%s/%s", dir, names[f]);
-        size_t n;
-        char *buf = read_file(path, &n, err, cap);
-        if (!buf) return -1;
-        lit L = {buf, buf + n, path, err, cap, 0};
         int rc = 0;
-        if (lit_seek_assign(&L, "P") || !lit_eat(&L, '{')) rc = lit_fail(&L, buf, "expected P={");
+        lit L;
+        char *buf = open_py_dict(&L, dir, names[f], path, sizeof path, &rc, err, cap);
+        if (!buf) return -1;
         while (!rc && !lit_eat(&L, '}')) {
             uint32_t k[4];
             if (lit_str(&L, k, 4) != 1 || !strchr("BMES", (int)k[0]) || !lit_eat(&L, ':')) {
@@ -523,13 +533,10 @@ static int load_posseg(bv_zh_dict *d, tagset *tags, psraw *r, const char *dir, c
     map_init(&d->ps_chars, 8000);
     for (int f = 0; f < 4; f++) {
         char path[4200];
-        snprintf(path, sizeof path, "%s/%s", dir, names[f]);
-        size_t n;
-        char *buf = read_file(path, &n, err, cap);
-        if (!buf) return -1;
-        lit L = {buf, buf + n, path, err, cap, 0};
         int rc = 0;
-        if (lit_seek_assign(&L, "P") || !lit_eat(&L, '{')) rc = lit_fail(&L, buf, "expected P={");
+        lit L;
+        char *buf = open_py_dict(&L, dir, names[f], path, sizeof path, &rc, err, cap);
+        if (!buf) return -1;
         while (!rc && !lit_eat(&L, '}')) {
             if (f == 3) { /* 'c': (('B', 'm'), ...) */
                 uint32_t c[4];

@@ -222,14 +222,21 @@ int bv_zh_cut_search(const bv_zh_dict *d, const uint32_t *s, int n, bv_zh_toks *
 static int posseg_hmm(const bv_zh_dict *d, const uint32_t *s, int n, int base, bv_zh_toks *out, char *err,
                       int errcap) {
     int S = d->nstates > 0 ? d->nstates : 1;
-    double *V = bv_xmalloc((size_t)n * S * sizeof *V);
-    int *bp = bv_xmalloc((size_t)n * S * sizeof *bp);
-    uint8_t *valid = bv_xcalloc((size_t)n * S, 1);
+    /* two rows of scores and of mem_path keys; back-pointers for every step */
+    double *Vp = bv_xmalloc((size_t)S * sizeof *Vp), *Vc = bv_xmalloc((size_t)S * sizeof *Vc);
+    uint8_t *vp = bv_xcalloc((size_t)S, 1), *vc = bv_xcalloc((size_t)S, 1);
+    uint16_t *bp = bv_xmalloc((size_t)n * S * sizeof *bp);
     double *em = bv_xmalloc((size_t)S * sizeof *em);
     uint8_t *obs = bv_xmalloc((size_t)S), *expect = bv_xmalloc((size_t)S);
     int *prevs = bv_xmalloc((size_t)S * sizeof *prevs);
     int rc = 0;
     for (int t = 0; t < n && !rc; t++) {
+        if (t) {
+            double *tv = Vp;
+            uint8_t *tb = vp;
+            Vp = Vc, Vc = tv, vp = vc, vc = tb;
+        }
+        memset(vc, 0, (size_t)S);
         /* emission row and char_state_tab set of s[t] */
         for (int y = 0; y < S; y++) em[y] = BV_ZH_MIN_FLOAT;
         int64_t ce = bv_zh_map_find(&d->ps_chars, &s[t], 1);
@@ -245,7 +252,7 @@ static int posseg_hmm(const bv_zh_dict *d, const uint32_t *s, int n, int base, b
         if (!has_cst) memset(obs, 1, (size_t)S); /* states.get(obs, all_states) */
         if (t == 0) {
             for (int y = 0; y < S; y++)
-                if (obs[y]) V[y] = d->ps_start[y] + em[y], valid[y] = 1, bp[y] = -1;
+                if (obs[y]) Vc[y] = d->ps_start[y] + em[y], vc[y] = 1, bp[y] = 0;
             continue;
         }
         /* prev_states: last step's states that have any transition */
@@ -253,7 +260,7 @@ static int posseg_hmm(const bv_zh_dict *d, const uint32_t *s, int n, int base, b
         memset(expect, 0, (size_t)S);
         int any_expect = 0;
         for (int x = 0; x < S; x++)
-            if (valid[(size_t)(t - 1) * S + x] && d->ps_next_off[x + 1] > d->ps_next_off[x]) {
+            if (vp[x] && d->ps_next_off[x + 1] > d->ps_next_off[x]) {
                 prevs[np++] = x;
                 for (uint32_t k = d->ps_next_off[x]; k < d->ps_next_off[x + 1]; k++) expect[d->ps_next[k]] = 1, any_expect = 1;
             }
@@ -274,18 +281,17 @@ static int posseg_hmm(const bv_zh_dict *d, const uint32_t *s, int n, int base, b
             int bs = -1;
             for (int k = 0; k < np; k++) {
                 int y0 = prevs[k];
-                double v = V[(size_t)(t - 1) * S + y0] + d->ps_trans[(size_t)y0 * S + y] + em[y];
+                double v = Vp[y0] + d->ps_trans[(size_t)y0 * S + y] + em[y];
                 if (bs < 0 || v >= best) best = v, bs = y0; /* ascending y0: ties go to the larger state */
             }
-            V[(size_t)t * S + y] = best, bp[(size_t)t * S + y] = bs, valid[(size_t)t * S + y] = 1;
+            Vc[y] = best, bp[(size_t)t * S + y] = (uint16_t)bs, vc[y] = 1;
         }
     }
     if (!rc) {
         int last = -1;
         double best = 0;
         for (int y = 0; y < S; y++)
-            if (valid[(size_t)(n - 1) * S + y] && (last < 0 || V[(size_t)(n - 1) * S + y] >= best))
-                best = V[(size_t)(n - 1) * S + y], last = y;
+            if (vc[y] && (last < 0 || Vc[y] >= best)) best = Vc[y], last = y;
         int *path = bv_xmalloc((size_t)n * sizeof *path);
         for (int t = n - 1; t >= 0; t--) {
             path[t] = last;
@@ -302,7 +308,7 @@ static int posseg_hmm(const bv_zh_dict *d, const uint32_t *s, int n, int base, b
         if (nexti < n) push(out, base + nexti, n - nexti, d->tags[d->state_tag[path[nexti]]]);
         free(path);
     }
-    free(V), free(bp), free(valid), free(em), free(obs), free(expect), free(prevs);
+    free(Vp), free(Vc), free(vp), free(vc), free(bp), free(em), free(obs), free(expect), free(prevs);
     return rc;
 }
 
