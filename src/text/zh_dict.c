@@ -1178,11 +1178,27 @@ static bv_zh_dict *dict_load(const char *dir, int use_cache, char *err, size_t c
     return d;
 }
 
-bv_zh_dict *bv_zh_dict_load(const char *dir, char *err, size_t cap) { return dict_load(dir, 1, err, cap); }
-bv_zh_dict *bv_zh_dict_load_text(const char *dir, char *err, size_t cap) { return dict_load(dir, 0, err, cap); }
+/* ps_prev: for every state, the states with a transition into it, ascending */
+static bv_zh_dict *with_prev(bv_zh_dict *d) {
+    if (!d) return NULL;
+    uint32_t S = (uint32_t)d->nstates;
+    d->ps_prev_off = bv_xcalloc((size_t)S + 1, sizeof *d->ps_prev_off);
+    d->ps_prev = bv_xmalloc(((size_t)d->ps_next_off[S] + 1) * sizeof *d->ps_prev);
+    for (uint32_t b = 0, k = 0; b < S; b++) {
+        d->ps_prev_off[b] = k;
+        for (uint32_t a = 0; a < S; a++)
+            if (d->ps_trans[(size_t)a * S + b] != -INFINITY) d->ps_prev[k++] = a;
+        d->ps_prev_off[b + 1] = k;
+    }
+    return d;
+}
+
+bv_zh_dict *bv_zh_dict_load(const char *dir, char *err, size_t cap) { return with_prev(dict_load(dir, 1, err, cap)); }
+bv_zh_dict *bv_zh_dict_load_text(const char *dir, char *err, size_t cap) { return with_prev(dict_load(dir, 0, err, cap)); }
 
 void bv_zh_dict_free(bv_zh_dict *d) {
     if (!d) return;
+    free(d->ps_prev_off), free(d->ps_prev);
     if (d->blob) {
         free(d->blob);
         free(d);

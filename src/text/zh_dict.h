@@ -70,6 +70,7 @@ typedef struct bv_zh_dict {
     double *ps_start;    /* [nstates] */
     double *ps_trans;    /* [nstates][nstates], -inf where absent */
     uint32_t *ps_next_off, *ps_next; /* adjacency: ps_next[ps_next_off[s] .. ps_next_off[s+1]) */
+    uint32_t *ps_prev_off, *ps_prev; /* reverse adjacency, ascending (built at load, not cached) */
     bv_zh_map ps_chars;  /* code points in emit or char_state_tab */
     uint32_t *ps_emit_off; /* [ps_chars.n + 1] into ps_emit_state / ps_emit_val, sorted by state */
     uint16_t *ps_emit_state;

@@ -19,7 +19,9 @@ static void push(bv_zh_toks *t, int off, int len, const char *tag) {
     if (t->n == t->cap) t->cap = t->cap ? t->cap * 2 : 32, t->v = bv_xrealloc(t->v, (size_t)t->cap * sizeof *t->v);
     bv_zh_tok *k = &t->v[t->n++];
     k->off = off, k->len = len;
-    snprintf(k->tag, sizeof k->tag, "%s", tag ? tag : "");
+    size_t tl = tag ? strnlen(tag, sizeof k->tag - 1) : 0;
+    memcpy(k->tag, tag ? tag : "", tl);
+    k->tag[tl] = 0;
 }
 
 static int is_han(uint32_t c) { return c >= 0x4E00 && c <= 0x9FD5; }
@@ -275,15 +277,20 @@ static int posseg_hmm(const bv_zh_dict *d, const uint32_t *s, int n, int base, b
             rc = -1;
             break;
         }
+        /* max over all prevs of (V + trans + emit, y0): a y0 without a transition to y scores -inf, so
+         * only the predecessors of y can win unless every candidate is -inf, when the largest prev wins */
+        int max_prev = prevs[np - 1];
         for (int y = 0; y < S; y++) {
             if (!obs[y]) continue;
-            double best = 0;
+            double best = -INFINITY;
             int bs = -1;
-            for (int k = 0; k < np; k++) {
-                int y0 = prevs[k];
+            for (uint32_t k = d->ps_prev_off[y]; k < d->ps_prev_off[y + 1]; k++) {
+                int y0 = (int)d->ps_prev[k]; /* ascending */
+                if (!vp[y0]) continue;
                 double v = Vp[y0] + d->ps_trans[(size_t)y0 * S + y] + em[y];
-                if (bs < 0 || v >= best) best = v, bs = y0; /* ascending y0: ties go to the larger state */
+                if (v >= best && v != -INFINITY) best = v, bs = y0; /* ties go to the larger state */
             }
+            if (bs < 0) bs = max_prev;
             Vc[y] = best, bp[(size_t)t * S + y] = (uint16_t)bs, vc[y] = 1;
         }
     }
