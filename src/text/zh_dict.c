@@ -944,7 +944,7 @@ static int load_sandhi_words(bv_zh_dict *d, const char *dir, char *err, size_t c
 
 /* ---------------------------------------------------------------- cache */
 
-#define CACHE_MAGIC "BV2ZHC03"
+#define CACHE_MAGIC "BV2ZHC04"
 
 typedef struct {
     void **ptr;
@@ -1000,6 +1000,7 @@ typedef struct {
     uint32_t ph_n, ph_cap, ph_npool, mn_n, mn_cap, mn_npool, mnn_n, mnn_cap, mnn_npool;
     int32_t ntags, nstates, nsyl, nopencpop;
     uint32_t pinyin_max_cp, phrase_syl_n;
+    uint32_t layout; /* field count and record sizes of the build that wrote it */
     double total, fs_start[4], fs_trans[4][4];
 } cache_head;
 
@@ -1011,6 +1012,11 @@ static size_t phrase_syl_count(const bv_zh_dict *d) {
             if (end > m) m = end;
         }
     return m;
+}
+
+static uint32_t cache_layout(int nfields) {
+    return (uint32_t)nfields | (uint32_t)sizeof(bv_zh_syllable) << 8 | (uint32_t)sizeof(bv_zh_opencpop) << 16 |
+           (uint32_t)BV_ZH_TAG_MAX << 24;
 }
 
 static void cache_write(bv_zh_dict *d, const char *path) {
@@ -1033,6 +1039,7 @@ static void cache_write(bv_zh_dict *d, const char *path) {
     memcpy(h.fs_trans, d->fs_trans, sizeof h.fs_trans);
     field f[64];
     int nf = dict_fields(d, f);
+    h.layout = cache_layout(nf);
     for (int i = 0; i < nf; i++)
         if (f[i].ptr == (void **)&d->phrase_syl) f[i].count = h.phrase_syl_n;
     char tmp[4300];
@@ -1079,7 +1086,9 @@ static bv_zh_dict *cache_read(const char *dir) {
     cache_head h;
     if (n < sizeof h) return free(blob), NULL;
     memcpy(&h, blob, sizeof h);
-    if (memcmp(h.magic, CACHE_MAGIC, 8)) return free(blob), NULL;
+    field f0[64];
+    bv_zh_dict probe = {0};
+    if (memcmp(h.magic, CACHE_MAGIC, 8) || h.layout != cache_layout(dict_fields(&probe, f0))) return free(blob), NULL;
     bv_zh_dict *d = bv_xcalloc(1, sizeof *d);
 #define MAPR(p, m) d->m.n = h.p##_n, d->m.cap = h.p##_cap, d->m.npool = h.p##_npool
     MAPR(words, words);
