@@ -651,6 +651,39 @@ BV_GOLDEN_TEST(infer_cli_bad_input_errors) {
 
 /* ---------------- g2p ---------------- */
 
+/* bv2 g2p --language ZH: --text, and stdin where a line upstream cannot handle is reported (exit 3) and
+ * printed blank while the others print (expected lines: upstream's clean_text(text, "ZH")) */
+BV_TEST(infer_cli_g2p_chinese) {
+    if (!have_bv2(ts)) return;
+    char dir[4096], in[4200];
+    if (make_tmpdir(ts, dir, sizeof dir)) return;
+    cmd_result r;
+    static const char zh_line[] = "_ n i h ao , sh ir j ie ! _|0 2 2 3 3 0 4 4 4 4 0 0|1 2 2 1 2 2 1 1";
+    const char *a1[] = {"g2p", "--language", "ZH", "--text", "你好，世界！", NULL};
+    BV_CHECK(run_bv2(dir, NULL, &r, a1) == 0, "exit %d: %s", r.code, r.err);
+    char want[512];
+    snprintf(want, sizeof want, "%s\n", zh_line);
+    BV_CHECK(!strcmp(r.out, want), "got '%s', want '%s'", r.out, want);
+    snprintf(in, sizeof in, "%s/in.txt", dir);
+    write_text(in, "你好，世界！\n\nHello\n我们试试看吧。\n");
+    const char *a2[] = {"g2p", "--language", "ZH", "--norm", NULL};
+    run_bv2(dir, in, &r, a2);
+    BV_CHECK(r.code == 3 && strstr(r.err, "error: line 3:") && strstr(r.err, "no Chinese text"), "exit %d, stderr %s",
+             r.code, r.err);
+    char *lines[8] = {0};
+    int n = 0;
+    for (char *p = r.out, *nl; n < 8 && (nl = strchr(p, '\n')); p = nl + 1) *nl = 0, lines[n++] = p;
+    BV_CHECK(n == 4, "%d output lines for 4 input lines", n);
+    if (n == 4) {
+        snprintf(want, sizeof want, "你好,世界!|%s", zh_line);
+        BV_CHECK(!strcmp(lines[0], want), "line 1 '%s'", lines[0]);
+        BV_CHECK(!lines[1][0] && !lines[2][0], "lines 2-3 should be blank: '%s' '%s'", lines[1], lines[2]);
+        BV_CHECK(!strcmp(lines[3], "我们试试看吧.|_ w o m en sh ir sh ir k an b a . _|0 3 3 5 5 4 4 5 5 4 4 5 5 0 0|1 2 2 2 2 2 2 1 1"),
+                 "line 4 '%s'", lines[3]);
+    }
+    remove_tmpdir(dir);
+}
+
 BV_TEST(infer_cli_g2p_sentence) {
     if (!have_bv2(ts)) return;
     char dir[4096], in[4200];
