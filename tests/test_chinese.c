@@ -390,3 +390,11 @@ BV_GOLDEN_TEST(chinese_cache_matches_text_files) {
     bv_zh_dict_free(t);
     BV_CHECK(n > 0 && bad == 0, "%d of %d sentences differ between the cache and the text files", bad, n);
 }
+
+/* a missing data folder is a clear error that says how to install it */
+BV_TEST(chinese_missing_data_message) {
+    char err[1024] = "";
+    bv_zh_dict *d = bv_zh_dict_load("/nonexistent/zh", err, sizeof err);
+    BV_CHECK(d == NULL && strstr(err, "/nonexistent/zh/dict.txt") && strstr(err, "scripts/fetch-zh.sh"), "%s", err);
+    bv_zh_dict_free(d);
+}
