@@ -611,10 +611,6 @@ static int load_posseg(bv_zh_dict *d, tagset *tags, psraw *r, const char *dir, c
         }
         free(buf);
         if (rc) return -1;
-        if (f == 0) {
-            /* all_states = trans_p.keys(): every state the trans file names as a key; the others it
-             * mentions only as targets must also be keys for upstream's trans_p[x] lookups */
-        }
     }
     return 0;
 }
@@ -651,7 +647,8 @@ static int finish_posseg(bv_zh_dict *d, tagset *tags, psraw *r, const char *dir,
     for (int i = 0; i < nt; i++) tag_new[order[i]] = i, memcpy(d->tags[i], tags->names[order[i]], BV_ZH_TAG_MAX);
     for (uint32_t e = 0; e < d->words.n; e++)
         if (d->word_tag[e] != 0xFF) d->word_tag[e] = (uint8_t)tag_new[d->word_tag[e]];
-    /* states: only the keys of prob_trans are all_states; others must not appear */
+    /* states: every state the four files name; for jieba 0.42.1 (sha256-pinned) exactly the keys of prob_trans,
+     * upstream's all_states */
     int S = r->nst;
     int *sorder = bv_xmalloc((size_t)S * sizeof *sorder), *snew = bv_xmalloc((size_t)S * sizeof *snew);
     for (int i = 0; i < S; i++) sorder[i] = i;

@@ -75,7 +75,7 @@ typedef struct bv_zh_dict {
     uint32_t *ps_emit_off; /* [ps_chars.n + 1] into ps_emit_state / ps_emit_val, sorted by state */
     uint16_t *ps_emit_state;
     double *ps_emit_val;
-    uint32_t *ps_cst_off;  /* [ps_chars.n + 1] char_state_tab: into ps_cst (-1 offsets: absent) */
+    uint32_t *ps_cst_off;  /* [ps_chars.n + 1] char_state_tab: the char's states in ps_cst */
     uint16_t *ps_cst;
     uint8_t *ps_cst_has;   /* [ps_chars.n] 1 when char_state_tab has the char */
     /* pypinyin */
