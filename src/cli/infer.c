@@ -46,7 +46,7 @@ static void usage(FILE *f) {
             "  -c, --config PATH      the model's config.json (default: config.json beside the model)\n"
             "  --speaker NAME         a speaker of the config's data.spk2id (default: the only one)\n"
             "input (exactly one):\n"
-            "  --text TEXT            text in --language; EN only (upstream's English front-end, in C).\n"
+            "  --text TEXT            text in --language: EN or ZH (upstream's front-ends, in C; ZH reads data/zh).\n"
             "                         Spoken a sentence at a time (split after . ! ? ; and at line\n"
             "                         breaks, as upstream's web UI), joined by --sentence-pause of silence;\n"
             "                         memory is bounded by the longest sentence\n"

@@ -20,6 +20,7 @@
 #include "../io/safetensors_write.h"
 #include "../io/wav.h"
 #include "../model/wavlm.h"
+#include "../text/chinese.h"
 #include "../text/english.h"
 #include "dataset.h"
 #include "filelist.h"
@@ -177,6 +178,29 @@ done:
     return rc;
 }
 
+/* A front-end's result (norm text, phones) into u->text / phones / tones / word2ph; takes norm. */
+static int fill_cleaned(char *norm, bv_en_phones *ph, const char *text, bv_prep_utt *u, const char *where,
+                        char *err, size_t errcap) {
+    if (ph->n_phones <= 2) {
+        bv_en_phones_free(ph);
+        free(norm);
+        return fail(err, errcap, "%s: the text \"%s\" gives no phones", where, text);
+    }
+    size_t need = bv_en_format(ph, NULL, 0) + 1;
+    char *buf = bv_xmalloc(need);
+    bv_en_format(ph, buf, need);
+    char *f[3];
+    split_bar(buf, f, 3);
+    u->text = norm;
+    u->phones = xstrdup(f[0]);
+    u->tones = xstrdup(f[1]);
+    u->word2ph = xstrdup(f[2]);
+    u->n_phones = ph->n_phones;
+    free(buf);
+    bv_en_phones_free(ph);
+    return 0;
+}
+
 /* English text through our front-end into u->text / phones / tones / word2ph. */
 static int clean_english(const bv_lexicon *lex, const char *text, bv_prep_utt *u, const char *where, char *err,
                          size_t errcap) {
@@ -187,24 +211,18 @@ static int clean_english(const bv_lexicon *lex, const char *text, bv_prep_utt *u
         free(norm);
         return fail(err, errcap, "%s: %s", where, sub);
     }
-    if (ph.n_phones <= 2) {
-        bv_en_phones_free(&ph);
-        free(norm);
-        return fail(err, errcap, "%s: the text \"%s\" gives no phones", where, text);
-    }
-    size_t need = bv_en_format(&ph, NULL, 0) + 1;
-    char *buf = bv_xmalloc(need);
-    bv_en_format(&ph, buf, need);
-    char *f[3];
-    split_bar(buf, f, 3);
-    u->text = norm;
-    u->phones = xstrdup(f[0]);
-    u->tones = xstrdup(f[1]);
-    u->word2ph = xstrdup(f[2]);
-    u->n_phones = ph.n_phones;
-    free(buf);
-    bv_en_phones_free(&ph);
-    return 0;
+    return fill_cleaned(norm, &ph, text, u, where, err, errcap);
+}
+
+/* Chinese text through the ZH front-end (upstream text/chinese.py; tables from scripts/fetch-zh.sh). */
+static int clean_chinese(const char *text, bv_prep_utt *u, const char *where, char *err, size_t errcap) {
+    char sub[1024];
+    const bv_zh_dict *d = bv_zh_dict_default(sub, sizeof sub);
+    if (!d) return fail(err, errcap, "%s: %s", where, sub);
+    bv_en_phones ph;
+    char *norm = NULL;
+    if (bv_zh_clean_text(d, text, &norm, &ph, sub, sizeof sub)) return fail(err, errcap, "%s: %s", where, sub);
+    return fill_cleaned(norm, &ph, text, u, where, err, errcap);
 }
 
 static char *join_dir(const char *dir, const char *path) {
@@ -246,8 +264,10 @@ int bv_prep_clean_line(const bv_lexicon *lex, const char *line, int lineno, cons
         u->tones = xstrdup(f[5]);
         u->word2ph = xstrdup(f[6]);
         rc = check_cleaned(u, where, err, errcap);
+    } else if (!strcmp(f[2], "ZH")) {
+        rc = clean_chinese(f[3], u, where, err, errcap);
     } else if (strcmp(f[2], "EN")) {
-        fail(err, errcap, "%s: bv2 cleans only EN text; give %s lines already cleaned "
+        fail(err, errcap, "%s: bv2 cleans only EN and ZH text; give %s lines already cleaned "
              "(wav|speaker|language|text|phones|tones|word2ph, e.g. from upstream's preprocess_text.py)",
              where, f[2]);
     } else {

@@ -63,7 +63,7 @@ typedef struct bv_prep_utt {
 } bv_prep_utt;
 
 /* One transcript line (already stripped of its newline) -> *u (free with bv_prep_utt_free).
- * 4 fields: cleaned here (language EN only); 7 fields: validated and kept. wav_dir (may be NULL)
+ * 4 fields: cleaned here (EN: lex; ZH: bv_zh_dict_default's tables); 7 fields: validated and kept. wav_dir (may be NULL)
  * is joined in front of a relative wav path. `source` names the transcript in messages
  * ("<source>:<line>: ..."). lex may be NULL when no line needs cleaning. */
 int bv_prep_clean_line(const bv_lexicon *lex, const char *line, int lineno, const char *source,

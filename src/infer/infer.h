@@ -105,7 +105,8 @@ typedef struct bv_infer_utt {
 int bv_infer_split_sentences(const char *text, char ***pieces);
 void bv_infer_pieces_free(char **pieces, int n);
 
-/* clean_text(text, language) + get_text's id steps. Only "EN" has a front-end; an empty text, a
+/* clean_text(text, language) + get_text's id steps. "EN" (lex) and "ZH" (bv_zh_dict_default) have
+ * front-ends; an empty text, a
  * text with no pronounceable word and characters the front-end cannot handle are errors. */
 int bv_infer_utt_from_text(bv_infer_utt *u, const bv_lexicon *lex, const char *text, const char *language,
                            int add_blank, char *err, size_t errcap);
