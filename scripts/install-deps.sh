@@ -15,9 +15,10 @@ set -eu
 #   libzip-dev             libzip: PyTorch's zip checkpoint container
 #   libpng-dev             libpng: TensorBoard image summaries
 #   flite1-dev             flite: letter-to-sound for English words missing from the lexicon; demo voices
+#   libopenmpi-dev openmpi-bin  OpenMPI: data-parallel training, `mpirun -np N bv2 train` (DDP's all-reduce)
 #   gcc make pkg-config    the toolchain; unzip for scripts/fetch-cmudict.sh
 PKGS="gcc make pkg-config unzip libdnnl-dev libopenblas-openmp-dev libfftw3-dev libcjson-dev libsndfile1-dev \
-libsoxr-dev libzip-dev libpng-dev libyaml-dev flite1-dev"
+libsoxr-dev libzip-dev libpng-dev libyaml-dev flite1-dev libopenmpi-dev openmpi-bin"
 
 missing=""
 for p in $PKGS; do
