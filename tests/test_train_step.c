@@ -367,7 +367,12 @@ static void check_coverage(f01 *c) {
     BV_CHECK(missed == 0, "%d stored tensors were not checked", missed);
 }
 
-BV_GOLDEN_TEST(train_step_golden_F01_train_step) {
+/* F01's step with every check (ts fails on any mismatch). sync: the gradient hook (NULL: one
+ * process; tests/test_ddp.c passes the MPI all-reduce, every rank running this same step); check 0
+ * runs the step only (the other ranks of a DDP run); after (optional) sees the state after the
+ * step and the checks. */
+void bv_test_f01_step(bv_test_state *ts, bv_train_grad_sync_fn sync, int check,
+                      void (*after)(bv_test_state *ts, bv_train_state *st)) {
     bv_ctx *ctx = ts->ctx;
     bv_golden *g = bv_golden_open(ts, ctx, "F01_train_step");
     if (!g) return;
@@ -377,8 +382,11 @@ BV_GOLDEN_TEST(train_step_golden_F01_train_step) {
     setup s;
     setup_open(ts, g, &s, 0, 1);
     if (s.ok) {
-        s.st.probe = probe_cb;
-        s.st.probe_user = &c;
+        if (check) {
+            s.st.probe = probe_cb;
+            s.st.probe_user = &c;
+        }
+        s.st.grad_sync = sync;
         bv_train_result r;
         int64_t tape0 = ctx->tape_len;
         bv_train_step(&s.st, ctx, &s.batch, &r);
@@ -388,22 +396,27 @@ BV_GOLDEN_TEST(train_step_golden_F01_train_step) {
         BV_CHECK(fabsf(r.mas_noise_scale - (float)bv_golden_cfg_num(g, "current_mas_noise_scale")) == 0,
                  "current_mas_noise_scale %g", r.mas_noise_scale);
         BV_CHECK(ctx->tape_len == tape0, "tape left at %lld (entry %lld)", (long long)ctx->tape_len, (long long)tape0);
-        check_f64_results(&c, &r);
-        check_grads(&c, "net_dur_disc", &s.st.ps_dur);
-        check_grads(&c, "net_d", &s.st.ps_d);
-        check_grads(&c, "net_wd", &s.st.ps_wd);
-        check_grads(&c, "net_g", &s.st.ps_g);
-        check_after(&c, "net_dur_disc", &s.st.ps_dur);
-        check_after(&c, "net_d", &s.st.ps_d);
-        check_after(&c, "net_wd", &s.st.ps_wd);
-        check_after_g(&c, &s.st.ps_g);
-        check_lr(&c, &s.st);
-        check_coverage(&c);
+        if (check) {
+            check_f64_results(&c, &r);
+            check_grads(&c, "net_dur_disc", &s.st.ps_dur);
+            check_grads(&c, "net_d", &s.st.ps_d);
+            check_grads(&c, "net_wd", &s.st.ps_wd);
+            check_grads(&c, "net_g", &s.st.ps_g);
+            check_after(&c, "net_dur_disc", &s.st.ps_dur);
+            check_after(&c, "net_d", &s.st.ps_d);
+            check_after(&c, "net_wd", &s.st.ps_wd);
+            check_after_g(&c, &s.st.ps_g);
+            check_lr(&c, &s.st);
+            check_coverage(&c);
+        }
+        if (after) after(ts, &s.st);
     }
     setup_close(&s);
     free(c.checked);
     bv_golden_close(g);
 }
+
+BV_GOLDEN_TEST(train_step_golden_F01_train_step) { bv_test_f01_step(ts, NULL, 1, NULL); }
 
 /* ------------------------------------------------------------------ behaviour */
 

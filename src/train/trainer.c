@@ -523,31 +523,37 @@ static uint64_t hash_file(const char *path, uint64_t h) {
     return h;
 }
 
-/* Rank 0's config wins by refusal: every rank compares the bytes of its config.json and the
- * lengths of its training set with rank 0's; any difference stops the job (exit 3) with a message
- * from each differing rank, before anything is trained or written. */
-static int check_same_inputs(trainer *T) {
+/* Rank 0's config wins by refusal: every rank compares the bytes of its config.json (before
+ * anything is written) and then the lengths of its training set with rank 0's; any difference
+ * stops the job (exit 3) with a message from each differing rank. */
+static int same_as_rank0(trainer *T, uint64_t mine, const char *what) {
     if (T->world == 1) return 0;
-    uint64_t mine[2] = {hash_file(T->config_path, BV_DIST_HASH_INIT), 0}, r0[2];
-    uint64_t h = bv_dist_hash_bytes(&T->train_ds.n, sizeof T->train_ds.n, BV_DIST_HASH_INIT);
-    mine[1] = bv_dist_hash_bytes(T->train_ds.lengths, sizeof(int64_t) * (size_t)T->train_ds.n, h);
-    memcpy(r0, mine, sizeof r0);
-    bv_dist_bcast(r0, sizeof r0);
-    int rc = 0;
-    if (mine[0] != r0[0]) {
-        report(T, "%s differs from rank 0's config (hash %016llx, rank 0 %016llx): start every rank with the same "
-               "config.json", T->config_path, (unsigned long long)mine[0], (unsigned long long)r0[0]);
-        rc = BV_EXIT_INPUT;
-    } else if (mine[1] != r0[1]) {
-        report(T, "the training set %s differs from rank 0's (%lld utterances here): every rank needs the same "
-               "filelist and audio", T->cfg.data.training_files, (long long)T->train_ds.n);
-        rc = BV_EXIT_INPUT;
-    }
-    rc = agree(T, rc);
-    if (rc && T->rank == 0 && !(mine[0] != r0[0]))
-        report(T, "ranks were started with different configs or training sets (see the other ranks' errors); "
-               "nothing was trained");
+    uint64_t r0 = mine;
+    bv_dist_bcast(&r0, sizeof r0);
+    if (mine != r0)
+        report(T, "%s differs from rank 0's (hash %016llx, rank 0 %016llx): start every rank with the same %s", what,
+               (unsigned long long)mine, (unsigned long long)r0,
+               strstr(what, "config") ? "config.json" : "filelist and audio");
+    int rc = agree(T, mine != r0 ? BV_EXIT_INPUT : 0);
+    if (rc && T->rank == 0)
+        report(T, "ranks were started with a different %s (see the other ranks' errors); nothing was trained",
+               strstr(what, "config") ? "config" : "training set");
     return rc;
+}
+
+static int check_same_config(trainer *T) {
+    char what[4200];
+    snprintf(what, sizeof what, "the config %s", T->config_path);
+    return same_as_rank0(T, hash_file(T->config_path, BV_DIST_HASH_INIT), what);
+}
+
+static int check_same_dataset(trainer *T) {
+    char what[4200];
+    snprintf(what, sizeof what, "the training set %s (%lld utterances here)", T->cfg.data.training_files,
+             (long long)T->train_ds.n);
+    uint64_t h = bv_dist_hash_bytes(&T->train_ds.n, sizeof T->train_ds.n, BV_DIST_HASH_INIT);
+    return same_as_rank0(T, bv_dist_hash_bytes(T->train_ds.lengths, sizeof(int64_t) * (size_t)T->train_ds.n, h),
+                         what);
 }
 
 /* What DDP's construction and every rank's own load give upstream: rank 0's parameters (fresh or
@@ -651,8 +657,9 @@ static int setup(trainer *T) {
     else if (bv_config_load(&T->cfg, T->config_path, err, sizeof err)) rc = (report(T, "%s", err), BV_EXIT_INPUT);
     else T->cfg_ok = 1;
     if ((rc = agree(T, rc))) return rc;
+    if ((rc = check_same_config(T))) return rc;
     if ((rc = agree(T, setup_outputs_and_data(T)))) return rc;
-    if ((rc = check_same_inputs(T))) return rc;
+    if ((rc = check_same_dataset(T))) return rc;
     /* the discriminator widths: from rank 0's checkpoint, for every rank */
     T->widths = T->o->disc_widths;
     rc = T->rank == 0 && detect_widths(T, err, sizeof err) ? report(T, "%s", err), BV_EXIT_INPUT : 0;
