@@ -26,13 +26,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../src/io/safetensors.h"
 #include "../src/train/dist.h"
 #include "../src/train/train_step.h"
+#include "f01_step.h"
 #include "test.h"
 
-/* tests/test_train_step.c and tests/test_trainer.c */
-void bv_test_f01_step(bv_test_state *ts, bv_train_grad_sync_fn sync, int check,
-                      void (*after)(bv_test_state *ts, bv_train_state *st));
+/* tests/test_trainer.c */
 int bv_test_train_fixture(bv_test_state *ts, int n_train, char *dir, size_t dcap, char *config, size_t ccap);
 void bv_test_train_fixture_close(const char *dir);
 int bv_test_train_checkpoints_load(bv_test_state *ts, const char *dir, int64_t *latest_g);
@@ -46,7 +46,8 @@ static void average_grads(void *user, bv_params *ps) {
     bv_dist_average_grads(ps);
 }
 
-static void ranks_agree(bv_test_state *ts, bv_train_state *st) {
+static void ranks_agree(bv_test_state *ts, bv_train_state *st, const bv_train_result *r) {
+    (void)r;
     bv_params *all[4] = {&st->ps_g, &st->ps_d, &st->ps_dur, &st->ps_wd};
     uint64_t hp = BV_DIST_HASH_INIT, hg = BV_DIST_HASH_INIT;
     for (int k = 0; k < 4; k++) {
@@ -103,7 +104,162 @@ BV_MPI_WORKER(ddp_worker_F01_two_ranks) {
     int rank = bv_dist_rank(), world = bv_dist_world();
     BV_CHECK(world == 2, "started with %d ranks, expected 2", world);
     check_reduction(ts);
-    bv_test_f01_step(ts, average_grads, rank == 0, ranks_agree);
+    bv_test_f01_step(ts, &(bv_test_f01_opts){.sync = average_grads, .check = rank == 0, .after = ranks_agree});
+    fprintf(stderr, "ddp worker rank %d of %d: %s\n", rank, world, ts->failed ? "FAILED" : "ok");
+    bv_dist_finalize();
+}
+
+/* ---- against upstream's own DDP step (tests/ref/ddp_ref.py -> tests/ddp_F01_2ranks.safetensors) */
+
+#define DDP_REF "tests/ddp_F01_2ranks.safetensors"
+
+static bv_safetensors g_ref;
+static bv_rng_draw g_ref_draws[16];
+
+static const bv_st_entry *ref_get(bv_test_state *ts, const char *name) {
+    const bv_st_entry *e = bv_st_find(&g_ref, name);
+    BV_CHECK(e != NULL, "%s: no %s", DDP_REF, name);
+    return e;
+}
+
+static double ref_f64(bv_test_state *ts, const char *name) {
+    const bv_st_entry *e = ref_get(ts, name);
+    double v = NAN;
+    if (e && e->dtype == BV_ST_F64 && e->numel == 1) memcpy(&v, e->data, sizeof v);
+    return v;
+}
+
+/* Rank 1: its own batch (r1.in.*) and draws (r1.noise.*) instead of F01's. */
+static void rank1_batch(bv_test_state *ts, bv_ctx *ctx, bv_train_batch *b) {
+    static const char *const names[12] = {"x", "x_lengths", "spec", "spec_lengths", "y", "y_lengths",
+                                          "speakers", "tone", "language", "bert", "ja_bert", "en_bert"};
+    bv_tensor **slot[12] = {&b->x, &b->x_lengths, &b->spec, &b->spec_lengths, &b->y, &b->y_lengths,
+                            &b->speakers, &b->tone, &b->language, &b->bert, &b->ja_bert, &b->en_bert};
+    char nm[64];
+    for (int i = 0; i < 12; i++) {
+        snprintf(nm, sizeof nm, "r1.in.%s", names[i]);
+        const bv_st_entry *e = ref_get(ts, nm);
+        if (!e || (e->dtype != BV_ST_F32 && e->dtype != BV_ST_I64)) return;
+        bv_tensor *t = bv_new(ctx, e->dtype == BV_ST_F32 ? BV_F32 : BV_I64, e->ndim, e->shape);
+        memcpy(e->dtype == BV_ST_F32 ? (void *)t->data : (void *)t->idata, e->data, e->nbytes);
+        *slot[i] = t;
+    }
+    int n = 0;
+    for (int i = 0; i < g_ref.n && n < 16; i++) {
+        const bv_st_entry *e = &g_ref.entries[i];
+        if (strncmp(e->name, "r1.noise.", 9) || e->dtype != BV_ST_F32) continue;
+        int k = atoi(e->name + 9);
+        if (k < 0 || k >= 16) continue;
+        bv_rng_draw *d = &g_ref_draws[k];
+        d->name = e->name;
+        d->ndim = e->ndim;
+        for (int j = 0; j < e->ndim && j < 6; j++) d->shape[j] = e->shape[j];
+        d->data = e->data;
+        n++;
+    }
+    BV_CHECK(n == 5, "%s: %d draws for rank 1, expected F01's 5", DDP_REF, n);
+    bv_rng_set_replay(&ctx->rng, g_ref_draws, n);
+}
+
+/* The golden rule |a - e| <= atol * max(1, max|e|) + rtol * |e| over n values. */
+static void close_enough(bv_test_state *ts, const char *name, const float *a, const float *e, int64_t n,
+                         double atol, double rtol) {
+    double emax = 0, werr = 0;
+    int64_t bad = 0, wi = 0;
+    for (int64_t i = 0; i < n; i++) emax = fmax(emax, fabs((double)e[i]));
+    for (int64_t i = 0; i < n; i++) {
+        double err = fabs((double)a[i] - (double)e[i]);
+        if (!(err <= atol * fmax(1, emax) + rtol * fabs((double)e[i]))) bad++;
+        if (!(err <= werr)) werr = err, wi = i;
+    }
+    BV_CHECK(bad == 0, "%s: %lld/%lld off; worst [%lld] got %.8g expected %.8g (atol %g rtol %g)", name,
+             (long long)bad, (long long)n, (long long)wi, (double)a[wi], (double)e[wi], atol, rtol);
+}
+
+/* The stored values of grad./after.<net>.<key> and ours at the same (sampled) elements. */
+static int64_t gather(bv_test_state *ts, const char *name, const float *ours, int64_t numel, float *a, float *e) {
+    const bv_st_entry *v = ref_get(ts, name);
+    if (!v || v->dtype != BV_ST_F32) return 0;
+    char in[600];
+    snprintf(in, sizeof in, "%s.idx", name);
+    const bv_st_entry *ix = bv_st_find(&g_ref, in);
+    memcpy(e, v->data, v->nbytes);
+    for (int64_t j = 0; j < v->numel; j++) {
+        int64_t k = j;
+        if (ix) memcpy(&k, (const int64_t *)ix->data + j, sizeof k);
+        BV_CHECK(k >= 0 && k < numel && (ix || v->numel == numel), "%s: element %lld of %lld", name, (long long)k,
+                 (long long)numel);
+        a[j] = k >= 0 && k < numel ? ours[k] : NAN;
+    }
+    return v->numel;
+}
+
+/* F01's tolerance groups (manifest): loss 1e-5/1e-3, grad 1e-4/1e-2, after_step 1e-6/1e-4 with at most
+ * 0.1% of a network's (stored) elements outside and none beyond 4.1e-4. */
+static void compare_with_upstream(bv_test_state *ts, bv_train_state *st, const bv_train_result *r) {
+    ranks_agree(ts, st, r);
+    if (bv_dist_rank() != 0) return;
+    const struct { const char *name; double v; } L[] = {
+        {"loss.disc", r->loss_disc}, {"loss.dur_disc", r->loss_dur_disc}, {"loss.slm", r->loss_slm},
+        {"loss.gen", r->loss_gen}, {"loss.dur_gen", r->loss_dur_gen}, {"loss.fm", r->loss_fm},
+        {"loss.kl", r->loss_kl}, {"loss.mel", r->loss_mel}, {"loss.lm", r->loss_lm},
+        {"loss.lm_gen", r->loss_lm_gen}, {"gnorm.dur", r->grad_norm_dur}, {"gnorm.d", r->grad_norm_d},
+        {"gnorm.wd", r->grad_norm_wd}, {"gnorm.g", r->grad_norm_g},
+    };
+    for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
+        double e = ref_f64(ts, L[i].name);
+        BV_CHECK(fabs(L[i].v - e) <= 1e-5 * fmax(1, fabs(e)) + 1e-3 * fabs(e), "%s: got %.9g, upstream DDP %.9g",
+                 L[i].name, L[i].v, e);
+    }
+    const char *nets[4] = {"net_dur_disc", "net_d", "net_wd", "net_g"};
+    bv_params *ps[4] = {&st->ps_dur, &st->ps_d, &st->ps_wd, &st->ps_g};
+    for (int k = 0; k < 4; k++) {
+        int64_t n_after = 0, beyond = 0;
+        double mismatched = 0;
+        for (int i = 0; i < ps[k]->n; i++) {
+            bv_tensor *p = ps[k]->items[i];
+            float *a = malloc(sizeof(float) * (size_t)p->numel), *e = malloc(sizeof(float) * (size_t)p->numel);
+            char nm[600];
+            snprintf(nm, sizeof nm, "grad.%s.%s", nets[k], p->name);
+            int64_t m = gather(ts, nm, p->grad, p->numel, a, e);
+            if (m) close_enough(ts, nm, a, e, m, 1e-4, 1e-2);
+            snprintf(nm, sizeof nm, "after.%s.%s", nets[k], p->name);
+            m = gather(ts, nm, p->data, p->numel, a, e);
+            int64_t mm = 0;
+            for (int64_t j = 0; j < m; j++) {
+                double err = fabs((double)a[j] - (double)e[j]);
+                mm += !(err <= 1e-6 + 1e-4 * fabs((double)e[j]));
+                beyond += !(err <= 4.1e-4);
+            }
+            /* F01's rule counts a whole network: a sampled tensor stands for all its elements */
+            if (m) mismatched += (double)mm * (double)p->numel / (double)m;
+            n_after += m ? p->numel : 0;
+            if (bv_test_verbose && mm)
+                fprintf(stderr, "  .. %s: %lld/%lld stored elements outside atol+rtol\n", nm, (long long)mm, (long long)m);
+            free(a);
+            free(e);
+        }
+        BV_CHECK(n_after > 0 && beyond == 0 && mismatched <= 1e-3 * (double)n_after,
+                 "%s after the step: ~%.0f of %lld elements outside atol 1e-6 + rtol 1e-4 (allowed 0.1%%), %lld "
+                 "beyond 4.1e-4", nets[k], mismatched, (long long)n_after, (long long)beyond);
+        if (bv_test_verbose)
+            fprintf(stderr, "  %s: averaged grads and after-step parameters checked (~%.0f of %lld elements outside "
+                    "atol+rtol)\n", nets[k], mismatched, (long long)n_after);
+    }
+}
+
+BV_MPI_WORKER(ddp_worker_upstream_two_ranks) {
+    char err[512];
+    if (bv_dist_init(err, sizeof err) || bv_st_open(&g_ref, DDP_REF, err, sizeof err)) {
+        BV_CHECK(0, "%s", err);
+        bv_dist_finalize();
+        return;
+    }
+    int rank = bv_dist_rank(), world = bv_dist_world();
+    BV_CHECK(world == 2, "started with %d ranks, expected 2", world);
+    bv_test_f01_step(ts, &(bv_test_f01_opts){.sync = average_grads, .prepare = rank == 1 ? rank1_batch : NULL,
+                                              .after = compare_with_upstream});
+    bv_st_close(&g_ref);
     fprintf(stderr, "ddp worker rank %d of %d: %s\n", rank, world, ts->failed ? "FAILED" : "ok");
     bv_dist_finalize();
 }
@@ -144,25 +300,39 @@ static int run_sh(const char *cmd, const char *out) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-BV_GOLDEN_TEST(ddp_golden_F01_two_ranks) {
-    char path[4200], out[] = "/tmp/bv_ddp_f01_XXXXXX";
+/* mpirun -np 2 bv2-tests --mpi-worker <worker>; both ranks must report ok. */
+static void launch_worker(bv_test_state *ts, const char *test, const char *worker) {
+    char path[4200], out[] = "/tmp/bv_ddp_XXXXXX";
     snprintf(path, sizeof path, "%s/F01_train_step.safetensors", bv_test_golden_dir);
     if (access(path, R_OK) != 0) {
         fprintf(stderr, "  skipped/missing %s\n", path);
         return;
     }
-    if (!have_mpirun(ts, "ddp_golden_F01_two_ranks")) return;
+    if (!have_mpirun(ts, test)) return;
     int fd = mkstemp(out);
     if (fd >= 0) close(fd);
     char cmd[16384];
-    snprintf(cmd, sizeof cmd, MPIRUN " -np 2 '%s-tests' --golden '%s' --mpi-worker ddp_worker_F01_two_ranks",
-             bv_test_bv2_path, bv_test_golden_dir);
+    snprintf(cmd, sizeof cmd, MPIRUN " -np 2 '%s-tests' %s --golden '%s' --mpi-worker %s", bv_test_bv2_path,
+             bv_test_verbose ? "-v" : "", bv_test_golden_dir, worker);
     int rc = run_sh(cmd, out);
     char *text = slurp(out);
     int ok = rc == 0 && strstr(text, "ddp worker rank 0 of 2: ok") && strstr(text, "ddp worker rank 1 of 2: ok");
-    BV_CHECK(ok, "2-rank F01 step: exit %d; output:\n%s", rc, text);
+    BV_CHECK(ok, "%s on 2 ranks: exit %d; output:\n%s", worker, rc, text);
+    if (ok && bv_test_verbose) fputs(text, stderr);
     free(text);
     remove(out);
+}
+
+BV_GOLDEN_TEST(ddp_golden_F01_two_ranks) { launch_worker(ts, "ddp_golden_F01_two_ranks", "ddp_worker_F01_two_ranks"); }
+
+/* Rank 0 on F01's batch, rank 1 on another batch: losses, averaged gradients and parameters after the
+ * step against upstream's train_and_evaluate under torch.distributed (gloo, 2 processes). */
+BV_GOLDEN_TEST(ddp_golden_upstream_two_ranks) {
+    if (access(DDP_REF, R_OK) != 0) {
+        fprintf(stderr, "  skipped/missing %s (run from the source folder; tests/ref/ddp_ref.py makes it)\n", DDP_REF);
+        return;
+    }
+    launch_worker(ts, "ddp_golden_upstream_two_ranks", "ddp_worker_upstream_two_ranks");
 }
 
 /* ------------------------------------------------------------------ the command, end to end */

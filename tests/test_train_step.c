@@ -11,6 +11,7 @@
 #include "../src/io/pth.h"
 #include "../src/ops/ops.h"
 #include "../src/train/train_step.h"
+#include "f01_step.h"
 #include "golden.h"
 #include "golden_disc.h"
 
@@ -367,12 +368,10 @@ static void check_coverage(f01 *c) {
     BV_CHECK(missed == 0, "%d stored tensors were not checked", missed);
 }
 
-/* F01's step with every check (ts fails on any mismatch). sync: the gradient hook (NULL: one
- * process; tests/test_ddp.c passes the MPI all-reduce, every rank running this same step); check 0
- * runs the step only (the other ranks of a DDP run); after (optional) sees the state after the
- * step and the checks. */
-void bv_test_f01_step(bv_test_state *ts, bv_train_grad_sync_fn sync, int check,
-                      void (*after)(bv_test_state *ts, bv_train_state *st)) {
+/* F01's step (f01_step.h): every check with o->check; tests/test_ddp.c runs it on each MPI rank
+ * with the all-reduce as o->sync. */
+void bv_test_f01_step(bv_test_state *ts, const bv_test_f01_opts *o) {
+    int check = o->check;
     bv_ctx *ctx = ts->ctx;
     bv_golden *g = bv_golden_open(ts, ctx, "F01_train_step");
     if (!g) return;
@@ -386,7 +385,8 @@ void bv_test_f01_step(bv_test_state *ts, bv_train_grad_sync_fn sync, int check,
             s.st.probe = probe_cb;
             s.st.probe_user = &c;
         }
-        s.st.grad_sync = sync;
+        s.st.grad_sync = o->sync;
+        if (o->prepare) o->prepare(ts, ctx, &s.batch);
         bv_train_result r;
         int64_t tape0 = ctx->tape_len;
         bv_train_step(&s.st, ctx, &s.batch, &r);
@@ -409,14 +409,14 @@ void bv_test_f01_step(bv_test_state *ts, bv_train_grad_sync_fn sync, int check,
             check_lr(&c, &s.st);
             check_coverage(&c);
         }
-        if (after) after(ts, &s.st);
+        if (o->after) o->after(ts, &s.st, &r);
     }
     setup_close(&s);
     free(c.checked);
     bv_golden_close(g);
 }
 
-BV_GOLDEN_TEST(train_step_golden_F01_train_step) { bv_test_f01_step(ts, NULL, 1, NULL); }
+BV_GOLDEN_TEST(train_step_golden_F01_train_step) { bv_test_f01_step(ts, &(bv_test_f01_opts){.check = 1}); }
 
 /* ------------------------------------------------------------------ behaviour */
 
