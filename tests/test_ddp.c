@@ -36,6 +36,7 @@
 int bv_test_train_fixture(bv_test_state *ts, int n_train, char *dir, size_t dcap, char *config, size_t ccap);
 void bv_test_train_fixture_close(const char *dir);
 int bv_test_train_checkpoints_load(bv_test_state *ts, const char *dir, int64_t *latest_g);
+char *bv_test_read_text(const char *path); /* malloc'ed, "" if unreadable */
 
 #define MPIRUN "mpirun --allow-run-as-root --oversubscribe -x OMP_NUM_THREADS=1"
 
@@ -279,19 +280,6 @@ static int have_mpirun(bv_test_state *ts, const char *what) {
     return 1;
 }
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return calloc(1, 1);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = 0;
-    fclose(f);
-    return s;
-}
-
 /* Runs `cmd > out 2>&1` through sh; returns its exit code (-1 if it did not exit). */
 static int run_sh(const char *cmd, const char *out) {
     char full[20000];
@@ -315,7 +303,7 @@ static void launch_worker(bv_test_state *ts, const char *test, const char *worke
     snprintf(cmd, sizeof cmd, MPIRUN " -np 2 '%s-tests' %s --golden '%s' --mpi-worker %s", bv_test_bv2_path,
              bv_test_verbose ? "-v" : "", bv_test_golden_dir, worker);
     int rc = run_sh(cmd, out);
-    char *text = slurp(out);
+    char *text = bv_test_read_text(out);
     int ok = rc == 0 && strstr(text, "ddp worker rank 0 of 2: ok") && strstr(text, "ddp worker rank 1 of 2: ok");
     BV_CHECK(ok, "%s on 2 ranks: exit %d; output:\n%s", worker, rc, text);
     if (ok && bv_test_verbose) fputs(text, stderr);
@@ -426,7 +414,7 @@ BV_TEST(ddp_mpirun_train_resume_kill_and_bad_input) {
     char dir[512], cfg[600], cmd[16384], out[700], model[600], path[800];
     if (bv_test_train_fixture(ts, 8, dir, sizeof dir, cfg, sizeof cfg)) return;
     /* log every 2 steps, save every 3 */
-    char *text = slurp(cfg), *at = strstr(text, "\"log_interval\": 1, \"eval_interval\": 1");
+    char *text = bv_test_read_text(cfg), *at = strstr(text, "\"log_interval\": 1, \"eval_interval\": 1");
     BV_CHECK(at != NULL, "fixture config changed");
     if (at) {
         memcpy(at, "\"log_interval\": 2, \"eval_interval\": 3", strlen("\"log_interval\": 2, \"eval_interval\": 3"));
@@ -442,13 +430,13 @@ BV_TEST(ddp_mpirun_train_resume_kill_and_bad_input) {
     snprintf(cmd, sizeof cmd, MPIRUN " -np 2 '%s' train -c '%s' -m '%s' --disc-widths small --progress none "
              "--max-steps 6", bv_test_bv2_path, cfg, model);
     int rc = run_sh(cmd, out);
-    text = slurp(out);
+    text = bv_test_read_text(out);
     BV_CHECK(rc == 0, "2-rank run: exit %d\n%s", rc, text);
     free(text);
     BV_CHECK(count_prefix(model, "events.out.tfevents.") == 1, "%d events files in %s (expected one: rank 0's)",
              count_prefix(model, "events.out.tfevents."), model);
     snprintf(path, sizeof path, "%s/train.log", model);
-    text = slurp(path);
+    text = bv_test_read_text(path);
     BV_CHECK(strstr(text, "parameters in sync across 2 ranks") && strstr(text, "data parallel: 2 ranks"),
              "train.log lacks the sync check:\n%s", text);
     free(text);
@@ -460,7 +448,7 @@ BV_TEST(ddp_mpirun_train_resume_kill_and_bad_input) {
     snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 '%s' train -c '%s' -m '%s' --progress none --max-steps 4",
              bv_test_bv2_path, cfg, model);
     rc = run_sh(cmd, out);
-    text = slurp(out);
+    text = bv_test_read_text(out);
     BV_CHECK(rc == 0 && strstr(text, "global step 5"), "plain resume: exit %d\n%s", rc, text);
     free(text);
     BV_CHECK(bv_test_train_checkpoints_load(ts, model, &latest) > 0 && latest == 8, "after resume: latest G_%lld",
@@ -472,14 +460,14 @@ BV_TEST(ddp_mpirun_train_resume_kill_and_bad_input) {
     snprintf(cmd, sizeof cmd, MPIRUN " -np 5 '%s' train -c '%s' -m '%s/model5' --disc-widths small --progress none "
              "--max-steps 1", bv_test_bv2_path, cfg, dir);
     rc = run_sh(cmd, out);
-    text = slurp(out);
+    text = bv_test_read_text(out);
     BV_CHECK(rc == 3 && strstr(text, "5 ranks but only 4 batches"), "5 ranks: exit %d\n%s", rc, text);
     free(text);
 
     /* rank 1 started with another config: stop before anything is written */
     char cfg2[700];
     snprintf(cfg2, sizeof cfg2, "%s/config2.json", dir);
-    text = slurp(cfg);
+    text = bv_test_read_text(cfg);
     at = strstr(text, "\"c_kl\": 1.0");
     if (at) at[9] = '2';
     FILE *f = fopen(cfg2, "w");
@@ -492,7 +480,7 @@ BV_TEST(ddp_mpirun_train_resume_kill_and_bad_input) {
              "-np 1 '%s' train -c '%s' -m '%s/model_cfg' --progress none --max-steps 1", bv_test_bv2_path, cfg, dir,
              bv_test_bv2_path, cfg2, dir);
     rc = run_sh(cmd, out);
-    text = slurp(out);
+    text = bv_test_read_text(out);
     BV_CHECK(rc == 3 && strstr(text, "differs from rank 0's"), "different configs: exit %d\n%s", rc, text);
     free(text);
     snprintf(path, sizeof path, "%s/model_cfg", dir);

@@ -797,3 +797,5 @@ void bv_test_train_fixture_close(const char *dir) {
 int bv_test_train_checkpoints_load(bv_test_state *ts, const char *dir, int64_t *latest_g) {
     return all_checkpoints_load(ts, dir, latest_g);
 }
+
+char *bv_test_read_text(const char *path) { return read_text(path); }
