@@ -20,10 +20,14 @@ train_ms computes them), gnorm.* (grad norms, F64: the same on both ranks), grad
 when each optimizer.step() ran = DDP's averaged gradient), after.<net>.<key> (parameters after the
 step). For tensors of more than SAMPLE_ABOVE elements only SAMPLES elements are kept
 (<name>.idx I64 flat indices, <name> their values) to keep the file under 2 MB.
-Needs Debian's python3-torch and python3-torchaudio, and transformers (upstream's WavLMLoss loads
-the WavLM with AutoModel.from_pretrained): e.g. a venv with --system-site-packages and
-`pip install transformers==4.30.2`. Missing upstream-only imports are stubbed as in
-check_ckpt_with_upstream.py.
+Needs Debian's python3-torch (1.13) and python3-torchaudio, plus transformers (upstream's WavLMLoss
+loads the WavLM with AutoModel.from_pretrained) and librosa (mel filterbank): made with a venv
+(`python3 -m venv --system-site-packages`) holding transformers==4.30.2, librosa==0.10.1,
+scipy==1.11.4 and numba==0.58.1 (versions that accept Debian's numpy 1.24; remove any newer numpy pip
+pulls in, or torch.from_numpy fails). Upstream-only imports the step does not use are stubbed as in
+check_ckpt_with_upstream.py; torch >= 2 CUDA switches train_ms sets at import are no-ops here; GELU's
+backward is given a contiguous gradient (a Debian torch 1.13 bug the golden files also worked around,
+shared/NOTES.md).
 """
 import json
 import os
