@@ -526,25 +526,24 @@ static uint64_t hash_file(const char *path, uint64_t h) {
 /* Rank 0's config wins by refusal: every rank compares the bytes of its config.json (before
  * anything is written) and then the lengths of its training set with rank 0's; any difference
  * stops the job (exit 3) with a message from each differing rank. */
-static int same_as_rank0(trainer *T, uint64_t mine, const char *what) {
+static int same_as_rank0(trainer *T, uint64_t mine, const char *what, int is_config) {
     if (T->world == 1) return 0;
     uint64_t r0 = mine;
     bv_dist_bcast(&r0, sizeof r0);
     if (mine != r0)
         report(T, "%s differs from rank 0's (hash %016llx, rank 0 %016llx): start every rank with the same %s", what,
-               (unsigned long long)mine, (unsigned long long)r0,
-               strstr(what, "config") ? "config.json" : "filelist and audio");
+               (unsigned long long)mine, (unsigned long long)r0, is_config ? "config.json" : "filelist and audio");
     int rc = agree(T, mine != r0 ? BV_EXIT_INPUT : 0);
     if (rc && T->rank == 0)
         report(T, "ranks were started with a different %s (see the other ranks' errors); nothing was trained",
-               strstr(what, "config") ? "config" : "training set");
+               is_config ? "config" : "training set");
     return rc;
 }
 
 static int check_same_config(trainer *T) {
     char what[4200];
     snprintf(what, sizeof what, "the config %s", T->config_path);
-    return same_as_rank0(T, hash_file(T->config_path, BV_DIST_HASH_INIT), what);
+    return same_as_rank0(T, hash_file(T->config_path, BV_DIST_HASH_INIT), what, 1);
 }
 
 static int check_same_dataset(trainer *T) {
@@ -553,7 +552,7 @@ static int check_same_dataset(trainer *T) {
              (long long)T->train_ds.n);
     uint64_t h = bv_dist_hash_bytes(&T->train_ds.n, sizeof T->train_ds.n, BV_DIST_HASH_INIT);
     return same_as_rank0(T, bv_dist_hash_bytes(T->train_ds.lengths, sizeof(int64_t) * (size_t)T->train_ds.n, h),
-                         what);
+                         what, 0);
 }
 
 /* What DDP's construction and every rank's own load give upstream: rank 0's parameters (fresh or
