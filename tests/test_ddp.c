@@ -114,6 +114,17 @@ BV_MPI_WORKER(ddp_worker_F01_two_ranks) {
 
 #define DDP_REF "tests/ddp_F01_2ranks.safetensors"
 
+/* The reference beside the sources: from the working directory (make test runs in the source
+ * folder) or from the test binary's folder (build/ -> ..); "" if neither has it. */
+static const char *ddp_ref_path(void) {
+    static char path[4200];
+    if (access(DDP_REF, R_OK) == 0) return DDP_REF;
+    const char *slash = strrchr(bv_test_bv2_path, '/');
+    snprintf(path, sizeof path, "%.*s/../%s", slash ? (int)(slash - bv_test_bv2_path) : 1,
+             slash ? bv_test_bv2_path : ".", DDP_REF);
+    return access(path, R_OK) == 0 ? path : "";
+}
+
 static bv_safetensors g_ref;
 static bv_rng_draw g_ref_draws[16];
 
@@ -251,7 +262,7 @@ static void compare_with_upstream(bv_test_state *ts, bv_train_state *st, const b
 
 BV_MPI_WORKER(ddp_worker_upstream_two_ranks) {
     char err[512];
-    if (bv_dist_init(err, sizeof err) || bv_st_open(&g_ref, DDP_REF, err, sizeof err)) {
+    if (bv_dist_init(err, sizeof err) || bv_st_open(&g_ref, ddp_ref_path(), err, sizeof err)) {
         BV_CHECK(0, "%s", err);
         bv_dist_finalize();
         return;
@@ -316,8 +327,8 @@ BV_GOLDEN_TEST(ddp_golden_F01_two_ranks) { launch_worker(ts, "ddp_golden_F01_two
 /* Rank 0 on F01's batch, rank 1 on another batch: losses, averaged gradients and parameters after the
  * step against upstream's train_and_evaluate under torch.distributed (gloo, 2 processes). */
 BV_GOLDEN_TEST(ddp_golden_upstream_two_ranks) {
-    if (access(DDP_REF, R_OK) != 0) {
-        fprintf(stderr, "  skipped/missing %s (run from the source folder; tests/ref/ddp_ref.py makes it)\n", DDP_REF);
+    if (!ddp_ref_path()[0]) {
+        fprintf(stderr, "  skipped/missing %s (tests/ref/ddp_ref.py makes it)\n", DDP_REF);
         return;
     }
     launch_worker(ts, "ddp_golden_upstream_two_ranks", "ddp_worker_upstream_two_ranks");
