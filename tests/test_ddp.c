@@ -18,7 +18,9 @@
  * Without mpirun on PATH, or in a build without MPI (make MPI=0), both report "skipped". */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -108,6 +110,36 @@ BV_MPI_WORKER(ddp_worker_F01_two_ranks) {
     bv_test_f01_step(ts, &(bv_test_f01_opts){.sync = average_grads, .check = rank == 0, .after = ranks_agree});
     fprintf(stderr, "ddp worker rank %d of %d: %s\n", rank, world, ts->failed ? "FAILED" : "ok");
     bv_dist_finalize();
+}
+
+/* bv_params_pack: values and grads kept, one buffer each in item order, zero_grad over the buffer,
+ * the single-process all-reduce a no-op. */
+BV_TEST(ddp_params_pack_contiguous) {
+    bv_params ps;
+    bv_params_init(&ps);
+    bv_tensor *a = bv_params_add(&ps, "a", 2, (int64_t[]){2, 3});
+    bv_tensor *b = bv_params_add(&ps, "b", 1, (int64_t[]){5});
+    for (int i = 0; i < 6; i++) a->data[i] = (float)i, a->grad[i] = (float)-i;
+    for (int i = 0; i < 5; i++) b->data[i] = 10.0f + (float)i, b->grad[i] = 0.5f * (float)i;
+    bv_params_pack(&ps);
+    BV_CHECK(ps.numel == 11 && ps.data && ps.grad && ((uintptr_t)ps.data & 63) == 0, "packed store");
+    BV_CHECK(a->data == ps.data && b->data == ps.data + 6 && a->grad == ps.grad && b->grad == ps.grad + 6,
+             "item order offsets");
+    int same = 1;
+    for (int i = 0; i < 6; i++) same &= a->data[i] == (float)i && a->grad[i] == (float)-i;
+    for (int i = 0; i < 5; i++) same &= b->data[i] == 10.0f + (float)i && b->grad[i] == 0.5f * (float)i;
+    BV_CHECK(same, "values moved into the buffers");
+    bv_params_pack(&ps); /* idempotent */
+    BV_CHECK(a->data == ps.data, "second pack moved the store");
+    bv_dist_average_grads(&ps); /* world of one: nothing happens */
+    BV_CHECK(b->grad[4] == 2.0f, "a one-rank average changed a gradient");
+    bv_params_zero_grad(&ps);
+    float s = 0;
+    for (int64_t i = 0; i < ps.numel; i++) s += fabsf(ps.grad[i]);
+    BV_CHECK(s == 0, "zero_grad");
+    BV_CHECK(bv_dist_params_hash(&ps, BV_DIST_HASH_INIT) != BV_DIST_HASH_INIT && bv_dist_same_everywhere(1),
+             "hash of a store; one rank agrees with itself");
+    bv_params_free(&ps);
 }
 
 /* ---- against upstream's own DDP step (tests/ref/ddp_ref.py -> tests/ddp_F01_2ranks.safetensors) */
