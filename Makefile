@@ -17,6 +17,13 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -fno
 LDLIBS  += -ldnnl -lopenblas -lfftw3f -lcjson -lyaml -lzip -lsndfile -lsoxr -lpng \
            -lflite_cmulex -lflite_usenglish -lflite -lutf8proc -lsentencepiece -lstdc++ -lpthread -lm -fopenmp
 OPENBLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
+# OpenMPI for `mpirun -np N bv2 train` (src/train/dist.c): on when pkg-config finds it; MPI=0 builds
+# a one-process bv2 (mpirun then refuses with a message).
+MPI     ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+CFLAGS  += -DBV_HAVE_MPI $(shell pkg-config --cflags ompi-c)
+LDLIBS  += $(shell pkg-config --libs ompi-c)
+endif
 LDFLAGS += -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/ops/*.c src/nn/*.c src/model/*.c src/audio/*.c \

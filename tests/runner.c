@@ -1,6 +1,7 @@
 /* runner.c - main() of build/bv2-tests: runs registered tests, prints "N passed, N failed".
  *
  *   bv2-tests [--golden DIR] [--unit-only | --golden-only] [substring ...]
+ *   bv2-tests [--golden DIR] --mpi-worker NAME     (one rank of a multi-process test, test.h)
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -90,15 +91,18 @@ int main(int argc, char **argv) {
     snprintf(bv_test_bv2_path, sizeof bv_test_bv2_path, "%.*s%sbv2", slash ? (int)(slash - argv[0]) : 1,
              slash ? argv[0] : ".", "/");
     int unit_only = 0, golden_only = 0, nfilt = 0;
-    const char *filters[64];
+    const char *filters[64], *worker = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--golden") && i + 1 < argc) bv_test_golden_dir = argv[++i];
         else if (!strcmp(argv[i], "--unit-only")) unit_only = 1;
         else if (!strcmp(argv[i], "-v")) bv_test_verbose = 1;
         else if (!strcmp(argv[i], "--golden-only")) golden_only = 1;
+        else if (!strcmp(argv[i], "--mpi-worker") && i + 1 < argc) worker = argv[++i];
         else if (!strcmp(argv[i], "--list")) {
             qsort(g_tests, (size_t)g_ntests, sizeof *g_tests, cmp_test);
-            for (int k = 0; k < g_ntests; k++) printf("%s%s\n", g_tests[k].name, g_tests[k].is_golden ? " (golden)" : "");
+            for (int k = 0; k < g_ntests; k++)
+                printf("%s%s\n", g_tests[k].name,
+                       g_tests[k].is_golden == 2 ? " (mpi worker)" : g_tests[k].is_golden ? " (golden)" : "");
             return 0;
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "usage: %s [--golden DIR] [--unit-only|--golden-only] [--list] [-v] [name-substring ...]\n",
@@ -107,9 +111,16 @@ int main(int argc, char **argv) {
         } else if (nfilt < 64) filters[nfilt++] = argv[i];
     }
     qsort(g_tests, (size_t)g_ntests, sizeof *g_tests, cmp_test);
+    if (worker) {
+        for (int k = 0; k < g_ntests; k++)
+            if (g_tests[k].is_golden == 2 && !strcmp(g_tests[k].name, worker)) return run_one(&g_tests[k]) ? 1 : 0;
+        fprintf(stderr, "no MPI worker named '%s'\n", worker);
+        return 2;
+    }
     int passed = 0, failed = 0, skipped = 0;
     for (int k = 0; k < g_ntests; k++) {
         test_entry *t = &g_tests[k];
+        if (t->is_golden == 2) continue; /* MPI workers run only through --mpi-worker */
         if ((unit_only && t->is_golden) || (golden_only && !t->is_golden)) continue;
         if (nfilt) {
             int hit = 0;

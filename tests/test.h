@@ -45,6 +45,9 @@ extern int bv_test_verbose;
 #define BV_TEST(name) BV_TEST_IMPL(name, 0)
 /* A test that reads the golden folder; skipped by `--unit-only`. */
 #define BV_GOLDEN_TEST(name) BV_TEST_IMPL(name, 1)
+/* Not a test: a body that a test starts in several processes (`mpirun -np N bv2-tests --mpi-worker
+ * name`, tests/test_ddp.c); the runner never runs it on its own. */
+#define BV_MPI_WORKER(name) BV_TEST_IMPL(name, 2)
 
 #define BV_CHECK(cond, ...)                                                             \
     do {                                                                                \

@@ -11,6 +11,7 @@
 #include "../src/io/pth.h"
 #include "../src/ops/ops.h"
 #include "../src/train/train_step.h"
+#include "f01_step.h"
 #include "golden.h"
 #include "golden_disc.h"
 
@@ -369,7 +370,10 @@ static void check_coverage(f01 *c) {
     BV_CHECK(missed == 0, "%d stored tensors were not checked", missed);
 }
 
-BV_GOLDEN_TEST(train_step_golden_F01_train_step) {
+/* F01's step (f01_step.h): every check with o->check; tests/test_ddp.c runs it on each MPI rank
+ * with the all-reduce as o->sync. */
+void bv_test_f01_step(bv_test_state *ts, const bv_test_f01_opts *o) {
+    int check = o->check;
     bv_ctx *ctx = ts->ctx;
     bv_golden *g = bv_golden_open(ts, ctx, "F01_train_step");
     if (!g) return;
@@ -379,8 +383,12 @@ BV_GOLDEN_TEST(train_step_golden_F01_train_step) {
     setup s;
     setup_open(ts, g, &s, 0, 1);
     if (s.ok) {
-        s.st.probe = probe_cb;
-        s.st.probe_user = &c;
+        if (check) {
+            s.st.probe = probe_cb;
+            s.st.probe_user = &c;
+        }
+        s.st.grad_sync = o->sync;
+        if (o->prepare) o->prepare(ts, ctx, &s.batch);
         bv_train_result r;
         int64_t tape0 = ctx->tape_len;
         bv_train_step(&s.st, ctx, &s.batch, &r);
@@ -390,22 +398,27 @@ BV_GOLDEN_TEST(train_step_golden_F01_train_step) {
         BV_CHECK(fabsf(r.mas_noise_scale - (float)bv_golden_cfg_num(g, "current_mas_noise_scale")) == 0,
                  "current_mas_noise_scale %g", r.mas_noise_scale);
         BV_CHECK(ctx->tape_len == tape0, "tape left at %lld (entry %lld)", (long long)ctx->tape_len, (long long)tape0);
-        check_f64_results(&c, &r);
-        check_grads(&c, "net_dur_disc", &s.st.ps_dur);
-        check_grads(&c, "net_d", &s.st.ps_d);
-        check_grads(&c, "net_wd", &s.st.ps_wd);
-        check_grads(&c, "net_g", &s.st.ps_g);
-        check_after(&c, "net_dur_disc", &s.st.ps_dur);
-        check_after(&c, "net_d", &s.st.ps_d);
-        check_after(&c, "net_wd", &s.st.ps_wd);
-        check_after_g(&c, &s.st.ps_g);
-        check_lr(&c, &s.st);
-        check_coverage(&c);
+        if (check) {
+            check_f64_results(&c, &r);
+            check_grads(&c, "net_dur_disc", &s.st.ps_dur);
+            check_grads(&c, "net_d", &s.st.ps_d);
+            check_grads(&c, "net_wd", &s.st.ps_wd);
+            check_grads(&c, "net_g", &s.st.ps_g);
+            check_after(&c, "net_dur_disc", &s.st.ps_dur);
+            check_after(&c, "net_d", &s.st.ps_d);
+            check_after(&c, "net_wd", &s.st.ps_wd);
+            check_after_g(&c, &s.st.ps_g);
+            check_lr(&c, &s.st);
+            check_coverage(&c);
+        }
+        if (o->after) o->after(ts, &s.st, &r);
     }
     setup_close(&s);
     free(c.checked);
     bv_golden_close(g);
 }
+
+BV_GOLDEN_TEST(train_step_golden_F01_train_step) { bv_test_f01_step(ts, &(bv_test_f01_opts){.check = 1}); }
 
 /* ------------------------------------------------------------------ behaviour */
 

@@ -818,3 +818,39 @@ BV_TEST(trainer_reads_config_yml_train_ms) {
     BV_CHECK(rc == -1 && strstr(err, "absent.yml"), "missing file: %s", err);
     rm_tree(dir);
 }
+
+/* ------------------------------------------------------------------ shared with tests/test_ddp.c */
+
+/* The fixture above with n_train >= 6 training utterances (u6 stays the validation one; u7.. are
+ * added). dir and config receive the folder and its config.json. 0, or -1 after a failed check. */
+int bv_test_train_fixture(bv_test_state *ts, int n_train, char *dir, size_t dcap, char *config, size_t ccap) {
+    fixture fx;
+    if (fixture_open(ts, &fx)) return -1;
+    FILE *f = fopen(fx.train_list, "a");
+    char line[1024], err[1024];
+    for (int k = 7; f && k <= n_train; k++) {
+        if (write_utt(&fx, k, line, sizeof line, err, sizeof err)) {
+            BV_CHECK(0, "utterance %d: %s", k, err);
+            fclose(f);
+            return -1;
+        }
+        fputs(line, f);
+    }
+    if (f) fclose(f);
+    snprintf(dir, dcap, "%s", fx.dir);
+    snprintf(config, ccap, "%s", fx.config);
+    return 0;
+}
+
+void bv_test_train_fixture_close(const char *dir) {
+    fixture fx;
+    memset(&fx, 0, sizeof fx);
+    snprintf(fx.dir, sizeof fx.dir, "%s", dir);
+    fixture_close(&fx);
+}
+
+int bv_test_train_checkpoints_load(bv_test_state *ts, const char *dir, int64_t *latest_g) {
+    return all_checkpoints_load(ts, dir, latest_g);
+}
+
+char *bv_test_read_text(const char *path) { return read_text(path); }

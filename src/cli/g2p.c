@@ -31,12 +31,9 @@ static void usage(FILE *f) {
             "                    text_to_words does (then word2ph matches that model's tokens exactly)\n"
             "  -h, --help        this text\n"
             "\n"
-            "EN: words outside the lexicon get phones from flite's letter-to-sound rules (upstream uses g2p_en's
-"
-            "neural model there). Without --bert-dir, word2ph assumes one tokenizer piece per run of letters or
-"
-            "digits (upstream asks DeBERTa's tokenizer).
-"
+            "EN: words outside the lexicon get phones from flite's letter-to-sound rules (upstream uses g2p_en's\n"
+            "neural model there). Without --bert-dir, word2ph assumes one tokenizer piece per run of letters or\n"
+            "digits (upstream asks DeBERTa's tokenizer).\n"
             "\n"
             "exit status: 0 ok, %d bad command line, %d a text the front-end cannot handle (empty text,\n"
             "unsupported characters; with stdin, the other lines are still printed and a failed line\n"

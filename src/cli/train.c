@@ -63,8 +63,13 @@ static void usage(FILE *f) {
         "naming the step; that state is never saved. Resuming repeats the epoch from its first batch and the\n"
         "saved step's number, as upstream (epoch_str = iteration, global_step = the G_ file's step).\n"
         "\n"
+        "Started by mpirun (mpirun -np N bv2 train ...): data-parallel as upstream's DDP - rank r trains on its\n"
+        "DistributedBucketSampler shard, gradients are averaged across ranks, rank 0 alone writes the model\n"
+        "folder; every rank needs the dataset, config and WavLM (README \"Data-parallel training\").\n"
+        "\n"
         "exit status: 0 done or stopped after saving; 2 bad command line; 3 bad config, dataset, checkpoint\n"
-        "or model folder (the message names the file and the line or key); 4 non-finite loss or gradient.\n");
+        "or model folder (the message names the file and the line or key); 4 non-finite loss or gradient\n"
+        "(or, under mpirun, parameters out of sync across ranks).\n");
 }
 
 static int bad_usage(const char *fmt, const char *arg) {

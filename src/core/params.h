@@ -15,6 +15,10 @@
 typedef struct bv_params {
     bv_tensor **items;       /* in creation order = upstream state_dict order */
     int n, cap;
+    /* after bv_params_pack: every parameter's data (and grad) lies in ONE buffer, in item order,
+     * so one all-reduce / copy / device transfer moves a whole network; NULL before */
+    float *data, *grad;
+    int64_t numel;           /* elements in data / grad (set by bv_params_pack) */
 } bv_params;
 
 void bv_params_init(bv_params *p);
@@ -27,6 +31,11 @@ bv_tensor *bv_params_addf(bv_params *p, int ndim, const int64_t *shape, const ch
     __attribute__((format(printf, 4, 5)));
 bv_tensor *bv_params_get(const bv_params *p, const char *name);   /* NULL if absent */
 void bv_params_zero_grad(bv_params *p);
+/* Moves every parameter's data and grad into one 64-byte-aligned buffer each (p->data, p->grad;
+ * item i at the running offset), keeping values and the tensors' identities (only ->data and
+ * ->grad move). Call once the model is built and before anything keeps ->data pointers; adding
+ * a parameter afterwards is fatal. Idempotent. */
+void bv_params_pack(bv_params *p);
 int64_t bv_params_numel(const bv_params *p);
 
 #endif

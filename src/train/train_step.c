@@ -115,6 +115,10 @@ int bv_train_state_init(bv_train_state *st, const bv_config *cfg, const bv_wavlm
         bv_train_state_free(st);
         return -1;
     }
+    bv_params_pack(&st->ps_g); /* one buffer per network: DDP's all-reduce moves it in one call */
+    bv_params_pack(&st->ps_d);
+    bv_params_pack(&st->ps_dur);
+    bv_params_pack(&st->ps_wd);
     st->has_grad_g = bv_xcalloc((size_t)(st->ps_g.n + 1), 1);
     apply_bert_freezes(st);
     adamw_from_config(&st->optim_g, &st->ps_g, &cfg->train);
@@ -180,11 +184,12 @@ static void set_trainable(bv_params *ps, bool on) {
 
 /* optim.zero_grad(); loss.backward(); grad_norm = clip_grad_value_(params, None); optim.step().
  * The tape is cut back to `tape_from` afterwards so no later backward replays this graph. */
-static double optimize(bv_ctx *ctx, bv_tensor *loss, int64_t tape_from, bv_params *ps, bv_adamw *opt,
-                       const uint8_t *has_grad) {
+static double optimize(const bv_train_state *st, bv_ctx *ctx, bv_tensor *loss, int64_t tape_from, bv_params *ps,
+                       bv_adamw *opt, const uint8_t *has_grad) {
     bv_params_zero_grad(ps);
     bv_backward(ctx, loss, NULL);
     ctx->tape_len = tape_from;
+    if (st->grad_sync) st->grad_sync(st->grad_sync_user, ps); /* DDP: grads averaged across ranks */
     double norm = bv_clip_grad_value(ps, has_grad, NULL);
     bv_adamw_step(opt, has_grad);
     return norm;
@@ -306,9 +311,9 @@ static void discriminator_steps(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, b
                                                          res->losses_dur_disc_g);              // []
         res->loss_dur_disc = loss_dur_disc->data[0];
         probe(st, "dstep.loss_dur_disc", loss_dur_disc);
-        res->grad_norm_dur = optimize(ctx, loss_dur_disc, tape_dur, &st->ps_dur, &st->optim_dur, NULL);
+        res->grad_norm_dur = optimize(st, ctx, loss_dur_disc, tape_dur, &st->ps_dur, &st->optim_dur, NULL);
     }
-    res->grad_norm_d = optimize(ctx, loss_disc, tape_d, &st->ps_d, &st->optim_d, NULL);
+    res->grad_norm_d = optimize(st, ctx, loss_disc, tape_d, &st->ps_d, &st->optim_d, NULL);
     bv_arena_reset_to(&ctx->arena, mark);
 }
 
@@ -336,7 +341,7 @@ static void wavlm_discriminator_step(bv_train_state *st, bv_ctx *ctx, fwd_parts 
     probe(st, "wdstep.net_wd.y_d_gs", d_g);
     probe(st, "wdstep.loss_slm", loss_slm);
     res->loss_slm = loss_slm->data[0];
-    res->grad_norm_wd = optimize(ctx, loss_slm, tape_wd, &st->ps_wd, &st->optim_wd, NULL);
+    res->grad_norm_wd = optimize(st, ctx, loss_slm, tape_wd, &st->ps_wd, &st->optim_wd, NULL);
     bv_arena_reset_to(&ctx->arena, mark);
 }
 
@@ -422,7 +427,7 @@ static void generator_step(bv_train_state *st, bv_ctx *ctx, int64_t tape_start, 
     set_trainable(&st->ps_dur, false);
     set_trainable(&st->ps_wd, false);
     bv_tensor *loss_gen_all = generator_losses(st, ctx, f, res);
-    res->grad_norm_g = optimize(ctx, loss_gen_all, tape_start, &st->ps_g, &st->optim_g, st->has_grad_g);
+    res->grad_norm_g = optimize(st, ctx, loss_gen_all, tape_start, &st->ps_g, &st->optim_g, st->has_grad_g);
     set_trainable(&st->ps_d, true);
     set_trainable(&st->ps_dur, true);
     set_trainable(&st->ps_wd, true);

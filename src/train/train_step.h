@@ -58,6 +58,10 @@ void bv_mpd_layout_upstream(bv_mpd_layout *l);
  * "wdstep.wavlm_hidden.wav.1", "gstep.loss_gen", ... - the golden F01 names) while they are alive. */
 typedef void (*bv_train_probe_fn)(void *user, const char *name, bv_tensor *t);
 
+/* Optional gradient hook, called after each sub-step's backward and before its clip_grad_value_ /
+ * AdamW with the store whose grads were just computed (DDP's all-reduce: dist.h). */
+typedef void (*bv_train_grad_sync_fn)(void *user, bv_params *ps);
+
 typedef struct bv_train_state {
     const bv_config *cfg;           /* not owned; must outlive the state */
     bv_params ps_g, ps_d, ps_dur, ps_wd;   /* net_g / net_d / net_dur_disc / net_wd state_dict keys */
@@ -74,6 +78,8 @@ typedef struct bv_train_state {
     int64_t global_step;            /* the caller increments it after each step (upstream: after logging) */
     bv_train_probe_fn probe;        /* optional */
     void *probe_user;
+    bv_train_grad_sync_fn grad_sync; /* optional */
+    void *grad_sync_user;
 } bv_train_state;
 
 /* Per-step results for logging (train_ms's scalar_dict and image_dict inputs). Arrays and tensors
@@ -103,7 +109,8 @@ typedef struct bv_train_batch {
 
 /* Builds net_g (bv_synth_new), net_d (layout NULL: upstream's), net_dur_disc (if configured; p_dropout
  * from cfg->model.dur_disc_p_dropout), net_wd over `wavlm`'s hidden states, and the four AdamW
- * (train.learning_rate, betas, eps, weight_decay 0.01) exactly as train_ms.run. Parameters are zeroed:
+ * (train.learning_rate, betas, eps, weight_decay 0.01) exactly as train_ms.run. Each store is packed
+ * (bv_params_pack: one contiguous data and grad buffer per network). Parameters are zeroed:
  * fill them (reset_parameters or a checkpoint) before stepping. Returns 0, or -1 with err filled for
  * a config it cannot train (bf16_run, slm sizes that do not match the WavLM, bv_synth_cfg_check);
  * on failure there is nothing to free. */

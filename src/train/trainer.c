@@ -14,6 +14,7 @@
 #include "../ops/ops.h"
 #include "train_step.h"
 #include "checkpoint.h"
+#include "dist.h"
 #include "log.h"
 #include "progress.h"
 #include "trainer.h"
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <omp.h>
 
 #include "../core/error.h"
 
@@ -153,6 +155,8 @@ typedef struct trainer {
     double t0, t_steps;
     int progress_on;
     int lock_fd;                    /* the model folder's lock (bv_dir_lock), -1 = not held */
+    int rank, world;                /* MPI (dist.h); 0 of 1 without mpirun */
+    int collective_rc;              /* the error code was agreed by every rank (exit together) */
 } trainer;
 
 /* An error for the user: "error: ..." on stderr, and into train.log once it is open. */
@@ -169,7 +173,8 @@ static void report(trainer *T, const char *fmt, ...) {
         bv_logger_set_echo(T->lg, stderr);
     }
     bv_progress_hide();
-    fprintf(stderr, "error: %s\n", msg);
+    if (T->world > 1) fprintf(stderr, "error: rank %d of %d: %s\n", T->rank, T->world, msg);
+    else fprintf(stderr, "error: %s\n", msg);
     fflush(stderr);
     bv_progress_show();
 }
@@ -447,9 +452,11 @@ static int open_data(trainer *T, char *err, size_t errcap) {
     bv_dataset_opts dopts = {.spec_cache = T->spec_cache};
     if (bv_dataset_open(&T->train_ds, c->data.training_files, c, &dopts, err, errcap)) return -1;
     T->train_ok = 1;
-    if (bv_dataset_open(&T->eval_ds, c->data.validation_files, c, &dopts, err, errcap)) return -1;
-    T->eval_ok = 1;
-    if (T->train_ds.n == 0 || T->eval_ds.n == 0)
+    if (T->rank == 0) { /* upstream: the eval loader exists on rank 0 only */
+        if (bv_dataset_open(&T->eval_ds, c->data.validation_files, c, &dopts, err, errcap)) return -1;
+        T->eval_ok = 1;
+    }
+    if (T->train_ds.n == 0 || (T->eval_ok && T->eval_ds.n == 0))
         return fmt_err(err, errcap, "%s (data.%s): no utterances: the filelist is empty, or data.min_text_len / "
                        "max_text_len filtered every line", T->train_ds.n ? c->data.validation_files : c->data.training_files,
                        T->train_ds.n ? "validation_files" : "training_files");
@@ -461,10 +468,23 @@ static int open_data(trainer *T, char *err, size_t errcap) {
         return fmt_err(err, errcap, "train.segment_size %lld samples (%lld frames) is longer than every utterance of %s "
                        "(the longest has about %lld frames)", (long long)c->train.segment_size, (long long)seg,
                        c->data.training_files, (long long)longest);
-    if (bv_bucket_sampler_init(&T->sampler, T->train_ds.lengths, T->train_ds.n, c->train.batch_size, NULL, 0, 1, 0, 1,
-                               err, errcap))
+    /* DistributedBucketSampler(num_replicas = world, rank = rank, shuffle = True) */
+    if (bv_bucket_sampler_init(&T->sampler, T->train_ds.lengths, T->train_ds.n, c->train.batch_size, NULL, 0,
+                               T->world, T->rank, 1, err, errcap))
         return -1;
     T->sampler_ok = 1;
+    if (T->world > 1) {
+        /* upstream pads each bucket by repeating utterances, so any world "works" - but a step that
+         * needs more distinct utterances than the training set has is a mistake, not a setting */
+        int64_t usable = T->train_ds.n - T->sampler.n_dropped;
+        int64_t batches = usable / c->train.batch_size;
+        if ((int64_t)T->world > batches)
+            return fmt_err(err, errcap, "%d ranks but only %lld batches of train.batch_size %lld in %s (%lld usable "
+                           "utterances): one step needs world x batch_size = %lld utterances; use at most %lld ranks "
+                           "or a smaller batch_size", T->world, (long long)batches, (long long)c->train.batch_size,
+                           c->data.training_files, (long long)usable, (long long)T->world * c->train.batch_size,
+                           (long long)(batches > 0 ? batches : 0));
+    }
     if (T->sampler.n_dropped)
         bv_logger_info(T->lg, "%lld of %lld utterances are outside the bucket boundaries (32, 1000] frames and are not "
                     "used (as upstream)", (long long)T->sampler.n_dropped, (long long)T->train_ds.n);
@@ -478,8 +498,6 @@ static int build_model(trainer *T, char *err, size_t errcap) {
     char sub[2048];
     T->wavlm = bv_wavlm_load(c->model.slm.model, sub, sizeof sub);
     if (!T->wavlm) return fmt_err(err, errcap, "model.slm.model: %s", sub);
-    T->widths = T->o->disc_widths;
-    if (detect_widths(T, err, errcap)) return -1;
     bv_mpd_layout layout;
     if (T->widths == BV_DISC_WIDTHS_SMALL) small_layout(&layout);
     else bv_mpd_layout_upstream(&layout);
@@ -497,39 +515,198 @@ static int build_model(trainer *T, char *err, size_t errcap) {
     return 0;
 }
 
-/* Everything run() does before its epoch loop. Returns an exit code. */
+/* ---- data parallelism (dist.h): the collective parts of setup and of the loop ---- */
+
+/* Every rank's error code, agreed: the largest. A rank that failed has said why; the others stop
+ * with the same code, so every rank leaves together (MPI_Finalize, not MPI_Abort). */
+static int agree(trainer *T, int rc) {
+    if (T->world == 1) return rc;
+    int64_t v = rc;
+    bv_dist_max_i64(&v, 1);
+    if (v) T->collective_rc = 1;
+    return (int)v;
+}
+
+static uint64_t hash_file(const char *path, uint64_t h) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return h;
+    char buf[1 << 16];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0) h = bv_dist_hash_bytes(buf, k, h);
+    fclose(f);
+    return h;
+}
+
+/* Rank 0's config wins by refusal: every rank compares the bytes of its config.json (before
+ * anything is written) and then the lengths of its training set with rank 0's; any difference
+ * stops the job (exit 3) with a message from each differing rank. */
+static int same_as_rank0(trainer *T, uint64_t mine, const char *what, int is_config) {
+    if (T->world == 1) return 0;
+    uint64_t r0 = mine;
+    bv_dist_bcast(&r0, sizeof r0);
+    if (mine != r0)
+        report(T, "%s differs from rank 0's (hash %016llx, rank 0 %016llx): start every rank with the same %s", what,
+               (unsigned long long)mine, (unsigned long long)r0, is_config ? "config.json" : "filelist and audio");
+    int rc = agree(T, mine != r0 ? BV_EXIT_INPUT : 0);
+    if (rc && T->rank == 0)
+        report(T, "ranks were started with a different %s (see the other ranks' errors); nothing was trained",
+               is_config ? "config" : "training set");
+    return rc;
+}
+
+static int check_same_config(trainer *T) {
+    char what[4200];
+    snprintf(what, sizeof what, "the config %s", T->config_path);
+    return same_as_rank0(T, hash_file(T->config_path, BV_DIST_HASH_INIT), what, 1);
+}
+
+static int check_same_dataset(trainer *T) {
+    char what[4200];
+    snprintf(what, sizeof what, "the training set %s (%lld utterances here)", T->cfg.data.training_files,
+             (long long)T->train_ds.n);
+    uint64_t h = bv_dist_hash_bytes(&T->train_ds.n, sizeof T->train_ds.n, BV_DIST_HASH_INIT);
+    return same_as_rank0(T, bv_dist_hash_bytes(T->train_ds.lengths, sizeof(int64_t) * (size_t)T->train_ds.n, h),
+                         what, 0);
+}
+
+/* What DDP's construction and every rank's own load give upstream: rank 0's parameters (fresh or
+ * resumed), optimizer state, learning rates and step counters on every rank. Only rank 0 reads the
+ * checkpoints, so the other machines need no copy of the model folder. */
+static void broadcast_state(trainer *T) {
+    if (T->world == 1) return;
+    int64_t v[3] = {T->epoch_str, T->st.global_step, T->latest_ckpt};
+    bv_dist_bcast(v, sizeof v);
+    T->epoch_str = v[0];
+    T->st.global_step = v[1];
+    T->latest_ckpt = v[2];
+    for (int k = 0; k < BV_NET_COUNT; k++) {
+        bv_params *ps = bv_ckpt_net_params(&T->st, (bv_net_kind)k);
+        bv_adamw *o = bv_ckpt_net_optim(&T->st, (bv_net_kind)k);
+        if (!ps || ps->n == 0) continue;
+        bv_dist_bcast(ps->data, sizeof(float) * (size_t)ps->numel);
+        if (!o || !o->block) continue;
+        bv_dist_bcast(o->block, 2 * sizeof(float) * (size_t)ps->numel);
+        bv_dist_bcast(o->step, sizeof(float) * (size_t)o->n);
+        double d[2] = {o->lr, o->initial_lr};
+        int hi = o->has_initial_lr;
+        bv_dist_bcast(d, sizeof d);
+        bv_dist_bcast(&hi, sizeof hi);
+        o->lr = d[0];
+        o->initial_lr = d[1];
+        o->has_initial_lr = hi;
+    }
+    bv_exp_lr *sch[] = {&T->st.sched_g, &T->st.sched_d, &T->st.sched_wd, &T->st.sched_dur};
+    for (size_t i = 0; i < sizeof sch / sizeof sch[0]; i++) {
+        int64_t le = sch[i]->last_epoch;
+        double base = sch[i]->base_lr;
+        bv_dist_bcast(&le, sizeof le);
+        bv_dist_bcast(&base, sizeof base);
+        sch[i]->last_epoch = le;
+        sch[i]->base_lr = base;
+    }
+}
+
+/* train_step's gradient hook: DDP's averaged gradients. */
+static void average_grads(void *user, bv_params *ps) {
+    (void)user;
+    bv_dist_average_grads(ps);
+}
+
+/* Every log_interval: rank 0 checks that all ranks hold bit-identical parameters. Exit 4 on a
+ * mismatch (every rank knows: the check is one all-reduce). */
+static int check_in_sync(trainer *T) {
+    if (T->world == 1) return 0;
+    uint64_t h = BV_DIST_HASH_INIT;
+    for (int k = 0; k < BV_NET_COUNT; k++) {
+        bv_params *ps = bv_ckpt_net_params(&T->st, (bv_net_kind)k);
+        if (ps) h = bv_dist_params_hash(ps, h);
+    }
+    if (bv_dist_same_everywhere(h)) {
+        bv_logger_info(T->lg, "parameters in sync across %d ranks", T->world);
+        return 0;
+    }
+    T->collective_rc = 1;
+    if (T->rank == 0)
+        report(T, "step %lld: parameters differ across the %d ranks (checksum mismatch). Training stopped; nothing of "
+               "this step was saved (the latest checkpoint is step %lld).", (long long)T->st.global_step, T->world,
+               (long long)T->latest_ckpt);
+    return BV_EXIT_DIVERGED;
+}
+
+/* Outputs (rank 0 alone writes train.log, TensorBoard, the config copy), the data, the base model. */
+static int setup_outputs_and_data(trainer *T) {
+    char err[4096];
+    if (T->keep_ckpts < 0) T->keep_ckpts = (int)T->cfg.train.keep_ckpts;
+    if (T->rank == 0) {
+        /* one run per model folder (rank 0 writes it): taken before anything in it is written or cleaned up */
+        if (bv_mkdir_p(T->model_dir, err, sizeof err)) return report(T, "model folder: %s", err), BV_EXIT_INPUT;
+        T->lock_fd = bv_dir_lock(T->model_dir, ".bv2-train.lock", err, sizeof err);
+        if (T->lock_fd < 0) return report(T, "%s", err), BV_EXIT_INPUT;
+        T->lg = bv_logger_open(T->model_dir, NULL, err, sizeof err);
+        if (!T->lg) return report(T, "model folder: %s", err), BV_EXIT_INPUT;
+        log_hps(T);
+        if (save_config_copy(T, err, sizeof err)) return report(T, "%s", err), BV_EXIT_INPUT;
+        T->tb = bv_tb_open(T->model_dir, err, sizeof err);
+        char eval_dir[4200];
+        snprintf(eval_dir, sizeof eval_dir, "%s/eval", T->model_dir);
+        if (T->tb) T->tb_eval = bv_tb_open(eval_dir, err, sizeof err);
+        if (!T->tb || !T->tb_eval) return report(T, "TensorBoard: %s", err), BV_EXIT_INPUT;
+    } else { /* the other ranks log nowhere (errors still reach stderr through report) */
+        T->lg = bv_logger_open("/dev", "null", err, sizeof err);
+        bv_logger_set_echo(T->lg, NULL);
+    }
+    bv_ctx_init(&T->ctx, ARENA_CHUNK, (uint64_t)T->cfg.train.seed); /* torch.manual_seed(hps.train.seed): every rank */
+    T->ctx_ok = 1;
+    if (open_data(T, err, sizeof err)) return report(T, "%s", err), BV_EXIT_INPUT;
+    if (T->rank == 0) {
+        if (copy_base_model(T, err, sizeof err)) return report(T, "%s", err), BV_EXIT_INPUT;
+        bv_ckpt_remove_stale_tmp(T->model_dir, T->lg);
+    }
+    return 0;
+}
+
+/* Everything run() does before its epoch loop. Returns an exit code. With several ranks every
+ * failure is agreed (agree) so that all ranks leave setup together. */
 static int setup(trainer *T) {
     char err[4096];
     int rc = resolve_paths(T, err, sizeof err);
-    if (rc) return report(T, "%s", err), rc;
-    if (bv_config_load(&T->cfg, T->config_path, err, sizeof err)) return report(T, "%s", err), BV_EXIT_INPUT;
-    T->cfg_ok = 1;
-    if (T->keep_ckpts < 0) T->keep_ckpts = (int)T->cfg.train.keep_ckpts;
-    /* one run per model folder: taken before anything in it is written or cleaned up */
-    if (bv_mkdir_p(T->model_dir, err, sizeof err)) return report(T, "model folder: %s", err), BV_EXIT_INPUT;
-    T->lock_fd = bv_dir_lock(T->model_dir, ".bv2-train.lock", err, sizeof err);
-    if (T->lock_fd < 0) return report(T, "%s", err), BV_EXIT_INPUT;
-    T->lg = bv_logger_open(T->model_dir, NULL, err, sizeof err);
-    if (!T->lg) return report(T, "model folder: %s", err), BV_EXIT_INPUT;
-    log_hps(T);
-    if (save_config_copy(T, err, sizeof err)) return report(T, "%s", err), BV_EXIT_INPUT;
-    T->tb = bv_tb_open(T->model_dir, err, sizeof err);
-    char eval_dir[4200];
-    snprintf(eval_dir, sizeof eval_dir, "%s/eval", T->model_dir);
-    if (T->tb) T->tb_eval = bv_tb_open(eval_dir, err, sizeof err);
-    if (!T->tb || !T->tb_eval) return report(T, "TensorBoard: %s", err), BV_EXIT_INPUT;
-    bv_ctx_init(&T->ctx, ARENA_CHUNK, (uint64_t)T->cfg.train.seed); /* torch.manual_seed(hps.train.seed) */
-    T->ctx_ok = 1;
-    if (open_data(T, err, sizeof err)) return report(T, "%s", err), BV_EXIT_INPUT;
-    if (copy_base_model(T, err, sizeof err)) return report(T, "%s", err), BV_EXIT_INPUT;
-    bv_ckpt_remove_stale_tmp(T->model_dir, T->lg);
-    if (build_model(T, err, sizeof err)) return report(T, "%s", err), BV_EXIT_INPUT;
+    if (rc) report(T, "%s", err);
+    else if (bv_config_load(&T->cfg, T->config_path, err, sizeof err)) rc = (report(T, "%s", err), BV_EXIT_INPUT);
+    else T->cfg_ok = 1;
+    if ((rc = agree(T, rc))) return rc;
+    if ((rc = check_same_config(T))) return rc;
+    if ((rc = agree(T, setup_outputs_and_data(T)))) return rc;
+    if ((rc = check_same_dataset(T))) return rc;
+    /* the discriminator widths: from rank 0's checkpoint, for every rank */
+    T->widths = T->o->disc_widths;
+    rc = T->rank == 0 && detect_widths(T, err, sizeof err) ? report(T, "%s", err), BV_EXIT_INPUT : 0;
+    if ((rc = agree(T, rc))) return rc;
+    int w = (int)T->widths;
+    bv_dist_bcast(&w, sizeof w);
+    T->widths = (bv_disc_widths_choice)w;
+    rc = build_model(T, err, sizeof err) ? report(T, "%s", err), BV_EXIT_INPUT : 0;
+    if ((rc = agree(T, rc))) return rc;
     bv_resume_info ri;
-    if (bv_ckpt_resume(&T->st, T->model_dir, T->cfg.train.skip_optimizer, T->lg, &ri, err, sizeof err))
-        return report(T, "%s", err), BV_EXIT_INPUT;
+    memset(&ri, 0, sizeof ri);
+    if (T->rank == 0) {
+        if (bv_ckpt_resume(&T->st, T->model_dir, T->cfg.train.skip_optimizer, T->lg, &ri, err, sizeof err))
+            rc = (report(T, "%s", err), BV_EXIT_INPUT);
+    } else if (bv_train_state_start_schedulers(&T->st, 1, err, sizeof err)) { /* overwritten by rank 0's below */
+        rc = (report(T, "%s", err), BV_EXIT_INPUT);
+    }
+    if ((rc = agree(T, rc))) return rc;
     T->epoch_str = ri.epoch_str;
     T->st.global_step = ri.global_step;
     T->latest_ckpt = ri.step[BV_NET_G];
+    broadcast_state(T);
+    if (T->world > 1) {
+        T->st.grad_sync = average_grads;
+        int64_t nb = bv_bucket_sampler_len(&T->sampler);
+        bv_logger_info(T->lg, "data parallel: %d ranks (MPI), %lld batches of %lld per rank and epoch, %d threads per "
+                       "rank; gradients averaged over %.1f MB per step", T->world, (long long)nb,
+                       (long long)T->cfg.train.batch_size, omp_get_max_threads(),
+                       4e-6 * (double)(T->st.ps_g.numel + T->st.ps_d.numel + T->st.ps_dur.numel + T->st.ps_wd.numel));
+    }
     return 0;
 }
 
@@ -751,10 +928,14 @@ static int save(trainer *T, int64_t step, int64_t epoch) {
 
 typedef enum { RUN_ON = 0, STOP_SIGNAL, STOP_STEPS, STOP_TIME } stop_reason;
 
+/* With several ranks the signal and the clock are agreed (a signal may reach one rank only, clocks
+ * differ): every rank stops after the same step. */
 static stop_reason should_stop(const trainer *T) {
-    if (g_stop_signal) return STOP_SIGNAL;
+    int64_t f[2] = {g_stop_signal != 0, T->o->max_minutes > 0 && now_s() - T->t0 >= 60.0 * T->o->max_minutes};
+    bv_dist_max_i64(f, 2);
+    if (f[0]) return STOP_SIGNAL;
     if (T->o->max_steps > 0 && T->steps_done >= T->o->max_steps) return STOP_STEPS;
-    if (T->o->max_minutes > 0 && now_s() - T->t0 >= 60.0 * T->o->max_minutes) return STOP_TIME;
+    if (f[1]) return STOP_TIME;
     return RUN_ON;
 }
 
@@ -769,13 +950,22 @@ static int step_batch(trainer *T, bv_batch *b, int64_t epoch, int64_t batch_idx,
                          t.tone, t.language, t.bert, t.ja_bert, t.en_bert};
     bv_train_step(&T->st, ctx, &tb, r);
     char why[1024];
-    if (non_finite(r, why, sizeof why)) {
-        report(T, "step %lld (epoch %lld): non-finite loss or gradient: %s. Training stopped; nothing of this step "
-               "was saved (the latest checkpoint is step %lld).", (long long)T->st.global_step, (long long)epoch, why,
-               (long long)T->latest_ckpt);
+    const char *bad = non_finite(r, why, sizeof why);
+    int64_t any_bad = bad != NULL; /* losses are each rank's own: agree, so every rank stops */
+    bv_dist_max_i64(&any_bad, 1);
+    if (any_bad) {
+        if (T->world > 1) T->collective_rc = 1;
+        if (bad || T->rank == 0)
+            report(T, "step %lld (epoch %lld): non-finite loss or gradient: %s. Training stopped; nothing of this "
+                   "step was saved (the latest checkpoint is step %lld).", (long long)T->st.global_step,
+                   (long long)epoch, bad ? why : "on another rank", (long long)T->latest_ckpt);
         return BV_EXIT_DIVERGED;
     }
-    if (T->st.global_step % T->cfg.train.log_interval == 0) log_step(T, r, epoch, batch_idx, n_batches);
+    if (T->st.global_step % T->cfg.train.log_interval == 0) {
+        if (T->rank == 0) log_step(T, r, epoch, batch_idx, n_batches); /* rank 0's own losses, as upstream */
+        int rc = check_in_sync(T);
+        if (rc) return rc;
+    }
     return 0;
 }
 
@@ -813,7 +1003,7 @@ static int train_epoch(trainer *T, int64_t epoch, stop_reason *stop) {
             return rc;
         }
         double g = r.loss_gen_all, d = r.loss_disc, mel = r.loss_mel;
-        if (T->st.global_step % c->train.eval_interval == 0) {
+        if (T->rank == 0 && T->st.global_step % c->train.eval_interval == 0) {
             evaluate(T);
             if ((rc = save(T, T->st.global_step, epoch))) {
                 bv_progress_finish(p);
@@ -834,7 +1024,7 @@ static int train_epoch(trainer *T, int64_t epoch, stop_reason *stop) {
 /* After a stop or the last epoch: save the last completed step unless its eval save did. */
 static int save_last(trainer *T, int64_t epoch) {
     int64_t done = T->st.global_step - 1;
-    if (T->steps_done == 0 || done == T->last_saved) return 0;
+    if (T->rank != 0 || T->steps_done == 0 || done == T->last_saved) return 0;
     return save(T, done, epoch);
 }
 
@@ -844,6 +1034,13 @@ static void report_data_wait(trainer *T) {
         bv_logger_info(T->lg, "%lld steps in %.1f s (%.2f steps/s); waiting for data: %.2f s = %.1f%% of step time",
                     (long long)T->steps_done, T->t_steps, (double)T->steps_done / T->t_steps, ls.wait_s,
                     100.0 * ls.wait_s / T->t_steps);
+    bv_dist_stats ds = bv_dist_get_stats();
+    if (T->world > 1 && T->t_steps > 0 && T->steps_done > 0)
+        bv_logger_info(T->lg, "data parallel: %d ranks, %.2f samples/s; gradient all-reduce %.2f MB per step in %lld "
+                       "calls, %.3f s = %.1f%% of step time (rank 0)", T->world,
+                       (double)T->steps_done * (double)T->cfg.train.batch_size * T->world / T->t_steps,
+                       1e-6 * ds.bytes / (double)T->steps_done, (long long)ds.calls, ds.seconds,
+                       100.0 * ds.seconds / T->t_steps);
 }
 
 static int train_loop(trainer *T) {
@@ -873,6 +1070,15 @@ int bv_train_run(const bv_train_opts *o) {
     T.last_saved = -1;
     T.lock_fd = -1;
     T.progress_on = o->progress != 3;
+    char err[512];
+    if (bv_dist_init(err, sizeof err)) {
+        fprintf(stderr, "error: %s\n", err);
+        return BV_EXIT_USAGE;
+    }
+    T.rank = bv_dist_rank();
+    T.world = bv_dist_world();
+    bv_dist_reset_stats();
+    if (T.rank != 0) T.progress_on = 0;
     struct sigaction old_int, old_term;
     install_signals(&old_int, &old_term);
     T.t0 = now_s();
@@ -881,5 +1087,8 @@ int bv_train_run(const bv_train_opts *o) {
     teardown(&T);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    /* an error every rank agreed on ends the job together; one rank's own error ends it for all */
+    if (rc != 0 && T.world > 1 && !T.collective_rc) bv_dist_abort(rc);
+    bv_dist_finalize();
     return rc;
 }
