@@ -14,7 +14,7 @@ CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -fno-math-errno \
            -I/usr/include/x86_64-linux-gnu/openblas-openmp -MMD -MP
 LDLIBS  += -ldnnl -lopenblas -lfftw3f -lcjson -lyaml -lzip -lsndfile -lsoxr -lpng \
-           -lflite_cmulex -lflite_usenglish -lflite -lpthread -lm -fopenmp
+           -lflite_cmulex -lflite_usenglish -lflite -lmecab -lutf8proc -lpthread -lm -fopenmp
 OPENBLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
 LDFLAGS += -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)
 

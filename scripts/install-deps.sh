@@ -15,9 +15,12 @@ set -eu
 #   libzip-dev             libzip: PyTorch's zip checkpoint container
 #   libpng-dev             libpng: TensorBoard image summaries
 #   flite1-dev             flite: letter-to-sound for English words missing from the lexicon; demo voices
+#   libmecab-dev          MeCab: morphological analysis of Japanese text (the JP front-end)
+#   open-jtalk-mecab-naist-jdic  OpenJTalk's MeCab dictionary, the one upstream's pyopenjtalk reads
+#   libutf8proc-dev        utf8proc: NFKC normalisation of Japanese text
 #   gcc make pkg-config    the toolchain; unzip for scripts/fetch-cmudict.sh
 PKGS="gcc make pkg-config unzip libdnnl-dev libopenblas-openmp-dev libfftw3-dev libcjson-dev libsndfile1-dev \
-libsoxr-dev libzip-dev libpng-dev libyaml-dev flite1-dev"
+libsoxr-dev libzip-dev libpng-dev libyaml-dev flite1-dev libmecab-dev open-jtalk-mecab-naist-jdic libutf8proc-dev"
 
 missing=""
 for p in $PKGS; do
