@@ -215,6 +215,7 @@ void bv_ja_accents(const bv_ja_njd *njd, bv_ja_accent **out, int *n) {
         acc[k].phone = L.ph[i];
         acc[k].a1 = a1[i];
         acc[k].a2 = a2[i];
+        acc[k].pause_after = i + 1 < L.n_ph && L.ph_mora[i + 1] < 0;
         acc[k].accent = a1[i] == 0 && next == a2[i] + 1 ? -1 : a2[i] == 1 && next == 2 ? 1 : 0;
         k++;
     }

@@ -19,6 +19,7 @@ typedef struct bv_ja_accent {
     const char *phone; /* lower case, "cl" as "q" (static string) */
     int accent;        /* -1, 0, 1 */
     int a1, a2;        /* the label fields, for tests */
+    int pause_after;   /* a pau label follows (tests) */
 } bv_ja_accent;
 
 /* The phonemes of njd's labels (no sil/pau) with their marks: *out malloc'ed, *n entries. */
