@@ -18,6 +18,7 @@
  *
  * The dictionary is Debian's open-jtalk-mecab-naist-jdic (scripts/install-deps.sh installs it): tests
  * that need it FAIL with the loader's message when it is missing. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "../src/data/preprocess_lib.h"
+#include "../src/data/symbols.h"
+#include "../src/infer/infer.h"
+#include "../src/io/wav.h"
 #include "../src/text/ja_label.h"
 #include "../src/text/japanese.h"
 #include "test.h"
@@ -405,4 +410,68 @@ BV_TEST(japanese_g2p_cli) {
              "output:\n%s", got);
     BV_CHECK(strstr(msg, "line 2") != NULL, "message: %s", msg);
     unlink(in), unlink(out), unlink(errp), rmdir(dir);
+}
+
+/* ---- preprocess and infer with Japanese text ---- */
+
+BV_TEST(japanese_preprocess_line) {
+    bv_prep_utt u;
+    char err[1024];
+    int rc = bv_prep_clean_line(NULL, "a.wav|spk|JP|はい、そうです。", 2, "t.list", NULL, &u, err, sizeof err);
+    BV_CHECK(rc == 0, "%s", err);
+    if (rc) return;
+    BV_CHECK(!strcmp(u.text, "はい,そうです.") && !strcmp(u.phones, "_ h a i , s o o d e s u . _") &&
+                 !strcmp(u.tones, "0 1 1 0 0 0 0 1 0 0 0 0 0 0") && !strcmp(u.word2ph, "1 2 1 1 2 1 2 2 1 1") &&
+                 u.n_phones == 14,
+             "%s|%s|%s|%s", u.text, u.phones, u.tones, u.word2ph);
+    bv_prep_utt_free(&u);
+}
+
+/* get_text for JP: JP language ids, tones shifted by JP's start (6), add_blank; then the golden
+ * checkpoint's Japanese speaker says a sentence through `bv2 infer --language JP --text`. */
+BV_GOLDEN_TEST(japanese_infer_golden_checkpoint) {
+    char model[1200], cfg[1200], err[1024];
+    snprintf(model, sizeof model, "%s/checkpoints/G_0.pth", bv_test_golden_dir);
+    snprintf(cfg, sizeof cfg, "%s/checkpoints/config.json", bv_test_golden_dir);
+    if (access(model, R_OK) || access(cfg, R_OK)) {
+        fprintf(stderr, "  skipped/missing %s\n", model);
+        return;
+    }
+    bv_infer_utt u;
+    int rc = bv_infer_utt_from_text(&u, NULL, "はい、そうです。", "JP", 1, err, sizeof err);
+    BV_CHECK(rc == 0, "%s", err);
+    if (rc) return;
+    /* _ h a i , s o o d e s u . _ with blanks: 29 symbols */
+    static const int64_t tones[14] = {0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    BV_CHECK(u.n == 29 && u.language == BV_LANG_JP, "n %d language %d", u.n, u.language);
+    for (int i = 0; i < u.n && u.n == 29; i++) {
+        BV_CHECK(u.langs[i] == (i % 2 ? BV_LANG_JP : 0), "lang[%d] %lld", i, (long long)u.langs[i]); /* blanks: 0 */
+        BV_CHECK(u.tones[i] == (i % 2 ? tones[i / 2] + 6 : 0), "tone[%d] %lld", i, (long long)u.tones[i]);
+    }
+    BV_CHECK(u.phones[3] == bv_symbol_id("h") && u.phones[9] == bv_symbol_id(","), "phone ids");
+    bv_infer_utt_free(&u);
+
+    char dir[] = "/tmp/bv2-test-ja-infer-XXXXXX", wav[256], errp[256], cmd[8192];
+    BV_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    if (ts->failed) return;
+    snprintf(wav, sizeof wav, "%s/ja.wav", dir);
+    snprintf(errp, sizeof errp, "%s/err.txt", dir);
+    snprintf(cmd, sizeof cmd,
+             "'%s' infer -m '%s' -c '%s' --speaker spkB_JP --language JP --text 'こんにちは、今日はいい天気ですね。' "
+             "-o '%s' 2>'%s'", bv_test_bv2_path, model, cfg, wav, errp);
+    int st = system(cmd);
+    BV_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "bv2 infer --language JP failed (see %s)", errp);
+    float *x = NULL;
+    bv_wav_info info;
+    rc = bv_wav_read(wav, &x, &info, err, sizeof err);
+    BV_CHECK(rc == 0, "%s", err);
+    if (!rc) {
+        int64_t bad = 0;
+        for (int64_t i = 0; i < info.frames; i++) bad += !isfinite(x[i]);
+        BV_CHECK(info.sample_rate == 44100 && info.channels == 1 && info.frames > 0 && bad == 0,
+                 "%d Hz, %d channels, %lld frames, %lld non-finite", info.sample_rate, info.channels,
+                 (long long)info.frames, (long long)bad);
+        free(x);
+    }
+    unlink(wav), unlink(errp), rmdir(dir);
 }

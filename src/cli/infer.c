@@ -40,7 +40,7 @@ static void usage(FILE *f) {
             "  -c, --config PATH      the model's config.json (default: config.json beside the model)\n"
             "  --speaker NAME         a speaker of the config's data.spk2id (default: the only one)\n"
             "input (exactly one):\n"
-            "  --text TEXT            text in --language; EN only (upstream's English front-end, in C)\n"
+            "  --text TEXT            text in --language: EN or JP (upstream's front-ends, in C)\n"
             "  --phones LINE          cleaned \"phones|tones|word2ph\" as in a filelist, any language\n"
             "  --batch FILE           one utterance per line (FILE - reads stdin); blank lines are skipped;\n"
             "                         line k becomes <output>/<k>.wav (0007.wav)\n"

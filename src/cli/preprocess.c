@@ -27,9 +27,11 @@ static void usage(FILE *f) {
         "Turns a transcript and its WAVs into what `bv2 train` reads, as upstream's preprocess_text.py does:\n"
         "  1. each transcript line wav|speaker|language|text is cleaned into the filelist line\n"
         "     wav|speaker|language|norm_text|phones|tones|word2ph. English (EN) goes through bv2's front-end\n"
-        "     (upstream's text_normalize + g2p on CMUdict 0.6; scripts/fetch-cmudict.sh installs it). ZH and JP\n"
-        "     are NOT cleaned by bv2: give such lines already cleaned (all 7 fields, e.g. from upstream's\n"
-        "     preprocess_text.py); 7-field lines of any language are checked and kept as they are.\n"
+        "     (upstream's text_normalize + g2p on CMUdict 0.6; scripts/fetch-cmudict.sh installs it), Japanese\n"
+        "     (JP) through bv2's port of upstream's japanese.py (MeCab over OpenJTalk's dictionary,\n"
+        "     $OPEN_JTALK_DICT_DIR or Debian's). ZH is NOT cleaned by bv2: give such lines already cleaned\n"
+        "     (all 7 fields, e.g. from upstream's preprocess_text.py); 7-field lines of any language are\n"
+        "     checked and kept as they are.\n"
         "  2. the cleaned list (--cleaned-path) and the train/val filelists are written: lines grouped by\n"
         "     language, each group shuffled, --val-per-lang of each to val, val cut to --max-val-total (the\n"
         "     rest back to train). The shuffle is seeded (--seed), so reruns give the same lists.\n"
@@ -165,8 +167,10 @@ static int needs_lexicon(const char *text) {
         const char *end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line) : strlen(line);
         int bars = 0;
-        for (size_t i = 0; i < len; i++) bars += line[i] == '|';
-        if (bars == 3) return 1;
+        size_t lang = 0; /* start of the language field */
+        for (size_t i = 0; i < len; i++)
+            if (line[i] == '|' && ++bars == 2) lang = i + 1;
+        if (bars == 3 && len - lang >= 3 && !strncmp(line + lang, "EN|", 3)) return 1; /* an EN line to clean */
         line = end ? end + 1 : NULL;
     }
     return 0;

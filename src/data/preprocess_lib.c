@@ -20,6 +20,7 @@
 #include "../io/wav.h"
 #include "../model/wavlm.h"
 #include "../text/english.h"
+#include "../text/japanese.h"
 #include "dataset.h"
 #include "filelist.h"
 #include "symbols.h"
@@ -168,6 +169,29 @@ done:
 }
 
 /* English text through our front-end into u->text / phones / tones / word2ph. */
+/* norm + phones -> the utterance's text fields (takes norm; frees ph) */
+static int take_phones(bv_prep_utt *u, char *norm, bv_en_phones *ph, const char *text, const char *where, char *err,
+                       size_t errcap) {
+    if (ph->n_phones <= 2) {
+        bv_en_phones_free(ph);
+        free(norm);
+        return fail(err, errcap, "%s: the text \"%s\" gives no phones", where, text);
+    }
+    size_t need = bv_en_format(ph, NULL, 0) + 1;
+    char *buf = bv_xmalloc(need);
+    bv_en_format(ph, buf, need);
+    char *f[3];
+    split_bar(buf, f, 3);
+    u->text = norm;
+    u->phones = xstrdup(f[0]);
+    u->tones = xstrdup(f[1]);
+    u->word2ph = xstrdup(f[2]);
+    u->n_phones = ph->n_phones;
+    free(buf);
+    bv_en_phones_free(ph);
+    return 0;
+}
+
 static int clean_english(const bv_lexicon *lex, const char *text, bv_prep_utt *u, const char *where, char *err,
                          size_t errcap) {
     if (!lex) return fail(err, errcap, "%s: English text needs the CMUdict lexicon (none loaded)", where);
@@ -177,24 +201,20 @@ static int clean_english(const bv_lexicon *lex, const char *text, bv_prep_utt *u
         free(norm);
         return fail(err, errcap, "%s: %s", where, sub);
     }
-    if (ph.n_phones <= 2) {
-        bv_en_phones_free(&ph);
-        free(norm);
-        return fail(err, errcap, "%s: the text \"%s\" gives no phones", where, text);
-    }
-    size_t need = bv_en_format(&ph, NULL, 0) + 1;
-    char *buf = bv_xmalloc(need);
-    bv_en_format(&ph, buf, need);
-    char *f[3];
-    split_bar(buf, f, 3);
-    u->text = norm;
-    u->phones = xstrdup(f[0]);
-    u->tones = xstrdup(f[1]);
-    u->word2ph = xstrdup(f[2]);
-    u->n_phones = ph.n_phones;
-    free(buf);
-    bv_en_phones_free(&ph);
-    return 0;
+    return take_phones(u, norm, &ph, text, where, err, errcap);
+}
+
+/* The JP front-end (MeCab + OpenJTalk's dictionary), opened on the first JP line and kept for the
+ * process (reachable, so leak checkers do not count it). */
+static bv_ja_frontend *g_ja;
+
+static int clean_japanese(const char *text, bv_prep_utt *u, const char *where, char *err, size_t errcap) {
+    char sub[512];
+    if (!g_ja && !(g_ja = bv_ja_open(NULL, sub, sizeof sub))) return fail(err, errcap, "%s: %s", where, sub);
+    bv_en_phones ph;
+    char *norm = NULL;
+    if (bv_ja_clean_text(g_ja, text, &norm, &ph, sub, sizeof sub)) return fail(err, errcap, "%s: %s", where, sub);
+    return take_phones(u, norm, &ph, text, where, err, errcap);
 }
 
 static char *join_dir(const char *dir, const char *path) {
@@ -236,8 +256,10 @@ int bv_prep_clean_line(const bv_lexicon *lex, const char *line, int lineno, cons
         u->tones = xstrdup(f[5]);
         u->word2ph = xstrdup(f[6]);
         rc = check_cleaned(u, where, err, errcap);
+    } else if (!strcmp(f[2], "JP")) {
+        rc = clean_japanese(f[3], u, where, err, errcap);
     } else if (strcmp(f[2], "EN")) {
-        fail(err, errcap, "%s: bv2 cleans only EN text; give %s lines already cleaned "
+        fail(err, errcap, "%s: bv2 cleans EN and JP text; give %s lines already cleaned "
              "(wav|speaker|language|text|phones|tones|word2ph, e.g. from upstream's preprocess_text.py)",
              where, f[2]);
     } else {
