@@ -189,10 +189,31 @@ static void push_word(labels *L, const char *pron, int acc, int chain_flag) {
 
 static int clip(int v, int lo, int hi) { return v <= lo ? lo : v >= hi ? hi : v; }
 
-void bv_ja_accents(const bv_ja_njd *njd, bv_ja_accent **out, int *n) {
-    labels L = {0};
+static void labels_free(labels *L) {
+    free(L->ph), free(L->ph_mora), free(L->mora_word), free(L->word_head), free(L->word_tail), free(L->word_ap);
+    free(L->ap_acc), free(L->ap_head), free(L->ap_tail);
+}
+
+static void build(const bv_ja_njd *njd, labels *L) {
+    memset(L, 0, sizeof *L);
     for (const bv_ja_node *node = njd->head; node; node = node->next)
-        push_word(&L, bv_ja_str(node->pron), node->acc, node->chain_flag);
+        push_word(L, bv_ja_str(node->pron), node->acc, node->chain_flag);
+}
+
+int bv_ja_label_phonemes(const bv_ja_njd *njd, const char ***out) {
+    labels L;
+    build(njd, &L);
+    const char **ph = bv_xmalloc((size_t)(L.n_ph + 1) * sizeof *ph);
+    for (int i = 0; i < L.n_ph; i++) ph[i] = L.ph[i];
+    int n = L.n_ph;
+    labels_free(&L);
+    *out = ph;
+    return n;
+}
+
+void bv_ja_accents(const bv_ja_njd *njd, bv_ja_accent **out, int *n) {
+    labels L;
+    build(njd, &L);
     int *a1 = bv_xmalloc((size_t)(L.n_ph + 1) * sizeof(int)), *a2 = bv_xmalloc((size_t)(L.n_ph + 1) * sizeof(int));
     for (int i = 0; i < L.n_ph; i++) {
         int m = L.ph_mora[i];
@@ -222,6 +243,5 @@ void bv_ja_accents(const bv_ja_njd *njd, bv_ja_accent **out, int *n) {
     *out = acc;
     *n = k;
     free(a1), free(a2);
-    free(L.ph), free(L.ph_mora), free(L.mora_word), free(L.word_head), free(L.word_tail), free(L.word_ap);
-    free(L.ap_acc), free(L.ap_head), free(L.ap_tail);
+    labels_free(&L);
 }

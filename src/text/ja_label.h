@@ -25,6 +25,10 @@ typedef struct bv_ja_accent {
 /* The phonemes of njd's labels (no sil/pau) with their marks: *out malloc'ed, *n entries. */
 void bv_ja_accents(const bv_ja_njd *njd, bv_ja_accent **out, int *n);
 
+/* The phonemes of njd's labels between the two sil, "pau" included, as pyopenjtalk.g2p lists them
+ * (but lower case and "cl" as "q"): *out malloc'ed (static strings), returns the count. */
+int bv_ja_label_phonemes(const bv_ja_njd *njd, const char ***out);
+
 /* The first mora of a katakana pronunciation as JPCommon reads it: bytes used (0: not a mora) and
  * its one or two phonemes, lower case (ア: "a"; カ: "k" "a"; ン: "n"; ッ: "q"; *p2 NULL for one). */
 int bv_ja_mora(const char *s, const char **p1, const char **p2);

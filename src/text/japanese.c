@@ -253,93 +253,40 @@ static int py_space(int32_t c) {
            c == 0x205F || c == 0x3000;
 }
 
-/* hiragana2p(jaconv.kata2hira(text)).split(" ") appended to out */
-static void hiragana2p_split(const char *text, strlist *out) {
-    /* kata2hira: ァ..ヶ and ヽヾ to hiragana */
-    size_t n = strlen(text), at = 0;
-    char *hira = bv_xmalloc(n + 1), *h = hira;
-    while (at < n) {
-        size_t s = at;
-        int32_t c;
-        if (utf8_next(text, n, &at, &c)) {
-            at = s + 1;
-            continue;
-        }
-        if ((c >= 0x30A1 && c <= 0x30F6) || c == 0x30FD || c == 0x30FE) {
-            utf8proc_uint8_t b[4];
-            utf8proc_ssize_t l = utf8proc_encode_char(c - 0x60, b);
-            memcpy(h, b, (size_t)l), h += l;
-        } else {
-            memcpy(h, text + s, at - s), h += at - s;
-        }
-    }
-    *h = 0;
-    /* longest key of 3, 2, 1 characters at each position */
-    size_t hn = (size_t)(h - hira);
-    size_t cap = 8 * hn + 16, len = 0;
-    char *res = bv_xmalloc(cap);
-    res[0] = 0;
-    for (size_t i = 0; i < hn;) {
-        size_t ends[3], e = i;
-        int k;
-        for (k = 0; k < 3 && e < hn; k++) {
-            e += first_len(hira + e);
-            ends[k] = e;
-        }
-        size_t step = first_len(hira + i);
-        for (int L = k; L >= 1; L--) {
-            int no_space;
-            const char *ph = bv_ja_kana_phones(hira + i, ends[L - 1] - i, &no_space);
-            if (ph) {
-                size_t need = len + strlen(ph) + 2;
-                if (need > cap) res = bv_xrealloc(res, cap = 2 * need);
-                if (!no_space) res[len++] = ' ';
-                memcpy(res + len, ph, strlen(ph) + 1);
-                len += strlen(ph);
-                step = ends[L - 1] - i;
-                break;
-            }
-        }
-        i += step;
-    }
-    free(hira);
-    /* strip, then (\w)(:*) -> the letter repeated once per colon, then N -> n */
-    char *s = res;
-    while (*s == ' ') s++; /* only spaces can occur here */
-    size_t sl = strlen(s);
-    while (sl && s[sl - 1] == ' ') s[--sl] = 0;
-    size_t ocap = 4 * sl + 2;
-    char *o = bv_xmalloc(ocap), *w = o;
-    for (size_t i = 0; i < sl;) {
-        char c = s[i];
-        int letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-        if (letter) {
-            size_t j = i + 1;
-            while (j < sl && s[j] == ':') j++;
-            char cc = c == 'N' ? 'n' : c;
-            *w++ = cc;
-            for (size_t k = i + 1; k < j; k++) *w++ = ' ', *w++ = cc;
-            i = j;
-        } else {
-            *w++ = c == 'N' ? 'n' : c;
-            i++;
-        }
-    }
-    *w = 0;
-    free(res);
-    /* split(" "): empty pieces kept */
-    for (char *p = o;;) {
-        char *sp = strchr(p, ' ');
-        size_t l = sp ? (size_t)(sp - p) : strlen(p);
-        sl_push(out, xstrndup(p, l));
-        if (!sp) break;
-        p = sp + 1;
-    }
-    free(o);
+/* pyopenjtalk.g2p(text).lower().replace("cl", "q").split(" ") appended to out: the label phonemes
+ * of the text's own front-end run ("pau" included; no phonemes give one empty string). */
+static int g2p_split(bv_ja_frontend *ja, const char *text, strlist *out, char *err, size_t err_cap) {
+    bv_ja_njd njd = {0};
+    if (bv_ja_run_frontend(ja, text, &njd, err, err_cap)) return -1;
+    const char **ph;
+    int n = bv_ja_label_phonemes(&njd, &ph);
+    if (n == 0) sl_push(out, xstrndup("", 0));
+    for (int i = 0; i < n; i++) sl_push(out, xstrndup(ph[i], strlen(ph[i])));
+    free(ph);
+    bv_ja_njd_free(&njd);
+    return 0;
 }
 
-/* upstream kata2phoneme(text) */
-static void kata2phoneme(const char *text, strlist *out) {
+/* jaconv.hira2kata: ぁ..ゖ and ゝゞ to katakana, in place (same UTF-8 length) */
+static void hira2kata(char *s) {
+    size_t n = strlen(s);
+    for (size_t at = 0; at < n;) {
+        size_t st = at;
+        int32_t c;
+        if (utf8_next(s, n, &at, &c)) {
+            at = st + 1;
+            continue;
+        }
+        if ((c >= 0x3041 && c <= 0x3096) || c == 0x309D || c == 0x309E) {
+            utf8proc_uint8_t b[4];
+            utf8proc_encode_char(c + 0x60, b);
+            memcpy(s + st, b, 3);
+        }
+    }
+}
+
+/* upstream kata2phoneme(text) (v2.3: the remaining reading through pyopenjtalk.g2p) */
+static int kata2phoneme(bv_ja_frontend *ja, const char *text, strlist *out, char *err, size_t err_cap) {
     /* strip Python whitespace */
     size_t n = strlen(text);
     size_t b = 0, e = n;
@@ -364,7 +311,7 @@ static void kata2phoneme(const char *text, strlist *out) {
         p += 3;
         if (!*p) {
             free(t);
-            return;
+            return 0;
         }
     }
     while (*p) {
@@ -377,10 +324,12 @@ static void kata2phoneme(const char *text, strlist *out) {
             p += 3;
             continue;
         }
-        hiragana2p_split(p, out);
-        break;
+        int rc = g2p_split(ja, p, out, err, err_cap);
+        free(t);
+        return rc;
     }
     free(t);
+    return 0;
 }
 
 /* last character of a phone string, as a new string (Python's s[-1]) */
@@ -402,6 +351,7 @@ int bv_ja_g2p(bv_ja_frontend *ja, const char *norm_text, bv_en_phones *out, char
     strlist sep = {0}, kata = {0};
     sep_kata(&njd, &sep, &kata);
     bv_ja_njd_free(&njd);
+    for (int i = 0; i < kata.n; i++) hira2kata(kata.s[i]);
 
     int rc = -1, nw = sep.n;
     strlist *ph = bv_xcalloc((size_t)(nw > 0 ? nw : 1), sizeof *ph);
@@ -414,7 +364,7 @@ int bv_ja_g2p(bv_ja_frontend *ja, const char *norm_text, bv_en_phones *out, char
     for (int i = 0; i < nw; i++) {
         tok[i] = (int)cp_count(sep.s[i]);
         if (cp_count(sep.s[i]) == 1 && is_punct_symbol(first_cp(sep.s[i]))) tok[i] = 1;
-        kata2phoneme(kata.s[i], &ph[i]);
+        if (kata2phoneme(ja, kata.s[i], &ph[i], err, err_cap)) goto done;
     }
     /* handle_long */
     for (int i = 0; i < nw; i++) {

@@ -7,14 +7,18 @@
  * kana, CJK, 々 or one of ! ? … , . ' - is dropped), and removal of U+3099.
  *
  * g2p, as upstream:
- *  1. text2sep_kata: pyopenjtalk's run_frontend (MeCab over OpenJTalk's dictionary, ja_mecab.h;
+ *  1. text2sep_kata (upstream v2.3, the version Bert-VITS2 2.3 ships; later commits changed
+ *     kata2phoneme): pyopenjtalk's run_frontend (MeCab over OpenJTalk's dictionary, ja_mecab.h;
  *     the NJD passes, ja_njd.h) gives one word per node: the word is replace_punctuation(surface),
- *     its reading the pronunciation without ’; a pause node (、 ？ or a mark) reads as its own
+ *     its reading the pronunciation without ’ (hiragana made katakana); a pause node (、 ？ or a mark) reads as its own
  *     punctuation (a mark of several characters splits into one word per character, one that is
  *     no punctuation reads ","). get_accent: the A1/A2 marks of the labels (ja_label.h).
- *  2. kata2phoneme per word (upstream's kana table, ja_kana.c; ー repeats the phoneme before it),
- *     handle_long, align_tones (each word's phonemes matched in order against the label phonemes;
- *     the running sum of the marks, shifted one phoneme later, +1 when a -1 occurs).
+ *  2. kata2phoneme per word (v2.3: the reading in katakana goes through pyopenjtalk.g2p again -- a
+ *     second front-end run on the katakana alone, whose label phonemes are the word's phones; so
+ *     MeCab may re-read it: オモウ -> o m o o), handle_long (a leading ー repeats the phoneme
+ *     before it), align_tones (each word's phones matched in order against the sentence's label
+ *     phonemes; the running sum of the marks, shifted one phoneme later, +1 when a -1 occurs; after
+ *     a re-read phone that no label matches, every later tone stays 0, as upstream).
  *  3. word2ph: each word's phones spread over its tokens by distribute_phone. The tokenizer is
  *     deberta-v2-large-japanese-char-wwm's (BertJapaneseTokenizer, basic words, character pieces):
  *     one token per character of the word, an unknown character being one [UNK] token, so only
@@ -62,7 +66,5 @@ int bv_ja_run_frontend(bv_ja_frontend *ja, const char *text, bv_ja_njd *njd, cha
 /* pieces, exposed for tests */
 char *bv_ja_numbers_to_words(const char *text, char *err, size_t err_cap);   /* ja_numbers.c */
 char *bv_ja_replace_punctuation(const char *text);
-/* upstream's hiragana_map: the phones of a kana key of len bytes (NULL: none); *no_space for ":" */
-const char *bv_ja_kana_phones(const char *key, size_t len, int *no_space); /* ja_kana.c */
 
 #endif
