@@ -327,6 +327,16 @@ BV_TEST(japanese_g2p_errors) {
     BV_CHECK(strstr(err, "'鬯'") != NULL && strstr(err, "not a symbol") != NULL, "message: %s", err);
     BV_CHECK(bv_ja_clean_text(ja, "ABC", NULL, &ph, err, sizeof err) != 0, "empty text accepted");
     BV_CHECK(strstr(err, "nothing left") != NULL, "message: %s", err);
+    /* pyopenjtalk's 8192-byte buffer: 2731 kana are 8193 bytes */
+    char *longtext = malloc(3 * 2731 + 1);
+    for (int i = 0; i < 2731; i++) memcpy(longtext + 3 * i, "あ", 3);
+    longtext[3 * 2731] = 0;
+    BV_CHECK(bv_ja_clean_text(ja, longtext, NULL, &ph, err, sizeof err) != 0, "8193-byte text accepted");
+    BV_CHECK(strstr(err, "too long") != NULL, "message: %s", err);
+    longtext[3 * 2730] = 0;
+    BV_CHECK(bv_ja_clean_text(ja, longtext, NULL, &ph, err, sizeof err) == 0, "8190-byte text: %s", err);
+    bv_en_phones_free(&ph);
+    free(longtext);
 }
 
 /* ---- the golden cases ---- */

@@ -46,26 +46,46 @@ static const char *small_vowel(const char *k) {
     return NULL;
 }
 
+static unsigned kana_cp(const char *s) { /* a 3-byte UTF-8 katakana code point, else 0 */
+    const unsigned char *u = (const unsigned char *)s;
+    if (u[0] != 0xE3 || !u[1] || !u[2]) return 0;
+    unsigned c = ((u[0] & 0x0Fu) << 12) | ((u[1] & 0x3Fu) << 6) | (u[2] & 0x3Fu);
+    return c >= 0x30A0 && c <= 0x30FF ? c : 0;
+}
+
+/* index of each table's first kana by code point (built once; -1 none) */
+static signed char single_at[0x60], pair_at[0x60];
+static int tables_ready;
+
+static void build_tables(void) {
+    memset(single_at, -1, sizeof single_at);
+    memset(pair_at, -1, sizeof pair_at);
+    for (size_t i = 0; i < sizeof single / sizeof single[0]; i++) single_at[kana_cp(single[i][0]) - 0x30A0] = (signed char)i;
+    for (size_t i = sizeof pairs / sizeof pairs[0]; i-- > 0;) pair_at[kana_cp(pairs[i][0]) - 0x30A0] = (signed char)i;
+    tables_ready = 1;
+}
+
 int bv_ja_mora(const char *s, const char **p1, const char **p2) {
     *p1 = *p2 = NULL;
-    if (strlen(s) >= 6) {
-        for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
-            if (strncmp(s, pairs[i][0], 3)) continue;
+    if (!tables_ready) build_tables();
+    unsigned c = kana_cp(s);
+    if (!c) return 0;
+    int pi = pair_at[c - 0x30A0];
+    if (pi >= 0 && kana_cp(s + 3)) {
+        /* the pairs of one first kana are adjacent in the table */
+        for (size_t i = (size_t)pi; i < sizeof pairs / sizeof pairs[0] && kana_cp(pairs[i][0]) == c; i++)
             for (const char *k = pairs[i][1]; *k; k += 3)
                 if (!strncmp(s + 3, k, 3)) {
                     *p1 = pairs[i][2];
                     *p2 = small_vowel(k);
                     return 6;
                 }
-        }
     }
-    for (size_t i = 0; i < sizeof single / sizeof single[0]; i++)
-        if (!strncmp(s, single[i][0], 3) && strlen(s) >= 3) {
-            if (*single[i][1]) *p1 = single[i][1], *p2 = single[i][2];
-            else *p1 = single[i][2];
-            return 3;
-        }
-    return 0;
+    int si = single_at[c - 0x30A0];
+    if (si < 0) return 0;
+    if (*single[si][1]) *p1 = single[si][1], *p2 = single[si][2];
+    else *p1 = single[si][2];
+    return 3;
 }
 
 /* JPCommon's structure, as arrays: a phoneme belongs to a mora (-1 for a pause), a mora to a word,

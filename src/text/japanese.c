@@ -113,8 +113,11 @@ char *bv_ja_replace_punctuation(const char *text) {
     char *mid = bv_xmalloc(3 * n + 1), *o = mid;
     for (size_t i = 0; i < n;) {
         int hit = -1;
-        for (int k = 0; k < N_REP; k++)
-            if (!strncmp(text + i, rep_map[k][0], strlen(rep_map[k][0]))) {
+        unsigned char b = (unsigned char)text[i];
+        /* only these bytes start a key of rep_map */
+        if (b >= 0xC2 || b == '\n' || b == '$' || b == '"' || b == '(' || b == ')' || b == '[' || b == ']' || b == '~')
+            for (int k = 0; k < N_REP; k++)
+            if ((unsigned char)rep_map[k][0][0] == b && !strncmp(text + i, rep_map[k][0], strlen(rep_map[k][0]))) {
                 hit = k;
                 break;
             }
@@ -170,6 +173,13 @@ char *bv_ja_normalize(const char *text, char *err, size_t err_cap) {
 /* ---- the front-end ------------------------------------------------------------------------- */
 
 int bv_ja_run_frontend(bv_ja_frontend *ja, const char *text, bv_ja_njd *njd, char *err, size_t err_cap) {
+    /* pyopenjtalk's run_frontend converts the text into a char[8192]: longer texts are beyond it */
+    char *wide = bv_ja_text2mecab(text);
+    size_t wide_len = strlen(wide);
+    free(wide);
+    if (wide_len >= 8192)
+        return snprintf(err, err_cap, "text too long for the front-end (%zu bytes for MeCab; pyopenjtalk takes "
+                        "at most 8191): split it into sentences", wide_len), -1;
     if (bv_ja_mecab_parse(ja->mecab, text, njd, err, err_cap)) return -1;
     bv_ja_set_pronunciation(njd);
     bv_ja_set_digit(njd);
@@ -457,6 +467,7 @@ done:
 int bv_ja_clean_text(bv_ja_frontend *ja, const char *text, char **norm_text, bv_en_phones *out, char *err,
                      size_t err_cap) {
     if (norm_text) *norm_text = NULL;
+    if (strlen(text) > (1u << 20)) return snprintf(err, err_cap, "text too long (over 1 MiB)"), -1;
     char *norm = bv_ja_normalize(text, err, err_cap);
     if (!norm) return -1;
     if (!*norm) {
