@@ -352,7 +352,7 @@ BV_GOLDEN_TEST(japanese_golden_text_ja) {
     bv_ja_frontend *ja = frontend(ts);
     if (!ja) return fclose(f), (void)0;
     static char line[1 << 16];
-    int n = 0, exact = 0, lineno = 0;
+    int n = 0, exact = 0, lineno = 0, bert_bad = 0;
     while (fgets(line, sizeof line, f)) {
         lineno++;
         if (line[strspn(line, " \t\r\n")] == '\0') continue;
@@ -383,6 +383,12 @@ BV_GOLDEN_TEST(japanese_golden_text_ja) {
             for (int i = 0; same && i < ph.n_word2ph; i++) same = ph.word2ph[i] == cJSON_GetArrayItem(w2p, i)->valueint;
             if (same) exact++;
             else why = "differs";
+            /* japanese_bert's assert: len(word2ph) == len("".join(text2sep_kata(norm)[0])) + 2 */
+            char *bt = bv_ja_bert_text(ja, norm->valuestring, err, sizeof err);
+            size_t chars = 0;
+            for (const char *p = bt ? bt : ""; *p; p++) chars += ((unsigned char)*p & 0xC0) != 0x80;
+            if (!bt || (int)chars + 2 != ph.n_word2ph) why = "BERT text length differs from word2ph", bert_bad++;
+            free(bt);
             bv_en_phones_free(&ph);
             free(got_norm);
         }
@@ -393,6 +399,7 @@ BV_GOLDEN_TEST(japanese_golden_text_ja) {
     BV_CHECK(n > 0, "%s: no cases", path);
     fprintf(stderr, "  text_ja: %d of %d cases exact\n", exact, n);
     BV_CHECK(exact == n, "%d of %d cases differ", n - exact, n);
+    BV_CHECK(bert_bad == 0, "%d cases: the BERT text's length does not match word2ph", bert_bad);
 }
 
 /* ---- bv2 g2p --language JP on stdin: a bad line is an error (exit 3), the others still print ---- */

@@ -384,6 +384,10 @@ int bv_ja_g2p(bv_ja_frontend *ja, const char *norm_text, bv_en_phones *out, char
         }
         if (!strcmp(ph[i].s[0], "ー")) {
             strlist *prev = &ph[i > 0 ? i - 1 : nw - 1];
+            if (prev->n == 0) {
+                snprintf(err, err_cap, "word '%s' has no phonemes (upstream's handle_long fails on it)", sep.s[nw - 1]);
+                goto done;
+            }
             char *v = xstrndup(prev->s[prev->n - 1], strlen(prev->s[prev->n - 1]));
             free(ph[i].s[0]);
             ph[i].s[0] = v;
@@ -462,6 +466,25 @@ done:
     free(ph), free(tok), free(tones), free(acc);
     sl_free(&sep), sl_free(&kata);
     return rc;
+}
+
+char *bv_ja_bert_text(bv_ja_frontend *ja, const char *norm_text, char *err, size_t err_cap) {
+    bv_ja_njd njd = {0};
+    if (bv_ja_run_frontend(ja, norm_text, &njd, err, err_cap)) return NULL;
+    strlist sep = {0}, kata = {0};
+    sep_kata(&njd, &sep, &kata);
+    bv_ja_njd_free(&njd);
+    size_t n = 1;
+    for (int i = 0; i < sep.n; i++) n += strlen(sep.s[i]);
+    char *out = bv_xmalloc(n), *o = out;
+    for (int i = 0; i < sep.n; i++) {
+        size_t l = strlen(sep.s[i]);
+        memcpy(o, sep.s[i], l);
+        o += l;
+    }
+    *o = 0;
+    sl_free(&sep), sl_free(&kata);
+    return out;
 }
 
 int bv_ja_clean_text(bv_ja_frontend *ja, const char *text, char **norm_text, bv_en_phones *out, char *err,

@@ -60,6 +60,11 @@ int bv_ja_g2p(bv_ja_frontend *ja, const char *norm_text, bv_en_phones *out, char
 int bv_ja_clean_text(bv_ja_frontend *ja, const char *text, char **norm_text, bv_en_phones *out, char *err,
                      size_t err_cap);
 
+/* The text japanese_bert.get_bert_feature feeds its tokenizer: "".join(text2sep_kata(norm_text)[0]),
+ * the words of the front-end (one character per word2ph entry between the two pads). malloc'ed;
+ * NULL with err. */
+char *bv_ja_bert_text(bv_ja_frontend *ja, const char *norm_text, char *err, size_t err_cap);
+
 /* pyopenjtalk's run_frontend(text): the NJD nodes after MeCab and the rule passes. 0 or -1. */
 int bv_ja_run_frontend(bv_ja_frontend *ja, const char *text, bv_ja_njd *njd, char *err, size_t err_cap);
 
