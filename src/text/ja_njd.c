@@ -464,7 +464,6 @@ static int one_of(const char *field, const char *const *list) {
 }
 
 void bv_ja_set_accent_type(bv_ja_njd *njd) {
-    static const char *const k_3_4_9[] = {"三", "四", "九", "何", "数", NULL};
     static const char *const k_5_6_8[] = {"五", "六", "八", NULL};
     static const char *const k_units[] = {"一", "二", "三", "四", "五", "六", "七", "八", "九", NULL};
     static const char *const k_hyaku1[] = {"三", "四", "九", "何", NULL};
@@ -511,8 +510,7 @@ void bv_ja_set_accent_type(bv_ja_njd *njd) {
         bv_ja_node *p = n->prev;
         if (p && n->chain_flag == 1 && eq(p->pos1, "数") && eq(n->pos1, "数")) {
             if (eq(n->string, "十")) {
-                p->acc = 1; /* (both branches of OpenJTalk's test for 三/四/九/何/数 give 1) */
-                (void)k_3_4_9;
+                p->acc = 1; /* OpenJTalk tests for 三/四/九/何/数 here, but both of its branches give 1 */
                 if (one_of(p->string, k_5_6_8) && n->next && one_of(n->next->string, k_units)) p->acc = 0;
             } else if (eq(n->string, "百")) {
                 if (eq(p->string, "七")) p->acc = 2;
