@@ -1,6 +1,7 @@
 /* japanese.c - upstream Bert-VITS2 v2.3 text/japanese.py in C (see japanese.h). */
 #include "japanese.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,18 @@
 #include "ja_label.h"
 #include "ja_mecab.h"
 
+/* kata2phoneme's second front-end run depends only on the reading: its phonemes are cached
+ * (particles and common words recur in every sentence). Open addressing; cleared when full. */
+#define G2P_CACHE 4096
+typedef struct {
+    char *key;   /* the katakana reading, NULL: empty slot */
+    char *phones; /* its phonemes joined by '\n' */
+} g2p_slot;
+
 struct bv_ja_frontend {
     bv_ja_mecab *mecab;
+    g2p_slot *cache; /* [G2P_CACHE] */
+    int cached;
 };
 
 bv_ja_frontend *bv_ja_open(const char *dicdir, char *err, size_t err_cap) {
@@ -20,13 +31,29 @@ bv_ja_frontend *bv_ja_open(const char *dicdir, char *err, size_t err_cap) {
     if (!m) return NULL;
     bv_ja_frontend *ja = bv_xcalloc(1, sizeof *ja);
     ja->mecab = m;
+    ja->cache = bv_xcalloc(G2P_CACHE, sizeof *ja->cache);
     return ja;
+}
+
+static void cache_clear(bv_ja_frontend *ja) {
+    for (int i = 0; i < G2P_CACHE; i++) free(ja->cache[i].key), free(ja->cache[i].phones);
+    memset(ja->cache, 0, G2P_CACHE * sizeof *ja->cache);
+    ja->cached = 0;
 }
 
 void bv_ja_free(bv_ja_frontend *ja) {
     if (!ja) return;
+    cache_clear(ja);
+    free(ja->cache);
     bv_ja_mecab_free(ja->mecab);
     free(ja);
+}
+
+static g2p_slot *cache_slot(bv_ja_frontend *ja, const char *key) {
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) h = (h ^ *p) * 16777619u;
+    for (uint32_t i = h % G2P_CACHE;; i = (i + 1) % G2P_CACHE)
+        if (!ja->cache[i].key || !strcmp(ja->cache[i].key, key)) return &ja->cache[i];
 }
 
 /* ---- strings of code points ---------------------------------------------------------------- */
@@ -266,14 +293,39 @@ static int py_space(int32_t c) {
 /* pyopenjtalk.g2p(text).lower().replace("cl", "q").split(" ") appended to out: the label phonemes
  * of the text's own front-end run ("pau" included; no phonemes give one empty string). */
 static int g2p_split(bv_ja_frontend *ja, const char *text, strlist *out, char *err, size_t err_cap) {
-    bv_ja_njd njd = {0};
-    if (bv_ja_run_frontend(ja, text, &njd, err, err_cap)) return -1;
-    const char **ph;
-    int n = bv_ja_label_phonemes(&njd, &ph);
-    if (n == 0) sl_push(out, xstrndup("", 0));
-    for (int i = 0; i < n; i++) sl_push(out, xstrndup(ph[i], strlen(ph[i])));
-    free(ph);
-    bv_ja_njd_free(&njd);
+    g2p_slot *slot = cache_slot(ja, text);
+    if (!slot->key) {
+        bv_ja_njd njd = {0};
+        if (bv_ja_run_frontend(ja, text, &njd, err, err_cap)) return -1;
+        const char **ph;
+        int n = bv_ja_label_phonemes(&njd, &ph);
+        size_t len = 1;
+        for (int i = 0; i < n; i++) len += strlen(ph[i]) + 1;
+        char *joined = bv_xmalloc(len), *o = joined;
+        for (int i = 0; i < n; i++) {
+            if (i) *o++ = '\n';
+            size_t l = strlen(ph[i]);
+            memcpy(o, ph[i], l);
+            o += l;
+        }
+        *o = 0; /* no phonemes: "" (upstream's split gives one empty string) */
+        free(ph);
+        bv_ja_njd_free(&njd);
+        if (ja->cached >= G2P_CACHE / 2) {
+            cache_clear(ja);
+            slot = cache_slot(ja, text);
+        }
+        slot->key = xstrndup(text, strlen(text));
+        slot->phones = joined;
+        ja->cached++;
+    }
+    for (const char *p = slot->phones;;) {
+        const char *e = strchr(p, '\n');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        sl_push(out, xstrndup(p, l));
+        if (!e) break;
+        p = e + 1;
+    }
     return 0;
 }
 
