@@ -4,7 +4,8 @@
 #   make test-golden GOLDEN=<dir>   golden parity tests only, on any folder made the same way
 #   make asan       everything under ASan + UBSan in build-asan/, then runs the suite
 #   make bench      op benchmarks beside PyTorch (not part of CI)
-#   make deps       install the Debian packages the build needs (scripts/install-deps.sh)
+#   make deps       install the Debian packages the build needs (scripts/install-deps.sh); every
+#                   build target does this itself when the package list changed (NO_DEPS=1: never)
 
 CC      ?= gcc
 BUILD   ?= build
@@ -32,7 +33,22 @@ BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 .PHONY: all test test-unit test-golden asan bench deps clean demo
 all: $(BUILD)/bv2 $(BUILD)/bv2-tests
 
-$(BUILD)/%.o: %.c
+# Every build first makes sure the Debian packages it compiles against are there (scripts/install-deps.sh:
+# idempotent, installs only what is missing; needs root or sudo only then). The stamp re-runs it whenever
+# the script's package list changes. NO_DEPS=1 skips the check (packagers, offline builds).
+DEPS_STAMP := $(BUILD)/.deps-installed
+ifeq ($(NO_DEPS),1)
+DEPS_ORDER :=
+else
+DEPS_ORDER := $(DEPS_STAMP)
+endif
+
+$(DEPS_STAMP): scripts/install-deps.sh
+	@mkdir -p $(BUILD)
+	scripts/install-deps.sh
+	@touch $@
+
+$(BUILD)/%.o: %.c | $(DEPS_ORDER)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -65,7 +81,7 @@ asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	        LDFLAGS="-fsanitize=address,undefined -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)" all
 	$(MAKE) $(CMUDICT)
-	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 build-asan/bv2-tests --golden $(GOLDEN)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/bv2-tests --golden $(GOLDEN)
 
 bench: $(BUILD)/bv2-bench
 	bench/run.sh

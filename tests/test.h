@@ -18,6 +18,8 @@
 
 typedef struct bv_test_state {
     int failed;              /* set by BV_CHECK failures */
+    int skipped;             /* set by bv_test_skip: the golden set lacks what the test needs */
+    char skip_why[512];
     const char *name;
     bv_ctx *ctx;             /* a fresh context per test (seeded, errors caught by the runner) */
 } bv_test_state;
@@ -53,6 +55,13 @@ extern int bv_test_verbose;
             ts->failed = 1;                                                             \
         }                                                                               \
     } while (0)
+
+/* The test cannot run here (a golden set without the case or file it reads): reported by the runner
+ * as "skip <name>: <why>", counted apart from passes and failures. The first reason is kept. */
+void bv_test_skip(bv_test_state *ts, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* 1 if every path (relative to the golden folder, NULL-terminated list) exists; else a skip naming
+ * the first missing one, and 0. Golden sets made with other seeds or dimensions may lack files. */
+int bv_golden_need(bv_test_state *ts, ...);
 
 /* ---- helpers shared by op tests ---- */
 

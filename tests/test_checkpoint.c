@@ -87,6 +87,7 @@ typedef struct golden_run {
  * the tiny WavLM and the reduced MPD of F01: the networks the golden checkpoints were saved from. */
 static int golden_run_open(bv_test_state *ts, bv_golden *f01, golden_run *r) {
     memset(r, 0, sizeof *r);
+    if (!bv_golden_need(ts, "checkpoints/config.json", "wavlm_tiny/config.json", NULL)) return -1;
     char path[1024], err[1024];
     snprintf(path, sizeof path, "%s/checkpoints/config.json", bv_test_golden_dir);
     if (bv_config_load(&r->cfg, path, err, sizeof err)) {
@@ -364,6 +365,7 @@ static void batch_from_f01(bv_golden *f01, bv_train_batch *b) {
 static const char *const NET_NAME[BV_NET_COUNT] = {"net_g", "net_d", "net_wd", "net_dur_disc"};
 
 BV_GOLDEN_TEST(checkpoint_golden_F03_resume_step) {
+    if (!bv_golden_need(ts, "checkpoints/G_0.pth", "checkpoints/D_0.pth", "checkpoints/WD_0.pth", NULL)) return;
     bv_ctx *ctx = ts->ctx;
     bv_golden *f01 = bv_golden_open(ts, ctx, "F01_train_step");
     bv_golden *g = f01 ? bv_golden_open(ts, ctx, "F03_resume_step") : NULL;
@@ -479,10 +481,11 @@ static void compare_states(bv_test_state *ts, bv_train_state *a, bv_train_state 
 }
 
 BV_GOLDEN_TEST(checkpoint_golden_roundtrip_all_nets) {
+    if (!bv_golden_need(ts, "checkpoints/G_0.pth", "checkpoints/D_0.pth", "checkpoints/WD_0.pth", NULL)) return;
     bv_ctx *ctx = ts->ctx;
     bv_golden *f01 = bv_golden_open(ts, ctx, "F01_train_step");
     if (!f01) return;
-    golden_run a, b;
+    golden_run a = {0}, b = {0}; /* both closed below, even when the first open fails */
     char gdir[1024], dir[256], err[1024];
     snprintf(gdir, sizeof gdir, "%s/checkpoints", bv_test_golden_dir);
     BV_CHECK(make_tmpdir(dir, sizeof dir) == 0, "mkdtemp");
@@ -705,6 +708,12 @@ BV_TEST(checkpoint_damaged_and_foreign_files) {
     bv_pk_doc_free(doc);
     rc = rc ? rc : bv_ckpt_load(bad, &a.ps, &a.opt, a.trainable, 0, NULL, NULL, err, sizeof err);
     BV_CHECK(rc == -1 && strstr(err, bad) && strstr(err, "not a Bert-VITS2 training checkpoint"), "foreign: '%s'", err);
+    /* an iteration of -2^63 once overflowed epoch_str - 2 (issue 14 finding 3) */
+    snprintf(bad, sizeof bad, "%s/G_400.pth", dir);
+    rc = bv_ckpt_save(bad, &a.ps, &a.opt, a.trainable, 2e-4, INT64_MIN, err, sizeof err);
+    rc = rc ? rc : bv_ckpt_load(bad, &a.ps, &a.opt, a.trainable, 0, NULL, NULL, err, sizeof err);
+    BV_CHECK(rc == -1 && strstr(err, bad) && strstr(err, "'iteration' -9223372036854775808 is not an epoch"),
+             "iteration -2^63: '%s'", err);
     free(buf);
     toy_free(&a);
     rm_dir(dir);
@@ -759,6 +768,14 @@ BV_TEST(checkpoint_keep_ckpts_pruning_and_stale_tmp) {
     }
     BV_CHECK(exists(dir, "G_best.pth") && exists(dir, "config.json") && exists(dir, "D_400.pth.tmp"),
              "other files touched");
-    BV_CHECK(bv_ckpt_remove_stale_tmp(dir, NULL) == 1 && !exists(dir, "D_400.pth.tmp"), "stale tmp kept");
+    /* what a SIGKILL inside a save leaves: our temporary, or libzip's suffix on it (issue 14 finding 7) */
+    touch(dir, "G_12.pth.tmp.4242.0");
+    touch(dir, "DUR_7.pth.tmp.4242.3.Xa9k2Q");
+    touch(dir, "notes.pth.tmp.1");
+    touch(dir, "G_x.pth.tmp.1");
+    BV_CHECK(bv_ckpt_remove_stale_tmp(dir, NULL) == 3 && !exists(dir, "D_400.pth.tmp") &&
+                 !exists(dir, "G_12.pth.tmp.4242.0") && !exists(dir, "DUR_7.pth.tmp.4242.3.Xa9k2Q"),
+             "stale tmp kept");
+    BV_CHECK(exists(dir, "notes.pth.tmp.1") && exists(dir, "G_x.pth.tmp.1"), "a file not ours was removed");
     rm_dir(dir);
 }

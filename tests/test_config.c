@@ -138,6 +138,20 @@ BV_TEST(config_errors_name_the_key) {
                  NULL);
     expect_error(ts, "model.upsample_rates", "[]", "model.upsample_rates: expected 1 to 8 integers", NULL);
     expect_error(ts, "model.p_dropout", "1.5", "model.p_dropout: must be in [0, 1)", NULL);
+    /* sizes beyond any real model are named by key before anything is allocated (issue 14 finding 2) */
+    expect_error(ts, "data.n_speakers", "2147483648", "data.n_speakers: integer out of range", NULL);
+    expect_error(ts, "data.n_speakers", "9007199254740992", "data.n_speakers: integer out of range", NULL);
+    expect_error(ts, "model.n_layers", "2147483647", "model.n_layers: integer out of range", NULL);
+    expect_error(ts, "data.n_mel_channels", "2147483647", "data.n_mel_channels: integer out of range", NULL);
+    expect_error(ts, "model.hidden_channels", "-4", "model.hidden_channels: integer out of range", NULL);
+    expect_error(ts, "model.upsample_rates", "[8, 8, 2, 2, 4000000000]", "model.upsample_rates[4]: integer out", NULL);
+    expect_error(ts, "train.batch_size", "1000000", "train.batch_size: integer out of range", NULL);
+    expect_error(ts, "train.segment_size", "4000", "train.segment_size: 4000 samples is not a multiple", NULL);
+    expect_error(ts, "train.segment_size", "1099511627776", "train.segment_size: integer out of range", NULL);
+    expect_error(ts, "model.upsample_rates", "[8, 8, 2, 2, 4]", "model.upsample_rates: their product 1024", "512");
+    expect_error(ts, "model.n_heads", "3", "model.n_heads: 3 does not divide", NULL);
+    expect_error(ts, "model.upsample_initial_channel", "16", "model.upsample_initial_channel: 16 halves to zero",
+                 NULL);
     expect_error(ts, "model.slm", NULL, "model.slm: missing", NULL);
     expect_error(ts, "model.slm.hidden", "true", "model.slm.hidden: expected an integer", "true");
     expect_error(ts, "model.use_transformer_flow", "\"yes\"", "model.use_transformer_flow: expected true or false",
@@ -326,6 +340,7 @@ static void check_against_json(bv_test_state *ts, const bv_config *c, const cJSO
 
 /* The golden checkpoints/config.json (the F cases' config) and the F01_train_step manifest copy. */
 BV_GOLDEN_TEST(config_golden_checkpoints_config_json_F01_train_step) {
+    if (!bv_golden_need(ts, "checkpoints/config.json", NULL)) return;
     char path[1200], err[1400];
     snprintf(path, sizeof path, "%s/checkpoints/config.json", bv_test_golden_dir);
     bv_config c;
@@ -358,4 +373,25 @@ BV_GOLDEN_TEST(config_golden_checkpoints_config_json_F01_train_step) {
         bv_golden_close(g);
     }
     bv_config_free(&c);
+}
+
+/* Python's json keeps the last of duplicate keys (at any depth); so do we, with a warning. */
+BV_TEST(config_duplicate_keys_last_wins) {
+    const char *needle = "\"n_speakers\": 3,";
+    const char *at = strstr(BASE, needle);
+    BV_CHECK(at != NULL, "BASE changed");
+    if (!at) return;
+    size_t pre = (size_t)(at - BASE);
+    char *text = malloc(strlen(BASE) + 64);
+    memcpy(text, BASE, pre);
+    sprintf(text + pre, "\"n_speakers\": 1, %s", at); /* first 1, then the original 3 */
+    bv_config c;
+    char err[512] = "";
+    int rc = bv_config_parse(&c, text, "dup.json", err, sizeof err);
+    BV_CHECK(rc == 0, "%s", err);
+    if (rc == 0) {
+        BV_CHECK(c.data.n_speakers == 3, "n_speakers %lld: the first duplicate won", (long long)c.data.n_speakers);
+        bv_config_free(&c);
+    }
+    free(text);
 }

@@ -129,6 +129,20 @@ BV_TEST(core_safetensors_roundtrip_and_corrupt_files) {
     buf[7] = 0x7f; /* absurd header length */
     write_file(path, buf, 8 + hl + 16);
     BV_CHECK(bv_st_open(&st, path, err, sizeof err) != 0 && strstr(err, "header length"), "bad header: %s", err);
+    /* shapes whose element count wraps, or that are not sizes at all (issue 14 finding 3) */
+    const char *bad_shapes[] = {"[4611686018427387904,4]", "[1e999,4]", "[2.5,4]", "[\"2\",2]",
+                                "[4294967296,4294967296,4]"};
+    for (size_t k = 0; k < sizeof bad_shapes / sizeof bad_shapes[0]; k++) {
+        char h[200];
+        int hn = snprintf(h, sizeof h, "{\"a\":{\"dtype\":\"F32\",\"shape\":%s,\"data_offsets\":[0,16]}}",
+                          bad_shapes[k]);
+        unsigned char b2[256] = {0};
+        for (int i = 0; i < 8; i++) b2[i] = (unsigned char)((size_t)hn >> (8 * i));
+        memcpy(b2 + 8, h, (size_t)hn);
+        write_file(path, b2, 8 + (size_t)hn + 16);
+        BV_CHECK(bv_st_open(&st, path, err, sizeof err) != 0 && strstr(err, "'a'") && strstr(err, "shape"),
+                 "shape %s accepted: %s", bad_shapes[k], err);
+    }
     unlink(path);
     BV_CHECK(bv_st_open(&st, path, err, sizeof err) != 0 && strstr(err, "cannot open"), "missing file: %s", err);
 }

@@ -194,6 +194,7 @@ static void check_f01_row0(bv_test_state *ts, bv_golden *g, const bv_batch *b, i
 }
 
 BV_GOLDEN_TEST(dataset_golden_F01_train_step_item0) {
+    if (!bv_golden_need(ts, "dataset/train.list", "dataset/utt0.wav", "dataset/utt0.bert.pt", NULL)) return;
     bv_golden *g = bv_golden_open(ts, ts->ctx, "F01_train_step");
     if (!g) return;
     char dir[1024], err[1024];
@@ -232,6 +233,7 @@ BV_GOLDEN_TEST(dataset_golden_F01_train_step_item0) {
 
 /* Our spectrogram of utt0.wav vs upstream's utt0.spec.pt; then the spec_cache round trip. */
 BV_GOLDEN_TEST(dataset_golden_F01_train_step_spectrogram) {
+    if (!bv_golden_need(ts, "dataset/utt0.wav", "dataset/utt0.spec.pt", NULL)) return;
     bv_golden *g = bv_golden_open(ts, ts->ctx, "F01_train_step");
     if (!g) return;
     char src[1024], tmp[64], a[1200], b[1200], err[1024];
@@ -533,7 +535,9 @@ BV_TEST(dataset_errors_filelist) {
                       NULL);
     expect_open_error(ts, &f, "u0.wav|A|ZH|t|_ n i h ao _|0 3 3 3 0|1 1 2 1 1\n", &o, ":1: 5 tones for 6 phones", NULL);
     expect_open_error(ts, &f, "u0.wav|A|ZH|t|_ n i h ao _|0 3 3 3 3 0|1 1 2 1\n", &o,
-                      ":1: word2ph sums to 5, expected the phone count 6", NULL);
+                      ":1: word2ph sums to 5, but there are 6 phones", NULL);
+    expect_open_error(ts, &f, "u0.wav|A|ZH|t|_ n i h ao _|0 3 3 3 3 0|9223372036854775807 9223372036854775807 1 1\n",
+                      &o, ":1: word2ph[0] = 9223372036854775807 is outside [0, 6]", NULL);
     expect_open_error(ts, &f, "u0.wav|A|ZH|t|_ n i h ao _|0 3 x 3 3 0|1 1 2 1 1\n", &o, ":1: tones: item 3", NULL);
     expect_open_error(ts, &f, "u0.wav|A|ZH|t|_ n i h ao _|0 3 3 9 3 0|1 1 2 1 1\n", &o, ":1: tone 9", "ZH (0..5)");
     expect_open_error(ts, &f, "u0.flac|A|ZH|t|_ n i h ao _|0 3 3 3 3 0|1 1 2 1 1\n", &o, ":1: audio path \"u0.flac\"",

@@ -150,6 +150,7 @@ static int check_case(bv_test_state *ts, const bv_lexicon *lex, const cJSON *c) 
 }
 
 BV_GOLDEN_TEST(english_golden_text_en) {
+    if (!bv_golden_need(ts, "text_en/cases.jsonl", NULL)) return;
     const bv_lexicon *lex = real_lexicon(ts);
     if (!lex) return;
     char path[1024];
@@ -285,6 +286,13 @@ BV_TEST(english_lexicon_parse) {
     BV_CHECK(lex == NULL && strstr(err, "line 51") && strstr(err, "empty phone"), "empty phone: %s", err);
     bv_lexicon_free(lex);
 
+    /* a binary line is quoted escaped, never echoed raw to the terminal */
+    lex = small_lexicon(ts, "GOOD  G UH1 D\nB\x1b[31mX\x01\n", err, sizeof err);
+    BV_CHECK(lex == NULL && strstr(err, "line 50") && strstr(err, "B\\x1b[31mX\\x01") && !strchr(err, '\x1b'),
+             "binary line: %s", err);
+    bv_lexicon_free(lex);
+    lex = bv_lexicon_load("/tmp", err, sizeof err);
+    BV_CHECK(lex == NULL && strstr(err, "/tmp: is a folder"), "folder: %s", err);
     lex = bv_lexicon_load("/nonexistent/cmudict.rep", err, sizeof err);
     BV_CHECK(lex == NULL && strstr(err, "scripts/fetch-cmudict.sh") && strstr(err, "/nonexistent/cmudict.rep"),
              "missing file: %s", err);

@@ -66,6 +66,21 @@ BV_TEST(filelist_errors) {
              "8 fields: %s", err);
     BV_CHECK(bv_filelist_load(&fl, "/nonexistent/dir/train.list", err, sizeof err) == -1, "missing file");
     BV_CHECK(strstr(err, "/nonexistent/dir/train.list: cannot open filelist"), "message: %s", err);
+    const char nul[] = "a.wav|spk|ZH|t|_|0|1\nb.wav|spk|ZH|t\0|_|0|1\n";
+    BV_CHECK(bv_filelist_parse(&fl, nul, sizeof nul - 1, "n.list", err, sizeof err) == -1 &&
+                 strstr(err, "n.list:2: a NUL byte"), "NUL byte: %s", err);
+    BV_CHECK(bv_filelist_load(&fl, "/tmp", err, sizeof err) == -1 && strstr(err, "/tmp") && strstr(err, "directory"),
+             "a folder: %s", err);
+}
+
+/* A UTF-8 byte-order mark is not glued to the first wav path. */
+BV_TEST(filelist_bom_dropped) {
+    bv_filelist fl;
+    char err[256];
+    const char *text = "\xEF\xBB\xBF" "a.wav|spk|ZH|t|_|0|1\n";
+    BV_CHECK(bv_filelist_parse(&fl, text, strlen(text), "b.list", err, sizeof err) == 0, "%s", err);
+    BV_CHECK(fl.n == 1 && !strcmp(fl.items[0].wav, "a.wav"), "first wav path '%s'", fl.n ? fl.items[0].wav : "");
+    bv_filelist_free(&fl);
 }
 
 BV_TEST(filelist_load_file) {

@@ -449,6 +449,7 @@ static void check_wav(bv_test_state *ts, const char *path, int64_t sample_rate, 
 }
 
 BV_GOLDEN_TEST(infer_golden_checkpoint_G_0_end_to_end) {
+    if (!bv_golden_need(ts, "checkpoints/G_0.pth", "checkpoints/config.json", "dataset/train.list", NULL)) return;
     if (!have_bv2(ts)) return;
     char dir[4096], model[4200], cfg[4200], wav[4200], err[1024], list[4200], out[4200];
     snprintf(model, sizeof model, "%s/checkpoints/G_0.pth", bv_test_golden_dir);
@@ -484,9 +485,33 @@ BV_GOLDEN_TEST(infer_golden_checkpoint_G_0_end_to_end) {
     cmd_result r;
     snprintf(wav, sizeof wav, "%s/text.wav", dir);
     const char *a1[] = {"infer", "-m", model, "-c", cfg, "--speaker", last_speaker, "--text",
-                        "Hello, world. The quick brown fox jumps over 13 lazy dogs!", "-o", wav, NULL};
+                        "Hello, world. The quick brown fox jumps over 13 lazy dogs!", "--no-split", "-o", wav, NULL};
     BV_CHECK(run_bv2(dir, NULL, &r, a1) == 0, "bv2 infer --text exited %d: %s", r.code, r.err);
     if (!ts->failed) check_wav(ts, wav, sr, hop);
+    /* sentence by sentence (the default): the first sentence's audio is the one it gets alone (the
+     * same seed, the same first draws), then exactly --sentence-pause of silence, then the second */
+    float *x[2] = {NULL, NULL};
+    int64_t len[2] = {0, 0};
+    const char *texts[2] = {"Hello, world. The quick brown fox jumps over 13 lazy dogs!", "Hello, world."};
+    for (int k = 0; k < 2; k++) {
+        const char *a2[] = {"infer", "-m", model, "-c", cfg, "--speaker", last_speaker, "--text", texts[k],
+                            "--sentence-pause", "0.5", "-o", wav, NULL};
+        BV_CHECK(run_bv2(dir, NULL, &r, a2) == 0, "split text %d exited %d: %s", k, r.code, r.err);
+        bv_wav_info info = {0};
+        char e2[512];
+        len[k] = bv_wav_read(wav, &x[k], &info, e2, sizeof e2) == 0 ? info.frames : -1;
+    }
+    const int64_t gap = (int64_t)llround(0.5 * (double)sr);
+    BV_CHECK(len[1] > 0 && len[0] > len[1] + gap && (len[0] - len[1] - gap) % hop == 0, "split: %lld samples, first "
+             "sentence %lld, pause %lld, hop %lld", (long long)len[0], (long long)len[1], (long long)gap, (long long)hop);
+    if (!ts->failed) {
+        BV_CHECK(!memcmp(x[0], x[1], sizeof(float) * (size_t)len[1]), "the first sentence differs from itself alone");
+        int64_t nonzero = 0;
+        for (int64_t i = 0; i < gap; i++) nonzero += x[0][len[1] + i] != 0.0f;
+        BV_CHECK(nonzero == 0, "%lld non-zero samples in the pause", (long long)nonzero);
+    }
+    free(x[0]);
+    free(x[1]);
     /* the golden dataset's filelist line, with its own speaker, language and utt0.bert.pt */
     char line[4096];
     snprintf(list, sizeof list, "%s/dataset/train.list", bv_test_golden_dir);
@@ -526,7 +551,12 @@ static void run_bad_case(bv_test_state *ts, const char *dir, const bad_case *c) 
     BV_CHECK(strstr(r.err, c->message) != NULL, "%s: stderr lacks \"%s\": %s", c->what, c->message, r.err);
 }
 
+#define LONG_SENTENCE "The quick brown fox jumps over the lazy dog while seven wizards quietly hex the jumbled boxes, "
+#define LONG_TEXT LONG_SENTENCE LONG_SENTENCE LONG_SENTENCE LONG_SENTENCE LONG_SENTENCE LONG_SENTENCE LONG_SENTENCE \
+    LONG_SENTENCE LONG_SENTENCE LONG_SENTENCE LONG_SENTENCE LONG_SENTENCE "and that is all."
+
 BV_GOLDEN_TEST(infer_cli_bad_input_errors) {
+    if (!bv_golden_need(ts, "checkpoints/G_0.pth", "checkpoints/config.json", "dataset/utt0.bert.pt", NULL)) return;
     if (!have_bv2(ts)) return;
     char dir[4096], model[4200], cfg[4200], bert[4200], lonely[4200], tinycfg[4200];
     if (make_tmpdir(ts, dir, sizeof dir)) return;
@@ -536,6 +566,11 @@ BV_GOLDEN_TEST(infer_cli_bad_input_errors) {
     snprintf(lonely, sizeof lonely, "%s/G_0.pth", dir); /* a model with no config.json beside it */
     snprintf(tinycfg, sizeof tinycfg, "%s/tiny.json", dir);
     write_text(tinycfg, TINY);
+    char empty[4200], folder[4200];
+    snprintf(empty, sizeof empty, "%s/empty.pth", dir);
+    snprintf(folder, sizeof folder, "%s/folder.pth", dir);
+    write_text(empty, "");
+    mkdir(folder, 0777);
     char cmd[9000];
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", model, lonely);
     BV_CHECK(system(cmd) == 0, "%s failed", cmd);
@@ -543,6 +578,12 @@ BV_GOLDEN_TEST(infer_cli_bad_input_errors) {
     const bad_case cases[] = {
         {"unknown speaker", {"infer", "-m", model, "-c", cfg, "--speaker", "nobody", "--text", "Hi.", "-o", o}, 3,
          "unknown speaker 'nobody'"},
+        {"empty .pth", {"infer", "-m", empty, "-c", cfg, "--text", "Hi.", "-o", o}, 3,
+         "neither a PyTorch checkpoint (.pth: a zip file) nor a .safetensors file (it is empty)"},
+        {"folder as .pth", {"infer", "-m", folder, "-c", cfg, "--text", "Hi.", "-o", o}, 3, "Is a directory"},
+        {"folder as config", {"infer", "-m", model, "-c", dir, "--text", "Hi.", "-o", o}, 3, "Is a directory"},
+        {"output is a folder", {"infer", "-m", model, "-c", cfg, "--speaker", "spkC_EN", "--text", "Hi.", "-o", dir}, 3,
+         "is a folder"},
         {"no speaker, several", {"infer", "-m", model, "-c", cfg, "--text", "Hi.", "-o", o}, 3, "no --speaker"},
         {"empty text", {"infer", "-m", model, "-c", cfg, "--speaker", "spkC_EN", "--text", "", "-o", o}, 3,
          "empty text"},
@@ -570,6 +611,9 @@ BV_GOLDEN_TEST(infer_cli_bad_input_errors) {
                                 o}, 3, "3 phones but 2 tones"},
         {"word2ph sum", {"infer", "-m", model, "-c", cfg, "--speaker", "spkC_EN", "--phones", "_ hh ah _|0 3 1 0|1 1 1",
                          "-o", o}, 3, "word2ph sums to 3"},
+        {"word2ph overflow", {"infer", "-m", model, "-c", cfg, "--speaker", "spkC_EN", "--phones",
+                              "_ hh ah _|0 3 1 0|9223372036854775807 9223372036854775807 2", "-o", o}, 3,
+         "word2ph[0] = 9223372036854775807 is outside"},
         {"tone range", {"infer", "-m", model, "-c", cfg, "--speaker", "spkC_EN", "--phones", "_ hh ah _|0 3 7 0", "-o",
                         o}, 3, "out of range"},
         {"bert shape", {"infer", "-m", model, "-c", cfg, "--speaker", "spkC_EN", "--phones", EN_LINE, "--bert", bert,
@@ -595,6 +639,17 @@ BV_GOLDEN_TEST(infer_cli_bad_input_errors) {
          "/nonexistent/x.safetensors"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_bad_case(ts, dir, &cases[i]);
+    /* what would not fit is refused before it is allocated, exit 3, never an abort or the OOM killer
+     * (issue 14 finding 1): a 12 MB budget here stands in for a long text on a small machine */
+    setenv("BV_MEM_LIMIT_MB", "12", 1);
+    const bad_case mem_cases[] = {
+        {"huge length scale", {"infer", "-m", model, "-c", cfg, "--speaker", "spkC_EN", "--text", "Hello there.",
+                               "--length-scale", "1000", "-o", o}, 3, "smaller --length-scale"},
+        {"one long unsplit text", {"infer", "-m", model, "-c", cfg, "--speaker", "spkC_EN", "--no-split", "--text",
+                                   LONG_TEXT, "-o", o}, 3, "is available"},
+    };
+    for (size_t i = 0; i < sizeof mem_cases / sizeof mem_cases[0]; i++) run_bad_case(ts, dir, &mem_cases[i]);
+    unsetenv("BV_MEM_LIMIT_MB");
     /* --help: exit 0, and it says what stands in for BERT */
     cmd_result r;
     const char *help[] = {"infer", "--help", NULL};
@@ -642,6 +697,7 @@ BV_TEST(infer_cli_g2p_sentence) {
  * stub tokenizer gave it (our rule is the same). Sentences with a line break cannot be one stdin line;
  * test_english.c covers those. */
 BV_GOLDEN_TEST(infer_cli_g2p_matches_text_en) {
+    if (!bv_golden_need(ts, "text_en/cases.jsonl", NULL)) return;
     if (!have_bv2(ts)) return;
     char path[4200], dir[4096], in[4200];
     snprintf(path, sizeof path, "%s/text_en/cases.jsonl", bv_test_golden_dir);
@@ -1108,4 +1164,26 @@ BV_TEST(infer_safetensors_writer_roundtrip) {
     BV_CHECK(bv_st_open(&st, path, err, sizeof err) == 0 && st.n == 5, "%s", err);
     bv_st_close(&st);
     remove_tmpdir(dir);
+}
+
+BV_TEST(infer_split_sentences) {
+    struct { const char *text; int n; const char *first, *last; } cases[] = {
+        {"Hello, world. The quick brown fox!", 2, "Hello, world.", "The quick brown fox!"},
+        {"One sentence only", 1, "One sentence only", "One sentence only"},
+        {"Wait... what?! Yes.", 3, "Wait...", "Yes."},
+        {"  line one\nline two  \n\n", 2, "line one", "line two"},
+        {"3.14 is pi. e.g.no split", 2, "3.14 is pi.", "e.g.no split"},
+        {"\xe4\xbd\xa0\xe5\xa5\xbd\xe3\x80\x82\xe5\x86\x8d\xe8\xa7\x81\xef\xbc\x81", 2,
+         "\xe4\xbd\xa0\xe5\xa5\xbd\xe3\x80\x82", "\xe5\x86\x8d\xe8\xa7\x81\xef\xbc\x81"}, /* 你好。再见！ */
+        {"   ", 0, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char **p;
+        int n = bv_infer_split_sentences(cases[i].text, &p);
+        BV_CHECK(n == cases[i].n, "case %zu: %d pieces, expected %d", i, n, cases[i].n);
+        if (n == cases[i].n && n > 0)
+            BV_CHECK(!strcmp(p[0], cases[i].first) && !strcmp(p[n - 1], cases[i].last), "case %zu: '%s' ... '%s'", i,
+                     p[0], p[n - 1]);
+        bv_infer_pieces_free(p, n);
+    }
 }

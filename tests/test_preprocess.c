@@ -119,6 +119,10 @@ BV_TEST(preprocess_line_errors_name_the_line) {
         {"a.wav|s|ZH|你好|_ n i h qq _|0 3 3 3 3 0|1 2 2 1", "t.list:3:", "qq"},       /* unknown phone */
         {"a.wav|s|ZH|你好|_ n i h ao _|0 3 3 3 0|1 2 2 1", "t.list:3:", "5 tones"},
         {"a.wav|s|ZH|你好|_ n i h ao _|0 3 3 3 3 0|1 2 2 2", "t.list:3:", "word2ph sums to 7"},
+        /* entries near 2^63 once wrapped their sum to the phone count (issue 14 finding 3) */
+        {"a.wav|s|ZH|你好|_ n i h ao _|0 3 3 3 3 0|9223372036854775807 9223372036854775807 2 2 2",
+         "t.list:3:", "word2ph[0] = 9223372036854775807 is outside [0, 6]"},
+        {"a.wav|s|ZH|你好|_ n i h ao _|0 3 3 3 3 0|-2 4 2 2", "t.list:3:", "word2ph[0] = -2"},
         {"a.wav|s|EN|x|_ hh ah _|0 3 9 0|1 2 1", "t.list:3:", "tone"},                  /* EN tones are 0..3 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -626,6 +626,7 @@ static void check_item0(bv_test_state *ts, bv_golden *g, const char *file, const
 }
 
 BV_GOLDEN_TEST(pth_reads_dataset_tensors) {
+    if (!bv_golden_need(ts, "dataset/utt0.bert.pt", NULL)) return;
     bv_golden *g = bv_golden_open(ts, ts->ctx, "F01_train_step");
     if (!g) return;
     /* utt0.bert.pt is saved as a transposed view (stride (1, C)): values prove the strides were honoured */
@@ -641,6 +642,7 @@ BV_GOLDEN_TEST(pth_reads_dataset_tensors) {
 }
 
 BV_GOLDEN_TEST(pth_reads_wavlm_state_dict) {
+    if (!bv_golden_need(ts, "wavlm_tiny/pytorch_model.bin", "checkpoints/WD_0.pth", NULL)) return;
     bv_golden *g = bv_golden_open(ts, ts->ctx, "E01_wavlm_tiny");
     if (!g) return;
     char path[1024], err[512] = "";
@@ -749,6 +751,7 @@ BV_TEST(pth_save_roundtrip_synthetic) {
 }
 
 BV_GOLDEN_TEST(pth_save_roundtrip_upstream_checkpoint) {
+    if (!bv_golden_need(ts, "checkpoints/G_0.pth", "dataset/utt0.bert.pt", NULL)) return;
     char path[1024], err[512] = "", dir[] = "/tmp/bv_pth_XXXXXX";
     BV_CHECK(mkdtemp(dir), "mkdtemp");
     golden_path(path, sizeof path, "checkpoints/G_0.pth");

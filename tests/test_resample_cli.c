@@ -216,6 +216,32 @@ BV_TEST(resample_cli_errors) {
     snprintf(path, sizeof path, "%s/good.wav", out);
     BV_CHECK(access(path, F_OK) == 0, "the good file was not written");
 
+    /* a 1 Hz file at 768 kHz would be 4.6e9 samples: refused by name, the batch goes on (finding 4) */
+    remove(path);
+    snprintf(path, sizeof path, "%s/broken.wav", in);
+    write_sine(path, 1, 6000, 0.1, 1);
+    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "--sr", "768000", "--progress", "none",
+                                         NULL}, &text);
+    BV_CHECK(code == 3 && strstr(text, "broken.wav") && strstr(text, "more than a 16-bit WAV holds") &&
+                 strstr(text, "1 file failed"), "1 Hz file: exit %d: %s", code, text);
+    free(text);
+    snprintf(path, sizeof path, "%s/good.wav", out);
+    BV_CHECK(access(path, F_OK) == 0, "the good file was not written beside the refused one");
+    /* ... and one that would not fit in memory */
+    snprintf(path, sizeof path, "%s/broken.wav", in);
+    write_sine(path, 1, 600, 0.1, 1);
+    setenv("BV_MEM_LIMIT_MB", "64", 1);
+    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "--sr", "768000", "--progress", "none",
+                                         NULL}, &text);
+    unsetenv("BV_MEM_LIMIT_MB");
+    BV_CHECK(code == 3 && strstr(text, "broken.wav") && strstr(text, "is available"), "memory: exit %d: %s", code, text);
+    free(text);
+    snprintf(path, sizeof path, "%s/broken.wav", in);
+    remove(path);
+    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "--sr", "10000000", NULL}, &text);
+    BV_CHECK(code == 2 && strstr(text, "768000"), "--sr 1e7: exit %d: %s", code, text);
+    free(text);
+
     /* a.wav and a.flac would collide */
     snprintf(path, sizeof path, "%s/good.flac", in);
     write_file(path, "x");
@@ -242,6 +268,11 @@ BV_TEST(resample_cli_errors) {
     write_file(path, "{\"data\": {\"hop_length\": 256}}");
     code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "-c", path, NULL}, &text);
     BV_CHECK(code == 3 && strstr(text, "data.sampling_rate") && strstr(text, path), "config: exit %d: %s", code, text);
+    free(text);
+    write_file(path, "{\"data\": {\"sampling_rate\": 4294989346}}"); /* once wrapped to 22050 */
+    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "-c", path, NULL}, &text);
+    BV_CHECK(code == 3 && strstr(text, "data.sampling_rate") && strstr(text, "768000"), "rate 2^32+22050: exit %d: %s",
+             code, text);
     free(text);
     code = run_bv2((const char *const[]){"resample", "--help", NULL}, &text);
     BV_CHECK(code == 0 && strstr(text, "soxr"), "help: exit %d", code);

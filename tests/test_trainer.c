@@ -312,14 +312,12 @@ static void copy_head(const char *src, const char *dst, int div) {
     if (out) fclose(out);
 }
 
-static int count_suffix(const char *dir, const char *suffix) {
+/* Entries of dir whose name contains `part` (".tmp": every temporary of src/io/fs.h's writer). */
+static int count_containing(const char *dir, const char *part) {
     DIR *d = opendir(dir);
     int n = 0;
     struct dirent *e;
-    while (d && (e = readdir(d))) {
-        size_t l = strlen(e->d_name), s = strlen(suffix);
-        n += l >= s && !strcmp(e->d_name + l - s, suffix);
-    }
+    while (d && (e = readdir(d))) n += strstr(e->d_name, part) != NULL;
     if (d) closedir(d);
     return n;
 }
@@ -342,7 +340,7 @@ BV_TEST(trainer_bounded_run_writes_upstream_outputs_and_resumes) {
              strstr(log, "Saving model and optimizer state at iteration 1 to") && strstr(log, "====> Epoch: 1") &&
              strstr(log, "'model_dir': '") && strstr(log, "waiting for data"), "train.log lacks upstream lines:\n%s", log);
     free(log);
-    BV_CHECK(count_suffix(fx.model, "config.json") == 1, "no config.json copy in the model folder");
+    BV_CHECK(count_containing(fx.model, "config.json") == 1, "no config.json copy in the model folder");
     snprintf(path, sizeof path, "%s/eval", fx.model);
     int ev_main = 0, ev_eval = 0;
     DIR *d = opendir(fx.model);
@@ -353,7 +351,7 @@ BV_TEST(trainer_bounded_run_writes_upstream_outputs_and_resumes) {
     while (d && (e = readdir(d))) ev_eval += !strncmp(e->d_name, "events.out.tfevents.", 20);
     if (d) closedir(d);
     BV_CHECK(ev_main == 1 && ev_eval == 1, "event files: %d in the model folder, %d in eval", ev_main, ev_eval);
-    BV_CHECK(count_suffix(path, "_sdp.wav") == 1 && count_suffix(path, "_nosdp.wav") == 1, "eval wavs");
+    BV_CHECK(count_containing(path, "_sdp.wav") == 1 && count_containing(path, "_nosdp.wav") == 1, "eval wavs");
     int64_t latest;
     int n = all_checkpoints_load(ts, fx.model, &latest);
     /* steps 0-4 saved (eval every step), keep_ckpts 3 of each net plus *_0 */
@@ -380,7 +378,9 @@ BV_TEST(trainer_sigkill_at_random_moments_never_corrupts) {
     unsigned seed = (unsigned)time(NULL);
     srand(seed);
     int64_t prev = -1;
-    for (int round = 0; round < 3; round++) {
+    /* 3 rounds in make test; BV_KILL_ROUNDS=50 for the reliability campaign (README) */
+    const int rounds = getenv("BV_KILL_ROUNDS") ? atoi(getenv("BV_KILL_ROUNDS")) : 3;
+    for (int round = 0; round < rounds; round++) {
         pid_t pid = spawn_bv2(args, out);
         /* round 0 at a random moment of the first 0.6 s (startup, step 0, its save); later rounds
          * once the run has saved a newer step, then 0 - 0.4 s on (mid-step or mid-save: every step
@@ -395,7 +395,7 @@ BV_TEST(trainer_sigkill_at_random_moments_never_corrupts) {
             BV_CHECK(strstr(r.out, "resuming at epoch") != NULL || strstr(r.out, "Loaded checkpoint") == NULL,
                      "round %d: no resume message:\n%s", round, r.out);
         int64_t latest;
-        int n_tmp = count_suffix(fx.model, ".tmp");
+        int n_tmp = count_containing(fx.model, ".tmp");
         all_checkpoints_load(ts, fx.model, &latest);
         if (bv_test_verbose)
             fprintf(stderr, "  round %d: killed %d ms after %s, latest G_%lld, %d unfinished .tmp file(s)\n", round, ms,
@@ -435,8 +435,35 @@ BV_TEST(trainer_sigkill_at_random_moments_never_corrupts) {
                  "final run did not resume from D_%lld or left the torn G_%lld.pth.tmp:\n%s", (long long)prev,
                  (long long)torn, r.out);
     }
-    BV_CHECK(count_suffix(fx.model, ".tmp") == 0, "temporary files left in %s", fx.model);
+    BV_CHECK(count_containing(fx.model, ".tmp") == 0, "temporary files left in %s", fx.model);
     BV_CHECK(latest >= prev + 1 && latest >= 1, "final latest G_%lld after G_%lld", (long long)latest, (long long)prev);
+    free(r.out);
+    fixture_close(&fx);
+}
+
+/* Two runs on one model folder would interleave their checkpoints (issue 14 finding 5): the second
+ * is refused while the first lives, and a SIGKILLed first leaves no stale lock behind. */
+BV_TEST(trainer_second_run_on_one_folder_refused) {
+    if (!have_bv2(ts)) return;
+    fixture fx;
+    if (fixture_open(ts, &fx)) return fixture_close(&fx);
+    char out1[600], log[700];
+    snprintf(out1, sizeof out1, "%s/first.out", fx.dir);
+    snprintf(log, sizeof log, "%s/train.log", fx.model);
+    const char *args[] = {"-c", fx.config, "-m", fx.model, "--max-steps", "1000", "--disc-widths", "small",
+                          "--progress", "none", NULL};
+    pid_t first = spawn_bv2(args, out1);
+    for (int w = 0; w < 1000 && access(log, F_OK) != 0; w++) usleep(10000); /* holds the lock by then */
+    run_result r = run_bv2(&fx, args);
+    BV_CHECK(r.exited && r.code == BV_EXIT_INPUT && strstr(r.out, "another process") && strstr(r.out, fx.model),
+             "second run: exit %d:\n%s", r.code, r.out);
+    free(r.out);
+    kill(first, SIGKILL);
+    free(wait_bv2(first, out1).out);
+    const char *again[] = {"-c", fx.config, "-m", fx.model, "--max-steps", "1", "--disc-widths", "small",
+                           "--progress", "none", NULL};
+    r = run_bv2(&fx, again);
+    BV_CHECK(r.exited && r.code == 0, "after the holder was killed: exit %d:\n%s", r.code, r.out);
     free(r.out);
     fixture_close(&fx);
 }
@@ -553,6 +580,15 @@ BV_TEST(trainer_bad_dataset_inputs_name_file_and_line) {
     fixture_close(&fx);
 }
 
+/* `-c <the fixture's config> -m <model>` for one bounded step. */
+static const char *const *a_good_cfg(const fixture *fx) {
+    static const char *a[12];
+    const char *v[] = {"-c", fx->config, "-m", fx->model, "--disc-widths", "small", "--progress", "none",
+                       "--max-steps", "1", NULL};
+    memcpy(a, v, sizeof v);
+    return a;
+}
+
 BV_TEST(trainer_bad_config_checkpoint_and_model_dir) {
     if (!have_bv2(ts)) return;
     fixture fx;
@@ -580,6 +616,22 @@ BV_TEST(trainer_bad_config_checkpoint_and_model_dir) {
     expect_failure(ts, &fx, "mistyped config key", args, BV_EXIT_INPUT, "bad.json", "train.seed");
     write_text(bad_cfg, "{\"train\": ");
     expect_failure(ts, &fx, "malformed json", args, BV_EXIT_INPUT, "bad.json", NULL);
+    /* a segment longer than every utterance (utterances here are about 3200 samples) */
+    char *seg = strstr(cfg, "\"segment_size\": 1024");
+    if (seg) {
+        memcpy(edited, cfg, (size_t)(seg - cfg));
+        edited[seg - cfg] = 0;
+        strcat(edited, "\"segment_size\": 64000");
+        strcat(edited, seg + strlen("\"segment_size\": 1024"));
+    }
+    write_text(bad_cfg, edited);
+    expect_failure(ts, &fx, "segment too long", args, BV_EXIT_INPUT, "train.segment_size 64000", "longer than every");
+    /* an empty training filelist is named */
+    char *good_list = read_text(fx.train_list);
+    write_text(fx.train_list, "\n");
+    expect_failure(ts, &fx, "empty filelist", a_good_cfg(&fx), BV_EXIT_INPUT, fx.train_list, "no utterances");
+    write_text(fx.train_list, good_list);
+    free(good_list);
     free(edited);
     free(cfg);
     /* an unwritable model folder (below a regular file: fails even for root) */
@@ -758,6 +810,9 @@ BV_TEST(trainer_reads_config_yml_train_ms) {
     write_text(path, "train_ms:\n  keep_ckpts: [1, 2\n");
     rc = bv_yml_read_train_ms(path, &y, err, sizeof err);
     BV_CHECK(rc == -1 && strstr(err, "config.yml:"), "malformed YAML: %s", err);
+    write_text(path, "train_ms:\n  keep_ckpts: 2\n---\ntrain_ms:\n  keep_ckpts: 3\n");
+    rc = bv_yml_read_train_ms(path, &y, err, sizeof err);
+    BV_CHECK(rc == -1 && strstr(err, "config.yml:3") && strstr(err, "second YAML document"), "two documents: %s", err);
     snprintf(path, sizeof path, "%s/absent.yml", dir);
     rc = bv_yml_read_train_ms(path, &y, err, sizeof err);
     BV_CHECK(rc == -1 && strstr(err, "absent.yml"), "missing file: %s", err);

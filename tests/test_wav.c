@@ -131,6 +131,13 @@ BV_TEST(wav_reads_float_files_unchanged) {
              bv_wav_encoding_name(info.encoding));
     if (y) BV_CHECK(!memcmp(x, y, sizeof x), "float samples unchanged");
     free(y);
+    /* NaN in a float WAV: named by file and sample at load, not a non-finite loss at step 1 */
+    sf = sf_open(path, SFM_WRITE, &si);
+    x[41] = NAN;
+    if (sf) sf_writef_float(sf, x, 100), sf_close(sf);
+    y = NULL;
+    BV_CHECK(bv_wav_read(path, &y, &info, err, sizeof err) == -1 && strstr(err, path) && strstr(err, "sample 41") &&
+                 strstr(err, "NaN") && y == NULL, "NaN accepted: %s", err);
     unlink(path);
     rmdir(dir);
 }
@@ -166,9 +173,19 @@ BV_TEST(wav_errors_name_the_file) {
     free(b);
     BV_CHECK(bv_wav_read(path, &y, &info, err, sizeof err) == -1 && strstr(err, path), "cut header: %s", err);
 
+    /* sample rate 0 / 0 channels in the fmt chunk: said plainly, not as "SF_INFO struct incomplete" */
+    BV_CHECK(bv_wav_encode(x, 64, 1, 8000, &b, &n, err, sizeof err) == 0, "encode");
+    snprintf(path, sizeof path, "%s/rate0.wav", dir);
+    memset(b + 24, 0, 4);
+    f = fopen(path, "wb");
+    if (f) fwrite(b, 1, n, f), fclose(f);
+    BV_CHECK(bv_wav_read(path, &y, &info, err, sizeof err) == -1 && strstr(err, path) && strstr(err, "sample rate 0"),
+             "rate 0: %s", err);
+    free(b);
+
     /* writing into a folder that does not exist */
     snprintf(path, sizeof path, "%s/no/such/dir/out.wav", dir);
-    BV_CHECK(bv_wav_write(path, x, 64, 1, 8000, err, sizeof err) == -1 && strstr(err, "out.wav.tmp"),
+    BV_CHECK(bv_wav_write(path, x, 64, 1, 8000, err, sizeof err) == -1 && strstr(err, "out.wav.tmp") && strstr(err, "No such file"),
              "unwritable: %s", err);
     BV_CHECK(bv_wav_encode(x, 64, 0, 8000, &b, &n, err, sizeof err) == -1 && strstr(err, "0 channels"),
              "0 channels: %s", err);

@@ -10,6 +10,8 @@
 
 #include "mel.h"
 
+#include "../core/cleanup.h"
+
 #define MEL_CLIP 1e-5f
 
 /* librosa.hz_to_mel / mel_to_hz, htk=False (Slaney: linear below 1 kHz, log above). */
@@ -89,6 +91,17 @@ typedef struct mel_entry {
 static mel_entry *g_mels;
 static pthread_mutex_t g_mel_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static void mels_free(void) {
+    pthread_mutex_lock(&g_mel_lock);
+    for (mel_entry *e = g_mels, *next; e; e = next) {
+        next = e->next;
+        free(e->w);
+        free(e);
+    }
+    g_mels = NULL;
+    pthread_mutex_unlock(&g_mel_lock);
+}
+
 static const float *cached_basis(int sr, int n_fft, int n_mels, double fmin, double fmax) {
     if (!(fmax > 0)) fmax = (double)sr / 2;
     pthread_mutex_lock(&g_mel_lock);
@@ -101,6 +114,7 @@ static const float *cached_basis(int sr, int n_fft, int n_mels, double fmin, dou
         if (e) {
             *e = (mel_entry){sr, n_fft, n_mels, fmin, fmax, w, g_mels};
             g_mels = e;
+            bv_cleanup_register(mels_free);
         } else {
             free(w);
         }

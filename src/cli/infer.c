@@ -18,10 +18,12 @@
 #include "cli.h"
 
 #define DEFAULT_SEED 1234
+#define DEFAULT_PAUSE 0.2 /* upstream webui's interval_between_sent */
 
 typedef struct infer_args {
     const char *model, *config, *speaker, *text, *phones, *bert, *batch, *output, *language, *lexicon, *noise_file;
-    int phones_batch, batch_size, quiet;
+    int phones_batch, batch_size, quiet, no_split;
+    double pause;                       /* seconds of silence between sentences */
     uint64_t seed;
     bv_infer_opts opts;
 } infer_args;
@@ -40,7 +42,10 @@ static void usage(FILE *f) {
             "  -c, --config PATH      the model's config.json (default: config.json beside the model)\n"
             "  --speaker NAME         a speaker of the config's data.spk2id (default: the only one)\n"
             "input (exactly one):\n"
-            "  --text TEXT            text in --language: EN or JP (upstream's front-ends, in C)\n"
+            "  --text TEXT            text in --language: EN or JP (upstream's front-ends, in C).\n"
+            "                         Spoken a sentence at a time (split after . ! ? ; and at line\n"
+            "                         breaks, as upstream's web UI), joined by --sentence-pause of silence;\n"
+            "                         memory is bounded by the longest sentence\n"
             "  --phones LINE          cleaned \"phones|tones|word2ph\" as in a filelist, any language\n"
             "  --batch FILE           one utterance per line (FILE - reads stdin); blank lines are skipped;\n"
             "                         line k becomes <output>/<k>.wav (0007.wav)\n"
@@ -55,6 +60,9 @@ static void usage(FILE *f) {
             "  --noise-scale-w S      duration noise: rhythm variation (default %g)\n"
             "  --length-scale S       speaking time, > 1 slower (default %g)\n"
             "  --seed N               random seed (default %d); in --batch mode line k uses N + k - 1\n"
+            "  --sentence-pause SEC   silence between the sentences of --text (default %g)\n"
+            "  --no-split             speak --text in one pass (memory grows with its length; a text\n"
+            "                         that would not fit is refused before synthesis, exit 3)\n"
             "output:\n"
             "  -o, --output PATH      16-bit WAV at the config's sampling rate (default out.wav);\n"
             "                         with --batch a folder, created if needed (default out)\n"
@@ -77,7 +85,7 @@ static void usage(FILE *f) {
             "\n"
             "exit status: 0 ok, %d bad command line, %d bad input (missing or mismatched model/config,\n"
             "unknown speaker, empty text, characters the front-end cannot handle, bad phones).\n",
-            (double)d.sdp_ratio, (double)d.noise_scale, (double)d.noise_scale_w, (double)d.length_scale, DEFAULT_SEED,
+            (double)d.sdp_ratio, (double)d.noise_scale, (double)d.noise_scale_w, (double)d.length_scale, DEFAULT_SEED, DEFAULT_PAUSE,
             BV_EXIT_USAGE, BV_EXIT_INPUT);
 }
 
@@ -108,7 +116,7 @@ static int parse_count(const char *opt, const char *s, long long lo, long long *
 }
 
 enum { O_SPEAKER = 256, O_TEXT, O_PHONES, O_BERT, O_BATCH, O_PHONES_BATCH, O_LANGUAGE, O_SDP, O_NS, O_NSW, O_LS,
-       O_SEED, O_BATCH_SIZE, O_LEXICON, O_NOISE };
+       O_SEED, O_BATCH_SIZE, O_LEXICON, O_NOISE, O_NO_SPLIT, O_PAUSE };
 
 /* Returns 0, 1 for --help, or -1 (message printed). */
 static int parse_args(int argc, char **argv, infer_args *a) {
@@ -122,12 +130,14 @@ static int parse_args(int argc, char **argv, infer_args *a) {
         {"noise-scale-w", required_argument, 0, O_NSW}, {"length-scale", required_argument, 0, O_LS},
         {"seed", required_argument, 0, O_SEED},     {"batch-size", required_argument, 0, O_BATCH_SIZE},
         {"lexicon", required_argument, 0, O_LEXICON}, {"noise-file", required_argument, 0, O_NOISE},
+        {"no-split", no_argument, 0, O_NO_SPLIT},   {"sentence-pause", required_argument, 0, O_PAUSE},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->language = "EN";
     a->seed = DEFAULT_SEED;
     a->batch_size = 1;
+    a->pause = DEFAULT_PAUSE;
     a->opts = bv_infer_default_opts();
     long long v;
     opterr = 0;
@@ -148,6 +158,14 @@ static int parse_args(int argc, char **argv, infer_args *a) {
         case O_LANGUAGE: a->language = optarg; break;
         case O_LEXICON: a->lexicon = optarg; break;
         case O_NOISE: a->noise_file = optarg; break;
+        case O_NO_SPLIT: a->no_split = 1; break;
+        case O_PAUSE: {
+            float f;
+            if (parse_float("--sentence-pause", optarg, 0, &f)) return -1;
+            if (f > 60) return fprintf(stderr, "error: --sentence-pause: at most 60 s, got %s\n", optarg), -1;
+            a->pause = f;
+            break;
+        }
         case O_SDP:
             if (parse_float("--sdp-ratio", optarg, 0, &a->opts.sdp_ratio)) return -1;
             if (a->opts.sdp_ratio > 1) return fprintf(stderr, "error: --sdp-ratio: expected 0..1, got %s\n", optarg), -1;
@@ -306,16 +324,68 @@ static int synth_and_write(const infer_args *a, bv_ctx *ctx, const bv_infer_mode
 
 /* ---------------- one utterance ---------------- */
 
+/* --text: one sentence at a time into one WAV, --sentence-pause of silence between. */
+static int run_text(const infer_args *a, bv_ctx *ctx, const bv_infer_model *m) {
+    bv_lexicon *lex = strcmp(a->language, "EN") ? NULL : load_lexicon(a);
+    if (!strcmp(a->language, "EN") && !lex) return BV_EXIT_INPUT;
+    const int64_t speaker = resolve_speaker(a, m);
+    if (speaker < 0) return bv_lexicon_free(lex), BV_EXIT_INPUT;
+    char **pieces = NULL, *whole = (char *)a->text;
+    int n = a->no_split ? 0 : bv_infer_split_sentences(a->text, &pieces);
+    char **list = n ? pieces : &whole; /* no split, or nothing but spaces: the front-end says why */
+    const int count = n ? n : 1;
+    const int64_t sr = m->cfg.data.sampling_rate, gap = (int64_t)llround(a->pause * (double)sr);
+    float *all = NULL;
+    int64_t total = 0;
+    int rc = 0;
+    double t0 = now_s();
+    for (int k = 0; k < count && !rc; k++) {
+        char err[1024];
+        bv_infer_utt u;
+        if (bv_infer_utt_from_text(&u, lex, list[k], a->language, m->cfg.data.add_blank, err, sizeof err)) {
+            if (count > 1) fprintf(stderr, "error: --text: sentence %d (\"%.60s\"): %s\n", k + 1, list[k], err);
+            else fprintf(stderr, "error: --text: %s\n", err);
+            rc = BV_EXIT_INPUT;
+            break;
+        }
+        u.speaker = speaker;
+        float *audio = NULL;
+        int64_t len = 0;
+        if (bv_infer_synthesize(ctx, m, &u, 1, &a->opts, &audio, &len, NULL, err, sizeof err)) {
+            fprintf(stderr, "error: %s%s\n", count > 1 ? "a sentence of --text: " : "", err);
+            rc = BV_EXIT_INPUT;
+        } else {
+            const int64_t add = (k ? gap : 0) + len;
+            all = bv_xrealloc(all, sizeof(float) * (size_t)(total + add + 1));
+            if (k) memset(all + total, 0, sizeof(float) * (size_t)gap);
+            memcpy(all + total + (k ? gap : 0), audio, sizeof(float) * (size_t)len);
+            total += add;
+            if (!a->quiet && count > 1)
+                fprintf(stderr, "\rsentence %d of %d: %.2f s of audio so far", k + 1, count, (double)total / (double)sr);
+        }
+        free(audio);
+        bv_infer_utt_free(&u);
+        bv_ctx_reset(ctx); /* each sentence's activations go before the next */
+    }
+    if (!a->quiet && count > 1) fputc('\n', stderr);
+    const char *path = a->output ? a->output : "out.wav";
+    if (!rc && write_wav(path, all, total, m)) rc = BV_EXIT_INPUT;
+    double dt = now_s() - t0, secs = (double)total / (double)sr;
+    if (!rc && !a->quiet)
+        fprintf(stderr, "%s: %.2f s of audio (%lld samples at %lld Hz) in %.2f s, real-time factor %.3f\n", path, secs,
+                (long long)total, (long long)sr, dt, dt / (secs > 0 ? secs : 1));
+    free(all);
+    bv_infer_pieces_free(pieces, n);
+    bv_lexicon_free(lex);
+    return rc;
+}
+
 static int run_single(const infer_args *a, bv_ctx *ctx, const bv_infer_model *m) {
     char err[1024];
     bv_infer_utt u;
     int add_blank = m->cfg.data.add_blank;
     if (a->text) {
-        bv_lexicon *lex = strcmp(a->language, "EN") ? NULL : load_lexicon(a);
-        if (!strcmp(a->language, "EN") && !lex) return BV_EXIT_INPUT;
-        int rc = bv_infer_utt_from_text(&u, lex, a->text, a->language, add_blank, err, sizeof err);
-        bv_lexicon_free(lex);
-        if (rc) return fprintf(stderr, "error: --text: %s\n", err), BV_EXIT_INPUT;
+        return run_text(a, ctx, m);
     } else {
         if (bv_infer_utt_from_phones(&u, a->phones, a->language, add_blank, err, sizeof err))
             return fprintf(stderr, "error: --phones: %s\n", err), BV_EXIT_INPUT;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/cleanup.h"
 #include "cli.h"
 
 typedef struct {
@@ -48,7 +49,11 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(cmd, commands[i].name)) {
+            int rc = commands[i].run(argc - 1, argv + 1);
+            bv_cleanup_run(); /* the process-wide caches, so nothing is left for LeakSanitizer */
+            return rc;
+        }
     fprintf(stderr, "error: unknown command '%s' (try 'bv2 help')\n", cmd);
     return BV_EXIT_USAGE;
 }

@@ -110,21 +110,28 @@ static char *read_file(const char *path, size_t *len) {
 }
 
 
-/* Writes n strings to path via "<path>.tmp" + rename (a kill never leaves half a filelist). */
+/* Writes n strings to path as a whole (src/io/fs.h): a kill never leaves half a filelist. */
 static int write_lines(const char *path, char *const *lines, const int *idx, int n) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     char merr[512];
-    FILE *f = bv_mkdir_parents(path, merr, sizeof merr) ? NULL : fopen(tmp, "w");
+    bv_out_file o;
+    if (bv_mkdir_parents(path, merr, sizeof merr) || bv_out_begin(&o, path, merr, sizeof merr)) {
+        fprintf(stderr, "error: preprocess: %s\n", merr);
+        return -1;
+    }
+    FILE *f = fopen(o.tmp, "w");
     int bad = !f;
     for (int i = 0; i < n && !bad; i++) bad = fputs(lines[idx ? idx[i] : i], f) < 0;
     if (f) bad |= fclose(f) != 0;
-    if (!bad) bad = rename(tmp, path) != 0;
     if (bad) {
-        fprintf(stderr, "error: preprocess: cannot write %s: %s\n", path, strerror(errno));
-        remove(tmp);
+        fprintf(stderr, "error: preprocess: cannot write %s: %s\n", o.tmp, strerror(errno));
+        bv_out_abort(&o);
+        return -1;
     }
-    return bad ? -1 : 0;
+    if (bv_out_commit(&o, merr, sizeof merr)) {
+        fprintf(stderr, "error: preprocess: %s\n", merr);
+        return -1;
+    }
+    return 0;
 }
 
 static int64_t config_int(const cJSON *data, const char *key, int64_t dflt) {

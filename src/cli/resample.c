@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include "../core/error.h"
+#include "../io/config.h"
 #include "../data/preprocess_lib.h"
 #include "../train/progress.h"
 #include "cli.h"
@@ -147,10 +148,12 @@ static int config_rate(const char *path, long *sr) {
     free(text);
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(j, "data");
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(data, "sampling_rate");
-    int ok = cJSON_IsNumber(r) && r->valuedouble >= 1 && r->valuedouble == (double)(long)r->valuedouble;
+    int ok = cJSON_IsNumber(r) && r->valuedouble >= 1 && r->valuedouble <= BV_CONFIG_MAX_RATE &&
+             r->valuedouble == (double)(long)r->valuedouble;
     if (ok) *sr = (long)r->valuedouble;
     else if (!j) fprintf(stderr, "error: resample: %s: not valid JSON\n", path);
-    else fprintf(stderr, "error: resample: %s: data.sampling_rate: expected a positive integer\n", path);
+    else fprintf(stderr, "error: resample: %s: data.sampling_rate: expected an integer in [1, %d]\n", path,
+                 BV_CONFIG_MAX_RATE);
     cJSON_Delete(j);
     return ok ? 0 : -1;
 }
@@ -293,7 +296,8 @@ int bv_cli_resample(int argc, char **argv) {
         } else if ((v = opt_value(argc, argv, &i, o_out, &missing))) {
             o.out_dir = v;
         } else if ((v = opt_value(argc, argv, &i, o_sr, &missing))) {
-            if (parse_long(v, 1, 10000000, &n)) return bad_usage("--sr needs a positive integer rate in Hz, got '%s'", v);
+            if (parse_long(v, 1, BV_CONFIG_MAX_RATE, &n)) /* the message's 768000 is BV_CONFIG_MAX_RATE */
+                return bad_usage("--sr needs an integer rate in Hz in [1, 768000], got '%s'", v);
             o.sr = n;
         } else if ((v = opt_value(argc, argv, &i, o_cfg, &missing))) {
             o.config = v;

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 void bv_fatal_at(const char *file, int line, const char *fmt, ...) {
     va_list ap;
@@ -30,4 +31,22 @@ void *bv_xrealloc_at(void *p, size_t n, const char *file, int line) {
     void *q = realloc(p, n ? n : 1);
     if (!q) bv_fatal_at(file, line, "out of memory reallocating %zu bytes", n);
     return q;
+}
+
+const char *bv_quote_bytes(const char *s, size_t n, char *buf, size_t cap) {
+    size_t o = 0;
+    if (!cap) return buf;
+    for (size_t i = 0; i < n && s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char piece[8];
+        int k = c >= 0x20 && c < 0x7f ? snprintf(piece, sizeof piece, "%c", c) : snprintf(piece, sizeof piece, "\\x%02x", c);
+        if (o + (size_t)k + 4 > cap) {
+            if (o + 4 <= cap) memcpy(buf + o, "...", 3), o += 3;
+            break;
+        }
+        memcpy(buf + o, piece, (size_t)k);
+        o += (size_t)k;
+    }
+    buf[o < cap ? o : cap - 1] = 0;
+    return buf;
 }

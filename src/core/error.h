@@ -31,4 +31,9 @@ void *bv_xrealloc_at(void *p, size_t n, const char *file, int line);
 #define bv_xcalloc(n, s) bv_xcalloc_at((n), (s), __FILE__, __LINE__)
 #define bv_xrealloc(p, n) bv_xrealloc_at((p), (n), __FILE__, __LINE__)
 
+/* Up to n bytes of s, as a message may quote them: printable ASCII kept, everything else (control
+ * bytes, bytes of binary files, a terminal's escape sequences) written as \xNN, "..." when cut.
+ * Returns buf. */
+const char *bv_quote_bytes(const char *s, size_t n, char *buf, size_t cap);
+
 #endif

@@ -166,11 +166,7 @@ static int parse_utterance(bv_utterance *u, const bv_filelist_entry *e, const bv
         u->word2ph = NULL;
         rc = fail(err, errcap, "%s", sub);
     }
-    if (!rc) {
-        int64_t sum = 0;
-        for (int i = 0; i < u->n_word2ph; i++) sum += u->word2ph[i];
-        if (sum != n) rc = fail(err, errcap, "word2ph sums to %lld, expected the phone count %d", (long long)sum, n);
-    }
+    if (!rc && bv_word2ph_check(u->word2ph, u->n_word2ph, n, sub, sizeof sub)) rc = fail(err, errcap, "%s", sub);
     if (!rc) {
         u->n_phones = n;
         u->phone_ids = bv_xmalloc(sizeof(int64_t) * 3 * (size_t)n);   /* phone, tone, lang ids in one block */

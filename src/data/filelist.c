@@ -106,6 +106,20 @@ static int split_line(bv_filelist_entry *e, char *s, const char *source, char *e
 
 int bv_filelist_parse(bv_filelist *fl, const char *text, size_t len, const char *source, char *err, size_t errcap) {
     memset(fl, 0, sizeof *fl);
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        int line = 1;
+        for (const char *q = text; q < nul; q++) line += *q == '\n';
+        snprintf(err, errcap, "%s:%d: a NUL byte: a filelist is UTF-8 text (is this a binary file?)", source, line);
+        return -1;
+    }
+    /* a byte-order mark some editors write: upstream (open(encoding="utf-8")) would glue U+FEFF to the
+     * first wav path and then not find that file; dropping it is what the user meant */
+    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
+        fprintf(stderr, "warning: %s: starts with a UTF-8 byte-order mark; ignored\n", source);
+        text += 3;
+        len -= 3;
+    }
     fl->buf = bv_xmalloc(len + 1);
     memcpy(fl->buf, text, len);
     fl->buf[len] = '\0';
@@ -155,7 +169,7 @@ int bv_filelist_load(bv_filelist *fl, const char *path, char *err, size_t errcap
     int bad = ferror(f);
     fclose(f);
     if (bad) {
-        snprintf(err, errcap, "%s: read error", path);
+        snprintf(err, errcap, "%s: cannot read: %s", path, strerror(errno));
         free(text);
         return -1;
     }

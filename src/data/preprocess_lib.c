@@ -14,6 +14,7 @@
 #include <soxr.h>
 
 #include "../core/error.h"
+#include "../core/mem.h"
 #include "../core/rng.h"
 #include "../io/pth.h"
 #include "../io/safetensors_write.h"
@@ -51,8 +52,19 @@ int64_t bv_prep_resampled_len(int64_t n, int in_sr, int out_sr) {
 int bv_prep_resample(const float *x, int64_t n, int in_sr, int out_sr, float **y, int64_t *ny, char *err,
                      size_t errcap) {
     if (in_sr <= 0 || out_sr <= 0) return fail(err, errcap, "resample: rates must be positive (%d -> %d)", in_sr, out_sr);
-    int64_t m = in_sr == out_sr ? n : bv_prep_resampled_len(n, in_sr, out_sr);
-    float *out = bv_xcalloc((size_t)m + 1, sizeof(float));
+    int64_t m = in_sr == out_sr ? n : bv_prep_resampled_len(n, in_sr, out_sr); /* n < 2^40, out_sr < 2^31 */
+    /* the result must fit a 16-bit WAV (4 GiB of data) and this machine's memory: said per file */
+    if (m > BV_WAV_MAX_FRAMES_16BIT_MONO)
+        return fail(err, errcap, "%lld Hz -> %d Hz makes %lld samples, more than a 16-bit WAV holds (%lld)",
+                    (long long)in_sr, out_sr, (long long)m, (long long)BV_WAV_MAX_FRAMES_16BIT_MONO);
+    int64_t need = (m + 1) * (int64_t)sizeof(float) * 2, avail = bv_mem_available(); /* output + its encoding */
+    if (need > avail) {
+        char a[32], b[32];
+        return fail(err, errcap, "%d Hz -> %d Hz needs %s for %lld samples, %s is available", in_sr, out_sr,
+                    bv_mem_str(need, a, sizeof a), (long long)m, bv_mem_str(avail, b, sizeof b));
+    }
+    float *out = calloc((size_t)m + 1, sizeof(float));
+    if (!out) return fail(err, errcap, "out of memory for %lld samples", (long long)m);
     if (in_sr == out_sr || n == 0) {
         if (n) memcpy(out, x, sizeof(float) * (size_t)n);
     } else {
@@ -145,10 +157,8 @@ static int check_cleaned(bv_prep_utt *u, const char *where, char *err, size_t er
         fail(err, errcap, "%s: %d phones but %d tones", where, n, nt);
         goto done;
     }
-    int64_t sum = 0;
-    for (int i = 0; i < nw; i++) sum += w2p[i];
-    if (sum != n) {
-        fail(err, errcap, "%s: word2ph sums to %lld, but there are %d phones", where, (long long)sum, n);
+    if (bv_word2ph_check(w2p, nw, n, sub, sizeof sub)) {
+        fail(err, errcap, "%s: %s", where, sub);
         goto done;
     }
     int64_t *ids = bv_xmalloc(sizeof(int64_t) * 3 * (size_t)n + 8);

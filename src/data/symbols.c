@@ -74,3 +74,16 @@ int bv_cleaned_text_to_sequence(const char *const *phones, const int64_t *tones,
     }
     return 0;
 }
+
+int bv_word2ph_check(const int64_t *word2ph, int n_word2ph, int n_phones, char *err, size_t errcap) {
+    int64_t sum = 0;
+    for (int i = 0; i < n_word2ph; i++) {
+        if (word2ph[i] < 0 || word2ph[i] > n_phones)
+            return snprintf(err, errcap, "word2ph[%d] = %lld is outside [0, %d] (the phone count)", i,
+                            (long long)word2ph[i], n_phones), -1;
+        sum += word2ph[i]; /* <= n_word2ph * n_phones: no overflow */
+    }
+    if (sum != n_phones)
+        return snprintf(err, errcap, "word2ph sums to %lld, but there are %d phones", (long long)sum, n_phones), -1;
+    return 0;
+}

@@ -43,4 +43,9 @@ int bv_language_num_tones(int language_id);
 int bv_cleaned_text_to_sequence(const char *const *phones, const int64_t *tones, int n, const char *language,
                                 int64_t *phone_ids, int64_t *tone_ids, int64_t *lang_ids, char *err, size_t errcap);
 
+/* The word2ph check every reader of a filelist line or a text makes: each entry in [0, n_phones]
+ * (so the sum cannot overflow) and the entries summing to n_phones. Returns 0, or -1 with err saying
+ * which entry or what the sum is. */
+int bv_word2ph_check(const int64_t *word2ph, int n_word2ph, int n_phones, char *err, size_t errcap);
+
 #endif

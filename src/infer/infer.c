@@ -3,6 +3,7 @@
 #include "infer.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,13 +294,18 @@ static int load_st_weights(bv_infer_model *m, const char *path, const char *pref
 }
 
 int bv_infer_model_load_weights(bv_infer_model *m, const char *path, const char *prefix, char *err, size_t errcap) {
-    unsigned char magic[4] = {0};
+    unsigned char magic[9] = {0};
     FILE *f = fopen(path, "rb");
     if (!f) return snprintf(err, errcap, "%s: cannot open (no such file or not readable)", path), -1;
-    size_t got = fread(magic, 1, 4, f);
+    size_t got = fread(magic, 1, sizeof magic, f);
+    int read_errno = ferror(f) ? errno : 0;
     fclose(f);
-    if (got == 4 && !memcmp(magic, "PK\x03\x04", 4)) return load_pth_weights(m, path, prefix ? prefix : "", err, errcap);
-    return load_st_weights(m, path, prefix ? prefix : "", err, errcap);
+    if (read_errno) return snprintf(err, errcap, "%s: cannot read: %s", path, strerror(read_errno)), -1;
+    if (got >= 4 && !memcmp(magic, "PK\x03\x04", 4)) return load_pth_weights(m, path, prefix ? prefix : "", err, errcap);
+    /* safetensors: a little-endian header length, then the JSON header's '{' */
+    if (got == 9 && magic[8] == '{') return load_st_weights(m, path, prefix ? prefix : "", err, errcap);
+    return snprintf(err, errcap, "%s: neither a PyTorch checkpoint (.pth: a zip file) nor a .safetensors file (%s)",
+                    path, got == 0 ? "it is empty" : "its first bytes are neither"), -1;
 }
 
 int bv_infer_model_load(bv_infer_model *m, const char *model_path, const char *config_path, char *err,
@@ -425,12 +431,7 @@ static int utt_from_cleaned(bv_infer_utt *u, const char *const *phones, const in
                             size_t errcap) {
     memset(u, 0, sizeof *u);
     if (n <= 0) return snprintf(err, errcap, "no phones"), -1;
-    if (word2ph) {
-        int64_t sum = 0;
-        for (int i = 0; i < n_w; i++) sum += word2ph[i];
-        if (sum != n)
-            return snprintf(err, errcap, "word2ph sums to %lld, but there are %d phones", (long long)sum, n), -1;
-    }
+    if (word2ph && bv_word2ph_check(word2ph, n_w, n, err, errcap)) return -1;
     int64_t *ph = bv_xmalloc(sizeof(int64_t) * (size_t)n * 3);
     if (bv_cleaned_text_to_sequence(phones, tones, n, language, ph, ph + n, ph + 2 * n, err, errcap)) {
         free(ph);
@@ -459,6 +460,57 @@ static int utt_from_cleaned(bv_infer_utt *u, const char *const *phones, const in
         if (add_blank) u->word2ph[0] += 1; /* upstream: the leading blank counts for the first word */
     }
     return 0;
+}
+
+/* Length of a sentence end starting at s (ASCII . ! ? ; or a CJK full-width end / ellipsis), else 0. */
+static int sentence_end(const char *s) {
+    static const char *const wide[] = {"\xe3\x80\x82", "\xef\xbc\x81", "\xef\xbc\x9f", "\xef\xbc\x9b",
+                                       "\xe2\x80\xa6"}; /* 。！？；… */
+    if (*s == '.' || *s == '!' || *s == '?' || *s == ';') return 1;
+    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
+        if (!strncmp(s, wide[i], 3)) return 3;
+    return 0;
+}
+
+static void add_piece(const char *b, const char *e, char ***out, int *n, int *cap) {
+    while (b < e && isspace((unsigned char)*b)) b++;
+    while (e > b && isspace((unsigned char)e[-1])) e--;
+    if (b == e) return;
+    if (*n == *cap) *out = bv_xrealloc(*out, sizeof **out * (size_t)(*cap = *cap ? 2 * *cap : 8));
+    char *p = bv_xmalloc((size_t)(e - b) + 1);
+    memcpy(p, b, (size_t)(e - b));
+    p[e - b] = 0;
+    (*out)[(*n)++] = p;
+}
+
+int bv_infer_split_sentences(const char *text, char ***pieces) {
+    int n = 0, cap = 0;
+    *pieces = NULL;
+    const char *start = text, *p = text;
+    while (*p) {
+        int k = sentence_end(p);
+        if (*p == '\n') {
+            add_piece(start, p, pieces, &n, &cap);
+            start = ++p;
+        } else if (k) {
+            const char *q = p + k;
+            while (sentence_end(q)) q += sentence_end(q); /* "?!", "..." stay with their sentence */
+            if (*q == 0 || isspace((unsigned char)*q) || k == 3) {
+                add_piece(start, q, pieces, &n, &cap);
+                start = q;
+            }
+            p = q;
+        } else {
+            p++;
+        }
+    }
+    add_piece(start, p, pieces, &n, &cap);
+    return n;
+}
+
+void bv_infer_pieces_free(char **pieces, int n) {
+    for (int i = 0; i < n; i++) free(pieces[i]);
+    free(pieces);
 }
 
 static int blank_text(const char *s) {
@@ -612,7 +664,7 @@ int bv_infer_utt_load_bert(bv_infer_utt *u, const char *path, char *err, size_t 
 
 bv_infer_opts bv_infer_default_opts(void) {
     return (bv_infer_opts){.noise_scale = 0.6f, .length_scale = 1.0f, .noise_scale_w = 0.9f, .sdp_ratio = 0.5f,
-                           .max_len = 0};
+                           .max_len = 0, .dec_chunk = BV_INFER_DEC_CHUNK};
 }
 
 typedef struct {

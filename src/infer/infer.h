@@ -46,6 +46,9 @@
 #include "../model/synthesizer.h"
 #include "../text/lexicon.h"
 
+/* Decoder frames per chunk at inference: ~6 s of 44.1 kHz audio, a few hundred MB of working set
+ * at upstream's widths, whatever the sentence's length. */
+#define BV_INFER_DEC_CHUNK 512
 #define BV_INFER_BERT_DIM 1024
 
 /* ---------------- model ---------------- */
@@ -95,6 +98,13 @@ typedef struct bv_infer_utt {
     float *bert;              /* [1024, n] features of `language`, NULL: zeros */
     char *norm_text;          /* the normalised text (text input only), else NULL */
 } bv_infer_utt;
+
+/* Long text is spoken a sentence at a time (as upstream's web UI does with cut_by_sent), which also
+ * bounds memory by the longest sentence: the pieces of text after each sentence end (. ! ? ; and
+ * 。！？；… followed by a space or the end) and at line breaks, ends kept, spaces trimmed, empty
+ * pieces dropped. Returns the count; *pieces (malloc'ed, each malloc'ed) holds them. */
+int bv_infer_split_sentences(const char *text, char ***pieces);
+void bv_infer_pieces_free(char **pieces, int n);
 
 /* clean_text(text, language) + get_text's id steps. "EN" (lex) and "JP" (MeCab over OpenJTalk's
  * dictionary, opened on first use) have front-ends; an empty text, a

@@ -77,26 +77,27 @@ static int check_integer(reader *r, const cJSON *v, const char *path, double lo,
         return 0;
     }
     if (v->valuedouble < lo || v->valuedouble > hi) {
-        fail(r, path, "integer %s out of range", describe(v, b, sizeof b));
+        fail(r, path, "integer out of range: must be in [%.0f, %.0f], got %s", lo, hi, describe(v, b, sizeof b));
         return 0;
     }
     return 1;
 }
 
-static int64_t get_i64(reader *r, const cJSON *obj, const char *section, const char *key, int required, int64_t def) {
+/* An integer key within [lo, hi]. Every size key has a range: what the model can be built with on
+ * one machine, far above any real config, so an absurd value is named here instead of overflowing an
+ * allocation (or a 32-bit int) later. */
+static int64_t get_i64(reader *r, const cJSON *obj, const char *section, const char *key, int required, int64_t def,
+                       int64_t lo, int64_t hi) {
     const cJSON *v = item(r, obj, section, key, required);
     if (!v) return def;
     char path[256];
     key_path(path, sizeof path, section, key);
-    return check_integer(r, v, path, -9007199254740992.0, 9007199254740992.0) ? (int64_t)v->valuedouble : def;
+    return check_integer(r, v, path, (double)lo, (double)hi) ? (int64_t)v->valuedouble : def;
 }
 
-static int get_int(reader *r, const cJSON *obj, const char *section, const char *key, int required, int def) {
-    const cJSON *v = item(r, obj, section, key, required);
-    if (!v) return def;
-    char path[256];
-    key_path(path, sizeof path, section, key);
-    return check_integer(r, v, path, -2147483648.0, 2147483647.0) ? (int)v->valuedouble : def;
+static int get_int(reader *r, const cJSON *obj, const char *section, const char *key, int required, int def, int lo,
+                   int hi) {
+    return (int)get_i64(r, obj, section, key, required, def, lo, hi);
 }
 
 static double get_num(reader *r, const cJSON *obj, const char *section, const char *key, int required, double def) {
@@ -144,7 +145,7 @@ static char *get_str(reader *r, const cJSON *obj, const char *section, const cha
 }
 
 /* A required non-empty list of integers (at most cap) into out; returns its length. */
-static int int_list(reader *r, const cJSON *v, const char *path, int *out, int cap) {
+static int int_list(reader *r, const cJSON *v, const char *path, int *out, int cap, int lo, int hi) {
     char b[96], ep[300];
     if (!cJSON_IsArray(v)) {
         fail(r, path, "expected a list of integers, got %s", describe(v, b, sizeof b));
@@ -159,28 +160,29 @@ static int int_list(reader *r, const cJSON *v, const char *path, int *out, int c
     const cJSON *e;
     cJSON_ArrayForEach(e, v) {
         snprintf(ep, sizeof ep, "%s[%d]", path, i);
-        if (!check_integer(r, e, ep, -2147483648.0, 2147483647.0)) return 0;
+        if (!check_integer(r, e, ep, lo, hi)) return 0;
         out[i++] = (int)e->valuedouble;
     }
     return n;
 }
 
-static int get_int_list(reader *r, const cJSON *obj, const char *section, const char *key, int *out, int cap) {
+static int get_int_list(reader *r, const cJSON *obj, const char *section, const char *key, int *out, int cap,
+                        int lo, int hi) {
     const cJSON *v = item(r, obj, section, key, 1);
     if (!v) return 0;
     char path[256];
     key_path(path, sizeof path, section, key);
-    return int_list(r, v, path, out, cap);
+    return int_list(r, v, path, out, cap, lo, hi);
 }
 
 /* ---------------- sections ---------------- */
 
 static void read_train(reader *r, const cJSON *t, bv_config_train *c) {
     const char *S = "train";
-    c->log_interval = get_i64(r, t, S, "log_interval", 1, 0);
-    c->eval_interval = get_i64(r, t, S, "eval_interval", 1, 0);
-    c->seed = get_i64(r, t, S, "seed", 1, 0);
-    c->epochs = get_i64(r, t, S, "epochs", 1, 0);
+    c->log_interval = get_i64(r, t, S, "log_interval", 1, 0, 0, 1000000000);
+    c->eval_interval = get_i64(r, t, S, "eval_interval", 1, 0, 0, 1000000000);
+    c->seed = get_i64(r, t, S, "seed", 1, 0, -BV_JSON_INT_MAX, BV_JSON_INT_MAX);
+    c->epochs = get_i64(r, t, S, "epochs", 1, 0, 0, 1000000000);
     c->learning_rate = get_num(r, t, S, "learning_rate", 1, 0);
     const cJSON *betas = item(r, t, S, "betas", 1);
     if (betas) {
@@ -194,12 +196,12 @@ static void read_train(reader *r, const cJSON *t, bv_config_train *c) {
         }
     }
     c->eps = get_num(r, t, S, "eps", 1, 0);
-    c->batch_size = get_i64(r, t, S, "batch_size", 1, 0);
+    c->batch_size = get_i64(r, t, S, "batch_size", 1, 0, 0, BV_CONFIG_MAX_BATCH);
     c->bf16_run = get_bool(r, t, S, "bf16_run", 1, 0);
     c->lr_decay = get_num(r, t, S, "lr_decay", 1, 0);
-    c->segment_size = get_i64(r, t, S, "segment_size", 1, 0);
+    c->segment_size = get_i64(r, t, S, "segment_size", 1, 0, 0, BV_CONFIG_MAX_SEGMENT);
     c->init_lr_ratio = get_num(r, t, S, "init_lr_ratio", 0, 1.0);
-    c->warmup_epochs = get_i64(r, t, S, "warmup_epochs", 0, 0);
+    c->warmup_epochs = get_i64(r, t, S, "warmup_epochs", 0, 0, 0, 1000000000);
     c->c_mel = get_num(r, t, S, "c_mel", 1, 0);
     c->c_kl = get_num(r, t, S, "c_kl", 1, 0);
     c->c_commit = get_num(r, t, S, "c_commit", 0, 100.0);
@@ -208,7 +210,7 @@ static void read_train(reader *r, const cJSON *t, bv_config_train *c) {
     c->freeze_JP_bert = get_bool(r, t, S, "freeze_JP_bert", 0, 0);
     c->freeze_EN_bert = get_bool(r, t, S, "freeze_EN_bert", 0, 0);
     c->freeze_emo = get_bool(r, t, S, "freeze_emo", 0, 0);
-    c->keep_ckpts = get_i64(r, t, S, "keep_ckpts", 0, 8);
+    c->keep_ckpts = get_i64(r, t, S, "keep_ckpts", 0, 8, 0, 1000000);
 }
 
 static void read_spk2id(reader *r, const cJSON *d, bv_config_data *c) {
@@ -220,7 +222,7 @@ static void read_spk2id(reader *r, const cJSON *d, bv_config_data *c) {
     cJSON_ArrayForEach(e, m) {
         char path[512];
         snprintf(path, sizeof path, "data.spk2id.%s", e->string);
-        if (!check_integer(r, e, path, 0, 9007199254740992.0)) return;
+        if (!check_integer(r, e, path, 0, BV_CONFIG_MAX_SPEAKERS - 1)) return;
         c->spk2id[c->n_spk2id++] = (bv_config_speaker){dup_str(e->string), (int64_t)e->valuedouble};
     }
 }
@@ -230,11 +232,11 @@ static void read_data(reader *r, const cJSON *d, bv_config_data *c) {
     c->training_files = get_str(r, d, S, "training_files", 1);
     c->validation_files = get_str(r, d, S, "validation_files", 1);
     c->max_wav_value = get_num(r, d, S, "max_wav_value", 1, 0);
-    c->sampling_rate = get_i64(r, d, S, "sampling_rate", 1, 0);
-    c->filter_length = get_i64(r, d, S, "filter_length", 1, 0);
-    c->hop_length = get_i64(r, d, S, "hop_length", 1, 0);
-    c->win_length = get_i64(r, d, S, "win_length", 1, 0);
-    c->n_mel_channels = get_i64(r, d, S, "n_mel_channels", 1, 0);
+    c->sampling_rate = get_i64(r, d, S, "sampling_rate", 1, 0, 0, BV_CONFIG_MAX_RATE);
+    c->filter_length = get_i64(r, d, S, "filter_length", 1, 0, 0, BV_CONFIG_MAX_FFT);
+    c->hop_length = get_i64(r, d, S, "hop_length", 1, 0, 0, BV_CONFIG_MAX_FFT);
+    c->win_length = get_i64(r, d, S, "win_length", 1, 0, 0, BV_CONFIG_MAX_FFT);
+    c->n_mel_channels = get_i64(r, d, S, "n_mel_channels", 1, 0, 0, BV_CONFIG_MAX_MELS);
     c->mel_fmin = get_num(r, d, S, "mel_fmin", 1, 0);
     const cJSON *fmax = item(r, d, S, "mel_fmax", 1);
     if (fmax && !cJSON_IsNull(fmax)) {
@@ -242,10 +244,10 @@ static void read_data(reader *r, const cJSON *d, bv_config_data *c) {
         c->has_mel_fmax = 1;
     }
     c->add_blank = get_bool(r, d, S, "add_blank", 1, 0);
-    c->n_speakers = get_i64(r, d, S, "n_speakers", 1, 0);
+    c->n_speakers = get_i64(r, d, S, "n_speakers", 1, 0, 0, BV_CONFIG_MAX_SPEAKERS);
     c->cleaned_text = get_bool(r, d, S, "cleaned_text", 0, 0);
-    c->min_text_len = get_i64(r, d, S, "min_text_len", 0, 1);
-    c->max_text_len = get_i64(r, d, S, "max_text_len", 0, 384);
+    c->min_text_len = get_i64(r, d, S, "min_text_len", 0, 1, 0, BV_CONFIG_MAX_TEXT);
+    c->max_text_len = get_i64(r, d, S, "max_text_len", 0, 384, 0, BV_CONFIG_MAX_TEXT);
     read_spk2id(r, d, c);
 }
 
@@ -261,7 +263,7 @@ static void read_resblock(reader *r, const cJSON *m, bv_config_model *c) {
         }
     }
     c->n_resblock_kernels = get_int_list(r, m, "model", "resblock_kernel_sizes", c->resblock_kernel_sizes,
-                                         BV_CONFIG_MAX_LIST);
+                                         BV_CONFIG_MAX_LIST, 0, BV_CONFIG_MAX_KERNEL);
     const cJSON *dil = item(r, m, "model", "resblock_dilation_sizes", 1);
     if (!dil || r->failed) return;
     if (!cJSON_IsArray(dil) || cJSON_GetArraySize(dil) != c->n_resblock_kernels) {
@@ -274,7 +276,7 @@ static void read_resblock(reader *r, const cJSON *m, bv_config_model *c) {
         char path[128];
         int tmp[64];
         snprintf(path, sizeof path, "model.resblock_dilation_sizes[%d]", k);
-        int n = int_list(r, cJSON_GetArrayItem(dil, k), path, tmp, 64);
+        int n = int_list(r, cJSON_GetArrayItem(dil, k), path, tmp, 64, 1, BV_CONFIG_MAX_KERNEL);
         if (r->failed) return;
         if (n < need) {
             fail(r, path, "resblock \"%d\" needs %d dilations, got %d", c->resblock, need, n);
@@ -290,36 +292,37 @@ static void read_model(reader *r, const cJSON *m, bv_config_model *c) {
     c->use_noise_scaled_mas = get_bool(r, m, S, "use_noise_scaled_mas", 0, 0);
     c->use_mel_posterior_encoder = get_bool(r, m, S, "use_mel_posterior_encoder", 0, 0);
     c->use_duration_discriminator = get_bool(r, m, S, "use_duration_discriminator", 0, 0);
-    c->inter_channels = get_int(r, m, S, "inter_channels", 1, 0);
-    c->hidden_channels = get_int(r, m, S, "hidden_channels", 1, 0);
-    c->filter_channels = get_int(r, m, S, "filter_channels", 1, 0);
-    c->n_heads = get_int(r, m, S, "n_heads", 1, 0);
-    c->n_layers = get_int(r, m, S, "n_layers", 1, 0);
-    c->kernel_size = get_int(r, m, S, "kernel_size", 1, 0);
+    c->inter_channels = get_int(r, m, S, "inter_channels", 1, 0, 0, BV_CONFIG_MAX_CHANNELS);
+    c->hidden_channels = get_int(r, m, S, "hidden_channels", 1, 0, 0, BV_CONFIG_MAX_CHANNELS);
+    c->filter_channels = get_int(r, m, S, "filter_channels", 1, 0, 0, BV_CONFIG_MAX_CHANNELS);
+    c->n_heads = get_int(r, m, S, "n_heads", 1, 0, 0, BV_CONFIG_MAX_LAYERS);
+    c->n_layers = get_int(r, m, S, "n_layers", 1, 0, 0, BV_CONFIG_MAX_LAYERS);
+    c->kernel_size = get_int(r, m, S, "kernel_size", 1, 0, 0, BV_CONFIG_MAX_KERNEL);
     c->p_dropout = (float)get_num(r, m, S, "p_dropout", 1, 0);
     read_resblock(r, m, c);
-    c->n_upsamples = get_int_list(r, m, S, "upsample_rates", c->upsample_rates, BV_CONFIG_MAX_LIST);
-    int nk = get_int_list(r, m, S, "upsample_kernel_sizes", c->upsample_kernel_sizes, BV_CONFIG_MAX_LIST);
+    c->n_upsamples = get_int_list(r, m, S, "upsample_rates", c->upsample_rates, BV_CONFIG_MAX_LIST, 0, BV_CONFIG_MAX_KERNEL);
+    int nk = get_int_list(r, m, S, "upsample_kernel_sizes", c->upsample_kernel_sizes, BV_CONFIG_MAX_LIST, 0,
+                          BV_CONFIG_MAX_KERNEL);
     if (!r->failed && nk != c->n_upsamples)
         fail(r, "model.upsample_kernel_sizes", "expected %d entries (one per upsample_rates entry), got %d",
              c->n_upsamples, nk);
-    c->upsample_initial_channel = get_int(r, m, S, "upsample_initial_channel", 1, 0);
-    c->n_layers_q = get_int(r, m, S, "n_layers_q", 0, 3);
-    c->n_layers_trans_flow = get_int(r, m, S, "n_layers_trans_flow", 0, 4);
+    c->upsample_initial_channel = get_int(r, m, S, "upsample_initial_channel", 1, 0, 0, BV_CONFIG_MAX_CHANNELS);
+    c->n_layers_q = get_int(r, m, S, "n_layers_q", 0, 3, 0, BV_CONFIG_MAX_LAYERS);
+    c->n_layers_trans_flow = get_int(r, m, S, "n_layers_trans_flow", 0, 4, 0, BV_CONFIG_MAX_LAYERS);
     c->use_transformer_flow = get_bool(r, m, S, "use_transformer_flow", 0, 1);
     c->use_spectral_norm = get_bool(r, m, S, "use_spectral_norm", 1, 0);
-    c->gin_channels = get_int(r, m, S, "gin_channels", 0, 256);
+    c->gin_channels = get_int(r, m, S, "gin_channels", 0, 256, 0, BV_CONFIG_MAX_CHANNELS);
     c->use_sdp = get_bool(r, m, S, "use_sdp", 0, 1);
-    c->n_flow_layer = get_int(r, m, S, "n_flow_layer", 0, 4);
+    c->n_flow_layer = get_int(r, m, S, "n_flow_layer", 0, 4, 0, BV_CONFIG_MAX_LAYERS);
     c->flow_share_parameter = get_bool(r, m, S, "flow_share_parameter", 0, 0);
     c->mas_noise_scale_initial = get_num(r, m, S, "mas_noise_scale_initial", 0, 0.01);
     c->noise_scale_delta = get_num(r, m, S, "noise_scale_delta", 0, 2e-6);
     const cJSON *slm = get_object(r, m, S, "slm");
     c->slm.model = get_str(r, slm, "model.slm", "model", 1);
-    c->slm.sr = get_i64(r, slm, "model.slm", "sr", 1, 0);
-    c->slm.hidden = get_i64(r, slm, "model.slm", "hidden", 1, 0);
-    c->slm.nlayers = get_i64(r, slm, "model.slm", "nlayers", 1, 0);
-    c->slm.initial_channel = get_i64(r, slm, "model.slm", "initial_channel", 1, 0);
+    c->slm.sr = get_i64(r, slm, "model.slm", "sr", 1, 0, 0, BV_CONFIG_MAX_RATE);
+    c->slm.hidden = get_i64(r, slm, "model.slm", "hidden", 1, 0, 0, BV_CONFIG_MAX_CHANNELS);
+    c->slm.nlayers = get_i64(r, slm, "model.slm", "nlayers", 1, 0, 0, BV_CONFIG_MAX_LAYERS);
+    c->slm.initial_channel = get_i64(r, slm, "model.slm", "initial_channel", 1, 0, 0, BV_CONFIG_MAX_CHANNELS);
     c->sdp_p_dropout = 0.5f;
     c->dp_p_dropout = 0.5f;
     c->dur_disc_p_dropout = 0.1f;
@@ -339,6 +342,22 @@ static void check_train(reader *r, const bv_config *c) {
     if (c->data.hop_length > 0 && c->train.segment_size < c->data.hop_length)
         fail(r, "train.segment_size", "%lld samples is less than one frame (data.hop_length %lld)",
              (long long)c->train.segment_size, (long long)c->data.hop_length);
+    /* upstream slices segment_size // hop frames of z but segment_size samples of the wav, so the
+     * discriminators compare different lengths (a shape error deep in feature_loss) otherwise */
+    if (c->data.hop_length > 0 && c->train.segment_size % c->data.hop_length)
+        fail(r, "train.segment_size", "%lld samples is not a multiple of data.hop_length %lld",
+             (long long)c->train.segment_size, (long long)c->data.hop_length);
+    int64_t ups = 1;
+    for (int i = 0; i < c->model.n_upsamples; i++) ups *= c->model.upsample_rates[i]; /* <= 1024^8: fits */
+    if (c->data.hop_length > 0 && ups != c->data.hop_length)
+        fail(r, "model.upsample_rates", "their product %lld must equal data.hop_length %lld (the Generator turns "
+             "one frame into hop_length samples)", (long long)ups, (long long)c->data.hop_length);
+    if (c->model.n_heads > 0 && c->model.hidden_channels % c->model.n_heads)
+        fail(r, "model.n_heads", "%d does not divide model.hidden_channels %d", c->model.n_heads,
+             c->model.hidden_channels);
+    if (c->model.upsample_initial_channel >> c->model.n_upsamples < 1)
+        fail(r, "model.upsample_initial_channel", "%d halves to zero channels over %d upsamplings",
+             c->model.upsample_initial_channel, c->model.n_upsamples);
     if (c->train.learning_rate < 0) fail(r, "train.learning_rate", "must not be negative, got %g", c->train.learning_rate);
     if (c->train.eps < 0) fail(r, "train.eps", "must not be negative, got %g", c->train.eps);
     for (int i = 0; i < 2; i++)
@@ -405,8 +424,8 @@ int bv_config_from_json(bv_config *cfg, const cJSON *root, const char *source, c
     if (model) read_model(&r, model, &cfg->model);
     cfg->version = get_str(&r, root, "", "version", 0);
     if (!r.failed) check_data(&r, &cfg->data);
-    if (!r.failed) check_train(&r, cfg);
     if (!r.failed) check_model(&r, &cfg->model);
+    if (!r.failed) check_train(&r, cfg);
     if (r.failed) {
         bv_config_free(cfg);
         return -1;
@@ -421,6 +440,26 @@ static int line_of(const char *text, const char *p) {
     return line;
 }
 
+/* Python's json keeps the LAST of duplicate keys; cJSON's lookup finds the first. Drop the earlier
+ * ones (saying so on stderr) so a config means what it means to upstream. */
+static void keep_last_duplicates(cJSON *obj, const char *src, int depth) {
+    if (depth > 64 || !(cJSON_IsObject(obj) || cJSON_IsArray(obj))) return;
+    for (cJSON *e = obj->child; e;) {
+        cJSON *next = e->next;
+        int dup = 0;
+        if (cJSON_IsObject(obj) && e->string)
+            for (cJSON *f = next; f && !dup; f = f->next) dup = f->string && !strcmp(f->string, e->string);
+        if (dup) {
+            fprintf(stderr, "warning: %s: key \"%s\" appears more than once; the last one is used (as upstream's "
+                    "Python json does)\n", src, e->string);
+            cJSON_Delete(cJSON_DetachItemViaPointer(obj, e));
+        } else {
+            keep_last_duplicates(e, src, depth + 1);
+        }
+        e = next;
+    }
+}
+
 int bv_config_parse(bv_config *cfg, const char *json, const char *source, char *err, size_t errcap) {
     const char *src = source ? source : "config";
     memset(cfg, 0, sizeof *cfg);
@@ -430,6 +469,7 @@ int bv_config_parse(bv_config *cfg, const char *json, const char *source, char *
         snprintf(err, errcap, "%s: invalid JSON near line %d", src, end ? line_of(json, end) : 0);
         return -1;
     }
+    keep_last_duplicates(root, src, 0);
     int rc = bv_config_from_json(cfg, root, src, err, errcap);
     cJSON_Delete(root);
     return rc;
@@ -457,7 +497,7 @@ int bv_config_load(bv_config *cfg, const char *path, char *err, size_t errcap) {
     fclose(f);
     if (read_err) {
         free(buf);
-        snprintf(err, errcap, "%s: read error", path);
+        snprintf(err, errcap, "%s: cannot read: %s", path, strerror(errno));
         return -1;
     }
     buf[n] = 0;

@@ -21,6 +21,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Upper bounds of size keys: far above any real Bert-VITS2 config (upstream's largest values are
+ * 44100 Hz, 2048-point FFTs, 512 channels, 6 layers), low enough that every product the model forms
+ * from them fits its integer types and a bad value is reported by key, not as an overflow later. */
+#define BV_JSON_INT_MAX 9007199254740992LL /* 2^53: the largest integer a JSON double holds exactly */
+#define BV_CONFIG_MAX_BATCH 4096
+#define BV_CONFIG_MAX_SEGMENT (1 << 22)    /* samples: 95 s at 44.1 kHz */
+#define BV_CONFIG_MAX_RATE 768000
+#define BV_CONFIG_MAX_FFT 65536
+#define BV_CONFIG_MAX_MELS 1024
+#define BV_CONFIG_MAX_SPEAKERS 100000
+#define BV_CONFIG_MAX_TEXT 100000          /* phones per utterance */
+#define BV_CONFIG_MAX_CHANNELS 16384
+#define BV_CONFIG_MAX_LAYERS 256           /* also heads */
+#define BV_CONFIG_MAX_KERNEL 1024          /* kernel sizes, dilations, upsample rates */
+
 #include <cjson/cJSON.h>
 
 #define BV_CONFIG_MAX_LIST 8   /* longest resblock / upsample list (matches generator.h) */

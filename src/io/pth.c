@@ -2,6 +2,7 @@
  * read from data/<key> on demand, and write the same layout (STORED entries, data aligned to 64
  * bytes like torch's PyTorchStreamWriter, written to "<path>.tmp.<pid>" then renamed). */
 #include "pth.h"
+#include "fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -307,23 +308,17 @@ static int add_entry(zwriter *w, const char *name, const void *data, size_t len)
     return 0;
 }
 
-static int fsync_path(const char *path, int dir) {
-    int fd = open(path, O_RDONLY | (dir ? O_DIRECTORY : 0));
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 int bv_pth_save(const char *path, const bv_pk_value *root, char *err, size_t errcap) {
     unsigned char *pkl = NULL;
     size_t pkl_len = 0;
     const bv_pk_tensor **tensors = NULL;
-    int nt = 0, zerr = 0, wrote_tmp = 0;
-    char sub[384], arch[200], name[300], tmp[4096];
+    int nt = 0, zerr = 0;
+    char sub[384], arch[200], name[300];
     zip_t *za = NULL;
-    /* unique per process: two ranks caching the same .spec.pt must not share a temporary file */
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) FAIL("%s: path too long", path);
+    /* unique per process and call: two ranks caching the same .spec.pt never share a temporary */
+    bv_out_file o;
+    if (bv_out_begin(&o, path, err, errcap)) return -1;
+    const char *tmp = o.tmp;
     if (bv_pk_dump(root, &pkl, &pkl_len, &tensors, &nt, sub, sizeof sub)) FAIL("%s: cannot pickle: %s", path, sub);
     archive_name(path, arch, sizeof arch);
     za = zip_open(tmp, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
@@ -341,24 +336,14 @@ int bv_pth_save(const char *path, const bv_pk_value *root, char *err, size_t err
     }
     snprintf(name, sizeof name, "%s/version", arch);
     if (add_entry(&w, name, "3\n", 2)) FAIL("%s: %s", tmp, sub);
-    wrote_tmp = 1;
     if (zip_close(za) != 0) FAIL("%s: write failed: %s", tmp, zip_strerror(za));
     za = NULL;
-    if (fsync_path(tmp, 0) != 0) FAIL("%s: fsync failed: %s", tmp, strerror(errno));
-    if (rename(tmp, path) != 0) FAIL("%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    wrote_tmp = 0;
-    /* make the rename itself durable */
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) *(slash == dir ? slash + 1 : slash) = 0;
-    fsync_path(slash ? dir : ".", 1);
     free(pkl);
     free(tensors);
-    return 0;
+    return bv_out_commit(&o, err, errcap);
 fail:
     if (za) zip_discard(za);
-    if (wrote_tmp) unlink(tmp);
+    bv_out_abort(&o);
     free(pkl);
     free(tensors);
     return -1;

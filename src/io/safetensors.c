@@ -3,6 +3,8 @@
 #include "safetensors.h"
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +46,7 @@ int bv_st_open(bv_safetensors *st, const char *path, char *err, size_t errcap) {
     if (sz < 8) FAIL("%s: too short for a safetensors file (%ld bytes)", path, sz);
     rewind(f);
     unsigned char lenb[8];
-    if (fread(lenb, 1, 8, f) != 8) FAIL("%s: read error", path);
+    if (fread(lenb, 1, 8, f) != 8) FAIL("%s: cannot read: %s", path, strerror(errno));
     rewind(f);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | lenb[i];
@@ -55,7 +57,7 @@ int bv_st_open(bv_safetensors *st, const char *path, char *err, size_t errcap) {
     st->base = aligned_alloc(64, (lead + st->size + 63) / 64 * 64);
     if (!st->base) FAIL("%s: out of memory (%zu bytes)", path, st->size);
     st->buf = st->base + lead;
-    if (fread(st->buf, 1, st->size, f) != st->size) FAIL("%s: read error", path);
+    if (fread(st->buf, 1, st->size, f) != st->size) FAIL("%s: cannot read: %s", path, strerror(errno));
     fclose(f);
     f = NULL;
 
@@ -81,9 +83,14 @@ int bv_st_open(bv_safetensors *st, const char *path, char *err, size_t errcap) {
         if (en->ndim > 8) FAIL("%s: tensor '%s': %d dims", path, e->string, en->ndim);
         en->numel = 1;
         for (int i = 0; i < en->ndim; i++) {
-            double v = cJSON_GetArrayItem(sh, i)->valuedouble;
-            if (v < 0) FAIL("%s: tensor '%s': negative dim", path, e->string);
+            const cJSON *d = cJSON_GetArrayItem(sh, i);
+            double v = d->valuedouble;
+            /* a dim must be a whole number a file can hold; the product is checked before it wraps */
+            if (!cJSON_IsNumber(d) || !(v >= 0 && v <= 9007199254740992.0) || v != (double)(int64_t)v)
+                FAIL("%s: tensor '%s': shape[%d] is not a whole number in [0, 2^53]", path, e->string, i);
             en->shape[i] = (int64_t)v;
+            if (en->shape[i] && en->numel > INT64_MAX / en->shape[i])
+                FAIL("%s: tensor '%s': shape overflows 64-bit element counts", path, e->string);
             en->numel *= en->shape[i];
         }
         double b = cJSON_GetArrayItem(off, 0)->valuedouble, end = cJSON_GetArrayItem(off, 1)->valuedouble;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../core/error.h"
+#include "fs.h"
 
 size_t bv_st_dtype_size(bv_st_dtype d) {
     switch (d) {
@@ -128,30 +129,20 @@ static void build_header(strbuf *b, const bv_st_write_entry *e, int n, const cha
 
 /* ---------------- writing ---------------- */
 
-static int fsync_dir_of(const char *path) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) *(slash == dir ? slash + 1 : slash) = 0;
-    int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
 
 int bv_st_write(const char *path, const bv_st_write_entry *entries, int n, const char *const *meta, int n_meta,
                 char *err, size_t errcap) {
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-        return snprintf(err, errcap, "%s: path too long", path), -1;
     if (check_entries(path, entries, n, err, errcap)) return -1;
+    bv_out_file o;
+    if (bv_out_begin(&o, path, err, errcap)) return -1;
+    const char *tmp = o.tmp;
     strbuf hdr = {0};
     build_header(&hdr, entries, n, meta, n_meta);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         snprintf(err, errcap, "%s: cannot create: %s", tmp, strerror(errno));
         free(hdr.s);
+        bv_out_abort(&o);
         return -1;
     }
     unsigned char lenb[8];
@@ -163,19 +154,13 @@ int bv_st_write(const char *path, const bv_st_write_entry *entries, int n, const
     }
     free(hdr.s);
     int saved = errno;
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = ok && fflush(f) == 0;
     if (!ok) saved = errno;
     if (fclose(f) != 0 && ok) ok = 0, saved = errno;
     if (!ok) {
         snprintf(err, errcap, "%s: write failed: %s", tmp, strerror(saved));
-        unlink(tmp);
+        bv_out_abort(&o);
         return -1;
     }
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errcap, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    fsync_dir_of(path); /* make the rename durable; failure here loses nothing already written */
-    return 0;
+    return bv_out_commit(&o, err, errcap);
 }

@@ -2,6 +2,7 @@
  * by hand (a 44-byte header and little-endian samples: no library needed to write it, and the
  * same bytes go to files and to TensorBoard). */
 #include "wav.h"
+#include "fs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -72,11 +73,48 @@ static int read_all(SNDFILE *sf, const SF_INFO *si, const char *name, float **sa
         return -1;
     }
     sf_close(sf);
+    /* a float WAV can hold NaN/Inf; said here, by file and sample, not as a non-finite loss later */
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(buf[i])) {
+            snprintf(err, errcap, "%s: sample %zu (frame %zu) is %s; audio must be finite", name, i,
+                     i / (size_t)si->channels, isnan(buf[i]) ? "NaN" : "infinite");
+            free(buf);
+            return -1;
+        }
     info->sample_rate = si->samplerate;
     info->channels = si->channels;
     info->frames = si->frames;
     info->encoding = encoding_of(si->format);
     *samples = buf;
+    return 0;
+}
+
+static uint32_t le32(const unsigned char *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+
+/* When libsndfile refuses a RIFF/WAVE file, its own words ("SF_INFO struct incomplete") rarely help:
+ * look at the fmt chunk and say what is wrong with it, when it is one of the plain cases. */
+static int riff_fmt_problem(const char *path, char *why, size_t cap) {
+    unsigned char h[4096];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(h, 1, sizeof h, f);
+    fclose(f);
+    if (n < 12 || memcmp(h, "RIFF", 4) || memcmp(h + 8, "WAVE", 4)) return 0;
+    for (size_t at = 12; at + 8 <= n;) {
+        uint32_t len = le32(h + at + 4);
+        if (!memcmp(h + at, "fmt ", 4)) {
+            if (len < 16 || at + 8 + 16 > n) return snprintf(why, cap, "WAV fmt chunk too short (%u bytes)", len), 1;
+            const unsigned char *c = h + at + 8;
+            unsigned channels = c[2] | c[3] << 8, bits = c[14] | c[15] << 8;
+            uint32_t rate = le32(c + 4);
+            if (channels == 0) return snprintf(why, cap, "WAV header says 0 channels"), 1;
+            if (rate == 0) return snprintf(why, cap, "WAV header says sample rate 0"), 1;
+            if (bits == 0) return snprintf(why, cap, "WAV header says 0 bits per sample"), 1;
+            return 0;
+        }
+        if (len > n) break;
+        at += 8 + (size_t)len + (len & 1);
+    }
     return 0;
 }
 
@@ -86,7 +124,9 @@ int bv_wav_read(const char *path, float **samples, bv_wav_info *info, char *err,
     SNDFILE *sf = sf_open(path, SFM_READ, &si);
     if (!sf) {
         *samples = NULL;
-        snprintf(err, errcap, "%s: cannot read audio: %s", path, sf_strerror(NULL));
+        char why[160];
+        if (riff_fmt_problem(path, why, sizeof why)) snprintf(err, errcap, "%s: %s", path, why);
+        else snprintf(err, errcap, "%s: cannot read audio: %s", path, sf_strerror(NULL));
         return -1;
     }
     return read_all(sf, &si, path, samples, info, err, errcap);
@@ -204,34 +244,26 @@ int bv_wav_write(const char *path, const float *samples, int64_t frames, int cha
         snprintf(err, errcap, "%s: %s", path, why);
         return -1;
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp) {
+    bv_out_file o;
+    if (bv_out_begin(&o, path, err, errcap)) {
         free(buf);
-        snprintf(err, errcap, "%s: out of memory", path);
         return -1;
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
     int rc = -1;
-    FILE *f = fopen(tmp, "wb");
+    FILE *f = fopen(o.tmp, "wb");
     if (!f) {
-        snprintf(err, errcap, "%s: cannot create: %s", tmp, strerror(errno));
+        snprintf(err, errcap, "%s: cannot create: %s", o.tmp, strerror(errno));
     } else {
         int ok = fwrite(buf, 1, size, f) == size;
         int e = errno;
         ok = (fclose(f) == 0) && ok;
         if (!ok) {
-            snprintf(err, errcap, "%s: write failed: %s", tmp, strerror(e ? e : errno));
-            unlink(tmp);
-        } else if (rename(tmp, path) != 0) {
-            snprintf(err, errcap, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-            unlink(tmp);
+            snprintf(err, errcap, "%s: write failed: %s", o.tmp, strerror(e ? e : errno));
+            bv_out_abort(&o);
         } else {
-            rc = 0;
+            rc = bv_out_commit(&o, err, errcap);
         }
     }
-    free(tmp);
     free(buf);
     return rc;
 }

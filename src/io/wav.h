@@ -24,6 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The longest mono 16-bit WAV: its data chunk size is a 32-bit field. */
+#define BV_WAV_MAX_FRAMES_16BIT_MONO ((int64_t)((0xFFFFFFFFu - 44u) / 2u))
+
 typedef enum {
     BV_WAV_PCM_U8,
     BV_WAV_PCM_S8,

@@ -51,7 +51,7 @@ int bv_yaml_flat_load(const char *path, bv_yaml_flat *doc, char *err, size_t err
     yaml_parser_initialize(&p);
     yaml_parser_set_input_file(&p, f);
     level st[MAX_DEPTH];
-    int depth = 0, rc = 0, done = 0;
+    int depth = 0, rc = 0, done = 0, n_docs = 0;
     while (!done) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&p, &ev)) {
@@ -117,6 +117,14 @@ int bv_yaml_flat_load(const char *path, bv_yaml_flat *doc, char *err, size_t err
             snprintf(err, errcap, "%s:%d: YAML aliases are not supported in config files", path, line);
             rc = -1;
             done = 1;
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            /* upstream reads config.yml with yaml.safe_load, which refuses a second document */
+            if (++n_docs > 1) {
+                snprintf(err, errcap, "%s:%d: a second YAML document ('---'); config.yml must hold one", path, line);
+                rc = -1;
+                done = 1;
+            }
             break;
         case YAML_STREAM_END_EVENT: done = 1; break;
         default: break;

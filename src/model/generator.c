@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../core/error.h"
 
@@ -180,4 +181,46 @@ bv_tensor *bv_generator_forward(bv_ctx *ctx, const bv_generator *m, bv_tensor *x
     x = bv_leaky_relu(ctx, x, GEN_LRELU_DEFAULT);   /* upstream F.leaky_relu(x): default slope 0.01 */
     x = bv_conv1d_layer_forward(ctx, &m->conv_post, x); // [B, 1, T_wav]
     return bv_tanh(ctx, x);                             // [B, 1, T_wav]
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int64_t bv_generator_receptive_frames(const bv_generator_cfg *cfg) {
+    int64_t frames = 3, scale = 1; /* conv_pre: kernel 7 */
+    for (int i = 0; i < cfg->n_upsamples; i++) {
+        const int64_t k = cfg->upsample_kernel_sizes[i], u = cfg->upsample_rates[i];
+        frames += ceil_div(ceil_div(k, u) + 1, scale); /* a transposed conv output sees ~k/u inputs */
+        scale *= u;
+        int64_t widest = 0; /* the resblocks' outputs are summed: the widest chain counts */
+        for (int j = 0; j < cfg->n_kernels; j++) {
+            const int64_t half = (cfg->resblock_kernel_sizes[j] - 1) / 2 + 1;
+            int64_t r = 0;
+            for (int d = 0; d < (cfg->resblock == 1 ? 3 : 2); d++)
+                r += half * cfg->resblock_dilation_sizes[j][d] + (cfg->resblock == 1 ? half : 0);
+            widest = r > widest ? r : widest;
+        }
+        frames += ceil_div(widest, scale);
+    }
+    return frames + ceil_div(4, scale) + 2; /* conv_post (kernel 7), and a margin */
+}
+
+bv_tensor *bv_generator_forward_chunked(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, bv_tensor *g, int64_t chunk) {
+    const int64_t B = x->shape[0], T = x->shape[2];
+    if (chunk <= 0 || T <= chunk || bv_grad_enabled(ctx)) return bv_generator_forward(ctx, m, x, g);
+    int64_t hop = 1;
+    for (int i = 0; i < m->cfg.n_upsamples; i++) hop *= m->cfg.upsample_rates[i];
+    const int64_t ctx_frames = bv_generator_receptive_frames(&m->cfg);
+    bv_tensor *out = bv_new(ctx, BV_F32, BV_SHAPE(B, 1, T * hop)); // [B, 1, T * hop]
+    const bv_arena_mark mark = bv_arena_get_mark(&ctx->arena);
+    for (int64_t a = 0; a < T; a += chunk) {
+        const int64_t n = a + chunk < T ? chunk : T - a;
+        const int64_t lo = a > ctx_frames ? a - ctx_frames : 0, hi = a + n + ctx_frames < T ? a + n + ctx_frames : T;
+        bv_tensor *y = bv_generator_forward(ctx, m, bv_slice(ctx, x, 2, lo, hi, 1), g); // [B, 1, (hi - lo) * hop]
+        BV_ASSERT(y->shape[2] == (hi - lo) * hop);
+        for (int64_t b = 0; b < B; b++)
+            memcpy(out->data + b * T * hop + a * hop, y->data + b * y->shape[2] + (a - lo) * hop,
+                   sizeof(float) * (size_t)(n * hop));
+        bv_ctx_keep_only(ctx, mark, 0, NULL); /* the chunk's activations go; out stays */
+    }
+    return out;
 }

@@ -67,4 +67,15 @@ void bv_generator_reset_parameters(const bv_generator *m, bv_rng *rng);
  * No dropout or train/eval difference upstream, hence no training flag. */
 bv_tensor *bv_generator_forward(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, bv_tensor *g);
 
+/* How far, in input frames, one output sample can see on either side (every conv, transposed conv
+ * and resblock chain summed, rounded up): chunks overlapping by this much give the samples of one
+ * whole pass. */
+int64_t bv_generator_receptive_frames(const bv_generator_cfg *cfg);
+
+/* Inference (grad off) in chunks of `chunk` frames, each computed with bv_generator_receptive_frames
+ * of context on both sides and its context trimmed: the same samples as bv_generator_forward (up to
+ * float rounding of differently sized convolutions), with the network's working memory bounded by
+ * the chunk instead of the utterance. chunk <= 0, T <= chunk, or grad on: one whole pass. */
+bv_tensor *bv_generator_forward_chunked(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, bv_tensor *g, int64_t chunk);
+
 #endif

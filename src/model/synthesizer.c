@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/mem.h"
 #include "../ops/align.h"
 #include "../ops/ops.h"
 
@@ -351,11 +352,50 @@ static bv_tensor *ceil_nograd(bv_ctx *ctx, const bv_tensor *w) {
     return y;
 }
 
+int64_t bv_synth_infer_bytes(const bv_synth *m, int64_t B, int64_t T_x, int64_t T_y, int64_t dec_chunk) {
+    const bv_text_encoder_cfg *e = &m->enc_p->cfg;
+    const int64_t f = (int64_t)sizeof(float), heads = e->n_heads, H = e->hidden_channels, F = e->filter_channels;
+    /* encoder: scores, softmax and relative-position logits per head; activations and BERT inputs */
+    int64_t bytes = B * f * (4 * heads * T_x * T_x + T_x * (8 * H + 2 * F + 3 * 1024));
+    if (T_y <= 0) return bytes;
+    bytes += B * f * T_y * T_x;                                     /* the path (attn) */
+    bytes += B * f * T_y * (16 * m->inter_channels + 8 * H + 2 * F); /* prior, noise, flow activations */
+    if (m->use_transformer_flow) bytes += B * f * 4 * heads * T_y * T_y;
+    const bv_generator_cfg *g = &m->dec->cfg;
+    int64_t hop = 1, per_frame = 0, scale = 1;
+    for (int i = 0; i < g->n_upsamples; i++) {
+        scale *= g->upsample_rates[i];
+        const int64_t stage = (int64_t)(g->upsample_initial_channel >> (i + 1)) * scale;
+        per_frame = stage > per_frame ? stage : per_frame;
+        hop *= g->upsample_rates[i];
+    }
+    const int64_t dec_frames = dec_chunk > 0 && dec_chunk < T_y ? dec_chunk + 2 * bv_generator_receptive_frames(g) : T_y;
+    bytes += B * f * dec_frames * per_frame * 6; /* x, the running sum, a resblock's two temporaries, reorders */
+    bytes += B * f * T_y * hop * 2;              /* the audio, and its copy out */
+    return bytes;
+}
+
+/* Refuses (an op error naming what to change) what would not fit in the memory left. */
+static void check_infer_memory(bv_ctx *ctx, const bv_synth *m, int64_t B, int64_t T_x, int64_t T_y,
+                               const bv_infer_opts *o) {
+    const int64_t need = bv_synth_infer_bytes(m, B, T_x, T_y, o->dec_chunk), avail = bv_mem_available();
+    if (need <= avail) return;
+    char a[32], b[32];
+    if (T_y <= 0)
+        bv_ctx_error(ctx, "infer", "%lld phones need about %s to encode, %s is available: give shorter sentences "
+                     "(bv2 infer splits text at sentence ends unless --no-split)", (long long)T_x,
+                     bv_mem_str(need, a, sizeof a), bv_mem_str(avail, b, sizeof b));
+    bv_ctx_error(ctx, "infer", "%lld phones make %lld frames (length_scale %g), which need about %s; %s is available: "
+                 "give shorter sentences or a smaller --length-scale", (long long)T_x, (long long)T_y,
+                 (double)o->length_scale, bv_mem_str(need, a, sizeof a), bv_mem_str(avail, b, sizeof b));
+}
+
 void bv_synth_infer_full(bv_ctx *ctx, const bv_synth *m, bv_tensor *x, bv_tensor *x_lengths, bv_tensor *sid,
                          bv_tensor *tone, bv_tensor *language, bv_tensor *bert, bv_tensor *ja_bert, bv_tensor *en_bert,
                          const bv_infer_opts *o, bv_synth_infer_out *out) {
     memset(out, 0, sizeof *out);
     check_text_inputs(ctx, m, x, x_lengths, sid, tone, language, bert, ja_bert, en_bert);
+    check_infer_memory(ctx, m, x->shape[0], x->shape[1], 0, o);
     bv_no_grad_begin(ctx);
     bv_tensor *g = speaker_embedding(ctx, m, sid);                                             // [B, gin, 1]
     bv_tensor *m_p, *logs_p, *x_mask;
@@ -368,6 +408,9 @@ void bv_synth_infer_full(bv_ctx *ctx, const bv_synth *m, bv_tensor *x, bv_tensor
     bv_tensor *w = bv_mul_scalar(ctx, bv_mul(ctx, bv_exp(ctx, logw), x_mask), o->length_scale);
     bv_tensor *w_ceil = ceil_nograd(ctx, w);                                                   // [B, 1, T_x]
     bv_tensor *y_lengths = bv_to_i64(ctx, bv_clamp(ctx, sum_12(ctx, w_ceil), 1.0f, INFINITY)); // [B]
+    int64_t T_y = 0;
+    for (int64_t b = 0; b < y_lengths->numel; b++) T_y = y_lengths->idata[b] > T_y ? y_lengths->idata[b] : T_y;
+    check_infer_memory(ctx, m, x->shape[0], x->shape[1], T_y, o); /* durations known, nothing big made yet */
     bv_tensor *y_mask = bv_to_f32(ctx, bv_sequence_mask(ctx, y_lengths, 0));                   // [B, T_y]
     y_mask = bv_reshape(ctx, y_mask, BV_SHAPE(y_mask->shape[0], 1, y_mask->shape[1]));        // [B, 1, T_y]
     bv_tensor *attn = bv_generate_path(ctx, w_ceil, attention_mask(ctx, x_mask, y_mask));      // [B, 1, T_y, T_x]
@@ -379,7 +422,7 @@ void bv_synth_infer_full(bv_ctx *ctx, const bv_synth *m, bv_tensor *x, bv_tensor
     bv_tensor *z = flow(ctx, m, z_p, y_mask, g, 1, 0);                                         // [B, inter, T_y]
     bv_tensor *zin = bv_mul(ctx, z, y_mask);
     if (o->max_len > 0) zin = bv_slice(ctx, zin, 2, 0, o->max_len, 1);                        // (z * y_mask)[:, :, :max_len]
-    out->o = bv_generator_forward(ctx, m->dec, zin, g);                                        // [B, 1, T * hop]
+    out->o = bv_generator_forward_chunked(ctx, m->dec, zin, g, o->dec_chunk);                  // [B, 1, T * hop]
     bv_no_grad_end(ctx);
     out->attn = attn;
     out->y_mask = y_mask;

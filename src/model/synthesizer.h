@@ -106,7 +106,15 @@ void bv_synth_forward(bv_ctx *ctx, const bv_synth *m, bv_tensor *x, bv_tensor *x
 typedef struct bv_infer_opts {
     float noise_scale, length_scale, noise_scale_w, sdp_ratio;
     int64_t max_len;       /* <= 0: none */
+    int64_t dec_chunk;     /* frames per decoder chunk (bv_generator_forward_chunked); <= 0: one pass */
 } bv_infer_opts;
+
+/* What bv_synth_infer_full is expected to need at most, in bytes, for B utterances of T_x phones
+ * (after add_blank) becoming T_y frames: the attention score matrices of the text encoder (T_x^2)
+ * and of the transformer flow (T_y^2), the monotonic path [T_y, T_x], the frame-rate tensors, the
+ * decoder's working set (bounded by dec_chunk), and the audio. A planning estimate (within ~2x),
+ * for refusing what cannot fit before it is allocated. T_y <= 0: the text side only. */
+int64_t bv_synth_infer_bytes(const bv_synth *m, int64_t B, int64_t T_x, int64_t T_y, int64_t dec_chunk);
 
 /* Everything infer returns: o, attn, y_mask, (z, z_p, m_p, logs_p), plus w (ceil's argument). */
 typedef struct bv_synth_infer_out {

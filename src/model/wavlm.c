@@ -469,7 +469,7 @@ static char *read_text(const char *path, char *err, size_t cap) {
         }
     }
     fclose(f);
-    if (!buf) snprintf(err, cap, "%s: read error", path);
+    if (!buf) snprintf(err, cap, "%s: cannot read: %s", path, strerror(errno));
     return buf;
 }
 

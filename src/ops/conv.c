@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "conv_ref.h"
+#include "../core/cleanup.h"
 #include "ops.h"
 
 /* ---------------- oneDNN engine, stream, primitive cache ---------------- */
@@ -83,6 +84,8 @@ static bv_conv_layout g_layout = BV_CONV_LAYOUT_AUTO;
         if (st_ != dnnl_success) bv_ctx_error(ctx, op, "oneDNN call %s failed (status %d)", #call, (int)st_); \
     } while (0)
 
+static void conv_caches_free(void);
+
 static dnnl_status_t engine_try_init(void) {
     if (g_stream) return dnnl_success;
     const char *lay = getenv("BV_CONV_LAYOUT"); /* plain | blocked: A/B the automatic choice */
@@ -90,6 +93,7 @@ static dnnl_status_t engine_try_init(void) {
     if (lay && !strcmp(lay, "blocked")) g_layout = BV_CONV_LAYOUT_BLOCKED;
     dnnl_status_t st = g_engine ? dnnl_success : dnnl_engine_create(&g_engine, dnnl_cpu, 0);
     if (st == dnnl_success) st = dnnl_stream_create(&g_stream, g_engine, dnnl_stream_default_flags);
+    if (st == dnnl_success) bv_cleanup_register(conv_caches_free);
     return st;
 }
 
@@ -801,6 +805,19 @@ static void blk_entry_destroy(blk_entry *e) {
     if (e->to) dnnl_memory_destroy(e->to);
     if (e->prim) dnnl_primitive_destroy(e->prim);
     memset(e, 0, sizeof *e);
+}
+
+/* Every cached primitive, reorder and memory descriptor, then the stream and engine (cleanup.h). */
+static void conv_caches_free(void) {
+    for (int i = 0; i < PRIM_CACHE_CAP; i++)
+        if (g_cache[i].prim) entry_destroy(&g_cache[i]);
+    for (int i = 0; i < BLK_CACHE_CAP; i++)
+        if (g_blk[i].prim) blk_entry_destroy(&g_blk[i]);
+    if (g_stream) dnnl_stream_destroy(g_stream);
+    if (g_engine) dnnl_engine_destroy(g_engine);
+    g_stream = NULL;
+    g_engine = NULL;
+    g_tick = 0;
 }
 
 static dnnl_status_t blk_entry_build(blk_entry *e, int64_t N, int64_t C, int64_t T, int to_blocked) {

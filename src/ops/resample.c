@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/cleanup.h"
 #include "ops.h"
 #include "resample.h"
 
@@ -62,6 +63,17 @@ static void build_kernel(rs_kernel *r) {
     }
 }
 
+static void kernels_free(void) {
+    pthread_mutex_lock(&g_kernel_lock);
+    for (rs_kernel *r = g_kernels, *next; r; r = next) {
+        next = r->next;
+        free(r->w);
+        free(r);
+    }
+    g_kernels = NULL;
+    pthread_mutex_unlock(&g_kernel_lock);
+}
+
 static const rs_kernel *kernel_for(int orig, int new_) {
     pthread_mutex_lock(&g_kernel_lock);
     rs_kernel *r = g_kernels;
@@ -77,6 +89,7 @@ static const rs_kernel *kernel_for(int orig, int new_) {
         build_kernel(r);
         r->next = g_kernels;
         g_kernels = r;
+        bv_cleanup_register(kernels_free);
     }
     pthread_mutex_unlock(&g_kernel_lock);
     return r;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/cleanup.h"
 #include "ops.h"
 
 #define STFT_EPS 1e-6f
@@ -37,6 +38,17 @@ static pthread_mutex_t g_plan_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Plans for size n, planned on 64-byte aligned out-of-place arrays so that arena scratch (also
  * 64-byte aligned) satisfies the new-array execute rules. */
+static void plans_free(void) {
+    pthread_mutex_lock(&g_plan_lock);
+    for (int i = 0; i < g_n_plans; i++) {
+        fftwf_destroy_plan(g_plans[i].r2c);
+        fftwf_destroy_plan(g_plans[i].c2r);
+    }
+    g_n_plans = 0;
+    fftwf_cleanup(); /* FFTW's own planner memory */
+    pthread_mutex_unlock(&g_plan_lock);
+}
+
 static const stft_plans *plans_for(bv_ctx *ctx, int n) {
     pthread_mutex_lock(&g_plan_lock);
     for (int i = 0; i < g_n_plans; i++)
@@ -59,6 +71,7 @@ static const stft_plans *plans_for(bv_ctx *ctx, int n) {
     BV_ASSERT(p->r2c && p->c2r);
     g_n_plans++;
     pthread_mutex_unlock(&g_plan_lock);
+    bv_cleanup_register(plans_free);
     return p;
 }
 

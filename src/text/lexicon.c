@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,7 +157,9 @@ static int parse_line(bv_lexicon *lex, char *s, size_t len, int line, char *err,
     for (size_t i = 0; i + 1 < len; i++)
         if (s[i] == ' ' && s[i + 1] == ' ') { gap = s + i; break; }
     if (!gap) {
-        set_err(err, cap, "line %d: expected \"WORD  PHONES\" (two spaces between), got \"%.60s\"", line, s);
+        char q[128];
+        set_err(err, cap, "line %d: expected \"WORD  PHONES\" (two spaces between), got \"%s\"", line,
+                bv_quote_bytes(s, len, q, 64));
         return -1;
     }
     const char *pron = gap + 2;
@@ -213,6 +216,12 @@ static char *read_file(const char *path, size_t *size, char *err, size_t cap) {
             set_err(err, cap, "English lexicon %s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        set_err(err, cap, "English lexicon %s: is a folder, expected the cmudict.rep file", path);
+        return NULL;
+    }
     char *buf = NULL;
     long n = -1;
     if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n < (long)UINT32_MAX && fseek(f, 0, SEEK_SET) == 0) {
@@ -221,7 +230,7 @@ static char *read_file(const char *path, size_t *size, char *err, size_t cap) {
     }
     fclose(f);
     if (!buf) {
-        set_err(err, cap, "English lexicon %s: read error", path);
+        set_err(err, cap, "English lexicon %s: cannot read: %s", path, strerror(errno));
         return NULL;
     }
     buf[n] = '\0';

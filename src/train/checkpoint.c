@@ -118,6 +118,16 @@ int bv_ckpt_clean(const char *dir, int keep, bv_logger *lg, char *err, size_t er
     return removed;
 }
 
+/* "<prefix>_<digits>.pth.tmp<anything>": a temporary of src/io/fs.h's writer ("G_5.pth.tmp.<pid>.<n>",
+ * plus libzip's own suffix when the kill came inside zip_close). */
+static int is_ckpt_tmp(const char *name, const char *prefix) {
+    size_t pl = strlen(prefix);
+    if (strncmp(name, prefix, pl) != 0 || name[pl] != '_' || !isdigit((unsigned char)name[pl + 1])) return 0;
+    const char *p = name + pl + 1;
+    while (isdigit((unsigned char)*p)) p++;
+    return strncmp(p, ".pth.tmp", 8) == 0;
+}
+
 int bv_ckpt_remove_stale_tmp(const char *dir, bv_logger *lg) {
     DIR *d = opendir(dir);
     if (!d) return 0;
@@ -125,7 +135,7 @@ int bv_ckpt_remove_stale_tmp(const char *dir, bv_logger *lg) {
     struct dirent *e;
     while ((e = readdir(d))) {
         int ours = 0;
-        for (int k = 0; k < BV_NET_COUNT && !ours; k++) ours = match_name(e->d_name, PREFIX[k], ".pth.tmp") >= 0;
+        for (int k = 0; k < BV_NET_COUNT && !ours; k++) ours = is_ckpt_tmp(e->d_name, PREFIX[k]);
         if (!ours) continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
@@ -429,6 +439,12 @@ int bv_ckpt_load(const char *path, bv_params *ps, bv_adamw *opt, const uint8_t *
     }
     if (bv_pk_as_int(bv_pk_get(root, "iteration"), &info->iteration)) {
         fail(err, errcap, "%s: 'iteration' is missing or not an int", path);
+        goto done;
+    }
+    /* the epoch it was saved in: the scheduler's last_epoch is derived from it (epoch_str - 2) */
+    if (info->iteration < 0 || info->iteration > BV_CKPT_MAX_ITERATION) {
+        fail(err, errcap, "%s: 'iteration' %lld is not an epoch number in [0, %lld]", path, (long long)info->iteration,
+             (long long)BV_CKPT_MAX_ITERATION);
         goto done;
     }
     if (bv_pk_as_double(bv_pk_get(root, "learning_rate"), &info->learning_rate)) {

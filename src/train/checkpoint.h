@@ -71,6 +71,7 @@ int bv_ckpt_clean(const char *dir, int keep, struct bv_logger *lg, char *err, si
 
 /* Deletes "<prefix>_<digits>.pth.tmp" files a killed run left in dir (they are never read; this
  * only frees the space). Returns how many were removed. */
+#define BV_CKPT_MAX_ITERATION 1000000000000LL /* epochs: far beyond any run */
 int bv_ckpt_remove_stale_tmp(const char *dir, struct bv_logger *lg);
 
 /* ---- one network ---- */

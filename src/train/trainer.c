@@ -5,6 +5,7 @@
 #include "../data/loader.h"
 #include "../data/sampler.h"
 #include "../io/config.h"
+#include "../io/fs.h"
 #include "../io/png_image.h"
 #include "../io/pth.h"
 #include "../io/tensorboard.h"
@@ -123,7 +124,7 @@ int bv_yml_read_train_ms(const char *path, bv_yml_train_ms *out, char *err, size
         else if (b < 0 && (e->quoted || (strcmp(e->val, "null") && strcmp(e->val, "~") && e->val[0])))
             snprintf(out->base_model, sizeof out->base_model, "%s", e->val);
     }
-    if (rc == 0) bv_yaml_flat_free(&doc);
+    bv_yaml_flat_free(&doc); /* empty when the load failed: always safe */
     return rc;
 }
 
@@ -151,6 +152,7 @@ typedef struct trainer {
     int64_t latest_ckpt;            /* newest G_ step on disk (resumed or saved), -1 = none */
     double t0, t_steps;
     int progress_on;
+    int lock_fd;                    /* the model folder's lock (bv_dir_lock), -1 = not held */
 } trainer;
 
 /* An error for the user: "error: ..." on stderr, and into train.log once it is open. */
@@ -341,16 +343,16 @@ static void log_hps(trainer *T) {
     free(o.buf);
 }
 
-/* Copies src to dst through "<dst>.tmp" + rename. */
+/* Copies src to dst as a whole (src/io/fs.h: a temporary moved into place). */
 static int copy_file(const char *src, const char *dst, char *err, size_t errcap) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    bv_out_file o;
+    if (bv_out_begin(&o, dst, err, errcap)) return -1;
     FILE *in = fopen(src, "rb");
     if (!in) return fmt_err(err, errcap, "%s: cannot open: %s", src, strerror(errno));
-    FILE *out = fopen(tmp, "wb");
+    FILE *out = fopen(o.tmp, "wb");
     if (!out) {
         fclose(in);
-        return fmt_err(err, errcap, "%s: cannot write: %s", tmp, strerror(errno));
+        return fmt_err(err, errcap, "%s: cannot write: %s", o.tmp, strerror(errno));
     }
     char buf[1 << 16];
     size_t k;
@@ -359,13 +361,13 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errcap)
         if (fwrite(buf, 1, k, out) != k) bad = 1;
     bad |= ferror(in);
     fclose(in);
-    if (fflush(out) || fsync(fileno(out))) bad = 1;
     if (fclose(out)) bad = 1;
-    if (bad || rename(tmp, dst)) {
-        remove(tmp);
-        return fmt_err(err, errcap, "%s: cannot copy to %s: %s", src, dst, strerror(errno));
+    if (bad) {
+        int e = errno;
+        bv_out_abort(&o);
+        return fmt_err(err, errcap, "%s: cannot copy to %s: %s", src, dst, strerror(e));
     }
-    return 0;
+    return bv_out_commit(&o, err, errcap);
 }
 
 /* Keeps model_dir/config.json equal to the config used (upstream keeps a copy beside its models). */
@@ -447,6 +449,18 @@ static int open_data(trainer *T, char *err, size_t errcap) {
     T->train_ok = 1;
     if (bv_dataset_open(&T->eval_ds, c->data.validation_files, c, &dopts, err, errcap)) return -1;
     T->eval_ok = 1;
+    if (T->train_ds.n == 0 || T->eval_ds.n == 0)
+        return fmt_err(err, errcap, "%s (data.%s): no utterances: the filelist is empty, or data.min_text_len / "
+                       "max_text_len filtered every line", T->train_ds.n ? c->data.validation_files : c->data.training_files,
+                       T->train_ds.n ? "validation_files" : "training_files");
+    /* upstream slices segment_size / hop frames from every item; longer than every utterance, every
+     * step fails inside rand_slice_segments */
+    int64_t seg = bv_config_segment_frames(c), longest = 0;
+    for (int64_t i = 0; i < T->train_ds.n; i++) longest = T->train_ds.lengths[i] > longest ? T->train_ds.lengths[i] : longest;
+    if (longest < seg)
+        return fmt_err(err, errcap, "train.segment_size %lld samples (%lld frames) is longer than every utterance of %s "
+                       "(the longest has about %lld frames)", (long long)c->train.segment_size, (long long)seg,
+                       c->data.training_files, (long long)longest);
     if (bv_bucket_sampler_init(&T->sampler, T->train_ds.lengths, T->train_ds.n, c->train.batch_size, NULL, 0, 1, 0, 1,
                                err, errcap))
         return -1;
@@ -491,6 +505,10 @@ static int setup(trainer *T) {
     if (bv_config_load(&T->cfg, T->config_path, err, sizeof err)) return report(T, "%s", err), BV_EXIT_INPUT;
     T->cfg_ok = 1;
     if (T->keep_ckpts < 0) T->keep_ckpts = (int)T->cfg.train.keep_ckpts;
+    /* one run per model folder: taken before anything in it is written or cleaned up */
+    if (bv_mkdir_p(T->model_dir, err, sizeof err)) return report(T, "model folder: %s", err), BV_EXIT_INPUT;
+    T->lock_fd = bv_dir_lock(T->model_dir, ".bv2-train.lock", err, sizeof err);
+    if (T->lock_fd < 0) return report(T, "%s", err), BV_EXIT_INPUT;
     T->lg = bv_logger_open(T->model_dir, NULL, err, sizeof err);
     if (!T->lg) return report(T, "model folder: %s", err), BV_EXIT_INPUT;
     log_hps(T);
@@ -526,6 +544,7 @@ static void teardown(trainer *T) {
     bv_tb_close(T->tb_eval);
     bv_tb_close(T->tb);
     bv_logger_close(T->lg);
+    if (T->lock_fd >= 0) close(T->lock_fd);
     if (T->cfg_ok) bv_config_free(&T->cfg);
 }
 
@@ -852,6 +871,7 @@ int bv_train_run(const bv_train_opts *o) {
     memset(&T, 0, sizeof T);
     T.o = o;
     T.last_saved = -1;
+    T.lock_fd = -1;
     T.progress_on = o->progress != 3;
     struct sigaction old_int, old_term;
     install_signals(&old_int, &old_term);
