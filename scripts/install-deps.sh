@@ -16,12 +16,14 @@ set -eu
 #   libpng-dev             libpng: TensorBoard image summaries
 #   flite1-dev             flite: letter-to-sound for English words missing from the lexicon; demo voices
 #   libopenmpi-dev openmpi-bin  OpenMPI: data-parallel training, `mpirun -np N bv2 train` (DDP's all-reduce)
+#   libmecab-dev          MeCab: morphological analysis of Japanese text (the JP front-end)
+#   open-jtalk-mecab-naist-jdic  OpenJTalk's MeCab dictionary, the one upstream's pyopenjtalk reads
 #   gcc make pkg-config    the toolchain; unzip for scripts/fetch-cmudict.sh
 #   libsentencepiece-dev g++  SentencePiece: DeBERTa-v3's tokenizer (bv2 bert-gen); C++, so one shim file needs g++
 #   libutf8proc-dev        utf8proc: Unicode categories, NFD/NFKC, lower case for the BERT tokenizers
 PKGS="gcc make pkg-config unzip libdnnl-dev libopenblas-openmp-dev libfftw3-dev libcjson-dev libsndfile1-dev \
 libsoxr-dev libzip-dev libpng-dev libyaml-dev flite1-dev libsentencepiece-dev g++ libutf8proc-dev libopenmpi-dev \
-openmpi-bin"
+openmpi-bin libmecab-dev open-jtalk-mecab-naist-jdic"
 
 missing=""
 for p in $PKGS; do

@@ -30,8 +30,9 @@ static void usage(FILE *f) {
         "     wav|speaker|language|norm_text|phones|tones|word2ph. English (EN) goes through bv2's front-end\n"
         "     (upstream's text_normalize + g2p on CMUdict 0.6; scripts/fetch-cmudict.sh installs it), Chinese\n"
         "     (ZH) through bv2's port of text/chinese.py (jieba, pypinyin, tone sandhi; scripts/fetch-zh.sh\n"
-        "     installs data/zh). JP is NOT cleaned by bv2: give such lines already cleaned (all 7 fields, e.g.\n"
-        "     from upstream's preprocess_text.py); 7-field lines of any language are checked and kept as they are.\n"
+        "     installs data/zh), Japanese (JP) through bv2's port of upstream's japanese.py (MeCab over\n"
+        "     OpenJTalk's dictionary, $OPEN_JTALK_DICT_DIR or Debian's). 7-field lines of any language are\n"
+        "     checked and kept as they are.\n"
         "  2. the cleaned list (--cleaned-path) and the train/val filelists are written: lines grouped by\n"
         "     language, each group shuffled, --val-per-lang of each to val, val cut to --max-val-total (the\n"
         "     rest back to train). The shuffle is seeded (--seed), so reruns give the same lists.\n"
@@ -181,12 +182,10 @@ static int needs_lexicon(const char *text) {
         const char *end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line) : strlen(line);
         int bars = 0;
-        const char *lang = NULL;
-        for (size_t i = 0; i < len; i++) {
-            bars += line[i] == '|';
-            if (bars == 2 && line[i] == '|') lang = line + i + 1;
-        }
-        if (bars == 3 && !(lang && !strncmp(lang, "ZH|", 3))) return 1; /* ZH lines use data/zh instead */
+        size_t lang = 0; /* start of the language field */
+        for (size_t i = 0; i < len; i++)
+            if (line[i] == '|' && ++bars == 2) lang = i + 1;
+        if (bars == 3 && len - lang >= 3 && !strncmp(line + lang, "EN|", 3)) return 1; /* an EN line to clean */
         line = end ? end + 1 : NULL;
     }
     return 0;

@@ -6,8 +6,9 @@
  *              upstream's librosa.load(sr=...) (res_type soxr_hq, fix=True) + soundfile.write give.
  *   clean      a transcript line "wav|speaker|language|text" -> the filelist line
  *              "wav|speaker|language|norm_text|phones|tones|word2ph". English goes through our
- *              front-end (text/english.h: upstream's text_normalize + g2p on CMUdict 0.6); other
- *              languages must come already cleaned (7 fields, e.g. from upstream's preprocess_text.py),
+ *              front-end (text/english.h: upstream's text_normalize + g2p on CMUdict 0.6), Japanese
+ *              through text/japanese.h (MeCab + OpenJTalk's rules, as upstream's pyopenjtalk); ZH
+ *              lines must come already cleaned (7 fields, e.g. from upstream's preprocess_text.py),
  *              and such lines are validated against the symbol table and passed through.
  *   split      upstream's train/val split: lines grouped by LANGUAGE (upstream's spk_utt_map is keyed by
  *              language despite its name), each group shuffled, its first val_per_lang lines to val;
@@ -63,7 +64,8 @@ typedef struct bv_prep_utt {
 } bv_prep_utt;
 
 /* One transcript line (already stripped of its newline) -> *u (free with bv_prep_utt_free).
- * 4 fields: cleaned here (EN: lex; ZH: bv_zh_dict_default's tables); 7 fields: validated and kept. wav_dir (may be NULL)
+ * 4 fields: cleaned here (EN: lex; ZH: bv_zh_dict_default's tables; JP: MeCab over OpenJTalk's dictionary); 7 fields:
+ * validated and kept. wav_dir (may be NULL)
  * is joined in front of a relative wav path. `source` names the transcript in messages
  * ("<source>:<line>: ..."). lex may be NULL when no line needs cleaning. */
 int bv_prep_clean_line(const bv_lexicon *lex, const char *line, int lineno, const char *source,

@@ -17,6 +17,7 @@
 #include "../ops/ops.h"
 #include "../text/chinese.h"
 #include "../text/english.h"
+#include "../text/japanese.h"
 
 #define ENC_Q_PREFIX "enc_q."
 
@@ -519,29 +520,32 @@ static int blank_text(const char *s) {
     return 1;
 }
 
+/* The JP front-end (MeCab + OpenJTalk's dictionary), opened on the first Japanese text and kept for
+ * the process (reachable, so leak checkers do not count it). */
+static bv_ja_frontend *g_ja;
+
 int bv_infer_utt_from_text(bv_infer_utt *u, const bv_lexicon *lex, const char *text, const char *language,
                            int add_blank, char *err, size_t errcap) {
     memset(u, 0, sizeof *u);
     if (bv_language_id(language) < 0)
         return snprintf(err, errcap, "unknown language '%s' (expected ZH, JP or EN)", language), -1;
-    int zh = !strcmp(language, "ZH");
-    if (strcmp(language, "EN") && !zh)
-        return snprintf(err, errcap,
-                        "bv2 has text front-ends for EN and ZH only; for %s give cleaned phones (--phones, as "
-                        "upstream's preprocess_text.py writes them into a filelist)", language), -1;
+    int zh = !strcmp(language, "ZH"), jp = !strcmp(language, "JP");
     if (!text || blank_text(text)) return snprintf(err, errcap, "empty text: nothing to say"), -1;
     bv_en_phones ph;
     char *norm = NULL;
     if (zh) { /* upstream text/chinese.py; tables from scripts/fetch-zh.sh, loaded once */
         const bv_zh_dict *d = bv_zh_dict_default(err, errcap);
         if (!d || bv_zh_clean_text(d, text, &norm, &ph, err, errcap)) return -1;
+    } else if (jp) {
+        if (!g_ja && !(g_ja = bv_ja_open(NULL, err, errcap))) return -1;
+        if (bv_ja_clean_text(g_ja, text, &norm, &ph, err, errcap)) return -1;
     } else if (bv_en_clean_text(lex, text, &norm, &ph, err, errcap)) {
         return -1;
     }
     int rc = 0;
     if (ph.n_phones <= 2)
         rc = -1, snprintf(err, errcap, "text \"%s\" has nothing the %s front-end can pronounce", text,
-                          zh ? "Chinese" : "English");
+                          zh ? "Chinese" : jp ? "Japanese" : "English");
     else
         rc = utt_from_cleaned(u, ph.phones, ph.tones, ph.n_phones, ph.word2ph, ph.n_word2ph, language, add_blank,
                               err, errcap);

@@ -5,7 +5,8 @@
  *      SynthesizerTrn.infer uses is kept: enc_q (the posterior encoder, training only) is neither
  *      built nor read, and no gradient buffers exist. Every other parameter must be in the file with
  *      its exact shape; a key the model does not have is an error (the config does not match).
- *   2. Text -> ids as infer.get_text: clean_text (English front-end, text/english.h) or a cleaned
+ *   2. Text -> ids as infer.get_text: clean_text (English or Japanese front-end, text/english.h,
+ *      text/japanese.h) or a cleaned
  *      "phones|tones|word2ph" line (any language, as in a filelist), cleaned_text_to_sequence, and
  *      with data.add_blank: intersperse 0 into phones, tones and languages, word2ph doubled and
  *      word2ph[0] += 1 (upstream's odd +1: the extra leading blank goes to the first word), so
@@ -105,8 +106,8 @@ typedef struct bv_infer_utt {
 int bv_infer_split_sentences(const char *text, char ***pieces);
 void bv_infer_pieces_free(char **pieces, int n);
 
-/* clean_text(text, language) + get_text's id steps. "EN" (lex) and "ZH" (bv_zh_dict_default) have
- * front-ends; an empty text, a
+/* clean_text(text, language) + get_text's id steps. "EN" (lex), "ZH" (bv_zh_dict_default) and "JP" (MeCab
+ * over OpenJTalk's dictionary, opened on first use) have front-ends; an empty text, a
  * text with no pronounceable word and characters the front-end cannot handle are errors. */
 int bv_infer_utt_from_text(bv_infer_utt *u, const bv_lexicon *lex, const char *text, const char *language,
                            int add_blank, char *err, size_t errcap);
