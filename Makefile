@@ -16,6 +16,10 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -fno
            -I/usr/include/x86_64-linux-gnu/openblas-openmp -MMD -MP
 LDLIBS  += -ldnnl -lopenblas -lfftw3f -lcjson -lyaml -lzip -lsndfile -lsoxr -lpng \
            -lflite_cmulex -lflite_usenglish -lflite -lmecab -lutf8proc -lsentencepiece -lstdc++ -lpthread -lm -fopenmp
+# WERROR=1: every warning is an error (CI-style strictness; the default build warns only).
+ifeq ($(WERROR),1)
+CFLAGS  += -Werror
+endif
 OPENBLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
 # OpenMPI for `mpirun -np N bv2 train` (src/train/dist.c): on when pkg-config finds it; MPI=0 builds
 # a one-process bv2 (mpirun then refuses with a message).

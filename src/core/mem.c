@@ -33,7 +33,8 @@ static int64_t least(int64_t a, int64_t b) { return a < 0 ? b : b < 0 ? a : a < 
 int64_t bv_mem_available(void) {
     int64_t avail = read_number("/proc/meminfo", "MemAvailable:");
     if (avail >= 0) avail *= 1024;
-    int64_t max = read_number("/sys/fs/cgroup/memory.max", NULL), cur = read_number("/sys/fs/cgroup/memory.current", NULL);
+    int64_t max = read_number("/sys/fs/cgroup/memory.max", NULL),
+            cur = read_number("/sys/fs/cgroup/memory.current", NULL);
     if (max >= 0 && cur >= 0) avail = least(avail, max > cur ? max - cur : 0);
     max = read_number("/sys/fs/cgroup/memory/memory.limit_in_bytes", NULL);
     cur = read_number("/sys/fs/cgroup/memory/memory.usage_in_bytes", NULL);
@@ -50,7 +51,9 @@ int64_t bv_mem_available(void) {
 }
 
 const char *bv_mem_str(int64_t bytes, char *buf, int cap) {
-    if (bytes >= ((int64_t)1 << 30)) snprintf(buf, (size_t)cap, "%.1f GiB", (double)bytes / (1 << 30));
-    else snprintf(buf, (size_t)cap, "%.0f MiB", (double)bytes / (1 << 20));
+    if (bytes >= ((int64_t)1 << 30))
+        snprintf(buf, (size_t)cap, "%.1f GiB", (double)bytes / (1 << 30));
+    else
+        snprintf(buf, (size_t)cap, "%.0f MiB", (double)bytes / (1 << 20));
     return buf;
 }

@@ -68,7 +68,8 @@ int bv_out_begin(bv_out_file *o, const char *path, char *err, size_t errcap) {
             return snprintf(err, errcap, "%s: a symbolic link to nothing; give the file itself", path), -1;
         /* a link to a regular file: replace that file; to a pipe or device (/dev/stdout): write through */
         if (S_ISREG(st.st_mode)) {
-            if (!realpath(path, resolved)) return snprintf(err, errcap, "%s: cannot resolve: %s", path, strerror(errno)), -1;
+            if (!realpath(path, resolved))
+                return snprintf(err, errcap, "%s: cannot resolve: %s", path, strerror(errno)), -1;
             target = resolved;
         }
     } else if (stat(path, &st) != 0) {
@@ -161,13 +162,16 @@ int bv_dir_lock(const char *dir, const char *name, char *err, size_t errcap) {
         pid[strcspn(pid, "\n")] = 0;
         close(fd);
         if (e == EWOULDBLOCK)
-            return snprintf(err, errcap, "%s: another process (pid %s) holds this folder; two runs writing one model "
-                            "folder would mix their checkpoints. Wait for it or stop it first", dir,
-                            pid[0] ? pid : "?"), -1;
+            return snprintf(err, errcap,
+                            "%s: another process (pid %s) holds this folder; two runs writing one model "
+                            "folder would mix their checkpoints. Wait for it or stop it first",
+                            dir, pid[0] ? pid : "?"),
+                   -1;
         return snprintf(err, errcap, "%s: cannot lock: %s", path, strerror(e)), -1;
     }
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) { /* only the message needs it */ }
+    /* the pid serves only the message a second process gets: a failed write changes nothing else */
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) != n) pid[0] = 0;
     return fd;
 }
