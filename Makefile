@@ -6,6 +6,8 @@
 #   make bench      op benchmarks beside PyTorch (not part of CI)
 #   make deps       install the Debian packages the build needs (scripts/install-deps.sh); every
 #                   build target does this itself when the package list changed (NO_DEPS=1: never)
+#   make fuzz       libFuzzer harnesses (clang, ASan + UBSan) in build-fuzz/, each run FUZZ_SECONDS
+#   make tsan       ThreadSanitizer build in build-tsan/, runs the threaded tests
 
 CC      ?= gcc
 BUILD   ?= build
@@ -45,7 +47,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test test-unit test-golden asan bench deps clean demo
+.PHONY: all test test-unit test-golden asan bench deps clean demo fuzz fuzz-build fuzz-deps fuzz-seeds tsan
 all: $(BUILD)/bv2 $(BUILD)/bv2-tests
 
 # Every build first makes sure the Debian packages it compiles against are there (scripts/install-deps.sh:
@@ -120,7 +122,52 @@ deps:
 demo:
 	BUILD=$(BUILD) scripts/demo.sh
 
+# ---- fuzzing (fuzz/README.md): one libFuzzer harness per parser of outside data ----
+# Needs clang and its sanitizer runtimes (`scripts/install-deps.sh fuzz`, run by fuzz-deps), not
+# needed by `make` or `make test`. The library is built with coverage instrumentation into an
+# archive, without OpenMP (parsers are serial; OpenMP pragmas are ignored, libgomp gives omp_*).
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -O1 -g -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-unknown-pragmas \
+                -Wno-source-uses-openmp -Wno-unused-variable -Wno-unused-but-set-variable -fno-math-errno -I/usr/include/x86_64-linux-gnu/openblas-openmp -MMD -MP \
+                $(FUZZ_SAN)
+FUZZ_LDLIBS  := $(filter-out -fopenmp,$(LDLIBS)) -lgomp
+FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS    := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/libbv2.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_golden: $(FUZZ_BUILD)/tests/golden.o
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_BUILD)/libbv2.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(LDFLAGS) -o $@ $(filter %.o,$^) $(FUZZ_BUILD)/libbv2.a $(FUZZ_LDLIBS)
+
+# Seeds from bv2's own writers (committed; rerun after a format change).
+$(BUILD)/fuzz-make-seeds: $(BUILD)/fuzz/make_seeds.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz-seeds: $(BUILD)/fuzz-make-seeds
+	mkdir -p $(addprefix fuzz/corpus/,pth pickle safetensors wav)
+	$(BUILD)/fuzz-make-seeds fuzz/corpus
+
+fuzz-deps:
+	scripts/install-deps.sh fuzz
+
+fuzz-build: fuzz-deps
+	$(MAKE) $(FUZZ_BINS)
+
+fuzz: fuzz-build $(CMUDICT)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) fuzz/run.sh
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz build-tsan
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)
+-include $(wildcard $(FUZZ_BUILD)/*/*.d $(FUZZ_BUILD)/*/*/*.d)

@@ -39,6 +39,12 @@ static double stored_value(const bv_st_entry *e, int64_t i) {
 static cJSON *g_manifest;
 static char g_manifest_dir[1024];
 
+void bv_golden_manifest_reset(void) {
+    cJSON_Delete(g_manifest);
+    g_manifest = NULL;
+    g_manifest_dir[0] = 0;
+}
+
 static const cJSON *manifest_case(bv_test_state *ts, const char *name) {
     if (!g_manifest || strcmp(g_manifest_dir, bv_test_golden_dir) != 0) {
         char path[1200];

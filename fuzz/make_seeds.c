@@ -1,0 +1,155 @@
+/* make_seeds.c - writes the fuzzers' seed inputs that come from bv2's own writers (`make
+ * fuzz-seeds` builds and runs it; the results are committed under fuzz/corpus/). Seeds copied from
+ * the golden data are listed in fuzz/README.md.
+ *
+ *   build/fuzz-make-seeds fuzz/corpus
+ *
+ * Written: torch.save files (a tiny checkpoint with model / iteration / optimizer / learning_rate,
+ * a bare state dict, one-tensor files of several dtypes, a tensor shared by two names) under pth/,
+ * their pickles alone under pickle/ (persistent ids kept), safetensors files of every dtype under
+ * safetensors/, and 16-bit WAVs (mono, stereo, empty) under wav/. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/io/pickle.h"
+#include "../src/io/pth.h"
+#include "../src/io/safetensors_write.h"
+#include "../src/io/wav.h"
+
+static char g_root[512];
+static char g_err[512];
+
+static void check(int rc, const char *what) {
+    if (rc) {
+        fprintf(stderr, "make_seeds: %s: %s\n", what, g_err);
+        exit(1);
+    }
+}
+
+static void write_bytes(const char *sub, const char *name, const void *data, size_t n) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/%s", g_root, sub, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, n, f) != n || fclose(f)) {
+        fprintf(stderr, "make_seeds: cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+/* root saved as pth/<name>.pth and its pickle as pickle/<name>.pkl. */
+static void save(const char *name, const bv_pk_value *root) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/pth/%s.pth", g_root, name);
+    check(bv_pth_save(path, root, g_err, sizeof g_err), path);
+    unsigned char *pkl;
+    size_t len;
+    const bv_pk_tensor **tensors;
+    int nt;
+    check(bv_pk_dump(root, &pkl, &len, &tensors, &nt, g_err, sizeof g_err), name);
+    char pname[256];
+    snprintf(pname, sizeof pname, "%s.pkl", name);
+    write_bytes("pickle", pname, pkl, len);
+    free(pkl);
+    free(tensors);
+}
+
+static void pth_seeds(void) {
+    float w[12], b[3];
+    for (int i = 0; i < 12; i++) w[i] = (float)i * 0.25f - 1;
+    for (int i = 0; i < 3; i++) b[i] = (float)i;
+    int64_t sw[2] = {3, 4}, sb[1] = {3}, s0[1] = {0};
+
+    bv_pk_doc *doc = bv_pk_doc_new();
+    bv_pk_value *ck = bv_pk_dict(doc, 0), *model = bv_pk_dict(doc, 1);
+    bv_pk_dict_set_str(doc, model, "enc_p.emb.weight", bv_pk_tensor_new(doc, BV_ST_F32, 2, sw, w));
+    bv_pk_dict_set_str(doc, model, "enc_p.emb.bias", bv_pk_tensor_new(doc, BV_ST_F32, 1, sb, b));
+    bv_pk_dict_set_str(doc, model, "empty", bv_pk_tensor_new(doc, BV_ST_F32, 1, s0, NULL));
+    bv_pk_value *opt = bv_pk_dict(doc, 0), *state = bv_pk_dict(doc, 0), *st0 = bv_pk_dict(doc, 0);
+    bv_pk_dict_set_str(doc, st0, "step", bv_pk_tensor_new(doc, BV_ST_F32, 0, NULL, &b[2]));
+    bv_pk_dict_set_str(doc, st0, "exp_avg", bv_pk_tensor_new(doc, BV_ST_F32, 2, sw, w));
+    bv_pk_dict_set_str(doc, st0, "exp_avg_sq", bv_pk_tensor_new(doc, BV_ST_F32, 2, sw, w));
+    bv_pk_dict_set(state, bv_pk_int(doc, 0), st0);
+    bv_pk_value *groups = bv_pk_list(doc), *g0 = bv_pk_dict(doc, 0), *betas = bv_pk_tuple(doc),
+                *params = bv_pk_list(doc);
+    bv_pk_append(betas, bv_pk_float(doc, 0.8));
+    bv_pk_append(betas, bv_pk_float(doc, 0.99));
+    bv_pk_append(params, bv_pk_int(doc, 0));
+    bv_pk_append(params, bv_pk_int(doc, 1));
+    bv_pk_dict_set_str(doc, g0, "lr", bv_pk_float(doc, 2e-4));
+    bv_pk_dict_set_str(doc, g0, "betas", betas);
+    bv_pk_dict_set_str(doc, g0, "eps", bv_pk_float(doc, 1e-9));
+    bv_pk_dict_set_str(doc, g0, "amsgrad", bv_pk_bool(doc, 0));
+    bv_pk_dict_set_str(doc, g0, "maximize", bv_pk_none(doc));
+    bv_pk_dict_set_str(doc, g0, "params", params);
+    bv_pk_append(groups, g0);
+    bv_pk_dict_set_str(doc, opt, "state", state);
+    bv_pk_dict_set_str(doc, opt, "param_groups", groups);
+    bv_pk_dict_set_str(doc, ck, "model", model);
+    bv_pk_dict_set_str(doc, ck, "iteration", bv_pk_int(doc, 1234567890123LL));
+    bv_pk_dict_set_str(doc, ck, "optimizer", opt);
+    bv_pk_dict_set_str(doc, ck, "learning_rate", bv_pk_float(doc, 2e-4));
+    save("G_1", ck);
+    save("state_dict", model);
+    bv_pk_doc_free(doc);
+
+    /* one-tensor files of each dtype (*.bert.pt, *.spec.pt are F32) */
+    static const struct { const char *name; bv_st_dtype dt; } one[] = {
+        {"t_f32", BV_ST_F32}, {"t_f64", BV_ST_F64}, {"t_i64", BV_ST_I64},
+        {"t_i32", BV_ST_I32}, {"t_f16", BV_ST_F16}, {"t_bf16", BV_ST_BF16},
+    };
+    unsigned char raw[64];
+    for (int i = 0; i < 64; i++) raw[i] = (unsigned char)(i * 7);
+    int64_t s3[3] = {2, 1, 2};
+    for (size_t k = 0; k < sizeof one / sizeof one[0]; k++) {
+        doc = bv_pk_doc_new();
+        save(one[k].name, bv_pk_tensor_new(doc, one[k].dt, 3, s3, raw));
+        bv_pk_doc_free(doc);
+    }
+    /* the same tensor under two keys (one storage, memoised) */
+    doc = bv_pk_doc_new();
+    bv_pk_value *d = bv_pk_dict(doc, 1), *t = bv_pk_tensor_new(doc, BV_ST_F32, 2, sw, w);
+    bv_pk_dict_set_str(doc, d, "a", t);
+    bv_pk_dict_set_str(doc, d, "b", t);
+    save("shared", d);
+    bv_pk_doc_free(doc);
+}
+
+static void safetensors_seeds(void) {
+    unsigned char raw[96];
+    for (int i = 0; i < 96; i++) raw[i] = (unsigned char)(i * 13);
+    bv_st_write_entry e[] = {
+        {"f32", BV_ST_F32, 2, {2, 3}, raw}, {"f64", BV_ST_F64, 1, {3}, raw},  {"i64", BV_ST_I64, 1, {1}, raw},
+        {"i32", BV_ST_I32, 3, {1, 2, 1}, raw}, {"f16", BV_ST_F16, 1, {5}, raw}, {"bf16", BV_ST_BF16, 1, {4}, raw},
+        {"scalar", BV_ST_F32, 0, {0}, raw},  {"empty", BV_ST_F32, 2, {0, 7}, raw},
+    };
+    const char *meta[] = {"format", "pt", "case", "seed"};
+    char path[1024];
+    snprintf(path, sizeof path, "%s/safetensors/all_dtypes.safetensors", g_root);
+    check(bv_st_write(path, e, (int)(sizeof e / sizeof e[0]), meta, 2, g_err, sizeof g_err), path);
+    snprintf(path, sizeof path, "%s/safetensors/one.safetensors", g_root);
+    check(bv_st_write(path, e, 1, NULL, 0, g_err, sizeof g_err), path);
+}
+
+static void wav_seeds(void) {
+    float x[200];
+    for (int i = 0; i < 200; i++) x[i] = (float)((i % 50) - 25) / 25.0f;
+    static const struct { const char *name; int64_t frames; int ch, sr; } w[] = {
+        {"mono_22050.wav", 200, 1, 22050}, {"stereo_44100.wav", 100, 2, 44100}, {"empty_16000.wav", 0, 1, 16000},
+    };
+    for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
+        uint8_t *out;
+        size_t n;
+        check(bv_wav_encode(x, w[k].frames, w[k].ch, w[k].sr, &out, &n, g_err, sizeof g_err), w[k].name);
+        write_bytes("wav", w[k].name, out, n);
+        free(out);
+    }
+}
+
+int main(int argc, char **argv) {
+    snprintf(g_root, sizeof g_root, "%s", argc > 1 ? argv[1] : "fuzz/corpus");
+    pth_seeds();
+    safetensors_seeds();
+    wav_seeds();
+    return 0;
+}
