@@ -54,10 +54,14 @@ static const cJSON *manifest_case(bv_test_state *ts, const char *name) {
             fprintf(stderr, "  golden: cannot open %s\n", path);
             return NULL;
         }
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
+        long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
         rewind(f);
-        char *buf = malloc((size_t)n + 1);
+        char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+        if (!buf) {
+            fprintf(stderr, "  golden: cannot read %s\n", path);
+            fclose(f);
+            return NULL;
+        }
         size_t got = fread(buf, 1, (size_t)n, f);
         fclose(f);
         buf[got] = 0;
@@ -80,6 +84,15 @@ static const cJSON *manifest_case(bv_test_state *ts, const char *name) {
     return NULL;
 }
 
+/* "atol" and "rtol" of a tolerance object, when both are numbers. */
+static int tolerance_pair(const cJSON *tol, double *atol, double *rtol) {
+    const cJSON *a = cJSON_GetObjectItem(tol, "atol"), *r = cJSON_GetObjectItem(tol, "rtol");
+    if (!cJSON_IsNumber(a) || !cJSON_IsNumber(r)) return -1;
+    *atol = a->valuedouble;
+    *rtol = r->valuedouble;
+    return 0;
+}
+
 bv_golden *bv_golden_open(bv_test_state *ts, bv_ctx *ctx, const char *case_name) {
     const cJSON *cs = manifest_case(ts, case_name);
     if (!cs) { /* a set made with other settings may not carry every case: reported, not failed */
@@ -87,18 +100,20 @@ bv_golden *bv_golden_open(bv_test_state *ts, bv_ctx *ctx, const char *case_name)
         else ts->failed = 1;
         return NULL;
     }
+    /* what every later access relies on: the case file's name and the default tolerance */
+    const cJSON *file = cJSON_GetObjectItem(cs, "file");
+    double atol, rtol;
+    if (!cJSON_IsString(file) || tolerance_pair(cJSON_GetObjectItem(cs, "tolerance"), &atol, &rtol)) {
+        fprintf(stderr, "  golden: %s/manifest.json: case %s needs a \"file\" string and a \"tolerance\" with "
+                "numeric atol and rtol\n", bv_test_golden_dir, case_name);
+        ts->failed = 1;
+        return NULL;
+    }
     bv_golden *g = calloc(1, sizeof *g);
     g->ts = ts;
     g->ctx = ctx;
     g->cs = cs;
     char path[1200], err[512];
-    const cJSON *file = cJSON_GetObjectItem(cs, "file");
-    if (!cJSON_IsString(file)) {
-        fprintf(stderr, "  golden: case %s has no \"file\" in the manifest\n", case_name);
-        ts->failed = 1;
-        free(g);
-        return NULL;
-    }
     snprintf(path, sizeof path, "%s/%s", bv_test_golden_dir, file->valuestring);
     if (!bv_golden_need(ts, file->valuestring, NULL)) {
         free(g);
@@ -257,9 +272,7 @@ static const char *manifest_group(const bv_golden *g, const char *name) {
 }
 
 static void tolerance_for(const bv_golden *g, const char *name, int is_int, double *atol, double *rtol) {
-    const cJSON *tol = cJSON_GetObjectItem(g->cs, "tolerance");
-    *atol = cJSON_GetObjectItem(tol, "atol")->valuedouble;
-    *rtol = cJSON_GetObjectItem(tol, "rtol")->valuedouble;
+    tolerance_pair(cJSON_GetObjectItem(g->cs, "tolerance"), atol, rtol);   /* checked by bv_golden_open */
     const char *group = manifest_group(g, name);
     if (group) {
         if (!strcmp(group, "exact")) is_int = 1;
@@ -269,10 +282,11 @@ static void tolerance_for(const bv_golden *g, const char *name, int is_int, doub
              !strncmp(name, "sub.", 4)) group = "forward";
     const cJSON *groups = cJSON_GetObjectItem(g->cs, "tolerance_groups");
     const cJSON *grp = group && groups ? cJSON_GetObjectItem(groups, group) : NULL;
-    if (grp) {
-        *atol = cJSON_GetObjectItem(grp, "atol")->valuedouble;
-        *rtol = cJSON_GetObjectItem(grp, "rtol")->valuedouble;
-    } else if (is_int) {
+    if (grp && tolerance_pair(grp, atol, rtol)) {
+        fprintf(stderr, "  golden: tolerance_groups.%s of %s has no numeric atol and rtol: using 0\n", group, name);
+        g->ts->failed = 1;
+        *atol = *rtol = 0;
+    } else if (!grp && is_int) {
         *atol = *rtol = 0;
     }
 }
@@ -393,7 +407,12 @@ void bv_golden_backward(bv_golden *g) {
     int k = 0;
     const cJSON *d;
     cJSON_ArrayForEach(d, diff) {
-        const char *nm = d->valuestring;
+        const char *nm = cJSON_IsString(d) ? d->valuestring : NULL;
+        if (!nm) {
+            fprintf(stderr, "  golden: differentiated_outputs holds a non-string\n");
+            g->ts->failed = 1;
+            continue;
+        }
         bv_tensor *t = NULL;
         for (int i = 0; i < g->n_outputs; i++)
             if (!strcmp(g->outputs[i].name, nm)) t = g->outputs[i].t;
