@@ -122,6 +122,22 @@ deps:
 demo:
 	BUILD=$(BUILD) scripts/demo.sh
 
+# ---- ThreadSanitizer: clang + LLVM's OpenMP runtime (libomp; its Archer tool tells TSan about
+# OpenMP's barriers and tasks), the unit tests of the threaded code: the background loader, the
+# sampler, the dataset and the OpenMP kernels. fuzz/tsan.supp lists what is suppressed and why.
+TSAN_CC    ?= clang
+TSAN_TESTS ?= loader sampler dataset elementwise norm reduce linalg conv stft resample lstm shape progress
+ARCHER     := $(firstword $(wildcard /usr/lib/llvm-*/lib/libarcher.so))
+
+# (test_infer.c is left out: clang 14 has no _Float16 on x86-64; no threaded test lives there.)
+tsan: fuzz-deps
+	$(MAKE) BUILD=build-tsan CC=$(TSAN_CC) OPT="-O1 -fsanitize=thread -fno-omit-frame-pointer" \
+	        TEST_SRC="$(filter-out tests/test_infer.c,$(TEST_SRC))" \
+	        LDFLAGS="-fsanitize=thread -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)" all
+	$(MAKE) $(CMUDICT)
+	OMP_TOOL_LIBRARIES=$(ARCHER) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ignore_noninstrumented_modules=1 suppressions=$(CURDIR)/fuzz/tsan.supp" \
+	        build-tsan/bv2-tests --unit-only $(TSAN_TESTS)
+
 # ---- fuzzing (fuzz/README.md): one libFuzzer harness per parser of outside data ----
 # Needs clang and its sanitizer runtimes (`scripts/install-deps.sh fuzz`, run by fuzz-deps), not
 # needed by `make` or `make test`. The library is built with coverage instrumentation into an

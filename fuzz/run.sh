@@ -6,7 +6,8 @@
 # corpus in build-fuzz/corpus/<target>/ that keeps what earlier runs found. A crash, leak, UBSan
 # report, timeout (> FUZZ_TIMEOUT s per input) or RSS over FUZZ_RSS_MB leaves its input in
 # build-fuzz/artifacts/<target>/ and makes the script exit 1 after the other targets ran.
-# The last line of each log (build-fuzz/logs/<target>.log) and the summary table give the
+# The parsers' own stderr (warnings, the golden reader's messages) is closed (-close_fd_mask=2);
+# libFuzzer and the sanitizers still report to the log. The last line of each log (build-fuzz/logs/<target>.log) and the summary table give the
 # executions and coverage (cov: edges, ft: features) reached.
 set -u
 cd "$(dirname "$0")/.."
@@ -46,7 +47,7 @@ for t in $targets; do
     echo "fuzz: $t for ${SECONDS_EACH}s (log $log)"
     # shellcheck disable=SC2086
     "$bin" -max_total_time="$SECONDS_EACH" -rss_limit_mb="$RSS" -malloc_limit_mb="$RSS" -timeout="$TIMEOUT" \
-        -max_len="$(max_len "$t")" -print_final_stats=1 -artifact_prefix="$B/artifacts/$t/" $dict \
+        -max_len="$(max_len "$t")" -close_fd_mask=2 -print_final_stats=1 -artifact_prefix="$B/artifacts/$t/" $dict \
         "$B/corpus/$t" "fuzz/corpus/$t" > "$log" 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
