@@ -126,7 +126,8 @@ demo:
 # OpenMP's barriers and tasks), the unit tests of the threaded code: the background loader, the
 # sampler, the dataset and the OpenMP kernels. fuzz/tsan.supp lists what is suppressed and why.
 TSAN_CC    ?= clang
-TSAN_TESTS ?= loader sampler dataset elementwise norm reduce linalg conv stft resample lstm shape progress
+TSAN_TESTS ?= loader sampler dataset elementwise norm reduce linalg conv stft resample lstm shape progress \
+              trainer_bounded_run trainer_sigint train_step_mas
 ARCHER     := $(firstword $(wildcard /usr/lib/llvm-*/lib/libarcher.so))
 
 # (test_infer.c is left out: clang 14 has no _Float16 on x86-64; no threaded test lives there.)
@@ -138,7 +139,7 @@ tsan: fuzz-deps
 	OMP_TOOL_LIBRARIES=$(ARCHER) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ignore_noninstrumented_modules=1 suppressions=$(CURDIR)/fuzz/tsan.supp" \
 	        build-tsan/bv2-tests --unit-only $(TSAN_TESTS)
 
-# ---- fuzzing (fuzz/README.md): one libFuzzer harness per parser of outside data ----
+# ---- fuzzing (README.md "Fuzzing"): one libFuzzer harness per parser of outside data ----
 # Needs clang and its sanitizer runtimes (`scripts/install-deps.sh fuzz`, run by fuzz-deps), not
 # needed by `make` or `make test`. The library is built with coverage instrumentation into an
 # archive, without OpenMP (parsers are serial; OpenMP pragmas are ignored, libgomp gives omp_*).

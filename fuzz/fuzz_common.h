@@ -1,4 +1,4 @@
-/* fuzz_common.h - helpers shared by the libFuzzer harnesses in fuzz/ (see fuzz/README.md).
+/* fuzz_common.h - helpers shared by the libFuzzer harnesses in fuzz/ (see README.md "Fuzzing").
  *
  * Parsers that only take a path (libzip, libsndfile, stdio readers) get the input through an
  * anonymous in-memory file: memfd_create, the bytes written, and the path /proc/self/fd/<fd>.

@@ -1,6 +1,6 @@
 /* make_seeds.c - writes the fuzzers' seed inputs that come from bv2's own writers (`make
  * fuzz-seeds` builds and runs it; the results are committed under fuzz/corpus/). Seeds copied from
- * the golden data are listed in fuzz/README.md.
+ * the golden data are listed in README.md "Fuzzing".
  *
  *   build/fuzz-make-seeds fuzz/corpus
  *
@@ -37,7 +37,8 @@ static void write_bytes(const char *sub, const char *name, const void *data, siz
     }
 }
 
-/* root saved as pth/<name>.pth and its pickle as pickle/<name>.pkl. */
+/* root saved as pth/<name>.pth, its pickle as pickle/<name>.pkl, and the pickle followed by its
+ * storages in fuzz_pth.c's structured form as pth/<name>.split. */
 static void save(const char *name, const bv_pk_value *root) {
     char path[1024];
     snprintf(path, sizeof path, "%s/pth/%s.pth", g_root, name);
@@ -50,6 +51,22 @@ static void save(const char *name, const bv_pk_value *root) {
     char pname[256];
     snprintf(pname, sizeof pname, "%s.pkl", name);
     write_bytes("pickle", pname, pkl, len);
+    static const char sep[] = "\nBVSTORAGE\n";   /* FUZZ_PTH_SEP */
+    size_t total = len;
+    for (int i = 0; i < nt; i++) total += sizeof sep - 1 + (size_t)tensors[i]->numel * (size_t)tensors[i]->elsize;
+    unsigned char *split = malloc(total), *q = split;
+    memcpy(q, pkl, len);
+    q += len;
+    for (int i = 0; i < nt; i++) {
+        size_t nb = (size_t)tensors[i]->numel * (size_t)tensors[i]->elsize;
+        memcpy(q, sep, sizeof sep - 1);
+        q += sizeof sep - 1;
+        if (nb) memcpy(q, tensors[i]->data, nb);
+        q += nb;
+    }
+    snprintf(pname, sizeof pname, "%s.split", name);
+    write_bytes("pth", pname, split, total);
+    free(split);
     free(pkl);
     free(tensors);
 }
