@@ -24,6 +24,7 @@ max_len() {
     case $1 in
     pth|golden|wav) echo 65536 ;;
     pickle|safetensors|lexicon) echo 16384 ;;
+    lines) echo 4096 ;;
     config|yaml|filelist) echo 8192 ;;
     text) echo 2048 ;;
     *) echo 4096 ;;
