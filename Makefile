@@ -139,7 +139,7 @@ tsan: fuzz-deps
 	OMP_TOOL_LIBRARIES=$(ARCHER) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ignore_noninstrumented_modules=1 suppressions=$(CURDIR)/fuzz/tsan.supp" \
 	        build-tsan/bv2-tests --unit-only $(TSAN_TESTS)
 
-# ---- fuzzing (README.md "Fuzzing"): one libFuzzer harness per parser of outside data ----
+# ---- fuzzing (README.md, "Fuzzing and ThreadSanitizer"): one libFuzzer harness per parser of outside data ----
 # Needs clang and its sanitizer runtimes (`scripts/install-deps.sh fuzz`, run by fuzz-deps), not
 # needed by `make` or `make test`. The library is built with coverage instrumentation into an
 # archive, without OpenMP (parsers are serial; OpenMP pragmas are ignored, libgomp gives omp_*).

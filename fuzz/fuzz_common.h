@@ -1,4 +1,4 @@
-/* fuzz_common.h - helpers shared by the libFuzzer harnesses in fuzz/ (see README.md "Fuzzing").
+/* fuzz_common.h - helpers shared by the libFuzzer harnesses in fuzz/ (see README.md, "Fuzzing and ThreadSanitizer").
  *
  * Parsers that only take a path (libzip, libsndfile, stdio readers) get the input through an
  * anonymous in-memory file: memfd_create, the bytes written, and the path /proc/self/fd/<fd>.
@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "../src/text/lexicon.h"
 
 /* Results are written here so the compiler cannot drop the reads that produce them. */
 static volatile double fuzz_sink;
@@ -42,6 +44,18 @@ static inline char *fuzz_cstr(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < size; i++) s[i] = (char)data[i];
     s[size] = 0;
     return s;
+}
+
+/* The English lexicon (data/cmudict.rep or $BV2_CMUDICT), for LLVMFuzzerInitialize; exits when it
+ * is missing (`make fuzz` fetches it). Kept for the whole run, so it is reachable, not leaked. */
+static inline bv_lexicon *fuzz_lexicon(const char *who) {
+    char err[512];
+    bv_lexicon *lex = bv_lexicon_load(NULL, err, sizeof err);
+    if (!lex) {
+        fprintf(stderr, "%s: %s\n", who, err);
+        exit(1);
+    }
+    return lex;
 }
 
 #endif

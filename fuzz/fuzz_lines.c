@@ -18,12 +18,7 @@ static bv_lexicon *g_lex;
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
-    char err[512];
-    g_lex = bv_lexicon_load(NULL, err, sizeof err);
-    if (!g_lex) {
-        fprintf(stderr, "fuzz_lines: %s\n", err);
-        exit(1);
-    }
+    g_lex = fuzz_lexicon("fuzz_lines");
     return 0;
 }
 

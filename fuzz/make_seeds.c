@@ -1,6 +1,6 @@
 /* make_seeds.c - writes the fuzzers' seed inputs that come from bv2's own writers (`make
  * fuzz-seeds` builds and runs it; the results are committed under fuzz/corpus/). Seeds copied from
- * the golden data are listed in README.md "Fuzzing".
+ * the golden data are listed in README.md, "Fuzzing and ThreadSanitizer".
  *
  *   build/fuzz-make-seeds fuzz/corpus
  *
