@@ -171,7 +171,7 @@ $(BUILD)/fuzz-make-seeds: $(BUILD)/fuzz/make_seeds.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 fuzz-seeds: $(BUILD)/fuzz-make-seeds
-	mkdir -p $(addprefix fuzz/corpus/,pth pickle safetensors wav)
+	mkdir -p $(addprefix fuzz/corpus/,pth pickle safetensors wav weights)
 	$(BUILD)/fuzz-make-seeds fuzz/corpus
 
 fuzz-deps:

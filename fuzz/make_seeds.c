@@ -7,11 +7,13 @@
  * Written: torch.save files (a tiny checkpoint with model / iteration / optimizer / learning_rate,
  * a bare state dict, one-tensor files of several dtypes, a tensor shared by two names) under pth/,
  * their pickles alone under pickle/ (persistent ids kept), safetensors files of every dtype under
- * safetensors/, and 16-bit WAVs (mono, stereo, empty) under wav/. */
+ * safetensors/, 16-bit WAVs (mono, stereo, empty) under wav/, and partial weight files of the
+ * demo model under weights/. Run from the repository root (it reads demo/config.json). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/infer/infer.h"
 #include "../src/io/pickle.h"
 #include "../src/io/pth.h"
 #include "../src/io/safetensors_write.h"
@@ -163,10 +165,53 @@ static void wav_seeds(void) {
     }
 }
 
+/* Weight files for fuzz_weights: the model demo/config.json builds, a few of its smallest
+ * parameters (the whole model is megabytes) under their real names and shapes, as safetensors
+ * (F32, F16) and as a checkpoint's state dict; the loader then fails only at "missing". */
+static void weights_seeds(void) {
+    bv_config cfg;
+    bv_infer_model m;
+    check(bv_config_load(&cfg, "demo/config.json", g_err, sizeof g_err) || bv_infer_model_init(&m, &cfg, g_err, sizeof g_err),
+          "demo/config.json");
+    enum { MAX_PICK = 8 };
+    bv_st_write_entry e[MAX_PICK];
+    int n = 0;
+    static uint16_t half[4096];
+    for (int i = 0; i < m.ps.n && n < MAX_PICK; i++) {
+        const bv_tensor *t = m.ps.items[i];
+        if (t->numel > 512) continue;
+        e[n] = (bv_st_write_entry){t->name, BV_ST_F32, t->ndim, {0}, t->data};
+        memcpy(e[n].shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+        n++;
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/weights/some_f32.safetensors", g_root);
+    check(bv_st_write(path, e, n, NULL, 0, g_err, sizeof g_err), path);
+    for (int i = 0; i < n; i++) {
+        e[i].dtype = BV_ST_F16;
+        e[i].data = half;
+    }
+    snprintf(path, sizeof path, "%s/weights/some_f16.safetensors", g_root);
+    check(bv_st_write(path, e, n, NULL, 0, g_err, sizeof g_err), path);
+    bv_pk_doc *doc = bv_pk_doc_new();
+    bv_pk_value *ck = bv_pk_dict(doc, 0), *model = bv_pk_dict(doc, 1);
+    for (int i = 0; i < n; i++)
+        bv_pk_dict_set_str(doc, model, e[i].name, bv_pk_tensor_new(doc, BV_ST_F32, e[i].ndim, e[i].shape, NULL));
+    bv_pk_dict_set_str(doc, model, "enc_q.pre.bias", bv_pk_tensor_new(doc, BV_ST_F32, 1, (int64_t[]){2}, NULL));
+    bv_pk_dict_set_str(doc, ck, "model", model);
+    bv_pk_dict_set_str(doc, ck, "iteration", bv_pk_int(doc, 3));
+    bv_pk_dict_set_str(doc, ck, "learning_rate", bv_pk_float(doc, 2e-4));
+    snprintf(path, sizeof path, "%s/weights/G_3.pth", g_root);
+    check(bv_pth_save(path, ck, g_err, sizeof g_err), path);
+    bv_pk_doc_free(doc);
+    bv_infer_model_free(&m);
+}
+
 int main(int argc, char **argv) {
     snprintf(g_root, sizeof g_root, "%s", argc > 1 ? argv[1] : "fuzz/corpus");
     pth_seeds();
     safetensors_seeds();
     wav_seeds();
+    weights_seeds();
     return 0;
 }

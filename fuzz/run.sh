@@ -22,7 +22,7 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/fuzz/lsan.supp:print_suppr
 # Longest input per format: a few times the largest real file of the kind we seed with.
 max_len() {
     case $1 in
-    pth|golden|wav) echo 65536 ;;
+    pth|golden|wav|weights) echo 65536 ;;
     pickle|safetensors|lexicon) echo 16384 ;;
     lines) echo 4096 ;;
     config|yaml|filelist) echo 8192 ;;
