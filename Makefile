@@ -132,7 +132,7 @@ ARCHER     := $(firstword $(wildcard /usr/lib/llvm-*/lib/libarcher.so))
 
 # (test_infer.c is left out: clang 14 has no _Float16 on x86-64; no threaded test lives there.)
 tsan: fuzz-deps
-	$(MAKE) BUILD=build-tsan CC=$(TSAN_CC) OPT="-O1 -fsanitize=thread -fno-omit-frame-pointer" \
+	$(MAKE) BUILD=build-tsan CC=$(TSAN_CC) CXX=$(TSAN_CC)++ OPT="-O1 -fsanitize=thread -fno-omit-frame-pointer" \
 	        TEST_SRC="$(filter-out tests/test_infer.c,$(TEST_SRC))" \
 	        LDFLAGS="-fsanitize=thread -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)" all
 	$(MAKE) $(CMUDICT)
@@ -153,16 +153,20 @@ FUZZ_CFLAGS  := -O1 -g -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -
 FUZZ_LDLIBS  := $(filter-out -fopenmp,$(LDLIBS)) -lgomp
 FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS    := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/%)
-FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(LIB_CXX:%.cc=$(FUZZ_BUILD)/%.o)
 
 $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
+$(FUZZ_BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC)++ -O1 -g -std=c++17 -MMD -MP $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+
 $(FUZZ_BUILD)/libbv2.a: $(FUZZ_LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(FUZZ_BUILD)/fuzz_golden: $(FUZZ_BUILD)/tests/golden.o
+$(FUZZ_BUILD)/fuzz_golden: $(FUZZ_BUILD)/tests/golden.o $(FUZZ_BUILD)/tests/skip.o
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_BUILD)/libbv2.a
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(LDFLAGS) -o $@ $(filter %.o,$^) $(FUZZ_BUILD)/libbv2.a $(FUZZ_LDLIBS)
 
