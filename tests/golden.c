@@ -144,6 +144,15 @@ static const cJSON *cfg_item(bv_golden *g, const char *key) {
     return cfg ? cJSON_GetObjectItem(cfg, key) : NULL;
 }
 
+/* A config number as an integer: one outside int64 (1e300, a NaN) is a named failure and 0, never
+ * an out-of-range conversion. */
+static long long cfg_ll(bv_golden *g, const char *key, double d) {
+    if (d >= -9.2e18 && d <= 9.2e18) return (long long)d;
+    fprintf(stderr, "  golden: config key '%s': %g is not an integer in range\n", key, d);
+    g->ts->failed = 1;
+    return 0;
+}
+
 long long bv_golden_cfg_int(bv_golden *g, const char *key) {
     const cJSON *v = cfg_item(g, key);
     if (!cJSON_IsNumber(v)) {
@@ -151,7 +160,7 @@ long long bv_golden_cfg_int(bv_golden *g, const char *key) {
         g->ts->failed = 1;
         return 0;
     }
-    return (long long)v->valuedouble;
+    return cfg_ll(g, key, v->valuedouble);
 }
 
 double bv_golden_cfg_num(bv_golden *g, const char *key) {
@@ -167,7 +176,7 @@ double bv_golden_cfg_num(bv_golden *g, const char *key) {
 long long bv_golden_cfg_int_or(bv_golden *g, const char *key, long long def) {
     const cJSON *v = cfg_item(g, key);
     if (cJSON_IsBool(v)) return cJSON_IsTrue(v);
-    return cJSON_IsNumber(v) ? (long long)v->valuedouble : def;
+    return cJSON_IsNumber(v) ? cfg_ll(g, key, v->valuedouble) : def;
 }
 
 int bv_golden_cfg_ints(bv_golden *g, const char *key, long long *out, int cap) {
@@ -176,7 +185,7 @@ int bv_golden_cfg_ints(bv_golden *g, const char *key, long long *out, int cap) {
     int n = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, v) {
-        if (n < cap) out[n] = (long long)e->valuedouble;
+        if (n < cap) out[n] = cfg_ll(g, key, e->valuedouble);
         n++;
     }
     return n;

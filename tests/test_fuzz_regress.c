@@ -75,3 +75,40 @@ BV_TEST(fuzz_regress_golden_manifest_case_without_file_or_tolerance) {
     bv_test_golden_dir = saved_dir;
     bv_golden_manifest_reset();
 }
+
+/* fuzz_golden: a config value far outside int64 (3.3e71) was converted to long long (UBSan:
+ * float-cast-overflow) by bv_golden_cfg_int / _int_or / _ints
+ * (fuzz/corpus/golden/regress-config-int-out-of-range.bin); now a named failure and 0. */
+BV_TEST(fuzz_regress_golden_config_int_out_of_range) {
+    static const char manifest[] = "{\"cases\": [{\"name\": \"X\", \"file\": \"x.safetensors\", "
+                                   "\"config\": {\"item\": 3.3e71, \"list\": [1, -1e300]}, "
+                                   "\"tolerance\": {\"atol\": 0, \"rtol\": 0}}]}";
+    static const unsigned char empty_st[16] = {8, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' ', ' ', ' ', ' ', ' '};
+    char dir[64], path[128], st_path[160];
+    BV_CHECK(write_tmp(dir, sizeof dir, path, sizeof path, "manifest.json", manifest, strlen(manifest)) == 0,
+             "temp file");
+    snprintf(st_path, sizeof st_path, "%s/x.safetensors", dir);
+    FILE *f = fopen(st_path, "wb");
+    BV_CHECK(f && fwrite(empty_st, 1, sizeof empty_st, f) == sizeof empty_st, "write %s", st_path);
+    if (f) fclose(f);
+    const char *saved_dir = bv_test_golden_dir;
+    bv_test_golden_dir = dir;
+    bv_golden_manifest_reset();
+    bv_test_state sub = {.name = "sub", .ctx = ts->ctx};
+    bv_golden *g = bv_golden_open(&sub, ts->ctx, "X");
+    BV_CHECK(g != NULL, "case did not open");
+    if (g) {
+        long long v[2];
+        BV_CHECK(bv_golden_cfg_int(g, "item") == 0 && sub.failed, "out-of-range int accepted");
+        sub.failed = 0;
+        BV_CHECK(bv_golden_cfg_int_or(g, "item", 5) == 0 && sub.failed, "out-of-range int accepted (_or)");
+        sub.failed = 0;
+        BV_CHECK(bv_golden_cfg_ints(g, "list", v, 2) == 2 && v[0] == 1 && v[1] == 0 && sub.failed,
+                 "out-of-range list entry accepted");
+        bv_golden_close(g);
+    }
+    unlink(st_path);
+    remove_tmp(dir, path);
+    bv_test_golden_dir = saved_dir;
+    bv_golden_manifest_reset();
+}
