@@ -26,7 +26,7 @@ max_len() {
     pickle|safetensors|lexicon) echo 16384 ;;
     lines) echo 4096 ;;
     config|yaml|filelist) echo 8192 ;;
-    text) echo 2048 ;;
+    text|zh|ja|btok) echo 2048 ;;
     *) echo 4096 ;;
     esac
 }
