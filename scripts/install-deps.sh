@@ -25,8 +25,9 @@ PKGS="gcc make pkg-config unzip libdnnl-dev libopenblas-openmp-dev libfftw3-dev 
 libsoxr-dev libzip-dev libpng-dev libyaml-dev flite1-dev libsentencepiece-dev g++ libutf8proc-dev libopenmpi-dev \
 openmpi-bin libmecab-dev open-jtalk-mecab-naist-jdic"
 
-# `install-deps.sh fuzz` (make fuzz) installs only what the fuzzers add; `make test` never needs it:
-#   clang libclang-rt-dev  libFuzzer and the ASan/UBSan runtimes; libomp-dev: omp.h for clang; llvm: llvm-symbolizer
+# `install-deps.sh fuzz` (make fuzz, make tsan) installs only what those add; `make test` never needs it:
+#   clang libclang-rt-dev  libFuzzer and the ASan/UBSan/TSan runtimes; llvm: llvm-symbolizer for stacks
+#   libomp-dev             omp.h for clang, and LLVM's OpenMP runtime with its Archer tool for TSan
 if [ "${1:-}" = fuzz ]; then PKGS="clang libclang-rt-dev libomp-dev llvm"; fi
 
 missing=""
