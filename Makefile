@@ -6,6 +6,8 @@
 #   make bench      op benchmarks beside PyTorch (not part of CI)
 #   make deps       install the Debian packages the build needs (scripts/install-deps.sh); every
 #                   build target does this itself when the package list changed (NO_DEPS=1: never)
+#   make fuzz       libFuzzer harnesses (clang, ASan + UBSan) in build-fuzz/, each run FUZZ_SECONDS
+#   make tsan       ThreadSanitizer build in build-tsan/, runs the threaded tests
 
 CC      ?= gcc
 BUILD   ?= build
@@ -45,7 +47,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test test-unit test-golden asan bench deps clean demo
+.PHONY: all test test-unit test-golden asan bench deps clean demo fuzz fuzz-build fuzz-deps fuzz-seeds tsan
 all: $(BUILD)/bv2 $(BUILD)/bv2-tests
 
 # Every build first makes sure the Debian packages it compiles against are there (scripts/install-deps.sh:
@@ -120,7 +122,74 @@ deps:
 demo:
 	BUILD=$(BUILD) scripts/demo.sh
 
+# ---- ThreadSanitizer: clang + LLVM's OpenMP runtime (libomp; its Archer tool tells TSan about
+# OpenMP's barriers and tasks), the unit tests of the threaded code: the background loader, the
+# sampler, the dataset and the OpenMP kernels. fuzz/tsan.supp lists what is suppressed and why.
+TSAN_CC    ?= clang
+TSAN_TESTS ?= loader sampler dataset elementwise norm reduce linalg conv stft resample lstm shape progress \
+              trainer_bounded_run trainer_sigint train_step_mas
+ARCHER     := $(firstword $(wildcard /usr/lib/llvm-*/lib/libarcher.so))
+
+# (test_infer.c is left out: clang 14 has no _Float16 on x86-64; no threaded test lives there.)
+tsan: fuzz-deps
+	$(MAKE) BUILD=build-tsan CC=$(TSAN_CC) CXX=$(TSAN_CC)++ OPT="-O1 -fsanitize=thread -fno-omit-frame-pointer" \
+	        TEST_SRC="$(filter-out tests/test_infer.c,$(TEST_SRC))" \
+	        LDFLAGS="-fsanitize=thread -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)" all
+	$(MAKE) $(CMUDICT)
+	OMP_TOOL_LIBRARIES=$(ARCHER) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ignore_noninstrumented_modules=1 suppressions=$(CURDIR)/fuzz/tsan.supp" \
+	        build-tsan/bv2-tests --unit-only $(TSAN_TESTS)
+
+# ---- fuzzing (README.md, "Fuzzing and ThreadSanitizer"): one libFuzzer harness per parser of outside data ----
+# Needs clang and its sanitizer runtimes (`scripts/install-deps.sh fuzz`, run by fuzz-deps), not
+# needed by `make` or `make test`. The library is built with coverage instrumentation into an
+# archive, without OpenMP (parsers are serial; OpenMP pragmas are ignored, libgomp gives omp_*).
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -O1 -g -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-unknown-pragmas \
+                -Wno-source-uses-openmp -Wno-unused-variable -Wno-unused-but-set-variable -fno-math-errno -I/usr/include/x86_64-linux-gnu/openblas-openmp -MMD -MP \
+                $(FUZZ_SAN)
+FUZZ_LDLIBS  := $(filter-out -fopenmp,$(LDLIBS)) -lgomp
+FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS    := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(LIB_CXX:%.cc=$(FUZZ_BUILD)/%.o)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+# (vptr checks would need the C++ UBSan runtime; the harnesses link with the C driver)
+$(FUZZ_BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC)++ -O1 -g -std=c++17 -MMD -MP $(FUZZ_SAN) -fno-sanitize=vptr -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/libbv2.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_golden: $(FUZZ_BUILD)/tests/golden.o $(FUZZ_BUILD)/tests/skip.o
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_BUILD)/libbv2.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(LDFLAGS) -o $@ $(filter %.o,$^) $(FUZZ_BUILD)/libbv2.a $(FUZZ_LDLIBS)
+
+# Seeds from bv2's own writers (committed; rerun after a format change).
+$(BUILD)/fuzz-make-seeds: $(BUILD)/fuzz/make_seeds.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz-seeds: $(BUILD)/fuzz-make-seeds
+	mkdir -p $(addprefix fuzz/corpus/,pth pickle safetensors wav weights)
+	$(BUILD)/fuzz-make-seeds fuzz/corpus
+
+fuzz-deps:
+	scripts/install-deps.sh fuzz
+
+fuzz-build: fuzz-deps
+	$(MAKE) $(FUZZ_BINS)
+
+fuzz: fuzz-build $(CMUDICT) $(ZHDATA)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) BV2_GOLDEN=$(GOLDEN) fuzz/run.sh
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz build-tsan
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)
+-include $(wildcard $(FUZZ_BUILD)/*/*.d $(FUZZ_BUILD)/*/*/*.d)

@@ -25,6 +25,11 @@ PKGS="gcc make pkg-config unzip libdnnl-dev libopenblas-openmp-dev libfftw3-dev 
 libsoxr-dev libzip-dev libpng-dev libyaml-dev flite1-dev libsentencepiece-dev g++ libutf8proc-dev libopenmpi-dev \
 openmpi-bin libmecab-dev open-jtalk-mecab-naist-jdic"
 
+# `install-deps.sh fuzz` (make fuzz, make tsan) installs only what those add; `make test` never needs it:
+#   clang libclang-rt-dev  libFuzzer and the ASan/UBSan/TSan runtimes; llvm: llvm-symbolizer for stacks
+#   libomp-dev             omp.h for clang, and LLVM's OpenMP runtime with its Archer tool for TSan
+if [ "${1:-}" = fuzz ]; then PKGS="clang libclang-rt-dev libomp-dev llvm"; fi
+
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -39,6 +39,12 @@ static double stored_value(const bv_st_entry *e, int64_t i) {
 static cJSON *g_manifest;
 static char g_manifest_dir[1024];
 
+void bv_golden_manifest_reset(void) {
+    cJSON_Delete(g_manifest);
+    g_manifest = NULL;
+    g_manifest_dir[0] = 0;
+}
+
 static const cJSON *manifest_case(bv_test_state *ts, const char *name) {
     if (!g_manifest || strcmp(g_manifest_dir, bv_test_golden_dir) != 0) {
         char path[1200];
@@ -48,10 +54,14 @@ static const cJSON *manifest_case(bv_test_state *ts, const char *name) {
             fprintf(stderr, "  golden: cannot open %s\n", path);
             return NULL;
         }
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
+        long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
         rewind(f);
-        char *buf = malloc((size_t)n + 1);
+        char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+        if (!buf) {
+            fprintf(stderr, "  golden: cannot read %s\n", path);
+            fclose(f);
+            return NULL;
+        }
         size_t got = fread(buf, 1, (size_t)n, f);
         fclose(f);
         buf[got] = 0;
@@ -74,6 +84,15 @@ static const cJSON *manifest_case(bv_test_state *ts, const char *name) {
     return NULL;
 }
 
+/* "atol" and "rtol" of a tolerance object, when both are numbers. */
+static int tolerance_pair(const cJSON *tol, double *atol, double *rtol) {
+    const cJSON *a = cJSON_GetObjectItem(tol, "atol"), *r = cJSON_GetObjectItem(tol, "rtol");
+    if (!cJSON_IsNumber(a) || !cJSON_IsNumber(r)) return -1;
+    *atol = a->valuedouble;
+    *rtol = r->valuedouble;
+    return 0;
+}
+
 bv_golden *bv_golden_open(bv_test_state *ts, bv_ctx *ctx, const char *case_name) {
     const cJSON *cs = manifest_case(ts, case_name);
     if (!cs) { /* a set made with other settings may not carry every case: reported, not failed */
@@ -81,18 +100,20 @@ bv_golden *bv_golden_open(bv_test_state *ts, bv_ctx *ctx, const char *case_name)
         else ts->failed = 1;
         return NULL;
     }
+    /* what every later access relies on: the case file's name and the default tolerance */
+    const cJSON *file = cJSON_GetObjectItem(cs, "file");
+    double atol, rtol;
+    if (!cJSON_IsString(file) || tolerance_pair(cJSON_GetObjectItem(cs, "tolerance"), &atol, &rtol)) {
+        fprintf(stderr, "  golden: %s/manifest.json: case %s needs a \"file\" string and a \"tolerance\" with "
+                "numeric atol and rtol\n", bv_test_golden_dir, case_name);
+        ts->failed = 1;
+        return NULL;
+    }
     bv_golden *g = calloc(1, sizeof *g);
     g->ts = ts;
     g->ctx = ctx;
     g->cs = cs;
     char path[1200], err[512];
-    const cJSON *file = cJSON_GetObjectItem(cs, "file");
-    if (!cJSON_IsString(file)) {
-        fprintf(stderr, "  golden: case %s has no \"file\" in the manifest\n", case_name);
-        ts->failed = 1;
-        free(g);
-        return NULL;
-    }
     snprintf(path, sizeof path, "%s/%s", bv_test_golden_dir, file->valuestring);
     if (!bv_golden_need(ts, file->valuestring, NULL)) {
         free(g);
@@ -123,6 +144,15 @@ static const cJSON *cfg_item(bv_golden *g, const char *key) {
     return cfg ? cJSON_GetObjectItem(cfg, key) : NULL;
 }
 
+/* A config number as an integer: one outside int64 (1e300, a NaN) is a named failure and 0, never
+ * an out-of-range conversion. */
+static long long cfg_ll(bv_golden *g, const char *key, double d) {
+    if (d >= -9.2e18 && d <= 9.2e18) return (long long)d;
+    fprintf(stderr, "  golden: config key '%s': %g is not an integer in range\n", key, d);
+    g->ts->failed = 1;
+    return 0;
+}
+
 long long bv_golden_cfg_int(bv_golden *g, const char *key) {
     const cJSON *v = cfg_item(g, key);
     if (!cJSON_IsNumber(v)) {
@@ -130,7 +160,7 @@ long long bv_golden_cfg_int(bv_golden *g, const char *key) {
         g->ts->failed = 1;
         return 0;
     }
-    return (long long)v->valuedouble;
+    return cfg_ll(g, key, v->valuedouble);
 }
 
 double bv_golden_cfg_num(bv_golden *g, const char *key) {
@@ -146,7 +176,7 @@ double bv_golden_cfg_num(bv_golden *g, const char *key) {
 long long bv_golden_cfg_int_or(bv_golden *g, const char *key, long long def) {
     const cJSON *v = cfg_item(g, key);
     if (cJSON_IsBool(v)) return cJSON_IsTrue(v);
-    return cJSON_IsNumber(v) ? (long long)v->valuedouble : def;
+    return cJSON_IsNumber(v) ? cfg_ll(g, key, v->valuedouble) : def;
 }
 
 int bv_golden_cfg_ints(bv_golden *g, const char *key, long long *out, int cap) {
@@ -155,7 +185,7 @@ int bv_golden_cfg_ints(bv_golden *g, const char *key, long long *out, int cap) {
     int n = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, v) {
-        if (n < cap) out[n] = (long long)e->valuedouble;
+        if (n < cap) out[n] = cfg_ll(g, key, e->valuedouble);
         n++;
     }
     return n;
@@ -251,9 +281,7 @@ static const char *manifest_group(const bv_golden *g, const char *name) {
 }
 
 static void tolerance_for(const bv_golden *g, const char *name, int is_int, double *atol, double *rtol) {
-    const cJSON *tol = cJSON_GetObjectItem(g->cs, "tolerance");
-    *atol = cJSON_GetObjectItem(tol, "atol")->valuedouble;
-    *rtol = cJSON_GetObjectItem(tol, "rtol")->valuedouble;
+    tolerance_pair(cJSON_GetObjectItem(g->cs, "tolerance"), atol, rtol);   /* checked by bv_golden_open */
     const char *group = manifest_group(g, name);
     if (group) {
         if (!strcmp(group, "exact")) is_int = 1;
@@ -263,10 +291,11 @@ static void tolerance_for(const bv_golden *g, const char *name, int is_int, doub
              !strncmp(name, "sub.", 4)) group = "forward";
     const cJSON *groups = cJSON_GetObjectItem(g->cs, "tolerance_groups");
     const cJSON *grp = group && groups ? cJSON_GetObjectItem(groups, group) : NULL;
-    if (grp) {
-        *atol = cJSON_GetObjectItem(grp, "atol")->valuedouble;
-        *rtol = cJSON_GetObjectItem(grp, "rtol")->valuedouble;
-    } else if (is_int) {
+    if (grp && tolerance_pair(grp, atol, rtol)) {
+        fprintf(stderr, "  golden: tolerance_groups.%s of %s has no numeric atol and rtol: using 0\n", group, name);
+        g->ts->failed = 1;
+        *atol = *rtol = 0;
+    } else if (!grp && is_int) {
         *atol = *rtol = 0;
     }
 }
@@ -387,7 +416,12 @@ void bv_golden_backward(bv_golden *g) {
     int k = 0;
     const cJSON *d;
     cJSON_ArrayForEach(d, diff) {
-        const char *nm = d->valuestring;
+        const char *nm = cJSON_IsString(d) ? d->valuestring : NULL;
+        if (!nm) {
+            fprintf(stderr, "  golden: differentiated_outputs holds a non-string\n");
+            g->ts->failed = 1;
+            continue;
+        }
         bv_tensor *t = NULL;
         for (int i = 0; i < g->n_outputs; i++)
             if (!strcmp(g->outputs[i].name, nm)) t = g->outputs[i].t;

@@ -32,6 +32,8 @@ typedef struct bv_golden bv_golden;
 /* NULL (and a recorded failure) if the case or its file is missing or malformed. */
 bv_golden *bv_golden_open(bv_test_state *ts, bv_ctx *ctx, const char *case_name);
 void bv_golden_close(bv_golden *g);
+/* Forget the cached manifest.json (read again on the next open; fuzz/fuzz_golden.c rewrites it). */
+void bv_golden_manifest_reset(void);
 
 const cJSON *bv_golden_config(const bv_golden *g);        /* manifest "config" object (may be NULL) */
 const cJSON *bv_golden_case_json(const bv_golden *g);     /* the whole manifest entry */
