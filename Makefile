@@ -5,7 +5,7 @@
 #   make asan       everything under ASan + UBSan in build-asan/, then runs the suite
 #   make bench      op benchmarks beside PyTorch (not part of CI)
 #   make deps       install the Debian packages the build needs (scripts/install-deps.sh); every
-#                   build target does this itself when the package list changed (NO_DEPS=1: never)
+#                   make does this itself first (NO_DEPS=1: never)
 #   make fuzz       libFuzzer harnesses (clang, ASan + UBSan) in build-fuzz/, each run FUZZ_SECONDS
 #   make tsan       ThreadSanitizer build in build-tsan/, runs the threaded tests
 
@@ -21,6 +21,19 @@ LDLIBS  += -ldnnl -lopenblas -lfftw3f -lcjson -lyaml -lzip -lsndfile -lsoxr -lpn
 # WERROR=1: every warning is an error (CI-style strictness; the default build warns only).
 ifeq ($(WERROR),1)
 CFLAGS  += -Werror
+endif
+# Every make first makes sure the Debian packages it compiles against are there (scripts/install-deps.sh:
+# idempotent, quick when nothing is missing, root or sudo only to install). It runs while this file is
+# read, before pkg-config is asked about OpenMPI below, so a fresh machine gets the whole bv2 from one
+# `make test`. NO_DEPS=1 skips it (packagers, offline builds); sub-makes inherit that.
+ifneq ($(NO_DEPS),1)
+ifneq ($(MAKECMDGOALS),clean)
+DEPS_STATUS := $(shell scripts/install-deps.sh >&2; echo $$?)
+ifneq ($(DEPS_STATUS),0)
+$(error scripts/install-deps.sh failed (exit $(DEPS_STATUS)): install what it names, or build with NO_DEPS=1)
+endif
+export NO_DEPS := 1
+endif
 endif
 OPENBLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
 # OpenMPI for `mpirun -np N bv2 train` (src/train/dist.c): on when pkg-config finds it; MPI=0 builds
@@ -50,22 +63,7 @@ BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 .PHONY: all test test-unit test-golden asan bench deps clean demo fuzz fuzz-build fuzz-deps fuzz-seeds tsan
 all: $(BUILD)/bv2 $(BUILD)/bv2-tests
 
-# Every build first makes sure the Debian packages it compiles against are there (scripts/install-deps.sh:
-# idempotent, installs only what is missing; needs root or sudo only then). The stamp re-runs it whenever
-# the script's package list changes. NO_DEPS=1 skips the check (packagers, offline builds).
-DEPS_STAMP := $(BUILD)/.deps-installed
-ifeq ($(NO_DEPS),1)
-DEPS_ORDER :=
-else
-DEPS_ORDER := $(DEPS_STAMP)
-endif
-
-$(DEPS_STAMP): scripts/install-deps.sh
-	@mkdir -p $(BUILD)
-	scripts/install-deps.sh
-	@touch $@
-
-$(BUILD)/%.o: %.c | $(DEPS_ORDER)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -316,14 +316,13 @@ BV_MPI_WORKER(ddp_worker_upstream_two_ranks) {
 
 static int have_mpirun(bv_test_state *ts, const char *what) {
     if (!bv_dist_compiled()) {
-        fprintf(stderr, "  skipped %s: bv2 built without MPI (make MPI=0)\n", what);
+        bv_test_skip(ts, "%s: bv2 built without MPI (make MPI=0)", what);
         return 0;
     }
     if (system("command -v mpirun >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "  skipped %s: no mpirun on PATH (scripts/install-deps.sh installs openmpi-bin)\n", what);
+        bv_test_skip(ts, "%s: no mpirun on PATH (scripts/install-deps.sh installs openmpi-bin)", what);
         return 0;
     }
-    (void)ts;
     return 1;
 }
 
