@@ -13,7 +13,6 @@
 
 #include <soxr.h>
 
-#include "../core/cleanup.h"
 #include "../core/error.h"
 #include "../core/mem.h"
 #include "../core/rng.h"
@@ -227,22 +226,15 @@ static int clean_chinese(const char *text, bv_prep_utt *u, const char *where, ch
     return fill_cleaned(norm, &ph, text, u, where, err, errcap);
 }
 
-/* The JP front-end (MeCab + OpenJTalk's dictionary), opened on the first JP line and kept for the
- * process (reachable, so leak checkers do not count it). */
-static bv_ja_frontend *g_ja;
-
-static void ja_free(void) {
-    bv_ja_free(g_ja);
-    g_ja = NULL;
-}
-
+/* Japanese text through the JP front-end (MeCab + OpenJTalk's dictionary; bv_ja_default, opened on
+ * the first JP line). */
 static int clean_japanese(const char *text, bv_prep_utt *u, const char *where, char *err, size_t errcap) {
     char sub[512];
-    if (!g_ja && !(g_ja = bv_ja_open(NULL, sub, sizeof sub))) return fail(err, errcap, "%s: %s", where, sub);
-    bv_cleanup_register(ja_free); /* given back at exit (src/core/cleanup.h) */
+    bv_ja_frontend *ja = bv_ja_default(sub, sizeof sub);
+    if (!ja) return fail(err, errcap, "%s: %s", where, sub);
     bv_en_phones ph;
     char *norm = NULL;
-    if (bv_ja_clean_text(g_ja, text, &norm, &ph, sub, sizeof sub)) return fail(err, errcap, "%s: %s", where, sub);
+    if (bv_ja_clean_text(ja, text, &norm, &ph, sub, sizeof sub)) return fail(err, errcap, "%s: %s", where, sub);
     return fill_cleaned(norm, &ph, text, u, where, err, errcap);
 }
 

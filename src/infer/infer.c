@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../core/cleanup.h"
 #include "../data/symbols.h"
 #include "../io/pth.h"
 #include "../io/safetensors_write.h"
@@ -521,15 +520,6 @@ static int blank_text(const char *s) {
     return 1;
 }
 
-/* The JP front-end (MeCab + OpenJTalk's dictionary), opened on the first Japanese text and kept for
- * the process (reachable, so leak checkers do not count it). */
-static bv_ja_frontend *g_ja;
-
-static void ja_free(void) {
-    bv_ja_free(g_ja);
-    g_ja = NULL;
-}
-
 int bv_infer_utt_from_text(bv_infer_utt *u, const bv_lexicon *lex, const char *text, const char *language,
                            int add_blank, char *err, size_t errcap) {
     memset(u, 0, sizeof *u);
@@ -543,9 +533,8 @@ int bv_infer_utt_from_text(bv_infer_utt *u, const bv_lexicon *lex, const char *t
         const bv_zh_dict *d = bv_zh_dict_default(err, errcap);
         if (!d || bv_zh_clean_text(d, text, &norm, &ph, err, errcap)) return -1;
     } else if (jp) {
-        if (!g_ja && !(g_ja = bv_ja_open(NULL, err, errcap))) return -1;
-        bv_cleanup_register(ja_free); /* given back at exit (src/core/cleanup.h) */
-        if (bv_ja_clean_text(g_ja, text, &norm, &ph, err, errcap)) return -1;
+        bv_ja_frontend *ja = bv_ja_default(err, errcap);
+        if (!ja || bv_ja_clean_text(ja, text, &norm, &ph, err, errcap)) return -1;
     } else if (bv_en_clean_text(lex, text, &norm, &ph, err, errcap)) {
         return -1;
     }

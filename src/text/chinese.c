@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/cleanup.h"
 #include "../core/error.h"
 #include "../data/symbols.h"
 #include "tone_sandhi.h"
@@ -257,7 +258,7 @@ static void free_default(void) {
 const bv_zh_dict *bv_zh_dict_default(char *err, size_t errcap) {
     if (!g_default) {
         g_default = bv_zh_dict_load(NULL, err, errcap);
-        if (g_default) atexit(free_default);
+        if (g_default) bv_cleanup_register(free_default); /* given back at exit (src/core/cleanup.h) */
     }
     return g_default;
 }

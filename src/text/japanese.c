@@ -7,6 +7,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "../core/cleanup.h"
 #include "../core/error.h"
 #include "../data/symbols.h"
 #include "ja_label.h"
@@ -47,6 +48,18 @@ void bv_ja_free(bv_ja_frontend *ja) {
     free(ja->cache);
     bv_ja_mecab_free(ja->mecab);
     free(ja);
+}
+
+static bv_ja_frontend *g_default;
+
+static void free_default(void) {
+    bv_ja_free(g_default);
+    g_default = NULL;
+}
+
+bv_ja_frontend *bv_ja_default(char *err, size_t err_cap) {
+    if (!g_default && (g_default = bv_ja_open(NULL, err, err_cap))) bv_cleanup_register(free_default);
+    return g_default;
 }
 
 static g2p_slot *cache_slot(bv_ja_frontend *ja, const char *key) {

@@ -49,6 +49,9 @@ typedef struct bv_ja_frontend bv_ja_frontend;
 /* Opens MeCab over the dictionary (dicdir NULL: $OPEN_JTALK_DICT_DIR, else Debian's folder). */
 bv_ja_frontend *bv_ja_open(const char *dicdir, char *err, size_t err_cap);
 void bv_ja_free(bv_ja_frontend *ja);
+/* The process's front-end over the default dictionary, opened on first use and given back at exit
+ * (src/core/cleanup.h): what preprocess and infer share. NULL with err when it cannot be opened. */
+bv_ja_frontend *bv_ja_default(char *err, size_t err_cap);
 
 /* text_normalize(text), malloc'ed; NULL with err for invalid UTF-8 or a number num2words refuses. */
 char *bv_ja_normalize(const char *text, char *err, size_t err_cap);
