@@ -36,7 +36,7 @@ if [ $# -gt 0 ]; then targets="$*"; else
 fi
 mkdir -p "$B/logs"
 status=0
-summary="$B/logs/summary.txt"
+summary="${FUZZ_SUMMARY:-$B/logs/summary.txt}"
 printf '%-12s %8s %12s %8s %8s  %s\n' target seconds execs cov ft result > "$summary"
 for t in $targets; do
     bin="$B/fuzz_$t"
