@@ -91,7 +91,13 @@ size_t bv_ctx_grad_bytes(const bv_ctx *ctx) { return ctx->grads.live_bytes; }
 size_t bv_ctx_grad_peak_bytes(const bv_ctx *ctx) { return ctx->grads.peak_bytes; }
 
 void bv_ctx_init(bv_ctx *ctx, size_t arena_chunk, uint64_t seed) {
+    bv_ctx_init_on(ctx, bv_backend_get(BV_DEV_CPU), arena_chunk, seed);
+}
+
+void bv_ctx_init_on(bv_ctx *ctx, bv_backend *be, size_t arena_chunk, uint64_t seed) {
+    BV_ASSERT(be != NULL);
     memset(ctx, 0, sizeof *ctx);
+    ctx->be = be;
     bv_arena_init(&ctx->arena, arena_chunk);
     bv_rng_seed(&ctx->rng, seed);
     ctx->tape_cap = 1024;

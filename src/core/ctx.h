@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "arena.h"
+#include "backend.h"
 #include "error.h"
 #include "ops_list.h"
 #include "rng.h"
@@ -54,6 +55,7 @@ typedef struct bv_grad_pool {
 } bv_grad_pool;
 
 struct bv_ctx {
+    bv_backend *be;          /* the device every tensor of this context lives on (backend.h) */
     bv_arena arena;          /* activations, saved state, nodes; reset per step */
     bv_grad_pool grads;      /* gradients of non-parameter tensors */
     bv_node **tape;
@@ -64,7 +66,9 @@ struct bv_ctx {
     char err_msg[512];
 };
 
+/* A context on the CPU backend; bv_ctx_init_on binds it to another backend. */
 void bv_ctx_init(bv_ctx *ctx, size_t arena_chunk, uint64_t seed);
+void bv_ctx_init_on(bv_ctx *ctx, bv_backend *be, size_t arena_chunk, uint64_t seed);
 void bv_ctx_free(bv_ctx *ctx);
 /* Drop every activation, grad and tape node made since init (or the last reset). */
 void bv_ctx_reset(bv_ctx *ctx);

@@ -1,0 +1,57 @@
+/* backend.c - the backend registry, cache slots, and the CPU backend's allocator (see backend.h). */
+#include "backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "error.h"
+
+/* The CPU kernel table, defined by the ops layer (src/ops/cpu/table.c). */
+extern const struct bv_kernels bv_cpu_kernels;
+
+static void *cpu_alloc(size_t bytes) {
+    size_t n = (bytes + BV_BACKEND_ALIGN - 1) / BV_BACKEND_ALIGN * BV_BACKEND_ALIGN;
+    return aligned_alloc(BV_BACKEND_ALIGN, n ? n : BV_BACKEND_ALIGN);
+}
+static void cpu_free(void *p) { free(p); }
+static void cpu_copy(void *dst, const void *src, size_t bytes) {
+    if (bytes) memcpy(dst, src, bytes);
+}
+
+static bv_backend g_cpu = {
+    .device = BV_DEV_CPU,
+    .name = "cpu",
+    .kernels = &bv_cpu_kernels,
+    .mem = {cpu_alloc, cpu_free, cpu_copy, cpu_copy},
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+bv_backend *bv_backend_get(bv_device dev) {
+    return dev == BV_DEV_CPU ? &g_cpu : NULL; /* a CUDA build adds its backend here */
+}
+
+static void shutdown_all(void) { bv_backend_shutdown_all(); }
+
+void *bv_backend_cache(bv_backend *be, bv_cache_id id, void *(*make)(void), void (*destroy)(void *)) {
+    BV_ASSERT(id >= 0 && id < BV_CACHE_COUNT);
+    pthread_mutex_lock(&be->lock);
+    bv_backend_cache_slot *s = &be->cache[id];
+    if (!s->p && (s->p = make())) s->destroy = destroy;
+    void *p = s->p;
+    pthread_mutex_unlock(&be->lock);
+    if (p) bv_cleanup_register(shutdown_all);
+    return p;
+}
+
+void bv_backend_shutdown(bv_backend *be) {
+    pthread_mutex_lock(&be->lock);
+    bv_backend_cache_slot slots[BV_CACHE_COUNT];
+    memcpy(slots, be->cache, sizeof slots);
+    memset(be->cache, 0, sizeof be->cache);
+    pthread_mutex_unlock(&be->lock);
+    for (int i = BV_CACHE_COUNT - 1; i >= 0; i--)
+        if (slots[i].p) slots[i].destroy(slots[i].p);
+}
+
+void bv_backend_shutdown_all(void) { bv_backend_shutdown(&g_cpu); }

@@ -1,0 +1,68 @@
+/* backend.h - a device backend: its allocator, its kernel table and the caches its kernels keep.
+ *
+ * One backend object per device in use. bv_backend_get(dev) makes it on first use (thread-safe) and
+ * bv_backend_shutdown_all() gives back everything every backend holds (bv2's main and the test runner
+ * call it through bv_cleanup_run). Nothing else in the library keeps process-wide mutable state for a
+ * device: a kernel that wants a cache (oneDNN primitives, FFTW plans, resampler kernels, mel bases)
+ * asks its backend for the slot with bv_backend_cache and keeps its entries there, under its own lock.
+ *
+ * Contexts (ctx.h) are bound to one backend: every tensor a context makes lives on its device, and an
+ * op given a tensor from another device fails naming the op (src/ops/dispatch.c).
+ *
+ * The kernel table (struct bv_kernels) is defined by the ops layer (src/ops/kernels.h); core only
+ * carries the pointer. See docs/ARCHITECTURE.md for adding a device.
+ */
+#ifndef BV_CORE_BACKEND_H
+#define BV_CORE_BACKEND_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "tensor.h"
+
+struct bv_kernels;
+
+/* Device memory. alloc returns BV_BACKEND_ALIGN-aligned memory or NULL; the copies move bytes
+ * between device memory and host memory (plain memcpy on the CPU). */
+#define BV_BACKEND_ALIGN 64
+typedef struct bv_allocator {
+    void *(*alloc)(size_t bytes);
+    void (*free)(void *p);
+    void (*to_host)(void *host, const void *dev, size_t bytes);
+    void (*from_host)(void *dev, const void *host, size_t bytes);
+} bv_allocator;
+
+/* The caches a backend owns, one slot each. */
+typedef enum {
+    BV_CACHE_CONV = 0,   /* oneDNN engine, stream and primitives (src/ops/cpu/conv*.c) */
+    BV_CACHE_FFT,        /* FFTW plans per size (stft) */
+    BV_CACHE_RESAMPLE,   /* windowed-sinc kernels per rate pair */
+    BV_CACHE_MEL,        /* mel filterbanks per (sr, n_fft, n_mels, fmin, fmax) */
+    BV_CACHE_COUNT
+} bv_cache_id;
+
+typedef struct bv_backend_cache_slot {
+    void *p;
+    void (*destroy)(void *p);
+} bv_backend_cache_slot;
+
+typedef struct bv_backend {
+    bv_device device;
+    const char *name;
+    const struct bv_kernels *kernels;
+    bv_allocator mem;
+    pthread_mutex_t lock;                        /* guards the cache slots (not their contents) */
+    bv_backend_cache_slot cache[BV_CACHE_COUNT];
+} bv_backend;
+
+/* The backend of dev, made on first use; NULL when this build has no backend for dev. */
+bv_backend *bv_backend_get(bv_device dev);
+/* The cache in slot id: made by make() on the first call (under the backend's lock; make may return
+ * NULL on failure and is asked again next time), given to destroy() at shutdown. */
+void *bv_backend_cache(bv_backend *be, bv_cache_id id, void *(*make)(void), void (*destroy)(void *));
+/* Gives back every cache of be (destroy newest slot first). */
+void bv_backend_shutdown(bv_backend *be);
+/* Gives back every cache of every backend made so far. Backends stay usable: caches fill again. */
+void bv_backend_shutdown_all(void);
+
+#endif

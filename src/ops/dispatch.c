@@ -1,0 +1,17 @@
+/* dispatch.c - device checks and kernel lookup for every op (see dispatch.h). */
+#include "dispatch.h"
+
+const bv_kernels *bv_ctx_kernels(const bv_ctx *ctx) { return ctx->be->kernels; }
+
+const bv_kernels *bv_dispatch(bv_ctx *ctx, const char *op, int n, bv_tensor *const *ins) {
+    const bv_device dev = ctx->be->device;
+    for (int i = 0; i < n; i++)
+        if (ins[i] && ins[i]->device != dev)
+            bv_ctx_error(ctx, op, "input %d is on device %s, this context runs on %s", i,
+                         bv_device_name(ins[i]->device), bv_device_name(dev));
+    return ctx->be->kernels;
+}
+
+void bv_kernel_require(bv_ctx *ctx, const char *op, const bv_kernels *k, int present, const char *slot) {
+    if (!present) bv_ctx_error(ctx, op, "no %s kernel on device %s", slot, k->device);
+}

@@ -1,0 +1,27 @@
+/* dispatch.h - from an op's inputs to the kernel that runs it.
+ *
+ * A context is bound to one backend (ctx->be); every tensor an op takes must live on that backend's
+ * device. bv_dispatch checks that for the op's inputs and returns the device's kernel table;
+ * BV_KERNEL picks a slot and fails with the op's name when the device lacks it:
+ *
+ *     const bv_kernels *k = bv_dispatch(ctx, "tanh", 1, &x);
+ *     BV_KERNEL(ctx, k, elementwise, unary, "tanh")(BV_U_TANH, y->data, x->data, n, 0, 0);
+ *
+ * Backward rules use bv_ctx_kernels(ctx): their tensors were checked when the node was recorded.
+ * This is the only place that looks at a tensor's device (grep finds no other device check). */
+#ifndef BV_OPS_DISPATCH_H
+#define BV_OPS_DISPATCH_H
+
+#include "../core/ctx.h"
+#include "kernels.h"
+
+const bv_kernels *bv_dispatch(bv_ctx *ctx, const char *op, int n, bv_tensor *const *ins);
+const bv_kernels *bv_ctx_kernels(const bv_ctx *ctx);
+/* Fails (bv_ctx_error) naming op, the device and the slot unless present. */
+void bv_kernel_require(bv_ctx *ctx, const char *op, const bv_kernels *k, int present, const char *slot);
+
+#define BV_KERNEL(ctx, k, family, slot, op)                                                             \
+    (bv_kernel_require((ctx), (op), (k), (k)->family != NULL && (k)->family->slot != NULL, #family "." #slot), \
+     (k)->family->slot)
+
+#endif

@@ -1,0 +1,78 @@
+/* kernels.h - the per-device kernel table: what an op constructor calls once it has checked its
+ * inputs (src/ops/<family>.c) and what a device implements (src/ops/cpu/<family>.c today,
+ * src/ops/cuda/ beside it later).
+ *
+ * One struct of typed slots per op family; a device fills the slots it has. Constructors and
+ * backward rules reach a slot only through BV_KERNEL (dispatch.h), which fails with the op's name
+ * and the device when the slot is empty. Kernels see flat device pointers and sizes, never a
+ * context: shape checks, output allocation and tape recording stay in the constructor, so a new
+ * device writes arithmetic only. A kernel that needs a cache takes the backend (core/backend.h).
+ *
+ * Conventions: outputs first; gradient kernels ACCUMULATE (+=) into what they are given.
+ */
+#ifndef BV_OPS_KERNELS_H
+#define BV_OPS_KERNELS_H
+
+#include <stdint.h>
+
+#include "../core/backend.h"
+#include "../core/tensor.h"
+
+/* ---------------- elementwise (constructors: elementwise.c) ---------------- */
+
+/* Broadcast layout of `a op b`, coalesced (elementwise.c): output dims of size 1 dropped, adjacent
+ * dims laid out alike in both inputs merged; the innermost stride of each input is 0 or 1. */
+typedef struct bv_bcast {
+    int nd;                          /* coalesced dims, >= 1 */
+    int64_t shape[BV_MAX_DIMS];      /* coalesced output shape */
+    int64_t sa[BV_MAX_DIMS];         /* element strides of a per coalesced dim (0: broadcast) */
+    int64_t sb[BV_MAX_DIMS];
+    int64_t numel;
+} bv_bcast;
+
+typedef enum { BV_BIN_ADD, BV_BIN_SUB, BV_BIN_MUL, BV_BIN_DIV } bv_bin_kind;
+
+/* d out / d a (or b) per element, times the upstream grad g: g, -g, g*y, g*x, g/y, -g*x/y^2. */
+typedef enum { BV_TERM_G, BV_TERM_NEG_G, BV_TERM_G_Y, BV_TERM_G_X, BV_TERM_G_DIV_Y, BV_TERM_DIVB } bv_grad_term;
+
+/* Unary ops: X(name, OP) - name is the op's name in messages, OP its bv_op and unary kind. Scalar
+ * parameters p0, p1: leaky_relu slope; clamp lo, hi; add/mul/rsub/pow scalar. */
+#define BV_UNARY_OPS(X)                                                                            \
+    X(neg, NEG) X(exp, EXP) X(log, LOG) X(sqrt, SQRT) X(square, SQUARE) X(abs, ABS) X(tanh, TANH) \
+    X(sigmoid, SIGMOID) X(relu, RELU) X(leaky_relu, LEAKY_RELU) X(gelu, GELU) X(silu, SILU)        \
+    X(softplus, SOFTPLUS) X(logsigmoid, LOGSIGMOID) X(clamp, CLAMP) X(add_scalar, ADD_SCALAR)      \
+    X(mul_scalar, MUL_SCALAR) X(rsub_scalar, RSUB_SCALAR) X(pow_scalar, POW_SCALAR)
+
+typedef enum {
+#define BV_UNARY_ENUM(name, OP) BV_U_##OP,
+    BV_UNARY_OPS(BV_UNARY_ENUM)
+#undef BV_UNARY_ENUM
+    BV_U_COUNT
+} bv_unary_kind;
+
+typedef struct bv_elementwise_kernels {
+    /* out = a op b over the layout */
+    void (*binary)(bv_bin_kind k, float *out, const float *a, const float *b, const bv_bcast *bc);
+    /* d += term(g, a, b) where the target has the output's shape */
+    void (*binary_grad_full)(bv_grad_term k, float *d, const float *g, const float *a, const float *b,
+                             const bv_bcast *bc);
+    /* d += sum over the target's stretched dims of term(g, a, b); st = its strides (bc->sa or ->sb) */
+    void (*binary_grad_reduce)(bv_grad_term k, float *d, const int64_t *st, const float *g, const float *a,
+                               const float *b, const bv_bcast *bc);
+    /* y = f(x); gx += gy * f'(x, y) */
+    void (*unary)(bv_unary_kind k, float *y, const float *x, int64_t n, float p0, float p1);
+    void (*unary_grad)(bv_unary_kind k, float *gx, const float *gy, const float *x, const float *y, int64_t n,
+                       float p0, float p1);
+} bv_elementwise_kernels;
+
+/* ---------------- the table ---------------- */
+/* Families not yet moved behind the table keep calling their CPU code directly; they are listed in
+ * docs/ARCHITECTURE.md until each one has its slot struct here. */
+typedef struct bv_kernels {
+    const char *device;
+    const bv_elementwise_kernels *elementwise;
+} bv_kernels;
+
+extern const bv_kernels bv_cpu_kernels;
+
+#endif

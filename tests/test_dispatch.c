@@ -1,0 +1,63 @@
+/* test_dispatch.c - the backend boundary: an input on another device and a device without a kernel
+ * both fail with the op's name; contexts carry their backend; backend caches are made once and
+ * given back at shutdown. */
+#include <string.h>
+
+#include "../src/ops/dispatch.h"
+#include "../src/ops/ops.h"
+#include "test.h"
+
+BV_TEST(dispatch_input_on_other_device_names_op) {
+    bv_ctx *ctx = ts->ctx;
+    BV_CHECK(ctx->be == bv_backend_get(BV_DEV_CPU), "%s", "");
+    bv_tensor *x = bv_full(ctx, BV_SHAPE(2, 3), 1.0f);
+    bv_tensor *y = bv_full(ctx, BV_SHAPE(2, 3), 2.0f);
+    y->device = BV_DEV_CUDA; /* as if made by a CUDA context */
+    char msg[512];
+    BV_CHECK(BV_EXPECT_ERROR(ctx, msg, bv_add(ctx, x, y)), "%s", msg);
+    BV_CHECK(strstr(msg, "add") && strstr(msg, "input 1 is on device cuda"), "%s", msg);
+    BV_CHECK(BV_EXPECT_ERROR(ctx, msg, bv_tanh(ctx, y)), "%s", msg);
+    BV_CHECK(strstr(msg, "tanh") && strstr(msg, "device cuda"), "%s", msg);
+}
+
+/* A device whose table has no elementwise kernels: the op fails naming itself and the slot. */
+static const bv_kernels k_empty = {.device = "test-device"};
+
+BV_TEST(dispatch_missing_kernel_names_op_and_device) {
+    bv_backend fake = *bv_backend_get(BV_DEV_CPU); /* CPU memory, empty kernel table */
+    fake.kernels = &k_empty;
+    fake.name = "test-device";
+    memset(fake.cache, 0, sizeof fake.cache);
+    bv_ctx c;
+    bv_ctx_init_on(&c, &fake, 1 << 20, 1);
+    bv_tensor *x = bv_full(&c, BV_SHAPE(4), 0.5f);
+    char msg[512];
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_sigmoid(&c, x)), "%s", msg);
+    BV_CHECK(strstr(msg, "sigmoid") && strstr(msg, "no elementwise.unary kernel on device test-device"), "%s", msg);
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_mul(&c, x, x)), "%s", msg);
+    BV_CHECK(strstr(msg, "mul") && strstr(msg, "elementwise.binary"), "%s", msg);
+    bv_ctx_free(&c);
+}
+
+static int g_made, g_destroyed;
+static void *make_cache(void) {
+    g_made++;
+    return &g_made;
+}
+static void destroy_cache(void *p) {
+    BV_ASSERT(p == &g_made);
+    g_destroyed++;
+}
+
+BV_TEST(dispatch_backend_cache_made_once_and_given_back) {
+    bv_backend fake = *bv_backend_get(BV_DEV_CPU);
+    memset(fake.cache, 0, sizeof fake.cache);
+    pthread_mutex_init(&fake.lock, NULL);
+    g_made = g_destroyed = 0;
+    BV_CHECK(bv_backend_cache(&fake, BV_CACHE_MEL, make_cache, destroy_cache) == &g_made, "%s", "");
+    BV_CHECK(bv_backend_cache(&fake, BV_CACHE_MEL, make_cache, destroy_cache) == &g_made, "%s", "");
+    BV_CHECK(g_made == 1, "%s", "");
+    bv_backend_shutdown(&fake);
+    BV_CHECK(g_destroyed == 1 && fake.cache[BV_CACHE_MEL].p == NULL, "%s", "");
+    pthread_mutex_destroy(&fake.lock);
+}
