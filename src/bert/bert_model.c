@@ -14,6 +14,7 @@
 #include "bert_util.h"
 #include "../io/pth.h"
 #include "../io/safetensors.h"
+#include "../io/tensor_import.h"
 
 #define BM_MAX_DIM 65536
 #define BM_MAX_LAYERS 256
@@ -172,25 +173,6 @@ static int parse_config(bv_bert_model *m, const cJSON *c, const char *path, char
 
 /* ------------------------------------------------------------------ weights */
 
-static float half_to_f32(uint16_t h) {
-    uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, f = h & 1023, u;
-    if (e == 0) {
-        if (!f) u = s;
-        else { /* subnormal */
-            e = 127 - 15 + 1;
-            while (!(f & 1024)) f <<= 1, e--;
-            u = s | (e << 23) | ((f & 1023) << 13);
-        }
-    } else if (e == 31) {
-        u = s | 0x7f800000u | (f << 13);
-    } else {
-        u = s | ((e + 127 - 15) << 23) | (f << 13);
-    }
-    float x;
-    memcpy(&x, &u, 4);
-    return x;
-}
-
 /* The f32 data of `name` (prefix tried first, then bare; "weight"/"bias" also as "gamma"/"beta"),
  * shape checked against dims[0..nd). NULL with err filled when absent (unless optional) or wrong. */
 static const float *weight(bv_bert_model *m, const char *name, int nd, const int64_t *dims, int optional, char *err,
@@ -225,35 +207,21 @@ static const float *weight(bv_bert_model *m, const char *name, int nd, const int
         int64_t numel = 1;
         for (int i = 0; ok && i < nd; i++) ok = shape[i] == dims[i], numel *= dims[i];
         if (!ok) {
-            char got[128] = "", exp[128] = "";
-            for (int i = 0; i < ndim && i < 8; i++)
-                snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "", (long long)shape[i]);
-            for (int i = 0; i < nd; i++)
-                snprintf(exp + strlen(exp), sizeof exp - strlen(exp), "%s%lld", i ? ", " : "", (long long)dims[i]);
-            fail(err, errcap, "%s: %s has shape [%s], expected [%s] (from config.json)", m->wpath, names[k], got, exp);
+            char got[128], exp[128];
+            fail(err, errcap, "%s: %s has shape %s, expected %s (from config.json)", m->wpath, names[k],
+                 bv_dims_str(got, sizeof got, ndim, shape), bv_dims_str(exp, sizeof exp, nd, dims));
             *bad = 1;
             return NULL;
         }
-        if (dtype == BV_ST_F32) {
-            if ((uintptr_t)data % 4) break; /* unaligned: copy below */
-            return data;
-        }
-        if (dtype != BV_ST_F16 && dtype != BV_ST_BF16) {
-            fail(err, errcap, "%s: %s has dtype %s, expected F32, F16 or BF16", m->wpath, names[k], bv_st_dtype_name(dtype));
+        if (dtype == BV_ST_F32 && (uintptr_t)data % 4 == 0) return data; /* borrowed; unaligned: copied below */
+        if (!bv_import_is_float((bv_st_dtype)dtype)) {
+            fail(err, errcap, "%s: %s has dtype %s, expected F32, F16, BF16 or F64", m->wpath, names[k],
+                 bv_st_dtype_name(dtype));
             *bad = 1;
             return NULL;
         }
         float *f = bv_xmalloc((size_t)numel * sizeof(float));
-        const unsigned char *b = data;
-        for (int64_t i = 0; i < numel; i++) {
-            uint16_t h;
-            memcpy(&h, b + 2 * i, 2);
-            if (dtype == BV_ST_F16) f[i] = half_to_f32(h);
-            else {
-                uint32_t u = (uint32_t)h << 16;
-                memcpy(&f[i], &u, 4);
-            }
-        }
+        bv_import_f32(f, data, (bv_st_dtype)dtype, numel);
         m->owned = bv_xrealloc(m->owned, (size_t)(m->n_owned + 1) * sizeof(float *));
         m->owned[m->n_owned++] = f;
         return f;

@@ -16,6 +16,7 @@
 
 #include "../core/error.h"
 #include "../io/pth.h"
+#include "../io/tensor_import.h"
 #include "log.h"
 #include "train_step.h"
 
@@ -244,57 +245,9 @@ int bv_ckpt_save(const char *path, const bv_params *ps, const bv_adamw *opt, con
 /* ------------------------------------------------------------------------------------------ */
 /* loading                                                                                      */
 
-static char *dims_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
-    size_t at = 0;
-    at += (size_t)snprintf(buf, cap, "[");
-    for (int d = 0; d < ndim && at < cap; d++)
-        at += (size_t)snprintf(buf + at, cap - at, d ? ", %lld" : "%lld", (long long)shape[d]);
-    if (at < cap) snprintf(buf + at, cap - at, "]");
-    return buf;
-}
-
-static int same_dims(const bv_pk_tensor *t, int ndim, const int64_t *shape) {
-    if (t->ndim != ndim) return 0;
-    for (int d = 0; d < ndim; d++)
-        if (t->shape[d] != shape[d]) return 0;
-    return 1;
-}
-
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, ex = (h >> 10) & 0x1f, man = h & 0x3ff;
-    if (ex == 0x1f) return sign ? -(man ? NAN : INFINITY) : (man ? NAN : INFINITY);
-    float v = ex ? ldexpf((float)(man | 0x400), (int)ex - 25) : ldexpf((float)man, -24);
-    return sign ? -v : v;
-}
-
-/* Copies a stored tensor of a float dtype into n float32 values; -1 for other dtypes. */
-static int copy_as_f32(float *dst, const bv_pk_tensor *t) {
-    const void *src = t->data;
-    int64_t n = t->numel;
-    switch (t->dtype) {
-    case BV_ST_F32: memcpy(dst, src, sizeof(float) * (size_t)n); return 0;
-    case BV_ST_F64:
-        for (int64_t i = 0; i < n; i++) {
-            double v;
-            memcpy(&v, (const char *)src + 8 * i, 8);
-            dst[i] = (float)v;
-        }
-        return 0;
-    case BV_ST_F16:
-    case BV_ST_BF16:
-        for (int64_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, (const char *)src + 2 * i, 2);
-            if (t->dtype == BV_ST_F16) {
-                dst[i] = half_to_float(h);
-            } else {
-                uint32_t u = (uint32_t)h << 16;
-                memcpy(&dst[i], &u, 4);
-            }
-        }
-        return 0;
-    default: return -1;
-    }
+/* A stored tensor of a float dtype and p's shape into dst (an optimizer moment of p). */
+static int import_like(float *dst, const bv_tensor *p, const bv_pk_tensor *t) {
+    return bv_dims_equal(t->ndim, t->shape, p->ndim, p->shape) ? bv_import_f32(dst, t->data, t->dtype, t->numel) : -1;
 }
 
 static int fail(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -312,7 +265,8 @@ static void load_model(const char *path, bv_params *ps, const bv_pk_value *model
     for (int i = 0; i < ps->n; i++) {
         bv_tensor *p = ps->items[i];
         const bv_pk_tensor *t = bv_pk_as_tensor(bv_pk_get(model, p->name));
-        int ok = t && same_dims(t, p->ndim, p->shape) && copy_as_f32(p->data, t) == 0;
+        int ok = t && bv_import_tensor(p, &(bv_import_src){p->name, t->dtype, t->ndim, t->shape, t->data}, path, NULL,
+                                       NULL, 0) == 0;
         if (ok) {
             info->n_loaded++;
         } else if (strstr(p->name, "ja_bert_proj")) {
@@ -325,7 +279,7 @@ static void load_model(const char *path, bv_params *ps, const bv_pk_value *model
             info->n_kept++;
         } else {
             bv_logger_warning(lg, "%s: %s is %s %s in the checkpoint, the model has %s; keeping its fresh value", path,
-                           p->name, bv_st_dtype_name(t->dtype), dims_str(a, sizeof a, t->ndim, t->shape),
+                           p->name, bv_st_dtype_name(t->dtype), bv_dims_str(a, sizeof a, t->ndim, t->shape),
                            bv_shape_str(p, b, sizeof b));
             info->n_kept++;
         }
@@ -355,10 +309,10 @@ static int load_moment(const char *path, const bv_pk_value *s, const char *key, 
     const bv_pk_tensor *t = bv_pk_as_tensor(bv_pk_get(s, key));
     char a[128], b[128];
     if (!t) return fail(err, errcap, "%s: optimizer state[%lld] has no tensor '%s'", path, (long long)id, key);
-    if (!same_dims(t, p->ndim, p->shape) || copy_as_f32(dst, t))
+    if (import_like(dst, p, t))
         return fail(err, errcap, "%s: optimizer state[%lld]['%s'] is %s %s, but its parameter %s is float32 %s (set "
                     "train.skip_optimizer to true to start a fresh optimizer)", path, (long long)id, key,
-                    bv_st_dtype_name(t->dtype), dims_str(a, sizeof a, t->ndim, t->shape), p->name,
+                    bv_st_dtype_name(t->dtype), bv_dims_str(a, sizeof a, t->ndim, t->shape), p->name,
                     bv_shape_str(p, b, sizeof b));
     return 0;
 }
