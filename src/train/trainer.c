@@ -54,15 +54,6 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int fmt_err(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fmt_err(char *err, size_t errcap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* os.path.join(a, b) for two parts. */
 static void path_join(char *out, size_t cap, const char *a, const char *b) {
     if (!a || !a[0] || b[0] == '/') snprintf(out, cap, "%s", b);
@@ -90,7 +81,7 @@ static int yml_int(const bv_yaml_flat *doc, const char *path, const char *key, i
     errno = 0;
     long v = strtol(e->val, &end, 10);
     if (end == e->val || *end || errno || v < INT_MIN || v > INT_MAX)
-        return fmt_err(err, errcap, "%s:%d: %s: expected an integer, got \"%s\"", path, e->line, key, e->val);
+        return bv_err_set(err, errcap, "%s:%d: %s: expected an integer, got \"%s\"", path, e->line, key, e->val);
     *out = (int)v;
     return 0;
 }
@@ -103,7 +94,8 @@ int bv_yml_read_train_ms(const char *path, bv_yml_train_ms *out, char *err, size
     int rc = bv_yaml_flat_load(path, &doc, err, errcap);
     const bv_yaml_entry *e = NULL;
     if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms")))
-        rc = fmt_err(err, errcap, "%s:%d: train_ms: expected a mapping of settings, got \"%s\"", path, e->line, e->val);
+        rc = bv_err_set(err, errcap, "%s:%d: train_ms: expected a mapping of settings, got \"%s\"", path, e->line,
+                        e->val);
     if (rc == 0 && (e = bv_yaml_flat_get(&doc, "dataset_path")))
         snprintf(out->dataset_path, sizeof out->dataset_path, "%s", e->val);
     if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms.model"))) snprintf(out->model, sizeof out->model, "%s", e->val);
@@ -114,15 +106,16 @@ int bv_yml_read_train_ms(const char *path, bv_yml_train_ms *out, char *err, size
     if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms.spec_cache"))) {
         out->spec_cache = yml_bool(e->val);
         if (out->spec_cache < 0)
-            rc = fmt_err(err, errcap, "%s:%d: train_ms.spec_cache: expected true or false, got \"%s\"", path, e->line,
-                         e->val);
+            rc = bv_err_set(err, errcap, "%s:%d: train_ms.spec_cache: expected true or false, got \"%s\"", path,
+                            e->line,
+                            e->val);
     }
     if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms.base.use_base_model"))) {
         int b = yml_bool(e->val);
         if (b == 1)
-            rc = fmt_err(err, errcap, "%s:%d: train_ms.base.use_base_model: bv2 does not download base models; give "
-                         "a local folder holding G_0.pth, D_0.pth, DUR_0.pth and WD_0.pth instead of true",
-                         path, e->line);
+            rc = bv_err_set(err, errcap, "%s:%d: train_ms.base.use_base_model: bv2 does not download base models; give "
+                            "a local folder holding G_0.pth, D_0.pth, DUR_0.pth and WD_0.pth instead of true",
+                            path, e->line);
         else if (b < 0 && (e->quoted || (strcmp(e->val, "null") && strcmp(e->val, "~") && e->val[0])))
             snprintf(out->base_model, sizeof out->base_model, "%s", e->val);
     }
@@ -219,16 +212,16 @@ static int resolve_paths(trainer *T, char *err, size_t errcap) {
     else if (have_yml && y.config_path[0])
         path_join(T->config_path, sizeof T->config_path, y.dataset_path, y.config_path);
     else
-        return fmt_err(err, errcap, "no config: pass -c <config.json>%s",
-                       have_yml ? " or set train_ms.config_path" : ""), BV_EXIT_USAGE;
+        return bv_err_set(err, errcap, "no config: pass -c <config.json>%s",
+                          have_yml ? " or set train_ms.config_path" : ""), BV_EXIT_USAGE;
     if (have_yml) { /* train_ms: model_dir = os.path.join(args.model or dataset_path, train_ms.model) */
         path_join(T->model_dir, sizeof T->model_dir, o->model_dir ? o->model_dir : y.dataset_path, y.model);
     } else if (o->model_dir) {
         snprintf(T->model_dir, sizeof T->model_dir, "%s", o->model_dir);
     } else {
-        return fmt_err(err, errcap, "no model folder: pass -m <model_dir>"), BV_EXIT_USAGE;
+        return bv_err_set(err, errcap, "no model folder: pass -m <model_dir>"), BV_EXIT_USAGE;
     }
-    if (!T->model_dir[0]) return fmt_err(err, errcap, "the model folder name is empty"), BV_EXIT_USAGE;
+    if (!T->model_dir[0]) return bv_err_set(err, errcap, "the model folder name is empty"), BV_EXIT_USAGE;
     const char *base = o->base_model ? o->base_model : have_yml && y.base_model[0] ? y.base_model : NULL;
     if (base) snprintf(T->base_model, sizeof T->base_model, "%s", base);
     int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -353,11 +346,11 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errcap)
     bv_out_file o;
     if (bv_out_begin(&o, dst, err, errcap)) return -1;
     FILE *in = fopen(src, "rb");
-    if (!in) return fmt_err(err, errcap, "%s: cannot open: %s", src, strerror(errno));
+    if (!in) return bv_err_set(err, errcap, "%s: cannot open: %s", src, strerror(errno));
     FILE *out = fopen(o.tmp, "wb");
     if (!out) {
         fclose(in);
-        return fmt_err(err, errcap, "%s: cannot write: %s", o.tmp, strerror(errno));
+        return bv_err_set(err, errcap, "%s: cannot write: %s", o.tmp, strerror(errno));
     }
     char buf[1 << 16];
     size_t k;
@@ -370,7 +363,7 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errcap)
     if (bad) {
         int e = errno;
         bv_out_abort(&o);
-        return fmt_err(err, errcap, "%s: cannot copy to %s: %s", src, dst, strerror(e));
+        return bv_err_set(err, errcap, "%s: cannot copy to %s: %s", src, dst, strerror(e));
     }
     return bv_out_commit(&o, err, errcap);
 }
@@ -399,8 +392,8 @@ static int copy_base_model(trainer *T, char *err, size_t errcap) {
     char g0[4200];
     bv_ckpt_path(g0, sizeof g0, T->base_model, BV_NET_G, 0);
     if (!copied || access(g0, F_OK) != 0)
-        return fmt_err(err, errcap, "base model folder %s has no G_0.pth (expected G_0.pth, D_0.pth, DUR_0.pth, "
-                       "WD_0.pth)", T->base_model);
+        return bv_err_set(err, errcap, "base model folder %s has no G_0.pth (expected G_0.pth, D_0.pth, DUR_0.pth, "
+                          "WD_0.pth)", T->base_model);
     return 0;
 }
 
@@ -457,17 +450,18 @@ static int open_data(trainer *T, char *err, size_t errcap) {
         T->eval_ok = 1;
     }
     if (T->train_ds.n == 0 || (T->eval_ok && T->eval_ds.n == 0))
-        return fmt_err(err, errcap, "%s (data.%s): no utterances: the filelist is empty, or data.min_text_len / "
-                       "max_text_len filtered every line", T->train_ds.n ? c->data.validation_files : c->data.training_files,
-                       T->train_ds.n ? "validation_files" : "training_files");
+        return bv_err_set(err, errcap, "%s (data.%s): no utterances: the filelist is empty, or data.min_text_len / "
+                          "max_text_len filtered every line", T->train_ds.n ? c->data.validation_files : c->data.training_files,
+                          T->train_ds.n ? "validation_files" : "training_files");
     /* upstream slices segment_size / hop frames from every item; longer than every utterance, every
      * step fails inside rand_slice_segments */
     int64_t seg = bv_config_segment_frames(c), longest = 0;
     for (int64_t i = 0; i < T->train_ds.n; i++) longest = T->train_ds.lengths[i] > longest ? T->train_ds.lengths[i] : longest;
     if (longest < seg)
-        return fmt_err(err, errcap, "train.segment_size %lld samples (%lld frames) is longer than every utterance of %s "
-                       "(the longest has about %lld frames)", (long long)c->train.segment_size, (long long)seg,
-                       c->data.training_files, (long long)longest);
+        return bv_err_set(err, errcap,
+                          "train.segment_size %lld samples (%lld frames) is longer than every utterance of %s "
+                          "(the longest has about %lld frames)", (long long)c->train.segment_size, (long long)seg,
+                          c->data.training_files, (long long)longest);
     /* DistributedBucketSampler(num_replicas = world, rank = rank, shuffle = True) */
     if (bv_bucket_sampler_init(&T->sampler, T->train_ds.lengths, T->train_ds.n, c->train.batch_size, NULL, 0,
                                T->world, T->rank, 1, err, errcap))
@@ -479,11 +473,11 @@ static int open_data(trainer *T, char *err, size_t errcap) {
         int64_t usable = T->train_ds.n - T->sampler.n_dropped;
         int64_t batches = usable / c->train.batch_size;
         if ((int64_t)T->world > batches)
-            return fmt_err(err, errcap, "%d ranks but only %lld batches of train.batch_size %lld in %s (%lld usable "
-                           "utterances): one step needs world x batch_size = %lld utterances; use at most %lld ranks "
-                           "or a smaller batch_size", T->world, (long long)batches, (long long)c->train.batch_size,
-                           c->data.training_files, (long long)usable, (long long)T->world * c->train.batch_size,
-                           (long long)(batches > 0 ? batches : 0));
+            return bv_err_set(err, errcap, "%d ranks but only %lld batches of train.batch_size %lld in %s (%lld usable "
+                              "utterances): one step needs world x batch_size = %lld utterances; use at most %lld ranks "
+                              "or a smaller batch_size", T->world, (long long)batches, (long long)c->train.batch_size,
+                              c->data.training_files, (long long)usable, (long long)T->world * c->train.batch_size,
+                              (long long)(batches > 0 ? batches : 0));
     }
     if (T->sampler.n_dropped)
         bv_logger_info(T->lg, "%lld of %lld utterances are outside the bucket boundaries (32, 1000] frames and are not "
@@ -497,7 +491,7 @@ static int build_model(trainer *T, char *err, size_t errcap) {
     const bv_config *c = &T->cfg;
     char sub[2048];
     T->wavlm = bv_wavlm_load(c->model.slm.model, sub, sizeof sub);
-    if (!T->wavlm) return fmt_err(err, errcap, "model.slm.model: %s", sub);
+    if (!T->wavlm) return bv_err_set(err, errcap, "model.slm.model: %s", sub);
     bv_mpd_layout layout;
     if (T->widths == BV_DISC_WIDTHS_SMALL) small_layout(&layout);
     else bv_mpd_layout_upstream(&layout);
