@@ -27,7 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../src/data/symbols.h"
+#include "../src/text/symbols.h"
 #include "../src/infer/infer.h"
 #include "../src/io/pth.h"
 #include "../src/io/safetensors_write.h"

@@ -11,7 +11,7 @@
 #include "../core/error.h"
 #include "bert_util.h"
 #include "../data/filelist.h"
-#include "../data/symbols.h"
+#include "../text/symbols.h"
 #include "../io/pickle.h"
 #include "../io/pth.h"
 #include "../text/lexicon.h"

@@ -13,7 +13,7 @@
 
 #include "../bert/bert_feature.h"
 #include "../core/error.h"
-#include "../data/symbols.h"
+#include "../text/symbols.h"
 #include "../infer/infer.h"
 #include "../io/wav.h"
 #include "cli.h"

@@ -1,7 +1,7 @@
 /* preprocess.c - `bv2 preprocess`: upstream's preprocess_text.py for a folder of WAVs and a transcript
  * (wav|speaker|language|text): English cleaned by our front-end, the cleaned list, the train/val
  * filelists, config.json's speakers and filelist paths, and zero *.bert.pt files where no BERT
- * features exist (the work lives in src/data/preprocess_lib.h). */
+ * features exist (the work lives in src/app/preprocess.h). */
 #include "cli.h"
 #include "../io/fs.h"
 
@@ -15,7 +15,7 @@
 #include <sndfile.h>
 
 #include "../core/error.h"
-#include "../data/preprocess_lib.h"
+#include "../app/preprocess.h"
 #include "../infer/infer.h"
 #include "../bert/bert_feature.h"
 #include "../text/lexicon.h"

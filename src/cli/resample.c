@@ -1,6 +1,6 @@
 /* resample.c - `bv2 resample`: upstream's resample.py. Every audio file under --in (walked
  * recursively, sub-folders kept) becomes a mono 16-bit WAV at the target rate under --out, resampled
- * with soxr at 'HQ' quality (src/data/preprocess_lib.h), files spread over OpenMP threads. */
+ * with soxr at 'HQ' quality (src/app/preprocess.h), files spread over OpenMP threads. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -14,7 +14,7 @@
 
 #include "../core/error.h"
 #include "../io/config.h"
-#include "../data/preprocess_lib.h"
+#include "../app/preprocess.h"
 #include "../train/progress.h"
 #include "cli.h"
 #include "../io/fs.h"

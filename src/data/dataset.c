@@ -14,9 +14,9 @@
 #include "../io/pth.h"
 #include "../ops/align.h"
 #include "../ops/ops.h"
+#include "../text/symbols.h"
 #include "filelist.h"
 #include "sampler.h"
-#include "symbols.h"
 
 #define UPSTREAM_SHUFFLE_SEED 1234   /* data_utils: random.seed(1234) before random.shuffle */
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../data/symbols.h"
+#include "../text/symbols.h"
 #include "../io/pth.h"
 #include "../io/safetensors_write.h"
 #include "../io/tensor_import.h"

@@ -12,7 +12,7 @@
 #include <flite/cst_val.h>
 
 #include "../core/error.h"
-#include "../data/symbols.h"
+#include "symbols.h"
 
 cst_lexicon *cmulex_init(void);   /* libflite_cmulex; no header declares it */
 

@@ -1,6 +1,6 @@
-/* preprocess_lib.c - dataset preparation: resampling, transcript cleaning, train/val split, config
- * edit, zero BERT features, a random WavLM (see preprocess_lib.h). */
-#include "preprocess_lib.h"
+/* preprocess.c - dataset preparation: resampling, transcript cleaning, train/val split, config
+ * edit, zero BERT features, a random WavLM (see preprocess.h). */
+#include "preprocess.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,6 +15,8 @@
 #include "../core/error.h"
 #include "../core/mem.h"
 #include "../core/rng.h"
+#include "../data/dataset.h"
+#include "../data/filelist.h"
 #include "../io/pth.h"
 #include "../io/safetensors_write.h"
 #include "../io/wav.h"
@@ -22,9 +24,7 @@
 #include "../text/chinese.h"
 #include "../text/english.h"
 #include "../text/japanese.h"
-#include "dataset.h"
-#include "filelist.h"
-#include "symbols.h"
+#include "../text/symbols.h"
 
 static char *xstrdup(const char *s) {
     size_t n = strlen(s) + 1;
