@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../text/symbols.h"
+#include "../app/model_config.h"
 #include "../io/pth.h"
 #include "../io/safetensors_write.h"
 #include "../io/tensor_import.h"
@@ -19,6 +19,7 @@
 #include "../text/chinese.h"
 #include "../text/english.h"
 #include "../text/japanese.h"
+#include "../text/symbols.h"
 
 #define ENC_Q_PREFIX "enc_q."
 
@@ -62,13 +63,13 @@ int bv_infer_model_init(bv_infer_model *m, bv_config *cfg, char *err, size_t err
     m->iteration = -1;
     m->learning_rate = -1;
     char sub[512];
-    if (bv_synth_cfg_check(&m->cfg, sub, sizeof sub)) {
+    if (bv_synth_config_check(&m->cfg, sub, sizeof sub)) {
         snprintf(err, errcap, "config: %s", sub);
         bv_config_free(&m->cfg);
         return -1;
     }
     bv_params_init(&m->ps);
-    m->net_g = bv_synth_new(&m->ps, "", &m->cfg);
+    m->net_g = bv_synth_from_config(&m->ps, "", &m->cfg);
     drop_enc_q(m);
     drop_grads(m);
     return 0;
