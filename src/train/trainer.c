@@ -8,9 +8,10 @@
 #include "../io/fs.h"
 #include "../io/png_image.h"
 #include "../io/pth.h"
+#include "../io/pyrepr.h"
 #include "../io/tensorboard.h"
 #include "../io/wav.h"
-#include "../io/yaml_flat.h"
+#include "../io/yml_config.h"
 #include "../ops/ops.h"
 #include "train_step.h"
 #include "checkpoint.h"
@@ -19,7 +20,6 @@
 #include "progress.h"
 #include "trainer.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -58,69 +58,6 @@ static double now_s(void) {
 static void path_join(char *out, size_t cap, const char *a, const char *b) {
     if (!a || !a[0] || b[0] == '/') snprintf(out, cap, "%s", b);
     else snprintf(out, cap, "%s%s%s", a, a[strlen(a) - 1] == '/' ? "" : "/", b);
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* config.yml                                                                                   */
-
-/* YAML 1.1 booleans as PyYAML reads them: 1, 0, -1 for "not a bool". */
-static int yml_bool(const char *v) {
-    static const char *const t[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
-    static const char *const f[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        if (!strcmp(v, t[i])) return 1;
-        if (!strcmp(v, f[i])) return 0;
-    }
-    return -1;
-}
-
-static int yml_int(const bv_yaml_flat *doc, const char *path, const char *key, int *out, char *err, size_t errcap) {
-    const bv_yaml_entry *e = bv_yaml_flat_get(doc, key);
-    if (!e) return 0;
-    char *end;
-    errno = 0;
-    long v = strtol(e->val, &end, 10);
-    if (end == e->val || *end || errno || v < INT_MIN || v > INT_MAX)
-        return bv_err_set(err, errcap, "%s:%d: %s: expected an integer, got \"%s\"", path, e->line, key, e->val);
-    *out = (int)v;
-    return 0;
-}
-
-int bv_yml_read_train_ms(const char *path, bv_yml_train_ms *out, char *err, size_t errcap) {
-    memset(out, 0, sizeof *out);
-    snprintf(out->model, sizeof out->model, "models");
-    out->num_workers = out->spec_cache = out->keep_ckpts = -1;
-    bv_yaml_flat doc;
-    int rc = bv_yaml_flat_load(path, &doc, err, errcap);
-    const bv_yaml_entry *e = NULL;
-    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms")))
-        rc = bv_err_set(err, errcap, "%s:%d: train_ms: expected a mapping of settings, got \"%s\"", path, e->line,
-                        e->val);
-    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "dataset_path")))
-        snprintf(out->dataset_path, sizeof out->dataset_path, "%s", e->val);
-    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms.model"))) snprintf(out->model, sizeof out->model, "%s", e->val);
-    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms.config_path")))
-        snprintf(out->config_path, sizeof out->config_path, "%s", e->val);
-    if (rc == 0) rc = yml_int(&doc, path, "train_ms.num_workers", &out->num_workers, err, errcap);
-    if (rc == 0) rc = yml_int(&doc, path, "train_ms.keep_ckpts", &out->keep_ckpts, err, errcap);
-    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms.spec_cache"))) {
-        out->spec_cache = yml_bool(e->val);
-        if (out->spec_cache < 0)
-            rc = bv_err_set(err, errcap, "%s:%d: train_ms.spec_cache: expected true or false, got \"%s\"", path,
-                            e->line,
-                            e->val);
-    }
-    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms.base.use_base_model"))) {
-        int b = yml_bool(e->val);
-        if (b == 1)
-            rc = bv_err_set(err, errcap, "%s:%d: train_ms.base.use_base_model: bv2 does not download base models; give "
-                            "a local folder holding G_0.pth, D_0.pth, DUR_0.pth and WD_0.pth instead of true",
-                            path, e->line);
-        else if (b < 0 && (e->quoted || (strcmp(e->val, "null") && strcmp(e->val, "~") && e->val[0])))
-            snprintf(out->base_model, sizeof out->base_model, "%s", e->val);
-    }
-    bv_yaml_flat_free(&doc); /* empty when the load failed: always safe */
-    return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -233,86 +170,6 @@ static int resolve_paths(trainer *T, char *err, size_t errcap) {
     return 0;
 }
 
-/* Python's repr of a JSON document, as logger.info(hps) prints the HParams tree. json.loads keeps
- * 1 an int and 1.0 a float; cJSON does not, so the number tokens of the text are scanned first
- * (in document order, as cJSON's children are) for a '.', 'e' or 'E'. */
-typedef struct repr_out {
-    char *buf;
-    size_t len, cap;
-    const unsigned char *is_float; /* per number token, in document order */
-    int n_numbers, next_number;
-} repr_out;
-
-static void put(repr_out *o, const char *s) {
-    size_t n = strlen(s);
-    if (o->len + n + 1 > o->cap) {
-        o->cap = 2 * (o->len + n + 1);
-        o->buf = bv_xrealloc(o->buf, o->cap);
-    }
-    memcpy(o->buf + o->len, s, n + 1);
-    o->len += n;
-}
-
-static unsigned char *scan_number_kinds(const char *text, int *n) {
-    size_t len = strlen(text);
-    unsigned char *k = bv_xcalloc(len / 2 + 2, 1);
-    *n = 0;
-    for (const char *p = text; *p; p++) {
-        if (*p == '"') { /* skip a string */
-            for (p++; *p && *p != '"'; p++)
-                if (*p == '\\' && p[1]) p++;
-            if (!*p) break;
-        } else if (*p == '-' || isdigit((unsigned char)*p)) {
-            int fl = 0;
-            for (; *p && strchr("+-0123456789.eE", *p); p++) fl |= *p == '.' || *p == 'e' || *p == 'E';
-            k[(*n)++] = (unsigned char)fl;
-            p--;
-        }
-    }
-    return k;
-}
-
-static void py_str(repr_out *o, const char *s) {
-    char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
-    char one[8] = {q, 0};
-    put(o, one);
-    for (const char *p = s; *p; p++) {
-        if (*p == '\\' || *p == q) snprintf(one, sizeof one, "\\%c", *p);
-        else if (*p == '\n') snprintf(one, sizeof one, "\\n");
-        else snprintf(one, sizeof one, "%c", *p);
-        put(o, one);
-    }
-    one[0] = q;
-    one[1] = 0;
-    put(o, one);
-}
-
-static void py_repr(repr_out *o, const cJSON *v) {
-    char num[64];
-    if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
-        int obj = cJSON_IsObject(v), first = 1;
-        put(o, obj ? "{" : "[");
-        for (const cJSON *c = v->child; c; c = c->next, first = 0) {
-            if (!first) put(o, ", ");
-            if (obj) {
-                py_str(o, c->string);
-                put(o, ": ");
-            }
-            py_repr(o, c);
-        }
-        put(o, obj ? "}" : "]");
-    } else if (cJSON_IsString(v)) {
-        py_str(o, v->valuestring);
-    } else if (cJSON_IsNumber(v)) {
-        int fl = o->next_number < o->n_numbers ? o->is_float[o->next_number++] : 1;
-        if (!fl && fabs(v->valuedouble) < 9e15) snprintf(num, sizeof num, "%lld", (long long)v->valuedouble);
-        else bv_logger_pyfloat(num, v->valuedouble);
-        put(o, num);
-    } else {
-        put(o, cJSON_IsTrue(v) ? "True" : cJSON_IsFalse(v) ? "False" : "None");
-    }
-}
-
 static void log_hps(trainer *T) {
     FILE *f = fopen(T->config_path, "rb");
     if (!f) return;
@@ -328,17 +185,14 @@ static void log_hps(trainer *T) {
     if (!text) return;
     text[n] = 0;
     cJSON *j = cJSON_Parse(text);
-    repr_out o = {0};
-    o.is_float = scan_number_kinds(text, &o.n_numbers);
-    free(text);
-    if (j) {
+    if (j) { /* logger.info(hps): the HParams tree, with the model_dir train_ms adds */
         cJSON_AddStringToObject(j, "model_dir", T->model_dir);
-        py_repr(&o, j);
-        bv_logger_info(T->lg, "%s", o.buf);
+        char *r = bv_py_repr_json(j, text);
+        bv_logger_info(T->lg, "%s", r);
+        free(r);
         cJSON_Delete(j);
     }
-    free((void *)o.is_float);
-    free(o.buf);
+    free(text);
 }
 
 /* Copies src to dst as a whole (src/io/fs.h: a temporary moved into place). */
@@ -813,10 +667,10 @@ static void log_step(trainer *T, const bv_train_result *r, int64_t epoch, int64_
     char f[8][32];
     bv_logger_info(T->lg, "Train Epoch: %lld [%.0f%%]", (long long)epoch,
                 n_batches ? 100.0 * (double)batch_idx / (double)n_batches : 0.0);
-    bv_logger_info(T->lg, "[%s, %s, %s, %s, %s, %s, %lld, %s]", bv_logger_pyfloat(f[0], as_f32(r->loss_disc)),
-                bv_logger_pyfloat(f[1], as_f32(r->loss_gen)), bv_logger_pyfloat(f[2], as_f32(r->loss_fm)),
-                bv_logger_pyfloat(f[3], as_f32(r->loss_mel)), bv_logger_pyfloat(f[4], as_f32(r->loss_dur)),
-                bv_logger_pyfloat(f[5], as_f32(r->loss_kl)), (long long)T->st.global_step, bv_logger_pyfloat(f[6], r->lr));
+    bv_logger_info(T->lg, "[%s, %s, %s, %s, %s, %s, %lld, %s]", bv_py_float_repr(f[0], as_f32(r->loss_disc)),
+                bv_py_float_repr(f[1], as_f32(r->loss_gen)), bv_py_float_repr(f[2], as_f32(r->loss_fm)),
+                bv_py_float_repr(f[3], as_f32(r->loss_mel)), bv_py_float_repr(f[4], as_f32(r->loss_dur)),
+                bv_py_float_repr(f[5], as_f32(r->loss_kl)), (long long)T->st.global_step, bv_py_float_repr(f[6], r->lr));
     log_scalars(T, r);
     log_images(T, r);
 }
