@@ -24,16 +24,6 @@ int bv_err_set(char *err, size_t errcap, const char *fmt, ...) {
     return -1;
 }
 
-int bv_err_exit(int code, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return code;
-}
-
 void *bv_xmalloc_at(size_t n, const char *file, int line) {
     void *p = malloc(n ? n : 1);
     if (!p) bv_fatal_at(file, line, "out of memory allocating %zu bytes", n);

@@ -35,8 +35,6 @@ void *bv_xrealloc_at(void *p, size_t n, const char *file, int line);
  * err (nothing when err is NULL or errcap 0, cut to errcap). Returns -1, so a check reads
  *   if (n < 0) return bv_err_set(err, errcap, "%s:%d: expected a count, got %d", path, line, n);  */
 int bv_err_set(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* A command's failure: "error: <fmt>" and a newline on stderr. Returns code (BV_EXIT_*). */
-int bv_err_exit(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Up to n bytes of s, as a message may quote them: printable ASCII kept, everything else (control
  * bytes, bytes of binary files, a terminal's escape sequences) written as \xNN, "..." when cut.
