@@ -46,7 +46,7 @@ endif
 LDFLAGS += -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/ops/*.c src/ops/cpu/*.c src/nn/*.c src/model/*.c src/audio/*.c \
-                              src/io/*.c src/data/*.c src/text/*.c src/train/*.c src/infer/*.c \
+                              src/io/*.c src/data/*.c src/text/*.c src/app/*.c src/train/*.c src/infer/*.c \
                               src/bert/*.c))
 # The one C++ file: an extern "C" shim over SentencePiece (no C API exists), for DeBERTa-v3's tokenizer.
 LIB_CXX  := src/bert/tokenizer_spm.cc

@@ -31,7 +31,7 @@
 
 #include "upstream_config.h"
 #include "../src/core/error.h"
-#include "../src/data/symbols.h"
+#include "../src/text/symbols.h"
 #include "../src/infer/infer.h"
 #include "../src/io/pth.h"
 

@@ -37,7 +37,7 @@
 #include "upstream_config.h"
 #include "../src/audio/mel.h"
 #include "../src/core/error.h"
-#include "../src/data/symbols.h"
+#include "../src/text/symbols.h"
 #include "../src/ops/align.h"
 #include "../src/ops/ops.h"
 #include "../src/train/train_step.h"

@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "../src/data/preprocess_lib.h"
+#include "../src/app/preprocess.h"
 #include "../src/infer/infer.h"
 #include "../src/text/lexicon.h"
 

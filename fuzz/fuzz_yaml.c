@@ -1,11 +1,12 @@
 /* fuzz_yaml.c - upstream's config.yml readers on arbitrary bytes: bv_yaml_flat_load (libyaml
- * events flattened to dotted keys) and bv_yml_read_train_ms (trainer.c: the train_ms section). */
+ * events flattened to dotted keys) and bv_yml_read_train_ms (src/io/yml_config.c: the train_ms
+ * section). */
 #include "fuzz_common.h"   /* first: it defines _GNU_SOURCE */
 
 #include <string.h>
 
 #include "../src/io/yaml_flat.h"
-#include "../src/train/trainer.h"
+#include "../src/io/yml_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char path[64], err[512];

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "../src/data/dataset.h"
-#include "../src/data/symbols.h"
+#include "../src/text/symbols.h"
 #include "../src/io/pth.h"
 #include "golden.h"
 

@@ -24,7 +24,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../src/data/symbols.h"
+#include "../src/text/symbols.h"
 #include "../src/text/english.h"
 #include "test.h"
 

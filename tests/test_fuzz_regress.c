@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "../src/io/safetensors.h"
-#include "../src/train/trainer.h"
+#include "../src/io/yml_config.h"
 #include "golden.h"
 #include "test.h"
 

@@ -27,11 +27,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../src/data/symbols.h"
+#include "../src/app/model_config.h"
 #include "../src/infer/infer.h"
 #include "../src/io/pth.h"
 #include "../src/io/safetensors_write.h"
 #include "../src/io/wav.h"
+#include "../src/text/symbols.h"
 #include "golden.h"
 
 /* ---------------- helpers: temporary folders, running bv2 ---------------- */
@@ -1043,7 +1044,7 @@ BV_TEST(infer_export_roundtrip) {
         bv_params ps;
         bv_params_init(&ps);
         if (!bv_config_parse(&cfg, TINY, "tiny.json", err, sizeof err)) {
-            bv_synth *net_g = bv_synth_new(&ps, "", &cfg);
+            bv_synth *net_g = bv_synth_from_config(&ps, "", &cfg);
             bv_pk_doc *doc = bv_pk_doc_new();
             bv_pk_value *ck = bv_pk_dict(doc, 0), *sd = bv_pk_dict(doc, 1);
             int enc_q = 0;

@@ -23,8 +23,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../src/data/preprocess_lib.h"
-#include "../src/data/symbols.h"
+#include "../src/app/preprocess.h"
+#include "../src/text/symbols.h"
 #include "../src/infer/infer.h"
 #include "../src/io/wav.h"
 #include "../src/text/ja_label.h"

@@ -1,4 +1,4 @@
-/* test_preprocess.c - src/data/preprocess_lib.c (behind `bv2 preprocess`): transcript lines cleaned
+/* test_preprocess.c - src/app/preprocess.c (behind `bv2 preprocess`): transcript lines cleaned
  * into filelist lines that filelist.h parses, errors that name the line, upstream's split, the config
  * edit, zero *.bert.pt files of the right shape, the whole chain accepted by the training dataset
  * with demo/config.json, and the random WavLM loading and running. The `bv2 preprocess` command
@@ -16,7 +16,7 @@
 
 #include "../src/data/dataset.h"
 #include "../src/data/filelist.h"
-#include "../src/data/preprocess_lib.h"
+#include "../src/app/preprocess.h"
 #include "../src/io/config.h"
 #include "../src/io/pth.h"
 #include "../src/io/wav.h"

@@ -1,4 +1,4 @@
-/* test_resample_cli.c - `bv2 resample` (src/cli/resample.c over src/data/preprocess_lib.c): a 16 kHz
+/* test_resample_cli.c - `bv2 resample` (src/cli/resample.c over src/app/preprocess.c): a 16 kHz
  * sine brought to 22050 Hz keeps its frequency (zero crossings) and gets librosa's length; stereo is
  * averaged; the rate can come from a config.json; bad inputs give errors naming the file and a
  * non-zero exit while the good files are still written. Runs the bv2 built beside the test binary. */
@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../src/data/preprocess_lib.h"
+#include "../src/app/preprocess.h"
 #include "../src/io/wav.h"
 #include "test.h"
 

@@ -1,4 +1,4 @@
-/* test_symbols.c - src/data/symbols.c: the 112-symbol table (size, order at the block borders,
+/* test_symbols.c - src/text/symbols.c: the 112-symbol table (size, order at the block borders,
  * every id round trip), the language and tone maps, cleaned_text_to_sequence against the upstream
  * English front-end's phone_ids / tone_ids / lang_ids (../shared/golden/text_en/cases.jsonl) and
  * hand-checked ZH / JP values, and its errors (unknown phone, unknown language, tone out of range). */
@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../src/data/symbols.h"
+#include "../src/text/symbols.h"
 #include "test.h"
 
 BV_TEST(symbols_table) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/app/model_config.h"
 #include "../src/model/synthesizer.h"
 #include "../src/ops/ops.h"
 #include "golden.h"
@@ -58,7 +59,7 @@ static int f01_config(bv_test_state *ts, bv_golden *g1, bv_config *cfg) {
     const cJSON *drop = cJSON_GetObjectItem(mc, "dropout");
     if (cJSON_IsString(drop) && strstr(drop->valuestring, "set to 0"))
         cfg->model.sdp_p_dropout = cfg->model.dp_p_dropout = cfg->model.dur_disc_p_dropout = 0.0f;
-    BV_CHECK(bv_synth_cfg_check(cfg, err, sizeof err) == 0, "%s", err);
+    BV_CHECK(bv_synth_config_check(cfg, err, sizeof err) == 0, "%s", err);
     if (ts->failed) {
         bv_config_free(cfg);
         return -1;
@@ -85,7 +86,7 @@ BV_GOLDEN_TEST(synthesizer_golden_F01_train_step_forward) {
     }
     bv_params ps;
     bv_params_init(&ps);
-    bv_synth *net_g = bv_synth_new(&ps, "", &cfg);
+    bv_synth *net_g = bv_synth_from_config(&ps, "", &cfg);
     bv_golden_load_params(g, &ps, "param.net_g.");
     bv_synth_set_mas_noise_scale(net_g, (float)bv_golden_cfg_num(g, "current_mas_noise_scale"));
     bv_golden_replay_noise(g); /* enc_q z, MAS epsilon, SDP e_q, SDP reverse z, rand_slice_segments */
@@ -153,7 +154,7 @@ BV_GOLDEN_TEST(synthesizer_golden_F02_infer) {
     }
     bv_params ps;
     bv_params_init(&ps);
-    bv_synth *net_g = bv_synth_new(&ps, "", &cfg);
+    bv_synth *net_g = bv_synth_from_config(&ps, "", &cfg);
     bv_golden_load_params(g1, &ps, "param.net_g.");
     bv_golden_close(g1);
     bv_infer_opts opt = {.noise_scale = (float)bv_golden_cfg_num(g, "noise_scale"),
@@ -267,7 +268,7 @@ BV_TEST(synthesizer_state_dict_names_and_order) {
     if (tiny_config(ts, &cfg)) return;
     bv_params ps;
     bv_params_init(&ps);
-    bv_synth *m = bv_synth_new(&ps, "net_g.", &cfg);
+    bv_synth *m = bv_synth_from_config(&ps, "net_g.", &cfg);
     const char *order[] = {"net_g.enc_p.", "net_g.dec.", "net_g.enc_q.", "net_g.flow.", "net_g.sdp.", "net_g.dp.",
                            "net_g.emb_g."};
     int k = 0;
@@ -292,7 +293,7 @@ BV_TEST(synthesizer_state_dict_names_and_order) {
     /* use_transformer_flow false: ResidualCouplingBlock under flow.* (n_flow_layer is its WN depth) */
     cfg.model.use_transformer_flow = 0;
     bv_params_init(&ps);
-    m = bv_synth_new(&ps, "", &cfg);
+    m = bv_synth_from_config(&ps, "", &cfg);
     BV_CHECK(m->flow_rc && !m->flow_tr && bv_params_get(&ps, "flow.flows.0.enc.in_layers.3.weight_v") &&
              bv_params_get(&ps, "flow.flows.6.post.weight"), "residual coupling flow layout");
     bv_synth_free(m);
@@ -304,20 +305,20 @@ BV_TEST(synthesizer_cfg_check_names_the_key) {
     bv_config cfg;
     if (tiny_config(ts, &cfg)) return;
     char err[512];
-    BV_CHECK(bv_synth_cfg_check(&cfg, err, sizeof err) == 0, "%s", err);
+    BV_CHECK(bv_synth_config_check(&cfg, err, sizeof err) == 0, "%s", err);
     cfg.data.n_speakers = 0;
-    BV_CHECK(bv_synth_cfg_check(&cfg, err, sizeof err) == -1 && strstr(err, "data.n_speakers") &&
+    BV_CHECK(bv_synth_config_check(&cfg, err, sizeof err) == -1 && strstr(err, "data.n_speakers") &&
              strstr(err, "ReferenceEncoder"), "%s", err);
     cfg.data.n_speakers = 2;
     cfg.model.use_spk_conditioned_encoder = 0;
-    BV_CHECK(bv_synth_cfg_check(&cfg, err, sizeof err) == -1 && strstr(err, "model.use_spk_conditioned_encoder"),
+    BV_CHECK(bv_synth_config_check(&cfg, err, sizeof err) == -1 && strstr(err, "model.use_spk_conditioned_encoder"),
              "%s", err);
     cfg.model.use_spk_conditioned_encoder = 1;
     cfg.model.flow_share_parameter = 1;
-    BV_CHECK(bv_synth_cfg_check(&cfg, err, sizeof err) == -1 && strstr(err, "share_parameter"), "%s", err);
+    BV_CHECK(bv_synth_config_check(&cfg, err, sizeof err) == -1 && strstr(err, "share_parameter"), "%s", err);
     cfg.model.flow_share_parameter = 0;
     cfg.model.n_layers = 2; /* attentions.Encoder asserts cond_layer_idx (2) < n_layers with gin */
-    BV_CHECK(bv_synth_cfg_check(&cfg, err, sizeof err) == -1 && strstr(err, "model: "), "%s", err);
+    BV_CHECK(bv_synth_config_check(&cfg, err, sizeof err) == -1 && strstr(err, "model: "), "%s", err);
     bv_config_free(&cfg);
 }
 
@@ -329,7 +330,7 @@ BV_TEST(synthesizer_forward_mas_noise_and_alignment) {
     if (tiny_config(ts, &cfg)) return;
     bv_params ps;
     bv_params_init(&ps);
-    bv_synth *m = bv_synth_new(&ps, "", &cfg);
+    bv_synth *m = bv_synth_from_config(&ps, "", &cfg);
     bv_synth_reset_parameters(m, &ctx->rng);
     batch b = tiny_batch(ctx, m);
     const float scale = 0.3f;
@@ -395,7 +396,7 @@ BV_TEST(synthesizer_gradients_reach_every_submodule) {
     if (tiny_config(ts, &cfg)) return;
     bv_params ps;
     bv_params_init(&ps);
-    bv_synth *m = bv_synth_new(&ps, "", &cfg);
+    bv_synth *m = bv_synth_from_config(&ps, "", &cfg);
     bv_synth_reset_parameters(m, &ctx->rng);
     /* fresh flows and ConvFlows are identities (zeroed post/proj): perturb so every path carries grads */
     for (int i = 0; i < ps.n; i++)
@@ -428,7 +429,7 @@ BV_TEST(synthesizer_infer_lengths) {
     if (tiny_config(ts, &cfg)) return;
     bv_params ps;
     bv_params_init(&ps);
-    bv_synth *m = bv_synth_new(&ps, "", &cfg);
+    bv_synth *m = bv_synth_from_config(&ps, "", &cfg);
     bv_synth_reset_parameters(m, &ctx->rng);
     batch b = tiny_batch(ctx, m);
     bv_infer_opts opt = {.noise_scale = 0.667f, .length_scale = 1.5f, .noise_scale_w = 0.8f, .sdp_ratio = 0.3f};
@@ -477,7 +478,7 @@ BV_TEST(synthesizer_input_errors) {
     if (tiny_config(ts, &cfg)) return;
     bv_params ps;
     bv_params_init(&ps);
-    bv_synth *m = bv_synth_new(&ps, "", &cfg);
+    bv_synth *m = bv_synth_from_config(&ps, "", &cfg);
     bv_synth_reset_parameters(m, &ctx->rng);
     batch b = tiny_batch(ctx, m);
     char msg[512];

@@ -11,7 +11,7 @@
 #include "../core/error.h"
 #include "bert_util.h"
 #include "../data/filelist.h"
-#include "../data/symbols.h"
+#include "../text/symbols.h"
 #include "../io/pickle.h"
 #include "../io/pth.h"
 #include "../text/lexicon.h"
@@ -53,7 +53,6 @@ void bv_bert_set_ja_sep(bv_bert_set *s, bv_bert_ja_sep_fn fn, void *user) {
     s->ja_user = user;
 }
 
-#define fail bv_bert_fail
 
 static int lang_index(const char *language) {
     for (int i = 0; i < LANG_COUNT; i++)
@@ -87,23 +86,26 @@ void bv_bert_set_free(bv_bert_set *s) {
 
 int bv_bert_set_prepare(bv_bert_set *s, const char *language, char *err, size_t errcap) {
     int l = lang_index(language);
-    if (l < 0) return fail(err, errcap, "language \"%s\" has no BERT model (ZH, EN, JP)", language ? language : "");
+    if (l < 0) return bv_err_set(err, errcap, "language \"%s\" has no BERT model (ZH, EN, JP)",
+                                 language ? language : "");
     if (s->model[l]) return 0;
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/%s", s->dir, folders[l]);
     struct stat sb;
     if (stat(dir, &sb) || !S_ISDIR(sb.st_mode))
-        return fail(err, errcap, "%s: no such folder (the %s BERT model: HuggingFace folder of %s)", dir, language,
-                    folders[l]);
+        return bv_err_set(err, errcap, "%s: no such folder (the %s BERT model: HuggingFace folder of %s)", dir,
+                          language,
+                          folders[l]);
     char sub[1024];
-    if (!(s->tok[l] = bv_btok_load(dir, sub, sizeof sub))) return fail(err, errcap, "%s tokenizer: %s", language, sub);
+    if (!(s->tok[l] = bv_btok_load(dir, sub, sizeof sub))) return bv_err_set(err, errcap, "%s tokenizer: %s", language,
+                                                                             sub);
     if (!(s->model[l] = bv_bert_model_load(dir, sub, sizeof sub))) {
         bv_btok_free(s->tok[l]);
         s->tok[l] = NULL;
-        return fail(err, errcap, "%s model: %s", language, sub);
+        return bv_err_set(err, errcap, "%s model: %s", language, sub);
     }
     if (l == LANG_JP && !s->ja_sep && bv_ja_open && bv_ja_bert_text) { /* the build's Japanese front-end */
-        if (!(s->ja = bv_ja_open(NULL, sub, sizeof sub))) return fail(err, errcap, "JP front-end: %s", sub);
+        if (!(s->ja = bv_ja_open(NULL, sub, sizeof sub))) return bv_err_set(err, errcap, "JP front-end: %s", sub);
         bv_bert_set_ja_sep(s, ja_builtin_sep, s);
     }
     return 0;
@@ -123,7 +125,8 @@ const bv_bert_model *bv_bert_set_model(const bv_bert_set *s, const char *languag
 static int run_text(bv_bert_set *s, int l, const char *text, float **res, int *n, char *err, size_t errcap) {
     int *ids = NULL, T = 0;
     char sub[512];
-    if (bv_btok_encode(s->tok[l], text, &ids, &T, sub, sizeof sub)) return fail(err, errcap, "tokenizer: %s", sub);
+    if (bv_btok_encode(s->tok[l], text, &ids, &T, sub, sizeof sub)) return bv_err_set(err, errcap, "tokenizer: %s",
+                                                                                      sub);
     int H = bv_bert_model_hidden_size(s->model[l]);
     *res = bv_xmalloc((size_t)T * H * sizeof(float));
     int rc = bv_bert_model_hidden_states(s->model[l], ids, T, -3, *res, sub, sizeof sub);
@@ -131,7 +134,7 @@ static int run_text(bv_bert_set *s, int l, const char *text, float **res, int *n
     if (rc) {
         free(*res);
         *res = NULL;
-        return fail(err, errcap, "%s model: %s", lang_names[l], sub);
+        return bv_err_set(err, errcap, "%s model: %s", lang_names[l], sub);
     }
     *n = T;
     return 0;
@@ -146,19 +149,21 @@ int bv_bert_feature(bv_bert_set *s, const char *language, const char *text, cons
                     char *err, size_t errcap) {
     *feat = NULL;
     int l = lang_index(language);
-    if (l < 0 || !s->model[l]) return fail(err, errcap, "the %s BERT model is not loaded", language ? language : "?");
+    if (l < 0 || !s->model[l]) return bv_err_set(err, errcap, "the %s BERT model is not loaded",
+                                                 language ? language : "?");
     char *ja_text = NULL, *ja_style = NULL;
     if (l == LANG_JP) {
         /* japanese_bert.py runs text2sep_kata (pyopenjtalk) on the text first: without the Japanese
          * front-end the tokens would differ from upstream's, so no JP feature is made then. */
         if (!s->ja_sep)
-            return fail(err, errcap, "JP BERT features need the Japanese front-end (text2sep_kata), which this build "
-                        "does not have yet");
+            return bv_err_set(err, errcap,
+                              "JP BERT features need the Japanese front-end (text2sep_kata), which this build "
+                              "does not have yet");
         char sub[512];
         if (s->ja_sep(s->ja_user, text, &ja_text, sub, sizeof sub) ||
             (style_text && *style_text && s->ja_sep(s->ja_user, style_text, &ja_style, sub, sizeof sub))) {
             free(ja_text);
-            return fail(err, errcap, "text2sep_kata: %s", sub);
+            return bv_err_set(err, errcap, "text2sep_kata: %s", sub);
         }
         int rc = bv_bert_feature_text(s, l, ja_text, word2ph, n_word2ph, ja_style ? ja_style : style_text,
                                       style_weight, feat, hidden, n_phones, err, errcap);
@@ -176,28 +181,31 @@ static int bv_bert_feature_text(bv_bert_set *s, int l, const char *text, const i
                                 int64_t *n_phones, char *err, size_t errcap) {
     int64_t P = 0;
     for (int i = 0; i < n_word2ph; i++) {
-        if (word2ph[i] < 0 || word2ph[i] > (1 << 20)) return fail(err, errcap, "word2ph[%d] = %lld", i, (long long)word2ph[i]);
+        if (word2ph[i] < 0 || word2ph[i] > (1 << 20)) return bv_err_set(err, errcap, "word2ph[%d] = %lld", i,
+                                                                        (long long)word2ph[i]);
         P += word2ph[i];
     }
     if (l != LANG_EN) { /* assert len(word2ph) == len(text) + 2 */
         int64_t nc = bv_utf8_len(text);
         if (n_word2ph != nc + 2)
-            return fail(err, errcap, "word2ph has %d entries, but the text has %lld characters (+2 expected: upstream's "
-                        "assert len(word2ph) == len(text) + 2)", n_word2ph, (long long)nc);
+            return bv_err_set(err, errcap,
+                              "word2ph has %d entries, but the text has %lld characters (+2 expected: upstream's "
+                              "assert len(word2ph) == len(text) + 2)", n_word2ph, (long long)nc);
     }
     float *res = NULL, *sres = NULL;
     int T = 0, ST = 0, H = bv_bert_model_hidden_size(s->model[l]);
     if (run_text(s, l, text, &res, &T, err, errcap)) return -1;
     if (l == LANG_EN && T != n_word2ph) {
         free(res);
-        return fail(err, errcap, "word2ph has %d entries, but the DeBERTa tokenizer gives %d tokens with [CLS] and "
-                    "[SEP] (upstream's assert len(word2ph) == res.shape[0]; the phones were not made with this "
-                    "tokenizer)", n_word2ph, T);
+        return bv_err_set(err, errcap,
+                          "word2ph has %d entries, but the DeBERTa tokenizer gives %d tokens with [CLS] and "
+                          "[SEP] (upstream's assert len(word2ph) == res.shape[0]; the phones were not made with this "
+                          "tokenizer)", n_word2ph, T);
     }
     if (T < n_word2ph) {
         free(res);
-        return fail(err, errcap, "the tokenizer gives %d tokens with [CLS] and [SEP], fewer than the %d word2ph "
-                    "entries (upstream fails with an IndexError)", T, n_word2ph);
+        return bv_err_set(err, errcap, "the tokenizer gives %d tokens with [CLS] and [SEP], fewer than the %d word2ph "
+                          "entries (upstream fails with an IndexError)", T, n_word2ph);
     }
     float *mean = NULL;
     int style = style_text && *style_text;
@@ -334,12 +342,12 @@ bv_bert_line_result bv_bert_gen_line(bv_bert_set *s, const char *line, int add_b
     bv_filelist fl;
     char sub[1024];
     if (bv_filelist_parse(&fl, line, strlen(line), where, sub, sizeof sub)) {
-        fail(err, errcap, "%s", sub);
+        bv_err_set(err, errcap, "%s", sub);
         return BV_BERT_LINE_FAILED;
     }
     if (fl.n != 1) {
         bv_filelist_free(&fl);
-        fail(err, errcap, "%s: expected one filelist line", where);
+        bv_err_set(err, errcap, "%s: expected one filelist line", where);
         return BV_BERT_LINE_FAILED;
     }
     const bv_filelist_entry *e = &fl.items[0];
@@ -351,22 +359,22 @@ bv_bert_line_result bv_bert_gen_line(bv_bert_set *s, const char *line, int add_b
     int np = bv_split_spaces(e->phones, &ph);
     int nt = bv_parse_int_list(e->tones, "tones", &tones, sub, sizeof sub);
     if (nt < 0) {
-        fail(err, errcap, "%s: %s", where, sub);
+        bv_err_set(err, errcap, "%s: %s", where, sub);
         goto out;
     }
     int nw = bv_parse_int_list(e->word2ph, "word2ph", &w2p, sub, sizeof sub);
     if (nw < 0) {
-        fail(err, errcap, "%s: %s", where, sub);
+        bv_err_set(err, errcap, "%s: %s", where, sub);
         goto out;
     }
     if (nt != np || nw < 1) {
-        fail(err, errcap, "%s: %d phones but %d tones, %d word2ph entries", where, np, nt, nw);
+        bv_err_set(err, errcap, "%s: %d phones but %d tones, %d word2ph entries", where, np, nt, nw);
         goto out;
     }
     ids = bv_xmalloc((size_t)np * 3 * sizeof(int64_t));
     if (bv_cleaned_text_to_sequence((const char *const *)ph, tones, np, e->language, ids, ids + np, ids + 2 * np, sub,
                                     sizeof sub)) {
-        fail(err, errcap, "%s: %s", where, sub);
+        bv_err_set(err, errcap, "%s: %s", where, sub);
         goto out;
     }
     int64_t cols = add_blank ? 2 * (int64_t)np + 1 : np;
@@ -375,8 +383,9 @@ bv_bert_line_result bv_bert_gen_line(bv_bert_set *s, const char *line, int add_b
         w2p[0] += 1; /* upstream's word2ph[0] += 1 for the leading blank */
     }
     if (!(path = bert_path_of(e->wav, base_dir))) {
-        fail(err, errcap, "%s: audio path \"%s\" has no \".wav\" (upstream names <wav>.bert.pt by replacing it)", where,
-             e->wav);
+        bv_err_set(err, errcap, "%s: audio path \"%s\" has no \".wav\" (upstream names <wav>.bert.pt by replacing it)",
+                   where,
+                   e->wav);
         goto out;
     }
     if (!overwrite && keep_existing(path, cols)) {
@@ -386,16 +395,16 @@ bv_bert_line_result bv_bert_gen_line(bv_bert_set *s, const char *line, int add_b
     int H;
     int64_t P;
     if (bv_bert_feature(s, e->language, e->text, w2p, nw, NULL, 0.7f, &feat, &H, &P, sub, sizeof sub)) {
-        fail(err, errcap, "%s: %s", where, sub);
+        bv_err_set(err, errcap, "%s: %s", where, sub);
         goto out;
     }
     if (P != cols) { /* assert bert.shape[-1] == len(phone) */
-        fail(err, errcap, "%s: word2ph sums to %lld phones, but the line has %lld%s (upstream's assert "
-             "bert.shape[-1] == len(phone))", where, (long long)P, (long long)cols, add_blank ? " with blanks" : "");
+        bv_err_set(err, errcap, "%s: word2ph sums to %lld phones, but the line has %lld%s (upstream's assert "
+                   "bert.shape[-1] == len(phone))", where, (long long)P, (long long)cols, add_blank ? " with blanks" : "");
         goto out;
     }
     if (bv_bert_save(path, feat, H, P, sub, sizeof sub)) {
-        fail(err, errcap, "%s: %s", where, sub);
+        bv_err_set(err, errcap, "%s: %s", where, sub);
         goto out;
     }
     r = BV_BERT_LINE_WRITTEN;

@@ -14,6 +14,7 @@
 #include "bert_util.h"
 #include "../io/pth.h"
 #include "../io/safetensors.h"
+#include "../io/tensor_import.h"
 
 #define BM_MAX_DIM 65536
 #define BM_MAX_LAYERS 256
@@ -46,7 +47,6 @@ struct bv_bert_model {
     int n_owned;
 };
 
-#define fail bv_bert_fail
 
 /* ------------------------------------------------------------------ config */
 
@@ -54,13 +54,13 @@ static int cfg_int(const cJSON *c, const char *key, int dflt, int lo, int hi, in
                    size_t errcap) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, key);
     if (!v || cJSON_IsNull(v)) {
-        if (dflt == INT32_MIN) return fail(err, errcap, "%s: \"%s\" is missing", path, key);
+        if (dflt == INT32_MIN) return bv_err_set(err, errcap, "%s: \"%s\" is missing", path, key);
         *out = dflt;
         return 0;
     }
     if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble || v->valuedouble < lo ||
         v->valuedouble > hi)
-        return fail(err, errcap, "%s: \"%s\" must be an integer in [%d, %d]", path, key, lo, hi);
+        return bv_err_set(err, errcap, "%s: \"%s\" must be an integer in [%d, %d]", path, key, lo, hi);
     *out = (int)v->valuedouble;
     return 0;
 }
@@ -93,13 +93,13 @@ static int opt_has(const cJSON *v, const char *word, int *unknown, const char *c
 
 static int parse_config(bv_bert_model *m, const cJSON *c, const char *path, char *err, size_t errcap) {
     const char *mt = bv_bert_json_str(c, "model_type");
-    if (!mt) return fail(err, errcap, "%s: \"model_type\" is missing", path);
+    if (!mt) return bv_err_set(err, errcap, "%s: \"model_type\" is missing", path);
     if (!strcmp(mt, "bert")) m->arch = BV_BERT_ARCH_BERT;
     else if (!strcmp(mt, "deberta-v2")) m->arch = BV_BERT_ARCH_DEBERTA_V2;
-    else return fail(err, errcap, "%s: \"model_type\" \"%s\" is not supported (bert, deberta-v2)", path, mt);
+    else return bv_err_set(err, errcap, "%s: \"model_type\" \"%s\" is not supported (bert, deberta-v2)", path, mt);
     const char *act = bv_bert_json_str(c, "hidden_act");
     if (act && strcmp(act, "gelu"))
-        return fail(err, errcap, "%s: \"hidden_act\" \"%s\" is not supported (gelu)", path, act);
+        return bv_err_set(err, errcap, "%s: \"hidden_act\" \"%s\" is not supported (gelu)", path, act);
     if (cfg_int(c, "hidden_size", INT32_MIN, 1, BM_MAX_DIM, &m->hidden, path, err, errcap) ||
         cfg_int(c, "num_hidden_layers", INT32_MIN, 1, BM_MAX_LAYERS, &m->layers, path, err, errcap) ||
         cfg_int(c, "num_attention_heads", INT32_MIN, 1, 1024, &m->heads, path, err, errcap) ||
@@ -111,25 +111,26 @@ static int parse_config(bv_bert_model *m, const cJSON *c, const char *path, char
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(c, "layer_norm_eps");
     if (e) {
         if (!cJSON_IsNumber(e) || !(e->valuedouble > 0) || e->valuedouble > 1)
-            return fail(err, errcap, "%s: \"layer_norm_eps\" must be a number in (0, 1]", path);
+            return bv_err_set(err, errcap, "%s: \"layer_norm_eps\" must be a number in (0, 1]", path);
         eps = e->valuedouble;
     }
     m->eps = (float)eps;
     if (m->hidden % m->heads)
-        return fail(err, errcap, "%s: \"hidden_size\" %d is not a multiple of \"num_attention_heads\" %d", path,
-                    m->hidden, m->heads);
+        return bv_err_set(err, errcap, "%s: \"hidden_size\" %d is not a multiple of \"num_attention_heads\" %d", path,
+                          m->hidden, m->heads);
     m->head_dim = m->hidden / m->heads;
     if (m->arch == BV_BERT_ARCH_BERT) {
         const char *pe = bv_bert_json_str(c, "position_embedding_type");
         if (pe && strcmp(pe, "absolute"))
-            return fail(err, errcap, "%s: \"position_embedding_type\" \"%s\" is not supported (absolute)", path, pe);
+            return bv_err_set(err, errcap, "%s: \"position_embedding_type\" \"%s\" is not supported (absolute)", path,
+                              pe);
         int dec = 0, cross = 0;
         if (bv_bert_json_bool(c, "is_decoder", 0, &dec, path, err, errcap) ||
             bv_bert_json_bool(c, "add_cross_attention", 0, &cross, path, err, errcap))
             return -1;
         if (dec || cross)
-            return fail(err, errcap, "%s: \"%s\" true is not supported (an encoder only)", path,
-                        dec ? "is_decoder" : "add_cross_attention");
+            return bv_err_set(err, errcap, "%s: \"%s\" true is not supported (an encoder only)", path,
+                              dec ? "is_decoder" : "add_cross_attention");
         if (cfg_int(c, "type_vocab_size", 2, 0, 1 << 16, &m->type_vocab, path, err, errcap)) return -1;
         m->emb_size = m->hidden;
         m->pos_biased = 1;
@@ -147,9 +148,10 @@ static int parse_config(bv_bert_model *m, const cJSON *c, const char *path, char
         bv_bert_json_bool(c, "position_biased_input", 1, &m->pos_biased, path, err, errcap))
         return -1;
     if (hs != m->head_dim)
-        return fail(err, errcap, "%s: \"attention_head_size\" %d other than hidden_size / heads (%d) is not supported",
-                    path, hs, m->head_dim);
-    if (conv > 0) return fail(err, errcap, "%s: \"conv_kernel_size\" %d is not supported (0)", path, conv);
+        return bv_err_set(err, errcap,
+                          "%s: \"attention_head_size\" %d other than hidden_size / heads (%d) is not supported",
+                          path, hs, m->head_dim);
+    if (conv > 0) return bv_err_set(err, errcap, "%s: \"conv_kernel_size\" %d is not supported (0)", path, conv);
     if (m->max_rel < 1) m->max_rel = m->max_pos;
     int unknown = 0;
     static const char *const att_known[] = {"c2p", "p2c", "none", "", NULL};
@@ -158,12 +160,14 @@ static int parse_config(bv_bert_model *m, const cJSON *c, const char *path, char
     if (pat && !cJSON_IsNull(pat)) {
         m->c2p = opt_has(pat, "c2p", &unknown, att_known);
         m->p2c = opt_has(pat, "p2c", &unknown, att_known);
-        if (unknown) return fail(err, errcap, "%s: \"pos_att_type\" holds a type other than c2p / p2c (not supported)", path);
+        if (unknown) return bv_err_set(err, errcap,
+                                       "%s: \"pos_att_type\" holds a type other than c2p / p2c (not supported)", path);
     }
     const cJSON *nre = cJSON_GetObjectItemCaseSensitive(c, "norm_rel_ebd");
     if (nre && !cJSON_IsNull(nre)) {
         m->rel_ln = opt_has(nre, "layer_norm", &unknown, norm_known);
-        if (unknown) return fail(err, errcap, "%s: \"norm_rel_ebd\" other than none / layer_norm is not supported", path);
+        if (unknown) return bv_err_set(err, errcap,
+                                       "%s: \"norm_rel_ebd\" other than none / layer_norm is not supported", path);
     }
     m->n_att_types = m->c2p + m->p2c;
     if (!m->relative) m->c2p = m->p2c = 0;
@@ -171,25 +175,6 @@ static int parse_config(bv_bert_model *m, const cJSON *c, const char *path, char
 }
 
 /* ------------------------------------------------------------------ weights */
-
-static float half_to_f32(uint16_t h) {
-    uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, f = h & 1023, u;
-    if (e == 0) {
-        if (!f) u = s;
-        else { /* subnormal */
-            e = 127 - 15 + 1;
-            while (!(f & 1024)) f <<= 1, e--;
-            u = s | (e << 23) | ((f & 1023) << 13);
-        }
-    } else if (e == 31) {
-        u = s | 0x7f800000u | (f << 13);
-    } else {
-        u = s | ((e + 127 - 15) << 23) | (f << 13);
-    }
-    float x;
-    memcpy(&x, &u, 4);
-    return x;
-}
 
 /* The f32 data of `name` (prefix tried first, then bare; "weight"/"bias" also as "gamma"/"beta"),
  * shape checked against dims[0..nd). NULL with err filled when absent (unless optional) or wrong. */
@@ -225,41 +210,27 @@ static const float *weight(bv_bert_model *m, const char *name, int nd, const int
         int64_t numel = 1;
         for (int i = 0; ok && i < nd; i++) ok = shape[i] == dims[i], numel *= dims[i];
         if (!ok) {
-            char got[128] = "", exp[128] = "";
-            for (int i = 0; i < ndim && i < 8; i++)
-                snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "", (long long)shape[i]);
-            for (int i = 0; i < nd; i++)
-                snprintf(exp + strlen(exp), sizeof exp - strlen(exp), "%s%lld", i ? ", " : "", (long long)dims[i]);
-            fail(err, errcap, "%s: %s has shape [%s], expected [%s] (from config.json)", m->wpath, names[k], got, exp);
+            char got[128], exp[128];
+            bv_err_set(err, errcap, "%s: %s has shape %s, expected %s (from config.json)", m->wpath, names[k],
+                       bv_dims_str(got, sizeof got, ndim, shape), bv_dims_str(exp, sizeof exp, nd, dims));
             *bad = 1;
             return NULL;
         }
-        if (dtype == BV_ST_F32) {
-            if ((uintptr_t)data % 4) break; /* unaligned: copy below */
-            return data;
-        }
-        if (dtype != BV_ST_F16 && dtype != BV_ST_BF16) {
-            fail(err, errcap, "%s: %s has dtype %s, expected F32, F16 or BF16", m->wpath, names[k], bv_st_dtype_name(dtype));
+        if (dtype == BV_ST_F32 && (uintptr_t)data % 4 == 0) return data; /* borrowed; unaligned: copied below */
+        if (!bv_import_is_float((bv_st_dtype)dtype)) {
+            bv_err_set(err, errcap, "%s: %s has dtype %s, expected F32, F16, BF16 or F64", m->wpath, names[k],
+                       bv_st_dtype_name(dtype));
             *bad = 1;
             return NULL;
         }
         float *f = bv_xmalloc((size_t)numel * sizeof(float));
-        const unsigned char *b = data;
-        for (int64_t i = 0; i < numel; i++) {
-            uint16_t h;
-            memcpy(&h, b + 2 * i, 2);
-            if (dtype == BV_ST_F16) f[i] = half_to_f32(h);
-            else {
-                uint32_t u = (uint32_t)h << 16;
-                memcpy(&f[i], &u, 4);
-            }
-        }
+        bv_import_f32(f, data, (bv_st_dtype)dtype, numel);
         m->owned = bv_xrealloc(m->owned, (size_t)(m->n_owned + 1) * sizeof(float *));
         m->owned[m->n_owned++] = f;
         return f;
     }
     if (!optional) {
-        fail(err, errcap, "%s: has no tensor %s (as config.json describes the model)", m->wpath, full);
+        bv_err_set(err, errcap, "%s: has no tensor %s (as config.json describes the model)", m->wpath, full);
         *bad = 1;
     }
     return NULL;
@@ -358,7 +329,7 @@ bv_bert_model *bv_bert_model_load(const char *dir, char *err, size_t errcap) {
     } else {
         snprintf(m->wpath, sizeof m->wpath, "%s/pytorch_model.bin", dir);
         if (!exists(m->wpath)) {
-            fail(err, errcap, "%s: holds neither model.safetensors nor pytorch_model.bin", dir);
+            bv_err_set(err, errcap, "%s: holds neither model.safetensors nor pytorch_model.bin", dir);
             goto fail_;
         }
         if (bv_pth_load_state_dict(m->wpath, NULL, &m->pd, err, errcap)) goto fail_;
@@ -435,14 +406,15 @@ int bv_bert_model_hidden_states(const bv_bert_model *m, const int *ids, int n, i
                                 size_t errcap) {
     int L = m->layers, H = m->hidden, In = m->inter, E = m->emb_size, nh = m->heads, dh = m->head_dim, T = n;
     int idx = which < 0 ? L + 1 + which : which;
-    if (idx < 0 || idx > L) return fail(err, errcap, "hidden_states[%d] of a %d-layer model", which, L);
-    if (T < 1) return fail(err, errcap, "no tokens");
+    if (idx < 0 || idx > L) return bv_err_set(err, errcap, "hidden_states[%d] of a %d-layer model", which, L);
+    if (T < 1) return bv_err_set(err, errcap, "no tokens");
     if (m->pos_biased && T > m->max_pos)
-        return fail(err, errcap, "%d tokens, more than the model's %d positions (max_position_embeddings)", T, m->max_pos);
-    if (T > 1 << 16) return fail(err, errcap, "%d tokens, more than %d", T, 1 << 16);
+        return bv_err_set(err, errcap, "%d tokens, more than the model's %d positions (max_position_embeddings)", T,
+                          m->max_pos);
+    if (T > 1 << 16) return bv_err_set(err, errcap, "%d tokens, more than %d", T, 1 << 16);
     for (int t = 0; t < T; t++)
         if (ids[t] < 0 || ids[t] >= m->vocab)
-            return fail(err, errcap, "token id %d outside the model's vocabulary [0, %d)", ids[t], m->vocab);
+            return bv_err_set(err, errcap, "token id %d outside the model's vocabulary [0, %d)", ids[t], m->vocab);
     size_t TH = (size_t)T * H;
     float *x = bv_xmalloc(TH * sizeof(float)), *q = bv_xmalloc(TH * sizeof(float)),
           *k = bv_xmalloc(TH * sizeof(float)), *v = bv_xmalloc(TH * sizeof(float)),

@@ -1,24 +1,15 @@
 /* bert_util.c - helpers of the src/bert files (bert_util.h). */
 #include "bert_util.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "../core/error.h"
 
-int bv_bert_fail(char *err, size_t errcap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 char *bv_bert_read_file(const char *path, size_t max_bytes, size_t *len, char *err, size_t errcap) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        bv_bert_fail(err, errcap, "%s: cannot open", path);
+        bv_err_set(err, errcap, "%s: cannot open", path);
         return NULL;
     }
     fseek(f, 0, SEEK_END);
@@ -26,7 +17,7 @@ char *bv_bert_read_file(const char *path, size_t max_bytes, size_t *len, char *e
     fseek(f, 0, SEEK_SET);
     if (sz < 0 || (unsigned long)sz > max_bytes) {
         fclose(f);
-        bv_bert_fail(err, errcap, "%s: size %ld outside [0, %zu]", path, sz, max_bytes);
+        bv_err_set(err, errcap, "%s: size %ld outside [0, %zu]", path, sz, max_bytes);
         return NULL;
     }
     char *buf = bv_xmalloc((size_t)sz + 1);
@@ -34,7 +25,7 @@ char *bv_bert_read_file(const char *path, size_t max_bytes, size_t *len, char *e
     fclose(f);
     if (got != (size_t)sz) {
         free(buf);
-        bv_bert_fail(err, errcap, "%s: read error", path);
+        bv_err_set(err, errcap, "%s: read error", path);
         return NULL;
     }
     buf[sz] = 0;
@@ -47,7 +38,7 @@ cJSON *bv_bert_read_json(const char *path, char *err, size_t errcap) {
     if (!buf) return NULL;
     cJSON *j = cJSON_Parse(buf);
     free(buf);
-    if (!j) bv_bert_fail(err, errcap, "%s: not valid JSON", path);
+    if (!j) bv_err_set(err, errcap, "%s: not valid JSON", path);
     return j;
 }
 
@@ -55,7 +46,7 @@ int bv_bert_json_bool(const cJSON *o, const char *key, int dflt, int *out, const
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v || cJSON_IsNull(v)) *out = dflt;
     else if (cJSON_IsBool(v)) *out = cJSON_IsTrue(v);
-    else return bv_bert_fail(err, errcap, "%s: \"%s\" must be true, false or null", path, key);
+    else return bv_err_set(err, errcap, "%s: \"%s\" must be true, false or null", path, key);
     return 0;
 }
 

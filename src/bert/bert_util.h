@@ -1,13 +1,11 @@
-/* bert_util.h - small helpers shared by the src/bert files (not a public API): error messages and
- * the JSON files of a HuggingFace model folder (config.json, tokenizer_config.json, tokenizer.json). */
+/* bert_util.h - small helpers shared by the src/bert files (not a public API): the JSON
+ * files of a HuggingFace model folder (config.json, tokenizer_config.json, tokenizer.json). */
 #ifndef BV_BERT_UTIL_H
 #define BV_BERT_UTIL_H
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
-/* snprintf into err; returns -1. */
-int bv_bert_fail(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The whole file (malloc, NUL-terminated; *len may be NULL), at most max_bytes; NULL with err. */
 char *bv_bert_read_file(const char *path, size_t max_bytes, size_t *len, char *err, size_t errcap);
 /* A parsed JSON file (at most 256 MiB); NULL with err naming the file. */

@@ -32,7 +32,6 @@ struct bv_btok {
     int cls_id, sep_id, unk_id;
 };
 
-#define fail bv_bert_fail
 
 static int file_exists(const char *path) {
     struct stat sb;
@@ -87,7 +86,7 @@ static int load_vocab_txt(bv_btok *t, const char *path, char *err, size_t errcap
         while (j < len && buf[j] != '\n') j++;
         if (t->n_vocab >= BTOK_MAX_VOCAB) {
             free(buf);
-            return fail(err, errcap, "%s: more than %d tokens", path, BTOK_MAX_VOCAB);
+            return bv_err_set(err, errcap, "%s: more than %d tokens", path, BTOK_MAX_VOCAB);
         }
         if (t->n_vocab == cap) t->vocab = bv_xrealloc(t->vocab, (size_t)(cap *= 2) * sizeof(char *));
         char *s = bv_xmalloc(j - i + 1);
@@ -97,7 +96,7 @@ static int load_vocab_txt(bv_btok *t, const char *path, char *err, size_t errcap
         i = j + 1;
     }
     free(buf);
-    if (!t->n_vocab) return fail(err, errcap, "%s: empty vocabulary", path);
+    if (!t->n_vocab) return bv_err_set(err, errcap, "%s: empty vocabulary", path);
     vocab_index(t);
     return 0;
 }
@@ -105,12 +104,13 @@ static int load_vocab_txt(bv_btok *t, const char *path, char *err, size_t errcap
 /* tokenizer.json's model.vocab {token: id}. */
 static int load_vocab_json(bv_btok *t, const cJSON *vocab, const char *path, char *err, size_t errcap) {
     int n = cJSON_GetArraySize(vocab);
-    if (n <= 0 || n > BTOK_MAX_VOCAB) return fail(err, errcap, "%s: model.vocab has %d entries", path, n);
+    if (n <= 0 || n > BTOK_MAX_VOCAB) return bv_err_set(err, errcap, "%s: model.vocab has %d entries", path, n);
     t->vocab = bv_xcalloc((size_t)n, sizeof(char *));
     t->n_vocab = n;
     for (const cJSON *e = vocab->child; e; e = e->next) {
         if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= n || t->vocab[(int)e->valuedouble])
-            return fail(err, errcap, "%s: model.vocab[\"%s\"]: ids must be 0..%d, each once", path, e->string, n - 1);
+            return bv_err_set(err, errcap, "%s: model.vocab[\"%s\"]: ids must be 0..%d, each once", path, e->string,
+                              n - 1);
         t->vocab[(int)e->valuedouble] = strdup(e->string);
     }
     vocab_index(t);
@@ -120,7 +120,7 @@ static int load_vocab_json(bv_btok *t, const cJSON *vocab, const char *path, cha
 static int special_id(bv_btok *t, const char *tok, int *id, const char *dir, char *err, size_t errcap) {
     *id = t->spm ? bv_spm_piece_to_id(t->spm, tok) : vocab_find(t, tok, strlen(tok));
     if (*id < 0 || (t->spm && strcmp(tok, "[UNK]") && *id == t->unk_id && t->unk_id >= 0))
-        return fail(err, errcap, "%s: the vocabulary has no %s token", dir, tok);
+        return bv_err_set(err, errcap, "%s: the vocabulary has no %s token", dir, tok);
     return 0;
 }
 
@@ -134,15 +134,16 @@ static int load_tokenizer_json(bv_btok *t, const char *path, char *err, size_t e
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
     const char *nt = bv_bert_json_str(norm, "type"), *pt = bv_bert_json_str(pre, "type"), *mt = bv_bert_json_str(model, "type");
     if (!nt || strcmp(nt, "BertNormalizer")) {
-        fail(err, errcap, "%s: normalizer.type \"%s\" is not supported (BertNormalizer)", path, nt ? nt : "?");
+        bv_err_set(err, errcap, "%s: normalizer.type \"%s\" is not supported (BertNormalizer)", path, nt ? nt : "?");
         goto out;
     }
     if (!pt || strcmp(pt, "BertPreTokenizer")) {
-        fail(err, errcap, "%s: pre_tokenizer.type \"%s\" is not supported (BertPreTokenizer)", path, pt ? pt : "?");
+        bv_err_set(err, errcap, "%s: pre_tokenizer.type \"%s\" is not supported (BertPreTokenizer)", path,
+                   pt ? pt : "?");
         goto out;
     }
     if (!mt || strcmp(mt, "WordPiece")) {
-        fail(err, errcap, "%s: model.type \"%s\" is not supported (WordPiece)", path, mt ? mt : "?");
+        bv_err_set(err, errcap, "%s: model.type \"%s\" is not supported (WordPiece)", path, mt ? mt : "?");
         goto out;
     }
     int clean;
@@ -151,7 +152,7 @@ static int load_tokenizer_json(bv_btok *t, const char *path, char *err, size_t e
         bv_bert_json_bool(norm, "lowercase", 1, &t->lowercase, path, err, errcap))
         goto out;
     if (!clean) {
-        fail(err, errcap, "%s: normalizer.clean_text false is not supported", path);
+        bv_err_set(err, errcap, "%s: normalizer.clean_text false is not supported", path);
         goto out;
     }
     const cJSON *sa = cJSON_GetObjectItemCaseSensitive(norm, "strip_accents");
@@ -160,7 +161,7 @@ static int load_tokenizer_json(bv_btok *t, const char *path, char *err, size_t e
     if (unk) snprintf(t->unk, sizeof t->unk, "%s", unk);
     if (pfx) {
         if (strlen(pfx) >= sizeof t->prefix) {
-            fail(err, errcap, "%s: model.continuing_subword_prefix too long", path);
+            bv_err_set(err, errcap, "%s: model.continuing_subword_prefix too long", path);
             goto out;
         }
         snprintf(t->prefix, sizeof t->prefix, "%s", pfx);
@@ -168,7 +169,7 @@ static int load_tokenizer_json(bv_btok *t, const char *path, char *err, size_t e
     const cJSON *mc = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word");
     if (cJSON_IsNumber(mc)) {
         if (mc->valuedouble < 1 || mc->valuedouble > 1e6) {
-            fail(err, errcap, "%s: model.max_input_chars_per_word %g outside [1, 1e6]", path, mc->valuedouble);
+            bv_err_set(err, errcap, "%s: model.max_input_chars_per_word %g outside [1, 1e6]", path, mc->valuedouble);
             goto out;
         }
         t->max_chars = (int)mc->valuedouble;
@@ -205,8 +206,9 @@ bv_btok *bv_btok_load(const char *dir, char *err, size_t errcap) {
         cls = mt && !strcmp(mt, "bert") ? "BertTokenizerFast"
               : mt && !strcmp(mt, "deberta-v2") && file_exists(spm) ? "DebertaV2Tokenizer" : NULL;
         if (!cls) {
-            fail(err, errcap, "%s/tokenizer_config.json: no tokenizer_class, and model_type \"%s\" names no tokenizer "
-                 "bv2 has", dir, mt ? mt : "?");
+            bv_err_set(err, errcap,
+                       "%s/tokenizer_config.json: no tokenizer_class, and model_type \"%s\" names no tokenizer "
+                       "bv2 has", dir, mt ? mt : "?");
             goto fail_;
         }
     }
@@ -226,7 +228,7 @@ bv_btok *bv_btok_load(const char *dir, char *err, size_t errcap) {
             int basic = 1;
             if (tc && bv_bert_json_bool(tc, "do_basic_tokenize", 1, &basic, path, err, errcap)) goto fail_;
             if (!basic) {
-                fail(err, errcap, "%s: \"do_basic_tokenize\" false is not supported", path);
+                bv_err_set(err, errcap, "%s: \"do_basic_tokenize\" false is not supported", path);
                 goto fail_;
             }
             snprintf(path, sizeof path, "%s/vocab.txt", dir);
@@ -237,12 +239,12 @@ bv_btok *bv_btok_load(const char *dir, char *err, size_t errcap) {
         int v = 0;
         if (tc && (bv_bert_json_bool(tc, "split_by_punct", 0, &v, path, err, errcap))) goto fail_;
         if (v) {
-            fail(err, errcap, "%s: \"split_by_punct\" true is not supported", path);
+            bv_err_set(err, errcap, "%s: \"split_by_punct\" true is not supported", path);
             goto fail_;
         }
         if (tc && (bv_bert_json_bool(tc, "do_lower_case", 0, &v, path, err, errcap))) goto fail_;
         if (v) {
-            fail(err, errcap, "%s: \"do_lower_case\" true is not supported for DeBERTa", path);
+            bv_err_set(err, errcap, "%s: \"do_lower_case\" true is not supported for DeBERTa", path);
             goto fail_;
         }
         snprintf(path, sizeof path, "%s/spm.model", dir);
@@ -253,11 +255,12 @@ bv_btok *bv_btok_load(const char *dir, char *err, size_t errcap) {
         t->kind = BV_BTOK_JP_CHAR;
         const char *wt = bv_bert_json_str(tc, "word_tokenizer_type"), *st = bv_bert_json_str(tc, "subword_tokenizer_type");
         if (wt && strcmp(wt, "basic")) {
-            fail(err, errcap, "%s: \"word_tokenizer_type\" \"%s\" is not supported (basic)", path, wt);
+            bv_err_set(err, errcap, "%s: \"word_tokenizer_type\" \"%s\" is not supported (basic)", path, wt);
             goto fail_;
         }
         if (!st || strcmp(st, "character")) {
-            fail(err, errcap, "%s: \"subword_tokenizer_type\" \"%s\" is not supported (character)", path, st ? st : "wordpiece");
+            bv_err_set(err, errcap, "%s: \"subword_tokenizer_type\" \"%s\" is not supported (character)", path,
+                       st ? st : "wordpiece");
             goto fail_;
         }
         int w = 1, s = 1;
@@ -266,7 +269,8 @@ bv_btok *bv_btok_load(const char *dir, char *err, size_t errcap) {
             bv_bert_json_bool(tc, "do_lower_case", 0, &t->lowercase, path, err, errcap))
             goto fail_;
         if (!w || !s) {
-            fail(err, errcap, "%s: \"%s\" false is not supported", path, !w ? "do_word_tokenize" : "do_subword_tokenize");
+            bv_err_set(err, errcap, "%s: \"%s\" false is not supported", path,
+                       !w ? "do_word_tokenize" : "do_subword_tokenize");
             goto fail_;
         }
         t->chinese_chars = 0;
@@ -275,8 +279,9 @@ bv_btok *bv_btok_load(const char *dir, char *err, size_t errcap) {
         snprintf(path, sizeof path, "%s/vocab.txt", dir);
         if (load_vocab_txt(t, path, err, errcap)) goto fail_;
     } else {
-        fail(err, errcap, "%s: \"tokenizer_class\" \"%s\" is not supported (BertTokenizer[Fast], DebertaV2Tokenizer, "
-             "BertJapaneseTokenizer)", path, cls);
+        bv_err_set(err, errcap,
+                   "%s: \"tokenizer_class\" \"%s\" is not supported (BertTokenizer[Fast], DebertaV2Tokenizer, "
+                   "BertJapaneseTokenizer)", path, cls);
         goto fail_;
     }
     if (t->kind != BV_BTOK_SPM && special_id(t, t->unk, &t->unk_id, dir, err, errcap)) goto fail_;
@@ -324,7 +329,8 @@ static int decode_utf8(const char *s, cps *out, char *err, size_t errcap) {
     while (len) {
         utf8proc_int32_t cp;
         utf8proc_ssize_t k = utf8proc_iterate(p, (utf8proc_ssize_t)len, &cp);
-        if (k <= 0) return fail(err, errcap, "text is not valid UTF-8 (at byte %zu)", (size_t)(p - (const uint8_t *)s));
+        if (k <= 0) return bv_err_set(err, errcap, "text is not valid UTF-8 (at byte %zu)",
+                                      (size_t)(p - (const uint8_t *)s));
         cps_push(out, cp);
         p += k;
         len -= (size_t)k;
@@ -374,7 +380,7 @@ static int normalize(const int32_t *v, size_t n, int nfkc, cps *out, char *err, 
     encode_utf8(v, n, s);
     utf8proc_uint8_t *r = nfkc ? utf8proc_NFKC((const utf8proc_uint8_t *)s) : utf8proc_NFD((const utf8proc_uint8_t *)s);
     free(s);
-    if (!r) return fail(err, errcap, "Unicode normalisation failed");
+    if (!r) return bv_err_set(err, errcap, "Unicode normalisation failed");
     int rc = decode_utf8((const char *)r, out, err, errcap);
     free(r);
     return rc;

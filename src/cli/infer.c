@@ -3,6 +3,7 @@
  * folder. The work is in src/infer/infer.h; this file is the command line. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +14,9 @@
 
 #include "../bert/bert_feature.h"
 #include "../core/error.h"
-#include "../data/symbols.h"
 #include "../infer/infer.h"
 #include "../io/wav.h"
+#include "../text/symbols.h"
 #include "cli.h"
 
 #define DEFAULT_SEED 1234
@@ -113,15 +114,9 @@ static int parse_float(const char *opt, const char *s, float lo, float *out) {
 }
 
 static int parse_count(const char *opt, const char *s, long long lo, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo) {
-        fprintf(stderr, "error: %s: expected an integer >= %lld, got '%s'\n", opt, lo, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    if (bv_cli_parse_int(s, lo, LLONG_MAX, out) == 0) return 0;
+    fprintf(stderr, "error: %s: expected an integer >= %lld, got '%s'\n", opt, lo, s);
+    return -1;
 }
 
 enum { O_SPEAKER = 256, O_TEXT, O_PHONES, O_BERT, O_BATCH, O_PHONES_BATCH, O_LANGUAGE, O_SDP, O_NS, O_NSW, O_LS,

@@ -1,7 +1,7 @@
 /* preprocess.c - `bv2 preprocess`: upstream's preprocess_text.py for a folder of WAVs and a transcript
  * (wav|speaker|language|text): English cleaned by our front-end, the cleaned list, the train/val
  * filelists, config.json's speakers and filelist paths, and zero *.bert.pt files where no BERT
- * features exist (the work lives in src/data/preprocess_lib.h). */
+ * features exist (the work lives in src/app/preprocess.h). */
 #include "cli.h"
 #include "../io/fs.h"
 
@@ -14,12 +14,14 @@
 #include <cjson/cJSON.h>
 #include <sndfile.h>
 
+#include "../app/preprocess.h"
 #include "../core/error.h"
-#include "../data/preprocess_lib.h"
 #include "../infer/infer.h"
 #include "../bert/bert_feature.h"
 #include "../text/lexicon.h"
 #include "../train/progress.h"
+
+#define bad_usage(...) bv_cli_usage_error("preprocess", __VA_ARGS__)
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -89,13 +91,6 @@ typedef struct prep_opts {
     int bert_mode;   /* 0 missing, 1 overwrite, 2 none */
     unsigned long long seed;
 } prep_opts;
-
-static int bad_usage(const char *fmt, const char *arg) {
-    fprintf(stderr, "error: preprocess: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see bv2 preprocess --help)\n");
-    return BV_EXIT_USAGE;
-}
 
 static char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -435,65 +430,38 @@ done:
     return rc;
 }
 
-/* "--name value" or "--name=value" for any of names; NULL if not this option. */
-static const char *opt_value(int argc, char **argv, int *i, const char *const *names, int *missing) {
-    const char *a = argv[*i];
-    for (int k = 0; names[k]; k++) {
-        size_t n = strlen(names[k]);
-        if (!strncmp(a, names[k], n) && a[n] == '=') return a + n + 1;
-        if (strcmp(a, names[k])) continue;
-        if (*i + 1 >= argc) {
-            *missing = 1;
-            return NULL;
-        }
-        return argv[++*i];
-    }
-    return NULL;
-}
-
-static int parse_count(const char *s, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || errno || v < 0 || v > 1000000000) return -1;
-    *out = v;
-    return 0;
-}
-
 /* One option at argv[*i]; 0 handled, 1 help printed, else an exit code. */
 static int parse_opt(prep_opts *o, int argc, char **argv, int *i) {
-#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
     const char *a = argv[*i], *v;
     int missing = 0;
     long long n;
     const char **str_opt[] = {&o->transcript, &o->config, &o->out_config, &o->cleaned, &o->train, &o->val,
                               &o->wav_dir, &o->cmudict, &o->wavlm_dir, &o->bert_dir};
-    const char *const *str_names[] = {NAMES("--transcription-path", "-i"), NAMES("--config-path", "-c", "--config"),
-                                      NAMES("--out-config"), NAMES("--cleaned-path"), NAMES("--train-path"),
-                                      NAMES("--val-path"), NAMES("--wav-dir"), NAMES("--cmudict"),
-                                      NAMES("--make-random-wavlm"), NAMES("--bert-dir")};
+    const char *const *str_names[] = {BV_CLI_NAMES("--transcription-path", "-i"), BV_CLI_NAMES("--config-path", "-c", "--config"),
+                                      BV_CLI_NAMES("--out-config"), BV_CLI_NAMES("--cleaned-path"), BV_CLI_NAMES("--train-path"),
+                                      BV_CLI_NAMES("--val-path"), BV_CLI_NAMES("--wav-dir"), BV_CLI_NAMES("--cmudict"),
+                                      BV_CLI_NAMES("--make-random-wavlm"), BV_CLI_NAMES("--bert-dir")};
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(stdout), 1;
     if (!strcmp(a, "--skip-errors")) return o->skip_errors = 1, 0;
     for (size_t k = 0; k < sizeof str_opt / sizeof str_opt[0]; k++)
-        if ((v = opt_value(argc, argv, i, str_names[k], &missing))) return *str_opt[k] = v, 0;
-    if ((v = opt_value(argc, argv, i, NAMES("--val-per-lang"), &missing)))
-        return parse_count(v, &n) ? bad_usage("--val-per-lang needs an integer >= 0, got '%s'", v) : (o->val_per_lang = (int)n, 0);
-    if ((v = opt_value(argc, argv, i, NAMES("--max-val-total"), &missing)))
-        return parse_count(v, &n) ? bad_usage("--max-val-total needs an integer >= 0, got '%s'", v) : (o->max_val_total = (int)n, 0);
-    if ((v = opt_value(argc, argv, i, NAMES("--seed"), &missing)))
-        return parse_count(v, &n) ? bad_usage("--seed needs an integer >= 0, got '%s'", v) : (o->seed = (unsigned long long)n, 0);
-    if ((v = opt_value(argc, argv, i, NAMES("--bert"), &missing))) {
+        if ((v = bv_cli_opt_value(argc, argv, i, str_names[k], &missing))) return *str_opt[k] = v, 0;
+    if ((v = bv_cli_opt_value(argc, argv, i, BV_CLI_NAMES("--val-per-lang"), &missing)))
+        return bv_cli_parse_int(v, 0, 1000000000, &n) ? bad_usage("--val-per-lang needs an integer >= 0, got '%s'", v)
+                                                      : (o->val_per_lang = (int)n, 0);
+    if ((v = bv_cli_opt_value(argc, argv, i, BV_CLI_NAMES("--max-val-total"), &missing)))
+        return bv_cli_parse_int(v, 0, 1000000000, &n) ? bad_usage("--max-val-total needs an integer >= 0, got '%s'", v)
+                                                      : (o->max_val_total = (int)n, 0);
+    if ((v = bv_cli_opt_value(argc, argv, i, BV_CLI_NAMES("--seed"), &missing)))
+        return bv_cli_parse_int(v, 0, 1000000000, &n) ? bad_usage("--seed needs an integer >= 0, got '%s'", v)
+                                                      : (o->seed = (unsigned long long)n, 0);
+    if ((v = bv_cli_opt_value(argc, argv, i, BV_CLI_NAMES("--bert"), &missing))) {
         o->bert_mode = !strcmp(v, "missing") ? 0 : !strcmp(v, "overwrite") ? 1 : !strcmp(v, "none") ? 2 : -1;
         return o->bert_mode < 0 ? bad_usage("--bert is missing, overwrite or none, got '%s'", v) : 0;
     }
-    if ((v = opt_value(argc, argv, i, NAMES("--progress"), &missing))) {
-        static const char *const modes[] = {"auto", "bar", "plain", "none"};
-        o->progress = -1;
-        for (int k = 0; k < 4; k++)
-            if (!strcmp(v, modes[k])) o->progress = k;
-        return o->progress < 0 ? bad_usage("--progress is auto, bar, plain or none, got '%s'", v) : 0;
-    }
-#undef NAMES
+    if ((v = bv_cli_opt_value(argc, argv, i, BV_CLI_NAMES("--progress"), &missing)))
+        return (o->progress = bv_cli_progress_mode(v)) < 0
+                   ? bad_usage("--progress is auto, bar, plain or none, got '%s'", v)
+                   : 0;
     return missing ? bad_usage("%s needs a value", a) : bad_usage("unknown option '%s'", a);
 }
 

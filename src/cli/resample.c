@@ -1,6 +1,6 @@
 /* resample.c - `bv2 resample`: upstream's resample.py. Every audio file under --in (walked
  * recursively, sub-folders kept) becomes a mono 16-bit WAV at the target rate under --out, resampled
- * with soxr at 'HQ' quality (src/data/preprocess_lib.h), files spread over OpenMP threads. */
+ * with soxr at 'HQ' quality (src/app/preprocess.h), files spread over OpenMP threads. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -13,11 +13,13 @@
 #include <omp.h>
 
 #include "../core/error.h"
+#include "../app/preprocess.h"
 #include "../io/config.h"
-#include "../data/preprocess_lib.h"
 #include "../train/progress.h"
 #include "cli.h"
 #include "../io/fs.h"
+
+#define bad_usage(...) bv_cli_usage_error("resample", __VA_ARGS__)
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -43,13 +45,6 @@ static void usage(FILE *f) {
         "exit status: 0 all files written; 2 bad command line; 3 a missing folder, an unreadable config,\n"
         "no audio found, or files that could not be read or written (each named on stderr; the others are\n"
         "still written).\n");
-}
-
-static int bad_usage(const char *fmt, const char *arg) {
-    fprintf(stderr, "error: resample: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see bv2 resample --help)\n");
-    return BV_EXIT_USAGE;
 }
 
 typedef struct file_list {
@@ -253,31 +248,6 @@ static int resample(const resample_opts *o) {
     return rc;
 }
 
-/* "--name value" or "--name=value" (aliases: other accepted spellings); NULL if not this option. */
-static const char *opt_value(int argc, char **argv, int *i, const char *const *names, int *missing) {
-    const char *a = argv[*i];
-    for (int k = 0; names[k]; k++) {
-        size_t n = strlen(names[k]);
-        if (!strncmp(a, names[k], n) && a[n] == '=') return a + n + 1;
-        if (strcmp(a, names[k])) continue;
-        if (*i + 1 >= argc) {
-            *missing = 1;
-            return NULL;
-        }
-        return argv[++*i];
-    }
-    return NULL;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 int bv_cli_resample(int argc, char **argv) {
     resample_opts o = {.jobs = 0, .progress = 0};
     static const char *const o_in[] = {"--in", "--in_dir", "--in-dir", NULL};
@@ -287,29 +257,26 @@ int bv_cli_resample(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         int missing = 0;
-        long n;
+        long long n;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
-        } else if ((v = opt_value(argc, argv, &i, o_in, &missing))) {
+        } else if ((v = bv_cli_opt_value(argc, argv, &i, o_in, &missing))) {
             o.in_dir = v;
-        } else if ((v = opt_value(argc, argv, &i, o_out, &missing))) {
+        } else if ((v = bv_cli_opt_value(argc, argv, &i, o_out, &missing))) {
             o.out_dir = v;
-        } else if ((v = opt_value(argc, argv, &i, o_sr, &missing))) {
-            if (parse_long(v, 1, BV_CONFIG_MAX_RATE, &n)) /* the message's 768000 is BV_CONFIG_MAX_RATE */
+        } else if ((v = bv_cli_opt_value(argc, argv, &i, o_sr, &missing))) {
+            if (bv_cli_parse_int(v, 1, BV_CONFIG_MAX_RATE, &n)) /* the message's 768000 is BV_CONFIG_MAX_RATE */
                 return bad_usage("--sr needs an integer rate in Hz in [1, 768000], got '%s'", v);
             o.sr = n;
-        } else if ((v = opt_value(argc, argv, &i, o_cfg, &missing))) {
+        } else if ((v = bv_cli_opt_value(argc, argv, &i, o_cfg, &missing))) {
             o.config = v;
-        } else if ((v = opt_value(argc, argv, &i, o_jobs, &missing))) {
-            if (parse_long(v, 0, 1024, &n)) return bad_usage("--processes needs an integer >= 0, got '%s'", v);
+        } else if ((v = bv_cli_opt_value(argc, argv, &i, o_jobs, &missing))) {
+            if (bv_cli_parse_int(v, 0, 1024, &n)) return bad_usage("--processes needs an integer >= 0, got '%s'", v);
             o.jobs = (int)n;
-        } else if ((v = opt_value(argc, argv, &i, o_prog, &missing))) {
-            static const char *const modes[] = {"auto", "bar", "plain", "none"};
-            o.progress = -1;
-            for (int k = 0; k < 4; k++)
-                if (!strcmp(v, modes[k])) o.progress = k;
-            if (o.progress < 0) return bad_usage("--progress is auto, bar, plain or none, got '%s'", v);
+        } else if ((v = bv_cli_opt_value(argc, argv, &i, o_prog, &missing))) {
+            if ((o.progress = bv_cli_progress_mode(v)) < 0)
+                return bad_usage("--progress is auto, bar, plain or none, got '%s'", v);
         } else if (!strcmp(a, "--skip-existing")) {
             o.skip_existing = 1;
         } else if (missing) {

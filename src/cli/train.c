@@ -1,6 +1,7 @@
 /* train.c - `bv2 train`: train_ms.py's command line (-c config.json -m model_dir, -y config.yml)
  * plus bv2's options, parsed into bv_train_opts for the trainer (src/train/trainer.h). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,8 @@
 #include "../core/error.h"
 #include "../train/trainer.h"
 #include "cli.h"
+
+#define bad_usage(...) bv_cli_usage_error("train", __VA_ARGS__)
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -72,35 +75,6 @@ static void usage(FILE *f) {
         "(or, under mpirun, parameters out of sync across ranks).\n");
 }
 
-static int bad_usage(const char *fmt, const char *arg) {
-    fprintf(stderr, "error: train: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see bv2 train --help)\n");
-    return BV_EXIT_USAGE;
-}
-
-static int parse_int(const char *s, long long lo, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || errno || v < lo) return -1;
-    *out = v;
-    return 0;
-}
-
-/* "--name value" or "--name=value": the value, advancing *i; NULL if this is not option `name`. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, const char *alias, int *missing) {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (!strncmp(a, name, n) && a[n] == '=') return a + n + 1;
-    if (strcmp(a, name) && (!alias || strcmp(a, alias))) return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 int bv_cli_train(int argc, char **argv) {
     bv_train_opts o;
     bv_train_opts_default(&o);
@@ -111,38 +85,35 @@ int bv_cli_train(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
-        } else if ((v = opt_value(argc, argv, &i, "--config", "-c", &missing))) {
+        } else if ((v = bv_cli_opt_value(argc, argv, &i, BV_CLI_NAMES("--config", "-c"), &missing))) {
             o.config_path = v;
-        } else if ((v = opt_value(argc, argv, &i, "--model", "-m", &missing))) {
+        } else if ((v = bv_cli_opt_value(argc, argv, &i, BV_CLI_NAMES("--model", "-m"), &missing))) {
             o.model_dir = v;
-        } else if ((v = opt_value(argc, argv, &i, "--yml_config", "-y", &missing))) {
+        } else if ((v = bv_cli_opt_value(argc, argv, &i, BV_CLI_NAMES("--yml_config", "-y"), &missing))) {
             o.yml_path = v;
-        } else if ((v = opt_value(argc, argv, &i, "--base-model", NULL, &missing))) {
+        } else if ((v = bv_cli_opt_value(argc, argv, &i, BV_CLI_NAMES("--base-model"), &missing))) {
             o.base_model = v;
-        } else if ((v = opt_value(argc, argv, &i, "--max-steps", NULL, &missing))) {
-            if (parse_int(v, 1, &n)) return bad_usage("--max-steps needs a positive integer, got '%s'", v);
+        } else if ((v = bv_cli_opt_value(argc, argv, &i, BV_CLI_NAMES("--max-steps"), &missing))) {
+            if (bv_cli_parse_int(v, 1, LLONG_MAX, &n)) return bad_usage("--max-steps needs a positive integer, got '%s'", v);
             o.max_steps = n;
-        } else if ((v = opt_value(argc, argv, &i, "--max-minutes", NULL, &missing))) {
+        } else if ((v = bv_cli_opt_value(argc, argv, &i, BV_CLI_NAMES("--max-minutes"), &missing))) {
             char *end;
             o.max_minutes = strtod(v, &end);
             if (end == v || *end || !(o.max_minutes > 0))
                 return bad_usage("--max-minutes needs a positive number, got '%s'", v);
-        } else if ((v = opt_value(argc, argv, &i, "--num-workers", NULL, &missing))) {
-            if (parse_int(v, 0, &n) || n > 1024) return bad_usage("--num-workers needs an integer >= 0, got '%s'", v);
+        } else if ((v = bv_cli_opt_value(argc, argv, &i, BV_CLI_NAMES("--num-workers"), &missing))) {
+            if (bv_cli_parse_int(v, 0, 1024, &n)) return bad_usage("--num-workers needs an integer >= 0, got '%s'", v);
             o.num_workers = (int)n;
-        } else if ((v = opt_value(argc, argv, &i, "--keep-ckpts", NULL, &missing))) {
-            if (parse_int(v, 0, &n) || n > 1000000) return bad_usage("--keep-ckpts needs an integer >= 0, got '%s'", v);
+        } else if ((v = bv_cli_opt_value(argc, argv, &i, BV_CLI_NAMES("--keep-ckpts"), &missing))) {
+            if (bv_cli_parse_int(v, 0, 1000000, &n)) return bad_usage("--keep-ckpts needs an integer >= 0, got '%s'", v);
             o.keep_ckpts = (int)n;
-        } else if ((v = opt_value(argc, argv, &i, "--disc-widths", NULL, &missing))) {
+        } else if ((v = bv_cli_opt_value(argc, argv, &i, BV_CLI_NAMES("--disc-widths"), &missing))) {
             if (!strcmp(v, "upstream")) o.disc_widths = BV_DISC_WIDTHS_UPSTREAM;
             else if (!strcmp(v, "small")) o.disc_widths = BV_DISC_WIDTHS_SMALL;
             else return bad_usage("--disc-widths is 'upstream' or 'small', got '%s'", v);
-        } else if ((v = opt_value(argc, argv, &i, "--progress", NULL, &missing))) {
-            static const char *const modes[] = {"auto", "bar", "plain", "none"};
-            o.progress = -1;
-            for (int k = 0; k < 4; k++)
-                if (!strcmp(v, modes[k])) o.progress = k;
-            if (o.progress < 0) return bad_usage("--progress is auto, bar, plain or none, got '%s'", v);
+        } else if ((v = bv_cli_opt_value(argc, argv, &i, BV_CLI_NAMES("--progress"), &missing))) {
+            if ((o.progress = bv_cli_progress_mode(v)) < 0)
+                return bad_usage("--progress is auto, bar, plain or none, got '%s'", v);
         } else if (!strcmp(a, "--spec-cache")) {
             o.spec_cache = 1;
         } else if (!strcmp(a, "--no-spec-cache")) {

@@ -15,6 +15,15 @@ void bv_fatal_at(const char *file, int line, const char *fmt, ...) {
     abort();
 }
 
+int bv_err_set(char *err, size_t errcap, const char *fmt, ...) {
+    if (!err || !errcap) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errcap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 void *bv_xmalloc_at(size_t n, const char *file, int line) {
     void *p = malloc(n ? n : 1);
     if (!p) bv_fatal_at(file, line, "out of memory allocating %zu bytes", n);

@@ -31,6 +31,11 @@ void *bv_xrealloc_at(void *p, size_t n, const char *file, int line);
 #define bv_xcalloc(n, s) bv_xcalloc_at((n), (s), __FILE__, __LINE__)
 #define bv_xrealloc(p, n) bv_xrealloc_at((p), (n), __FILE__, __LINE__)
 
+/* The one formatter of error messages for the "return -1 with err filled" convention: fmt into
+ * err (nothing when err is NULL or errcap 0, cut to errcap). Returns -1, so a check reads
+ *   if (n < 0) return bv_err_set(err, errcap, "%s:%d: expected a count, got %d", path, line, n);  */
+int bv_err_set(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Up to n bytes of s, as a message may quote them: printable ASCII kept, everything else (control
  * bytes, bytes of binary files, a terminal's escape sequences) written as \xNN, "..." when cut.
  * Returns buf. */

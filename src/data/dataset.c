@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sndfile.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,21 +14,13 @@
 #include "../io/pth.h"
 #include "../ops/align.h"
 #include "../ops/ops.h"
+#include "../text/symbols.h"
 #include "filelist.h"
 #include "sampler.h"
-#include "symbols.h"
 
 #define UPSTREAM_SHUFFLE_SEED 1234   /* data_utils: random.seed(1234) before random.shuffle */
 
 /* ---------------- small helpers ---------------- */
-
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errcap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static char *join_path(const char *base, const char *path) {
     if (!base || !*base || path[0] == '/') return strdup(path);
@@ -99,19 +90,20 @@ static int open_wav(const char *path, SF_INFO *info, SNDFILE **f, char *err, siz
     *f = sf_open(path, SFM_READ, info);
     if (!*f) {
         int64_t sz;
-        if (file_size(path, &sz)) return fail(err, errcap, "%s: cannot open audio file: %s", path, strerror(errno));
-        return fail(err, errcap, "%s: cannot read as audio: %s", path, sf_strerror(NULL));
+        if (file_size(path, &sz)) return bv_err_set(err, errcap, "%s: cannot open audio file: %s", path,
+                                                    strerror(errno));
+        return bv_err_set(err, errcap, "%s: cannot read as audio: %s", path, sf_strerror(NULL));
     }
     float s, o;
     if (scipy_scaling(info->format & SF_FORMAT_SUBMASK, &s, &o)) {
         sf_close(*f);
-        return fail(err, errcap,
-                    "%s: unsupported sample encoding 0x%x (upstream's scipy.io.wavfile reads PCM and float WAV only)",
-                    path, info->format & SF_FORMAT_SUBMASK);
+        return bv_err_set(err, errcap,
+                          "%s: unsupported sample encoding 0x%x (upstream's scipy.io.wavfile reads PCM and float WAV only)",
+                          path, info->format & SF_FORMAT_SUBMASK);
     }
     if (info->channels != 1) {
         sf_close(*f);
-        return fail(err, errcap, "%s: %d channels, expected mono audio", path, info->channels);
+        return bv_err_set(err, errcap, "%s: %d channels, expected mono audio", path, info->channels);
     }
     return 0;
 }
@@ -128,8 +120,8 @@ int bv_load_wav(const char *path, float **samples, int64_t *n, int64_t *sampling
     sf_close(f);
     if (got != info.frames) {
         free(buf);
-        return fail(err, errcap, "%s: truncated audio (read %lld of %lld samples)", path, (long long)got,
-                    (long long)info.frames);
+        return bv_err_set(err, errcap, "%s: truncated audio (read %lld of %lld samples)", path, (long long)got,
+                          (long long)info.frames);
     }
     if (scale != 1.0f || offset != 0.0f)
         for (sf_count_t i = 0; i < got; i++) buf[i] = buf[i] * scale + offset;
@@ -153,20 +145,21 @@ static void utt_free(bv_utterance *u) {
 static int parse_utterance(bv_utterance *u, const bv_filelist_entry *e, const bv_config *cfg, char *err,
                            size_t errcap) {
     u->sid = bv_config_speaker_id(cfg, e->speaker);
-    if (u->sid < 0) return fail(err, errcap, "unknown speaker \"%s\" (not in the config's data.spk2id)", e->speaker);
+    if (u->sid < 0) return bv_err_set(err, errcap, "unknown speaker \"%s\" (not in the config's data.spk2id)",
+                                      e->speaker);
     char sub[300];
     char **ph;
     int n = bv_split_spaces(e->phones, &ph);
     int64_t *tones = NULL;
     int nt = bv_parse_int_list(e->tones, "tones", &tones, sub, sizeof sub);
     int rc = 0;
-    if (nt < 0) rc = fail(err, errcap, "%s", sub);
-    else if (nt != n) rc = fail(err, errcap, "%d tones for %d phones (the lengths must match)", nt, n);
+    if (nt < 0) rc = bv_err_set(err, errcap, "%s", sub);
+    else if (nt != n) rc = bv_err_set(err, errcap, "%d tones for %d phones (the lengths must match)", nt, n);
     else if ((u->n_word2ph = bv_parse_int_list(e->word2ph, "word2ph", &u->word2ph, sub, sizeof sub)) < 0) {
         u->word2ph = NULL;
-        rc = fail(err, errcap, "%s", sub);
+        rc = bv_err_set(err, errcap, "%s", sub);
     }
-    if (!rc && bv_word2ph_check(u->word2ph, u->n_word2ph, n, sub, sizeof sub)) rc = fail(err, errcap, "%s", sub);
+    if (!rc && bv_word2ph_check(u->word2ph, u->n_word2ph, n, sub, sizeof sub)) rc = bv_err_set(err, errcap, "%s", sub);
     if (!rc) {
         u->n_phones = n;
         u->phone_ids = bv_xmalloc(sizeof(int64_t) * 3 * (size_t)n);   /* phone, tone, lang ids in one block */
@@ -174,7 +167,7 @@ static int parse_utterance(bv_utterance *u, const bv_filelist_entry *e, const bv
         u->lang_ids = u->phone_ids + 2 * n;
         if (bv_cleaned_text_to_sequence((const char *const *)ph, tones, n, e->language, u->phone_ids, u->tone_ids,
                                         u->lang_ids, sub, sizeof sub))
-            rc = fail(err, errcap, "%s", sub);
+            rc = bv_err_set(err, errcap, "%s", sub);
         else u->language = bv_language_id(e->language);
     }
     free(tones);
@@ -186,9 +179,9 @@ static int parse_utterance(bv_utterance *u, const bv_filelist_entry *e, const bv
 static int check_files(bv_utterance *u, const bv_filelist_entry *e, const bv_dataset *ds, const bv_dataset_opts *o,
                        int64_t *length, char *err, size_t errcap) {
     if (!strstr(e->wav, ".wav"))
-        return fail(err, errcap,
-                    "audio path \"%s\" has no \".wav\" (upstream names <wav>.bert.pt / .spec.pt by replacing it)",
-                    e->wav);
+        return bv_err_set(err, errcap,
+                          "audio path \"%s\" has no \".wav\" (upstream names <wav>.bert.pt / .spec.pt by replacing it)",
+                          e->wav);
     u->wav = join_path(o->base_dir, e->wav);
     char *spec = str_replace_all(e->wav, ".wav", ".spec.pt"), *bert = str_replace_all(e->wav, ".wav", ".bert.pt");
     u->spec_path = join_path(o->base_dir, spec);
@@ -196,7 +189,7 @@ static int check_files(bv_utterance *u, const bv_filelist_entry *e, const bv_dat
     free(spec);
     free(bert);
     int64_t size;
-    if (file_size(u->wav, &size)) return fail(err, errcap, "missing audio file %s: %s", u->wav, strerror(errno));
+    if (file_size(u->wav, &size)) return bv_err_set(err, errcap, "missing audio file %s: %s", u->wav, strerror(errno));
     *length = size / (2 * ds->hop_length);   /* os.path.getsize(wav) // (2 * hop_length) */
     if (!o->skip_audio_check) {
         SF_INFO info;
@@ -204,12 +197,13 @@ static int check_files(bv_utterance *u, const bv_filelist_entry *e, const bv_dat
         if (open_wav(u->wav, &info, &f, err, errcap)) return -1;
         sf_close(f);
         if (info.samplerate != ds->sampling_rate)
-            return fail(err, errcap, "%s: sample rate %d Hz, expected %lld (data.sampling_rate); resample it first",
-                        u->wav, info.samplerate, (long long)ds->sampling_rate);
+            return bv_err_set(err, errcap,
+                              "%s: sample rate %d Hz, expected %lld (data.sampling_rate); resample it first",
+                              u->wav, info.samplerate, (long long)ds->sampling_rate);
     }
     if (file_size(u->bert_path, &size))
-        return fail(err, errcap, "missing BERT features %s (written by bert_gen.py): %s", u->bert_path,
-                    strerror(errno));
+        return bv_err_set(err, errcap, "missing BERT features %s (written by bert_gen.py): %s", u->bert_path,
+                          strerror(errno));
     return 0;
 }
 
@@ -225,9 +219,9 @@ static void copy_settings(bv_dataset *ds, const bv_config *cfg, const bv_dataset
 
 static int check_settings(const bv_dataset *ds, const char *filelist, char *err, size_t errcap) {
     if (ds->hop_length < 1 || ds->filter_length < 2 || ds->win_length < 1 || ds->win_length > ds->filter_length)
-        return fail(err, errcap, "%s: bad data.filter_length %lld / hop_length %lld / win_length %lld", filelist,
-                    (long long)ds->filter_length, (long long)ds->hop_length, (long long)ds->win_length);
-    if (!(ds->max_wav_value > 0)) return fail(err, errcap, "%s: data.max_wav_value must be > 0", filelist);
+        return bv_err_set(err, errcap, "%s: bad data.filter_length %lld / hop_length %lld / win_length %lld", filelist,
+                          (long long)ds->filter_length, (long long)ds->hop_length, (long long)ds->win_length);
+    if (!(ds->max_wav_value > 0)) return bv_err_set(err, errcap, "%s: data.max_wav_value must be > 0", filelist);
     return 0;
 }
 
@@ -264,7 +258,7 @@ int bv_dataset_open(bv_dataset *ds, const char *filelist, const bv_config *cfg, 
         u->line = e->line;
         if (parse_utterance(u, e, cfg, sub, sizeof sub) ||
             check_files(u, e, ds, o, &ds->lengths[ds->n], sub, sizeof sub)) {
-            fail(err, errcap, "%s:%d: %s", filelist, e->line, sub);
+            bv_err_set(err, errcap, "%s:%d: %s", filelist, e->line, sub);
             utt_free(u);
             rc = -1;
         } else {
@@ -319,8 +313,9 @@ static int load_audio(const bv_dataset *ds, const bv_utterance *u, bv_item *it, 
     int64_t sr;
     if (bv_load_wav(u->wav, &it->wav, &it->n_wav, &sr, err, errcap)) return -1;
     if (sr != ds->sampling_rate)
-        return fail(err, errcap, "%s: sample rate %lld Hz, expected %lld (data.sampling_rate)", u->wav, (long long)sr,
-                    (long long)ds->sampling_rate);
+        return bv_err_set(err, errcap, "%s: sample rate %lld Hz, expected %lld (data.sampling_rate)", u->wav,
+                          (long long)sr,
+                          (long long)ds->sampling_rate);
     /* audio / max_wav_value in float32 */
     float m = (float)ds->max_wav_value;
     for (int64_t i = 0; i < it->n_wav; i++) it->wav[i] /= m;
@@ -339,11 +334,11 @@ static int read_spec_cache(const bv_dataset *ds, const bv_utterance *u, bv_item 
     int64_t C = ds->filter_length / 2 + 1;
     int ok = t.ndim == 2 && t.dtype == BV_ST_F32 && t.shape[0] == C && t.shape[1] == frames;
     if (!ok) {
-        fail(err, errcap,
-             "%s: cached spectrogram has %d dims [%lld, %lld...], expected float32 [%lld, %lld] for %s "
-             "(stale cache from other data.* settings? delete it)",
-             u->spec_path, t.ndim, (long long)(t.ndim > 0 ? t.shape[0] : 0), (long long)(t.ndim > 1 ? t.shape[1] : 0),
-             (long long)C, (long long)frames, u->wav);
+        bv_err_set(err, errcap,
+                   "%s: cached spectrogram has %d dims [%lld, %lld...], expected float32 [%lld, %lld] for %s "
+                   "(stale cache from other data.* settings? delete it)",
+                   u->spec_path, t.ndim, (long long)(t.ndim > 0 ? t.shape[0] : 0), (long long)(t.ndim > 1 ? t.shape[1] : 0),
+                   (long long)C, (long long)frames, u->wav);
         bv_pth_tensor_free(&t);
         return -1;
     }
@@ -389,8 +384,8 @@ static int load_spec(const bv_dataset *ds, const bv_utterance *u, bv_ctx *work, 
                      size_t errcap) {
     int64_t frames = spec_frames_for(ds, it->n_wav);
     if (frames < 1)
-        return fail(err, errcap, "%s: %lld samples is too short for one spectrogram frame (filter_length %lld)",
-                    u->wav, (long long)it->n_wav, (long long)ds->filter_length);
+        return bv_err_set(err, errcap, "%s: %lld samples is too short for one spectrogram frame (filter_length %lld)",
+                          u->wav, (long long)it->n_wav, (long long)ds->filter_length);
     it->spec_channels = ds->filter_length / 2 + 1;
     it->spec_frames = frames;
     int got = read_spec_cache(ds, u, it, frames, err, errcap);
@@ -414,9 +409,10 @@ static int load_bert(const bv_utterance *u, bv_rng *rng, bv_item *it, char *err,
         for (int d = 0; d < t.ndim; d++)
             snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", d ? ", " : "", (long long)t.shape[d]);
         strncat(shape, "]", sizeof shape - strlen(shape) - 1);
-        fail(err, errcap, "%s: BERT features have shape %s%s, expected float32 [%d, %lld] (len(phones)%s)", u->bert_path,
-             shape, t.dtype == BV_ST_F32 ? "" : " (not float32)", BV_BERT_DIM, (long long)it->n_text,
-             it->n_text != u->n_phones ? " with blanks" : "");
+        bv_err_set(err, errcap, "%s: BERT features have shape %s%s, expected float32 [%d, %lld] (len(phones)%s)",
+                   u->bert_path,
+                   shape, t.dtype == BV_ST_F32 ? "" : " (not float32)", BV_BERT_DIM, (long long)it->n_text,
+                   it->n_text != u->n_phones ? " with blanks" : "");
         bv_pth_tensor_free(&t);
         return -1;
     }
@@ -440,8 +436,8 @@ int bv_dataset_get(const bv_dataset *ds, int64_t index, bv_ctx *work, bv_rng *rn
                    size_t errcap) {
     memset(item, 0, sizeof *item);
     if (index < 0 || index >= ds->n)
-        return fail(err, errcap, "%s: item %lld out of range (%lld items)", ds->filelist, (long long)index,
-                    (long long)ds->n);
+        return bv_err_set(err, errcap, "%s: item %lld out of range (%lld items)", ds->filelist, (long long)index,
+                          (long long)ds->n);
     const bv_utterance *u = &ds->utts[index];
     item->index = index;
     item->sid = u->sid;
@@ -451,7 +447,7 @@ int bv_dataset_get(const bv_dataset *ds, int64_t index, bv_ctx *work, bv_rng *rn
     if (!rc) rc = load_audio(ds, u, item, sub, sizeof sub);
     if (!rc) rc = load_spec(ds, u, work, item, sub, sizeof sub);
     if (rc) {
-        fail(err, errcap, "%s:%d: %s", ds->filelist, u->line, sub);
+        bv_err_set(err, errcap, "%s:%d: %s", ds->filelist, u->line, sub);
         bv_item_free(item);
     }
     return rc;

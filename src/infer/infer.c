@@ -10,95 +10,22 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../data/symbols.h"
+#include "../app/model_config.h"
 #include "../io/pth.h"
 #include "../io/safetensors_write.h"
+#include "../io/tensor_import.h"
 #include "../ops/align.h"
 #include "../ops/ops.h"
 #include "../text/chinese.h"
 #include "../text/english.h"
 #include "../text/japanese.h"
+#include "../text/symbols.h"
 
 #define ENC_Q_PREFIX "enc_q."
 
 static int has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
 
-/* ---------------- half precision ---------------- */
-
-/* IEEE binary16 -> f32 (exact). */
-static float f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0x1f) bits = sign | 0x7f800000u | (man << 13);       /* inf / nan */
-    else if (exp) bits = sign | ((exp + 112) << 23) | (man << 13);  /* normal: rebias 15 -> 127 */
-    else if (!man) bits = sign;                                      /* +-0 */
-    else {                                                           /* subnormal: normalise */
-        int e = -1;
-        do man <<= 1, e++; while (!(man & 0x400));
-        bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ff) << 13);
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-/* f32 -> binary16 with round-to-nearest-even, as torch's .half() (overflow -> inf). */
-static uint16_t f32_to_f16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000, ax = x & 0x7fffffffu;
-    if (ax >= 0x7f800000u) return (uint16_t)(sign | 0x7c00 | (ax > 0x7f800000u ? 0x200 : 0));
-    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00); /* rounds past 65504 */
-    if (ax < 0x38800000u) {                                  /* below the smallest normal: subnormal */
-        if (ax < 0x33000000u) return (uint16_t)sign;         /* < half the smallest subnormal */
-        uint32_t man = (ax & 0x7fffff) | 0x800000;
-        int shift = 126 - (int)(ax >> 23);                   /* 14..24 */
-        uint32_t q = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (q & 1))) q++;
-        return (uint16_t)(sign | q);
-    }
-    uint32_t r = ax + 0xfff + ((ax >> 13) & 1);               /* round to nearest even on bit 13 */
-    return (uint16_t)(sign | ((r - 0x38000000u) >> 13));
-}
-
-static float bf16_to_f32(uint16_t h) {
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-/* n values of a stored dtype -> f32; -1 for a dtype that is not a float type. */
-static int to_f32(float *dst, const void *src, bv_st_dtype dt, int64_t n) {
-    const unsigned char *p = src;
-    for (int64_t i = 0; i < n; i++) {
-        switch (dt) {
-        case BV_ST_F32: memcpy(&dst[i], p + 4 * i, 4); break;
-        case BV_ST_F64: {
-            double d;
-            memcpy(&d, p + 8 * i, 8);
-            dst[i] = (float)d;
-            break;
-        }
-        case BV_ST_F16:
-        case BV_ST_BF16: {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, 2);
-            dst[i] = dt == BV_ST_F16 ? f16_to_f32(h) : bf16_to_f32(h);
-            break;
-        }
-        default: return -1;
-        }
-    }
-    return 0;
-}
-
 /* ---------------- model ---------------- */
-
-static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
-    size_t k = (size_t)snprintf(buf, cap, "[");
-    for (int d = 0; d < ndim && k < cap; d++) k += (size_t)snprintf(buf + k, cap - k, "%s%lld", d ? ", " : "", (long long)shape[d]);
-    if (k < cap) snprintf(buf + k, cap - k, "]");
-}
 
 /* Inference never reads enc_q: free its module and parameters, so neither memory nor the loader
  * sees them. */
@@ -136,13 +63,13 @@ int bv_infer_model_init(bv_infer_model *m, bv_config *cfg, char *err, size_t err
     m->iteration = -1;
     m->learning_rate = -1;
     char sub[512];
-    if (bv_synth_cfg_check(&m->cfg, sub, sizeof sub)) {
+    if (bv_synth_config_check(&m->cfg, sub, sizeof sub)) {
         snprintf(err, errcap, "config: %s", sub);
         bv_config_free(&m->cfg);
         return -1;
     }
     bv_params_init(&m->ps);
-    m->net_g = bv_synth_new(&m->ps, "", &m->cfg);
+    m->net_g = bv_synth_from_config(&m->ps, "", &m->cfg);
     drop_enc_q(m);
     drop_grads(m);
     return 0;
@@ -156,22 +83,12 @@ void bv_infer_model_free(bv_infer_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-/* One tensor of a weight file, whatever its format. */
 typedef struct {
-    const char *name;
-    bv_st_dtype dtype;
-    int ndim;
-    const int64_t *shape;
-    const void *data;
-    int64_t numel;
-} src_tensor;
-
-typedef struct {
-    src_tensor *t;
+    bv_import_src *t;  /* the weight file's tensors, whatever its format */
     int n, cap;
 } src_list;
 
-static void src_add(src_list *l, src_tensor t) {
+static void src_add(src_list *l, bv_import_src t) {
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 256;
         l->t = bv_xrealloc(l->t, sizeof *l->t * (size_t)l->cap);
@@ -200,27 +117,16 @@ static int param_index(const bv_params *ps, const char *name) {
     return -1;
 }
 
-static int fill_one(bv_infer_model *m, const char *path, const src_tensor *s, char *loaded, char *err,
+static int fill_one(bv_infer_model *m, const char *path, const bv_import_src *s, char *loaded, char *err,
                     size_t errcap) {
-    char got[128], want[128];
     int i = param_index(&m->ps, s->name);
     if (i < 0)
         return snprintf(err, errcap,
                         "%s: '%s' is not a parameter of the SynthesizerTrn built from the config (does the config "
                         "belong to this checkpoint?)", path, s->name), -1;
-    bv_tensor *p = m->ps.items[i];
-    int same = s->ndim == p->ndim;
-    for (int d = 0; same && d < p->ndim; d++) same = s->shape[d] == p->shape[d];
-    if (!same) {
-        shape_str(got, sizeof got, s->ndim, s->shape);
-        shape_str(want, sizeof want, p->ndim, p->shape);
-        return snprintf(err, errcap, "%s: '%s': got %s, expected %s (does the config belong to this checkpoint?)", path,
-                        s->name, got, want), -1;
-    }
     if (loaded[i]) return snprintf(err, errcap, "%s: '%s' appears twice", path, s->name), -1;
-    if (to_f32(p->data, s->data, s->dtype, p->numel))
-        return snprintf(err, errcap, "%s: '%s': dtype %s is not a float type", path, s->name, bv_st_dtype_name(s->dtype)),
-               -1;
+    if (bv_import_tensor(m->ps.items[i], s, path, "does the config belong to this checkpoint?", err, errcap))
+        return -1;
     loaded[i] = 1;
     return 0;
 }
@@ -272,7 +178,7 @@ static int load_pth_weights(bv_infer_model *m, const char *path, const char *pre
                               key ? key : "", key ? "')" : "");
             break;
         }
-        src_add(&l, (src_tensor){key, t->dtype, t->ndim, t->shape, t->data, t->numel});
+        src_add(&l, (bv_import_src){key, t->dtype, t->ndim, t->shape, t->data});
     }
     if (!rc) rc = fill_params(m, path, &l, prefix, err, errcap);
     free(l.t);
@@ -286,7 +192,7 @@ static int load_st_weights(bv_infer_model *m, const char *path, const char *pref
     src_list l = {0};
     for (int i = 0; i < st.n; i++) {
         const bv_st_entry *e = &st.entries[i];
-        src_add(&l, (src_tensor){e->name, e->dtype, e->ndim, e->shape, e->data, e->numel});
+        src_add(&l, (bv_import_src){e->name, e->dtype, e->ndim, e->shape, e->data});
     }
     int rc = fill_params(m, path, &l, prefix, err, errcap);
     free(l.t);
@@ -335,7 +241,7 @@ static uint16_t **half_copies(const bv_infer_model *m) {
     for (int i = 0; i < m->ps.n; i++) {
         const bv_tensor *t = m->ps.items[i];
         h[i] = bv_xmalloc(sizeof(uint16_t) * (size_t)(t->numel ? t->numel : 1));
-        for (int64_t j = 0; j < t->numel; j++) h[i][j] = f32_to_f16(t->data[j]);
+        for (int64_t j = 0; j < t->numel; j++) h[i][j] = bv_f32_to_f16(t->data[j]);
     }
     return h;
 }
@@ -637,13 +543,13 @@ int bv_infer_utt_load_bert(bv_infer_utt *u, const char *path, char *err, size_t 
     int rc = 0;
     if (t.ndim != 2 || t.shape[0] != BV_INFER_BERT_DIM || t.shape[1] != u->n) {
         char got[128];
-        shape_str(got, sizeof got, t.ndim, t.shape);
+        bv_dims_str(got, sizeof got, t.ndim, t.shape);
         rc = -1, snprintf(err, errcap,
                           "%s: BERT features %s, expected [%d, %d] (one column per symbol after add_blank, as "
                           "bert_gen.py writes them)", path, got, BV_INFER_BERT_DIM, u->n);
     } else {
         float *b = bv_xmalloc(sizeof(float) * (size_t)BV_INFER_BERT_DIM * (size_t)u->n);
-        if (to_f32(b, t.data, t.dtype, (int64_t)BV_INFER_BERT_DIM * u->n)) {
+        if (bv_import_f32(b, t.data, t.dtype, (int64_t)BV_INFER_BERT_DIM * u->n)) {
             free(b);
             rc = -1, snprintf(err, errcap, "%s: BERT features of dtype %s, expected a float type", path,
                               bv_st_dtype_name(t.dtype));

@@ -16,8 +16,7 @@ static const char *MODULE = "SynthesizerTrn";
 
 /* ---------------- construction ---------------- */
 
-static bv_text_encoder_cfg enc_p_cfg(const bv_config *c) {
-    const bv_config_model *m = &c->model;
+static bv_text_encoder_cfg enc_p_cfg(const bv_synth_hparams *m) {
     /* TextEncoder(n_vocab, inter, hidden, filter, n_heads, n_layers, kernel_size, p_dropout,
      * gin_channels=enc_gin_channels); n_vocab = len(symbols), which TextEncoder ignores anyway */
     return (bv_text_encoder_cfg){.n_vocab = BV_TEXT_ENCODER_N_SYMBOLS, .out_channels = m->inter_channels,
@@ -26,8 +25,7 @@ static bv_text_encoder_cfg enc_p_cfg(const bv_config *c) {
                                  .p_dropout = m->p_dropout, .gin_channels = m->gin_channels};
 }
 
-static bv_generator_cfg dec_cfg(const bv_config *c) {
-    const bv_config_model *m = &c->model;
+static bv_generator_cfg dec_cfg(const bv_synth_hparams *m) {
     bv_generator_cfg g = {.initial_channel = m->inter_channels, .resblock = m->resblock,
                           .n_kernels = m->n_resblock_kernels, .n_upsamples = m->n_upsamples,
                           .upsample_initial_channel = m->upsample_initial_channel, .gin_channels = m->gin_channels};
@@ -42,16 +40,15 @@ static bv_generator_cfg dec_cfg(const bv_config *c) {
     return g;
 }
 
-static bv_posterior_encoder_cfg enc_q_cfg(const bv_config *c) {
+static bv_posterior_encoder_cfg enc_q_cfg(const bv_synth_hparams *c) {
     /* PosteriorEncoder(spec_channels, inter, hidden, 5, 1, 16, gin_channels) */
-    return (bv_posterior_encoder_cfg){.in_channels = (int)bv_config_spec_channels(c),
-                                      .out_channels = c->model.inter_channels,
-                                      .hidden_channels = c->model.hidden_channels, .kernel_size = 5,
-                                      .dilation_rate = 1, .n_layers = 16, .gin_channels = c->model.gin_channels};
+    return (bv_posterior_encoder_cfg){.in_channels = (int)(c->filter_length / 2 + 1),
+                                      .out_channels = c->inter_channels,
+                                      .hidden_channels = c->hidden_channels, .kernel_size = 5,
+                                      .dilation_rate = 1, .n_layers = 16, .gin_channels = c->gin_channels};
 }
 
-static bv_transformer_coupling_block_cfg flow_tr_cfg(const bv_config *c) {
-    const bv_config_model *m = &c->model;
+static bv_transformer_coupling_block_cfg flow_tr_cfg(const bv_synth_hparams *m) {
     /* TransformerCouplingBlock(inter, hidden, filter, n_heads, n_layers_trans_flow, 5, p_dropout,
      * n_flow_layer, gin_channels, share_parameter=flow_share_parameter) */
     return (bv_transformer_coupling_block_cfg){.channels = m->inter_channels, .hidden_channels = m->hidden_channels,
@@ -62,8 +59,7 @@ static bv_transformer_coupling_block_cfg flow_tr_cfg(const bv_config *c) {
                                                .share_parameter = m->flow_share_parameter};
 }
 
-static bv_residual_coupling_block_cfg flow_rc_cfg(const bv_config *c) {
-    const bv_config_model *m = &c->model;
+static bv_residual_coupling_block_cfg flow_rc_cfg(const bv_synth_hparams *m) {
     /* ResidualCouplingBlock(inter, hidden, 5, 1, n_flow_layer, gin_channels): upstream passes
      * n_flow_layer POSITIONALLY as n_layers (the WN depth); n_flows stays at its default 4 */
     return (bv_residual_coupling_block_cfg){.channels = m->inter_channels, .hidden_channels = m->hidden_channels,
@@ -71,29 +67,29 @@ static bv_residual_coupling_block_cfg flow_rc_cfg(const bv_config *c) {
                                             .n_flows = 4, .gin_channels = m->gin_channels};
 }
 
-int bv_synth_cfg_check(const bv_config *c, char *err, int cap) {
+int bv_synth_hparams_check(const bv_synth_hparams *c, char *err, int cap) {
     char sub[384];
-    if (c->data.n_speakers < 1)
+    if (c->n_speakers < 1)
         return snprintf(err, (size_t)cap, "data.n_speakers %lld: SynthesizerTrn needs n_speakers >= 1 (the "
-                        "ReferenceEncoder branch for 0 speakers is not supported)", (long long)c->data.n_speakers), -1;
+                        "ReferenceEncoder branch for 0 speakers is not supported)", (long long)c->n_speakers), -1;
     /* upstream sets enc_gin_channels only in this case; otherwise TextEncoder(..., gin_channels=
      * self.enc_gin_channels) raises AttributeError */
-    if (!c->model.use_spk_conditioned_encoder || c->model.gin_channels <= 0)
+    if (!c->use_spk_conditioned_encoder || c->gin_channels <= 0)
         return snprintf(err, (size_t)cap, "model.use_spk_conditioned_encoder must be true and model.gin_channels > 0 "
                         "(got %s, %d): upstream SynthesizerTrn cannot be built otherwise",
-                        c->model.use_spk_conditioned_encoder ? "true" : "false", c->model.gin_channels), -1;
-    if (c->data.hop_length <= 0 || c->train.segment_size / c->data.hop_length < 1)
+                        c->use_spk_conditioned_encoder ? "true" : "false", c->gin_channels), -1;
+    if (c->hop_length <= 0 || c->segment_size / c->hop_length < 1)
         return snprintf(err, (size_t)cap, "train.segment_size %lld: less than one frame of data.hop_length %lld",
-                        (long long)c->train.segment_size, (long long)c->data.hop_length), -1;
-    if (c->data.filter_length <= 0)
-        return snprintf(err, (size_t)cap, "data.filter_length %lld must be positive", (long long)c->data.filter_length), -1;
+                        (long long)c->segment_size, (long long)c->hop_length), -1;
+    if (c->filter_length <= 0)
+        return snprintf(err, (size_t)cap, "data.filter_length %lld must be positive", (long long)c->filter_length), -1;
     bv_text_encoder_cfg ep = enc_p_cfg(c);
     if (bv_text_encoder_cfg_check(&ep, sub, sizeof sub)) return snprintf(err, (size_t)cap, "model: %s", sub), -1;
     bv_generator_cfg dc = dec_cfg(c);
     if (!bv_generator_cfg_valid(&dc, sub, sizeof sub)) return snprintf(err, (size_t)cap, "model: Generator: %s", sub), -1;
     bv_posterior_encoder_cfg eq = enc_q_cfg(c);
     if (bv_posterior_encoder_cfg_check(&eq, sub, sizeof sub)) return snprintf(err, (size_t)cap, "model: %s", sub), -1;
-    if (c->model.use_transformer_flow) {
+    if (c->use_transformer_flow) {
         bv_transformer_coupling_block_cfg fc = flow_tr_cfg(c);
         if (bv_transformer_coupling_block_cfg_check(&fc, sub, sizeof sub))
             return snprintf(err, (size_t)cap, "model: %s", sub), -1;
@@ -105,50 +101,49 @@ int bv_synth_cfg_check(const bv_config *c, char *err, int cap) {
     return 0;
 }
 
-bv_synth *bv_synth_new(bv_params *ps, const char *prefix, const bv_config *cfg) {
+bv_synth *bv_synth_new(bv_params *ps, const char *prefix, const bv_synth_hparams *hp) {
     char err[512], name[512];
-    if (bv_synth_cfg_check(cfg, err, sizeof err)) BV_FATAL("SynthesizerTrn: %s", err);
-    const bv_config_model *mc = &cfg->model;
+    if (bv_synth_hparams_check(hp, err, sizeof err)) BV_FATAL("SynthesizerTrn: %s", err);
     bv_synth *m = bv_xcalloc(1, sizeof *m);
-    m->n_speakers = (int)cfg->data.n_speakers;
-    m->gin_channels = mc->gin_channels;
-    m->inter_channels = mc->inter_channels;
-    m->hidden_channels = mc->hidden_channels;
-    m->spec_channels = bv_config_spec_channels(cfg);
-    m->segment_size = bv_config_segment_frames(cfg);
-    m->use_noise_scaled_mas = mc->use_noise_scaled_mas;
-    m->use_transformer_flow = mc->use_transformer_flow;
-    m->mas_noise_scale_initial = mc->mas_noise_scale_initial;
-    m->noise_scale_delta = mc->noise_scale_delta;
+    m->n_speakers = (int)hp->n_speakers;
+    m->gin_channels = hp->gin_channels;
+    m->inter_channels = hp->inter_channels;
+    m->hidden_channels = hp->hidden_channels;
+    m->spec_channels = hp->filter_length / 2 + 1;
+    m->segment_size = hp->segment_size / hp->hop_length;
+    m->use_noise_scaled_mas = hp->use_noise_scaled_mas;
+    m->use_transformer_flow = hp->use_transformer_flow;
+    m->mas_noise_scale_initial = hp->mas_noise_scale_initial;
+    m->noise_scale_delta = hp->noise_scale_delta;
     m->current_mas_noise_scale = m->mas_noise_scale_initial;
 
-    bv_text_encoder_cfg ep = enc_p_cfg(cfg);
+    bv_text_encoder_cfg ep = enc_p_cfg(hp);
     snprintf(name, sizeof name, "%senc_p.", prefix);
     m->enc_p = bv_text_encoder_new(ps, name, &ep);
-    bv_generator_cfg dc = dec_cfg(cfg);
+    bv_generator_cfg dc = dec_cfg(hp);
     snprintf(name, sizeof name, "%sdec.", prefix);
     m->dec = bv_generator_new(ps, name, &dc);
-    bv_posterior_encoder_cfg eq = enc_q_cfg(cfg);
+    bv_posterior_encoder_cfg eq = enc_q_cfg(hp);
     snprintf(name, sizeof name, "%senc_q.", prefix);
     m->enc_q = bv_posterior_encoder_new(ps, name, &eq);
     snprintf(name, sizeof name, "%sflow.", prefix);
-    if (mc->use_transformer_flow) {
-        bv_transformer_coupling_block_cfg fc = flow_tr_cfg(cfg);
+    if (hp->use_transformer_flow) {
+        bv_transformer_coupling_block_cfg fc = flow_tr_cfg(hp);
         m->flow_tr = bv_transformer_coupling_block_new(ps, name, &fc);
     } else {
-        bv_residual_coupling_block_cfg fc = flow_rc_cfg(cfg);
+        bv_residual_coupling_block_cfg fc = flow_rc_cfg(hp);
         m->flow_rc = bv_residual_coupling_block_new(ps, name, &fc);
     }
     /* StochasticDurationPredictor(hidden, 192, 3, 0.5, 4, gin) and DurationPredictor(hidden, 256, 3,
-     * 0.5, gin): the dropout rates are hard-coded upstream; the config carries them (see config.h) */
+     * 0.5, gin): the dropout rates are hard-coded upstream; the hparams carry them (see hparams.h) */
     snprintf(name, sizeof name, "%ssdp.", prefix);
-    m->sdp = bv_sdp_new(ps, name, &(bv_sdp_cfg){.in_channels = mc->hidden_channels, .filter_channels = 192,
-                                                .kernel_size = 3, .p_dropout = mc->sdp_p_dropout, .n_flows = 4,
-                                                .gin_channels = mc->gin_channels});
+    m->sdp = bv_sdp_new(ps, name, &(bv_sdp_cfg){.in_channels = hp->hidden_channels, .filter_channels = 192,
+                                                .kernel_size = 3, .p_dropout = hp->sdp_p_dropout, .n_flows = 4,
+                                                .gin_channels = hp->gin_channels});
     snprintf(name, sizeof name, "%sdp.", prefix);
-    m->dp = bv_dp_new(ps, name, &(bv_dp_cfg){.in_channels = mc->hidden_channels, .filter_channels = 256,
-                                             .kernel_size = 3, .p_dropout = mc->dp_p_dropout,
-                                             .gin_channels = mc->gin_channels});
+    m->dp = bv_dp_new(ps, name, &(bv_dp_cfg){.in_channels = hp->hidden_channels, .filter_channels = 256,
+                                             .kernel_size = 3, .p_dropout = hp->dp_p_dropout,
+                                             .gin_channels = hp->gin_channels});
     m->emb_g = bv_params_addf(ps, BV_SHAPE(m->n_speakers, m->gin_channels), "%semb_g.weight", prefix); // [S, gin]
     return m;
 }

@@ -12,17 +12,18 @@
  *     m_p, logs_p expanded by attn                     z = flow^-1(z_p)
  *     y_hat = dec(rand_slice(z))                       o = dec(z * y_mask)
  *
- * Built from a bv_config exactly as train_ms / infer.py build it: spec_channels = filter_length/2+1,
+ * Built from its hyper-parameters (hparams.h; the application fills them from config.json with
+ * src/app/model_config.h) exactly as train_ms / infer.py build it: spec_channels = filter_length/2+1,
  * segment_size = train.segment_size / hop_length, n_vocab = len(symbols). Parameters are created
  * in upstream state_dict order under "<prefix>" ("" for a G_*.pth 'model' dict): enc_p.*, dec.*,
  * enc_q.*, flow.*, sdp.*, dp.*, emb_g.weight. Only n_speakers >= 1 (emb_g) is supported; upstream's
- * ReferenceEncoder branch (n_speakers == 0) is rejected by bv_synth_cfg_check.
+ * ReferenceEncoder branch (n_speakers == 0) is rejected by bv_synth_hparams_check.
  *
  * Random draws, in upstream order (golden replay depends on it): forward: enc_q z, MAS epsilon
  * (only with use_noise_scaled_mas), SDP forward e_q, SDP reverse z, rand_slice_segments; infer: SDP
  * reverse z, z_p.
  *
- *   bv_synth *net_g = bv_synth_new(&ps, "", &cfg);
+ *   bv_synth *net_g = bv_synth_new(&ps, "", &hp);             // or bv_synth_from_config(&ps, "", &cfg)
  *   bv_synth_reset_parameters(net_g, &ctx->rng);
  *   bv_synth_out o;
  *   bv_synth_forward(ctx, net_g, x, x_lengths, spec, spec_lengths, sid, tone, language, bert, ja_bert,
@@ -31,10 +32,10 @@
 #ifndef BV_MODEL_SYNTHESIZER_H
 #define BV_MODEL_SYNTHESIZER_H
 
-#include "../io/config.h"
 #include "duration.h"
 #include "flow_blocks.h"
 #include "generator.h"
+#include "hparams.h"
 #include "posterior_encoder.h"
 #include "text_encoder.h"
 
@@ -57,11 +58,11 @@ typedef struct bv_synth {
     bv_tensor *emb_g;                        // emb_g.weight [n_speakers, gin]
 } bv_synth;
 
-/* Returns 0 if SynthesizerTrn can be built from cfg, else -1 with a message naming the config key
+/* Returns 0 if SynthesizerTrn can be built from hp, else -1 with a message naming the config key
  * in err (e.g. data.n_speakers 0: the ReferenceEncoder branch is not supported). */
-int bv_synth_cfg_check(const bv_config *cfg, char *err, int cap);
-/* Creates the parameters (zeroed). Fatal on a config bv_synth_cfg_check rejects. */
-bv_synth *bv_synth_new(bv_params *ps, const char *prefix, const bv_config *cfg);
+int bv_synth_hparams_check(const bv_synth_hparams *hp, char *err, int cap);
+/* Creates the parameters (zeroed). Fatal on hparams bv_synth_hparams_check rejects. */
+bv_synth *bv_synth_new(bv_params *ps, const char *prefix, const bv_synth_hparams *hp);
 void bv_synth_free(bv_synth *m);
 /* Upstream init: each submodule's own, emb_g ~ N(0, 1) (nn.Embedding). */
 void bv_synth_reset_parameters(const bv_synth *m, bv_rng *rng);

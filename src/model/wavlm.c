@@ -12,6 +12,7 @@
 
 #include "../io/pth.h"
 #include "../io/safetensors.h"
+#include "../io/tensor_import.h"
 #include "../ops/ops.h"
 
 #define GROUP_NORM_EPS 1e-5f /* nn.GroupNorm's default; WavLMGroupNormConvLayer does not set it */
@@ -305,63 +306,6 @@ void bv_wavlm_free(bv_wavlm *m) {
 
 /* ================================================================================== loading */
 
-/* One tensor of a weights file, whatever the container. */
-typedef struct src_tensor {
-    const char *name;
-    bv_st_dtype dtype;
-    int ndim;
-    const int64_t *shape;
-    const void *data;
-} src_tensor;
-
-static char *shape_str64(int ndim, const int64_t *shape, char *buf, size_t cap) {
-    size_t n = (size_t)snprintf(buf, cap, "[");
-    for (int i = 0; i < ndim && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, i ? ", %lld" : "%lld", (long long)shape[i]);
-    if (n < cap) snprintf(buf + n, cap - n, "]");
-    return buf;
-}
-
-static float half_to_float(uint16_t h) {
-    const uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-    float v;
-    if (exp == 0) v = ldexpf((float)man, -24);                               /* zero / subnormal */
-    else if (exp == 31) v = man ? NAN : INFINITY;
-    else v = ldexpf((float)(man | 0x400), (int)exp - 25);
-    uint32_t bits;
-    memcpy(&bits, &v, 4);
-    bits |= sign;
-    memcpy(&v, &bits, 4);
-    return v;
-}
-
-/* Convert into dst (f32); the source may be unaligned. Returns -1 for a non-float dtype. */
-static int convert_to_f32(float *dst, const void *src, bv_st_dtype dt, int64_t n) {
-    const unsigned char *s = src;
-    if (dt == BV_ST_F32) {
-        memcpy(dst, s, sizeof(float) * (size_t)n);
-        return 0;
-    }
-    if (dt != BV_ST_F64 && dt != BV_ST_F16 && dt != BV_ST_BF16) return -1;
-    for (int64_t i = 0; i < n; i++) {
-        if (dt == BV_ST_F64) {
-            double d;
-            memcpy(&d, s + 8 * i, 8);
-            dst[i] = (float)d;
-            continue;
-        }
-        uint16_t h;
-        memcpy(&h, s + 2 * i, 2);
-        if (dt == BV_ST_F16) {
-            dst[i] = half_to_float(h);
-        } else { /* bf16 is the top half of an f32 */
-            uint32_t bits = (uint32_t)h << 16;
-            memcpy(&dst[i], &bits, 4);
-        }
-    }
-    return 0;
-}
-
 /* transformers' current names for the same tensor: "wavlm." prefix of head models, parametrized
  * weight norm of newer torch (original0 = g, original1 = v). */
 static const char *canonical_name(const char *name, char *buf, size_t cap) {
@@ -377,12 +321,12 @@ static const char *canonical_name(const char *name, char *buf, size_t cap) {
 
 /* STYLE.md #6: every file tensor must name a parameter of the right shape, and every parameter
  * must be given exactly once (masked_spec_embed excepted: unused in eval). */
-static int fill_params(bv_wavlm *m, const src_tensor *ts, int n, const char *path, char *err, size_t cap) {
+static int fill_params(bv_wavlm *m, const bv_import_src *ts, int n, const char *path, char *err, size_t cap) {
     bv_params *ps = &m->params;
     char *given = bv_xcalloc((size_t)ps->n + 1, 1), nb[256], s1[128], s2[128];
     int rc = -1;
     for (int k = 0; k < n; k++) {
-        const src_tensor *t = &ts[k];
+        const bv_import_src *t = &ts[k];
         const char *name = canonical_name(t->name, nb, sizeof nb);
         int idx = -1;
         for (int i = 0; i < ps->n && idx < 0; i++)
@@ -390,26 +334,15 @@ static int fill_params(bv_wavlm *m, const src_tensor *ts, int n, const char *pat
         if (idx < 0 && strcmp(name, "masked_spec_embed") == 0) continue; /* HF-only; config has masking off */
         if (idx < 0) {
             snprintf(err, cap, "%s: unknown tensor '%s' %s (not a WavLMModel parameter for this config.json)", path,
-                     t->name, shape_str64(t->ndim, t->shape, s1, sizeof s1));
-            goto done;
-        }
-        bv_tensor *p = ps->items[idx];
-        int same = t->ndim == p->ndim;
-        for (int d = 0; same && d < p->ndim; d++) same = t->shape[d] == p->shape[d];
-        if (!same) {
-            snprintf(err, cap, "%s: tensor '%s' has shape %s, expected %s", path, t->name,
-                     shape_str64(t->ndim, t->shape, s1, sizeof s1), bv_shape_str(p, s2, sizeof s2));
+                     t->name, bv_dims_str(s1, sizeof s1, t->ndim, t->shape));
             goto done;
         }
         if (given[idx]) {
-            snprintf(err, cap, "%s: tensor '%s' given twice (as '%s' and another name)", path, p->name, t->name);
+            snprintf(err, cap, "%s: tensor '%s' given twice (as '%s' and another name)", path, ps->items[idx]->name,
+                     t->name);
             goto done;
         }
-        if (convert_to_f32(p->data, t->data, t->dtype, p->numel)) {
-            snprintf(err, cap, "%s: tensor '%s' has dtype %s, expected a float type", path, t->name,
-                     bv_st_dtype_name(t->dtype));
-            goto done;
-        }
+        if (bv_import_tensor(ps->items[idx], t, path, NULL, err, cap)) goto done;
         given[idx] = 1;
     }
     for (int i = 0; i < ps->n; i++)
@@ -427,9 +360,9 @@ done:
 static int load_safetensors(bv_wavlm *m, const char *path, char *err, size_t cap) {
     bv_safetensors st;
     if (bv_st_open(&st, path, err, cap)) return -1;
-    src_tensor *ts = bv_xcalloc((size_t)st.n + 1, sizeof *ts);
+    bv_import_src *ts = bv_xcalloc((size_t)st.n + 1, sizeof *ts);
     for (int i = 0; i < st.n; i++)
-        ts[i] = (src_tensor){st.entries[i].name, st.entries[i].dtype, st.entries[i].ndim, st.entries[i].shape,
+        ts[i] = (bv_import_src){st.entries[i].name, st.entries[i].dtype, st.entries[i].ndim, st.entries[i].shape,
                              st.entries[i].data};
     int rc = fill_params(m, ts, st.n, path, err, cap);
     free(ts);
@@ -441,9 +374,9 @@ static int load_safetensors(bv_wavlm *m, const char *path, char *err, size_t cap
 static int load_pth(bv_wavlm *m, const char *path, char *err, size_t cap) {
     bv_pth_dict d;
     if (bv_pth_load_state_dict(path, NULL, &d, err, cap)) return -1;
-    src_tensor *ts = bv_xcalloc((size_t)d.n + 1, sizeof *ts);
+    bv_import_src *ts = bv_xcalloc((size_t)d.n + 1, sizeof *ts);
     for (int i = 0; i < d.n; i++)
-        ts[i] = (src_tensor){d.items[i].name, d.items[i].dtype, d.items[i].ndim, d.items[i].shape, d.items[i].data};
+        ts[i] = (bv_import_src){d.items[i].name, d.items[i].dtype, d.items[i].ndim, d.items[i].shape, d.items[i].data};
     int rc = fill_params(m, ts, d.n, path, err, cap);
     free(ts);
     bv_pth_dict_free(&d);

@@ -7,7 +7,7 @@
 
 #include "../core/cleanup.h"
 #include "../core/error.h"
-#include "../data/symbols.h"
+#include "symbols.h"
 #include "tone_sandhi.h"
 #include "zh_jieba.h"
 #include "zh_number.h"

@@ -12,7 +12,7 @@
 #include <flite/cst_val.h>
 
 #include "../core/error.h"
-#include "../data/symbols.h"
+#include "symbols.h"
 
 cst_lexicon *cmulex_init(void);   /* libflite_cmulex; no header declares it */
 
@@ -21,14 +21,6 @@ cst_lexicon *cmulex_init(void);   /* libflite_cmulex; no header declares it */
 /* upstream text/symbols.py punctuation */
 static const char *const PUNCTUATION[] = {"!", "?", "\xE2\x80\xA6", ",", ".", "'", "-"};
 #define N_PUNCTUATION (sizeof PUNCTUATION / sizeof PUNCTUATION[0])
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t cap, const char *fmt, ...) {
-    if (!err || !cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 static int is_punctuation_n(const char *s, size_t n) {
     for (size_t i = 0; i < N_PUNCTUATION; i++)
@@ -135,7 +127,7 @@ static int lts_run(const bv_lexicon *lex, const char *w, size_t n, bv_en_phones 
     }
     char word[256];
     if (n >= sizeof word) {
-        set_err(err, err_cap, "word \"%.40s...\" is too long for letter-to-sound (%zu letters)", w, n);
+        bv_err_set(err, err_cap, "word \"%.40s...\" is too long for letter-to-sound (%zu letters)", w, n);
         return -1;
     }
     memcpy(word, w, n);
@@ -195,21 +187,21 @@ static int check_chars(const char *text, char *err, size_t err_cap) {
         unsigned cp;
         int n = bv_en_utf8_decode(text + i, &cp);
         if (n == 0) {
-            set_err(err, err_cap, "text is not valid UTF-8 (byte offset %zu)", i);
+            bv_err_set(err, err_cap, "text is not valid UTF-8 (byte offset %zu)", i);
             return -1;
         }
         int ok = (cp >= 0x20 && cp < 0x7F) || bv_en_is_space_cp(cp) || cp == 0x2026;
         if (cp >= '0' && cp <= '9') {
-            set_err(err, err_cap, "digit '%c' at position %zu: g2p expects normalized text (numbers as words; "
-                    "bv_en_normalize does that)", (char)cp, pos);
+            bv_err_set(err, err_cap, "digit '%c' at position %zu: g2p expects normalized text (numbers as words; "
+                       "bv_en_normalize does that)", (char)cp, pos);
             return -1;
         }
         if (!ok) {
             if (cp < 0x20 || cp == 0x7F)
-                set_err(err, err_cap, "unsupported character U+%04X (a control character) at position %zu", cp, pos);
+                bv_err_set(err, err_cap, "unsupported character U+%04X (a control character) at position %zu", cp, pos);
             else
-                set_err(err, err_cap, "unsupported character '%.*s' (U+%04X) at position %zu: the English front-end "
-                        "reads ASCII text only", n, text + i, cp, pos);
+                bv_err_set(err, err_cap, "unsupported character '%.*s' (U+%04X) at position %zu: the English front-end "
+                           "reads ASCII text only", n, text + i, cp, pos);
             return -1;
         }
         i += (size_t)n;

@@ -9,7 +9,7 @@
 
 #include "../core/cleanup.h"
 #include "../core/error.h"
-#include "../data/symbols.h"
+#include "symbols.h"
 #include "ja_label.h"
 #include "ja_mecab.h"
 

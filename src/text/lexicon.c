@@ -6,7 +6,6 @@
 #include "lexicon.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -53,14 +52,6 @@ const char *bv_lexicon_default_path(void) {
     return (env && *env) ? env : BV_LEXICON_DEFAULT_PATH;
 }
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t cap, const char *fmt, ...) {
-    if (!err || !cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 static char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c; }
 
 /* FNV-1a over the upper-cased bytes (file keys are hashed as they are: cmudict keys are upper case,
@@ -100,13 +91,13 @@ static int parse_syllable(bv_lexicon *lex, const char *s, size_t len, int *n, ch
     for (size_t i = 0; i <= len; i++) {
         if (i < len && s[i] != ' ') continue;
         if (i == start) {
-            set_err(err, cap, "line %d: empty phone in the pronunciation", line);
+            bv_err_set(err, cap, "line %d: empty phone in the pronunciation", line);
             return -1;
         }
         int id = intern_phone(lex, s + start, i - start);
         if (id < 0) {
-            set_err(err, cap, "line %d: phone '%.*s' too long, or more than %d distinct phones", line,
-                    (int)(i - start), s + start, MAX_PHONE_TYPES);
+            bv_err_set(err, cap, "line %d: phone '%.*s' too long, or more than %d distinct phones", line,
+                       (int)(i - start), s + start, MAX_PHONE_TYPES);
             return -1;
         }
         push_pron_id(lex, (uint8_t)id);
@@ -170,8 +161,8 @@ static int parse_line(bv_lexicon *lex, char *s, size_t len, int line, char *err,
         if (s[i] == ' ' && s[i + 1] == ' ') { gap = s + i; break; }
     if (!gap) {
         char q[128];
-        set_err(err, cap, "line %d: expected \"WORD  PHONES\" (two spaces between), got \"%s\"", line,
-                bv_quote_bytes(s, len, q, 64));
+        bv_err_set(err, cap, "line %d: expected \"WORD  PHONES\" (two spaces between), got \"%s\"", line,
+                   bv_quote_bytes(s, len, q, 64));
         return -1;
     }
     const char *pron = gap + 2;
@@ -189,7 +180,7 @@ static int parse_line(bv_lexicon *lex, char *s, size_t len, int line, char *err,
     int n = 0;
     if (parse_pron(lex, pron, pron_len, &n, err, cap, line)) return -1;
     if (n > BV_LEXICON_MAX_PRON) {
-        set_err(err, cap, "line %d: %d phones, more than the %d supported", line, n, BV_LEXICON_MAX_PRON);
+        bv_err_set(err, cap, "line %d: %d phones, more than the %d supported", line, n, BV_LEXICON_MAX_PRON);
         return -1;
     }
     e->n = (uint16_t)n;
@@ -222,16 +213,16 @@ static char *read_file(const char *path, size_t *size, char *err, size_t cap) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (errno == ENOENT)
-            set_err(err, cap, "English lexicon %s not found: run scripts/fetch-cmudict.sh to install CMUdict 0.6 "
-                    "there, or set %s to its path", path, BV_LEXICON_ENV);
+            bv_err_set(err, cap, "English lexicon %s not found: run scripts/fetch-cmudict.sh to install CMUdict 0.6 "
+                       "there, or set %s to its path", path, BV_LEXICON_ENV);
         else
-            set_err(err, cap, "English lexicon %s: cannot open: %s", path, strerror(errno));
+            bv_err_set(err, cap, "English lexicon %s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
         fclose(f);
-        set_err(err, cap, "English lexicon %s: is a folder, expected the cmudict.rep file", path);
+        bv_err_set(err, cap, "English lexicon %s: is a folder, expected the cmudict.rep file", path);
         return NULL;
     }
     char *buf = NULL;
@@ -242,7 +233,7 @@ static char *read_file(const char *path, size_t *size, char *err, size_t cap) {
     }
     fclose(f);
     if (!buf) {
-        set_err(err, cap, "English lexicon %s: cannot read: %s", path, strerror(errno));
+        bv_err_set(err, cap, "English lexicon %s: cannot read: %s", path, strerror(errno));
         return NULL;
     }
     buf[n] = '\0';
@@ -259,12 +250,12 @@ bv_lexicon *bv_lexicon_load(const char *path, char *err, size_t err_cap) {
     lex->text = text;
     char msg[256];
     if (parse_text(lex, size, msg, sizeof msg)) {
-        set_err(err, err_cap, "English lexicon %s: %s", path, msg);
+        bv_err_set(err, err_cap, "English lexicon %s: %s", path, msg);
         bv_lexicon_free(lex);
         return NULL;
     }
     if (lex->n_entries == 0) {
-        set_err(err, err_cap, "English lexicon %s: no entries after line %d", path, BV_LEXICON_HEADER_LINES);
+        bv_err_set(err, err_cap, "English lexicon %s: no entries after line %d", path, BV_LEXICON_HEADER_LINES);
         bv_lexicon_free(lex);
         return NULL;
     }

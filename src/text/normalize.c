@@ -8,7 +8,6 @@
  * those artefacts (a comma after "thousand" unless the last group is a single word). */
 #include "normalize.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,14 +47,6 @@ static void sb_swap(sbuf *a, sbuf *b) {
     sbuf t = *a;
     *a = *b;
     *b = t;
-}
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t cap, const char *fmt, ...) {
-    if (!err || !cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
 }
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -219,8 +210,8 @@ static int inflect_words(sbuf *out, const char *digits, size_t n, const char *an
         sb_add(&w, n == 0 ? "zero" : "one");
     } else {
         if (n > MAX_NUMBER_DIGITS) {
-            set_err(err, err_cap, "number %.*s%s has %zu digits; upstream's inflect reads at most %d", 20, digits,
-                    "...", n, MAX_NUMBER_DIGITS);
+            bv_err_set(err, err_cap, "number %.*s%s has %zu digits; upstream's inflect reads at most %d", 20, digits,
+                       "...", n, MAX_NUMBER_DIGITS);
             return -1;
         }
         size_t k = n / 3, r = n % 3;                         /* groups of three from the right, r leading */
@@ -294,13 +285,13 @@ int bv_en_number_words(const char *digits, int ordinal, char *out, size_t cap, c
     int ok = n > 0;
     for (size_t i = 0; i < n; i++) ok &= is_digit(digits[i]);
     if (!ok) {
-        set_err(err, err_cap, "number words: '%s' is not a digit string", digits);
+        bv_err_set(err, err_cap, "number words: '%s' is not a digit string", digits);
         return -1;
     }
     sbuf b = {0};
     int rc = ordinal ? inflect_words(&b, digits, n, "and", 1, err, err_cap) : expand_number(&b, digits, n, err, err_cap);
     if (rc == 0 && b.len + 1 > cap) {
-        set_err(err, err_cap, "number words: %zu bytes needed, buffer has %zu", b.len + 1, cap);
+        bv_err_set(err, err_cap, "number words: %zu bytes needed, buffer has %zu", b.len + 1, cap);
         rc = -1;
     }
     if (rc == 0) memcpy(out, b.s, b.len + 1);
@@ -358,7 +349,7 @@ static int pass_pounds(sbuf *o, const char *s, char *err, size_t err_cap) {
 static int dollar_int(const char *p, size_t n, sbuf *v, char *err, size_t err_cap) {
     for (size_t i = 0; i < n; i++)
         if (!is_digit(p[i])) {
-            set_err(err, err_cap, "cannot read the amount in \"$%.*s\" (upstream's int() rejects it)", (int)n, p);
+            bv_err_set(err, err_cap, "cannot read the amount in \"$%.*s\" (upstream's int() rejects it)", (int)n, p);
             return -1;
         }
     while (n > 1 && p[0] == '0') p++, n--;
@@ -540,7 +531,7 @@ static int normalize(const char *in, sbuf *res, char *err, size_t err_cap) {
         unsigned cp;
         int n = bv_en_utf8_decode(in + i, &cp);
         if (n == 0) {
-            set_err(err, err_cap, "text is not valid UTF-8 (byte offset %zu)", i);
+            bv_err_set(err, err_cap, "text is not valid UTF-8 (byte offset %zu)", i);
             return -1;
         }
         i += (size_t)n;
@@ -565,7 +556,7 @@ int bv_en_normalize(const char *in, char *out, size_t cap, char *err, size_t err
     sbuf r = {0};
     int rc = normalize(in, &r, err, err_cap);
     if (rc == 0 && r.len + 1 > cap) {
-        set_err(err, err_cap, "normalized text needs %zu bytes, the buffer has %zu", r.len + 1, cap);
+        bv_err_set(err, err_cap, "normalized text needs %zu bytes, the buffer has %zu", r.len + 1, cap);
         rc = -1;
     }
     if (rc == 0) memcpy(out, r.s, r.len + 1);

@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,20 +131,11 @@ static uint32_t map_put(bv_zh_map *m, const uint32_t *key, uint32_t len, int *ad
 
 /* ---------------------------------------------------------------- errors, files */
 
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t cap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static char *read_file(const char *path, size_t *n, char *err, size_t cap) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fail(err, cap, "cannot open %s (%s); run scripts/fetch-zh.sh to install the Chinese front-end data",
-             path, strerror(errno));
+        bv_err_set(err, cap, "cannot open %s (%s); run scripts/fetch-zh.sh to install the Chinese front-end data",
+                   path, strerror(errno));
         return NULL;
     }
     fseek(f, 0, SEEK_END);
@@ -153,13 +143,13 @@ static char *read_file(const char *path, size_t *n, char *err, size_t cap) {
     fseek(f, 0, SEEK_SET);
     if (sz < 0 || sz > (1L << 30)) {
         fclose(f);
-        fail(err, cap, "%s: cannot read its size, or it is over 1 GiB", path);
+        bv_err_set(err, cap, "%s: cannot read its size, or it is over 1 GiB", path);
         return NULL;
     }
     char *buf = bv_xmalloc((size_t)sz + 1);
     if (fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
         fclose(f), free(buf);
-        fail(err, cap, "%s: read error", path);
+        bv_err_set(err, cap, "%s: read error", path);
         return NULL;
     }
     fclose(f);
@@ -182,7 +172,7 @@ static int lit_fail(lit *L, const char *base, const char *what) {
     int line = 1;
     for (const char *p = base; p < L->s; p++) line += *p == '\n';
     L->failed = 1;
-    return fail(L->err, L->cap, "%s line %d: %s", L->path, line, what);
+    return bv_err_set(L->err, L->cap, "%s line %d: %s", L->path, line, what);
 }
 
 static void lit_ws(lit *L) {
@@ -363,7 +353,7 @@ static int load_jieba_dict(bv_zh_dict *d, tagset *tags, const char *dir, char *e
         char *s2 = s1 ? memchr(s1 + 1, ' ', (size_t)(b - s1 - 1)) : NULL;
         if (!s1 || !s2 || memchr(s2 + 1, ' ', (size_t)(b - s2 - 1))) {
             free(buf), free(raw_tag);
-            return fail(err, cap, "%s line %d: expected 'word freq tag'", path, line_no);
+            return bv_err_set(err, cap, "%s line %d: expected 'word freq tag'", path, line_no);
         }
         int kl = bv_zh_utf8_decode(a, (size_t)(s1 - a), key, 256);
         char *fe;
@@ -373,7 +363,7 @@ static int load_jieba_dict(bv_zh_dict *d, tagset *tags, const char *dir, char *e
         int tid = tl > 0 ? tag_add(tags, tg, tl) : -1;
         if (kl <= 0 || fe != s2 || fq < 0 || tid < 0) {
             free(buf), free(raw_tag);
-            return fail(err, cap, "%s line %d: bad word, frequency or tag", path, line_no);
+            return bv_err_set(err, cap, "%s line %d: bad word, frequency or tag", path, line_no);
         }
         total += fq;
         for (int l = 1; l <= kl; l++) {
@@ -461,7 +451,8 @@ static int load_finalseg(bv_zh_dict *d, const char *dir, char *err, size_t cap) 
         if (rc) return -1;
     }
     for (int i = 0; i < 4; i++)
-        if (isnan(d->fs_start[i])) return fail(err, cap, "%s/finalseg_prob_start.py: state %c missing", dir, "BMES"[i]);
+        if (isnan(d->fs_start[i])) return bv_err_set(err, cap, "%s/finalseg_prob_start.py: state %c missing", dir,
+                                                     "BMES"[i]);
     return 0;
 }
 
@@ -666,8 +657,8 @@ static int finish_posseg(bv_zh_dict *d, tagset *tags, psraw *r, const char *dir,
         d->ps_start[i] = r->start[sorder[i]];
         if (isnan(d->ps_start[i]))
             return free(order), free(tag_new), free(sorder), free(snew),
-                   fail(err, cap, "%s/posseg_prob_start.py: state ('%c', '%s') missing", dir, rs->bmes,
-                        tags->names[rs->tag]);
+                   bv_err_set(err, cap, "%s/posseg_prob_start.py: state ('%c', '%s') missing", dir, rs->bmes,
+                              tags->names[rs->tag]);
     }
     d->ps_trans = bv_xmalloc((size_t)S * S * sizeof *d->ps_trans);
     for (size_t i = 0; i < (size_t)S * S; i++) d->ps_trans[i] = -INFINITY; /* trans_p[y0].get(y, MIN_INF) */
@@ -735,7 +726,7 @@ static int syl_intern(bv_zh_dict *d, sylset *ss, const uint32_t *cp, int n, char
     int added;
     uint32_t id = map_put(&ss->m, cp, (uint32_t)n, &added);
     if (!added) return (int)id;
-    if (id >= 65535) return fail(err, cap, "pypinyin: more than 65535 distinct readings");
+    if (id >= 65535) return bv_err_set(err, cap, "pypinyin: more than 65535 distinct readings");
     if ((int)id >= d->nsyl) {
         int nc = d->nsyl ? d->nsyl * 2 : 2048;
         d->syl = bv_xrealloc(d->syl, (size_t)nc * sizeof *d->syl);
@@ -747,7 +738,7 @@ static int syl_intern(bv_zh_dict *d, sylset *ss, const uint32_t *cp, int n, char
         size_t k = 0;
         for (int i = 0; i < n && k + 4 < sizeof u; i++) k += bv_zh_utf8_put(u + k, cp[i]);
         u[k] = 0;
-        return fail(err, cap, "pypinyin: reading '%s' too long", u);
+        return bv_err_set(err, cap, "pypinyin: reading '%s' too long", u);
     }
     return (int)id;
 }
@@ -892,7 +883,7 @@ static int load_opencpop(bv_zh_dict *d, const char *dir, char *err, size_t cap) 
         }
         if (!tab || tab - p >= 8 || !ph || strlen(ph) >= 16 || d->nopencpop == 1024) {
             free(buf);
-            return fail(err, cap, "%s line %d: expected 'pinyin<TAB>phones'", path, line);
+            return bv_err_set(err, cap, "%s line %d: expected 'pinyin<TAB>phones'", path, line);
         }
         bv_zh_opencpop *o = NULL;
         *tab = 0;
@@ -914,7 +905,7 @@ static int load_word_set(bv_zh_map *m, const char *buf, size_t n, const char *pa
     char pat[128];
     snprintf(pat, sizeof pat, "self.%s = {", name);
     const char *p = strstr(buf, pat);
-    if (!p) return fail(err, cap, "%s: no '%s'", path, pat);
+    if (!p) return bv_err_set(err, cap, "%s: no '%s'", path, pat);
     lit L = {p + strlen(pat), buf + n, path, err, cap, 0};
     map_init(m, 512);
     uint32_t w[64];

@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 
 #include "../core/error.h"
 #include "../io/pth.h"
+#include "../io/tensor_import.h"
 #include "log.h"
 #include "train_step.h"
 
@@ -244,66 +244,9 @@ int bv_ckpt_save(const char *path, const bv_params *ps, const bv_adamw *opt, con
 /* ------------------------------------------------------------------------------------------ */
 /* loading                                                                                      */
 
-static char *dims_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
-    size_t at = 0;
-    at += (size_t)snprintf(buf, cap, "[");
-    for (int d = 0; d < ndim && at < cap; d++)
-        at += (size_t)snprintf(buf + at, cap - at, d ? ", %lld" : "%lld", (long long)shape[d]);
-    if (at < cap) snprintf(buf + at, cap - at, "]");
-    return buf;
-}
-
-static int same_dims(const bv_pk_tensor *t, int ndim, const int64_t *shape) {
-    if (t->ndim != ndim) return 0;
-    for (int d = 0; d < ndim; d++)
-        if (t->shape[d] != shape[d]) return 0;
-    return 1;
-}
-
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, ex = (h >> 10) & 0x1f, man = h & 0x3ff;
-    if (ex == 0x1f) return sign ? -(man ? NAN : INFINITY) : (man ? NAN : INFINITY);
-    float v = ex ? ldexpf((float)(man | 0x400), (int)ex - 25) : ldexpf((float)man, -24);
-    return sign ? -v : v;
-}
-
-/* Copies a stored tensor of a float dtype into n float32 values; -1 for other dtypes. */
-static int copy_as_f32(float *dst, const bv_pk_tensor *t) {
-    const void *src = t->data;
-    int64_t n = t->numel;
-    switch (t->dtype) {
-    case BV_ST_F32: memcpy(dst, src, sizeof(float) * (size_t)n); return 0;
-    case BV_ST_F64:
-        for (int64_t i = 0; i < n; i++) {
-            double v;
-            memcpy(&v, (const char *)src + 8 * i, 8);
-            dst[i] = (float)v;
-        }
-        return 0;
-    case BV_ST_F16:
-    case BV_ST_BF16:
-        for (int64_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, (const char *)src + 2 * i, 2);
-            if (t->dtype == BV_ST_F16) {
-                dst[i] = half_to_float(h);
-            } else {
-                uint32_t u = (uint32_t)h << 16;
-                memcpy(&dst[i], &u, 4);
-            }
-        }
-        return 0;
-    default: return -1;
-    }
-}
-
-static int fail(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errcap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-    return -1;
+/* A stored tensor of a float dtype and p's shape into dst (an optimizer moment of p). */
+static int import_like(float *dst, const bv_tensor *p, const bv_pk_tensor *t) {
+    return bv_dims_equal(t->ndim, t->shape, p->ndim, p->shape) ? bv_import_f32(dst, t->data, t->dtype, t->numel) : -1;
 }
 
 /* load_checkpoint's model part: key by key from the file, fresh values kept where it cannot. */
@@ -312,7 +255,8 @@ static void load_model(const char *path, bv_params *ps, const bv_pk_value *model
     for (int i = 0; i < ps->n; i++) {
         bv_tensor *p = ps->items[i];
         const bv_pk_tensor *t = bv_pk_as_tensor(bv_pk_get(model, p->name));
-        int ok = t && same_dims(t, p->ndim, p->shape) && copy_as_f32(p->data, t) == 0;
+        int ok = t && bv_import_tensor(p, &(bv_import_src){p->name, t->dtype, t->ndim, t->shape, t->data}, path, NULL,
+                                       NULL, 0) == 0;
         if (ok) {
             info->n_loaded++;
         } else if (strstr(p->name, "ja_bert_proj")) {
@@ -325,7 +269,7 @@ static void load_model(const char *path, bv_params *ps, const bv_pk_value *model
             info->n_kept++;
         } else {
             bv_logger_warning(lg, "%s: %s is %s %s in the checkpoint, the model has %s; keeping its fresh value", path,
-                           p->name, bv_st_dtype_name(t->dtype), dims_str(a, sizeof a, t->ndim, t->shape),
+                           p->name, bv_st_dtype_name(t->dtype), bv_dims_str(a, sizeof a, t->ndim, t->shape),
                            bv_shape_str(p, b, sizeof b));
             info->n_kept++;
         }
@@ -345,7 +289,8 @@ static void load_model(const char *path, bv_params *ps, const bv_pk_value *model
 static int group_number(const char *path, const bv_pk_value *g, const char *key, double *out, char *err,
                         size_t errcap) {
     if (bv_pk_as_double(bv_pk_get(g, key), out) || !isfinite(*out))
-        return fail(err, errcap, "%s: optimizer param_groups[0]['%s'] is missing or not a finite number", path, key);
+        return bv_err_set(err, errcap, "%s: optimizer param_groups[0]['%s'] is missing or not a finite number", path,
+                          key);
     return 0;
 }
 
@@ -354,12 +299,13 @@ static int load_moment(const char *path, const bv_pk_value *s, const char *key, 
                        float *dst, char *err, size_t errcap) {
     const bv_pk_tensor *t = bv_pk_as_tensor(bv_pk_get(s, key));
     char a[128], b[128];
-    if (!t) return fail(err, errcap, "%s: optimizer state[%lld] has no tensor '%s'", path, (long long)id, key);
-    if (!same_dims(t, p->ndim, p->shape) || copy_as_f32(dst, t))
-        return fail(err, errcap, "%s: optimizer state[%lld]['%s'] is %s %s, but its parameter %s is float32 %s (set "
-                    "train.skip_optimizer to true to start a fresh optimizer)", path, (long long)id, key,
-                    bv_st_dtype_name(t->dtype), dims_str(a, sizeof a, t->ndim, t->shape), p->name,
-                    bv_shape_str(p, b, sizeof b));
+    if (!t) return bv_err_set(err, errcap, "%s: optimizer state[%lld] has no tensor '%s'", path, (long long)id, key);
+    if (import_like(dst, p, t))
+        return bv_err_set(err, errcap,
+                          "%s: optimizer state[%lld]['%s'] is %s %s, but its parameter %s is float32 %s (set "
+                          "train.skip_optimizer to true to start a fresh optimizer)", path, (long long)id, key,
+                          bv_st_dtype_name(t->dtype), bv_dims_str(a, sizeof a, t->ndim, t->shape), p->name,
+                          bv_shape_str(p, b, sizeof b));
     return 0;
 }
 
@@ -369,31 +315,32 @@ static int load_optimizer(const char *path, bv_params *ps, bv_adamw *o, const ui
                           const bv_pk_value *od, char *err, size_t errcap) {
     const bv_pk_value *state = bv_pk_get(od, "state"), *groups = bv_pk_get(od, "param_groups");
     if (!state || state->kind != BV_PK_DICT || !groups || groups->kind != BV_PK_LIST)
-        return fail(err, errcap, "%s: 'optimizer' is not an optimizer state_dict ('state' dict and 'param_groups' "
-                    "list)", path);
+        return bv_err_set(err, errcap,
+                          "%s: 'optimizer' is not an optimizer state_dict ('state' dict and 'param_groups' "
+                          "list)", path);
     if (bv_pk_len(groups) != 1)
-        return fail(err, errcap, "%s: optimizer has %d parameter groups; train_ms's AdamW has 1", path,
-                    bv_pk_len(groups));
+        return bv_err_set(err, errcap, "%s: optimizer has %d parameter groups; train_ms's AdamW has 1", path,
+                          bv_pk_len(groups));
     const bv_pk_value *g = bv_pk_at(groups, 0), *ids = bv_pk_get(g, "params");
     int n_train = 0;
     for (int i = 0; i < o->n; i++) n_train += !trainable || trainable[i];
     if (!ids || ids->kind != BV_PK_LIST)
-        return fail(err, errcap, "%s: optimizer param_groups[0]['params'] is missing", path);
+        return bv_err_set(err, errcap, "%s: optimizer param_groups[0]['params'] is missing", path);
     if (ids->seq.n != n_train)
-        return fail(err, errcap, "%s: the optimizer state holds %d parameters, the network has %d trainable ones "
-                    "(another model size or train.freeze_*_bert setting?); set train.skip_optimizer to true to start "
-                    "a fresh optimizer", path, ids->seq.n, n_train);
+        return bv_err_set(err, errcap, "%s: the optimizer state holds %d parameters, the network has %d trainable ones "
+                          "(another model size or train.freeze_*_bert setting?); set train.skip_optimizer to true to start "
+                          "a fresh optimizer", path, ids->seq.n, n_train);
     double lr, wd, eps, b1, b2, ilr = 0;
     const bv_pk_value *betas = bv_pk_get(g, "betas");
     if (group_number(path, g, "lr", &lr, err, errcap) || group_number(path, g, "eps", &eps, err, errcap) ||
         group_number(path, g, "weight_decay", &wd, err, errcap))
         return -1;
     if (bv_pk_len(betas) != 2 || bv_pk_as_double(bv_pk_at(betas, 0), &b1) || bv_pk_as_double(bv_pk_at(betas, 1), &b2))
-        return fail(err, errcap, "%s: optimizer param_groups[0]['betas'] is not a pair of numbers", path);
+        return bv_err_set(err, errcap, "%s: optimizer param_groups[0]['betas'] is not a pair of numbers", path);
     int64_t flag;
     if ((bv_pk_as_int(bv_pk_get(g, "amsgrad"), &flag) == 0 && flag) ||
         (bv_pk_as_int(bv_pk_get(g, "maximize"), &flag) == 0 && flag))
-        return fail(err, errcap, "%s: optimizer uses amsgrad or maximize, which train_ms's AdamW does not", path);
+        return bv_err_set(err, errcap, "%s: optimizer uses amsgrad or maximize, which train_ms's AdamW does not", path);
     int has_ilr = bv_pk_get(g, "initial_lr") != NULL;
     if (has_ilr && group_number(path, g, "initial_lr", &ilr, err, errcap)) return -1;
     bv_adamw_reset_state(o);
@@ -401,12 +348,13 @@ static int load_optimizer(const char *path, bv_params *ps, bv_adamw *o, const ui
         if (trainable && !trainable[i]) continue;
         int64_t id;
         if (bv_pk_as_int(bv_pk_at(ids, j++), &id))
-            return fail(err, errcap, "%s: optimizer param_groups[0]['params'][%d] is not an int", path, j - 1);
+            return bv_err_set(err, errcap, "%s: optimizer param_groups[0]['params'][%d] is not an int", path, j - 1);
         const bv_pk_value *s = bv_pk_get_int(state, id);
         if (!s) continue; /* never stepped: no state yet */
         double step;
         if (bv_pk_as_double(bv_pk_get(s, "step"), &step) || !(step >= 0))
-            return fail(err, errcap, "%s: optimizer state[%lld]['step'] is missing or invalid", path, (long long)id);
+            return bv_err_set(err, errcap, "%s: optimizer state[%lld]['step'] is missing or invalid", path,
+                              (long long)id);
         if (load_moment(path, s, "exp_avg", id, ps->items[i], o->exp_avg[i], err, errcap) ||
             load_moment(path, s, "exp_avg_sq", id, ps->items[i], o->exp_avg_sq[i], err, errcap))
             return -1;
@@ -432,29 +380,31 @@ int bv_ckpt_load(const char *path, bv_params *ps, bv_adamw *opt, const uint8_t *
     const bv_pk_value *root = f.root, *model = bv_pk_get(root, "model"), *od = bv_pk_get(root, "optimizer");
     int rc = -1;
     if (!root || root->kind != BV_PK_DICT || !model || model->kind != BV_PK_DICT) {
-        fail(err, errcap, "%s: not a Bert-VITS2 training checkpoint (expected a dict with 'model', 'iteration', "
-             "'optimizer', 'learning_rate'; got a %s%s)", path, root ? bv_pk_kind_name(root->kind) : "nothing",
-             root && root->kind == BV_PK_DICT ? " without a 'model' dict" : "");
+        bv_err_set(err, errcap, "%s: not a Bert-VITS2 training checkpoint (expected a dict with 'model', 'iteration', "
+                   "'optimizer', 'learning_rate'; got a %s%s)", path, root ? bv_pk_kind_name(root->kind) : "nothing",
+                   root && root->kind == BV_PK_DICT ? " without a 'model' dict" : "");
         goto done;
     }
     if (bv_pk_as_int(bv_pk_get(root, "iteration"), &info->iteration)) {
-        fail(err, errcap, "%s: 'iteration' is missing or not an int", path);
+        bv_err_set(err, errcap, "%s: 'iteration' is missing or not an int", path);
         goto done;
     }
     /* the epoch it was saved in: the scheduler's last_epoch is derived from it (epoch_str - 2) */
     if (info->iteration < 0 || info->iteration > BV_CKPT_MAX_ITERATION) {
-        fail(err, errcap, "%s: 'iteration' %lld is not an epoch number in [0, %lld]", path, (long long)info->iteration,
-             (long long)BV_CKPT_MAX_ITERATION);
+        bv_err_set(err, errcap, "%s: 'iteration' %lld is not an epoch number in [0, %lld]", path,
+                   (long long)info->iteration,
+                   (long long)BV_CKPT_MAX_ITERATION);
         goto done;
     }
     if (bv_pk_as_double(bv_pk_get(root, "learning_rate"), &info->learning_rate)) {
-        fail(err, errcap, "%s: 'learning_rate' is missing or not a number", path);
+        bv_err_set(err, errcap, "%s: 'learning_rate' is missing or not a number", path);
         goto done;
     }
     if (opt && !skip_optimizer) {
         if (!od) {
-            fail(err, errcap, "%s: 'optimizer' is missing (set train.skip_optimizer to true to start a fresh one)",
-                 path);
+            bv_err_set(err, errcap,
+                       "%s: 'optimizer' is missing (set train.skip_optimizer to true to start a fresh one)",
+                       path);
             goto done;
         }
         if (od->kind == BV_PK_NONE) {
@@ -509,7 +459,7 @@ int bv_ckpt_save_all(const bv_train_state *st, const char *dir, int64_t step, in
         if (!ps) continue;
         char path[4096];
         if (bv_ckpt_path(path, sizeof path, dir, order[i], step))
-            return fail(err, errcap, "%s: checkpoint path too long", dir);
+            return bv_err_set(err, errcap, "%s: checkpoint path too long", dir);
         if (bv_ckpt_save(path, ps, bv_ckpt_net_optim(s, order[i]), bv_ckpt_net_trainable(st, order[i]),
                          st->cfg->train.learning_rate, epoch, err, errcap))
             return -1;
@@ -534,7 +484,8 @@ static int64_t resume_step(const char *dir, bv_net_kind k, int64_t g_step) {
 static int resume_net(bv_train_state *st, const char *dir, bv_net_kind k, int64_t step, int skip_optimizer,
                       bv_logger *lg, bv_ckpt_info *info, char *err, size_t errcap) {
     char path[4096];
-    if (bv_ckpt_path(path, sizeof path, dir, k, step)) return fail(err, errcap, "%s: checkpoint path too long", dir);
+    if (bv_ckpt_path(path, sizeof path, dir, k, step)) return bv_err_set(err, errcap, "%s: checkpoint path too long",
+                                                                         dir);
     bv_adamw *o = bv_ckpt_net_optim(st, k);
     if (bv_ckpt_load(path, bv_ckpt_net_params(st, k), o, bv_ckpt_net_trainable(st, k), skip_optimizer, lg, info, err,
                      errcap))

@@ -3,7 +3,6 @@
 #include "../io/fs.h"
 
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -118,48 +117,3 @@ LOG_AT(bv_logger_debug, BV_LOG_DEBUG)
 LOG_AT(bv_logger_info, BV_LOG_INFO)
 LOG_AT(bv_logger_warning, BV_LOG_WARNING)
 LOG_AT(bv_logger_error, BV_LOG_ERROR)
-
-char *bv_logger_pyfloat(char *buf, double v) {
-    if (isnan(v)) return strcpy(buf, "nan");
-    if (isinf(v)) return strcpy(buf, v > 0 ? "inf" : "-inf");
-    if (v == 0) return strcpy(buf, signbit(v) ? "-0.0" : "0.0");
-    /* shortest round-tripping significand, as Python's repr picks it */
-    char e[40];
-    for (int prec = 0; prec < 17; prec++) {
-        snprintf(e, sizeof e, "%.*e", prec, v);
-        if (strtod(e, NULL) == v) break;
-    }
-    /* e = "[-]d[.ddd]e[+-]XX": split into sign, digits, decimal exponent */
-    const char *s = e;
-    int neg = *s == '-';
-    if (neg) s++;
-    char digits[24];
-    int nd = 0;
-    for (; *s != 'e'; s++)
-        if (*s != '.') digits[nd++] = *s;
-    while (nd > 1 && digits[nd - 1] == '0') nd--;
-    digits[nd] = '\0';
-    int exp10 = atoi(s + 1);
-    char *o = buf;
-    if (neg) *o++ = '-';
-    if (exp10 >= -4 && exp10 < 16) {
-        if (exp10 < 0) {
-            o += sprintf(o, "0.");
-            for (int i = 0; i < -exp10 - 1; i++) *o++ = '0';
-            o += sprintf(o, "%s", digits);
-        } else {
-            for (int i = 0; i <= exp10; i++) *o++ = i < nd ? digits[i] : '0';
-            *o++ = '.';
-            if (nd > exp10 + 1)
-                o += sprintf(o, "%s", digits + exp10 + 1);
-            else
-                *o++ = '0';
-        }
-        *o = '\0';
-    } else {
-        *o++ = digits[0];
-        if (nd > 1) o += sprintf(o, ".%s", digits + 1);
-        sprintf(o, "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
-    }
-    return buf;
-}

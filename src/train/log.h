@@ -8,7 +8,7 @@
  * clearing and redrawing a live progress bar around it. Safe to call from several threads.
  *
  * upstream's "logger.info([x.item() for x in losses] + [global_step, lr])" prints a Python list:
- * bv_logger_pyfloat gives the same text for each float, so train.log reads as upstream's does.
+ * src/io/pyrepr.h gives the same text for each float, so train.log reads as upstream's does.
  *
  *   char err[512];
  *   bv_logger *lg = bv_logger_open(model_dir, NULL, err, sizeof err);   // creates model_dir
@@ -42,10 +42,5 @@ void bv_logger_debug(bv_logger *l, const char *fmt, ...) __attribute__((format(p
 void bv_logger_info(bv_logger *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void bv_logger_warning(bv_logger *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void bv_logger_error(bv_logger *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Python's repr(float): the shortest digits that read back as v, fixed notation for exponents
- * -4..15, else d.ddde+XX ("0.0002", "2.7146239280700684", "1e-05", "1e+16", "nan", "inf").
- * buf needs 32 bytes; returns buf. */
-char *bv_logger_pyfloat(char *buf, double v);
 
 #endif

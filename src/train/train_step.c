@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../app/model_config.h"
 #include "../audio/mel.h"
 #include "../core/error.h"
 #include "../ops/align.h"
@@ -70,7 +71,7 @@ int bv_train_state_init(bv_train_state *st, const bv_config *cfg, const bv_wavlm
         return snprintf(err, errcap, "model.use_mel_posterior_encoder: true is not supported (the posterior encoder "
                                      "reads linear spectrograms); set it to false as upstream's configs do"),
                -1;
-    if (bv_synth_cfg_check(cfg, err, (int)errcap)) return -1;
+    if (bv_synth_config_check(cfg, err, (int)errcap)) return -1;
     if (mc->slm.hidden != wavlm->cfg.hidden_size || mc->slm.nlayers != wavlm->cfg.num_hidden_layers + 1)
         return snprintf(err, errcap,
                         "model.slm: hidden %lld / nlayers %lld do not match the WavLM model (hidden_size %d, %d "
@@ -95,7 +96,7 @@ int bv_train_state_init(bv_train_state *st, const bv_config *cfg, const bv_wavlm
     bv_params_init(&st->ps_d);
     bv_params_init(&st->ps_dur);
     bv_params_init(&st->ps_wd);
-    st->net_g = bv_synth_new(&st->ps_g, "", cfg);
+    st->net_g = bv_synth_from_config(&st->ps_g, "", cfg);
     bv_mpd_init(&st->net_d, &st->ps_d, "", layout->n_periods, layout->periods, &layout->s, &layout->p);
     if (mc->use_duration_discriminator)
         /* DurationDiscriminator(hidden, hidden, 3, 0.1, gin_channels=gin if n_speakers != 0 else 0) */

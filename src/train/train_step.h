@@ -107,12 +107,12 @@ typedef struct bv_train_batch {
     bv_tensor *bert, *ja_bert, *en_bert;   // f32 [B, 1024, T_x]
 } bv_train_batch;
 
-/* Builds net_g (bv_synth_new), net_d (layout NULL: upstream's), net_dur_disc (if configured; p_dropout
+/* Builds net_g (bv_synth_from_config), net_d (layout NULL: upstream's), net_dur_disc (if configured; p_dropout
  * from cfg->model.dur_disc_p_dropout), net_wd over `wavlm`'s hidden states, and the four AdamW
  * (train.learning_rate, betas, eps, weight_decay 0.01) exactly as train_ms.run. Each store is packed
  * (bv_params_pack: one contiguous data and grad buffer per network). Parameters are zeroed:
  * fill them (reset_parameters or a checkpoint) before stepping. Returns 0, or -1 with err filled for
- * a config it cannot train (bf16_run, slm sizes that do not match the WavLM, bv_synth_cfg_check);
+ * a config it cannot train (bf16_run, slm sizes that do not match the WavLM, bv_synth_config_check);
  * on failure there is nothing to free. */
 int bv_train_state_init(bv_train_state *st, const bv_config *cfg, const bv_wavlm *wavlm, const bv_mpd_layout *layout,
                         char *err, size_t errcap);

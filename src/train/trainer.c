@@ -8,9 +8,10 @@
 #include "../io/fs.h"
 #include "../io/png_image.h"
 #include "../io/pth.h"
+#include "../io/pyrepr.h"
 #include "../io/tensorboard.h"
 #include "../io/wav.h"
-#include "../io/yaml_flat.h"
+#include "../io/yml_config.h"
 #include "../ops/ops.h"
 #include "train_step.h"
 #include "checkpoint.h"
@@ -19,7 +20,6 @@
 #include "progress.h"
 #include "trainer.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -54,80 +54,10 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int fmt_err(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fmt_err(char *err, size_t errcap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* os.path.join(a, b) for two parts. */
 static void path_join(char *out, size_t cap, const char *a, const char *b) {
     if (!a || !a[0] || b[0] == '/') snprintf(out, cap, "%s", b);
     else snprintf(out, cap, "%s%s%s", a, a[strlen(a) - 1] == '/' ? "" : "/", b);
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* config.yml                                                                                   */
-
-/* YAML 1.1 booleans as PyYAML reads them: 1, 0, -1 for "not a bool". */
-static int yml_bool(const char *v) {
-    static const char *const t[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
-    static const char *const f[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        if (!strcmp(v, t[i])) return 1;
-        if (!strcmp(v, f[i])) return 0;
-    }
-    return -1;
-}
-
-static int yml_int(const bv_yaml_flat *doc, const char *path, const char *key, int *out, char *err, size_t errcap) {
-    const bv_yaml_entry *e = bv_yaml_flat_get(doc, key);
-    if (!e) return 0;
-    char *end;
-    errno = 0;
-    long v = strtol(e->val, &end, 10);
-    if (end == e->val || *end || errno || v < INT_MIN || v > INT_MAX)
-        return fmt_err(err, errcap, "%s:%d: %s: expected an integer, got \"%s\"", path, e->line, key, e->val);
-    *out = (int)v;
-    return 0;
-}
-
-int bv_yml_read_train_ms(const char *path, bv_yml_train_ms *out, char *err, size_t errcap) {
-    memset(out, 0, sizeof *out);
-    snprintf(out->model, sizeof out->model, "models");
-    out->num_workers = out->spec_cache = out->keep_ckpts = -1;
-    bv_yaml_flat doc;
-    int rc = bv_yaml_flat_load(path, &doc, err, errcap);
-    const bv_yaml_entry *e = NULL;
-    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms")))
-        rc = fmt_err(err, errcap, "%s:%d: train_ms: expected a mapping of settings, got \"%s\"", path, e->line, e->val);
-    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "dataset_path")))
-        snprintf(out->dataset_path, sizeof out->dataset_path, "%s", e->val);
-    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms.model"))) snprintf(out->model, sizeof out->model, "%s", e->val);
-    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms.config_path")))
-        snprintf(out->config_path, sizeof out->config_path, "%s", e->val);
-    if (rc == 0) rc = yml_int(&doc, path, "train_ms.num_workers", &out->num_workers, err, errcap);
-    if (rc == 0) rc = yml_int(&doc, path, "train_ms.keep_ckpts", &out->keep_ckpts, err, errcap);
-    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms.spec_cache"))) {
-        out->spec_cache = yml_bool(e->val);
-        if (out->spec_cache < 0)
-            rc = fmt_err(err, errcap, "%s:%d: train_ms.spec_cache: expected true or false, got \"%s\"", path, e->line,
-                         e->val);
-    }
-    if (rc == 0 && (e = bv_yaml_flat_get(&doc, "train_ms.base.use_base_model"))) {
-        int b = yml_bool(e->val);
-        if (b == 1)
-            rc = fmt_err(err, errcap, "%s:%d: train_ms.base.use_base_model: bv2 does not download base models; give "
-                         "a local folder holding G_0.pth, D_0.pth, DUR_0.pth and WD_0.pth instead of true",
-                         path, e->line);
-        else if (b < 0 && (e->quoted || (strcmp(e->val, "null") && strcmp(e->val, "~") && e->val[0])))
-            snprintf(out->base_model, sizeof out->base_model, "%s", e->val);
-    }
-    bv_yaml_flat_free(&doc); /* empty when the load failed: always safe */
-    return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -219,16 +149,16 @@ static int resolve_paths(trainer *T, char *err, size_t errcap) {
     else if (have_yml && y.config_path[0])
         path_join(T->config_path, sizeof T->config_path, y.dataset_path, y.config_path);
     else
-        return fmt_err(err, errcap, "no config: pass -c <config.json>%s",
-                       have_yml ? " or set train_ms.config_path" : ""), BV_EXIT_USAGE;
+        return bv_err_set(err, errcap, "no config: pass -c <config.json>%s",
+                          have_yml ? " or set train_ms.config_path" : ""), BV_EXIT_USAGE;
     if (have_yml) { /* train_ms: model_dir = os.path.join(args.model or dataset_path, train_ms.model) */
         path_join(T->model_dir, sizeof T->model_dir, o->model_dir ? o->model_dir : y.dataset_path, y.model);
     } else if (o->model_dir) {
         snprintf(T->model_dir, sizeof T->model_dir, "%s", o->model_dir);
     } else {
-        return fmt_err(err, errcap, "no model folder: pass -m <model_dir>"), BV_EXIT_USAGE;
+        return bv_err_set(err, errcap, "no model folder: pass -m <model_dir>"), BV_EXIT_USAGE;
     }
-    if (!T->model_dir[0]) return fmt_err(err, errcap, "the model folder name is empty"), BV_EXIT_USAGE;
+    if (!T->model_dir[0]) return bv_err_set(err, errcap, "the model folder name is empty"), BV_EXIT_USAGE;
     const char *base = o->base_model ? o->base_model : have_yml && y.base_model[0] ? y.base_model : NULL;
     if (base) snprintf(T->base_model, sizeof T->base_model, "%s", base);
     int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -238,86 +168,6 @@ static int resolve_paths(trainer *T, char *err, size_t errcap) {
     T->spec_cache = o->spec_cache >= 0 ? o->spec_cache : have_yml && y.spec_cache >= 0 ? y.spec_cache : 0;
     T->keep_ckpts = o->keep_ckpts >= 0 ? o->keep_ckpts : have_yml && y.keep_ckpts >= 0 ? y.keep_ckpts : -1;
     return 0;
-}
-
-/* Python's repr of a JSON document, as logger.info(hps) prints the HParams tree. json.loads keeps
- * 1 an int and 1.0 a float; cJSON does not, so the number tokens of the text are scanned first
- * (in document order, as cJSON's children are) for a '.', 'e' or 'E'. */
-typedef struct repr_out {
-    char *buf;
-    size_t len, cap;
-    const unsigned char *is_float; /* per number token, in document order */
-    int n_numbers, next_number;
-} repr_out;
-
-static void put(repr_out *o, const char *s) {
-    size_t n = strlen(s);
-    if (o->len + n + 1 > o->cap) {
-        o->cap = 2 * (o->len + n + 1);
-        o->buf = bv_xrealloc(o->buf, o->cap);
-    }
-    memcpy(o->buf + o->len, s, n + 1);
-    o->len += n;
-}
-
-static unsigned char *scan_number_kinds(const char *text, int *n) {
-    size_t len = strlen(text);
-    unsigned char *k = bv_xcalloc(len / 2 + 2, 1);
-    *n = 0;
-    for (const char *p = text; *p; p++) {
-        if (*p == '"') { /* skip a string */
-            for (p++; *p && *p != '"'; p++)
-                if (*p == '\\' && p[1]) p++;
-            if (!*p) break;
-        } else if (*p == '-' || isdigit((unsigned char)*p)) {
-            int fl = 0;
-            for (; *p && strchr("+-0123456789.eE", *p); p++) fl |= *p == '.' || *p == 'e' || *p == 'E';
-            k[(*n)++] = (unsigned char)fl;
-            p--;
-        }
-    }
-    return k;
-}
-
-static void py_str(repr_out *o, const char *s) {
-    char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
-    char one[8] = {q, 0};
-    put(o, one);
-    for (const char *p = s; *p; p++) {
-        if (*p == '\\' || *p == q) snprintf(one, sizeof one, "\\%c", *p);
-        else if (*p == '\n') snprintf(one, sizeof one, "\\n");
-        else snprintf(one, sizeof one, "%c", *p);
-        put(o, one);
-    }
-    one[0] = q;
-    one[1] = 0;
-    put(o, one);
-}
-
-static void py_repr(repr_out *o, const cJSON *v) {
-    char num[64];
-    if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
-        int obj = cJSON_IsObject(v), first = 1;
-        put(o, obj ? "{" : "[");
-        for (const cJSON *c = v->child; c; c = c->next, first = 0) {
-            if (!first) put(o, ", ");
-            if (obj) {
-                py_str(o, c->string);
-                put(o, ": ");
-            }
-            py_repr(o, c);
-        }
-        put(o, obj ? "}" : "]");
-    } else if (cJSON_IsString(v)) {
-        py_str(o, v->valuestring);
-    } else if (cJSON_IsNumber(v)) {
-        int fl = o->next_number < o->n_numbers ? o->is_float[o->next_number++] : 1;
-        if (!fl && fabs(v->valuedouble) < 9e15) snprintf(num, sizeof num, "%lld", (long long)v->valuedouble);
-        else bv_logger_pyfloat(num, v->valuedouble);
-        put(o, num);
-    } else {
-        put(o, cJSON_IsTrue(v) ? "True" : cJSON_IsFalse(v) ? "False" : "None");
-    }
 }
 
 static void log_hps(trainer *T) {
@@ -335,17 +185,14 @@ static void log_hps(trainer *T) {
     if (!text) return;
     text[n] = 0;
     cJSON *j = cJSON_Parse(text);
-    repr_out o = {0};
-    o.is_float = scan_number_kinds(text, &o.n_numbers);
-    free(text);
-    if (j) {
+    if (j) { /* logger.info(hps): the HParams tree, with the model_dir train_ms adds */
         cJSON_AddStringToObject(j, "model_dir", T->model_dir);
-        py_repr(&o, j);
-        bv_logger_info(T->lg, "%s", o.buf);
+        char *r = bv_py_repr_json(j, text);
+        bv_logger_info(T->lg, "%s", r);
+        free(r);
         cJSON_Delete(j);
     }
-    free((void *)o.is_float);
-    free(o.buf);
+    free(text);
 }
 
 /* Copies src to dst as a whole (src/io/fs.h: a temporary moved into place). */
@@ -353,11 +200,11 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errcap)
     bv_out_file o;
     if (bv_out_begin(&o, dst, err, errcap)) return -1;
     FILE *in = fopen(src, "rb");
-    if (!in) return fmt_err(err, errcap, "%s: cannot open: %s", src, strerror(errno));
+    if (!in) return bv_err_set(err, errcap, "%s: cannot open: %s", src, strerror(errno));
     FILE *out = fopen(o.tmp, "wb");
     if (!out) {
         fclose(in);
-        return fmt_err(err, errcap, "%s: cannot write: %s", o.tmp, strerror(errno));
+        return bv_err_set(err, errcap, "%s: cannot write: %s", o.tmp, strerror(errno));
     }
     char buf[1 << 16];
     size_t k;
@@ -370,7 +217,7 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errcap)
     if (bad) {
         int e = errno;
         bv_out_abort(&o);
-        return fmt_err(err, errcap, "%s: cannot copy to %s: %s", src, dst, strerror(e));
+        return bv_err_set(err, errcap, "%s: cannot copy to %s: %s", src, dst, strerror(e));
     }
     return bv_out_commit(&o, err, errcap);
 }
@@ -399,8 +246,8 @@ static int copy_base_model(trainer *T, char *err, size_t errcap) {
     char g0[4200];
     bv_ckpt_path(g0, sizeof g0, T->base_model, BV_NET_G, 0);
     if (!copied || access(g0, F_OK) != 0)
-        return fmt_err(err, errcap, "base model folder %s has no G_0.pth (expected G_0.pth, D_0.pth, DUR_0.pth, "
-                       "WD_0.pth)", T->base_model);
+        return bv_err_set(err, errcap, "base model folder %s has no G_0.pth (expected G_0.pth, D_0.pth, DUR_0.pth, "
+                          "WD_0.pth)", T->base_model);
     return 0;
 }
 
@@ -457,17 +304,18 @@ static int open_data(trainer *T, char *err, size_t errcap) {
         T->eval_ok = 1;
     }
     if (T->train_ds.n == 0 || (T->eval_ok && T->eval_ds.n == 0))
-        return fmt_err(err, errcap, "%s (data.%s): no utterances: the filelist is empty, or data.min_text_len / "
-                       "max_text_len filtered every line", T->train_ds.n ? c->data.validation_files : c->data.training_files,
-                       T->train_ds.n ? "validation_files" : "training_files");
+        return bv_err_set(err, errcap, "%s (data.%s): no utterances: the filelist is empty, or data.min_text_len / "
+                          "max_text_len filtered every line", T->train_ds.n ? c->data.validation_files : c->data.training_files,
+                          T->train_ds.n ? "validation_files" : "training_files");
     /* upstream slices segment_size / hop frames from every item; longer than every utterance, every
      * step fails inside rand_slice_segments */
     int64_t seg = bv_config_segment_frames(c), longest = 0;
     for (int64_t i = 0; i < T->train_ds.n; i++) longest = T->train_ds.lengths[i] > longest ? T->train_ds.lengths[i] : longest;
     if (longest < seg)
-        return fmt_err(err, errcap, "train.segment_size %lld samples (%lld frames) is longer than every utterance of %s "
-                       "(the longest has about %lld frames)", (long long)c->train.segment_size, (long long)seg,
-                       c->data.training_files, (long long)longest);
+        return bv_err_set(err, errcap,
+                          "train.segment_size %lld samples (%lld frames) is longer than every utterance of %s "
+                          "(the longest has about %lld frames)", (long long)c->train.segment_size, (long long)seg,
+                          c->data.training_files, (long long)longest);
     /* DistributedBucketSampler(num_replicas = world, rank = rank, shuffle = True) */
     if (bv_bucket_sampler_init(&T->sampler, T->train_ds.lengths, T->train_ds.n, c->train.batch_size, NULL, 0,
                                T->world, T->rank, 1, err, errcap))
@@ -479,11 +327,11 @@ static int open_data(trainer *T, char *err, size_t errcap) {
         int64_t usable = T->train_ds.n - T->sampler.n_dropped;
         int64_t batches = usable / c->train.batch_size;
         if ((int64_t)T->world > batches)
-            return fmt_err(err, errcap, "%d ranks but only %lld batches of train.batch_size %lld in %s (%lld usable "
-                           "utterances): one step needs world x batch_size = %lld utterances; use at most %lld ranks "
-                           "or a smaller batch_size", T->world, (long long)batches, (long long)c->train.batch_size,
-                           c->data.training_files, (long long)usable, (long long)T->world * c->train.batch_size,
-                           (long long)(batches > 0 ? batches : 0));
+            return bv_err_set(err, errcap, "%d ranks but only %lld batches of train.batch_size %lld in %s (%lld usable "
+                              "utterances): one step needs world x batch_size = %lld utterances; use at most %lld ranks "
+                              "or a smaller batch_size", T->world, (long long)batches, (long long)c->train.batch_size,
+                              c->data.training_files, (long long)usable, (long long)T->world * c->train.batch_size,
+                              (long long)(batches > 0 ? batches : 0));
     }
     if (T->sampler.n_dropped)
         bv_logger_info(T->lg, "%lld of %lld utterances are outside the bucket boundaries (32, 1000] frames and are not "
@@ -497,7 +345,7 @@ static int build_model(trainer *T, char *err, size_t errcap) {
     const bv_config *c = &T->cfg;
     char sub[2048];
     T->wavlm = bv_wavlm_load(c->model.slm.model, sub, sizeof sub);
-    if (!T->wavlm) return fmt_err(err, errcap, "model.slm.model: %s", sub);
+    if (!T->wavlm) return bv_err_set(err, errcap, "model.slm.model: %s", sub);
     bv_mpd_layout layout;
     if (T->widths == BV_DISC_WIDTHS_SMALL) small_layout(&layout);
     else bv_mpd_layout_upstream(&layout);
@@ -819,10 +667,10 @@ static void log_step(trainer *T, const bv_train_result *r, int64_t epoch, int64_
     char f[8][32];
     bv_logger_info(T->lg, "Train Epoch: %lld [%.0f%%]", (long long)epoch,
                 n_batches ? 100.0 * (double)batch_idx / (double)n_batches : 0.0);
-    bv_logger_info(T->lg, "[%s, %s, %s, %s, %s, %s, %lld, %s]", bv_logger_pyfloat(f[0], as_f32(r->loss_disc)),
-                bv_logger_pyfloat(f[1], as_f32(r->loss_gen)), bv_logger_pyfloat(f[2], as_f32(r->loss_fm)),
-                bv_logger_pyfloat(f[3], as_f32(r->loss_mel)), bv_logger_pyfloat(f[4], as_f32(r->loss_dur)),
-                bv_logger_pyfloat(f[5], as_f32(r->loss_kl)), (long long)T->st.global_step, bv_logger_pyfloat(f[6], r->lr));
+    bv_logger_info(T->lg, "[%s, %s, %s, %s, %s, %s, %lld, %s]", bv_py_float_repr(f[0], as_f32(r->loss_disc)),
+                bv_py_float_repr(f[1], as_f32(r->loss_gen)), bv_py_float_repr(f[2], as_f32(r->loss_fm)),
+                bv_py_float_repr(f[3], as_f32(r->loss_mel)), bv_py_float_repr(f[4], as_f32(r->loss_dur)),
+                bv_py_float_repr(f[5], as_f32(r->loss_kl)), (long long)T->st.global_step, bv_py_float_repr(f[6], r->lr));
     log_scalars(T, r);
     log_images(T, r);
 }

@@ -1,11 +1,10 @@
-/* preprocess_lib.c - dataset preparation: resampling, transcript cleaning, train/val split, config
- * edit, zero BERT features, a random WavLM (see preprocess_lib.h). */
-#include "preprocess_lib.h"
+/* preprocess.c - dataset preparation: resampling, transcript cleaning, train/val split, config
+ * edit, zero BERT features, a random WavLM (see preprocess.h). */
+#include "preprocess.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,8 @@
 #include "../core/error.h"
 #include "../core/mem.h"
 #include "../core/rng.h"
+#include "../data/dataset.h"
+#include "../data/filelist.h"
 #include "../io/pth.h"
 #include "../io/safetensors_write.h"
 #include "../io/wav.h"
@@ -23,18 +24,7 @@
 #include "../text/chinese.h"
 #include "../text/english.h"
 #include "../text/japanese.h"
-#include "dataset.h"
-#include "filelist.h"
-#include "symbols.h"
-
-static int fail(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errcap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#include "../text/symbols.h"
 
 static char *xstrdup(const char *s) {
     size_t n = strlen(s) + 1;
@@ -52,20 +42,21 @@ int64_t bv_prep_resampled_len(int64_t n, int in_sr, int out_sr) {
 
 int bv_prep_resample(const float *x, int64_t n, int in_sr, int out_sr, float **y, int64_t *ny, char *err,
                      size_t errcap) {
-    if (in_sr <= 0 || out_sr <= 0) return fail(err, errcap, "resample: rates must be positive (%d -> %d)", in_sr, out_sr);
+    if (in_sr <= 0 || out_sr <= 0) return bv_err_set(err, errcap, "resample: rates must be positive (%d -> %d)", in_sr,
+                                                     out_sr);
     int64_t m = in_sr == out_sr ? n : bv_prep_resampled_len(n, in_sr, out_sr); /* n < 2^40, out_sr < 2^31 */
     /* the result must fit a 16-bit WAV (4 GiB of data) and this machine's memory: said per file */
     if (m > BV_WAV_MAX_FRAMES_16BIT_MONO)
-        return fail(err, errcap, "%lld Hz -> %d Hz makes %lld samples, more than a 16-bit WAV holds (%lld)",
-                    (long long)in_sr, out_sr, (long long)m, (long long)BV_WAV_MAX_FRAMES_16BIT_MONO);
+        return bv_err_set(err, errcap, "%lld Hz -> %d Hz makes %lld samples, more than a 16-bit WAV holds (%lld)",
+                          (long long)in_sr, out_sr, (long long)m, (long long)BV_WAV_MAX_FRAMES_16BIT_MONO);
     int64_t need = (m + 1) * (int64_t)sizeof(float) * 2, avail = bv_mem_available(); /* output + its encoding */
     if (need > avail) {
         char a[32], b[32];
-        return fail(err, errcap, "%d Hz -> %d Hz needs %s for %lld samples, %s is available", in_sr, out_sr,
-                    bv_mem_str(need, a, sizeof a), (long long)m, bv_mem_str(avail, b, sizeof b));
+        return bv_err_set(err, errcap, "%d Hz -> %d Hz needs %s for %lld samples, %s is available", in_sr, out_sr,
+                          bv_mem_str(need, a, sizeof a), (long long)m, bv_mem_str(avail, b, sizeof b));
     }
     float *out = calloc((size_t)m + 1, sizeof(float));
-    if (!out) return fail(err, errcap, "out of memory for %lld samples", (long long)m);
+    if (!out) return bv_err_set(err, errcap, "out of memory for %lld samples", (long long)m);
     if (in_sr == out_sr || n == 0) {
         if (n) memcpy(out, x, sizeof(float) * (size_t)n);
     } else {
@@ -76,7 +67,7 @@ int bv_prep_resample(const float *x, int64_t n, int in_sr, int out_sr, float **y
         soxr_error_t e = soxr_oneshot(in_sr, out_sr, 1, x, (size_t)n, &idone, out, (size_t)m, &odone, &io, &q, &rt);
         if (e) {
             free(out);
-            return fail(err, errcap, "soxr: %s", e);
+            return bv_err_set(err, errcap, "soxr: %s", e);
         }
         /* fix_length: anything soxr did not produce stays zero (calloc) */
     }
@@ -90,7 +81,7 @@ int bv_prep_resample_file(const char *in, const char *out, int sr, int *in_sr, i
     float *x;
     bv_wav_info info;
     char sub[1024];
-    if (bv_wav_read(in, &x, &info, sub, sizeof sub)) return fail(err, errcap, "%s", sub);
+    if (bv_wav_read(in, &x, &info, sub, sizeof sub)) return bv_err_set(err, errcap, "%s", sub);
     if (info.channels > 1) { /* librosa to_mono: the mean over channels */
         for (int64_t i = 0; i < info.frames; i++) {
             double s = 0;
@@ -102,10 +93,10 @@ int bv_prep_resample_file(const char *in, const char *out, int sr, int *in_sr, i
     int64_t ny;
     int rc = bv_prep_resample(x, info.frames, info.sample_rate, sr, &y, &ny, sub, sizeof sub);
     free(x);
-    if (rc) return fail(err, errcap, "%s: %s", in, sub);
+    if (rc) return bv_err_set(err, errcap, "%s: %s", in, sub);
     rc = bv_wav_write(out, y, ny, 1, sr, sub, sizeof sub);
     free(y);
-    if (rc) return fail(err, errcap, "%s", sub);
+    if (rc) return bv_err_set(err, errcap, "%s", sub);
     if (in_sr) *in_sr = info.sample_rate;
     if (out_frames) *out_frames = ny;
     return 0;
@@ -151,15 +142,15 @@ static int check_cleaned(bv_prep_utt *u, const char *where, char *err, size_t er
     int nt = bv_parse_int_list(u->tones, "tones", &tn, sub, sizeof sub);
     int nw = nt < 0 ? 0 : bv_parse_int_list(u->word2ph, "word2ph", &w2p, sub, sizeof sub);
     if (nt < 0 || nw < 0) {
-        fail(err, errcap, "%s: %s", where, sub);
+        bv_err_set(err, errcap, "%s: %s", where, sub);
         goto done;
     }
     if (nt != n) {
-        fail(err, errcap, "%s: %d phones but %d tones", where, n, nt);
+        bv_err_set(err, errcap, "%s: %d phones but %d tones", where, n, nt);
         goto done;
     }
     if (bv_word2ph_check(w2p, nw, n, sub, sizeof sub)) {
-        fail(err, errcap, "%s: %s", where, sub);
+        bv_err_set(err, errcap, "%s: %s", where, sub);
         goto done;
     }
     int64_t *ids = bv_xmalloc(sizeof(int64_t) * 3 * (size_t)n + 8);
@@ -167,7 +158,7 @@ static int check_cleaned(bv_prep_utt *u, const char *where, char *err, size_t er
                                           sub, sizeof sub);
     free(ids);
     if (bad) {
-        fail(err, errcap, "%s: %s", where, sub);
+        bv_err_set(err, errcap, "%s: %s", where, sub);
         goto done;
     }
     u->n_phones = n;
@@ -185,7 +176,7 @@ static int fill_cleaned(char *norm, bv_en_phones *ph, const char *text, bv_prep_
     if (ph->n_phones <= 2) {
         bv_en_phones_free(ph);
         free(norm);
-        return fail(err, errcap, "%s: the text \"%s\" gives no phones", where, text);
+        return bv_err_set(err, errcap, "%s: the text \"%s\" gives no phones", where, text);
     }
     size_t need = bv_en_format(ph, NULL, 0) + 1;
     char *buf = bv_xmalloc(need);
@@ -205,12 +196,12 @@ static int fill_cleaned(char *norm, bv_en_phones *ph, const char *text, bv_prep_
 /* English text through our front-end into u->text / phones / tones / word2ph. */
 static int clean_english(const bv_lexicon *lex, const char *text, bv_prep_utt *u, const char *where, char *err,
                          size_t errcap) {
-    if (!lex) return fail(err, errcap, "%s: English text needs the CMUdict lexicon (none loaded)", where);
+    if (!lex) return bv_err_set(err, errcap, "%s: English text needs the CMUdict lexicon (none loaded)", where);
     bv_en_phones ph;
     char *norm = NULL, sub[512];
     if (bv_en_clean_text(lex, text, &norm, &ph, sub, sizeof sub)) {
         free(norm);
-        return fail(err, errcap, "%s: %s", where, sub);
+        return bv_err_set(err, errcap, "%s: %s", where, sub);
     }
     return fill_cleaned(norm, &ph, text, u, where, err, errcap);
 }
@@ -219,10 +210,10 @@ static int clean_english(const bv_lexicon *lex, const char *text, bv_prep_utt *u
 static int clean_chinese(const char *text, bv_prep_utt *u, const char *where, char *err, size_t errcap) {
     char sub[1024];
     const bv_zh_dict *d = bv_zh_dict_default(sub, sizeof sub);
-    if (!d) return fail(err, errcap, "%s: %s", where, sub);
+    if (!d) return bv_err_set(err, errcap, "%s: %s", where, sub);
     bv_en_phones ph;
     char *norm = NULL;
-    if (bv_zh_clean_text(d, text, &norm, &ph, sub, sizeof sub)) return fail(err, errcap, "%s: %s", where, sub);
+    if (bv_zh_clean_text(d, text, &norm, &ph, sub, sizeof sub)) return bv_err_set(err, errcap, "%s: %s", where, sub);
     return fill_cleaned(norm, &ph, text, u, where, err, errcap);
 }
 
@@ -231,10 +222,10 @@ static int clean_chinese(const char *text, bv_prep_utt *u, const char *where, ch
 static int clean_japanese(const char *text, bv_prep_utt *u, const char *where, char *err, size_t errcap) {
     char sub[512];
     bv_ja_frontend *ja = bv_ja_default(sub, sizeof sub);
-    if (!ja) return fail(err, errcap, "%s: %s", where, sub);
+    if (!ja) return bv_err_set(err, errcap, "%s: %s", where, sub);
     bv_en_phones ph;
     char *norm = NULL;
-    if (bv_ja_clean_text(ja, text, &norm, &ph, sub, sizeof sub)) return fail(err, errcap, "%s: %s", where, sub);
+    if (bv_ja_clean_text(ja, text, &norm, &ph, sub, sizeof sub)) return bv_err_set(err, errcap, "%s: %s", where, sub);
     return fill_cleaned(norm, &ph, text, u, where, err, errcap);
 }
 
@@ -256,16 +247,16 @@ int bv_prep_clean_line(const bv_lexicon *lex, const char *line, int lineno, cons
     int nf = split_bar(strip(copy), f, 7);
     int rc = -1;
     if (nf != 4 && nf != 7) {
-        fail(err, errcap, "%s: %d fields; expected wav|speaker|language|text (or the 7 fields of a cleaned line, "
-             "wav|speaker|language|text|phones|tones|word2ph)", where, nf);
+        bv_err_set(err, errcap, "%s: %d fields; expected wav|speaker|language|text (or the 7 fields of a cleaned line, "
+                   "wav|speaker|language|text|phones|tones|word2ph)", where, nf);
         goto done;
     }
     if (!*f[0] || !*f[1]) {
-        fail(err, errcap, "%s: empty %s field", where, *f[0] ? "speaker" : "wav");
+        bv_err_set(err, errcap, "%s: empty %s field", where, *f[0] ? "speaker" : "wav");
         goto done;
     }
     if (bv_language_id(f[2]) < 0) {
-        fail(err, errcap, "%s: unknown language '%s' (Bert-VITS2 2.3 knows ZH, JP and EN)", where, f[2]);
+        bv_err_set(err, errcap, "%s: unknown language '%s' (Bert-VITS2 2.3 knows ZH, JP and EN)", where, f[2]);
         goto done;
     }
     u->wav = join_dir(wav_dir, f[0]);
@@ -282,9 +273,9 @@ int bv_prep_clean_line(const bv_lexicon *lex, const char *line, int lineno, cons
     } else if (!strcmp(f[2], "JP")) {
         rc = clean_japanese(f[3], u, where, err, errcap);
     } else if (strcmp(f[2], "EN")) {
-        fail(err, errcap, "%s: bv2 cleans EN, ZH and JP text; give %s lines already cleaned "
-             "(wav|speaker|language|text|phones|tones|word2ph, e.g. from upstream's preprocess_text.py)",
-             where, f[2]);
+        bv_err_set(err, errcap, "%s: bv2 cleans EN, ZH and JP text; give %s lines already cleaned "
+                   "(wav|speaker|language|text|phones|tones|word2ph, e.g. from upstream's preprocess_text.py)",
+                   where, f[2]);
     } else {
         rc = clean_english(lex, f[3], u, where, err, errcap);
     }
@@ -379,7 +370,7 @@ static void set_item(cJSON *obj, const char *key, cJSON *item) {
 int bv_prep_config_update(cJSON *root, const char *source, const char *const *names, int n_speakers,
                           const char *train_path, const char *val_path, char *err, size_t errcap) {
     cJSON *data = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
-    if (!cJSON_IsObject(data)) return fail(err, errcap, "%s: data: expected an object", source);
+    if (!cJSON_IsObject(data)) return bv_err_set(err, errcap, "%s: data: expected an object", source);
     cJSON *spk = cJSON_CreateObject();
     for (int i = 0; i < n_speakers; i++) cJSON_AddItemToObject(spk, names[i], cJSON_CreateNumber(i));
     set_item(data, "spk2id", spk);
@@ -419,7 +410,7 @@ int bv_prep_write_zero_bert(const char *path, int64_t cols, char *err, size_t er
     bv_pk_doc *doc = bv_pk_doc_new();
     int64_t shape[2] = {BV_BERT_DIM, cols};
     bv_pk_value *t = bv_pk_tensor_new(doc, BV_ST_F32, 2, shape, NULL);   /* zeros */
-    int rc = t ? bv_pth_save(path, t, err, errcap) : fail(err, errcap, "%s: out of memory", path);
+    int rc = t ? bv_pth_save(path, t, err, errcap) : bv_err_set(err, errcap, "%s: out of memory", path);
     bv_pk_doc_free(doc);
     return rc;
 }
@@ -521,15 +512,15 @@ static void init_random(bv_wavlm *m, uint64_t seed) {
 
 static int write_text_file(const char *path, const char *text, char *err, size_t errcap) {
     FILE *f = fopen(path, "w");
-    if (!f) return fail(err, errcap, "%s: %s", path, strerror(errno));
+    if (!f) return bv_err_set(err, errcap, "%s: %s", path, strerror(errno));
     int bad = fputs(text, f) < 0;
     bad |= fclose(f) != 0;
-    return bad ? fail(err, errcap, "%s: write failed", path) : 0;
+    return bad ? bv_err_set(err, errcap, "%s: write failed", path) : 0;
 }
 
 int bv_prep_write_random_wavlm(const char *dir, const bv_prep_wavlm_size *s, uint64_t seed, char *err,
                                size_t errcap) {
-    if (mkdir(dir, 0777) && errno != EEXIST) return fail(err, errcap, "%s: %s", dir, strerror(errno));
+    if (mkdir(dir, 0777) && errno != EEXIST) return bv_err_set(err, errcap, "%s: %s", dir, strerror(errno));
     char path[4096];
     cJSON *j = wavlm_config_json(s);
     bv_wavlm_cfg cfg;

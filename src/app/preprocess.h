@@ -1,4 +1,4 @@
-/* preprocess_lib.h - dataset preparation behind `bv2 resample` and `bv2 preprocess`: what upstream's
+/* preprocess.h - dataset preparation behind `bv2 resample` and `bv2 preprocess`: what upstream's
  * resample.py, preprocess_text.py and (for the no-BERT case) bert_gen.py do before train_ms.py runs.
  *
  *   resample   every audio file libsndfile reads -> mono 16-bit WAV at the target rate, resampled by
@@ -26,8 +26,8 @@
  *
  * Every function returns 0 on success or -1 with a message in err that names the file (and line).
  */
-#ifndef BV_DATA_PREPROCESS_LIB_H
-#define BV_DATA_PREPROCESS_LIB_H
+#ifndef BV_APP_PREPROCESS_H
+#define BV_APP_PREPROCESS_H
 
 #include <stddef.h>
 #include <stdint.h>

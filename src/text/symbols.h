@@ -9,8 +9,8 @@
  *   int64_t ph[n], tn[n], lg[n];
  *   if (bv_cleaned_text_to_sequence(phones, tones, n, "EN", ph, tn, lg, err, sizeof err)) ...
  */
-#ifndef BV_DATA_SYMBOLS_H
-#define BV_DATA_SYMBOLS_H
+#ifndef BV_TEXT_SYMBOLS_H
+#define BV_TEXT_SYMBOLS_H
 
 #include <stddef.h>
 #include <stdint.h>
