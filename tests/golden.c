@@ -348,17 +348,19 @@ void bv_golden_load_params(bv_golden *g, bv_params *ps, const char *prefix) {
     }
 }
 
-/* The manifest's own "group" for a tensor (e.g. F01 marks float alignments "exact"), or NULL. */
-static const char *manifest_group(const bv_golden *g, const char *name) {
+const cJSON *bv_golden_manifest_tensor(const bv_golden *g, const char *name) {
     const cJSON *t;
     cJSON_ArrayForEach(t, cJSON_GetObjectItem(g->cs, "tensors")) {
         const cJSON *nm = cJSON_GetObjectItem(t, "name");
-        if (cJSON_IsString(nm) && !strcmp(nm->valuestring, name)) {
-            const cJSON *grp = cJSON_GetObjectItem(t, "group");
-            return cJSON_IsString(grp) ? grp->valuestring : NULL;
-        }
+        if (cJSON_IsString(nm) && !strcmp(nm->valuestring, name)) return t;
     }
     return NULL;
+}
+
+/* The manifest's own "group" for a tensor (e.g. F01 marks float alignments "exact"), or NULL. */
+static const char *manifest_group(const bv_golden *g, const char *name) {
+    const cJSON *grp = cJSON_GetObjectItem(bv_golden_manifest_tensor(g, name), "group");
+    return cJSON_IsString(grp) ? grp->valuestring : NULL;
 }
 
 static void tolerance_for(const bv_golden *g, const char *name, int is_int, double *atol, double *rtol) {

@@ -47,6 +47,8 @@ void bv_golden_manifest_reset(void);
 
 const cJSON *bv_golden_config(const bv_golden *g);        /* manifest "config" object (may be NULL) */
 const cJSON *bv_golden_case_json(const bv_golden *g);     /* the whole manifest entry */
+/* The manifest's entry of stored tensor `name` ({"name", "role", "dtype", "shape", "group", ...}), or NULL. */
+const cJSON *bv_golden_manifest_tensor(const bv_golden *g, const char *name);
 bv_ctx *bv_golden_ctx(const bv_golden *g);
 /* Config values; a missing key records a failure and returns 0 / def. */
 long long bv_golden_cfg_int(bv_golden *g, const char *key);

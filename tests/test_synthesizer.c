@@ -14,15 +14,6 @@
 
 /* ---------------- golden helpers ---------------- */
 
-static const cJSON *tensor_entry(const bv_golden *g, const char *name) {
-    const cJSON *e;
-    cJSON_ArrayForEach(e, cJSON_GetObjectItem(bv_golden_case_json(g), "tensors")) {
-        const cJSON *n = cJSON_GetObjectItem(e, "name");
-        if (cJSON_IsString(n) && !strcmp(n->valuestring, name)) return e;
-    }
-    return NULL;
-}
-
 /* Bitwise equality with the stored tensor (alignments and masks). */
 static void check_exact(bv_test_state *ts, bv_golden *g, const char *name, const bv_tensor *t) {
     bv_tensor *ref = bv_golden_tensor(g, name);
@@ -40,7 +31,7 @@ static void check_exact(bv_test_state *ts, bv_golden *g, const char *name, const
  * in the "exact" group (golden.c maps F32 fwd./sub. names to "forward"). */
 static void check(bv_test_state *ts, bv_golden *g, const char *name, const bv_tensor *t) {
     bv_golden_check(g, name, t);
-    const cJSON *e = tensor_entry(g, name);
+    const cJSON *e = bv_golden_manifest_tensor(g, name);
     const cJSON *grp = e ? cJSON_GetObjectItem(e, "group") : NULL;
     if (cJSON_IsString(grp) && !strcmp(grp->valuestring, "exact")) check_exact(ts, g, name, t);
 }
