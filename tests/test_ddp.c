@@ -31,6 +31,7 @@
 #include "../src/io/safetensors.h"
 #include "../src/train/dist.h"
 #include "../src/train/train_step.h"
+#include "fixtures.h"
 #include "f01_step.h"
 #include "test.h"
 
@@ -38,7 +39,6 @@
 int bv_test_train_fixture(bv_test_state *ts, int n_train, char *dir, size_t dcap, char *config, size_t ccap);
 void bv_test_train_fixture_close(const char *dir);
 int bv_test_train_checkpoints_load(bv_test_state *ts, const char *dir, int64_t *latest_g);
-char *bv_test_read_text(const char *path); /* malloc'ed, "" if unreadable */
 
 /* Ranks run without LeakSanitizer (in `make asan`): OpenMPI's dlopen'ed components leave allocations at
  * MPI_Finalize whose stacks end in unloaded modules, so they can be neither fixed nor suppressed by

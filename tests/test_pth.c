@@ -19,6 +19,7 @@
 
 #include "../src/io/pickle.h"
 #include "../src/io/pth.h"
+#include "fixtures.h"
 #include "golden.h"
 #include "test.h"
 
@@ -33,19 +34,6 @@ static size_t from_hex(const char *hex, unsigned char *out, size_t cap) {
         out[n++] = (unsigned char)v;
     }
     return n;
-}
-
-static unsigned char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    unsigned char *b = malloc((size_t)n + 1);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) n = 0;
-    fclose(f);
-    *len = (size_t)n;
-    return b;
 }
 
 static int spit(const char *path, const unsigned char *b, size_t n) {
@@ -694,7 +682,7 @@ BV_GOLDEN_TEST(pth_reads_wavlm_state_dict) {
  * ("3\n"), every entry STORED with its data at a multiple of 64. */
 static void check_layout(bv_test_state *ts, const char *path, const char *archive, int n_storages) {
     size_t len;
-    unsigned char *b = slurp(path, &len);
+    unsigned char *b = (unsigned char *)bv_test_read_file(path, &len);
     zent e[4096];
     int n = b ? zip_entries(b, len, e, 4096) : -1;
     BV_CHECK(n == n_storages + 2, "%s: %d entries, expected %d", path, n, n_storages + 2);
@@ -736,9 +724,9 @@ static void roundtrip(bv_test_state *ts, const bv_pk_value *root, const char *di
     bv_pth_close(&back);
     /* saving again over an existing file replaces it, bit-identically (no timestamps inside) */
     size_t l1, l2;
-    unsigned char *b1 = slurp(path, &l1);
+    unsigned char *b1 = (unsigned char *)bv_test_read_file(path, &l1);
     BV_CHECK(bv_pth_save(path, root, err, sizeof err) == 0, "save again: %s", err);
-    unsigned char *b2 = slurp(path, &l2);
+    unsigned char *b2 = (unsigned char *)bv_test_read_file(path, &l2);
     BV_CHECK(b1 && b2 && l1 == l2 && !memcmp(b1, b2, l1), "%s: second save differs from the first", name);
     free(b1);
     free(b2);
@@ -807,7 +795,7 @@ BV_TEST(pth_damaged_files_fail_with_the_file_name) {
     bv_pk_doc *doc = bv_pk_doc_new();
     BV_CHECK(bv_pth_save(path, synthetic_tree(doc), err, sizeof err) == 0, "save: %s", err);
     size_t len;
-    unsigned char *b = slurp(path, &len);
+    unsigned char *b = (unsigned char *)bv_test_read_file(path, &len);
     zent e[16];
     int n = b ? zip_entries(b, len, e, 16) : -1;
     BV_CHECK(n == 12, "entries %d", n);

@@ -8,6 +8,7 @@
 
 #include "../src/model/wavlm.h"
 #include "../src/ops/ops.h"
+#include "fixtures.h"
 #include "golden.h"
 
 /* ------------------------------------------------------------------ golden helpers */
@@ -207,20 +208,6 @@ static void expect_load_error(bv_test_state *ts, const char *dir, const st_out *
         if (needles[i]) BV_CHECK(strstr(err, needles[i]) != NULL, "%s: error '%s' lacks '%s'", what, err, needles[i]);
 }
 
-static void write_text(bv_test_state *ts, const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    BV_CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
-}
-
-static void remove_dir(const char *dir) {
-    char p[1200];
-    snprintf(p, sizeof p, "%s/config.json", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/model.safetensors", dir);
-    unlink(p);
-    rmdir(dir);
-}
-
 /* model.safetensors path: the parametrizations names, a missing masked_spec_embed and a "wavlm."
  * prefix load; the loaded model reproduces E01; unknown / missing / wrongly shaped / duplicated
  * tensors are errors naming the tensor (and both shapes). */
@@ -231,7 +218,7 @@ BV_GOLDEN_TEST(wavlm_E01_wavlm_tiny_safetensors) {
     BV_CHECK(mkdtemp(dir) != NULL, "mkdtemp failed");
     snprintf(path, sizeof path, "%s/config.json", dir);
     char *cfg_text = cJSON_Print(cJSON_GetObjectItem(bv_golden_config(g), "hf_config"));
-    write_text(ts, path, cfg_text);
+    BV_CHECK(bv_test_write_text(path, cfg_text) == 0, "cannot write %s", path);
     free(cfg_text);
 
     enum { CAP = 512 };
@@ -290,7 +277,7 @@ BV_GOLDEN_TEST(wavlm_E01_wavlm_tiny_safetensors) {
         expect_load_error(ts, dir, t, n + 1, "duplicate", "encoder.pos_conv_embed.conv.weight_g", "twice", NULL);
     }
     free(t);
-    remove_dir(dir);
+    bv_test_rm_rf(dir);
     bv_golden_close(g);
 }
 
@@ -305,21 +292,23 @@ BV_TEST(wavlm_load_errors) {
     char dir[] = "/tmp/bv_wavlm_XXXXXX", path[1200];
     BV_CHECK(mkdtemp(dir) != NULL, "mkdtemp failed");
     snprintf(path, sizeof path, "%s/config.json", dir);
-    write_text(ts, path, "{\"hidden_size\": 64,");
+    BV_CHECK(bv_test_write_text(path, "{\"hidden_size\": 64,") == 0, "cannot write %s", path);
     m = bv_wavlm_load(dir, err, sizeof err);
     BV_CHECK(m == NULL && strstr(err, "config.json") && strstr(err, "JSON"), "broken JSON: '%s'", err);
     bv_wavlm_free(m);
-    write_text(ts, path, "{\"hidden_size\": \"big\"}");
+    BV_CHECK(bv_test_write_text(path, "{\"hidden_size\": \"big\"}") == 0, "cannot write %s", path);
     m = bv_wavlm_load(dir, err, sizeof err);
     BV_CHECK(m == NULL && strstr(err, "config.json") && strstr(err, "'hidden_size'"), "bad key: '%s'", err);
     bv_wavlm_free(m);
     /* a valid config but no weights file */
-    write_text(ts, path, "{\"hidden_size\": 16, \"num_attention_heads\": 2, \"num_conv_pos_embedding_groups\": 2}");
+    BV_CHECK(bv_test_write_text(path, "{\"hidden_size\": 16, \"num_attention_heads\": 2, "
+                                      "\"num_conv_pos_embedding_groups\": 2}") == 0,
+             "cannot write %s", path);
     m = bv_wavlm_load(dir, err, sizeof err);
     BV_CHECK(m == NULL && strstr(err, "model.safetensors") && strstr(err, "pytorch_model.bin"), "no weights: '%s'",
              err);
     bv_wavlm_free(m);
-    remove_dir(dir);
+    bv_test_rm_rf(dir);
 }
 
 /* Parse text as a config; return 0 if it was accepted, else check err names `key`. */
