@@ -155,9 +155,10 @@ static void note_consumed_draws(bv_golden *g) {
 
 void bv_golden_ignore(bv_golden *g, const char *pattern, const char *reason) {
     if (!g) return;
-    if (g->n_ignores == MAX_IGNORES || !reason || !*reason) {
-        fprintf(stderr, "  golden: bv_golden_ignore(\"%s\") needs a reason (and at most %d declarations a case)\n",
-                pattern, MAX_IGNORES);
+    if (!pattern || !reason || !*reason || g->n_ignores == MAX_IGNORES) {
+        fprintf(stderr, "  golden: bv_golden_ignore(\"%s\"): %s\n", pattern ? pattern : "(null)",
+                g->n_ignores == MAX_IGNORES ? "too many declarations for one case"
+                                            : "a pattern and a non-empty reason are required");
         g->ts->failed = 1;
         return;
     }
@@ -183,7 +184,8 @@ static void check_coverage(bv_golden *g) {
             g->ignores[k].hits++;
             continue;
         }
-        if (missed++ < 20 || bv_test_verbose) fprintf(stderr, "  FAIL %s: stored tensor %s was not compared by this test\n", case_name, nm);
+        if (missed++ < 20 || bv_test_verbose)
+            fprintf(stderr, "  FAIL %s: stored tensor %s was not compared by this test\n", case_name, nm);
     }
     if (missed) {
         fprintf(stderr, "  FAIL %s: %d stored tensor(s) not compared; compare them, or declare them with "
