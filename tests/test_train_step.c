@@ -3,8 +3,10 @@
  * the tolerance group the manifest gives each tensor), every grad.<net>.<key> (p.grad when its
  * optimizer stepped), every after.<net>.<key> and net_g's after-step parameters from
  * checkpoints/G_0.pth ['model'] (README after_step rule), lr.after_epoch1; the golden harness fails
- * the test if any stored tensor is left unchecked (tests/golden.h). Plus: the noise-scaled MAS schedule, bert
- * freezing, the step's bookkeeping (tape, requires_grad), and config errors. */
+ * the test if any stored tensor is left unchecked (tests/golden.h). The same step without a
+ * duration discriminator keeps every F01 value that discriminator cannot change. Plus: the
+ * noise-scaled MAS schedule, bert freezing, the step's bookkeeping (tape, requires_grad), and config
+ * errors. */
 #include <stdlib.h>
 #include <string.h>
 
