@@ -9,6 +9,7 @@
 typedef struct bv_test_f01_opts {
     bv_train_grad_sync_fn sync;  /* gradient hook (NULL: one process) */
     int check;                   /* compare everything with F01 (0: run the step only) */
+    const char *unchecked_why;   /* with check 0: why F01's tensors are not compared here (bv_golden_ignore) */
     /* replace F01's batch and draws before the step (another rank's data); may be NULL */
     void (*prepare)(bv_test_state *ts, bv_ctx *ctx, bv_train_batch *b);
     /* sees the state and results after the step (and the checks); may be NULL */

@@ -1,10 +1,12 @@
 /* golden.c - golden case loader and comparator (see golden.h and ../shared/golden/README.md). */
 #include "golden.h"
 
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_NAMED 4096
+#define MAX_IGNORES 64
 
 typedef struct {
     const char *name;   /* short name (output) or tensor name (input) */
@@ -21,7 +23,20 @@ struct bv_golden {
     named outputs[MAX_NAMED];  /* registered with bv_golden_output, by short name "y" */
     int n_outputs;
     bv_rng_draw *draws;
+    unsigned char *touched;    /* per stored tensor: read or compared by the test (coverage, golden.h) */
+    struct {
+        char *pattern, *reason;
+        int hits;
+    } ignores[MAX_IGNORES];    /* bv_golden_ignore declarations */
+    int n_ignores;
 };
+
+/* The stored tensor `name`, marked as read by the test; NULL if absent. */
+static const bv_st_entry *find_touch(bv_golden *g, const char *name) {
+    const bv_st_entry *e = bv_st_find(&g->st, name);
+    if (e) g->touched[e - g->st.entries] = 1;
+    return e;
+}
 
 /* Element i of a stored tensor as double. Tensors are packed back to back, so an F64/I64 tensor
  * may start on a 4-byte boundary: read through memcpy, never through a misaligned pointer. */
@@ -125,12 +140,79 @@ bv_golden *bv_golden_open(bv_test_state *ts, bv_ctx *ctx, const char *case_name)
         free(g);
         return NULL;
     }
+    g->touched = calloc((size_t)(g->st.n ? g->st.n : 1), 1);
     return g;
+}
+
+/* The recorded draws the code under test consumed from the replay queue count as read (one never
+ * drawn is uncovered: the code made fewer draws than upstream). */
+static void note_consumed_draws(bv_golden *g) {
+    const bv_rng *r = &g->ctx->rng;
+    if (!g->draws || r->replay != g->draws) return;
+    for (int k = 0; k < r->next_replay && k < r->n_replay; k++)
+        if (g->draws[k].name) find_touch(g, g->draws[k].name);
+}
+
+void bv_golden_ignore(bv_golden *g, const char *pattern, const char *reason) {
+    if (!g) return;
+    if (!pattern || !reason || !*reason || g->n_ignores == MAX_IGNORES) {
+        fprintf(stderr, "  golden: bv_golden_ignore(\"%s\"): %s\n", pattern ? pattern : "(null)",
+                g->n_ignores == MAX_IGNORES ? "too many declarations for one case"
+                                            : "a pattern and a non-empty reason are required");
+        g->ts->failed = 1;
+        return;
+    }
+    g->ignores[g->n_ignores].pattern = strdup(pattern);
+    g->ignores[g->n_ignores].reason = strdup(reason);
+    g->ignores[g->n_ignores].hits = 0;
+    g->n_ignores++;
+}
+
+/* Coverage: every stored tensor the test neither read nor compared, and did not declare with
+ * bv_golden_ignore, fails the test by name. A test that already failed or was skipped is not
+ * judged on coverage (its later checks never ran). */
+static void check_coverage(bv_golden *g) {
+    if (g->ts->failed || g->ts->skipped) return;
+    const char *case_name = cJSON_GetObjectItem(g->cs, "name")->valuestring;
+    int missed = 0;
+    for (int i = 0; i < g->st.n; i++) {
+        if (g->touched[i]) continue;
+        const char *nm = g->st.entries[i].name;
+        int k = 0;
+        while (k < g->n_ignores && fnmatch(g->ignores[k].pattern, nm, 0) != 0) k++;
+        if (k < g->n_ignores) {
+            g->ignores[k].hits++;
+            continue;
+        }
+        if (missed++ < 20 || bv_test_verbose)
+            fprintf(stderr, "  FAIL %s: stored tensor %s was not compared by this test\n", case_name, nm);
+    }
+    if (missed) {
+        fprintf(stderr, "  FAIL %s: %d stored tensor(s) not compared; compare them, or declare them with "
+                "bv_golden_ignore(g, pattern, reason) (tests/golden.h)\n", case_name, missed);
+        g->ts->failed = 1;
+    }
+    if (bv_test_verbose) {
+        int touched = 0;
+        for (int i = 0; i < g->st.n; i++) touched += g->touched[i];
+        fprintf(stderr, "  coverage %s: %d of %d stored tensors read or compared\n", case_name, touched, g->st.n);
+    }
+    for (int k = 0; bv_test_verbose && k < g->n_ignores; k++)
+        fprintf(stderr, "  ignored %s: %d stored tensor(s) matching '%s': %s\n", case_name, g->ignores[k].hits,
+                g->ignores[k].pattern, g->ignores[k].reason);
 }
 
 void bv_golden_close(bv_golden *g) {
     if (!g) return;
+    note_consumed_draws(g);
+    check_coverage(g);
+    for (int k = 0; k < g->n_ignores; k++) {
+        free(g->ignores[k].pattern);
+        free(g->ignores[k].reason);
+    }
+    if (g->draws && g->ctx->rng.replay == g->draws) bv_rng_set_replay(&g->ctx->rng, NULL, 0);
     bv_st_close(&g->st);
+    free(g->touched);
     free(g->draws);
     free(g);
 }
@@ -194,7 +276,7 @@ int bv_golden_cfg_ints(bv_golden *g, const char *key, long long *out, int cap) {
 int bv_golden_has(const bv_golden *g, const char *name) { return bv_st_find(&g->st, name) != NULL; }
 
 bv_tensor *bv_golden_tensor(bv_golden *g, const char *name) {
-    const bv_st_entry *e = bv_st_find(&g->st, name);
+    const bv_st_entry *e = find_touch(g, name);
     if (!e) {
         fprintf(stderr, "  golden: tensor %s missing from case file\n", name);
         g->ts->failed = 1;
@@ -228,7 +310,7 @@ bv_tensor *bv_golden_input(bv_golden *g, const char *name) {
 }
 
 int64_t bv_golden_f64(bv_golden *g, const char *name, const double **data) {
-    const bv_st_entry *e = bv_st_find(&g->st, name);
+    const bv_st_entry *e = find_touch(g, name);
     if (!e || e->dtype != BV_ST_F64) return -1;
     double *copy = bv_arena_alloc(&g->ctx->arena, sizeof(double) * (size_t)(e->numel ? e->numel : 1));
     memcpy(copy, e->data, e->nbytes); /* aligned copy (see stored_value) */
@@ -258,6 +340,7 @@ void bv_golden_load_params(bv_golden *g, bv_params *ps, const char *prefix) {
             continue;
         }
         memcpy(p->data, e->data, e->nbytes);
+        g->touched[i] = 1;
         used++;
     }
     if (used != ps->n) {
@@ -267,17 +350,19 @@ void bv_golden_load_params(bv_golden *g, bv_params *ps, const char *prefix) {
     }
 }
 
-/* The manifest's own "group" for a tensor (e.g. F01 marks float alignments "exact"), or NULL. */
-static const char *manifest_group(const bv_golden *g, const char *name) {
+const cJSON *bv_golden_manifest_tensor(const bv_golden *g, const char *name) {
     const cJSON *t;
     cJSON_ArrayForEach(t, cJSON_GetObjectItem(g->cs, "tensors")) {
         const cJSON *nm = cJSON_GetObjectItem(t, "name");
-        if (cJSON_IsString(nm) && !strcmp(nm->valuestring, name)) {
-            const cJSON *grp = cJSON_GetObjectItem(t, "group");
-            return cJSON_IsString(grp) ? grp->valuestring : NULL;
-        }
+        if (cJSON_IsString(nm) && !strcmp(nm->valuestring, name)) return t;
     }
     return NULL;
+}
+
+/* The manifest's own "group" for a tensor (e.g. F01 marks float alignments "exact"), or NULL. */
+static const char *manifest_group(const bv_golden *g, const char *name) {
+    const cJSON *grp = cJSON_GetObjectItem(bv_golden_manifest_tensor(g, name), "group");
+    return cJSON_IsString(grp) ? grp->valuestring : NULL;
 }
 
 static void tolerance_for(const bv_golden *g, const char *name, int is_int, double *atol, double *rtol) {
@@ -344,7 +429,7 @@ static int compare(bv_golden *g, const char *name, const bv_st_entry *e, const d
 }
 
 int bv_golden_check_f64(bv_golden *g, const char *name, const double *actual, int64_t n) {
-    const bv_st_entry *e = bv_st_find(&g->st, name);
+    const bv_st_entry *e = find_touch(g, name);
     if (!e) {
         fprintf(stderr, "  FAIL %s: not in case file\n", name);
         g->ts->failed = 1;
@@ -354,7 +439,7 @@ int bv_golden_check_f64(bv_golden *g, const char *name, const double *actual, in
 }
 
 int bv_golden_check(bv_golden *g, const char *name, const bv_tensor *actual) {
-    const bv_st_entry *e = bv_st_find(&g->st, name);
+    const bv_st_entry *e = find_touch(g, name);
     if (!e) {
         fprintf(stderr, "  FAIL %s: not in case file\n", name);
         g->ts->failed = 1;
@@ -476,6 +561,7 @@ void bv_golden_check_grads(bv_golden *g, bv_params *ps, const char *param_prefix
 }
 
 void bv_golden_replay_noise(bv_golden *g) {
+    note_consumed_draws(g);
     int n = 0;
     for (int i = 0; i < g->st.n; i++) n += !strncmp(g->st.entries[i].name, "noise.", 6);
     free(g->draws);

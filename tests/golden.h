@@ -16,6 +16,12 @@
  *   bv_golden_check_grads(g, &ps, "param.");        // every gin.* and gparam.* of the case
  *   bv_golden_close(g);
  *
+ * Coverage: the harness records every stored tensor the test reads (bv_golden_tensor/_input/_f64,
+ * load_params, backward's gout.*, the noise.* draws the code consumed) or compares (bv_golden_check*,
+ * check_grads). At bv_golden_close, a stored tensor never touched fails the test with its name, unless
+ * the test declared it: bv_golden_ignore(g, "mid.*", "why it is not compared"). Tests that already
+ * failed or were skipped are not judged on coverage.
+ *
  * Comparison rule (README): |a - e| <= atol * max(1, max|e|) + rtol * |e| elementwise, with the
  * case's tolerance_groups: "forward" for out./mid., "grad" for gin./gparam., "exact" for integers.
  */
@@ -31,12 +37,18 @@ typedef struct bv_golden bv_golden;
 
 /* NULL (and a recorded failure) if the case or its file is missing or malformed. */
 bv_golden *bv_golden_open(bv_test_state *ts, bv_ctx *ctx, const char *case_name);
+/* Checks coverage (above), then frees the case. NULL is accepted. */
 void bv_golden_close(bv_golden *g);
+/* Declare that stored tensors matching the fnmatch(3) `pattern` are deliberately not compared by
+ * this test, with a non-empty `reason` (printed with -v). Applies only to tensors left untouched. */
+void bv_golden_ignore(bv_golden *g, const char *pattern, const char *reason);
 /* Forget the cached manifest.json (read again on the next open; fuzz/fuzz_golden.c rewrites it). */
 void bv_golden_manifest_reset(void);
 
 const cJSON *bv_golden_config(const bv_golden *g);        /* manifest "config" object (may be NULL) */
 const cJSON *bv_golden_case_json(const bv_golden *g);     /* the whole manifest entry */
+/* The manifest's entry of stored tensor `name` ({"name", "role", "dtype", "shape", "group", ...}), or NULL. */
+const cJSON *bv_golden_manifest_tensor(const bv_golden *g, const char *name);
 bv_ctx *bv_golden_ctx(const bv_golden *g);
 /* Config values; a missing key records a failure and returns 0 / def. */
 long long bv_golden_cfg_int(bv_golden *g, const char *key);

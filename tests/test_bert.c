@@ -23,70 +23,13 @@
 #include "../src/io/safetensors_write.h"
 #include "../src/io/wav.h"
 #include "../src/text/english.h"
+#include "fixtures.h"
 #include "test.h"
 
 #define REF_CASES "tests/data/bert_ref_cases.json"
 #define REBUILT_LISTS "tests/data/bert_golden_filelists"
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = 0;
-    fclose(f);
-    if (len) *len = got;
-    return s;
-}
-
-static void put_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
-static void rm_rf(const char *dir) {
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) { /* best effort */
-    }
-}
-
 static int sh(const char *cmd) { return system(cmd); }
-
-/* Runs bv2 in `dir` with args; stdout+stderr into *out (malloc). Returns the exit code. */
-static int run_bv2_in(const char *dir, const char *const *args, char **out) {
-    char bv2[PATH_MAX], log[128];
-    if (!realpath(bv_test_bv2_path, bv2)) snprintf(bv2, sizeof bv2, "%s", bv_test_bv2_path);
-    snprintf(log, sizeof log, "/tmp/bv_bert_out_%d.txt", (int)getpid());
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        if (chdir(dir)) _exit(126);
-        const char *argv[32] = {"bv2"};
-        int n = 1;
-        for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
-        argv[n] = NULL;
-        execv(bv2, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    *out = slurp(log, NULL);
-    if (!*out) *out = calloc(1, 1);
-    remove(log);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 static int file_size(const char *p) {
     struct stat sb;
@@ -142,14 +85,14 @@ BV_GOLDEN_TEST(bert_gen_golden) {
     char aset[PATH_MAX], alists[PATH_MAX];
     BV_CHECK(realpath(set, aset) && realpath(lists, alists), "realpath %s", set);
     snprintf(tmp, sizeof tmp, "/tmp/bv_bert_gen_%d", (int)getpid());
-    rm_rf(tmp);
+    bv_test_rm_rf(tmp);
     snprintf(cmd, sizeof cmd,
              "mkdir -p '%s/filelists' && ln -s '%s/bert' '%s/bert' && cp '%s/config.json' '%s/' && "
              "cp '%s/train.list' '%s/val.list' '%s/filelists/' && mkdir -p '%s/wavs'",
              tmp, aset, tmp, aset, tmp, alists, alists, tmp, tmp);
     BV_CHECK(sh(cmd) == 0, "%s", cmd);
     char *out = NULL;
-    int code = run_bv2_in(tmp, (const char *const[]){"bert-gen", "-c", "config.json", "--bert-dir", "bert", NULL}, &out);
+    int code = bv_test_run_bv2(tmp, (const char *const[]){"bert-gen", "-c", "config.json", "--bert-dir", "bert", NULL}, &out);
     /* every line of both lists: its expected file against what bv2 wrote */
     int n = 0, ok = 0, jp_pending = 0, bad = 0;
     double worst = 0;
@@ -157,7 +100,7 @@ BV_GOLDEN_TEST(bert_gen_golden) {
     for (int k = 0; k < 2; k++) {
         char lp[4300];
         snprintf(lp, sizeof lp, "%s/filelists/%s", tmp, names[k]);
-        char *text = slurp(lp, NULL);
+        char *text = bv_test_read_file(lp, NULL);
         for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
             char wav[512], lang[16];
             if (sscanf(line, "%511[^|]|%*[^|]|%15[^|]|", wav, lang) != 2) continue;
@@ -210,18 +153,18 @@ BV_GOLDEN_TEST(bert_gen_golden) {
             "covered (no Japanese front-end)\n", n, ok, worst, bad, jp_pending);
     /* a second run keeps every file (right phone count), as upstream's torch.load check */
     free(out);
-    code = run_bv2_in(tmp, (const char *const[]){"bert-gen", "-c", "config.json", "--bert-dir", "bert", NULL}, &out);
+    code = bv_test_run_bv2(tmp, (const char *const[]){"bert-gen", "-c", "config.json", "--bert-dir", "bert", NULL}, &out);
     char kept[64];
     snprintf(kept, sizeof kept, "%d kept", ok);
     BV_CHECK(strstr(out, kept) != NULL, "rerun should keep %d files:\n%s", ok, out);
     free(out);
-    rm_rf(tmp);
+    bv_test_rm_rf(tmp);
 }
 
 /* ------------------------------------------------------------------ against transformers */
 
 static cJSON *ref_cases(void) {
-    char *s = slurp(REF_CASES, NULL);
+    char *s = bv_test_read_file(REF_CASES, NULL);
     if (!s) return NULL;
     cJSON *j = cJSON_Parse(s);
     free(s);
@@ -355,7 +298,7 @@ static int write_tiny(const char *dir, const char *config) {
     snprintf(p, sizeof p, "mkdir -p '%s'", dir);
     if (sh(p)) return -1;
     snprintf(p, sizeof p, "%s/config.json", dir);
-    put_file(p, config);
+    bv_test_write_text(p, config);
     return 0;
 }
 
@@ -391,7 +334,7 @@ BV_TEST(bert_config_refused_by_key) {
     bv_bert_model *m = bv_bert_model_load(dir, err, sizeof err);
     BV_CHECK(m == NULL && strstr(err, "pytorch_model.bin"), "%s", m ? "loaded" : err);
     bv_bert_model_free(m);
-    rm_rf(dir);
+    bv_test_rm_rf(dir);
 }
 
 BV_TEST(bert_save_is_transposed_view) {
@@ -423,21 +366,21 @@ BV_GOLDEN_TEST(bert_gen_errors) {
     char aset[PATH_MAX], tmp[256], cmd[9000], p[4300];
     BV_CHECK(realpath(set, aset) != NULL, "realpath");
     snprintf(tmp, sizeof tmp, "/tmp/bv_bert_err_%d", (int)getpid());
-    rm_rf(tmp);
+    bv_test_rm_rf(tmp);
     snprintf(cmd, sizeof cmd, "mkdir -p '%s/wavs' && ln -s '%s' '%s/bert'", tmp, aset, tmp);
     BV_CHECK(sh(cmd) == 0, "%s", cmd);
     snprintf(p, sizeof p, "%s/config.json", tmp);
-    put_file(p, "{\"data\": {\"training_files\": \"t.list\", \"validation_files\": \"v.list\", \"add_blank\": true}}");
+    bv_test_write_text(p, "{\"data\": {\"training_files\": \"t.list\", \"validation_files\": \"v.list\", \"add_blank\": true}}");
     snprintf(p, sizeof p, "%s/t.list", tmp);
     /* line 1 good; line 2 word2ph one short of len(text) + 2; line 3 an unknown phone; line 4 no .wav */
-    put_file(p, "wavs/a.wav|s|ZH|你好.|_ n i h ao . _|0 3 3 3 3 0 0|1 2 2 1 1\n"
+    bv_test_write_text(p, "wavs/a.wav|s|ZH|你好.|_ n i h ao . _|0 3 3 3 3 0 0|1 2 2 1 1\n"
                 "wavs/b.wav|s|ZH|你好.|_ n i h ao . _|0 3 3 3 3 0 0|1 4 1 1\n"
                 "wavs/c.wav|s|ZH|你好.|_ n i h qq . _|0 3 3 3 3 0 0|1 2 2 1 1\n"
                 "wavs/d.flac|s|ZH|你好.|_ n i h ao . _|0 3 3 3 3 0 0|1 2 2 1 1\n");
     snprintf(p, sizeof p, "%s/v.list", tmp);
-    put_file(p, "\n");
+    bv_test_write_text(p, "\n");
     char *out = NULL;
-    int code = run_bv2_in(tmp, (const char *const[]){"bert-gen", "-c", "config.json", "--threads", "1", NULL}, &out);
+    int code = bv_test_run_bv2(tmp, (const char *const[]){"bert-gen", "-c", "config.json", "--threads", "1", NULL}, &out);
     BV_CHECK(code == 3, "exit %d", code);
     BV_CHECK(strstr(out, "t.list:2:") && strstr(out, "len(word2ph) == len(text) + 2"), "%s", out);
     BV_CHECK(strstr(out, "t.list:3:") && strstr(out, "qq"), "%s", out);
@@ -447,13 +390,13 @@ BV_GOLDEN_TEST(bert_gen_errors) {
     BV_CHECK(file_size(p) > 0, "a.bert.pt not written");
     free(out);
     /* a missing model folder, a bad command line */
-    code = run_bv2_in(tmp, (const char *const[]){"bert-gen", "-c", "config.json", "--bert-dir", "nowhere", NULL}, &out);
+    code = bv_test_run_bv2(tmp, (const char *const[]){"bert-gen", "-c", "config.json", "--bert-dir", "nowhere", NULL}, &out);
     BV_CHECK(code == 3 && strstr(out, "nowhere/chinese-roberta-wwm-ext-large"), "exit %d: %s", code, out);
     free(out);
-    code = run_bv2_in(tmp, (const char *const[]){"bert-gen", "--threads", "0", "-c", "config.json", NULL}, &out);
+    code = bv_test_run_bv2(tmp, (const char *const[]){"bert-gen", "--threads", "0", "-c", "config.json", NULL}, &out);
     BV_CHECK(code == 2, "exit %d: %s", code, out);
     free(out);
-    rm_rf(tmp);
+    bv_test_rm_rf(tmp);
 }
 
 /* ------------------------------------------------------------------ infer --bert-dir */
@@ -485,7 +428,7 @@ static int write_wide_deberta(const char *golden_en, const char *dir, int vocab,
              " \"norm_rel_ebd\": \"layer_norm\", \"share_att_key\": true, \"position_biased_input\": false,"
              " \"type_vocab_size\": 0, \"layer_norm_eps\": 1e-7, \"hidden_act\": \"gelu\"}",
              H, L, In, vocab, B);
-    put_file(p, cfg);
+    bv_test_write_text(p, cfg);
     enum { MAXE = 64 };
     bv_st_write_entry e[MAXE];
     char names[MAXE][96];
@@ -544,7 +487,7 @@ static int write_wide_deberta(const char *golden_en, const char *dir, int vocab,
 
 static int wav_differs(const char *a, const char *b) {
     size_t la, lb;
-    char *x = slurp(a, &la), *y = slurp(b, &lb);
+    char *x = bv_test_read_file(a, &la), *y = bv_test_read_file(b, &lb);
     int d = !x || !y || la != lb || memcmp(x, y, la);
     free(x);
     free(y);
@@ -567,7 +510,7 @@ BV_GOLDEN_TEST(bert_infer_with_bert_dir) {
     bv_btok_free(tok);
     char tmp[256], bdir[512], amodel[PATH_MAX], acfg[PATH_MAX], lex[PATH_MAX];
     snprintf(tmp, sizeof tmp, "/tmp/bv_bert_inf_%d", (int)getpid());
-    rm_rf(tmp);
+    bv_test_rm_rf(tmp);
     snprintf(bdir, sizeof bdir, "%s/bert/deberta-v3-large", tmp);
     BV_CHECK(write_wide_deberta(golden_en, bdir, vocab, err, sizeof err) == 0, "%s", err);
     BV_CHECK(realpath(model, amodel) && realpath(cfg, acfg), "realpath");
@@ -582,17 +525,17 @@ BV_GOLDEN_TEST(bert_infer_with_bert_dir) {
     char spk[128];
     snprintf(spk, sizeof spk, "%s", m.cfg.data.spk2id[m.cfg.data.n_spk2id - 1].name);
     bv_infer_model_free(&m);
-    int code = run_bv2_in(tmp, (const char *const[]){"infer", "-m", amodel, "-c", acfg, "--speaker", spk, "--lexicon",
+    int code = bv_test_run_bv2(tmp, (const char *const[]){"infer", "-m", amodel, "-c", acfg, "--speaker", spk, "--lexicon",
                                                      lexp, "--text", text, "--bert-dir", "bert", "-o", "real.wav", "-q", NULL},
                           &out);
     BV_CHECK(code == 0, "infer --bert-dir exited %d: %s", code, out);
     free(out);
-    code = run_bv2_in(tmp, (const char *const[]){"infer", "-m", amodel, "-c", acfg, "--speaker", spk, "--lexicon", lexp,
+    code = bv_test_run_bv2(tmp, (const char *const[]){"infer", "-m", amodel, "-c", acfg, "--speaker", spk, "--lexicon", lexp,
                                                  "--text", text, "-o", "zeros.wav", "-q", NULL},
                       &out);
     BV_CHECK(code == 0, "infer exited %d: %s", code, out);
     free(out);
-    code = run_bv2_in(tmp, (const char *const[]){"infer", "-m", amodel, "-c", acfg, "--speaker", spk, "--lexicon", lexp,
+    code = bv_test_run_bv2(tmp, (const char *const[]){"infer", "-m", amodel, "-c", acfg, "--speaker", spk, "--lexicon", lexp,
                                                  "--text", text, "--bert-dir", "bert", "--style-text", "Wait... what?!",
                                                  "--style-weight", "0.5", "-o", "style.wav", "-q", NULL},
                       &out);
@@ -605,12 +548,12 @@ BV_GOLDEN_TEST(bert_infer_with_bert_dir) {
     BV_CHECK(file_size(a) > 44 && file_size(c) > 44, "no wav written");
     BV_CHECK(wav_differs(a, b) && wav_differs(a, c), "BERT features / style mixing change nothing in the audio");
     /* a model of the wrong width is refused with both shapes named */
-    code = run_bv2_in(tmp, (const char *const[]){"infer", "-m", amodel, "-c", acfg, "--speaker", spk, "--lexicon", lexp,
+    code = bv_test_run_bv2(tmp, (const char *const[]){"infer", "-m", amodel, "-c", acfg, "--speaker", spk, "--lexicon", lexp,
                                                  "--text", text, "--bert-dir", bv_test_golden_dir, "-o", "x.wav", NULL},
                       &out);
     BV_CHECK(code == 3 && strstr(out, "deberta-v3-large"), "exit %d: %s", code, out);
     free(out);
-    rm_rf(tmp);
+    bv_test_rm_rf(tmp);
 }
 
 /* The lines of a set's two lists in `lang`, split into their 7 fields: *out[i][0..7) point into
@@ -619,7 +562,7 @@ static int lang_lines(const char *lists, const char *lang, char *(**out)[7], cha
     char a[4300], b[4300];
     snprintf(a, sizeof a, "%s/train.list", lists);
     snprintf(b, sizeof b, "%s/val.list", lists);
-    char *x = slurp(a, NULL), *y = slurp(b, NULL);
+    char *x = bv_test_read_file(a, NULL), *y = bv_test_read_file(b, NULL);
     size_t nx = x ? strlen(x) : 0, ny = y ? strlen(y) : 0;
     *buf = malloc(nx + ny + 2);
     snprintf(*buf, nx + ny + 2, "%s\n%s", x ? x : "", y ? y : "");
@@ -718,7 +661,7 @@ BV_GOLDEN_TEST(bert_preprocess_with_bert_dir) {
     BV_CHECK(realpath(set, aset) != NULL, "realpath");
     const char *lexp = realpath("data/cmudict.rep", lex) ? lex : "data/cmudict.rep";
     snprintf(tmp, sizeof tmp, "/tmp/bv_bert_pre_%d", (int)getpid());
-    rm_rf(tmp);
+    bv_test_rm_rf(tmp);
     snprintf(cmd, sizeof cmd, "mkdir -p '%s/wavs' && ln -s '%s' '%s/bert'", tmp, aset, tmp);
     BV_CHECK(sh(cmd) == 0, "%s", cmd);
     float x[1600] = {0};
@@ -727,11 +670,11 @@ BV_GOLDEN_TEST(bert_preprocess_with_bert_dir) {
         BV_CHECK(bv_wav_write(p, x, 1600, 1, 16000, err, sizeof err) == 0, "%s", err);
     }
     snprintf(p, sizeof p, "%s/config.json", tmp);
-    put_file(p, "{\"data\": {\"sampling_rate\": 16000, \"add_blank\": true}}");
+    bv_test_write_text(p, "{\"data\": {\"sampling_rate\": 16000, \"add_blank\": true}}");
     snprintf(p, sizeof p, "%s/t.list", tmp);
-    put_file(p, "wavs/a.wav|spk|EN|The kitchen floor was warm.\nwavs/b.wav|spk|EN|Wait, what? No - really!\n");
+    bv_test_write_text(p, "wavs/a.wav|spk|EN|The kitchen floor was warm.\nwavs/b.wav|spk|EN|Wait, what? No - really!\n");
     char *out = NULL;
-    int code = run_bv2_in(tmp, (const char *const[]){"preprocess", "-i", "t.list", "-c", "config.json", "--cmudict", lexp,
+    int code = bv_test_run_bv2(tmp, (const char *const[]){"preprocess", "-i", "t.list", "-c", "config.json", "--cmudict", lexp,
                                                      "--bert-dir", "bert", "--val-per-lang", "1", "--progress", "none",
                                                      NULL},
                           &out);
@@ -749,10 +692,10 @@ BV_GOLDEN_TEST(bert_preprocess_with_bert_dir) {
         bv_pth_tensor_free(&t);
     }
     /* and bert-gen over the lists preprocess wrote keeps every file */
-    code = run_bv2_in(tmp, (const char *const[]){"bert-gen", "-c", "config.json", NULL}, &out);
+    code = bv_test_run_bv2(tmp, (const char *const[]){"bert-gen", "-c", "config.json", NULL}, &out);
     BV_CHECK(code == 0 && strstr(out, "2 kept"), "exit %d: %s", code, out);
     free(out);
-    rm_rf(tmp);
+    bv_test_rm_rf(tmp);
 }
 
 /* The JP model and tokenizer through the feature path, with text2sep_kata stood in by the identity:

@@ -370,6 +370,7 @@ BV_GOLDEN_TEST(config_golden_checkpoints_config_json_F01_train_step) {
                      c2.train.segment_size == c.train.segment_size, "manifest config differs from config.json");
             bv_config_free(&c2);
         }
+        bv_golden_ignore(g, "*", "a config test: only F01's embedded config is compared here");
         bv_golden_close(g);
     }
     bv_config_free(&c);

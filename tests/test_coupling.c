@@ -4,26 +4,8 @@
 #include <string.h>
 
 #include "../src/nn/coupling.h"
+#include "fixtures.h"
 #include "golden.h"
-
-static void randomize_params(bv_ctx *ctx, bv_params *ps, float scale) {
-    for (int i = 0; i < ps->n; i++) {
-        bv_tensor *p = ps->items[i];
-        bv_test_randn(ctx, p, scale);
-        size_t len = strlen(p->name);
-        if (len >= 8 && !strcmp(p->name + len - 8, "weight_g"))
-            for (int64_t j = 0; j < p->numel; j++) p->data[j] = 1.0f + 0.5f * p->data[j];
-        if (len >= 5 && !strcmp(p->name + len - 5, "gamma"))
-            for (int64_t j = 0; j < p->numel; j++) p->data[j] = 1.0f + 0.2f * p->data[j];
-    }
-}
-
-static bv_tensor *make_mask(bv_ctx *ctx, int64_t B, int64_t T, const int64_t *lengths) {
-    bv_tensor *m = bv_zeros(ctx, BV_F32, BV_SHAPE(B, 1, T));
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t t = 0; t < lengths[b] && t < T; t++) m->data[b * T + t] = 1.0f;
-    return m;
-}
 
 /* One coupling of either kind behind one call. */
 typedef struct {
@@ -132,7 +114,7 @@ static coupling small_transformer(bv_params *ps) {
 static void check_inverse(bv_test_state *ts, const char *what, coupling *c) {
     bv_ctx *ctx = ts->ctx;
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 4, 7), 1.0f);
-    bv_tensor *mask = make_mask(ctx, 2, 7, (int64_t[]){7, 5});
+    bv_tensor *mask = bv_test_mask(ctx, 2, 7, (int64_t[]){7, 5});
     bv_tensor *cond = bv_test_input(ctx, BV_SHAPE(2, 2, 1), 1.0f);
     bv_tensor *logdet = NULL;
     bv_tensor *y = coupling_forward(ctx, c, x, mask, cond, 0, 0, &logdet);
@@ -156,13 +138,13 @@ BV_TEST(coupling_inverse) {
     bv_params ps;
     bv_params_init(&ps);
     coupling r = small_residual(&ps, 0);
-    randomize_params(ctx, &ps, 0.4f);
+    bv_test_randomize_params(ctx, &ps, 0.4f, 0.2f);
     check_inverse(ts, "residual mean+logs", &r);
     coupling_free(&r);
     bv_params_free(&ps);
     bv_params_init(&ps);
     coupling t = small_transformer(&ps);
-    randomize_params(ctx, &ps, 0.4f);
+    bv_test_randomize_params(ctx, &ps, 0.4f, 0.2f);
     check_inverse(ts, "transformer mean-only", &t);
     coupling_free(&t);
     bv_params_free(&ps);
@@ -190,10 +172,10 @@ BV_TEST(coupling_gradcheck) {
     bv_params ps;
     bv_params_init(&ps);
     coupling r = small_residual(&ps, 0);
-    randomize_params(ctx, &ps, 0.4f);
+    bv_test_randomize_params(ctx, &ps, 0.4f, 0.2f);
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 4, 6), 1.0f);
     bv_tensor *cond = bv_test_input(ctx, BV_SHAPE(2, 2, 1), 1.0f);
-    bv_tensor *mask = make_mask(ctx, 2, 6, (int64_t[]){6, 4});
+    bv_tensor *mask = bv_test_mask(ctx, 2, 6, (int64_t[]){6, 4});
     bv_tensor *in[] = {x, cond, bv_params_get(&ps, "flows.0.pre.weight"), bv_params_get(&ps, "flows.0.post.weight"),
                        bv_params_get(&ps, "flows.0.post.bias"), bv_params_get(&ps, "flows.0.enc.in_layers.0.weight_v")};
     for (int rev = 0; rev < 2; rev++) {
@@ -206,7 +188,7 @@ BV_TEST(coupling_gradcheck) {
 
     bv_params_init(&ps);
     coupling t = small_transformer(&ps);
-    randomize_params(ctx, &ps, 0.4f);
+    bv_test_randomize_params(ctx, &ps, 0.4f, 0.2f);
     bv_tensor *tin[] = {x, cond, bv_params_get(&ps, "flows.0.pre.bias"), bv_params_get(&ps, "flows.0.post.weight"),
                         bv_params_get(&ps, "flows.0.enc.spk_emb_linear.weight")};
     for (int i = 0; i < 5; i++) BV_CHECK(tin[i] != NULL, "transformer input %d missing", i);
@@ -226,7 +208,7 @@ BV_TEST(coupling_reset_parameters_identity) {
     coupling r = small_residual(&ps, 0);
     bv_residual_coupling_reset_parameters(r.rc, &ctx->rng);
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 4, 5), 1.0f);
-    bv_tensor *mask = make_mask(ctx, 2, 5, (int64_t[]){5, 5});
+    bv_tensor *mask = bv_test_mask(ctx, 2, 5, (int64_t[]){5, 5});
     bv_tensor *cond = bv_test_input(ctx, BV_SHAPE(2, 2, 1), 1.0f);
     bv_tensor *logdet = NULL;
     bv_tensor *y = coupling_forward(ctx, &r, x, mask, cond, 0, 0, &logdet);

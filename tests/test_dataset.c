@@ -12,8 +12,6 @@
  * tensor views - and every bad input with its message naming the filelist line and the file.
  *
  * The fixture helpers (bv_test_data_*) are shared with test_loader.c. */
-#define _GNU_SOURCE   /* nftw */
-#include <ftw.h>
 #include <math.h>
 #include <sndfile.h>
 #include <stdio.h>
@@ -25,6 +23,7 @@
 #include "../src/data/dataset.h"
 #include "../src/text/symbols.h"
 #include "../src/io/pth.h"
+#include "fixtures.h"
 #include "golden.h"
 
 /* ---------------- fixture helpers (also used by test_loader.c) ---------------- */
@@ -54,9 +53,6 @@ int bv_test_data_mkdir(char *dir, size_t cap) {
     snprintf(dir, cap, "/tmp/bv_data_XXXXXX");
     return mkdtemp(dir) ? 0 : -1;
 }
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) { return remove(p); }
-void bv_test_data_rmdir(const char *dir) { nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS); }
 
 /* A deterministic signal: n samples of a pitched tone, `seed` varying it. format: SF_FORMAT_* sub. */
 int bv_test_data_write_wav(const char *path, int sr, int channels, int64_t n, int seed, int subformat) {
@@ -114,14 +110,6 @@ int bv_test_data_make(const char *dir, int n, int add_blank, char *list, size_t 
     }
     fclose(f);
     return 0;
-}
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
 }
 
 static int copy_file(const char *from, const char *to) {
@@ -228,6 +216,11 @@ BV_GOLDEN_TEST(dataset_golden_F01_train_step_item0) {
     }
     bv_dataset_free(&ds);
     bv_config_free(&cfg);
+    bv_golden_ignore(g, "in.ja_bert", "upstream's dataset draws random ja_bert/en_bert for a ZH line: only their "
+                                      "statistics are checked");
+    bv_golden_ignore(g, "in.en_bert", "as in.ja_bert");
+    bv_golden_ignore(g, "*", "a dataset test: batch row 0 is compared above; F01's other tensors are compared by "
+                             "train_step_golden_F01_train_step");
     bv_golden_close(g);
 }
 
@@ -247,7 +240,7 @@ BV_GOLDEN_TEST(dataset_golden_F01_train_step_spectrogram) {
     bv_config cfg;
     bv_dataset ds;
     if (ts->failed || open_golden_dataset(ts, g, &cfg, tmp, 1, &ds)) {
-        bv_test_data_rmdir(tmp);
+        bv_test_rm_rf(tmp);
         return bv_golden_close(g);
     }
     bv_rng rng;
@@ -289,7 +282,9 @@ BV_GOLDEN_TEST(dataset_golden_F01_train_step_spectrogram) {
     bv_item_free(&it);
     bv_dataset_free(&ds);
     bv_config_free(&cfg);
-    bv_test_data_rmdir(tmp);
+    bv_test_rm_rf(tmp);
+    bv_golden_ignore(g, "*", "F01 gives the config; the spectrogram is compared with dataset/utt0.spec.pt (which "
+                             "pth_reads_dataset_tensors compares with F01's in.spec)");
     bv_golden_close(g);
 }
 
@@ -305,13 +300,13 @@ static int fx_open(bv_test_state *ts, fx *f, int n, int add_blank) {
     BV_CHECK(bv_test_data_mkdir(f->dir, sizeof f->dir) == 0, "mkdtemp");
     BV_CHECK(!ts->failed && bv_test_data_make(f->dir, n, add_blank, f->list, sizeof f->list) == 0, "fixture");
     BV_CHECK(!ts->failed && bv_test_data_config(&f->cfg, add_blank, err, sizeof err) == 0, "config: %s", err);
-    if (ts->failed) bv_test_data_rmdir(f->dir);
+    if (ts->failed) bv_test_rm_rf(f->dir);
     return ts->failed ? -1 : 0;
 }
 
 static void fx_close(fx *f) {
     bv_config_free(&f->cfg);
-    bv_test_data_rmdir(f->dir);
+    bv_test_rm_rf(f->dir);
 }
 
 BV_TEST(dataset_order_filter_lengths) {
@@ -444,7 +439,7 @@ BV_TEST(dataset_wav_scipy_values) {
         }
         free(x);
     }
-    bv_test_data_rmdir(dir);
+    bv_test_rm_rf(dir);
 }
 
 BV_TEST(dataset_collate_order_and_padding) {
@@ -509,7 +504,7 @@ BV_TEST(dataset_add_blank_word2ph) {
 /* Write `lines` as the fixture's filelist and open it; expects failure with every needle in the message. */
 static void expect_open_error(bv_test_state *ts, fx *f, const char *lines, const bv_dataset_opts *o, const char *n1,
                               const char *n2) {
-    write_text(f->list, lines);
+    bv_test_write_text(f->list, lines);
     char err[1024];
     bv_dataset ds;
     int rc = bv_dataset_open(&ds, f->list, &f->cfg, o, err, sizeof err);
@@ -568,7 +563,7 @@ BV_TEST(dataset_errors_files) {
                       "expected mono");
     /* not audio at all */
     snprintf(p, sizeof p, "%s/junk.wav", f.dir);
-    write_text(p, "this is not a wav file");
+    bv_test_write_text(p, "this is not a wav file");
     expect_open_error(ts, &f, "junk.wav|A|ZH|t|_ n i h ao _|0 3 3 3 3 0|1 1 2 1 1\n", &o, "junk.wav: cannot read as audio",
                       NULL);
     /* missing bert */
@@ -612,7 +607,7 @@ BV_TEST(dataset_errors_at_load) {
     expect_get_error(ts, &f, &o, "u0.bert.pt: BERT features have shape [1024, 12]", "expected float32 [1024, 13]");
     bv_test_data_write_pt(p, 768, 13, 0);
     expect_get_error(ts, &f, &o, "shape [768, 13]", NULL);
-    write_text(p, "garbage");
+    bv_test_write_text(p, "garbage");
     expect_get_error(ts, &f, &o, "u0.bert.pt", NULL);
     bv_test_data_write_pt(p, BV_BERT_DIM, 13, 0);
     /* a stale spectrogram cache (another filter_length) */
@@ -620,7 +615,7 @@ BV_TEST(dataset_errors_at_load) {
     bv_test_data_write_pt(p, 17, 20, 0);
     expect_get_error(ts, &f, &o, "u0.spec.pt: cached spectrogram", "expected float32 [33, ");
     /* an unreadable cache is recomputed, as upstream's bare except does */
-    write_text(p, "garbage");
+    bv_test_write_text(p, "garbage");
     char err[512];
     bv_dataset ds;
     BV_CHECK(bv_dataset_open(&ds, f.list, &f.cfg, &o, err, sizeof err) == 0, "%s", err);

@@ -6,16 +6,9 @@
 #include <string.h>
 
 #include "../src/model/duration.h"
+#include "fixtures.h"
 #include "golden.h"
 #include "test.h"
-
-/* [B, 1, T] mask from lengths */
-static bv_tensor *make_mask(bv_ctx *ctx, int64_t B, int64_t T, const int64_t *len) {
-    bv_tensor *m = bv_zeros(ctx, BV_F32, BV_SHAPE(B, 1, T));
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t t = 0; t < len[b] && t < T; t++) m->data[b * T + t] = 1.0f;
-    return m;
-}
 
 /* ---------------- golden ---------------- */
 
@@ -237,7 +230,7 @@ BV_TEST(sdp_forward_gradcheck) {
     bv_params ps;
     bv_params_init(&ps);
     bv_sdp *m = small_sdp(ctx, &ps, 2);
-    sdp_case c = {m, bv_test_input(ctx, BV_SHAPE(2, 3, 6), 1.0f), make_mask(ctx, 2, 6, (int64_t[]){6, 4}),
+    sdp_case c = {m, bv_test_input(ctx, BV_SHAPE(2, 3, 6), 1.0f), bv_test_mask(ctx, 2, 6, (int64_t[]){6, 4}),
                   bv_test_input(ctx, BV_SHAPE(2, 2, 1), 1.0f), NULL, 0};
     bv_tensor *in[6] = {durations(ctx, 2, 6), bv_params_get(&ps, "sdp.post_pre.weight"),
                         bv_params_get(&ps, "sdp.cond.weight"), bv_params_get(&ps, "sdp.flows.1.proj.weight"),
@@ -252,7 +245,7 @@ BV_TEST(sdp_reverse_gradcheck) {
     bv_params ps;
     bv_params_init(&ps);
     bv_sdp *m = small_sdp(ctx, &ps, 2);
-    sdp_case c = {m, bv_test_input(ctx, BV_SHAPE(2, 3, 6), 1.0f), make_mask(ctx, 2, 6, (int64_t[]){6, 4}),
+    sdp_case c = {m, bv_test_input(ctx, BV_SHAPE(2, 3, 6), 1.0f), bv_test_mask(ctx, 2, 6, (int64_t[]){6, 4}),
                   bv_test_input(ctx, BV_SHAPE(2, 2, 1), 1.0f), NULL, 1};
     bv_tensor *in[4] = {bv_params_get(&ps, "sdp.flows.3.proj.weight"), bv_params_get(&ps, "sdp.pre.weight"),
                         bv_params_get(&ps, "sdp.cond.bias"), bv_params_get(&ps, "sdp.flows.0.m")};
@@ -269,7 +262,7 @@ BV_TEST(sdp_reverse_skips_flows_1_and_detaches) {
     bv_params ps;
     bv_params_init(&ps);
     bv_sdp *m = small_sdp(ctx, &ps, 2);
-    sdp_case c = {m, bv_test_input(ctx, BV_SHAPE(2, 3, 6), 1.0f), make_mask(ctx, 2, 6, (int64_t[]){6, 4}),
+    sdp_case c = {m, bv_test_input(ctx, BV_SHAPE(2, 3, 6), 1.0f), bv_test_mask(ctx, 2, 6, (int64_t[]){6, 4}),
                   bv_test_input(ctx, BV_SHAPE(2, 2, 1), 1.0f), NULL, 1};
     bv_tensor *y0 = sdp_fn(ctx, NULL, &c);
     BV_CHECK(y0->ndim == 3 && y0->shape[0] == 2 && y0->shape[1] == 1 && y0->shape[2] == 6, "logw [B, 1, T]");
@@ -296,7 +289,7 @@ BV_TEST(sdp_noise_draws_replay) {
     bv_params ps;
     bv_params_init(&ps);
     bv_sdp *m = small_sdp(ctx, &ps, 0);
-    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 3, 5), 1.0f), *mask = make_mask(ctx, 2, 5, (int64_t[]){5, 3});
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 3, 5), 1.0f), *mask = bv_test_mask(ctx, 2, 5, (int64_t[]){5, 3});
     bv_tensor *noise = bv_new(ctx, BV_F32, BV_SHAPE(2, 2, 5));
     bv_test_randn(ctx, noise, 1.0f);
     bv_rng_draw d = {.name = "noise.000.randn", .ndim = 3, .shape = {2, 2, 5}, .data = noise->data};
@@ -324,7 +317,7 @@ BV_TEST(sdp_errors) {
     bv_params ps;
     bv_params_init(&ps);
     bv_sdp *m = small_sdp(ctx, &ps, 0);
-    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 3, 6), 1.0f), *mask = make_mask(ctx, 2, 6, (int64_t[]){6, 4});
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 3, 6), 1.0f), *mask = bv_test_mask(ctx, 2, 6, (int64_t[]){6, 4});
     bv_tensor *w = durations(ctx, 2, 6);
     char msg[512] = "";
     bv_tensor *x4 = bv_test_input(ctx, BV_SHAPE(2, 4, 6), 1.0f);
@@ -339,7 +332,7 @@ BV_TEST(sdp_errors) {
     BV_CHECK(raised && strstr(msg, "StochasticDurationPredictor") && strstr(msg, "[2, 1, 5]") &&
                  strstr(msg, "[2, 3, 6]"),
              "w of another length: %s", msg);
-    bv_tensor *bad_mask = make_mask(ctx, 2, 5, (int64_t[]){5, 4});
+    bv_tensor *bad_mask = bv_test_mask(ctx, 2, 5, (int64_t[]){5, 4});
     raised = BV_EXPECT_ERROR(ctx, msg, bv_sdp_forward(ctx, m, x, bad_mask, NULL, NULL, 1, 1.0f, 0));
     BV_CHECK(raised && strstr(msg, "StochasticDurationPredictor") && strstr(msg, "[2, 1, 5]") &&
                  strstr(msg, "[2, 3, 6]"),
@@ -382,7 +375,7 @@ BV_TEST(dp_gradcheck_and_structure) {
                  !strcmp(ps.items[8]->name, "dp.proj.weight") && !strcmp(ps.items[11]->name, "dp.cond.bias") &&
                  ps.items[0]->shape[2] == 3 && m->conv_1.cfg.padding == 1,
              "state_dict order and shapes");
-    dp_case c = {m, bv_test_input(ctx, BV_SHAPE(2, 3, 7), 1.0f), make_mask(ctx, 2, 7, (int64_t[]){7, 5}),
+    dp_case c = {m, bv_test_input(ctx, BV_SHAPE(2, 3, 7), 1.0f), bv_test_mask(ctx, 2, 7, (int64_t[]){7, 5}),
                  bv_test_input(ctx, BV_SHAPE(2, 2, 1), 1.0f)};
     bv_tensor *in[5] = {m->conv_1.weight, m->norm_1.gamma, m->conv_2.bias, m->proj.weight, m->cond.weight};
     bv_gradcheck(ts, "duration predictor", dp_fn, 5, in, &c, 1e-3, 2e-3, 2e-2, 24);
@@ -400,7 +393,7 @@ BV_TEST(dp_dropout_only_in_training) {
     bv_params ps;
     bv_params_init(&ps);
     bv_dp *m = small_dp(ctx, &ps, 0.5f);
-    dp_case c = {m, bv_test_input(ctx, BV_SHAPE(2, 3, 7), 1.0f), make_mask(ctx, 2, 7, (int64_t[]){7, 5}), NULL};
+    dp_case c = {m, bv_test_input(ctx, BV_SHAPE(2, 3, 7), 1.0f), bv_test_mask(ctx, 2, 7, (int64_t[]){7, 5}), NULL};
     bv_tensor *a = bv_dp_forward(ctx, m, c.x, c.mask, NULL, 0), *b = bv_dp_forward(ctx, m, c.x, c.mask, NULL, 0);
     bv_tensor *t = bv_dp_forward(ctx, m, c.x, c.mask, NULL, 1);
     BV_CHECK(!memcmp(a->data, b->data, sizeof(float) * (size_t)a->numel), "eval is deterministic");
@@ -414,7 +407,7 @@ BV_TEST(dp_errors) {
     bv_params ps;
     bv_params_init(&ps);
     bv_dp *m = small_dp(ctx, &ps, 0.0f);
-    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 3, 7), 1.0f), *mask = make_mask(ctx, 2, 7, (int64_t[]){7, 5});
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 3, 7), 1.0f), *mask = bv_test_mask(ctx, 2, 7, (int64_t[]){7, 5});
     char msg[512] = "";
     bv_tensor *bad_g = bv_test_input(ctx, BV_SHAPE(2, 3, 1), 1.0f);
     int raised = BV_EXPECT_ERROR(ctx, msg, bv_dp_forward(ctx, m, x, mask, bad_g, 0));
@@ -461,7 +454,7 @@ BV_TEST(dur_disc_gradcheck_and_structure) {
                  !strcmp(ps.items[20]->name, "output_layer.0.weight") && ps.items[10]->shape[0] == 16 &&
                  ps.items[10]->shape[1] == 8 && ps.items[20]->shape[1] == 8,
              "state_dict order and shapes");
-    dd_case c = {m, bv_test_input(ctx, BV_SHAPE(2, 3, 6), 1.0f), make_mask(ctx, 2, 6, (int64_t[]){6, 4}),
+    dd_case c = {m, bv_test_input(ctx, BV_SHAPE(2, 3, 6), 1.0f), bv_test_mask(ctx, 2, 6, (int64_t[]){6, 4}),
                  bv_test_input(ctx, BV_SHAPE(2, 2, 1), 1.0f)};
     bv_tensor *in[7] = {bv_test_input(ctx, BV_SHAPE(2, 1, 6), 1.0f), bv_test_input(ctx, BV_SHAPE(2, 1, 6), 1.0f),
                         m->lstm[5], m->dur_proj.weight, m->out_w, m->cond.weight, m->conv_1.weight};
@@ -482,7 +475,7 @@ BV_TEST(dur_disc_errors) {
     bv_params ps;
     bv_params_init(&ps);
     bv_dur_disc *m = small_dur_disc(ctx, &ps);
-    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 3, 6), 1.0f), *mask = make_mask(ctx, 2, 6, (int64_t[]){6, 4});
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 3, 6), 1.0f), *mask = bv_test_mask(ctx, 2, 6, (int64_t[]){6, 4});
     bv_tensor *d = bv_test_input(ctx, BV_SHAPE(2, 1, 6), 1.0f), *bad = bv_test_input(ctx, BV_SHAPE(2, 2, 6), 1.0f);
     bv_tensor *p[2];
     char msg[512] = "";

@@ -7,6 +7,7 @@
 
 #include "../src/model/flow_blocks.h"
 #include "../src/ops/ops.h"
+#include "fixtures.h"
 #include "golden.h"
 
 static void run_golden(bv_test_state *ts, const char *case_name) {
@@ -89,14 +90,9 @@ static void block_free(block *b) {
 /* Random parameters (post included: upstream zero-initialises it, which would make every coupling
  * the identity); weight_g and LayerNorm gammas around 1. */
 static void randomize_params(bv_ctx *ctx, bv_params *ps, float scale) {
+    bv_test_randomize_params(ctx, ps, scale, 0.5f);
     for (int i = 0; i < ps->n; i++) {
         bv_tensor *p = ps->items[i];
-        bv_test_randn(ctx, p, scale);
-        size_t len = strlen(p->name);
-        int around_one = (len >= 8 && !strcmp(p->name + len - 8, "weight_g")) ||
-                         (len >= 5 && !strcmp(p->name + len - 5, "gamma"));
-        if (around_one)
-            for (int64_t j = 0; j < p->numel; j++) p->data[j] = 1.0f + 0.5f * p->data[j];
         /* keep the FFN's ReLU inputs away from 0, so finite differences rarely straddle a kink */
         if (strstr(p->name, "conv_1.bias"))
             for (int64_t j = 0; j < p->numel; j++) p->data[j] += 1.0f;
@@ -112,13 +108,6 @@ static block make_block(bv_test_state *ts, bv_params *ps, int transformer) {
     return b;
 }
 
-static bv_tensor *make_mask(bv_ctx *ctx, int64_t B, int64_t T, const int64_t *lengths) {
-    bv_tensor *m = bv_zeros(ctx, BV_F32, BV_SHAPE(B, 1, T));
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t t = 0; t < lengths[b] && t < T; t++) m->data[b * T + t] = 1.0f;
-    return m;
-}
-
 /* reverse(forward(x)) == x on valid frames, and forward(reverse(x)) too. */
 static void check_round_trip(bv_test_state *ts, const char *what, int transformer) {
     bv_ctx *ctx = ts->ctx;
@@ -126,7 +115,7 @@ static void check_round_trip(bv_test_state *ts, const char *what, int transforme
     block b = make_block(ts, &ps, transformer);
     const int64_t B = 2, C = 4, T = 7;
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(B, C, T), 1.0f);
-    bv_tensor *mask = make_mask(ctx, B, T, (int64_t[]){7, 5});
+    bv_tensor *mask = bv_test_mask(ctx, B, T, (int64_t[]){7, 5});
     bv_tensor *cond = bv_test_input(ctx, BV_SHAPE(B, 2, 1), 1.0f);
     bv_tensor *y = block_forward(ctx, &b, x, mask, cond, 0);
     bv_tensor *xr = block_forward(ctx, &b, y, mask, cond, 1);
@@ -160,7 +149,7 @@ BV_TEST(flow_blocks_residual_fresh_is_flips) {
     bv_residual_coupling_block_reset_parameters(rb, &ctx->rng);
     const int64_t B = 2, C = 4, T = 5;
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(B, C, T), 1.0f);
-    bv_tensor *mask = make_mask(ctx, B, T, (int64_t[]){5, 5});
+    bv_tensor *mask = bv_test_mask(ctx, B, T, (int64_t[]){5, 5});
     bv_tensor *cond = bv_test_input(ctx, BV_SHAPE(B, 2, 1), 1.0f);
     bv_tensor *y = bv_residual_coupling_block_forward(ctx, rb, x, mask, cond, 0, 0);
     double worst = 0;
@@ -190,7 +179,7 @@ BV_TEST(flow_blocks_residual_gradcheck) {
     bv_ctx *ctx = ts->ctx;
     bv_params ps;
     block b = make_block(ts, &ps, 0);
-    bv_tensor *mask = make_mask(ctx, 2, 6, (int64_t[]){6, 4});
+    bv_tensor *mask = bv_test_mask(ctx, 2, 6, (int64_t[]){6, 4});
     bv_tensor *in[] = {bv_test_input(ctx, BV_SHAPE(2, 4, 6), 1.0f), bv_test_input(ctx, BV_SHAPE(2, 2, 1), 1.0f),
                        bv_params_get(&ps, "flow.flows.0.pre.weight"), bv_params_get(&ps, "flow.flows.2.post.weight"),
                        bv_params_get(&ps, "flow.flows.4.enc.in_layers.1.weight_v"),
@@ -210,7 +199,7 @@ BV_TEST(flow_blocks_transformer_gradcheck) {
     bv_ctx *ctx = ts->ctx;
     bv_params ps;
     block b = make_block(ts, &ps, 1);
-    bv_tensor *mask = make_mask(ctx, 2, 5, (int64_t[]){5, 3});
+    bv_tensor *mask = bv_test_mask(ctx, 2, 5, (int64_t[]){5, 3});
     bv_tensor *in[] = {bv_test_input(ctx, BV_SHAPE(2, 4, 5), 1.0f), bv_test_input(ctx, BV_SHAPE(2, 2, 1), 1.0f),
                        bv_params_get(&ps, "flow.flows.2.post.bias"),
                        bv_params_get(&ps, "flow.flows.0.enc.spk_emb_linear.weight")};
@@ -263,14 +252,14 @@ static void check_shape_errors(bv_test_state *ts, int transformer) {
     bv_params ps;
     block b = make_block(ts, &ps, transformer);
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 4, 6), 1.0f);
-    bv_tensor *mask = make_mask(ctx, 2, 6, (int64_t[]){6, 4});
+    bv_tensor *mask = bv_test_mask(ctx, 2, 6, (int64_t[]){6, 4});
     bv_tensor *cond = bv_test_input(ctx, BV_SHAPE(2, 2, 1), 1.0f);
     char msg[512];
     bv_tensor *bad_x = bv_test_input(ctx, BV_SHAPE(2, 6, 6), 1.0f);
     int raised = BV_EXPECT_ERROR(ctx, msg, block_forward(ctx, &b, bad_x, mask, cond, 0));
     BV_CHECK(raised && strstr(msg, name) && strstr(msg, "[2, 6, 6]") && strstr(msg, "[B, 4, T]"),
              "%s: x with 6 channels must raise: %s", name, msg);
-    bv_tensor *bad_mask = make_mask(ctx, 2, 5, (int64_t[]){5, 4});
+    bv_tensor *bad_mask = bv_test_mask(ctx, 2, 5, (int64_t[]){5, 4});
     raised = BV_EXPECT_ERROR(ctx, msg, block_forward(ctx, &b, x, bad_mask, cond, 1));
     BV_CHECK(raised && strstr(msg, name) && strstr(msg, "[2, 1, 5]") && strstr(msg, "[2, 4, 6]"),
              "%s: x_mask [2, 1, 5] must raise: %s", name, msg);

@@ -4,16 +4,9 @@
 #include <string.h>
 
 #include "../src/nn/flows.h"
+#include "fixtures.h"
 #include "golden.h"
 #include "test.h"
-
-/* [B, 1, T] mask from lengths */
-static bv_tensor *make_mask(bv_ctx *ctx, int64_t B, int64_t T, const int64_t *len) {
-    bv_tensor *m = bv_zeros(ctx, BV_F32, BV_SHAPE(B, 1, T));
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t t = 0; t < len[b] && t < T; t++) m->data[b * T + t] = 1.0f;
-    return m;
-}
 
 static int golden_reverse(bv_golden *g) {
     int r = (int)bv_golden_cfg_int_or(g, "reverse", -1);
@@ -174,7 +167,7 @@ BV_TEST(convflow_gradcheck) {
     bv_convflow *m = small_convflow(ctx, &ps);
     bv_tensor *in[2] = {bv_test_input(ctx, BV_SHAPE(2, 2, 6), 1.5f), bv_test_input(ctx, BV_SHAPE(2, 4, 6), 1.0f)};
     in[0]->data[7] = 2.6f; /* x1 half, outside the tail bound */
-    bv_tensor *mask = make_mask(ctx, 2, 6, (int64_t[]){6, 4});
+    bv_tensor *mask = bv_test_mask(ctx, 2, 6, (int64_t[]){6, 4});
     for (int reverse = 0; reverse < 2; reverse++)
         for (int which = 0; which < 2 - reverse; which++) {
             convflow_case c = {m, mask, reverse, which};
@@ -212,7 +205,7 @@ BV_TEST(ddsconv_gradcheck_and_params) {
     bv_ddsconv_reset_parameters(m, &ctx->rng);
     bv_test_randn(ctx, m->norms_1[0].beta, 0.3f);
     bv_tensor *in[2] = {bv_test_input(ctx, BV_SHAPE(2, 3, 7), 1.0f), bv_test_input(ctx, BV_SHAPE(2, 3, 7), 1.0f)};
-    dds_case c = {m, make_mask(ctx, 2, 7, (int64_t[]){7, 5})};
+    dds_case c = {m, bv_test_mask(ctx, 2, 7, (int64_t[]){7, 5})};
     bv_gradcheck(ts, "ddsconv", dds_fn, 2, in, &c, 1e-3, 2e-3, 2e-2, 42);
     bv_ddsconv_free(m);
     bv_params_free(&ps);
@@ -229,7 +222,7 @@ BV_TEST(flows_reverse_undoes_forward) {
     bv_test_randn(ctx, ea->logs, 0.5f);
     bv_flow flows[4] = {{BV_FLOW_ELEMENTWISE_AFFINE, ea, NULL}, {BV_FLOW_CONVFLOW, NULL, cf}, {BV_FLOW_FLIP, NULL, NULL},
                         {BV_FLOW_CONVFLOW, NULL, cf}};
-    bv_tensor *mask = make_mask(ctx, 2, 6, (int64_t[]){6, 4});
+    bv_tensor *mask = bv_test_mask(ctx, 2, 6, (int64_t[]){6, 4});
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 2, 6), 1.5f), *gc = bv_test_input(ctx, BV_SHAPE(2, 4, 6), 1.0f);
     bv_tensor *z = bv_mul(ctx, x, mask), *logdet;
     for (int i = 0; i < 4; i++) {
@@ -261,11 +254,11 @@ BV_TEST(flows_input_errors) {
     bv_params ps;
     bv_params_init(&ps);
     bv_convflow *cf = small_convflow(ctx, &ps);
-    bv_tensor *x3 = bv_test_input(ctx, BV_SHAPE(2, 3, 6), 1.0f), *mask = make_mask(ctx, 2, 6, (int64_t[]){6, 4});
+    bv_tensor *x3 = bv_test_input(ctx, BV_SHAPE(2, 3, 6), 1.0f), *mask = bv_test_mask(ctx, 2, 6, (int64_t[]){6, 4});
     int raised = BV_EXPECT_ERROR(ctx, msg, bv_convflow_forward(ctx, cf, x3, mask, NULL, 0, NULL));
     BV_CHECK(raised && strstr(msg, "ConvFlow") && strstr(msg, "[2, 3, 6]") && strstr(msg, "[B, 2, T]"),
              "wrong channel count must name the module and both shapes: %s", msg);
-    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 2, 6), 1.0f), *bad_mask = make_mask(ctx, 2, 5, (int64_t[]){5, 4});
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 2, 6), 1.0f), *bad_mask = bv_test_mask(ctx, 2, 5, (int64_t[]){5, 4});
     raised = BV_EXPECT_ERROR(ctx, msg, bv_convflow_forward(ctx, cf, x, bad_mask, NULL, 0, NULL));
     BV_CHECK(raised && strstr(msg, "ConvFlow") && strstr(msg, "[2, 1, 5]") && strstr(msg, "[2, 2, 6]"),
              "mask of another length must name both shapes: %s", msg);

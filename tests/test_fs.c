@@ -17,6 +17,7 @@
 #include "../src/io/pickle.h"
 #include "../src/io/pth.h"
 #include "../src/io/wav.h"
+#include "fixtures.h"
 #include "test.h"
 
 static int count_entries(const char *dir) {
@@ -64,9 +65,8 @@ BV_TEST(fs_out_regular_symlink_folder) {
     BV_CHECK(bv_pth_save(target, v, err, sizeof err) == 0 && symlink(target, link) == 0, "%s", err);
     BV_CHECK(bv_pth_save(link, v, err, sizeof err) == 0 && is_mode(link, S_IFLNK, 0), "pth through link: %s", err);
     bv_pk_doc_free(doc);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    BV_CHECK(system(cmd) == 0, "rm");
+    bv_test_rm_rf(dir);
+    BV_CHECK(access(dir, F_OK) != 0, "%s not removed", dir);
 }
 
 BV_TEST(fs_out_fifo_and_devices_written_through) {

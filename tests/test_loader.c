@@ -12,12 +12,12 @@
 
 #include "../src/data/loader.h"
 #include "../src/data/sampler.h"
+#include "fixtures.h"
 #include "test.h"
 
 /* fixture helpers defined in test_dataset.c */
 int bv_test_data_config(bv_config *cfg, int add_blank, char *err, size_t errcap);
 int bv_test_data_mkdir(char *dir, size_t cap);
-void bv_test_data_rmdir(const char *dir);
 int bv_test_data_make(const char *dir, int n, int add_blank, char *list, size_t cap);
 
 typedef struct lfx {
@@ -33,14 +33,14 @@ static int lfx_open(bv_test_state *ts, lfx *f, int n) {
     BV_CHECK(!ts->failed && bv_test_data_config(&f->cfg, 1, err, sizeof err) == 0, "config: %s", err);
     bv_dataset_opts o = {.base_dir = f->dir};
     BV_CHECK(!ts->failed && bv_dataset_open(&f->ds, f->list, &f->cfg, &o, err, sizeof err) == 0, "open: %s", err);
-    if (ts->failed) bv_test_data_rmdir(f->dir);
+    if (ts->failed) bv_test_rm_rf(f->dir);
     return ts->failed ? -1 : 0;
 }
 
 static void lfx_close(lfx *f) {
     bv_dataset_free(&f->ds);
     bv_config_free(&f->cfg);
-    bv_test_data_rmdir(f->dir);
+    bv_test_rm_rf(f->dir);
 }
 
 /* Same batch contents, random features excluded unless `all`. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../src/train/losses.h"
+#include "fixtures.h"
 #include "golden.h"
 #include "test.h"
 
@@ -102,20 +103,12 @@ static bv_tensor *kl_fn(bv_ctx *ctx, bv_tensor **in, void *user) {
     return bv_kl_loss(ctx, in[0], in[1], in[2], in[3], (bv_tensor *)user);
 }
 
-/* [B, 1, T] mask with lengths {T, T-2}. */
-static bv_tensor *make_mask(bv_ctx *ctx, int64_t B, int64_t T) {
-    bv_tensor *m = bv_zeros(ctx, BV_F32, BV_SHAPE(B, 1, T));
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t t = 0; t < T - 2 * (b % 2); t++) m->data[b * T + t] = 1.0f;
-    return m;
-}
-
 BV_TEST(losses_kl_loss_gradcheck_and_value) {
     bv_ctx *ctx = ts->ctx;
     const int64_t B = 2, H = 3, T = 6;
     bv_tensor *in[4] = {bv_test_input(ctx, BV_SHAPE(B, H, T), 1.0f), bv_test_input(ctx, BV_SHAPE(B, H, T), 0.5f),
                         bv_test_input(ctx, BV_SHAPE(B, H, T), 1.0f), bv_test_input(ctx, BV_SHAPE(B, H, T), 0.5f)};
-    bv_tensor *mask = make_mask(ctx, B, T);
+    bv_tensor *mask = bv_test_mask(ctx, B, T, (int64_t[]){T, T - 2});
     bv_gradcheck(ts, "kl_loss", kl_fn, 4, in, mask, 1e-3, 1e-3, 1e-2, 64);
     bv_tensor *l = kl_fn(ctx, in, mask);
     double num = 0, den = 0;
@@ -154,7 +147,7 @@ BV_TEST(losses_shape_mismatch_errors) {
     bv_ctx *ctx = ts->ctx;
     char msg[512];
     bv_tensor *a = bv_test_input(ctx, BV_SHAPE(2, 4, 6), 1.0f), *b = bv_test_input(ctx, BV_SHAPE(2, 4, 5), 1.0f);
-    bv_tensor *mask = make_mask(ctx, 2, 6), *bad_mask = make_mask(ctx, 2, 5);
+    bv_tensor *mask = bv_test_mask(ctx, 2, 6, (int64_t[]){6, 4}), *bad_mask = bv_test_mask(ctx, 2, 5, (int64_t[]){5, 3});
     int raised = BV_EXPECT_ERROR(ctx, msg, bv_kl_loss(ctx, a, a, b, a, mask));
     BV_CHECK(raised && strstr(msg, "kl_loss") && strstr(msg, "[2, 4, 6]") && strstr(msg, "[2, 4, 5]"),
              "kl_loss with mismatched shapes must name the op and both shapes: %s", msg);

@@ -22,6 +22,7 @@
 #include "../src/io/wav.h"
 #include "../src/model/wavlm.h"
 #include "../src/text/lexicon.h"
+#include "fixtures.h"
 #include "test.h"
 
 static bv_lexicon *g_lex;
@@ -32,33 +33,6 @@ static const bv_lexicon *lexicon(bv_test_state *ts) {
     if (!g_lex && !g_lex_err[0]) g_lex = bv_lexicon_load(NULL, g_lex_err, sizeof g_lex_err);
     BV_CHECK(g_lex != NULL, "lexicon: %s (run scripts/fetch-cmudict.sh)", g_lex_err);
     return g_lex;
-}
-
-static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = '\0';
-    fclose(f);
-    return s;
-}
-
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
-static void rm_rf(const char *dir) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) { /* best effort */
-    }
 }
 
 BV_TEST(preprocess_clean_english_line) {
@@ -226,9 +200,9 @@ BV_TEST(preprocess_zero_bert_files) {
     BV_CHECK(bv_prep_bert_ok(path, 25, err, sizeof err) == 1, "right shape: %s", err);
     BV_CHECK(bv_prep_bert_ok(path, 24, err, sizeof err) == 0 && strstr(err, path) && strstr(err, "24"), "%s", err);
     snprintf(path, sizeof path, "%s/bad.bert.pt", dir);
-    write_file(path, "garbage");
+    bv_test_write_text(path, "garbage");
     BV_CHECK(bv_prep_bert_ok(path, 5, err, sizeof err) == 0 && strstr(err, path), "corrupt: %s", err);
-    rm_rf(dir);
+    bv_test_rm_rf(dir);
 }
 
 /* Writes three utterances (two speakers) at sr; fills the transcript text. */
@@ -253,7 +227,7 @@ static int make_corpus(const char *dir, int sr, char *transcript, size_t cap) {
 BV_TEST(preprocess_chain_feeds_the_dataset) {
     const bv_lexicon *lex = lexicon(ts);
     if (!lex) return;
-    char *demo = read_all("demo/config.json");
+    char *demo = bv_test_read_file("demo/config.json", NULL);
     BV_CHECK(demo != NULL, "demo/config.json not found (run the tests from the repository root)");
     if (!demo) return;
     cJSON *root = cJSON_Parse(demo);
@@ -315,7 +289,7 @@ BV_TEST(preprocess_chain_feeds_the_dataset) {
     }
     for (int i = 0; i < n; i++) bv_prep_utt_free(&u[i]);
     cJSON_Delete(root);
-    rm_rf(dir);
+    bv_test_rm_rf(dir);
 }
 
 BV_TEST(preprocess_random_wavlm_loads_and_runs) {
@@ -351,41 +325,12 @@ BV_TEST(preprocess_random_wavlm_loads_and_runs) {
         }
         bv_wavlm_free(m);
     }
-    rm_rf(dir);
-}
-
-/* ------------------------------------------------------------------ the command */
-
-static int run_bv2(const char *const *args, char **out) {
-    char log[64];
-    snprintf(log, sizeof log, "/tmp/bv_pp_out_%d.txt", (int)getpid());
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        const char *argv[40] = {"bv2"};
-        int n = 1;
-        for (int i = 0; args[i] && n < 39; i++) argv[n++] = args[i];
-        argv[n] = NULL;
-        setenv("OMP_NUM_THREADS", "1", 1);
-        execv(bv_test_bv2_path, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    *out = read_all(log);
-    if (!*out) *out = calloc(1, 1);
-    remove(log);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    bv_test_rm_rf(dir);
 }
 
 BV_TEST(preprocess_cli_end_to_end) {
     char *text;
-    int code = run_bv2((const char *const[]){"preprocess", "--help", NULL}, &text);
+    int code = bv_test_run_bv2(NULL, (const char *const[]){"preprocess", "--help", NULL}, &text);
     if (code != 0 || !strstr(text, "bert_gen.py")) {
         fprintf(stderr, "  (skipped: %s has no preprocess command)\n", bv_test_bv2_path);
         free(text);
@@ -397,13 +342,13 @@ BV_TEST(preprocess_cli_end_to_end) {
     BV_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     BV_CHECK(make_corpus(dir, 22050, transcript, sizeof transcript) == 0, "corpus");
     snprintf(path, sizeof path, "%s/t.list", dir);
-    write_file(path, transcript);
+    bv_test_write_text(path, transcript);
     snprintf(cfg, sizeof cfg, "%s/in.json", dir);
-    write_file(cfg, "{\"data\": {\"sampling_rate\": 22050, \"add_blank\": true}, \"model\": {\"slm\": {\"sr\": 16000,"
+    bv_test_write_text(cfg, "{\"data\": {\"sampling_rate\": 22050, \"add_blank\": true}, \"model\": {\"slm\": {\"sr\": 16000,"
                     " \"initial_channel\": 64}}}");
     snprintf(outcfg, sizeof outcfg, "%s/out.json", dir);
     snprintf(lst, sizeof lst, "%s/wavlm", dir);
-    code = run_bv2((const char *const[]){"preprocess", "-i", path, "-c", cfg, "--out-config", outcfg, "--wav-dir", dir,
+    code = bv_test_run_bv2(NULL, (const char *const[]){"preprocess", "-i", path, "-c", cfg, "--out-config", outcfg, "--wav-dir", dir,
                                          "--val-per-lang", "1", "--make-random-wavlm", lst, "--progress", "none", NULL},
                    &text);
     BV_CHECK(code == 0, "exit %d: %s", code, text);
@@ -418,7 +363,7 @@ BV_TEST(preprocess_cli_end_to_end) {
     } else {
         BV_CHECK(0, "%s", err);
     }
-    char *out = read_all(outcfg);
+    char *out = bv_test_read_file(outcfg, NULL);
     cJSON *j = out ? cJSON_Parse(out) : NULL;
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(j, "data");
     const cJSON *slm = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "model"), "slm");
@@ -433,9 +378,9 @@ BV_TEST(preprocess_cli_end_to_end) {
 
     /* a bad line fails the run, names the line, writes nothing */
     snprintf(path, sizeof path, "%s/bad.list", dir);
-    write_file(path, "u0.wav|amy|EN|fine text\n\nu1.wav|bob|EN|na\xc3\xafve text\n");
+    bv_test_write_text(path, "u0.wav|amy|EN|fine text\n\nu1.wav|bob|EN|na\xc3\xafve text\n");
     snprintf(lst, sizeof lst, "%s/bad_train.list", dir);
-    code = run_bv2((const char *const[]){"preprocess", "-i", path, "-c", cfg, "--out-config", outcfg, "--wav-dir", dir,
+    code = bv_test_run_bv2(NULL, (const char *const[]){"preprocess", "-i", path, "-c", cfg, "--out-config", outcfg, "--wav-dir", dir,
                                          "--train-path", lst, NULL}, &text);
     char want[300];
     snprintf(want, sizeof want, "%s:3:", path);
@@ -443,14 +388,14 @@ BV_TEST(preprocess_cli_end_to_end) {
     BV_CHECK(access(lst, F_OK) != 0, "a filelist was written despite the bad line");
     free(text);
     /* a missing wav and a wrong rate name the file */
-    write_file(path, "nowhere.wav|amy|EN|fine text\n");
-    code = run_bv2((const char *const[]){"preprocess", "-i", path, "-c", cfg, "--wav-dir", dir, NULL}, &text);
+    bv_test_write_text(path, "nowhere.wav|amy|EN|fine text\n");
+    code = bv_test_run_bv2(NULL, (const char *const[]){"preprocess", "-i", path, "-c", cfg, "--wav-dir", dir, NULL}, &text);
     BV_CHECK(code == 3 && strstr(text, "nowhere.wav") && strstr(text, ":1:"), "missing wav: exit %d: %s", code, text);
     free(text);
-    write_file(cfg, "{\"data\": {\"sampling_rate\": 44100}}");
-    write_file(path, "u0.wav|amy|EN|fine text\n");
-    code = run_bv2((const char *const[]){"preprocess", "-i", path, "-c", cfg, "--wav-dir", dir, NULL}, &text);
+    bv_test_write_text(cfg, "{\"data\": {\"sampling_rate\": 44100}}");
+    bv_test_write_text(path, "u0.wav|amy|EN|fine text\n");
+    code = bv_test_run_bv2(NULL, (const char *const[]){"preprocess", "-i", path, "-c", cfg, "--wav-dir", dir, NULL}, &text);
     BV_CHECK(code == 3 && strstr(text, "u0.wav") && strstr(text, "44100"), "rate: exit %d: %s", code, text);
     free(text);
-    rm_rf(dir);
+    bv_test_rm_rf(dir);
 }

@@ -13,61 +13,8 @@
 
 #include "../src/app/preprocess.h"
 #include "../src/io/wav.h"
+#include "fixtures.h"
 #include "test.h"
-
-static void rm_rf(const char *dir) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) { /* best effort */
-    }
-}
-
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
-static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return calloc(1, 1);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = '\0';
-    fclose(f);
-    return s;
-}
-
-/* Runs bv2 with args (NULL-terminated); stdout+stderr into *out (malloc). Returns the exit code. */
-static int run_bv2(const char *const *args, char **out) {
-    char log[64];
-    snprintf(log, sizeof log, "/tmp/bv_rs_out_%d.txt", (int)getpid());
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        const char *argv[32] = {"bv2"};
-        int n = 1;
-        for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
-        argv[n] = NULL;
-        setenv("OMP_NUM_THREADS", "1", 1);
-        execv(bv_test_bv2_path, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    *out = read_all(log);
-    remove(log);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 /* A sine of `hz` at `sr`, amplitude 0.5, n frames, `ch` identical channels. */
 static int write_sine(const char *path, int sr, int64_t n, double hz, int ch) {
@@ -128,9 +75,9 @@ BV_TEST(resample_cli_sine_16k_to_22k) {
     snprintf(path, sizeof path, "%s/stereo.wav", in);
     BV_CHECK(write_sine(path, 16000, 8000, 1000.0, 2) == 0, "write stereo");
     snprintf(path, sizeof path, "%s/notes.txt", in);
-    write_file(path, "not audio\n");
+    bv_test_write_text(path, "not audio\n");
     char *text;
-    int code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "--sr", "22050", "--progress", "none",
+    int code = bv_test_run_bv2(NULL, (const char *const[]){"resample", "--in", in, "--out", out, "--sr", "22050", "--progress", "none",
                                              NULL}, &text);
     BV_CHECK(code == 0, "exit %d: %s", code, text);
     BV_CHECK(strstr(text, "2 of 2 files") && strstr(text, "1 non-audio"), "summary: %s", text);
@@ -168,10 +115,10 @@ BV_TEST(resample_cli_sine_16k_to_22k) {
 
     /* the rate from a config.json; --skip-existing leaves up-to-date outputs alone */
     snprintf(path, sizeof path, "%s/config.json", dir);
-    write_file(path, "{\"data\": {\"sampling_rate\": 24000}}");
+    bv_test_write_text(path, "{\"data\": {\"sampling_rate\": 24000}}");
     char out2[160];
     snprintf(out2, sizeof out2, "%s/out24", dir);
-    code = run_bv2((const char *const[]){"resample", "--in_dir", in, "--out_dir", out2, "-c", path, "--progress",
+    code = bv_test_run_bv2(NULL, (const char *const[]){"resample", "--in_dir", in, "--out_dir", out2, "-c", path, "--progress",
                                          "none", NULL}, &text);
     BV_CHECK(code == 0, "exit %d: %s", code, text);
     free(text);
@@ -183,11 +130,11 @@ BV_TEST(resample_cli_sine_16k_to_22k) {
     } else {
         BV_CHECK(0, "%s", err);
     }
-    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out2, "--sr", "24000", "--skip-existing",
+    code = bv_test_run_bv2(NULL, (const char *const[]){"resample", "--in", in, "--out", out2, "--sr", "24000", "--skip-existing",
                                          "--progress", "none", NULL}, &text);
     BV_CHECK(code == 0 && strstr(text, "0 of 2 files") && strstr(text, "2 up to date"), "exit %d: %s", code, text);
     free(text);
-    rm_rf(dir);
+    bv_test_rm_rf(dir);
 }
 
 BV_TEST(resample_cli_errors) {
@@ -200,7 +147,7 @@ BV_TEST(resample_cli_errors) {
     char *text;
 
     /* an empty folder */
-    int code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "--sr", "22050", NULL}, &text);
+    int code = bv_test_run_bv2(NULL, (const char *const[]){"resample", "--in", in, "--out", out, "--sr", "22050", NULL}, &text);
     BV_CHECK(code == 3 && strstr(text, "no audio files") && strstr(text, in), "exit %d: %s", code, text);
     free(text);
 
@@ -208,8 +155,8 @@ BV_TEST(resample_cli_errors) {
     snprintf(path, sizeof path, "%s/good.wav", in);
     write_sine(path, 16000, 4000, 300.0, 1);
     snprintf(path, sizeof path, "%s/broken.wav", in);
-    write_file(path, "RIFF....WAVEjunk that is no audio");
-    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "--sr", "22050", "--progress", "none",
+    bv_test_write_text(path, "RIFF....WAVEjunk that is no audio");
+    code = bv_test_run_bv2(NULL, (const char *const[]){"resample", "--in", in, "--out", out, "--sr", "22050", "--progress", "none",
                                          NULL}, &text);
     BV_CHECK(code == 3 && strstr(text, "broken.wav") && strstr(text, "1 file failed"), "exit %d: %s", code, text);
     free(text);
@@ -220,7 +167,7 @@ BV_TEST(resample_cli_errors) {
     remove(path);
     snprintf(path, sizeof path, "%s/broken.wav", in);
     write_sine(path, 1, 6000, 0.1, 1);
-    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "--sr", "768000", "--progress", "none",
+    code = bv_test_run_bv2(NULL, (const char *const[]){"resample", "--in", in, "--out", out, "--sr", "768000", "--progress", "none",
                                          NULL}, &text);
     BV_CHECK(code == 3 && strstr(text, "broken.wav") && strstr(text, "more than a 16-bit WAV holds") &&
                  strstr(text, "1 file failed"), "1 Hz file: exit %d: %s", code, text);
@@ -231,51 +178,51 @@ BV_TEST(resample_cli_errors) {
     snprintf(path, sizeof path, "%s/broken.wav", in);
     write_sine(path, 1, 600, 0.1, 1);
     setenv("BV_MEM_LIMIT_MB", "64", 1);
-    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "--sr", "768000", "--progress", "none",
+    code = bv_test_run_bv2(NULL, (const char *const[]){"resample", "--in", in, "--out", out, "--sr", "768000", "--progress", "none",
                                          NULL}, &text);
     unsetenv("BV_MEM_LIMIT_MB");
     BV_CHECK(code == 3 && strstr(text, "broken.wav") && strstr(text, "is available"), "memory: exit %d: %s", code, text);
     free(text);
     snprintf(path, sizeof path, "%s/broken.wav", in);
     remove(path);
-    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "--sr", "10000000", NULL}, &text);
+    code = bv_test_run_bv2(NULL, (const char *const[]){"resample", "--in", in, "--out", out, "--sr", "10000000", NULL}, &text);
     BV_CHECK(code == 2 && strstr(text, "768000"), "--sr 1e7: exit %d: %s", code, text);
     free(text);
 
     /* a.wav and a.flac would collide */
     snprintf(path, sizeof path, "%s/good.flac", in);
-    write_file(path, "x");
-    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "--sr", "22050", NULL}, &text);
+    bv_test_write_text(path, "x");
+    code = bv_test_run_bv2(NULL, (const char *const[]){"resample", "--in", in, "--out", out, "--sr", "22050", NULL}, &text);
     BV_CHECK(code == 3 && strstr(text, "good.flac") && strstr(text, "both be written"), "exit %d: %s", code, text);
     free(text);
     remove(path);
 
     /* command-line mistakes */
-    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, NULL}, &text);
+    code = bv_test_run_bv2(NULL, (const char *const[]){"resample", "--in", in, "--out", out, NULL}, &text);
     BV_CHECK(code == 2 && strstr(text, "--sr"), "no rate: exit %d: %s", code, text);
     free(text);
-    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", in, "--sr", "22050", NULL}, &text);
+    code = bv_test_run_bv2(NULL, (const char *const[]){"resample", "--in", in, "--out", in, "--sr", "22050", NULL}, &text);
     BV_CHECK(code == 2 && strstr(text, "overwritten"), "out == in: exit %d: %s", code, text);
     free(text);
-    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "--sr", "fast", NULL}, &text);
+    code = bv_test_run_bv2(NULL, (const char *const[]){"resample", "--in", in, "--out", out, "--sr", "fast", NULL}, &text);
     BV_CHECK(code == 2 && strstr(text, "'fast'"), "bad rate: exit %d: %s", code, text);
     free(text);
-    code = run_bv2((const char *const[]){"resample", "--in", "/nonexistent/bv_audio", "--out", out, "--sr", "8000",
+    code = bv_test_run_bv2(NULL, (const char *const[]){"resample", "--in", "/nonexistent/bv_audio", "--out", out, "--sr", "8000",
                                          NULL}, &text);
     BV_CHECK(code == 3 && strstr(text, "/nonexistent/bv_audio"), "missing folder: exit %d: %s", code, text);
     free(text);
     snprintf(path, sizeof path, "%s/config.json", dir);
-    write_file(path, "{\"data\": {\"hop_length\": 256}}");
-    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "-c", path, NULL}, &text);
+    bv_test_write_text(path, "{\"data\": {\"hop_length\": 256}}");
+    code = bv_test_run_bv2(NULL, (const char *const[]){"resample", "--in", in, "--out", out, "-c", path, NULL}, &text);
     BV_CHECK(code == 3 && strstr(text, "data.sampling_rate") && strstr(text, path), "config: exit %d: %s", code, text);
     free(text);
-    write_file(path, "{\"data\": {\"sampling_rate\": 4294989346}}"); /* once wrapped to 22050 */
-    code = run_bv2((const char *const[]){"resample", "--in", in, "--out", out, "-c", path, NULL}, &text);
+    bv_test_write_text(path, "{\"data\": {\"sampling_rate\": 4294989346}}"); /* once wrapped to 22050 */
+    code = bv_test_run_bv2(NULL, (const char *const[]){"resample", "--in", in, "--out", out, "-c", path, NULL}, &text);
     BV_CHECK(code == 3 && strstr(text, "data.sampling_rate") && strstr(text, "768000"), "rate 2^32+22050: exit %d: %s",
              code, text);
     free(text);
-    code = run_bv2((const char *const[]){"resample", "--help", NULL}, &text);
+    code = bv_test_run_bv2(NULL, (const char *const[]){"resample", "--help", NULL}, &text);
     BV_CHECK(code == 0 && strstr(text, "soxr"), "help: exit %d", code);
     free(text);
-    rm_rf(dir);
+    bv_test_rm_rf(dir);
 }

@@ -6,17 +6,8 @@
 
 #include "../src/nn/resblock.h"
 #include "../src/ops/conv_ref.h"
+#include "fixtures.h"
 #include "golden.h"
-
-static void randomize_params(bv_ctx *ctx, bv_params *ps, float scale) {
-    for (int i = 0; i < ps->n; i++) {
-        bv_tensor *p = ps->items[i];
-        bv_test_randn(ctx, p, scale);
-        size_t len = strlen(p->name);
-        if (len >= 8 && !strcmp(p->name + len - 8, "weight_g"))
-            for (int64_t j = 0; j < p->numel; j++) p->data[j] = 1.0f + 0.5f * p->data[j];
-    }
-}
 
 /* kind 1 or 2; every dimension from the manifest, mask used when the case stores one. */
 static void run_golden(bv_test_state *ts, const char *case_name, int kind) {
@@ -72,7 +63,7 @@ BV_TEST(resblock_gradcheck) {
     bv_params_init(&ps);
     bv_resblock1 *r1 = bv_resblock1_new(&ps, "r1.", 3, 3, (int[]){1, 2, 3});
     bv_resblock2 *r2 = bv_resblock2_new(&ps, "r2.", 3, 3, (int[]){1, 3});
-    randomize_params(ctx, &ps, 0.5f);
+    bv_test_randomize_params(ctx, &ps, 0.5f, 0.5f);
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 3, 8), 1.0f);
     bv_tensor *mask = bv_zeros(ctx, BV_F32, BV_SHAPE(2, 1, 8));
     for (int t = 0; t < 8; t++) mask->data[t] = 1.0f;
@@ -98,7 +89,7 @@ BV_TEST(resblock_gradcheck_blocked) {
     bv_params_init(&ps);
     bv_resblock1 *r1 = bv_resblock1_new(&ps, "r1.", 16, 3, (int[]){1, 2, 3});
     bv_resblock2 *r2 = bv_resblock2_new(&ps, "r2.", 16, 3, (int[]){1, 3});
-    randomize_params(ctx, &ps, 0.3f);
+    bv_test_randomize_params(ctx, &ps, 0.3f, 0.5f);
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(1, 16, 6), 1.0f);
     rb_case c1 = {r1, NULL, NULL}, c2 = {NULL, r2, NULL};
     bv_tensor *in1[] = {x, bv_params_get(&ps, "r1.convs1.1.weight_v"), bv_params_get(&ps, "r1.convs2.2.weight_g"),
@@ -152,7 +143,7 @@ BV_TEST(resblock_blocked_matches_plain) {
         bv_params_init(&ps);
         bv_resblock1 *r1 = kind == 1 ? bv_resblock1_new(&ps, "", 32, 5, (int[]){1, 3, 5}) : NULL;
         bv_resblock2 *r2 = kind == 2 ? bv_resblock2_new(&ps, "", 32, 5, (int[]){1, 3}) : NULL;
-        randomize_params(ctx, &ps, 0.3f);
+        bv_test_randomize_params(ctx, &ps, 0.3f, 0.5f);
         bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 32, 37), 1.0f); // [B, C, T]
         bv_tensor *gy = bv_test_input(ctx, BV_SHAPE(2, 32, 37), 1.0f);
         rb_case c = {r1, r2, NULL};
@@ -181,7 +172,7 @@ BV_TEST(resblock_blocked_input) {
     bv_params_init(&ps);
     bv_resblock1 *r1 = bv_resblock1_new(&ps, "a.", 32, 3, (int[]){1, 3, 5});
     bv_resblock2 *r2 = bv_resblock2_new(&ps, "b.", 32, 3, (int[]){1, 3});
-    randomize_params(ctx, &ps, 0.3f);
+    bv_test_randomize_params(ctx, &ps, 0.3f, 0.5f);
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 32, 21), 1.0f); // [B, C, T]
     for (int kind = 1; kind <= 2; kind++) {
         bv_tensor *y = kind == 1 ? bv_resblock1_forward(ctx, r1, x, NULL) : bv_resblock2_forward(ctx, r2, x, NULL);

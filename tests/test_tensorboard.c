@@ -22,6 +22,7 @@
 #include "../src/io/png_image.h"
 #include "../src/io/tensorboard.h"
 #include "../src/io/wav.h"
+#include "fixtures.h"
 #include "test.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -128,18 +129,6 @@ static int parse_records(bv_test_state *ts, const uint8_t *buf, size_t size, rec
     return k;
 }
 
-static uint8_t *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
-    *n = fread(b, 1, (size_t)sz, f);
-    fclose(f);
-    return b;
-}
-
 /* The one event file in dir ("" if not exactly one). */
 static void find_event_file(const char *dir, char *path, size_t cap) {
     DIR *d = opendir(dir);
@@ -152,23 +141,6 @@ static void find_event_file(const char *dir, char *path, size_t cap) {
         }
     closedir(d);
     if (found != 1) path[0] = '\0';
-}
-
-static void rm_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    char p[1024];
-    for (struct dirent *e; (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_tree(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 /* PNG -> pixels through libpng's simplified reader (format: PNG_FORMAT_GRAY or _RGB). */
@@ -349,7 +321,7 @@ BV_TEST(tb_event_file_roundtrip) {
     find_event_file(dir, path, sizeof path);
     BV_CHECK(path[0], "exactly one event file in %s", dir);
     size_t size = 0;
-    uint8_t *buf = path[0] ? slurp(path, &size) : NULL;
+    uint8_t *buf = path[0] ? (uint8_t *)bv_test_read_file(path, &size) : NULL;
     record r[16];
     int n = buf ? parse_records(ts, buf, size, r, 16) : -1;
     BV_CHECK(n == 1 + N_SCALARS + 3, "%d records in %s", n, path);
@@ -367,7 +339,7 @@ BV_TEST(tb_event_file_roundtrip) {
 
     find_event_file(evdir, path, sizeof path);
     BV_CHECK(path[0], "exactly one event file in %s", evdir);
-    buf = path[0] ? slurp(path, &size) : NULL;
+    buf = path[0] ? (uint8_t *)bv_test_read_file(path, &size) : NULL;
     n = buf ? parse_records(ts, buf, size, r, 16) : -1;
     BV_CHECK(n == 3, "%d records in %s", n, path);
     if (n == 3) {
@@ -377,7 +349,7 @@ BV_TEST(tb_event_file_roundtrip) {
     free(buf);
     free(mel_rgb);
     free(attn_rgb);
-    if (!keep) rm_tree(tmp);
+    if (!keep) bv_test_rm_rf(tmp);
 }
 
 BV_TEST(tb_errors_name_the_path) {
@@ -406,7 +378,7 @@ BV_TEST(tb_errors_name_the_path) {
     BV_CHECK(bv_tb_scalar(w, "ok", 2, 1.0) == 0, "scalar after refused image: %s", bv_tb_error(w));
     BV_CHECK(bv_tb_close(w) == 0, "close");
     BV_CHECK(bv_tb_scalar(NULL, "x", 0, 0) == -1, "NULL writer");
-    rm_tree(tmp);
+    bv_test_rm_rf(tmp);
 }
 
 /* ------------------------------------------------------------------------------------------ */

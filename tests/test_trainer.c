@@ -32,6 +32,7 @@
 #include "../src/model/wavlm.h"
 #include "../src/train/checkpoint.h"
 #include "../src/train/trainer.h"
+#include "fixtures.h"
 #include "test.h"
 
 /* ------------------------------------------------------------------ fixture */
@@ -40,43 +41,6 @@ typedef struct fixture {
     char dir[256];
     char config[512], model[512], train_list[512], val_list[512];
 } fixture;
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return calloc(1, 1);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = 0;
-    fclose(f);
-    return s;
-}
-
-static void rm_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[1024];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat sb;
-        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) rm_tree(p);
-        else remove(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 static uint64_t g_lcg = 88172645463325252ull;
 static float frand(void) { /* uniform [-1, 1), deterministic */
@@ -98,7 +62,7 @@ static int write_wavlm(const char *dir, char *err, size_t errcap) {
     char path[700];
     mkdir(dir, 0777);
     snprintf(path, sizeof path, "%s/config.json", dir);
-    write_text(path, WAVLM_CONFIG);
+    bv_test_write_text(path, WAVLM_CONFIG);
     cJSON *j = cJSON_Parse(WAVLM_CONFIG);
     bv_wavlm_cfg cfg;
     int rc = bv_wavlm_cfg_from_json(&cfg, j, path, err, errcap);
@@ -179,7 +143,7 @@ static const char *CONFIG_FMT =
 static void write_config(const fixture *fx, const char *path, int log_interval, int eval_interval, const char *lr) {
     char buf[8192];
     snprintf(buf, sizeof buf, CONFIG_FMT, log_interval, eval_interval, lr, fx->train_list, fx->val_list, fx->dir);
-    write_text(path, buf);
+    bv_test_write_text(path, buf);
 }
 
 /* Six training utterances (speakers A/B), one validation utterance, config (eval every step). */
@@ -208,9 +172,9 @@ static int fixture_open(bv_test_state *ts, fixture *fx) {
             return -1;
         }
         if (k < 6) strcat(list, line);
-        else write_text(fx->val_list, line);
+        else bv_test_write_text(fx->val_list, line);
     }
-    write_text(fx->train_list, list);
+    bv_test_write_text(fx->train_list, list);
     free(list);
     write_config(fx, fx->config, 1, 1, "0.0002");
     return 0;
@@ -219,30 +183,18 @@ static int fixture_open(bv_test_state *ts, fixture *fx) {
 /* BV_TRAINER_KEEP=1 keeps the folders (for tests/ref/check_ckpt_with_upstream.py by hand). */
 static void fixture_close(fixture *fx) {
     if (getenv("BV_TRAINER_KEEP")) fprintf(stderr, "  kept %s\n", fx->dir);
-    else rm_tree(fx->dir);
+    else bv_test_rm_rf(fx->dir);
 }
 
 /* ------------------------------------------------------------------ running bv2 */
 
 /* Starts `bv2 train <args>` with stdout+stderr into out_path; returns the pid. */
 static pid_t spawn_bv2(const char *const *args, const char *out_path) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        const char *argv[64] = {"bv2", "train"};
-        int n = 2;
-        for (int i = 0; args[i] && n < 62; i++) argv[n++] = args[i];
-        argv[n] = NULL;
-        setenv("OMP_NUM_THREADS", "1", 1);
-        execv(bv_test_bv2_path, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
+    const char *argv[64] = {"train"};
+    int n = 1;
+    for (int i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    return bv_test_spawn_bv2(NULL, argv, NULL, out_path, NULL);
 }
 
 typedef struct run_result {
@@ -251,11 +203,9 @@ typedef struct run_result {
 } run_result;
 
 static run_result wait_bv2(pid_t pid, const char *out_path) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    run_result r = {WIFEXITED(status), WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status), NULL};
-    r.out = read_text(out_path);
-    return r;
+    int signaled;
+    int code = bv_test_wait(pid, &signaled);
+    return (run_result){code >= 0, code, signaled, bv_test_read_text(out_path)};
 }
 
 static run_result run_bv2(const fixture *fx, const char *const *args) {
@@ -335,7 +285,7 @@ BV_TEST(trainer_bounded_run_writes_upstream_outputs_and_resumes) {
     BV_CHECK(strstr(r.out, "stopped after --max-steps, saved step 4"), "no stop message:\n%s", r.out);
     char path[700];
     snprintf(path, sizeof path, "%s/train.log", fx.model);
-    char *log = read_text(path);
+    char *log = bv_test_read_text(path);
     BV_CHECK(strstr(log, "\tmodel\tINFO\tTrain Epoch: 1 [0%]") && strstr(log, "\tINFO\t[") &&
              strstr(log, "Saving model and optimizer state at iteration 1 to") && strstr(log, "====> Epoch: 1") &&
              strstr(log, "'model_dir': '") && strstr(log, "waiting for data"), "train.log lacks upstream lines:\n%s", log);
@@ -532,7 +482,7 @@ static void expect_failure(bv_test_state *ts, const fixture *fx, const char *wha
 
 /* The training filelist with line 3 replaced by `line`. */
 static void list_with_line3(const fixture *fx, const char *line) {
-    char *orig = read_text(fx->train_list), *out = calloc(1, strlen(orig) + strlen(line) + 4);
+    char *orig = bv_test_read_text(fx->train_list), *out = calloc(1, strlen(orig) + strlen(line) + 4);
     char *p = orig;
     for (int i = 1; *p; i++) {
         char *nl = strchr(p, '\n');
@@ -541,7 +491,7 @@ static void list_with_line3(const fixture *fx, const char *line) {
         else strncat(out, p, n);
         p += n;
     }
-    write_text(fx->train_list, out);
+    bv_test_write_text(fx->train_list, out);
     free(orig);
     free(out);
 }
@@ -550,7 +500,7 @@ BV_TEST(trainer_bad_dataset_inputs_name_file_and_line) {
     if (!have_bv2(ts)) return;
     fixture fx;
     if (fixture_open(ts, &fx)) return fixture_close(&fx);
-    char *good = read_text(fx.train_list), line[1024], err[512], wav[600];
+    char *good = bv_test_read_text(fx.train_list), line[1024], err[512], wav[600];
     const char *args[] = {"-c", fx.config, "-m", fx.model, "--disc-widths", "small", "--progress", "none",
                           "--max-steps", "3", NULL};
     struct { const char *what, *fmt, *frag; } cases[] = {
@@ -565,7 +515,7 @@ BV_TEST(trainer_bad_dataset_inputs_name_file_and_line) {
         snprintf(line, sizeof line, cases[i].fmt, fx.dir);
         list_with_line3(&fx, line);
         expect_failure(ts, &fx, cases[i].what, args, BV_EXIT_INPUT, "train.list:3", cases[i].frag);
-        write_text(fx.train_list, good);
+        bv_test_write_text(fx.train_list, good);
     }
     /* a wav at another sample rate */
     snprintf(wav, sizeof wav, "%s/u2.wav", fx.dir);
@@ -598,13 +548,13 @@ BV_TEST(trainer_bad_config_checkpoint_and_model_dir) {
     const char *args[] = {"-c", bad_cfg, "-m", fx.model, "--disc-widths", "small", "--progress", "none",
                           "--max-steps", "1", NULL};
     /* a missing key and a mistyped one */
-    char *cfg = read_text(fx.config), *p = strstr(cfg, "\"seed\": 1234, ");
+    char *cfg = bv_test_read_text(fx.config), *p = strstr(cfg, "\"seed\": 1234, ");
     char *edited = calloc(1, strlen(cfg) + 64);
     if (p) {
         memcpy(edited, cfg, (size_t)(p - cfg));
         strcat(edited, p + strlen("\"seed\": 1234, "));
     }
-    write_text(bad_cfg, edited);
+    bv_test_write_text(bad_cfg, edited);
     expect_failure(ts, &fx, "missing config key", args, BV_EXIT_INPUT, "bad.json", "train.seed");
     if (p) {
         memcpy(edited, cfg, (size_t)(p - cfg));
@@ -612,9 +562,9 @@ BV_TEST(trainer_bad_config_checkpoint_and_model_dir) {
         strcat(edited, "\"seed\": \"x\", ");
         strcat(edited, p + strlen("\"seed\": 1234, "));
     }
-    write_text(bad_cfg, edited);
+    bv_test_write_text(bad_cfg, edited);
     expect_failure(ts, &fx, "mistyped config key", args, BV_EXIT_INPUT, "bad.json", "train.seed");
-    write_text(bad_cfg, "{\"train\": ");
+    bv_test_write_text(bad_cfg, "{\"train\": ");
     expect_failure(ts, &fx, "malformed json", args, BV_EXIT_INPUT, "bad.json", NULL);
     /* a segment longer than every utterance (utterances here are about 3200 samples) */
     char *seg = strstr(cfg, "\"segment_size\": 1024");
@@ -624,13 +574,13 @@ BV_TEST(trainer_bad_config_checkpoint_and_model_dir) {
         strcat(edited, "\"segment_size\": 64000");
         strcat(edited, seg + strlen("\"segment_size\": 1024"));
     }
-    write_text(bad_cfg, edited);
+    bv_test_write_text(bad_cfg, edited);
     expect_failure(ts, &fx, "segment too long", args, BV_EXIT_INPUT, "train.segment_size 64000", "longer than every");
     /* an empty training filelist is named */
-    char *good_list = read_text(fx.train_list);
-    write_text(fx.train_list, "\n");
+    char *good_list = bv_test_read_text(fx.train_list);
+    bv_test_write_text(fx.train_list, "\n");
     expect_failure(ts, &fx, "empty filelist", a_good_cfg(&fx), BV_EXIT_INPUT, fx.train_list, "no utterances");
-    write_text(fx.train_list, good_list);
+    bv_test_write_text(fx.train_list, good_list);
     free(good_list);
     free(edited);
     free(cfg);
@@ -642,7 +592,7 @@ BV_TEST(trainer_bad_config_checkpoint_and_model_dir) {
     /* truncated and corrupt checkpoints in the model folder */
     mkdir(fx.model, 0777);
     snprintf(path, sizeof path, "%s/G_7.pth", fx.model);
-    write_text(path, "PK\003\004 this is not a zip");
+    bv_test_write_text(path, "PK\003\004 this is not a zip");
     const char *a3[] = {"-c", fx.config, "-m", fx.model, "--disc-widths", "small", "--progress", "none",
                         "--max-steps", "1", NULL};
     expect_failure(ts, &fx, "corrupt G_7.pth", a3, BV_EXIT_INPUT, "G_7.pth", NULL);
@@ -688,7 +638,7 @@ BV_TEST(trainer_config_yml_and_base_model) {
     free(r.out);
     /* the same data with a third speaker in the config */
     snprintf(cfg3, sizeof cfg3, "%s/cfg3.json", fx.dir);
-    char *cfg = read_text(fx.config), *out = calloc(1, strlen(cfg) + 64), *p = strstr(cfg, "\"n_speakers\": 2");
+    char *cfg = bv_test_read_text(fx.config), *out = calloc(1, strlen(cfg) + 64), *p = strstr(cfg, "\"n_speakers\": 2");
     if (p) {
         memcpy(out, cfg, (size_t)(p - cfg));
         strcat(out, "\"n_speakers\": 3");
@@ -698,7 +648,7 @@ BV_TEST(trainer_config_yml_and_base_model) {
         strcat(out, "\"B\": 1, \"C\": 2}");
         strcat(out, q + strlen("\"B\": 1}"));
     }
-    write_text(cfg3, out);
+    bv_test_write_text(cfg3, out);
     /* with skip_optimizer false the base model's optimizer state does not fit emb_g: a clear error */
     snprintf(yml, sizeof yml, "%s/config.yml", fx.dir);
     free(cfg);
@@ -714,11 +664,11 @@ BV_TEST(trainer_config_yml_and_base_model) {
     /* as upstream's configs do for base models */
     char *so = strstr(out, "\"skip_optimizer\": false");
     if (so) memcpy(so, "\"skip_optimizer\": true ", strlen("\"skip_optimizer\": false"));
-    write_text(cfg3, out);
+    bv_test_write_text(cfg3, out);
     free(out);
     char stale[800];
     snprintf(stale, sizeof stale, "%s/models", fx.dir);
-    rm_tree(stale); /* the failed run copied the base model already; start over */
+    bv_test_rm_rf(stale); /* the failed run copied the base model already; start over */
     r = run_bv2(&fx, a2);
     snprintf(models, sizeof models, "%s/models", fx.dir);
     BV_CHECK(r.exited && r.code == 0, "yml run: exit %d:\n%s", r.code, r.out);
@@ -759,7 +709,7 @@ BV_TEST(trainer_cli_help_and_usage_errors) {
                  r.out);
         free(r.out);
     }
-    rm_tree(fx.dir);
+    bv_test_rm_rf(fx.dir);
 }
 
 /* ------------------------------------------------------------------ shared with tests/test_ddp.c */
@@ -796,4 +746,3 @@ int bv_test_train_checkpoints_load(bv_test_state *ts, const char *dir, int64_t *
     return all_checkpoints_load(ts, dir, latest_g);
 }
 
-char *bv_test_read_text(const char *path) { return read_text(path); }

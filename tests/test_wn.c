@@ -3,26 +3,8 @@
 #include <string.h>
 
 #include "../src/nn/wn.h"
+#include "fixtures.h"
 #include "golden.h"
-
-/* Random parameters: weight_g around 1 (a norm is positive), the rest N(0, scale). */
-static void randomize_params(bv_ctx *ctx, bv_params *ps, float scale) {
-    for (int i = 0; i < ps->n; i++) {
-        bv_tensor *p = ps->items[i];
-        bv_test_randn(ctx, p, scale);
-        size_t len = strlen(p->name);
-        if (len >= 8 && !strcmp(p->name + len - 8, "weight_g"))
-            for (int64_t j = 0; j < p->numel; j++) p->data[j] = 1.0f + 0.5f * p->data[j];
-    }
-}
-
-/* f32 [B, 1, T] mask from per-item lengths. */
-static bv_tensor *make_mask(bv_ctx *ctx, int64_t B, int64_t T, const int64_t *lengths) {
-    bv_tensor *m = bv_zeros(ctx, BV_F32, BV_SHAPE(B, 1, T));
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t t = 0; t < lengths[b] && t < T; t++) m->data[b * T + t] = 1.0f;
-    return m;
-}
 
 BV_GOLDEN_TEST(wn_golden_A12_wn_gin) {
     bv_ctx *ctx = ts->ctx;
@@ -120,10 +102,10 @@ BV_TEST(wn_gradcheck) {
     bv_wn *m = bv_wn_new(&ps, "enc.",
                          &(bv_wn_cfg){.hidden_channels = 3, .kernel_size = 3, .dilation_rate = 2, .n_layers = 3,
                                       .gin_channels = 2});
-    randomize_params(ctx, &ps, 0.5f);
+    bv_test_randomize_params(ctx, &ps, 0.5f, 0.5f);
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 3, 6), 1.0f);
     bv_tensor *cond = bv_test_input(ctx, BV_SHAPE(2, 2, 1), 1.0f);
-    wn_case c = {m, make_mask(ctx, 2, 6, (int64_t[]){6, 4})};
+    wn_case c = {m, bv_test_mask(ctx, 2, 6, (int64_t[]){6, 4})};
     bv_tensor *in[] = {x, cond, bv_params_get(&ps, "enc.in_layers.1.weight_v"), bv_params_get(&ps, "enc.in_layers.1.weight_g"),
                        bv_params_get(&ps, "enc.res_skip_layers.2.bias"), bv_params_get(&ps, "enc.cond_layer.weight_v")};
     for (int i = 0; i < 6; i++) BV_CHECK(in[i] != NULL, "input %d missing", i);
