@@ -42,7 +42,7 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 CONFIG=$UPSTREAM_DIR/configs/config.json
 load() { cut -d' ' -f1 /proc/loadavg; }
-bf16_flags=$(grep -o -w -E 'avx512_bf16|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')
+bf16_flags=$(grep -o -w -E 'avx512_bf16|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ' | sed 's/ $//')
 
 echo "== whole model: bertvits2.c beside upstream v2.3 in PyTorch ($UPSTREAM_DIR)"
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1); bf16 in hardware: ${bf16_flags:-none}"
@@ -77,7 +77,9 @@ step() {
         printf '  %-34s batch %d: %9.0f ms per step, peak RSS %6.0f MiB (load average %s)\n' "$name" "$b" \
             "$(field "$OUT/$name.txt" step_ms)" "$(field "$OUT/$name.txt" max_rss_mib)" "$la"
     else
-        printf '  %-34s batch %d: failed: %s\n' "$name" "$b" \
+        what=failed
+        case $name in *ours_bf16*) what=n/a ;; esac
+        printf '  %-34s batch %d: %s: %s\n' "$name" "$b" "$what" \
             "$(grep -v '^ ' "$OUT/$name.txt" | grep -i -m 1 -e error -e killed || tail -n 1 "$OUT/$name.txt")"
     fi
 }
@@ -131,10 +133,13 @@ for f in ours torch torch_bf16 ours_bf16; do
     v=$(infer_ms_per_s "$OUT/infer_$f.txt" "$f")
     if [ -n "$v" ]; then
         printf '  %-34s %9.1f ms per second of audio (%s)\n' "infer_$f" "$v" \
-            "$(awk '$1 == "INFER" && $5 != 1 { printf "%.2f s of audio, %d frames", $5, $6 }' "$OUT/infer_$f.txt")"
+            "$(awk '$1 == "INFER" && $6 > 0 { printf "%.2f s of audio, %d frames", $5, $6 }
+                    $1 == "INFER" && $6 == 0 { printf "bv2 infer --bf16, median over utterances" }' "$OUT/infer_$f.txt")"
     else
-        printf '  %-34s failed: %s\n' "infer_$f" "$(grep -i -m 1 -e error -e unrecognized "$OUT/infer_$f.txt" ||
-                                                 tail -n 1 "$OUT/infer_$f.txt")"
+        what=failed
+        [ "$f" = ours_bf16 ] && what=n/a
+        printf '  %-34s %s: %s\n' "infer_$f" "$what" \
+            "$(grep -i -m 1 -e error -e unrecognized "$OUT/infer_$f.txt" || tail -n 1 "$OUT/infer_$f.txt")"
     fi
 done
 
@@ -172,6 +177,7 @@ printf '%-28s %12s %12s %10s | %16s %16s\n' "synthesis (ms per s audio)" "$(num 
     "$(ratio "$in_tb" "$in_t")" "$(ratio "$in_o" "$in_tb")" "$(ratio "$in_ob" "$in_tb")"
 echo "   (the last two columns divide by PyTorch bf16: < 1, bertvits2.c is faster than PyTorch with autocast)"
 
+rm -rf "$OUT/infer/G_bench.pth" "$OUT/infer/bf16" # 200 MB of random weights; the text outputs stay
 echo
 status=0
 for v in "$st_o" "$st_t" "$rs_o" "$rs_t" "$in_o" "$in_t"; do [ -n "$v" ] || status=1; done
