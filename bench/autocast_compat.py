@@ -5,15 +5,15 @@ bench/infer_torch.py --bf16.
 Debian's torch 1.13 autocasts convolutions and matmuls to bf16 on the CPU but leaves layer_norm and
 group_norm alone, and its CPU kernels of those two refuse a bf16 input with fp32 weights ("expected
 scalar type BFloat16 but found Float"): every LayerNorm of upstream's text encoder, flows and duration
-predictors, and WavLM's, fails on the output of a bf16 convolution. PyTorch 2.x accepts that mix and
-normalises in fp32 - which is what install() makes F.layer_norm / F.group_norm do here: a bf16 input
-with fp32 weights is normalised in fp32 and the result cast back to bf16. Only mixed calls change;
-everything else goes to the original functions.
+predictors, and WavLM's, fails on the output of a bf16 convolution. Later PyTorch releases accept that
+mix (mixed-dtype CPU layer / group norm) and normalise in fp32 - which is what install() makes
+F.layer_norm / F.group_norm do here: a bf16 input with fp32 weights is normalised in fp32 and the
+result cast back to bf16. Only mixed calls change; everything else goes to the original functions.
 """
 import torch
 import torch.nn.functional as F
 
-NOTE = "F.layer_norm / F.group_norm of a bf16 input with fp32 weights computed in fp32, as PyTorch 2.x does"
+NOTE = "F.layer_norm / F.group_norm of a bf16 input with fp32 weights computed in fp32, as later PyTorch does"
 
 
 def install():
