@@ -3,7 +3,8 @@
 #   make test       unit + golden tests (GOLDEN=<dir>, default ../shared/golden)
 #   make test-golden GOLDEN=<dir>   golden parity tests only, on any folder made the same way
 #   make asan       everything under ASan + UBSan in build-asan/, then runs the suite
-#   make bench      op benchmarks beside PyTorch (not part of CI)
+#   make bench      ops, BERT and the whole model beside upstream's PyTorch (not part of CI; needs
+#                   upstream v2.3's source in UPSTREAM_DIR, default build/upstream)
 #   make deps       install the Debian packages the build needs (scripts/install-deps.sh); every
 #                   make does this itself first (NO_DEPS=1: never)
 #   make fuzz       libFuzzer harnesses (clang, ASan + UBSan) in build-fuzz/, each run FUZZ_SECONDS
@@ -109,8 +110,10 @@ asan:
 	$(MAKE) $(CMUDICT) $(ZHDATA)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/bv2-tests --golden $(GOLDEN)
 
-bench: $(BUILD)/bv2-bench
-	bench/run.sh
+# No prerequisites: bench/run.sh first checks for upstream's source (UPSTREAM_DIR) and makes the PyTorch
+# side's venv ($(BUILD)/bench-venv), then builds what it times; README "Speed and memory" says more.
+bench:
+	BUILD=$(BUILD) bench/run.sh
 
 deps:
 	scripts/install-deps.sh

@@ -7,12 +7,15 @@
 # many short parallel regions stall (run with OMP_WAIT_POLICY=passive there, or BENCH_THREADS=1).
 #
 #   bench/infer.sh [--reps N] [--phones N] [--seconds S]
-#   BUILD=<dir> (default build)   UPSTREAM_DIR=<upstream checkout> (default /work/upstream)
+#   BUILD=<dir> (default build)   UPSTREAM_DIR, BENCH_PYTHON: bench/lib.sh (upstream v2.3's source,
+#   default $BUILD/upstream; the PyTorch side's Python, default $BUILD/bench-venv made on first use)
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 THREADS=${BENCH_THREADS:-2}
-export UPSTREAM_DIR=${UPSTREAM_DIR:-/work/upstream}
+. bench/lib.sh
+bench_need_upstream
+bench_python
 
 # The library objects, then bench_infer.c as its own program (bv2-bench's main may not dispatch
 # --infer yet); compiler and linker flags come from the Makefile itself. Sources the Makefile does not
@@ -25,11 +28,11 @@ trap 'rm -rf "$tmp"' EXIT
 echo "== bertvits2.c ($THREADS threads; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; load average $(cut -d' ' -f1 /proc/loadavg))"
 OMP_NUM_THREADS=$THREADS "$BUILD/bv2-bench" --infer --dir "$tmp" "$@" | tee "$tmp/ours.txt" | grep -v '^INFER '
 echo
-echo "== upstream PyTorch ($THREADS threads; $UPSTREAM_DIR)"
+echo "== upstream PyTorch ($THREADS threads; $UPSTREAM_DIR; $BENCH_PYTHON)"
 reps=5
 prev=
 for a in "$@"; do [ "$prev" = "--reps" ] && reps=$a; prev=$a; done
-BENCH_THREADS=$THREADS OMP_NUM_THREADS=$THREADS /usr/bin/python3 bench/infer_torch.py "$tmp" --reps "$reps" |
+BENCH_THREADS=$THREADS OMP_NUM_THREADS=$THREADS "$BENCH_PYTHON" bench/infer_torch.py "$tmp" --reps "$reps" |
     tee "$tmp/torch.txt" | grep -v '^INFER '
 
 if ! grep -q '^INFER torch' "$tmp/torch.txt"; then

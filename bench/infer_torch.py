@@ -12,7 +12,12 @@ phones through cleaned_text_to_sequence and add_blank's intersperse, zero featur
 language (what bv2 uses without a BERT model) and, for the other two, the torch.randn(1024, n) stand-ins
 bench_infer.c drew (DIR/bert_inactive.pt), so that both sides get the same durations and do the same work.
 
-    infer_torch.py DIR [--reps N]       threads: BENCH_THREADS (default 2); upstream: UPSTREAM_DIR
+    infer_torch.py DIR [--reps N] [--bf16]     threads: BENCH_THREADS (default 2); upstream: UPSTREAM_DIR
+
+--bf16 runs the same net_g.infer under torch.autocast("cpu", dtype=torch.bfloat16), the switch a PyTorch
+user has (upstream's infer has none), and prints "INFER torch_bf16 ..." instead (torch 1.13 needs
+bench/autocast_compat.py for upstream's LayerNorms under it). Python: build/bench-venv
+(bench/setup-venv.sh; it has the stand-in for vector_quantize_pytorch that v2.3's models.py imports).
 
 Only `text.symbols` and the model files are imported: text/__init__.py would load BERT models and
 write config.yml, and monotonic_align needs numba (training only), so both are stubbed.
@@ -49,7 +54,7 @@ def main():
     if not args or args[0].startswith("-"):
         print(__doc__)
         return 2
-    folder, reps = args[0], 5
+    folder, reps, bf16 = args[0], 5, "--bf16" in args
     if "--reps" in args:
         reps = int(args[args.index("--reps") + 1])
     try:
@@ -64,6 +69,11 @@ def main():
     threads = int(os.environ.get("BENCH_THREADS", "2"))
     torch.set_num_threads(threads)
     models, commons, sym = load_upstream(upstream)
+    if bf16:
+        import autocast_compat  # bench/autocast_compat.py: torch 1.13's CPU norms and bf16 inputs
+
+        autocast_compat.install()
+        print(f"bf16 autocast with {autocast_compat.NOTE} (bench/autocast_compat.py)")
 
     with open(os.path.join(folder, "config.json")) as f:
         hps = json.load(f)
@@ -102,7 +112,7 @@ def main():
         bert = stand_in["bert"]
         ja_bert = stand_in["ja_bert"]
         en_bert = torch.zeros(1024, n)  # no BERT model: zeros, as bv2
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             x = torch.LongTensor(ph).unsqueeze(0)
             o = net_g.infer(x, torch.LongTensor([n]), torch.LongTensor([0]), torch.LongTensor(tn).unsqueeze(0),
                             torch.LongTensor(lg).unsqueeze(0), bert.unsqueeze(0), ja_bert.unsqueeze(0),
@@ -121,13 +131,13 @@ def main():
     rate, hop = hps["data"]["sampling_rate"], hps["data"]["hop_length"]
     secs = len(audio) / rate
     med = statistics.median(times)
-    print(f"PyTorch {torch.__version__} infer: {len(phones) - 2} phones + 2 pads ({n} symbols), {len(audio) // hop} frames = "
+    print(f"PyTorch {torch.__version__} infer{' (bf16 autocast)' if bf16 else ''}: {len(phones) - 2} phones + 2 pads ({n} symbols), {len(audio) // hop} frames = "
           f"{secs:.2f} s of audio, {threads} threads")
     print(f"  median {med:.1f} ms, min {min(times):.1f} ms over {reps} runs: real-time factor {med / 1e3 / secs:.4f} "
           f"(median), {min(times) / 1e3 / secs:.4f} (min)")
     import resource
     print(f"  process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MB")
-    print(f"INFER torch {med:.3f} {min(times):.3f} {secs:.4f} {len(audio) // hop}")
+    print(f"INFER {'torch_bf16' if bf16 else 'torch'} {med:.3f} {min(times):.3f} {secs:.4f} {len(audio) // hop}")
     return 0
 
 

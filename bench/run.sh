@@ -1,22 +1,52 @@
 #!/bin/sh
-# run.sh - `make bench`: build build/bv2-bench, time our ops, time the same shapes in PyTorch
-# (bench/ops_torch.py with Debian's /usr/bin/python3), and print the ratio torch/ours per op
-# (> 1: we are faster). Both sides get BENCH_THREADS threads (default 2). Not part of CI.
+# run.sh - `make bench`: everything beside upstream's PyTorch code, same machine, same run. Not part of CI.
 #
-#   bench/run.sh [name-substring]     BUILD=<dir> picks the build folder (default build)
+#   bench/run.sh                      all parts of BENCH_PARTS (default "ops bert model"), in that order:
+#     ops    our heaviest ops and the same shapes in PyTorch (bench/ops_torch.py): time ratio per op
+#     bert   bv2 bert-gen beside upstream's bert_gen.py on real-size random BERTs (bench/bert.sh; needs
+#            the golden set's tokenizers in GOLDEN, default ../shared/golden; skipped without them)
+#     model  the whole model (bench/compare.sh): train step and its batch-size curve, synthesis, PyTorch's
+#            CPU bf16 autocast, ours in bf16 when bv2 has it; ends with the one summary line
+#              bench: step_time_ratio=R rss_ratio=R infer_time_ratio=R bf16_step_time_ratio=R bf16_infer_time_ratio=R
+#   bench/run.sh NAME-SUBSTRING       only the ops whose name contains it
+#   bench/run.sh train-step|infer|bert|model   one part alone (train-step, infer: bench/step.sh, bench/infer.sh)
 #
-# Without an argument it also runs the whole-model benchmarks (several minutes each, same run, same
-# machine): bench/step.sh (one full train_ms step at upstream's default dims, ours vs upstream's
-# PyTorch; `bench/run.sh train-step` alone) and bench/infer.sh (real-time factor of ~5 s of speech;
-# `bench/run.sh infer` alone). Both use UPSTREAM_DIR (default /work/upstream) for upstream's code and
-# run with OMP_WAIT_POLICY=PASSIVE on both sides unless it is set (spin-waiting collapses under load).
+# Before anything long it checks for upstream v2.3's source (UPSTREAM_DIR, default $BUILD/upstream; it
+# stops and says how to get it when absent) and makes the PyTorch side's Python, $BUILD/bench-venv
+# (bench/setup-venv.sh: Debian's python3-torch on the OpenMP OpenBLAS, pinned PyPI packages). See
+# bench/lib.sh and bench/compare.sh for the environment variables (BENCH_THREADS, BENCH_STEPS, ...).
+# Both sides get BENCH_THREADS threads (default 2) and OMP_WAIT_POLICY=PASSIVE unless it is set.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 THREADS=${BENCH_THREADS:-2}
+PARTS=${BENCH_PARTS:-ops bert model}
+GOLDEN=${GOLDEN:-../shared/golden}
 # Both sides: libgomp's default spin-waiting collapses on a machine with other load (measured 5x).
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+. bench/lib.sh
+case "${1:-all}" in all | train-step | infer | bert | model) bench_need_upstream ;; esac
+bench_python
+case "${1:-}" in
+    train-step) exec env BUILD="$BUILD" BENCH_THREADS="$THREADS" bench/step.sh ;;
+    infer) exec env BUILD="$BUILD" BENCH_THREADS="$THREADS" bench/infer.sh ;;
+    bert) exec env BUILD="$BUILD" BENCH_THREADS="$THREADS" PYTHON="$BENCH_PYTHON" bench/bert.sh ;;
+    model) exec env BUILD="$BUILD" bench/compare.sh ;;
+esac
+has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
+# the parts after ops; model last, so that its summary line is the last line of all
+rest() {
+    if has bert; then
+        echo
+        if [ -f "$GOLDEN/bert/bert/deberta-v3-large/spm.model" ]; then
+            BUILD="$BUILD" BENCH_THREADS="$THREADS" PYTHON="$BENCH_PYTHON" GOLDEN="$GOLDEN" bench/bert.sh
+        else echo "(bert part skipped: no golden BERT tokenizers in $GOLDEN/bert/bert)"; fi
+    fi
+    if has model; then echo; exec env BUILD="$BUILD" bench/compare.sh; fi
+    exit 0
+}
 make --no-print-directory BUILD="$BUILD" "$BUILD/bv2-bench"
+if [ $# -eq 0 ] && ! has ops; then rest; fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -29,28 +59,28 @@ if [ $# -gt 0 ]; then
     mv "$tmp/specs.sel" "$tmp/specs.txt"
 fi
 echo
-echo "== PyTorch ($THREADS threads)"
-BENCH_THREADS=$THREADS /usr/bin/python3 bench/ops_torch.py "$tmp/specs.txt" | tee "$tmp/torch.txt" | grep -v '^ROW '
+echo "== PyTorch ($THREADS threads; $BENCH_PYTHON)"
+BENCH_THREADS=$THREADS "$BENCH_PYTHON" bench/ops_torch.py "$tmp/specs.txt" | tee "$tmp/torch.txt" | grep -v '^ROW '
 
 if ! grep -q '^ROW ' "$tmp/torch.txt"; then
     echo "(no PyTorch timings: ratios skipped)"
-    exit 0
+else
+    echo
+    echo "== time ratio torch / ours (> 1: bertvits2.c is faster); medians, and fastest runs (steadier on a busy machine)"
+    awk '
+        FNR == NR { if ($1 == "ROW") for (i = 3; i <= 6; i++) us[$2, i] = $i; next }
+        $1 == "ROW" && (($2, 3) in us) {
+            printf "%-34s fwd %6.2fx  fwd+bwd %6.2fx   | min: fwd %6.2fx  fwd+bwd %6.2fx\n", $2,
+                   $3 / us[$2, 3], $4 / us[$2, 4], $5 / us[$2, 5], $6 / us[$2, 6]
+            for (i = 3; i <= 6; i++) lg[i] += log($i / us[$2, i])
+            n++
+        }
+        END {
+            if (n) printf "%-34s fwd %6.2fx  fwd+bwd %6.2fx   | min: fwd %6.2fx  fwd+bwd %6.2fx\n", "geometric mean",
+                          exp(lg[3] / n), exp(lg[4] / n), exp(lg[5] / n), exp(lg[6] / n)
+        }
+    ' "$tmp/ours.txt" "$tmp/torch.txt"
 fi
-echo
-echo "== time ratio torch / ours (> 1: bertvits2.c is faster); medians, and fastest runs (steadier on a busy machine)"
-awk '
-    FNR == NR { if ($1 == "ROW") for (i = 3; i <= 6; i++) us[$2, i] = $i; next }
-    $1 == "ROW" && (($2, 3) in us) {
-        printf "%-34s fwd %6.2fx  fwd+bwd %6.2fx   | min: fwd %6.2fx  fwd+bwd %6.2fx\n", $2,
-               $3 / us[$2, 3], $4 / us[$2, 4], $5 / us[$2, 5], $6 / us[$2, 6]
-        for (i = 3; i <= 6; i++) lg[i] += log($i / us[$2, i])
-        n++
-    }
-    END {
-        if (n) printf "%-34s fwd %6.2fx  fwd+bwd %6.2fx   | min: fwd %6.2fx  fwd+bwd %6.2fx\n", "geometric mean",
-                      exp(lg[3] / n), exp(lg[4] / n), exp(lg[5] / n), exp(lg[6] / n)
-    }
-' "$tmp/ours.txt" "$tmp/torch.txt"
-if [ $# -eq 0 ] || [ "$1" = train-step ]; then echo; BUILD="$BUILD" BENCH_THREADS="$THREADS" bench/step.sh; fi
-if [ $# -eq 0 ] || [ "$1" = infer ]; then echo; BUILD="$BUILD" BENCH_THREADS="$THREADS" bench/infer.sh; fi
-if [ $# -eq 0 ] || [ "$1" = bert ]; then echo; BUILD="$BUILD" BENCH_THREADS="$THREADS" bench/bert.sh; fi
+[ $# -eq 0 ] || exit 0
+rm -rf "$tmp"
+rest

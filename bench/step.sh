@@ -8,13 +8,13 @@
 #
 #   BUILD=<dir>         build folder (default build)
 #   BENCH_THREADS=n     threads for both sides (default 2)
-#   UPSTREAM_DIR=<dir>  upstream Bert-VITS2 checkout for the PyTorch side and its configs/config.json
-#                       (default /work/upstream; without it ours runs on the built-in copy of that config)
+#   UPSTREAM_DIR=<dir>  upstream Bert-VITS2 v2.3 source for the PyTorch side and its configs/config.json
+#                       (default $BUILD/upstream; absent: stops and says how to get it - bench/lib.sh)
 #   OMP_WAIT_POLICY    exported to both sides, default PASSIVE: on a busy machine (load average above the
 #                       core count) threads that spin at OpenMP barriers steal the cores their partners
 #                       need and both sides run 4-7x slower, each differently; ACTIVE suits an idle machine
-#   BENCH_PYTHON=<py>   python for the PyTorch side (default /tmp/bv2-bench-venv/bin/python when that
-#                       venv exists, else /usr/bin/python3; the venv setup is in train_step_torch.py's header)
+#   BENCH_PYTHON=<py>   python for the PyTorch side (default $BUILD/bench-venv/bin/python, made by
+#                       bench/setup-venv.sh on first use)
 #
 # The two sides run one after the other, so a busy machine can slow one more than the other: the load
 # average is printed before each, and each side also reports its fastest step.
@@ -22,15 +22,12 @@ set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 THREADS=${BENCH_THREADS:-2}
-UPSTREAM_DIR=${UPSTREAM_DIR:-/work/upstream}
 OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 export OMP_WAIT_POLICY
-if [ -z "${BENCH_PYTHON:-}" ]; then
-    BENCH_PYTHON=/usr/bin/python3
-    [ -x /tmp/bv2-bench-venv/bin/python ] && BENCH_PYTHON=/tmp/bv2-bench-venv/bin/python
-fi
-config_arg=""
-[ -f "$UPSTREAM_DIR/configs/config.json" ] && config_arg="--config $UPSTREAM_DIR/configs/config.json"
+. bench/lib.sh
+bench_need_upstream
+bench_python
+config_arg="--config $UPSTREAM_DIR/configs/config.json"
 
 # Our side: `bv2-bench --train-step` once bench_ops.c dispatches to it, else a stand-alone binary linked
 # from the same objects with the Makefile's own flags (an extra rule read from stdin; Makefile untouched).
@@ -55,10 +52,6 @@ OMP_NUM_THREADS=$THREADS $ours $config_arg "$@" | tee "$tmp/ours.txt" | grep -v 
 echo
 echo "== train step, upstream PyTorch ($BENCH_PYTHON, $THREADS threads, OMP_WAIT_POLICY=$OMP_WAIT_POLICY;" \
      "load average $(load))"
-if [ ! -d "$UPSTREAM_DIR" ]; then
-    echo "(no upstream checkout at $UPSTREAM_DIR: PyTorch side skipped)"
-    exit 0
-fi
 if ! UPSTREAM_DIR=$UPSTREAM_DIR BENCH_THREADS=$THREADS OMP_NUM_THREADS=$THREADS \
     "$BENCH_PYTHON" bench/train_step_torch.py "$@" > "$tmp/torch.txt" 2>&1; then
     cat "$tmp/torch.txt"

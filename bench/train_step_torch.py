@@ -11,18 +11,24 @@ settings, detach points, zero_grad/backward/clip_grad_value_/step order; GradSca
 disabled as bf16_run false makes them). Only what a CPU run needs differs: no DDP wrapper, no .cuda().
 
 Config: $UPSTREAM_DIR/configs/config.json (or --config). WavLM: a random transformers WavLMModel of
-wavlm-base-plus's shape (WavLMConfig defaults), built in place of AutoModel.from_pretrained - no download.
+wavlm-base-plus's shape (WavLMConfig defaults), built in place of AutoModel.from_pretrained - no download -
+and put in eval mode as from_pretrained leaves it (in training mode transformers raises on the frozen
+feature encoder: "you can only change requires_grad flags of leaf variables").
 Batch: random, collated with zero padding like TextAudioSpeakerCollate, lengths from --tx / --ty.
+At batch 1 upstream's `.squeeze()` before WavLMLoss also drops the batch dimension and WavLM then
+fails on the 1-D input; the WavLM call gets it back (unsqueeze(0)), the same work as upstream's model.
+--bf16 sets train.bf16_run: upstream's own autocast(dtype=torch.bfloat16) regions, on the CPU as
+torch.autocast("cpu", dtype=torch.bfloat16); GradScaler(enabled=True) disables itself without CUDA.
+torch 1.13 cannot run upstream's LayerNorms under CPU autocast as they are: bench/autocast_compat.py.
 
-Environment. Debian's python3-torch (1.13) in /usr/bin/python3 runs it; it lacks a few third-party
-packages, handled so:
-  transformers, numba   not in Debian's python here: install them into a venv that sees the system torch:
-                            /usr/bin/python3 -m venv --system-site-packages /tmp/bv2-bench-venv
-                            /tmp/bv2-bench-venv/bin/pip install transformers==4.30.2 numba==0.57.1
-                        (bench/step.sh uses that venv's python when it exists). Without numba the MAS
-                        falls back to upstream's loop in plain Python (slow: a warning says so).
-  torchaudio            not installable beside Debian's torch: transforms.Resample is supplied here
-                        (torchaudio 0.13's sinc_interp_hann kernel + strided conv1d, same cost).
+Environment: build/bench-venv, which bench/setup-venv.sh makes (bench/lib.sh's bench_python; step.sh,
+compare.sh and `make bench` use it): Debian's python3-torch 1.13 and python3-torchaudio, PyPI's
+transformers / numba at bench/requirements-torch.txt's versions, and a stand-in vector_quantize_pytorch
+(imported by v2.3's models.py, never used). Stand-ins here for what may still be missing:
+  numba                 without it the MAS falls back to upstream's loop in plain Python (slow: a
+                        warning says so).
+  torchaudio            transforms.Resample is supplied here when torchaudio is missing (torchaudio
+                        0.13's sinc_interp_hann kernel + strided conv1d, same cost).
   librosa               only librosa.filters.mel is used (once, cached): a numpy Slaney filterbank.
 upstream's text/__init__.py downloads BERT models when imported: `text` is loaded as a bare package
 over upstream's text/ folder exposing text.symbols, all models.py needs.
@@ -30,9 +36,10 @@ Debian's torch 1.13 returns garbage from gelu_backward when the incoming gradien
 (WavLM hits it); F.gelu is wrapped so its backward sees contiguous tensors (the golden data's fix).
 
 Prints per-step wall and CPU time, the step timeline and peak RSS, then one line
-"RESULT torch step_ms=... min_ms=... max_rss_mib=..." for bench/step.sh.
+"RESULT torch step_ms=... min_ms=... max_rss_mib=..." for bench/step.sh and bench/compare.sh.
 
-  [UPSTREAM_DIR=...] [BENCH_THREADS=2] python3 bench/train_step_torch.py [--steps 3] [--tx 147,125] [--ty 431,388]
+  [UPSTREAM_DIR=...] [BENCH_THREADS=2] build/bench-venv/bin/python bench/train_step_torch.py [--steps 3]
+      [--tx 147,125] [--ty 431,388] [--bf16]
 """
 import argparse
 import importlib.machinery
@@ -202,7 +209,18 @@ def random_wavlm():
                       conv_dim=(512,) * 7, conv_kernel=(10, 3, 3, 3, 3, 2, 2), conv_stride=(5, 2, 2, 2, 2, 2, 2),
                       conv_bias=False, num_conv_pos_embeddings=128, num_conv_pos_embedding_groups=16,
                       num_buckets=320, max_bucket_distance=800)
-    return WavLMModel(cfg)
+    return _BatchDim(WavLMModel(cfg).eval())  # eval: as from_pretrained returns it
+
+
+class _BatchDim(torch.nn.Module):
+    """The WavLM with a batch dimension put back on a 1-D input (upstream's .squeeze() at batch 1)."""
+
+    def __init__(self, wavlm):
+        super().__init__()
+        self.wavlm = wavlm
+
+    def forward(self, input_values, **kw):
+        return self.wavlm(input_values=input_values[None] if input_values.dim() == 1 else input_values, **kw)
 
 
 def build(hps):
@@ -380,6 +398,7 @@ def main():
     ap.add_argument("--config", default=os.path.join(UPSTREAM_DIR, "configs", "config.json"))
     ap.add_argument("--tx", type=pair, default=[147, 125], help="text lengths (with blanks)")
     ap.add_argument("--ty", type=pair, default=[431, 388], help="spectrogram frames (>= text lengths)")
+    ap.add_argument("--bf16", action="store_true", help="train.bf16_run: true (CPU bf16 autocast)")
     a = ap.parse_args()
     threads = int(os.environ.get("BENCH_THREADS", "2"))
     torch.set_num_threads(threads)
@@ -390,12 +409,19 @@ def main():
     F.gelu = gelu_fixed  # before WavLMModel is built: its GELUActivation keeps F.gelu
     try:
         import transformers  # noqa: F401
-    except ImportError:
-        sys.exit("error: transformers is missing: see the header of bench/train_step_torch.py (venv setup)")
+        import vector_quantize_pytorch  # noqa: F401
+    except ImportError as e:
+        sys.exit(f"error: {e}: run this with build/bench-venv/bin/python (bench/setup-venv.sh makes it)")
     from torch.cuda.amp import GradScaler
 
     with open(a.config, encoding="utf-8") as f:
         hps = HParams(**json.load(f))
+    if a.bf16:
+        hps.train["bf16_run"] = True
+        import autocast_compat  # bench/autocast_compat.py: torch 1.13's CPU norms and bf16 inputs
+
+        autocast_compat.install()
+        print(f"  bf16 autocast with {autocast_compat.NOTE} (bench/autocast_compat.py)")
     nets, optims = build(hps)
     for n in nets[:4]:
         if n is not None:
@@ -405,7 +431,9 @@ def main():
     load = os.getloadavg()[0]
     n_params = [sum(p.numel() for p in n.parameters()) if n is not None else 0 for n in nets[:4]]
     n_params.append(sum(p.numel() for p in nets[4].wavlm.parameters()))
-    print(f"PyTorch {torch.__version__} train step: {a.config}, {threads} threads, load average {load:.2f}")
+    blas = sorted({ln.split()[-1].rsplit("/", 2)[-2] for ln in open("/proc/self/maps") if "libblas" in ln})
+    print(f"PyTorch {torch.__version__} train step{' (bf16 autocast)' if hps.train.bf16_run else ''}: {a.config}, "
+          f"{threads} threads, BLAS {','.join(blas) or '?'}, load average {load:.2f}")
     print(f"  batch {len(a.tx)}: T_x {a.tx}, T_y {a.ty}; parameters: net_g {n_params[0]}, net_d {n_params[1]}, "
           f"net_dur_disc {n_params[2]}, net_wd {n_params[3]}, WavLM {n_params[4]}")
     sys.stdout.flush()

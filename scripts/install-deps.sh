@@ -30,6 +30,17 @@ openmpi-bin libmecab-dev open-jtalk-mecab-naist-jdic"
 #   libomp-dev             omp.h for clang, and LLVM's OpenMP runtime with its Archer tool for TSan
 if [ "${1:-}" = fuzz ]; then PKGS="clang libclang-rt-dev libomp-dev llvm"; fi
 
+# `install-deps.sh bench` (make bench's PyTorch side; bench/setup-venv.sh runs it) installs only what that adds:
+#   python3-torch python3-torchaudio  upstream's model code on Debian's PyTorch 1.13 (oneDNN 2.6.3) and torchaudio
+#   libopenblas0-openmp    the BLAS behind PyTorch's libblas.so.3: the OpenMP build, fastest here (reference BLAS is 4x slower)
+#   python3-venv           build/bench-venv over these system packages, plus bench/requirements-torch.txt from PyPI
+#   python3-yaml python3-requests python3-typing-extensions  the rest of what the pinned transformers imports
+#   time                   /usr/bin/time: peak RSS in bench/bert.sh
+if [ "${1:-}" = bench ]; then
+    PKGS="python3-torch python3-torchaudio libopenblas0-openmp python3-venv python3-yaml python3-requests \
+python3-typing-extensions time"
+fi
+
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
