@@ -6,12 +6,10 @@
 #include <unistd.h>
 
 #include "../src/io/yml_config.h"
+#include "fixtures.h"
 #include "test.h"
 
-static void write_yml(bv_test_state *ts, const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    BV_CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
-}
+#define write_yml(ts, path, text) BV_CHECK(bv_test_write_text(path, text) == 0, "cannot write %s", path)
 
 BV_TEST(yml_config_reads_train_ms) {
     char dir[] = "/tmp/bv_yml_XXXXXX", path[256], err[512];
