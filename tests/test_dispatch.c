@@ -61,3 +61,27 @@ BV_TEST(dispatch_backend_cache_made_once_and_given_back) {
     BV_CHECK(g_destroyed == 1 && fake.cache[BV_CACHE_MEL].p == NULL, "%s", "");
     pthread_mutex_destroy(&fake.lock);
 }
+
+/* ---------------- ops-b families: one missing-kernel check each ---------------- */
+
+/* A context on a device with the CPU's memory and an empty kernel table (k_empty). */
+static void empty_device_ctx(bv_ctx *c, bv_backend *fake) {
+    *fake = *bv_backend_get(BV_DEV_CPU);
+    fake->kernels = &k_empty;
+    fake->name = "test-device";
+    memset(fake->cache, 0, sizeof fake->cache);
+    bv_ctx_init_on(c, fake, 1 << 20, 1);
+}
+
+BV_TEST(dispatch_missing_reduce_kernel) {
+    bv_backend fake;
+    bv_ctx c;
+    empty_device_ctx(&c, &fake);
+    bv_tensor *x = bv_full(&c, BV_SHAPE(2, 3), 0.5f);
+    char msg[512];
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_sum_dim(&c, x, 1, 0)), "%s", msg);
+    BV_CHECK(strstr(msg, "sum_dim") && strstr(msg, "no reduce.sum kernel on device test-device"), "%s", msg);
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_std_dim(&c, x, 1, 0, 1)), "%s", msg);
+    BV_CHECK(strstr(msg, "std_dim") && strstr(msg, "reduce.std"), "%s", msg);
+    bv_ctx_free(&c);
+}

@@ -65,12 +65,37 @@ typedef struct bv_elementwise_kernels {
                        float p0, float p1);
 } bv_elementwise_kernels;
 
+/* ======================= ops-b families (brief "ops-b"): reduce, norm, shape, random, relpos,
+ * gate ======================= */
+
+/* A tensor seen as [outer, n, inner] around one axis: reductions and normalisations over n. */
+typedef struct bv_axis_geom {
+    int64_t outer, n, inner;
+} bv_axis_geom;
+
+/* ---------------- reduce (constructors: reduce.c) ---------------- */
+typedef struct bv_reduce_kernels {
+    /* y[o, i] = scale * sum_k x[o, k, i], summed in double; every y is `empty` when n == 0 */
+    void (*sum)(float *y, const float *x, bv_axis_geom g, double scale, float empty);
+    /* gx[o, k, i] += scale * gy[o, i] */
+    void (*sum_grad)(float *gx, const float *gy, bv_axis_geom g, float scale);
+    /* y[o, i] = sqrt(sum_k (x - mean)^2 / (n - ddof)), two passes in double; mean[o, i] kept */
+    void (*std)(float *y, float *mean, const float *x, bv_axis_geom g, int ddof);
+    /* gx += gy * (x - mean) / ((n - ddof) * y) */
+    void (*std_grad)(float *gx, const float *gy, const float *x, const float *y, const float *mean, bv_axis_geom g,
+                     int ddof);
+} bv_reduce_kernels;
+
+/* ======================= end of ops-b families ======================= */
+
 /* ---------------- the table ---------------- */
 /* Families not yet moved behind the table keep calling their CPU code directly; they are listed in
  * docs/ARCHITECTURE.md until each one has its slot struct here. */
 typedef struct bv_kernels {
     const char *device;
     const bv_elementwise_kernels *elementwise;
+    /* ops-b */
+    const bv_reduce_kernels *reduce;
 } bv_kernels;
 
 extern const bv_kernels bv_cpu_kernels;

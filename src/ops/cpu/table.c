@@ -2,8 +2,12 @@
 #include "../kernels.h"
 
 extern const bv_elementwise_kernels bv_cpu_elementwise;
+/* ops-b */
+extern const bv_reduce_kernels bv_cpu_reduce;
 
 const bv_kernels bv_cpu_kernels = {
     .device = "cpu",
     .elementwise = &bv_cpu_elementwise,
+    /* ops-b */
+    .reduce = &bv_cpu_reduce,
 };
