@@ -85,3 +85,19 @@ BV_TEST(dispatch_missing_reduce_kernel) {
     BV_CHECK(strstr(msg, "std_dim") && strstr(msg, "reduce.std"), "%s", msg);
     bv_ctx_free(&c);
 }
+
+BV_TEST(dispatch_missing_norm_kernel) {
+    bv_backend fake;
+    bv_ctx c;
+    empty_device_ctx(&c, &fake);
+    bv_tensor *x = bv_full(&c, BV_SHAPE(2, 3, 4), 0.5f);
+    char msg[512];
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_layer_norm_ch(&c, x, NULL, NULL, 1e-5f)), "%s", msg);
+    BV_CHECK(strstr(msg, "layer_norm_ch") && strstr(msg, "no norm.layer_norm kernel on device test-device"), "%s",
+             msg);
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_softmax(&c, x, -1)), "%s", msg);
+    BV_CHECK(strstr(msg, "softmax") && strstr(msg, "norm.softmax"), "%s", msg);
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_group_norm(&c, x, 3, NULL, NULL, 1e-5f)), "%s", msg);
+    BV_CHECK(strstr(msg, "group_norm") && strstr(msg, "norm.group_norm"), "%s", msg);
+    bv_ctx_free(&c);
+}

@@ -86,6 +86,34 @@ typedef struct bv_reduce_kernels {
                      int ddof);
 } bv_reduce_kernels;
 
+/* ---------------- norm (constructors: norm.c) ---------------- */
+/* Group norm of x [B, C, S...]: S = product of the dims after C, G groups of C/G channels. */
+typedef struct bv_group_geom {
+    int64_t B, C, G, S;
+} bv_group_geom;
+
+typedef struct bv_norm_kernels {
+    /* layer norm over n of [outer, n, inner]: y = (x - mean) * rstd * gamma + beta (gamma, beta [n]
+     * or NULL); mean, rstd [outer, inner] kept for the gradient */
+    void (*layer_norm)(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta,
+                       bv_axis_geom g, float eps);
+    void (*layer_norm_grad_x)(float *gx, const float *gy, const float *x, const float *mean, const float *rstd,
+                              const float *gamma, bv_axis_geom g);
+    /* ggamma[c] += sum gy * xhat, gbeta[c] += sum gy (either may be NULL) */
+    void (*layer_norm_grad_affine)(float *ggamma, float *gbeta, const float *gy, const float *x, const float *mean,
+                                   const float *rstd, bv_axis_geom g);
+    /* group norm: mean, rstd [B * G] */
+    void (*group_norm)(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta,
+                       bv_group_geom gg, float eps);
+    void (*group_norm_grad_x)(float *gx, const float *gy, const float *x, const float *mean, const float *rstd,
+                              const float *gamma, bv_group_geom gg);
+    void (*group_norm_grad_affine)(float *ggamma, float *gbeta, const float *gy, const float *x, const float *mean,
+                                   const float *rstd, bv_group_geom gg);
+    /* softmax (log_out 0) or log_softmax (1) over n; grad from the output y */
+    void (*softmax)(float *y, const float *x, bv_axis_geom g, int log_out);
+    void (*softmax_grad)(float *gx, const float *gy, const float *y, bv_axis_geom g, int log_out);
+} bv_norm_kernels;
+
 /* ======================= end of ops-b families ======================= */
 
 /* ---------------- the table ---------------- */
@@ -96,6 +124,7 @@ typedef struct bv_kernels {
     const bv_elementwise_kernels *elementwise;
     /* ops-b */
     const bv_reduce_kernels *reduce;
+    const bv_norm_kernels *norm;
 } bv_kernels;
 
 extern const bv_kernels bv_cpu_kernels;

@@ -4,10 +4,12 @@
 extern const bv_elementwise_kernels bv_cpu_elementwise;
 /* ops-b */
 extern const bv_reduce_kernels bv_cpu_reduce;
+extern const bv_norm_kernels bv_cpu_norm;
 
 const bv_kernels bv_cpu_kernels = {
     .device = "cpu",
     .elementwise = &bv_cpu_elementwise,
     /* ops-b */
     .reduce = &bv_cpu_reduce,
+    .norm = &bv_cpu_norm,
 };
