@@ -101,3 +101,20 @@ BV_TEST(dispatch_missing_norm_kernel) {
     BV_CHECK(strstr(msg, "group_norm") && strstr(msg, "norm.group_norm"), "%s", msg);
     bv_ctx_free(&c);
 }
+
+BV_TEST(dispatch_missing_shape_kernel) {
+    bv_backend fake;
+    bv_ctx c;
+    empty_device_ctx(&c, &fake);
+    bv_tensor *x = bv_full(&c, BV_SHAPE(2, 3), 0.5f);
+    char msg[512];
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_transpose(&c, x, 0, 1)), "%s", msg);
+    BV_CHECK(strstr(msg, "transpose") && strstr(msg, "no shape.strided kernel on device test-device"), "%s", msg);
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_pad(&c, x, 2, (int64_t[]){1, 1}, BV_PAD_CONSTANT, 0.0f)), "%s", msg);
+    BV_CHECK(strstr(msg, "pad") && strstr(msg, "shape.pad"), "%s", msg);
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_masked_fill(&c, x, x, 0.0f)), "%s", msg);
+    BV_CHECK(strstr(msg, "masked_fill") && strstr(msg, "shape.masked_fill"), "%s", msg);
+    bv_tensor *r = bv_reshape(&c, x, BV_SHAPE(3, 2)); /* a view: no kernel needed */
+    BV_CHECK(r->shape[0] == 3 && r->data == x->data, "%s", "reshape");
+    bv_ctx_free(&c);
+}

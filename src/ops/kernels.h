@@ -13,6 +13,7 @@
 #ifndef BV_OPS_KERNELS_H
 #define BV_OPS_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../core/backend.h"
@@ -114,6 +115,56 @@ typedef struct bv_norm_kernels {
     void (*softmax_grad)(float *gx, const float *gy, const float *y, bv_axis_geom g, int log_out);
 } bv_norm_kernels;
 
+/* ---------------- shape (constructors: shape.c) ---------------- */
+typedef enum { BV_STRIDED_COPY32, BV_STRIDED_COPY64, BV_STRIDED_ADD } bv_strided_kind;
+
+/* One view pair, listed in dst iteration order. Strides are in elements; src strides may be 0
+ * (broadcast) or negative (flip); dst strides may be 0 only in add mode (a reduction). */
+typedef struct bv_strided_view {
+    int nd;
+    int64_t n[BV_MAX_DIMS];
+    int64_t sd[BV_MAX_DIMS];
+    int64_t ss[BV_MAX_DIMS];
+} bv_strided_view;
+
+/* F.pad, planned by the constructor: for every output dim the source index of each output position
+ * (-1: the constant), map[d] in the context's arena. */
+typedef struct bv_pad_plan {
+    int nd;
+    int64_t xshape[BV_MAX_DIMS], yshape[BV_MAX_DIMS], ynumel;
+    int64_t *map[BV_MAX_DIMS];
+    int64_t lo[BV_MAX_DIMS], hi[BV_MAX_DIMS]; /* output range where map[j] == j - left */
+    int64_t left[BV_MAX_DIMS];
+    int first_padded;                          /* first dim with a non-zero pad (nd if none) */
+    float value;
+} bv_pad_plan;
+
+/* masked_fill: x's shape, and the mask's strides aligned to x's dims (0 where it broadcasts). */
+typedef struct bv_mask_layout {
+    int nd;
+    int64_t shape[BV_MAX_DIMS], ms[BV_MAX_DIMS], numel;
+    int mask_i64;        /* mask dtype: i64 (1) or f32 (0) */
+    int fill_where_zero; /* fill where mask == 0 instead of mask != 0 */
+} bv_mask_layout;
+
+typedef struct bv_shape_kernels {
+    /* dst[view] = src[view] (copy kinds, f32 or i64) or dst[view] += src[view] (BV_STRIDED_ADD, f32) */
+    void (*strided)(bv_strided_kind k, void *dst, const void *src, bv_strided_view v);
+    /* gx += gy over n elements */
+    void (*accumulate)(float *gx, const float *gy, int64_t n);
+    void (*copy)(void *dst, const void *src, size_t bytes);
+    /* y = pad(x) (i64: int64 elements, else f32); gx += pad^T(gy), parallel_all for constant pads */
+    void (*pad)(void *y, const void *x, const bv_pad_plan *p, int i64);
+    void (*pad_grad)(float *gx, const float *gy, const bv_pad_plan *p, int parallel_all);
+    /* running sums over D of [outer, D, inner] in double; reverse sums from the end; accumulate: y += */
+    void (*cumsum)(float *y, const float *x, int64_t outer, int64_t D, int64_t inner, int reverse, int accumulate);
+    /* backward 0: out = fill ? value : in; backward 1: out += fill ? 0 : in */
+    void (*masked_fill)(float *out, const float *in, const void *mask, const bv_mask_layout *l, float value,
+                        int backward);
+    void (*i64_to_f32)(float *y, const int64_t *x, int64_t n);
+    void (*f32_to_i64)(int64_t *y, const float *x, int64_t n); /* truncation as .long() */
+} bv_shape_kernels;
+
 /* ======================= end of ops-b families ======================= */
 
 /* ---------------- the table ---------------- */
@@ -125,6 +176,7 @@ typedef struct bv_kernels {
     /* ops-b */
     const bv_reduce_kernels *reduce;
     const bv_norm_kernels *norm;
+    const bv_shape_kernels *shape;
 } bv_kernels;
 
 extern const bv_kernels bv_cpu_kernels;

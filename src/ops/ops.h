@@ -130,6 +130,8 @@ bv_tensor *bv_expand(bv_ctx *ctx, bv_tensor *x, int ndim, const int64_t *shape);
 bv_tensor *bv_cumsum(bv_ctx *ctx, bv_tensor *x, int dim);
 /* where mask != 0 (mask f32 or i64, broadcast to x): value, else x. No grad where masked. */
 bv_tensor *bv_masked_fill(bv_ctx *ctx, bv_tensor *x, bv_tensor *mask, float value);
+/* where mask == 0: value, else x (torch's x.masked_fill(mask == 0, value) without the temporary). */
+bv_tensor *bv_masked_fill_zero(bv_ctx *ctx, bv_tensor *x, bv_tensor *mask, float value);
 bv_tensor *bv_copy(bv_ctx *ctx, bv_tensor *x);
 /* commons.slice_segments: x [B, C, T], ids I64 [B] -> [B, C, seg] (x[b, :, ids[b]:ids[b]+seg]). */
 bv_tensor *bv_slice_segments(bv_ctx *ctx, bv_tensor *x, bv_tensor *ids, int64_t segment_size);

@@ -5,6 +5,7 @@ extern const bv_elementwise_kernels bv_cpu_elementwise;
 /* ops-b */
 extern const bv_reduce_kernels bv_cpu_reduce;
 extern const bv_norm_kernels bv_cpu_norm;
+extern const bv_shape_kernels bv_cpu_shape;
 
 const bv_kernels bv_cpu_kernels = {
     .device = "cpu",
@@ -12,4 +13,5 @@ const bv_kernels bv_cpu_kernels = {
     /* ops-b */
     .reduce = &bv_cpu_reduce,
     .norm = &bv_cpu_norm,
+    .shape = &bv_cpu_shape,
 };
