@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "../core/backend.h"
+#include "../core/rng.h"
 #include "../core/tensor.h"
 
 /* ---------------- elementwise (constructors: elementwise.c) ---------------- */
@@ -165,6 +166,19 @@ typedef struct bv_shape_kernels {
     void (*f32_to_i64)(int64_t *y, const float *x, int64_t n); /* truncation as .long() */
 } bv_shape_kernels;
 
+/* ---------------- random (constructors: random.c, init.c) ---------------- */
+/* Draws come from the host-side rng in element order (a replayable sequence), whatever the device. */
+typedef struct bv_random_kernels {
+    /* t[i] = (float)(normal * sd) */
+    void (*normal)(float *t, int64_t n, bv_rng *rng, double sd);
+    /* t[i] = (float)uniform, in [0, 1) */
+    void (*uniform)(float *t, int64_t n, bv_rng *rng);
+    /* t[i] = (float)((2 * uniform - 1) * bound): U(-bound, bound) as the parameter initialisers draw it */
+    void (*uniform_sym)(float *t, int64_t n, bv_rng *rng, double bound);
+    /* keep[i] = uniform >= p ? 1 / (1 - p) : 0 */
+    void (*dropout_mask)(float *keep, int64_t n, bv_rng *rng, float p);
+} bv_random_kernels;
+
 /* ======================= end of ops-b families ======================= */
 
 /* ---------------- the table ---------------- */
@@ -177,6 +191,7 @@ typedef struct bv_kernels {
     const bv_reduce_kernels *reduce;
     const bv_norm_kernels *norm;
     const bv_shape_kernels *shape;
+    const bv_random_kernels *random;
 } bv_kernels;
 
 extern const bv_kernels bv_cpu_kernels;

@@ -6,6 +6,7 @@ extern const bv_elementwise_kernels bv_cpu_elementwise;
 extern const bv_reduce_kernels bv_cpu_reduce;
 extern const bv_norm_kernels bv_cpu_norm;
 extern const bv_shape_kernels bv_cpu_shape;
+extern const bv_random_kernels bv_cpu_random;
 
 const bv_kernels bv_cpu_kernels = {
     .device = "cpu",
@@ -14,4 +15,5 @@ const bv_kernels bv_cpu_kernels = {
     .reduce = &bv_cpu_reduce,
     .norm = &bv_cpu_norm,
     .shape = &bv_cpu_shape,
+    .random = &bv_cpu_random,
 };
