@@ -132,3 +132,16 @@ BV_TEST(dispatch_missing_random_kernel) {
     BV_CHECK(bv_dropout(&c, x, 0.5f, 0) == x, "%s", "eval-mode dropout needs no kernel");
     bv_ctx_free(&c);
 }
+
+BV_TEST(dispatch_missing_relpos_kernel) {
+    bv_backend fake;
+    bv_ctx c;
+    empty_device_ctx(&c, &fake);
+    bv_tensor *q = bv_full(&c, BV_SHAPE(1, 2, 5, 3), 0.5f), *emb = bv_full(&c, BV_SHAPE(1, 3, 3), 0.5f);
+    char msg[512];
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_mha_rel_logits(&c, q, emb)), "%s", msg);
+    BV_CHECK(strstr(msg, "mha_rel_logits") && strstr(msg, "no relpos.logits kernel on device test-device"), "%s", msg);
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_attn_proximal_bias(&c, 4)), "%s", msg);
+    BV_CHECK(strstr(msg, "attn_proximal_bias") && strstr(msg, "relpos.proximal_bias"), "%s", msg);
+    bv_ctx_free(&c);
+}

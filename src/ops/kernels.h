@@ -179,6 +179,28 @@ typedef struct bv_random_kernels {
     void (*dropout_mask)(float *keep, int64_t n, bv_rng *rng, float p);
 } bv_random_kernels;
 
+/* ---------------- relpos (constructors: relpos.c) ---------------- */
+/* BH = B * h rows of L positions, H heads, hs = 1 when emb is shared by the heads (emb [1, 2w+1, K],
+ * else [H, 2w+1, K]); band |j - i| <= w, emb row j - i + w. */
+typedef struct bv_relpos_kernels {
+    /* out[bh, i, j] = q[bh, i, :] . emb[., j - i + w, :] inside the band (out pre-zeroed) */
+    void (*logits)(float *out, const float *q, const float *emb, int64_t BH, int64_t H, int64_t hs, int64_t L,
+                   int64_t K, int64_t w);
+    /* dst[bh, i, :] += sum_j band[bh, i, j] emb[., j - i + w, :] (rel_values forward; d q of logits) */
+    void (*band_times_emb)(float *dst, const float *band, const float *emb, int64_t BH, int64_t H, int64_t hs,
+                           int64_t L, int64_t K, int64_t w);
+    /* demb[., r, :] += sum_{bh, i; j = i + r - w} band[bh, i, j] * rows[bh, i, :] */
+    void (*band_outer_rows)(float *demb, const float *band, const float *rows, int64_t BH, int64_t H, int64_t hs,
+                            int64_t L, int64_t K, int64_t w);
+    /* dp[bh, i, j] += g[bh, i, :] . emb[., j - i + w, :] inside the band */
+    void (*values_grad_p)(float *dp, const float *g, const float *emb, int64_t BH, int64_t H, int64_t hs, int64_t L,
+                          int64_t K, int64_t w);
+    /* b [T, T] = -log1p(|i - j|) */
+    void (*proximal_bias)(float *b, int64_t T);
+    /* b [T, T] = 1 outside |j - i| <= bl, else 0 */
+    void (*local_mask)(float *b, int64_t T, int64_t bl);
+} bv_relpos_kernels;
+
 /* ======================= end of ops-b families ======================= */
 
 /* ---------------- the table ---------------- */
@@ -192,6 +214,7 @@ typedef struct bv_kernels {
     const bv_norm_kernels *norm;
     const bv_shape_kernels *shape;
     const bv_random_kernels *random;
+    const bv_relpos_kernels *relpos;
 } bv_kernels;
 
 extern const bv_kernels bv_cpu_kernels;

@@ -7,7 +7,7 @@
  * Layout is PyTorch's. Shapes are given in the comments as [dims].
  *
  * Implementation files: elementwise.c, reduce.c, linalg.c, norm.c, shape.c, conv.c, lstm.c,
- * spline.c, stft.c, resample.c, random.c, align.c (non-differentiable helpers).
+ * spline.c, stft.c, resample.c, random.c, relpos.c, align.c (non-differentiable helpers).
  */
 #ifndef BV_OPS_H
 #define BV_OPS_H
@@ -148,6 +148,20 @@ bv_tensor *bv_randn_like(bv_ctx *ctx, const bv_tensor *t);
 bv_tensor *bv_rand_like(bv_ctx *ctx, const bv_tensor *t);
 /* nn.Dropout in train mode: zero with prob p, scale kept ones by 1/(1-p). p == 0 returns x. */
 bv_tensor *bv_dropout(bv_ctx *ctx, bv_tensor *x, float p, int training);
+
+/* ---------------- relpos.c (MultiHeadAttention's relative positions) ----------------
+ * The relative terms of upstream's attention as a band |j - i| <= w with emb row r = j - i + w
+ * (rows outside the window are upstream's zero padding), in O(L * (2w+1) * k).
+ * emb [1 or n_heads, 2w+1, k]; w is read from emb's shape. */
+/* q [B, h, L, k] -> logits [B, h, L, L]: out[b,h,i,j] = q[b,h,i,:] . emb[., j-i+w, :] */
+bv_tensor *bv_mha_rel_logits(bv_ctx *ctx, bv_tensor *q, bv_tensor *emb);
+/* p [B, h, L, L] -> [B, h, L, k]: out[b,h,i,:] = sum_j p[b,h,i,j] * emb[., j-i+w, :] */
+bv_tensor *bv_mha_rel_values(bv_ctx *ctx, bv_tensor *p, bv_tensor *emb);
+/* _attention_bias_proximal: -log1p(|i - j|) as [1, 1, T, T] (no grad). */
+bv_tensor *bv_attn_proximal_bias(bv_ctx *ctx, int64_t T);
+/* 1 outside the band |j - i| <= block_length, else 0, as [1, 1, T, T] (no grad): the positions
+ * upstream's local attention fills with -1e4. */
+bv_tensor *bv_attn_local_mask(bv_ctx *ctx, int64_t T, int64_t block_length);
 
 /* ---------------- lstm.c ---------------- */
 /* nn.LSTM(batch_first=True), one layer, gate order i,f,g,o, zero initial state, no packing.

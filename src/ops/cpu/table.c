@@ -7,6 +7,7 @@ extern const bv_reduce_kernels bv_cpu_reduce;
 extern const bv_norm_kernels bv_cpu_norm;
 extern const bv_shape_kernels bv_cpu_shape;
 extern const bv_random_kernels bv_cpu_random;
+extern const bv_relpos_kernels bv_cpu_relpos;
 
 const bv_kernels bv_cpu_kernels = {
     .device = "cpu",
@@ -16,4 +17,5 @@ const bv_kernels bv_cpu_kernels = {
     .norm = &bv_cpu_norm,
     .shape = &bv_cpu_shape,
     .random = &bv_cpu_random,
+    .relpos = &bv_cpu_relpos,
 };
