@@ -145,3 +145,15 @@ BV_TEST(dispatch_missing_relpos_kernel) {
     BV_CHECK(strstr(msg, "attn_proximal_bias") && strstr(msg, "relpos.proximal_bias"), "%s", msg);
     bv_ctx_free(&c);
 }
+
+BV_TEST(dispatch_missing_gate_kernel) {
+    bv_backend fake;
+    bv_ctx c;
+    empty_device_ctx(&c, &fake);
+    bv_tensor *a = bv_full(&c, BV_SHAPE(1, 4, 3), 0.5f);
+    char msg[512];
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_fused_add_tanh_sigmoid_multiply(&c, a, NULL, 2)), "%s", msg);
+    BV_CHECK(strstr(msg, "fused_add_tanh_sigmoid_multiply") && strstr(msg, "no gate.fwd kernel on device test-device"),
+             "%s", msg);
+    bv_ctx_free(&c);
+}

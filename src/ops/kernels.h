@@ -201,6 +201,16 @@ typedef struct bv_relpos_kernels {
     void (*local_mask)(float *b, int64_t T, int64_t bl);
 } bv_relpos_kernels;
 
+/* ---------------- gate (constructor: gate.c) ---------------- */
+/* a [B, 2n, T], b [B, 2n, Tb] (Tb == T, or 1: broadcast over time) or NULL (zeros). */
+typedef struct bv_gate_kernels {
+    /* out [B, n, T] = tanh(a + b)[:, :n] * sigmoid(a + b)[:, n:] */
+    void (*fwd)(float *out, const float *a, const float *b, int64_t B, int64_t n, int64_t T, int64_t Tb);
+    /* ga += d a, gb += d b (summed over time when Tb == 1); either may be NULL; din [B, 2n, T] scratch */
+    void (*grad)(float *ga, float *gb, float *din, const float *gout, const float *a, const float *b, int64_t B,
+                 int64_t n, int64_t T, int64_t Tb);
+} bv_gate_kernels;
+
 /* ======================= end of ops-b families ======================= */
 
 /* ---------------- the table ---------------- */
@@ -215,6 +225,7 @@ typedef struct bv_kernels {
     const bv_shape_kernels *shape;
     const bv_random_kernels *random;
     const bv_relpos_kernels *relpos;
+    const bv_gate_kernels *gate;
 } bv_kernels;
 
 extern const bv_kernels bv_cpu_kernels;

@@ -7,7 +7,7 @@
  * Layout is PyTorch's. Shapes are given in the comments as [dims].
  *
  * Implementation files: elementwise.c, reduce.c, linalg.c, norm.c, shape.c, conv.c, lstm.c,
- * spline.c, stft.c, resample.c, random.c, relpos.c, align.c (non-differentiable helpers).
+ * spline.c, stft.c, resample.c, random.c, relpos.c, gate.c, align.c (non-differentiable helpers).
  */
 #ifndef BV_OPS_H
 #define BV_OPS_H
@@ -162,6 +162,12 @@ bv_tensor *bv_attn_proximal_bias(bv_ctx *ctx, int64_t T);
 /* 1 outside the band |j - i| <= block_length, else 0, as [1, 1, T, T] (no grad): the positions
  * upstream's local attention fills with -1e4. */
 bv_tensor *bv_attn_local_mask(bv_ctx *ctx, int64_t T, int64_t block_length);
+
+/* ---------------- gate.c ---------------- */
+/* commons.fused_add_tanh_sigmoid_multiply(a, b, [n_channels]):
+ * a [B, 2n, T], b [B, 2n, T] or [B, 2n, 1] (broadcast over time) or NULL (zeros)
+ * -> tanh(a + b)[:, :n] * sigmoid(a + b)[:, n:]  [B, n, T]. */
+bv_tensor *bv_fused_add_tanh_sigmoid_multiply(bv_ctx *ctx, bv_tensor *a, bv_tensor *b, int n_channels);
 
 /* ---------------- lstm.c ---------------- */
 /* nn.LSTM(batch_first=True), one layer, gate order i,f,g,o, zero initial state, no packing.

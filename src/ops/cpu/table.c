@@ -8,6 +8,7 @@ extern const bv_norm_kernels bv_cpu_norm;
 extern const bv_shape_kernels bv_cpu_shape;
 extern const bv_random_kernels bv_cpu_random;
 extern const bv_relpos_kernels bv_cpu_relpos;
+extern const bv_gate_kernels bv_cpu_gate;
 
 const bv_kernels bv_cpu_kernels = {
     .device = "cpu",
@@ -18,4 +19,5 @@ const bv_kernels bv_cpu_kernels = {
     .shape = &bv_cpu_shape,
     .random = &bv_cpu_random,
     .relpos = &bv_cpu_relpos,
+    .gate = &bv_cpu_gate,
 };
