@@ -13,23 +13,19 @@
 
 /* ======================= parameter init helpers ======================= */
 
-static void fill_uniform(bv_tensor *t, bv_rng *rng, double bound) {
-    for (int64_t i = 0; i < t->numel; i++) t->data[i] = (float)((2.0 * bv_rng_uniform(rng) - 1.0) * bound);
-}
-
 /* nn.Conv1d / nn.Linear default: kaiming_uniform(a=sqrt(5)) -> U(+-1/sqrt(fan_in)), same for bias. */
 static void init_conv_default(bv_tensor *w, bv_tensor *b, bv_rng *rng) {
     int64_t fan_in = w->numel / w->shape[0];
     double bound = fan_in > 0 ? 1.0 / sqrt((double)fan_in) : 0.0;
-    fill_uniform(w, rng, bound);
-    if (b) fill_uniform(b, rng, bound);
+    bv_init_uniform(w, rng, bound);
+    if (b) bv_init_uniform(b, rng, bound);
 }
 
 /* nn.init.xavier_uniform_ for a conv weight [out, in, k]. */
 static void init_xavier(bv_tensor *w, bv_rng *rng) {
     int64_t rf = w->numel / (w->shape[0] * w->shape[1]);
     double fan_in = (double)(w->shape[1] * rf), fan_out = (double)(w->shape[0] * rf);
-    fill_uniform(w, rng, sqrt(6.0 / (fan_in + fan_out)));
+    bv_init_uniform(w, rng, sqrt(6.0 / (fan_in + fan_out)));
 }
 
 static bv_tensor *param(bv_params *ps, const char *prefix, const char *name, int ndim, const int64_t *shape) {
@@ -81,15 +77,15 @@ void bv_mha_reset_parameters(const bv_mha *m, bv_rng *rng) {
     init_conv_default(m->conv_o_w, m->conv_o_b, rng);
     if (m->emb_rel_k) {
         double sd = 1.0 / sqrt((double)m->k_channels);
-        for (int64_t i = 0; i < m->emb_rel_k->numel; i++) m->emb_rel_k->data[i] = (float)(bv_rng_normal(rng) * sd);
-        for (int64_t i = 0; i < m->emb_rel_v->numel; i++) m->emb_rel_v->data[i] = (float)(bv_rng_normal(rng) * sd);
+        bv_init_normal(m->emb_rel_k, rng, sd);
+        bv_init_normal(m->emb_rel_v, rng, sd);
     }
     init_xavier(m->conv_q_w, rng);
     init_xavier(m->conv_k_w, rng);
     init_xavier(m->conv_v_w, rng);
     if (m->cfg.proximal_init) {
-        memcpy(m->conv_k_w->data, m->conv_q_w->data, sizeof(float) * (size_t)m->conv_q_w->numel);
-        memcpy(m->conv_k_b->data, m->conv_q_b->data, sizeof(float) * (size_t)m->conv_q_b->numel);
+        bv_init_copy(m->conv_k_w, m->conv_q_w);
+        bv_init_copy(m->conv_k_b, m->conv_q_b);
     }
 }
 
@@ -243,7 +239,7 @@ static void layer_norm_p(bv_layer_norm_p *ln, bv_params *ps, const char *prefix,
                          int64_t H) {
     ln->gamma = bv_params_addf(ps, BV_SHAPE(H), "%s%s.%d.gamma", prefix, group, i); // norm_layers_*.%d.gamma
     ln->beta = bv_params_addf(ps, BV_SHAPE(H), "%s%s.%d.beta", prefix, group, i);   // norm_layers_*.%d.beta
-    for (int64_t c = 0; c < H; c++) ln->gamma->data[c] = 1.0f;
+    bv_init_fill(ln->gamma, 1.0f);
 }
 
 bv_encoder *bv_encoder_new(bv_params *ps, const char *prefix, const bv_encoder_cfg *cfg) {
@@ -298,8 +294,8 @@ void bv_encoder_reset_parameters(const bv_encoder *e, bv_rng *rng) {
         bv_ffn_reset_parameters(&e->ffn[i], rng);
         bv_layer_norm_p *ln[2] = {&e->norm1[i], &e->norm2[i]};
         for (int k = 0; k < 2; k++) {
-            for (int64_t c = 0; c < ln[k]->gamma->numel; c++) ln[k]->gamma->data[c] = 1.0f;
-            memset(ln[k]->beta->data, 0, sizeof(float) * (size_t)ln[k]->beta->numel);
+            bv_init_fill(ln[k]->gamma, 1.0f);
+            bv_init_fill(ln[k]->beta, 0.0f);
         }
     }
 }

@@ -114,6 +114,8 @@ typedef struct bv_norm_kernels {
     /* softmax (log_out 0) or log_softmax (1) over n; grad from the output y */
     void (*softmax)(float *y, const float *x, bv_axis_geom g, int log_out);
     void (*softmax_grad)(float *gx, const float *gy, const float *y, bv_axis_geom g, int log_out);
+    /* g[o] = sqrt(sum_j v[o, j]^2) over rows of cols elements, summed in double */
+    void (*row_norm)(float *g, const float *v, int64_t rows, int64_t cols);
 } bv_norm_kernels;
 
 /* ---------------- shape (constructors: shape.c) ---------------- */
@@ -164,9 +166,10 @@ typedef struct bv_shape_kernels {
                         int backward);
     void (*i64_to_f32)(float *y, const int64_t *x, int64_t n);
     void (*f32_to_i64)(int64_t *y, const float *x, int64_t n); /* truncation as .long() */
+    void (*fill)(float *t, int64_t n, float v);
 } bv_shape_kernels;
 
-/* ---------------- random (constructors: random.c, init.c) ---------------- */
+/* ---------------- random (constructors: random.c; parameter initialisers: init.c) ---------------- */
 /* Draws come from the host-side rng in element order (a replayable sequence), whatever the device. */
 typedef struct bv_random_kernels {
     /* t[i] = (float)(normal * sd) */

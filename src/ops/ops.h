@@ -7,7 +7,8 @@
  * Layout is PyTorch's. Shapes are given in the comments as [dims].
  *
  * Implementation files: elementwise.c, reduce.c, linalg.c, norm.c, shape.c, conv.c, lstm.c,
- * spline.c, stft.c, resample.c, random.c, relpos.c, gate.c, align.c (non-differentiable helpers).
+ * spline.c, stft.c, resample.c, random.c, relpos.c, gate.c, init.c (parameter initialisers),
+ * align.c (non-differentiable helpers).
  */
 #ifndef BV_OPS_H
 #define BV_OPS_H
@@ -168,6 +169,17 @@ bv_tensor *bv_attn_local_mask(bv_ctx *ctx, int64_t T, int64_t block_length);
  * a [B, 2n, T], b [B, 2n, T] or [B, 2n, 1] (broadcast over time) or NULL (zeros)
  * -> tanh(a + b)[:, :n] * sigmoid(a + b)[:, n:]  [B, n, T]. */
 bv_tensor *bv_fused_add_tanh_sigmoid_multiply(bv_ctx *ctx, bv_tensor *a, bv_tensor *b, int n_channels);
+
+/* ---------------- init.c: in-place parameter initialisers (upstream's reset_parameters) -------
+ * No context and no tape: each writes an f32 tensor on its own device through that backend's
+ * kernels (a missing kernel is a fatal error naming the initialiser). Draws come from rng one per
+ * element in order, the same sequence on every device. */
+void bv_init_uniform(bv_tensor *t, bv_rng *rng, double bound); /* (float)((2u - 1) * bound): U(-bound, bound) */
+void bv_init_normal(bv_tensor *t, bv_rng *rng, double sd);     /* (float)(N(0, 1) * sd) */
+void bv_init_fill(bv_tensor *t, float v);
+void bv_init_copy(bv_tensor *dst, const bv_tensor *src);        /* same numel */
+/* weight_norm at creation: g[o] = ||v[o, ...]|| over everything but dim 0 (g has v.shape[0] elements). */
+void bv_init_weight_norm_g(bv_tensor *g, const bv_tensor *v);
 
 /* ---------------- lstm.c ---------------- */
 /* nn.LSTM(batch_first=True), one layer, gate order i,f,g,o, zero initial state, no packing.

@@ -230,6 +230,15 @@ static void softmax_backward_kernel(float *restrict gx, const float *restrict gy
     });
 }
 
+/* weight_norm's g at creation: the norm of each output row of v. */
+static void row_norm(float *g, const float *v, int64_t rows, int64_t cols) {
+    for (int64_t o = 0; o < rows; o++) {
+        double ss = 0;
+        for (int64_t j = 0; j < cols; j++) ss += (double)v[o * cols + j] * v[o * cols + j];
+        g[o] = (float)sqrt(ss);
+    }
+}
+
 const bv_norm_kernels bv_cpu_norm = {
     .layer_norm = ln_forward,
     .layer_norm_grad_x = ln_backward_x,
@@ -239,4 +248,5 @@ const bv_norm_kernels bv_cpu_norm = {
     .group_norm_grad_affine = gn_backward_affine,
     .softmax = softmax_forward,
     .softmax_grad = softmax_backward_kernel,
+    .row_norm = row_norm,
 };

@@ -327,6 +327,10 @@ static void f32_to_i64(int64_t *y, const float *x, int64_t n) {
     }
 }
 
+static void fill(float *t, int64_t n, float v) {
+    for (int64_t i = 0; i < n; i++) t[i] = v;
+}
+
 const bv_shape_kernels bv_cpu_shape = {
     .strided = strided_apply,
     .accumulate = accumulate,
@@ -337,4 +341,5 @@ const bv_shape_kernels bv_cpu_shape = {
     .masked_fill = masked_fill,
     .i64_to_f32 = i64_to_f32,
     .f32_to_i64 = f32_to_i64,
+    .fill = fill,
 };
