@@ -625,14 +625,15 @@ bv_tensor *bv_slice_segments(bv_ctx *ctx, bv_tensor *x, bv_tensor *ids, int64_t 
     if (segment_size < 0 || segment_size > T)
         bv_ctx_error(ctx, "slice_segments", "segment_size %lld does not fit x %s", (long long)segment_size,
                      bv_shape_str(x, b, sizeof b));
+    /* the starts come to the host: they are checked here and become offsets of the kernel calls */
     int64_t *saved = bv_arena_alloc(&ctx->arena, sizeof(int64_t) * (size_t)(B ? B : 1));
+    ctx->be->mem.to_host(saved, ids->idata, sizeof(int64_t) * (size_t)B);
     for (int64_t i = 0; i < B; i++) {
-        int64_t s = ids->idata[i];
+        int64_t s = saved[i];
         if (s < 0 || s + segment_size > T)
             bv_ctx_error(ctx, "slice_segments", "ids[%lld] = %lld: segment of %lld leaves x %s (ids %s)", (long long)i,
                          (long long)s, (long long)segment_size, bv_shape_str(x, b, sizeof b),
                          bv_shape_str(ids, a, sizeof a));
-        saved[i] = s;
     }
     bv_tensor *y = bv_new(ctx, x->dtype, 3, (int64_t[]){B, C, segment_size}); // [B, C, seg]
     size_t es = elem_size(x);
