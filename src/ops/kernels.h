@@ -68,7 +68,8 @@ typedef struct bv_elementwise_kernels {
 } bv_elementwise_kernels;
 
 /* ======================= ops-b families (brief "ops-b"): reduce, norm, shape, random, relpos,
- * gate ======================= */
+ * gate; the parameter initialisers (init.c) use random, shape.fill/copy and norm.row_norm
+ * ======================= */
 
 /* A tensor seen as [outer, n, inner] around one axis: reductions and normalisations over n. */
 typedef struct bv_axis_geom {
