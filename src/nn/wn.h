@@ -1,6 +1,6 @@
 /* wn.h - modules.WN: the WaveNet-like stack of gated dilated convolutions used by the posterior
- * encoder and the residual coupling flows, and commons.fused_add_tanh_sigmoid_multiply (as a
- * fused op, it is the WN's inner loop).
+ * encoder and the residual coupling flows. Its inner loop, commons.fused_add_tanh_sigmoid_multiply,
+ * is the fused op bv_fused_add_tanh_sigmoid_multiply (src/ops/ops.h, gate.c).
  *
  * Per layer i (dilation = dilation_rate**i, "same" padding):
  *   x_in = in_layers[i](x)                                   // [B, 2H, T]
