@@ -128,7 +128,7 @@ demo:
 # sampler, the dataset and the OpenMP kernels. fuzz/tsan.supp lists what is suppressed and why.
 TSAN_CC    ?= clang
 TSAN_TESTS ?= loader sampler dataset elementwise norm reduce linalg conv stft resample lstm shape progress \
-              trainer_bounded_run trainer_sigint train_step_mas
+              trainer_bounded_run trainer_sigint train_step_mas attention_rel_ops wn_fused_gate
 ARCHER     := $(firstword $(wildcard /usr/lib/llvm-*/lib/libarcher.so))
 
 # (test_infer.c is left out: clang 14 has no _Float16 on x86-64; no threaded test lives there.)

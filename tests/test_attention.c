@@ -361,3 +361,18 @@ static void encoder_golden(bv_test_state *ts, const char *name) {
 
 BV_GOLDEN_TEST(attention_golden_A10) { encoder_golden(ts, "A10_encoder_gin_2layers"); }
 BV_GOLDEN_TEST(attention_golden_A11) { encoder_golden(ts, "A11_encoder_isflow_gin"); }
+
+/* The constant tables attention adds: -log1p(|i - j|) and the local-block mask. */
+BV_TEST(attention_proximal_bias_and_local_mask_values) {
+    bv_ctx *ctx = ts->ctx;
+    bv_tensor *b = bv_attn_proximal_bias(ctx, 4), *m = bv_attn_local_mask(ctx, 5, 1);
+    BV_CHECK(b->ndim == 4 && b->shape[2] == 4 && b->shape[3] == 4 && m->shape[2] == 5, "%s", "shapes");
+    int ok = 1;
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) ok &= b->data[i * 4 + j] == -log1pf(fabsf((float)(j - i)));
+    BV_CHECK(ok, "%s", "proximal bias values");
+    ok = 1;
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 5; j++) ok &= m->data[i * 5 + j] == (abs(j - i) > 1 ? 1.0f : 0.0f);
+    BV_CHECK(ok, "%s", "local mask values");
+}

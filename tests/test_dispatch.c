@@ -61,3 +61,99 @@ BV_TEST(dispatch_backend_cache_made_once_and_given_back) {
     BV_CHECK(g_destroyed == 1 && fake.cache[BV_CACHE_MEL].p == NULL, "%s", "");
     pthread_mutex_destroy(&fake.lock);
 }
+
+/* ---------------- ops-b families: one missing-kernel check each ---------------- */
+
+/* A context on a device with the CPU's memory and an empty kernel table (k_empty). */
+static void empty_device_ctx(bv_ctx *c, bv_backend *fake) {
+    *fake = *bv_backend_get(BV_DEV_CPU);
+    fake->kernels = &k_empty;
+    fake->name = "test-device";
+    memset(fake->cache, 0, sizeof fake->cache);
+    bv_ctx_init_on(c, fake, 1 << 20, 1);
+}
+
+BV_TEST(dispatch_missing_reduce_kernel) {
+    bv_backend fake;
+    bv_ctx c;
+    empty_device_ctx(&c, &fake);
+    bv_tensor *x = bv_full(&c, BV_SHAPE(2, 3), 0.5f);
+    char msg[512];
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_sum_dim(&c, x, 1, 0)), "%s", msg);
+    BV_CHECK(strstr(msg, "sum_dim") && strstr(msg, "no reduce.sum kernel on device test-device"), "%s", msg);
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_std_dim(&c, x, 1, 0, 1)), "%s", msg);
+    BV_CHECK(strstr(msg, "std_dim") && strstr(msg, "reduce.std"), "%s", msg);
+    bv_ctx_free(&c);
+}
+
+BV_TEST(dispatch_missing_norm_kernel) {
+    bv_backend fake;
+    bv_ctx c;
+    empty_device_ctx(&c, &fake);
+    bv_tensor *x = bv_full(&c, BV_SHAPE(2, 3, 4), 0.5f);
+    char msg[512];
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_layer_norm_ch(&c, x, NULL, NULL, 1e-5f)), "%s", msg);
+    BV_CHECK(strstr(msg, "layer_norm_ch") && strstr(msg, "no norm.layer_norm kernel on device test-device"), "%s",
+             msg);
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_softmax(&c, x, -1)), "%s", msg);
+    BV_CHECK(strstr(msg, "softmax") && strstr(msg, "norm.softmax"), "%s", msg);
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_group_norm(&c, x, 3, NULL, NULL, 1e-5f)), "%s", msg);
+    BV_CHECK(strstr(msg, "group_norm") && strstr(msg, "norm.group_norm"), "%s", msg);
+    bv_ctx_free(&c);
+}
+
+BV_TEST(dispatch_missing_shape_kernel) {
+    bv_backend fake;
+    bv_ctx c;
+    empty_device_ctx(&c, &fake);
+    bv_tensor *x = bv_full(&c, BV_SHAPE(2, 3), 0.5f);
+    char msg[512];
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_transpose(&c, x, 0, 1)), "%s", msg);
+    BV_CHECK(strstr(msg, "transpose") && strstr(msg, "no shape.strided kernel on device test-device"), "%s", msg);
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_pad(&c, x, 2, (int64_t[]){1, 1}, BV_PAD_CONSTANT, 0.0f)), "%s", msg);
+    BV_CHECK(strstr(msg, "pad") && strstr(msg, "shape.pad"), "%s", msg);
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_masked_fill(&c, x, x, 0.0f)), "%s", msg);
+    BV_CHECK(strstr(msg, "masked_fill") && strstr(msg, "shape.masked_fill"), "%s", msg);
+    bv_tensor *r = bv_reshape(&c, x, BV_SHAPE(3, 2)); /* a view: no kernel needed */
+    BV_CHECK(r->shape[0] == 3 && r->data == x->data, "%s", "reshape");
+    bv_ctx_free(&c);
+}
+
+BV_TEST(dispatch_missing_random_kernel) {
+    bv_backend fake;
+    bv_ctx c;
+    empty_device_ctx(&c, &fake);
+    bv_tensor *x = bv_full(&c, BV_SHAPE(2, 3), 0.5f);
+    char msg[512];
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_randn(&c, BV_SHAPE(4))), "%s", msg);
+    BV_CHECK(strstr(msg, "randn") && strstr(msg, "no random.normal kernel on device test-device"), "%s", msg);
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_dropout(&c, x, 0.5f, 1)), "%s", msg);
+    BV_CHECK(strstr(msg, "dropout") && strstr(msg, "random.dropout_mask"), "%s", msg);
+    BV_CHECK(bv_dropout(&c, x, 0.5f, 0) == x, "%s", "eval-mode dropout needs no kernel");
+    bv_ctx_free(&c);
+}
+
+BV_TEST(dispatch_missing_relpos_kernel) {
+    bv_backend fake;
+    bv_ctx c;
+    empty_device_ctx(&c, &fake);
+    bv_tensor *q = bv_full(&c, BV_SHAPE(1, 2, 5, 3), 0.5f), *emb = bv_full(&c, BV_SHAPE(1, 3, 3), 0.5f);
+    char msg[512];
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_mha_rel_logits(&c, q, emb)), "%s", msg);
+    BV_CHECK(strstr(msg, "mha_rel_logits") && strstr(msg, "no relpos.logits kernel on device test-device"), "%s", msg);
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_attn_proximal_bias(&c, 4)), "%s", msg);
+    BV_CHECK(strstr(msg, "attn_proximal_bias") && strstr(msg, "relpos.proximal_bias"), "%s", msg);
+    bv_ctx_free(&c);
+}
+
+BV_TEST(dispatch_missing_gate_kernel) {
+    bv_backend fake;
+    bv_ctx c;
+    empty_device_ctx(&c, &fake);
+    bv_tensor *a = bv_full(&c, BV_SHAPE(1, 4, 3), 0.5f);
+    char msg[512];
+    BV_CHECK(BV_EXPECT_ERROR(&c, msg, bv_fused_add_tanh_sigmoid_multiply(&c, a, NULL, 2)), "%s", msg);
+    BV_CHECK(strstr(msg, "fused_add_tanh_sigmoid_multiply") && strstr(msg, "no gate.fwd kernel on device test-device"),
+             "%s", msg);
+    bv_ctx_free(&c);
+}

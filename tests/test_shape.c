@@ -408,6 +408,30 @@ BV_TEST(shape_masked_fill_broadcast_f32_i64) {
     bv_gradcheck(ts, "masked_fill_i64", f_masked_fill, 1, &x, mi, GC_EPS, GC_ATOL, GC_RTOL, GC_MAX);
 }
 
+static bv_tensor *f_masked_fill_zero(bv_ctx *ctx, bv_tensor **in, void *u) {
+    return bv_masked_fill_zero(ctx, in[0], (bv_tensor *)u, -1e4f);
+}
+
+/* masked_fill_zero fills where the mask IS zero: the same as masked_fill with the complement mask. */
+BV_TEST(shape_masked_fill_zero_is_masked_fill_of_complement) {
+    bv_ctx *ctx = ts->ctx;
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 3, 5), 1.0f);
+    bv_tensor *m = bv_zeros(ctx, BV_F32, BV_SHAPE(2, 1, 5)), *mc = bv_full(ctx, BV_SHAPE(2, 1, 5), 1.0f);
+    m->data[1] = m->data[7] = m->data[8] = 1.0f;
+    mc->data[1] = mc->data[7] = mc->data[8] = 0.0f;
+    bv_tensor *a = bv_masked_fill_zero(ctx, x, m, -1e4f), *b = bv_masked_fill(ctx, x, mc, -1e4f);
+    int ok = 1;
+    for (int64_t i = 0; i < x->numel; i++) ok &= a->data[i] == b->data[i];
+    BV_CHECK(ok, "%s", "masked_fill_zero != masked_fill(complement)");
+    bv_tensor *mi = bv_zeros(ctx, BV_I64, BV_SHAPE(5));
+    mi->idata[0] = mi->idata[3] = 2;
+    bv_tensor *c = bv_masked_fill_zero(ctx, x, mi, 7.0f);
+    ok = 1;
+    for (int64_t i = 0; i < x->numel; i++) ok &= c->data[i] == (i % 5 == 0 || i % 5 == 3 ? x->data[i] : 7.0f);
+    BV_CHECK(ok, "%s", "masked_fill_zero with an i64 mask");
+    bv_gradcheck(ts, "masked_fill_zero", f_masked_fill_zero, 1, &x, m, GC_EPS, GC_ATOL, GC_RTOL, GC_MAX);
+}
+
 /* ---- slice_segments, casts ---- */
 
 static bv_tensor *f_slice_segments(bv_ctx *ctx, bv_tensor **in, void *u) {

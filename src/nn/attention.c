@@ -1,7 +1,6 @@
 /* attention.c - upstream attentions.py as modules built from ops: MultiHeadAttention (relative
- * position embeddings, proximal bias, local block mask), FFN and the speaker-conditioned Encoder,
- * plus the two fused relative-position ops the attention needs (forward, backward; gradients
- * ACCUMULATE into input grads like every op).
+ * position embeddings, proximal bias, local block mask), FFN and the speaker-conditioned Encoder.
+ * The relative-position ops it uses live in src/ops/relpos.c.
  */
 #include "attention.h"
 
@@ -12,177 +11,21 @@
 
 #include "../ops/ops.h"
 
-/* ======================= fused relative-position ops ======================= */
-
-/* Shared shape checks: a [B, h, L, X] with X = k (logits) or L (values), emb [1|h, 2w+1, k]. */
-static void rel_check(bv_ctx *ctx, const char *op, const bv_tensor *a, const bv_tensor *emb, int a_is_p) {
-    char b1[96], b2[96];
-    bv_check_cpu(ctx, op, a);
-    bv_check_cpu(ctx, op, emb);
-    bv_check_dtype(ctx, op, a, BV_F32);
-    bv_check_dtype(ctx, op, emb, BV_F32);
-    int ok = a->ndim == 4 && emb->ndim == 3 && emb->shape[1] % 2 == 1 &&
-             (emb->shape[0] == 1 || emb->shape[0] == a->shape[1]);
-    if (ok && a_is_p) ok = a->shape[2] == a->shape[3];
-    if (ok && !a_is_p) ok = emb->shape[2] == a->shape[3];
-    if (!ok)
-        bv_ctx_error(ctx, op, "%s %s does not fit emb %s (want [B, h, L, %s] and [1 or h, 2w+1, k])",
-                     a_is_p ? "p" : "q", bv_shape_str(a, b1, sizeof b1), bv_shape_str(emb, b2, sizeof b2),
-                     a_is_p ? "L" : "k");
-}
-
-/* out[bh, i, j] = q[bh, i, :] . emb[hh, j - i + w, :] for |j - i| <= w (out pre-zeroed). */
-static void rel_logits_fwd(float *out, const float *q, const float *emb, int64_t BH, int64_t H, int64_t hs,
-                           int64_t L, int64_t K, int64_t w) {
-#pragma omp parallel for schedule(static) if (BH * L * K * (2 * w + 1) > 65536)
-    for (int64_t bh = 0; bh < BH; bh++) {
-        const float *e = emb + (hs ? 0 : (bh % H)) * (2 * w + 1) * K;
-        for (int64_t i = 0; i < L; i++) {
-            const float *qi = q + (bh * L + i) * K;
-            int64_t j0 = i - w > 0 ? i - w : 0, j1 = i + w < L - 1 ? i + w : L - 1;
-            for (int64_t j = j0; j <= j1; j++) {
-                const float *er = e + (j - i + w) * K;
-                float s = 0;
-                for (int64_t d = 0; d < K; d++) s += qi[d] * er[d];
-                out[(bh * L + i) * L + j] = s;
-            }
-        }
-    }
-}
-
-/* d q[bh, i, :] += sum_j g[bh, i, j] emb[hh, j-i+w, :]  (the rel_values forward has the same form) */
-static void band_times_emb(float *dst, const float *band, const float *emb, int64_t BH, int64_t H, int64_t hs,
-                           int64_t L, int64_t K, int64_t w) {
-#pragma omp parallel for schedule(static) if (BH * L * K * (2 * w + 1) > 65536)
-    for (int64_t bh = 0; bh < BH; bh++) {
-        const float *e = emb + (hs ? 0 : (bh % H)) * (2 * w + 1) * K;
-        for (int64_t i = 0; i < L; i++) {
-            float *di = dst + (bh * L + i) * K;
-            const float *gi = band + (bh * L + i) * L;
-            int64_t j0 = i - w > 0 ? i - w : 0, j1 = i + w < L - 1 ? i + w : L - 1;
-            for (int64_t j = j0; j <= j1; j++) {
-                const float *er = e + (j - i + w) * K;
-                float gv = gi[j];
-                for (int64_t d = 0; d < K; d++) di[d] += gv * er[d];
-            }
-        }
-    }
-}
-
-/* d emb[hh, r, :] += sum_{bh of head hh, i; j = i + r - w in range} band[bh, i, j] * rows[bh, i, :].
- * Parallel over (emb head, r) so each thread owns its output rows (deterministic). */
-static void band_outer_rows(float *demb, const float *band, const float *rows, int64_t BH, int64_t H, int64_t hs,
-                            int64_t L, int64_t K, int64_t w) {
-    int64_t R = 2 * w + 1, EH = hs ? 1 : H;
-#pragma omp parallel for schedule(static) if (BH * L * K * R > 65536)
-    for (int64_t hr = 0; hr < EH * R; hr++) {
-        int64_t hh = hr / R, r = hr % R;
-        float *de = demb + (hh * R + r) * K;
-        for (int64_t bh = 0; bh < BH; bh++) {
-            if (!hs && bh % H != hh) continue;
-            for (int64_t i = 0; i < L; i++) {
-                int64_t j = i + r - w;
-                if (j < 0 || j >= L) continue;
-                float bv = band[(bh * L + i) * L + j];
-                const float *ri = rows + (bh * L + i) * K;
-                for (int64_t d = 0; d < K; d++) de[d] += bv * ri[d];
-            }
-        }
-    }
-}
-
-/* d p[bh, i, j] += g[bh, i, :] . emb[hh, j-i+w, :] for |j - i| <= w */
-static void rel_values_dp(float *dp, const float *g, const float *emb, int64_t BH, int64_t H, int64_t hs,
-                          int64_t L, int64_t K, int64_t w) {
-#pragma omp parallel for schedule(static) if (BH * L * K * (2 * w + 1) > 65536)
-    for (int64_t bh = 0; bh < BH; bh++) {
-        const float *e = emb + (hs ? 0 : (bh % H)) * (2 * w + 1) * K;
-        for (int64_t i = 0; i < L; i++) {
-            const float *gi = g + (bh * L + i) * K;
-            int64_t j0 = i - w > 0 ? i - w : 0, j1 = i + w < L - 1 ? i + w : L - 1;
-            for (int64_t j = j0; j <= j1; j++) {
-                const float *er = e + (j - i + w) * K;
-                float s = 0;
-                for (int64_t d = 0; d < K; d++) s += gi[d] * er[d];
-                dp[(bh * L + i) * L + j] += s;
-            }
-        }
-    }
-}
-
-/* node iattr: 0 BH, 1 H, 2 heads shared, 3 L, 4 K, 5 w */
-static void rel_set_attr(bv_node *n, const bv_tensor *a, const bv_tensor *emb, int64_t K) {
-    n->iattr[0] = a->shape[0] * a->shape[1];
-    n->iattr[1] = a->shape[1];
-    n->iattr[2] = emb->shape[0] == 1;
-    n->iattr[3] = a->shape[2];
-    n->iattr[4] = K;
-    n->iattr[5] = (emb->shape[1] - 1) / 2;
-}
-
-static void rel_logits_backward(bv_ctx *ctx, bv_node *n) {
-    bv_tensor *q = n->in[0], *emb = n->in[1];
-    const float *g = n->out[0]->grad;
-    const int64_t *a = n->iattr;
-    if (q->requires_grad) band_times_emb(bv_grad(ctx, q), g, emb->data, a[0], a[1], a[2], a[3], a[4], a[5]);
-    if (emb->requires_grad) band_outer_rows(bv_grad(ctx, emb), g, q->data, a[0], a[1], a[2], a[3], a[4], a[5]);
-}
-
-bv_tensor *bv_mha_rel_logits(bv_ctx *ctx, bv_tensor *q, bv_tensor *emb) {
-    rel_check(ctx, "mha_rel_logits", q, emb, 0);
-    int64_t B = q->shape[0], H = q->shape[1], L = q->shape[2], K = q->shape[3];
-    bv_tensor *out = bv_zeros(ctx, BV_F32, BV_SHAPE(B, H, L, L)); // [B, h, L, L]
-    int64_t w = (emb->shape[1] - 1) / 2;
-    rel_logits_fwd(out->data, q->data, emb->data, B * H, H, emb->shape[0] == 1, L, K, w);
-    bv_tensor *ins[2] = {q, emb};
-    if (bv_needs_grad(ctx, 2, ins)) {
-        bv_node *n = bv_record(ctx, BV_OP_MHA_REL_LOGITS, rel_logits_backward, 2, ins, 1, &out);
-        rel_set_attr(n, q, emb, K);
-    }
-    return out;
-}
-
-static void rel_values_backward(bv_ctx *ctx, bv_node *n) {
-    bv_tensor *p = n->in[0], *emb = n->in[1];
-    const float *g = n->out[0]->grad;
-    const int64_t *a = n->iattr;
-    if (p->requires_grad) rel_values_dp(bv_grad(ctx, p), g, emb->data, a[0], a[1], a[2], a[3], a[4], a[5]);
-    if (emb->requires_grad) band_outer_rows(bv_grad(ctx, emb), p->data, g, a[0], a[1], a[2], a[3], a[4], a[5]);
-}
-
-bv_tensor *bv_mha_rel_values(bv_ctx *ctx, bv_tensor *p, bv_tensor *emb) {
-    rel_check(ctx, "mha_rel_values", p, emb, 1);
-    int64_t B = p->shape[0], H = p->shape[1], L = p->shape[2], K = emb->shape[2];
-    bv_tensor *out = bv_zeros(ctx, BV_F32, BV_SHAPE(B, H, L, K)); // [B, h, L, k]
-    int64_t w = (emb->shape[1] - 1) / 2;
-    band_times_emb(out->data, p->data, emb->data, B * H, H, emb->shape[0] == 1, L, K, w);
-    bv_tensor *ins[2] = {p, emb};
-    if (bv_needs_grad(ctx, 2, ins)) {
-        bv_node *n = bv_record(ctx, BV_OP_MHA_REL_VALUES, rel_values_backward, 2, ins, 1, &out);
-        rel_set_attr(n, p, emb, K);
-    }
-    return out;
-}
-
 /* ======================= parameter init helpers ======================= */
-
-static void fill_uniform(bv_tensor *t, bv_rng *rng, double bound) {
-    for (int64_t i = 0; i < t->numel; i++) t->data[i] = (float)((2.0 * bv_rng_uniform(rng) - 1.0) * bound);
-}
 
 /* nn.Conv1d / nn.Linear default: kaiming_uniform(a=sqrt(5)) -> U(+-1/sqrt(fan_in)), same for bias. */
 static void init_conv_default(bv_tensor *w, bv_tensor *b, bv_rng *rng) {
     int64_t fan_in = w->numel / w->shape[0];
     double bound = fan_in > 0 ? 1.0 / sqrt((double)fan_in) : 0.0;
-    fill_uniform(w, rng, bound);
-    if (b) fill_uniform(b, rng, bound);
+    bv_init_uniform(w, rng, bound);
+    if (b) bv_init_uniform(b, rng, bound);
 }
 
 /* nn.init.xavier_uniform_ for a conv weight [out, in, k]. */
 static void init_xavier(bv_tensor *w, bv_rng *rng) {
     int64_t rf = w->numel / (w->shape[0] * w->shape[1]);
     double fan_in = (double)(w->shape[1] * rf), fan_out = (double)(w->shape[0] * rf);
-    fill_uniform(w, rng, sqrt(6.0 / (fan_in + fan_out)));
+    bv_init_uniform(w, rng, sqrt(6.0 / (fan_in + fan_out)));
 }
 
 static bv_tensor *param(bv_params *ps, const char *prefix, const char *name, int ndim, const int64_t *shape) {
@@ -234,15 +77,15 @@ void bv_mha_reset_parameters(const bv_mha *m, bv_rng *rng) {
     init_conv_default(m->conv_o_w, m->conv_o_b, rng);
     if (m->emb_rel_k) {
         double sd = 1.0 / sqrt((double)m->k_channels);
-        for (int64_t i = 0; i < m->emb_rel_k->numel; i++) m->emb_rel_k->data[i] = (float)(bv_rng_normal(rng) * sd);
-        for (int64_t i = 0; i < m->emb_rel_v->numel; i++) m->emb_rel_v->data[i] = (float)(bv_rng_normal(rng) * sd);
+        bv_init_normal(m->emb_rel_k, rng, sd);
+        bv_init_normal(m->emb_rel_v, rng, sd);
     }
     init_xavier(m->conv_q_w, rng);
     init_xavier(m->conv_k_w, rng);
     init_xavier(m->conv_v_w, rng);
     if (m->cfg.proximal_init) {
-        memcpy(m->conv_k_w->data, m->conv_q_w->data, sizeof(float) * (size_t)m->conv_q_w->numel);
-        memcpy(m->conv_k_b->data, m->conv_q_b->data, sizeof(float) * (size_t)m->conv_q_b->numel);
+        bv_init_copy(m->conv_k_w, m->conv_q_w);
+        bv_init_copy(m->conv_k_b, m->conv_q_b);
     }
 }
 
@@ -251,29 +94,6 @@ static bv_tensor *split_heads(bv_ctx *ctx, bv_tensor *x, int64_t H, int64_t K) {
     int64_t B = x->shape[0], T = x->shape[2];
     bv_tensor *v = bv_reshape(ctx, x, BV_SHAPE(B, H, K, T)); // [B, h, k, T]
     return bv_transpose(ctx, v, 2, 3);                        // [B, h, T, k]
-}
-
-/* 1 where mask == 0 (the positions upstream fills with -1e4); same shape as mask. */
-static bv_tensor *mask_is_zero(bv_ctx *ctx, const bv_tensor *mask) {
-    bv_tensor *z = bv_new(ctx, BV_F32, mask->ndim, mask->shape);
-    for (int64_t i = 0; i < z->numel; i++) z->data[i] = mask->data[i] == 0.0f ? 1.0f : 0.0f;
-    return z;
-}
-
-/* _attention_bias_proximal: -log1p(|i - j|) as [1, 1, T, T]. */
-static bv_tensor *proximal_bias(bv_ctx *ctx, int64_t T) {
-    bv_tensor *b = bv_new(ctx, BV_F32, BV_SHAPE(1, 1, T, T));
-    for (int64_t i = 0; i < T; i++)
-        for (int64_t j = 0; j < T; j++) b->data[i * T + j] = -log1pf(fabsf((float)(j - i)));
-    return b;
-}
-
-/* 1 outside the band -bl <= j - i <= bl (ones.triu(-bl).tril(bl) == 0) as [1, 1, T, T]. */
-static bv_tensor *outside_block(bv_ctx *ctx, int64_t T, int64_t bl) {
-    bv_tensor *b = bv_new(ctx, BV_F32, BV_SHAPE(1, 1, T, T));
-    for (int64_t i = 0; i < T; i++)
-        for (int64_t j = 0; j < T; j++) b->data[i * T + j] = (j - i > bl || i - j > bl) ? 1.0f : 0.0f;
-    return b;
 }
 
 static void mha_check(bv_ctx *ctx, const bv_mha *m, const bv_tensor *x, const bv_tensor *c,
@@ -304,11 +124,11 @@ static bv_tensor *mha_attention(bv_ctx *ctx, const bv_mha *m, bv_tensor *q, bv_t
     bv_tensor *kt = bv_transpose(ctx, key, 2, 3);                                     // [B, h, k, Ts]
     bv_tensor *scores = bv_matmul(ctx, qs, kt);                                       // [B, h, Tt, Ts]
     if (m->emb_rel_k) scores = bv_add(ctx, scores, bv_mha_rel_logits(ctx, qs, m->emb_rel_k));
-    if (m->cfg.proximal_bias) scores = bv_add(ctx, scores, proximal_bias(ctx, Tt));
+    if (m->cfg.proximal_bias) scores = bv_add(ctx, scores, bv_attn_proximal_bias(ctx, Tt)); // [1, 1, Tt, Tt]
     if (mask) {
-        scores = bv_masked_fill(ctx, scores, mask_is_zero(ctx, mask), -1e4f);
+        scores = bv_masked_fill_zero(ctx, scores, mask, -1e4f); /* masked_fill(mask == 0, -1e4) */
         if (m->cfg.block_length > 0)
-            scores = bv_masked_fill(ctx, scores, outside_block(ctx, Tt, m->cfg.block_length), -1e4f);
+            scores = bv_masked_fill(ctx, scores, bv_attn_local_mask(ctx, Tt, m->cfg.block_length), -1e4f);
     }
     bv_tensor *p = bv_softmax(ctx, scores, -1);        // [B, h, Tt, Ts]
     p = bv_dropout(ctx, p, m->cfg.p_dropout, training);
@@ -419,7 +239,7 @@ static void layer_norm_p(bv_layer_norm_p *ln, bv_params *ps, const char *prefix,
                          int64_t H) {
     ln->gamma = bv_params_addf(ps, BV_SHAPE(H), "%s%s.%d.gamma", prefix, group, i); // norm_layers_*.%d.gamma
     ln->beta = bv_params_addf(ps, BV_SHAPE(H), "%s%s.%d.beta", prefix, group, i);   // norm_layers_*.%d.beta
-    for (int64_t c = 0; c < H; c++) ln->gamma->data[c] = 1.0f;
+    bv_init_fill(ln->gamma, 1.0f);
 }
 
 bv_encoder *bv_encoder_new(bv_params *ps, const char *prefix, const bv_encoder_cfg *cfg) {
@@ -474,8 +294,8 @@ void bv_encoder_reset_parameters(const bv_encoder *e, bv_rng *rng) {
         bv_ffn_reset_parameters(&e->ffn[i], rng);
         bv_layer_norm_p *ln[2] = {&e->norm1[i], &e->norm2[i]};
         for (int k = 0; k < 2; k++) {
-            for (int64_t c = 0; c < ln[k]->gamma->numel; c++) ln[k]->gamma->data[c] = 1.0f;
-            memset(ln[k]->beta->data, 0, sizeof(float) * (size_t)ln[k]->beta->numel);
+            bv_init_fill(ln[k]->gamma, 1.0f);
+            bv_init_fill(ln[k]->beta, 0.0f);
         }
     }
 }

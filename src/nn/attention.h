@@ -114,15 +114,4 @@ void bv_encoder_reset_parameters(const bv_encoder *e, bv_rng *rng);
 bv_tensor *bv_encoder_forward(bv_ctx *ctx, const bv_encoder *e, bv_tensor *x, bv_tensor *x_mask, bv_tensor *g,
                               int training);
 
-/* ---------------- fused relative-position ops (MHA_REL_LOGITS / MHA_REL_VALUES) ----------------
- * Upstream builds these with _get_relative_embeddings (pad/slice), a matmul and the skewing
- * _relative_position_to_absolute_position / _absolute_position_to_relative_position reshapes. Both
- * reduce to a band |j - i| <= w with emb row r = j - i + w (rows outside the window are upstream's
- * zero padding), computed here directly in O(L * (2w+1) * k) instead of O(L * 2L * k).
- * emb [1 or n_heads, 2w+1, k]; w is read from emb's shape. */
-/* q [B, h, L, k] -> logits [B, h, L, L]: out[b,h,i,j] = q[b,h,i,:] . emb[., j-i+w, :] */
-bv_tensor *bv_mha_rel_logits(bv_ctx *ctx, bv_tensor *q, bv_tensor *emb);
-/* p [B, h, L, L] -> [B, h, L, k]: out[b,h,i,:] = sum_j p[b,h,i,j] * emb[., j-i+w, :] */
-bv_tensor *bv_mha_rel_values(bv_ctx *ctx, bv_tensor *p, bv_tensor *emb);
-
 #endif

@@ -32,16 +32,9 @@ void bv_conv1d_layer_reset_parameters(const bv_conv1d_layer *c, bv_rng *rng) {
     bv_tensor *w = c->cfg.weight_norm ? c->weight_v : c->weight; // [Cout, Cin/groups, K]
     int64_t per_out = w->shape[1] * w->shape[2];
     double bound = 1.0 / sqrt((double)per_out); /* fan_in = Cin/groups * K */
-    for (int64_t i = 0; i < w->numel; i++) w->data[i] = (float)((2.0 * bv_rng_uniform(rng) - 1.0) * bound);
-    if (c->bias)
-        for (int64_t i = 0; i < c->bias->numel; i++)
-            c->bias->data[i] = (float)((2.0 * bv_rng_uniform(rng) - 1.0) * bound);
-    if (c->cfg.weight_norm)
-        for (int64_t o = 0; o < w->shape[0]; o++) {
-            double ss = 0;
-            for (int64_t j = 0; j < per_out; j++) ss += (double)w->data[o * per_out + j] * w->data[o * per_out + j];
-            c->weight_g->data[o] = (float)sqrt(ss);
-        }
+    bv_init_uniform(w, rng, bound);
+    if (c->bias) bv_init_uniform(c->bias, rng, bound);
+    if (c->cfg.weight_norm) bv_init_weight_norm_g(c->weight_g, w); /* weight_norm: g = ||v|| per output */
 }
 
 bv_tensor *bv_conv1d_layer_weight(bv_ctx *ctx, const bv_conv1d_layer *c) {

@@ -87,8 +87,8 @@ void bv_residual_coupling_free(bv_residual_coupling *m) {
 }
 
 static void zero_conv(const bv_conv1d_layer *c) {
-    for (int64_t i = 0; i < c->weight->numel; i++) c->weight->data[i] = 0.0f;
-    for (int64_t i = 0; i < c->bias->numel; i++) c->bias->data[i] = 0.0f;
+    bv_init_fill(c->weight, 0.0f);
+    bv_init_fill(c->bias, 0.0f);
 }
 
 void bv_residual_coupling_reset_parameters(const bv_residual_coupling *m, bv_rng *rng) {

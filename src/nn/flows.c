@@ -42,7 +42,7 @@ bv_ddsconv *bv_ddsconv_new(bv_params *ps, const char *prefix, const bv_ddsconv_c
             bv_channel_norm *nm = n ? &m->norms_2[i] : &m->norms_1[i];
             nm->gamma = bv_params_addf(ps, BV_SHAPE(C), "%snorms_%d.%d.gamma", prefix, n + 1, i); // [C]
             nm->beta = bv_params_addf(ps, BV_SHAPE(C), "%snorms_%d.%d.beta", prefix, n + 1, i);   // [C]
-            for (int c = 0; c < C; c++) nm->gamma->data[c] = 1.0f;
+            bv_init_fill(nm->gamma, 1.0f);
         }
     return m;
 }
@@ -62,7 +62,8 @@ void bv_ddsconv_reset_parameters(const bv_ddsconv *m, bv_rng *rng) {
         bv_conv1d_layer_reset_parameters(&m->convs_1x1[i], rng);
         for (int n = 0; n < 2; n++) {
             const bv_channel_norm *nm = n ? &m->norms_2[i] : &m->norms_1[i];
-            for (int64_t c = 0; c < nm->gamma->numel; c++) nm->gamma->data[c] = 1.0f, nm->beta->data[c] = 0.0f;
+            bv_init_fill(nm->gamma, 1.0f);
+            bv_init_fill(nm->beta, 0.0f);
         }
     }
 }
@@ -164,8 +165,8 @@ void bv_convflow_reset_parameters(const bv_convflow *m, bv_rng *rng) {
     bv_conv1d_layer_reset_parameters(&m->pre, rng);
     bv_ddsconv_reset_parameters(m->convs, rng);
     bv_conv1d_layer_reset_parameters(&m->proj, rng); /* drawn, then zeroed, as upstream */
-    for (int64_t i = 0; i < m->proj.weight->numel; i++) m->proj.weight->data[i] = 0.0f;
-    for (int64_t i = 0; i < m->proj.bias->numel; i++) m->proj.bias->data[i] = 0.0f;
+    bv_init_fill(m->proj.weight, 0.0f);
+    bv_init_fill(m->proj.bias, 0.0f);
 }
 
 bv_tensor *bv_convflow_forward(bv_ctx *ctx, const bv_convflow *m, bv_tensor *x, bv_tensor *x_mask, bv_tensor *g,

@@ -1,101 +1,11 @@
-/* wn.c - modules.WN and the fused gate commons.fused_add_tanh_sigmoid_multiply.
- *
- * The gate is one op (BV_OP_FUSED_TANH_SIGMOID) rather than slice/tanh/sigmoid/mul: it runs once per
- * WN layer on [B, 2H, T] (16 layers in the posterior encoder, 4 flows x 4 layers in the residual
- * flow), and the fused form reads the input once and stores nothing extra for backward (the
- * activations are recomputed from a and b). Backward ACCUMULATES into the input grads.
+/* wn.c - modules.WN, composed from ops; its gate commons.fused_add_tanh_sigmoid_multiply is the
+ * fused op bv_fused_add_tanh_sigmoid_multiply (src/ops/gate.c).
  */
 #include "wn.h"
 
 #include <stdlib.h>
 
 #include "../core/error.h"
-
-/* ---------------- fused gate ---------------- */
-
-/* out[b, c, t] = tanh(a[b, c, t] + bb[b, c, t']) * sigmoid(a[b, n + c, t] + bb[b, n + c, t'])
- * where t' = t, or 0 when b is broadcast over time (Tb == 1); bb == NULL means zeros. */
-static void gate_fwd_kernel(float *out, const float *a, const float *bb, int64_t B, int64_t n, int64_t T,
-                            int64_t Tb) {
-#pragma omp parallel for collapse(2) if (B * n * T > 32768)
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t c = 0; c < n; c++) {
-            const float *at = a + (b * 2 * n + c) * T, *as = a + (b * 2 * n + n + c) * T;
-            const float *bt = bb ? bb + (b * 2 * n + c) * Tb : NULL, *bs = bb ? bb + (b * 2 * n + n + c) * Tb : NULL;
-            float *o = out + (b * n + c) * T;
-            for (int64_t t = 0; t < T; t++) {
-                int64_t tb = Tb == 1 ? 0 : t;
-                float it = bt ? at[t] + bt[tb] : at[t];
-                float is = bs ? as[t] + bs[tb] : as[t];
-                o[t] = tanhf(it) * (1.0f / (1.0f + expf(-is)));
-            }
-        }
-}
-
-/* d in_t = go * s * (1 - th^2), d in_s = go * th * s * (1 - s); written into din [B, 2n, T]. */
-static void gate_bwd_kernel(float *din, const float *go, const float *a, const float *bb, int64_t B, int64_t n,
-                            int64_t T, int64_t Tb) {
-#pragma omp parallel for collapse(2) if (B * n * T > 32768)
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t c = 0; c < n; c++) {
-            const float *at = a + (b * 2 * n + c) * T, *as = a + (b * 2 * n + n + c) * T;
-            const float *bt = bb ? bb + (b * 2 * n + c) * Tb : NULL, *bs = bb ? bb + (b * 2 * n + n + c) * Tb : NULL;
-            const float *g = go + (b * n + c) * T;
-            float *dt = din + (b * 2 * n + c) * T, *ds = din + (b * 2 * n + n + c) * T;
-            for (int64_t t = 0; t < T; t++) {
-                int64_t tb = Tb == 1 ? 0 : t;
-                float th = tanhf(bt ? at[t] + bt[tb] : at[t]);
-                float s = 1.0f / (1.0f + expf(-(bs ? as[t] + bs[tb] : as[t])));
-                dt[t] = g[t] * s * (1.0f - th * th);
-                ds[t] = g[t] * th * s * (1.0f - s);
-            }
-        }
-}
-
-static void gate_backward(bv_ctx *ctx, bv_node *node) {
-    bv_tensor *a = node->in[0], *b = node->n_in > 1 ? node->in[1] : NULL, *out = node->out[0];
-    int64_t B = a->shape[0], n = a->shape[1] / 2, T = a->shape[2], Tb = b ? b->shape[2] : T;
-    float *din = bv_arena_alloc(&ctx->arena, sizeof(float) * (size_t)a->numel); // [B, 2n, T]
-    gate_bwd_kernel(din, out->grad, a->data, b ? b->data : NULL, B, n, T, Tb);
-    if (a->requires_grad) {
-        float *ga = bv_grad(ctx, a);
-        for (int64_t i = 0; i < a->numel; i++) ga[i] += din[i];
-    }
-    if (b && b->requires_grad) {
-        float *gb = bv_grad(ctx, b);
-        for (int64_t r = 0; r < B * 2 * n; r++) {
-            const float *d = din + r * T;
-            if (Tb == 1) {
-                double acc = 0;
-                for (int64_t t = 0; t < T; t++) acc += d[t];
-                gb[r] += (float)acc;
-            } else {
-                for (int64_t t = 0; t < T; t++) gb[r * T + t] += d[t];
-            }
-        }
-    }
-}
-
-bv_tensor *bv_fused_add_tanh_sigmoid_multiply(bv_ctx *ctx, bv_tensor *a, bv_tensor *b, int n_channels) {
-    static const char *op = "fused_add_tanh_sigmoid_multiply";
-    char sa[64], sb[64];
-    bv_check_cpu(ctx, op, a);
-    if (a->dtype != BV_F32 || a->ndim != 3 || a->shape[1] != 2 * (int64_t)n_channels)
-        bv_ctx_error(ctx, op, "a %s (%s) must be f32 [B, %d, T] (2 * n_channels)", bv_shape_str(a, sa, sizeof sa),
-                     bv_dtype_name(a->dtype), 2 * n_channels);
-    if (b && (b->dtype != BV_F32 || b->ndim != 3 || b->shape[0] != a->shape[0] || b->shape[1] != a->shape[1] ||
-              (b->shape[2] != a->shape[2] && b->shape[2] != 1)))
-        bv_ctx_error(ctx, op, "b %s (%s) does not broadcast to a %s: expected f32 [B, 2n, T] or [B, 2n, 1]",
-                     bv_shape_str(b, sb, sizeof sb), bv_dtype_name(b->dtype), bv_shape_str(a, sa, sizeof sa));
-    if (b) bv_check_cpu(ctx, op, b);
-    int64_t B = a->shape[0], n = n_channels, T = a->shape[2];
-    bv_tensor *out = bv_new(ctx, BV_F32, BV_SHAPE(B, n, T)); // [B, n, T]
-    gate_fwd_kernel(out->data, a->data, b ? b->data : NULL, B, n, T, b ? b->shape[2] : T);
-    bv_tensor *ins[2] = {a, b};
-    int n_in = b ? 2 : 1;
-    if (bv_needs_grad(ctx, n_in, ins)) bv_record(ctx, BV_OP_FUSED_TANH_SIGMOID, gate_backward, n_in, ins, 1, &out);
-    return out;
-}
 
 /* ---------------- modules.WN ---------------- */
 

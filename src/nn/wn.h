@@ -1,6 +1,6 @@
 /* wn.h - modules.WN: the WaveNet-like stack of gated dilated convolutions used by the posterior
- * encoder and the residual coupling flows, and commons.fused_add_tanh_sigmoid_multiply (as a
- * fused op, it is the WN's inner loop).
+ * encoder and the residual coupling flows. Its inner loop, commons.fused_add_tanh_sigmoid_multiply,
+ * is the fused op bv_fused_add_tanh_sigmoid_multiply (src/ops/ops.h, gate.c).
  *
  * Per layer i (dilation = dilation_rate**i, "same" padding):
  *   x_in = in_layers[i](x)                                   // [B, 2H, T]
@@ -36,10 +36,5 @@ void bv_wn_free(bv_wn *m);
 void bv_wn_reset_parameters(const bv_wn *m, bv_rng *rng);
 /* x [B, H, T], x_mask [B, 1, T], g [B, gin, 1] or NULL -> [B, H, T]. training enables dropout. */
 bv_tensor *bv_wn_forward(bv_ctx *ctx, const bv_wn *m, bv_tensor *x, bv_tensor *x_mask, bv_tensor *g, int training);
-
-/* commons.fused_add_tanh_sigmoid_multiply(a, b, [n_channels]):
- * a [B, 2n, T], b [B, 2n, T] or [B, 2n, 1] (broadcast over time) or NULL (zeros)
- * -> tanh(a + b)[:, :n] * sigmoid(a + b)[:, n:]  [B, n, T]. */
-bv_tensor *bv_fused_add_tanh_sigmoid_multiply(bv_ctx *ctx, bv_tensor *a, bv_tensor *b, int n_channels);
 
 #endif

@@ -13,9 +13,11 @@
 #ifndef BV_OPS_KERNELS_H
 #define BV_OPS_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../core/backend.h"
+#include "../core/rng.h"
 #include "../core/tensor.h"
 
 /* ---------------- elementwise (constructors: elementwise.c) ---------------- */
@@ -65,12 +67,169 @@ typedef struct bv_elementwise_kernels {
                        float p0, float p1);
 } bv_elementwise_kernels;
 
+/* ======================= ops-b families (brief "ops-b"): reduce, norm, shape, random, relpos,
+ * gate; the parameter initialisers (init.c) use random, shape.fill/copy and norm.row_norm
+ * ======================= */
+
+/* A tensor seen as [outer, n, inner] around one axis: reductions and normalisations over n. */
+typedef struct bv_axis_geom {
+    int64_t outer, n, inner;
+} bv_axis_geom;
+
+/* ---------------- reduce (constructors: reduce.c) ---------------- */
+typedef struct bv_reduce_kernels {
+    /* y[o, i] = scale * sum_k x[o, k, i], summed in double; every y is `empty` when n == 0 */
+    void (*sum)(float *y, const float *x, bv_axis_geom g, double scale, float empty);
+    /* gx[o, k, i] += scale * gy[o, i] */
+    void (*sum_grad)(float *gx, const float *gy, bv_axis_geom g, float scale);
+    /* y[o, i] = sqrt(sum_k (x - mean)^2 / (n - ddof)), two passes in double; mean[o, i] kept */
+    void (*std)(float *y, float *mean, const float *x, bv_axis_geom g, int ddof);
+    /* gx += gy * (x - mean) / ((n - ddof) * y) */
+    void (*std_grad)(float *gx, const float *gy, const float *x, const float *y, const float *mean, bv_axis_geom g,
+                     int ddof);
+} bv_reduce_kernels;
+
+/* ---------------- norm (constructors: norm.c) ---------------- */
+/* Group norm of x [B, C, S...]: S = product of the dims after C, G groups of C/G channels. */
+typedef struct bv_group_geom {
+    int64_t B, C, G, S;
+} bv_group_geom;
+
+typedef struct bv_norm_kernels {
+    /* layer norm over n of [outer, n, inner]: y = (x - mean) * rstd * gamma + beta (gamma, beta [n]
+     * or NULL); mean, rstd [outer, inner] kept for the gradient */
+    void (*layer_norm)(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta,
+                       bv_axis_geom g, float eps);
+    void (*layer_norm_grad_x)(float *gx, const float *gy, const float *x, const float *mean, const float *rstd,
+                              const float *gamma, bv_axis_geom g);
+    /* ggamma[c] += sum gy * xhat, gbeta[c] += sum gy (either may be NULL) */
+    void (*layer_norm_grad_affine)(float *ggamma, float *gbeta, const float *gy, const float *x, const float *mean,
+                                   const float *rstd, bv_axis_geom g);
+    /* group norm: mean, rstd [B * G] */
+    void (*group_norm)(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta,
+                       bv_group_geom gg, float eps);
+    void (*group_norm_grad_x)(float *gx, const float *gy, const float *x, const float *mean, const float *rstd,
+                              const float *gamma, bv_group_geom gg);
+    void (*group_norm_grad_affine)(float *ggamma, float *gbeta, const float *gy, const float *x, const float *mean,
+                                   const float *rstd, bv_group_geom gg);
+    /* softmax (log_out 0) or log_softmax (1) over n; grad from the output y */
+    void (*softmax)(float *y, const float *x, bv_axis_geom g, int log_out);
+    void (*softmax_grad)(float *gx, const float *gy, const float *y, bv_axis_geom g, int log_out);
+    /* g[o] = sqrt(sum_j v[o, j]^2) over rows of cols elements, summed in double */
+    void (*row_norm)(float *g, const float *v, int64_t rows, int64_t cols);
+} bv_norm_kernels;
+
+/* ---------------- shape (constructors: shape.c) ---------------- */
+typedef enum { BV_STRIDED_COPY32, BV_STRIDED_COPY64, BV_STRIDED_ADD } bv_strided_kind;
+
+/* One view pair, listed in dst iteration order. Strides are in elements; src strides may be 0
+ * (broadcast) or negative (flip); dst strides may be 0 only in add mode (a reduction). */
+typedef struct bv_strided_view {
+    int nd;
+    int64_t n[BV_MAX_DIMS];
+    int64_t sd[BV_MAX_DIMS];
+    int64_t ss[BV_MAX_DIMS];
+} bv_strided_view;
+
+/* F.pad, planned by the constructor: for every output dim the source index of each output position
+ * (-1: the constant), map[d] in the context's arena. */
+typedef struct bv_pad_plan {
+    int nd;
+    int64_t xshape[BV_MAX_DIMS], yshape[BV_MAX_DIMS], ynumel;
+    int64_t *map[BV_MAX_DIMS];
+    int64_t lo[BV_MAX_DIMS], hi[BV_MAX_DIMS]; /* output range where map[j] == j - left */
+    int64_t left[BV_MAX_DIMS];
+    int first_padded;                          /* first dim with a non-zero pad (nd if none) */
+    float value;
+} bv_pad_plan;
+
+/* masked_fill: x's shape, and the mask's strides aligned to x's dims (0 where it broadcasts). */
+typedef struct bv_mask_layout {
+    int nd;
+    int64_t shape[BV_MAX_DIMS], ms[BV_MAX_DIMS], numel;
+    int mask_i64;        /* mask dtype: i64 (1) or f32 (0) */
+    int fill_where_zero; /* fill where mask == 0 instead of mask != 0 */
+} bv_mask_layout;
+
+typedef struct bv_shape_kernels {
+    /* dst[view] = src[view] (copy kinds, f32 or i64) or dst[view] += src[view] (BV_STRIDED_ADD, f32) */
+    void (*strided)(bv_strided_kind k, void *dst, const void *src, bv_strided_view v);
+    /* gx += gy over n elements */
+    void (*accumulate)(float *gx, const float *gy, int64_t n);
+    void (*copy)(void *dst, const void *src, size_t bytes);
+    /* y = pad(x) (i64: int64 elements, else f32); gx += pad^T(gy), parallel_all for constant pads */
+    void (*pad)(void *y, const void *x, const bv_pad_plan *p, int i64);
+    void (*pad_grad)(float *gx, const float *gy, const bv_pad_plan *p, int parallel_all);
+    /* running sums over D of [outer, D, inner] in double; reverse sums from the end; accumulate: y += */
+    void (*cumsum)(float *y, const float *x, int64_t outer, int64_t D, int64_t inner, int reverse, int accumulate);
+    /* backward 0: out = fill ? value : in; backward 1: out += fill ? 0 : in */
+    void (*masked_fill)(float *out, const float *in, const void *mask, const bv_mask_layout *l, float value,
+                        int backward);
+    void (*i64_to_f32)(float *y, const int64_t *x, int64_t n);
+    void (*f32_to_i64)(int64_t *y, const float *x, int64_t n); /* truncation as .long() */
+    void (*fill)(float *t, int64_t n, float v);
+} bv_shape_kernels;
+
+/* ---------------- random (constructors: random.c; parameter initialisers: init.c) ---------------- */
+/* Draws come from the host-side rng in element order (a replayable sequence), whatever the device. */
+typedef struct bv_random_kernels {
+    /* t[i] = (float)(normal * sd) */
+    void (*normal)(float *t, int64_t n, bv_rng *rng, double sd);
+    /* t[i] = (float)uniform, in [0, 1) */
+    void (*uniform)(float *t, int64_t n, bv_rng *rng);
+    /* t[i] = (float)((2 * uniform - 1) * bound): U(-bound, bound) as the parameter initialisers draw it */
+    void (*uniform_sym)(float *t, int64_t n, bv_rng *rng, double bound);
+    /* keep[i] = uniform >= p ? 1 / (1 - p) : 0 */
+    void (*dropout_mask)(float *keep, int64_t n, bv_rng *rng, float p);
+} bv_random_kernels;
+
+/* ---------------- relpos (constructors: relpos.c) ---------------- */
+/* BH = B * h rows of L positions, H heads, hs = 1 when emb is shared by the heads (emb [1, 2w+1, K],
+ * else [H, 2w+1, K]); band |j - i| <= w, emb row j - i + w. */
+typedef struct bv_relpos_kernels {
+    /* out[bh, i, j] = q[bh, i, :] . emb[., j - i + w, :] inside the band (out pre-zeroed) */
+    void (*logits)(float *out, const float *q, const float *emb, int64_t BH, int64_t H, int64_t hs, int64_t L,
+                   int64_t K, int64_t w);
+    /* dst[bh, i, :] += sum_j band[bh, i, j] emb[., j - i + w, :] (rel_values forward; d q of logits) */
+    void (*band_times_emb)(float *dst, const float *band, const float *emb, int64_t BH, int64_t H, int64_t hs,
+                           int64_t L, int64_t K, int64_t w);
+    /* demb[., r, :] += sum_{bh, i; j = i + r - w} band[bh, i, j] * rows[bh, i, :] */
+    void (*band_outer_rows)(float *demb, const float *band, const float *rows, int64_t BH, int64_t H, int64_t hs,
+                            int64_t L, int64_t K, int64_t w);
+    /* dp[bh, i, j] += g[bh, i, :] . emb[., j - i + w, :] inside the band */
+    void (*values_grad_p)(float *dp, const float *g, const float *emb, int64_t BH, int64_t H, int64_t hs, int64_t L,
+                          int64_t K, int64_t w);
+    /* b [T, T] = -log1p(|i - j|) */
+    void (*proximal_bias)(float *b, int64_t T);
+    /* b [T, T] = 1 outside |j - i| <= bl, else 0 */
+    void (*local_mask)(float *b, int64_t T, int64_t bl);
+} bv_relpos_kernels;
+
+/* ---------------- gate (constructor: gate.c) ---------------- */
+/* a [B, 2n, T], b [B, 2n, Tb] (Tb == T, or 1: broadcast over time) or NULL (zeros). */
+typedef struct bv_gate_kernels {
+    /* out [B, n, T] = tanh(a + b)[:, :n] * sigmoid(a + b)[:, n:] */
+    void (*fwd)(float *out, const float *a, const float *b, int64_t B, int64_t n, int64_t T, int64_t Tb);
+    /* ga += d a, gb += d b (summed over time when Tb == 1); either may be NULL; din [B, 2n, T] scratch */
+    void (*grad)(float *ga, float *gb, float *din, const float *gout, const float *a, const float *b, int64_t B,
+                 int64_t n, int64_t T, int64_t Tb);
+} bv_gate_kernels;
+
+/* ======================= end of ops-b families ======================= */
+
 /* ---------------- the table ---------------- */
 /* Families not yet moved behind the table keep calling their CPU code directly; they are listed in
  * docs/ARCHITECTURE.md until each one has its slot struct here. */
 typedef struct bv_kernels {
     const char *device;
     const bv_elementwise_kernels *elementwise;
+    /* ops-b */
+    const bv_reduce_kernels *reduce;
+    const bv_norm_kernels *norm;
+    const bv_shape_kernels *shape;
+    const bv_random_kernels *random;
+    const bv_relpos_kernels *relpos;
+    const bv_gate_kernels *gate;
 } bv_kernels;
 
 extern const bv_kernels bv_cpu_kernels;

@@ -7,7 +7,8 @@
  * Layout is PyTorch's. Shapes are given in the comments as [dims].
  *
  * Implementation files: elementwise.c, reduce.c, linalg.c, norm.c, shape.c, conv.c, lstm.c,
- * spline.c, stft.c, resample.c, random.c, align.c (non-differentiable helpers).
+ * spline.c, stft.c, resample.c, random.c, relpos.c, gate.c, init.c (parameter initialisers),
+ * align.c (non-differentiable helpers).
  */
 #ifndef BV_OPS_H
 #define BV_OPS_H
@@ -130,6 +131,8 @@ bv_tensor *bv_expand(bv_ctx *ctx, bv_tensor *x, int ndim, const int64_t *shape);
 bv_tensor *bv_cumsum(bv_ctx *ctx, bv_tensor *x, int dim);
 /* where mask != 0 (mask f32 or i64, broadcast to x): value, else x. No grad where masked. */
 bv_tensor *bv_masked_fill(bv_ctx *ctx, bv_tensor *x, bv_tensor *mask, float value);
+/* where mask == 0: value, else x (torch's x.masked_fill(mask == 0, value) without the temporary). */
+bv_tensor *bv_masked_fill_zero(bv_ctx *ctx, bv_tensor *x, bv_tensor *mask, float value);
 bv_tensor *bv_copy(bv_ctx *ctx, bv_tensor *x);
 /* commons.slice_segments: x [B, C, T], ids I64 [B] -> [B, C, seg] (x[b, :, ids[b]:ids[b]+seg]). */
 bv_tensor *bv_slice_segments(bv_ctx *ctx, bv_tensor *x, bv_tensor *ids, int64_t segment_size);
@@ -146,6 +149,37 @@ bv_tensor *bv_randn_like(bv_ctx *ctx, const bv_tensor *t);
 bv_tensor *bv_rand_like(bv_ctx *ctx, const bv_tensor *t);
 /* nn.Dropout in train mode: zero with prob p, scale kept ones by 1/(1-p). p == 0 returns x. */
 bv_tensor *bv_dropout(bv_ctx *ctx, bv_tensor *x, float p, int training);
+
+/* ---------------- relpos.c (MultiHeadAttention's relative positions) ----------------
+ * The relative terms of upstream's attention as a band |j - i| <= w with emb row r = j - i + w
+ * (rows outside the window are upstream's zero padding), in O(L * (2w+1) * k).
+ * emb [1 or n_heads, 2w+1, k]; w is read from emb's shape. */
+/* q [B, h, L, k] -> logits [B, h, L, L]: out[b,h,i,j] = q[b,h,i,:] . emb[., j-i+w, :] */
+bv_tensor *bv_mha_rel_logits(bv_ctx *ctx, bv_tensor *q, bv_tensor *emb);
+/* p [B, h, L, L] -> [B, h, L, k]: out[b,h,i,:] = sum_j p[b,h,i,j] * emb[., j-i+w, :] */
+bv_tensor *bv_mha_rel_values(bv_ctx *ctx, bv_tensor *p, bv_tensor *emb);
+/* _attention_bias_proximal: -log1p(|i - j|) as [1, 1, T, T] (no grad). */
+bv_tensor *bv_attn_proximal_bias(bv_ctx *ctx, int64_t T);
+/* 1 outside the band |j - i| <= block_length, else 0, as [1, 1, T, T] (no grad): the positions
+ * upstream's local attention fills with -1e4. */
+bv_tensor *bv_attn_local_mask(bv_ctx *ctx, int64_t T, int64_t block_length);
+
+/* ---------------- gate.c ---------------- */
+/* commons.fused_add_tanh_sigmoid_multiply(a, b, [n_channels]):
+ * a [B, 2n, T], b [B, 2n, T] or [B, 2n, 1] (broadcast over time) or NULL (zeros)
+ * -> tanh(a + b)[:, :n] * sigmoid(a + b)[:, n:]  [B, n, T]. */
+bv_tensor *bv_fused_add_tanh_sigmoid_multiply(bv_ctx *ctx, bv_tensor *a, bv_tensor *b, int n_channels);
+
+/* ---------------- init.c: in-place parameter initialisers (upstream's reset_parameters) -------
+ * No context and no tape: each writes an f32 tensor on its own device through that backend's
+ * kernels (a missing kernel is a fatal error naming the initialiser). Draws come from rng one per
+ * element in order, the same sequence on every device. */
+void bv_init_uniform(bv_tensor *t, bv_rng *rng, double bound); /* (float)((2u - 1) * bound): U(-bound, bound) */
+void bv_init_normal(bv_tensor *t, bv_rng *rng, double sd);     /* (float)(N(0, 1) * sd) */
+void bv_init_fill(bv_tensor *t, float v);
+void bv_init_copy(bv_tensor *dst, const bv_tensor *src);        /* same numel */
+/* weight_norm at creation: g[o] = ||v[o, ...]|| over everything but dim 0 (g has v.shape[0] elements). */
+void bv_init_weight_norm_g(bv_tensor *g, const bv_tensor *v);
 
 /* ---------------- lstm.c ---------------- */
 /* nn.LSTM(batch_first=True), one layer, gate order i,f,g,o, zero initial state, no packing.

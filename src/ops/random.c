@@ -1,10 +1,10 @@
-/* random.c - torch.randn / rand / *_like and dropout, through the context's rng.
+/* random.c - torch.randn / rand / *_like and dropout, through the context's rng. Kernels: the
+ * device's random slots (cpu/random.c), which draw from the host-side rng in element order.
  *
  * In replay mode (bv_rng_set_replay) each call returns the next recorded draw; its shape must be
  * the one the caller asks for, so a C port that makes its random calls in a different order than
  * upstream fails loudly instead of silently diverging. */
-#include <string.h>
-
+#include "dispatch.h"
 #include "ops.h"
 
 static bv_tensor *replay_next(bv_ctx *ctx, const char *op, int ndim, const int64_t *shape) {
@@ -21,21 +21,23 @@ static bv_tensor *replay_next(bv_ctx *ctx, const char *op, int ndim, const int64
                      bv_shape_str(t, b, sizeof b));
     }
     if (!d->data) bv_ctx_error(ctx, op, "replay: draw %s is not f32", d->name ? d->name : "?");
-    memcpy(t->data, d->data, sizeof(float) * (size_t)t->numel);
+    ctx->be->mem.from_host(t->data, d->data, sizeof(float) * (size_t)t->numel); /* recorded on the host */
     return t;
 }
 
 bv_tensor *bv_randn(bv_ctx *ctx, int ndim, const int64_t *shape) {
     if (ctx->rng.replay) return replay_next(ctx, "randn", ndim, shape);
+    const bv_kernels *k = bv_dispatch(ctx, "randn", 0, NULL);
     bv_tensor *t = bv_new(ctx, BV_F32, ndim, shape);
-    for (int64_t i = 0; i < t->numel; i++) t->data[i] = (float)bv_rng_normal(&ctx->rng);
+    BV_KERNEL(ctx, k, random, normal, "randn")(t->data, t->numel, &ctx->rng, 1.0);
     return t;
 }
 
 bv_tensor *bv_rand(bv_ctx *ctx, int ndim, const int64_t *shape) {
     if (ctx->rng.replay) return replay_next(ctx, "rand", ndim, shape);
+    const bv_kernels *k = bv_dispatch(ctx, "rand", 0, NULL);
     bv_tensor *t = bv_new(ctx, BV_F32, ndim, shape);
-    for (int64_t i = 0; i < t->numel; i++) t->data[i] = (float)bv_rng_uniform(&ctx->rng);
+    BV_KERNEL(ctx, k, random, uniform, "rand")(t->data, t->numel, &ctx->rng);
     return t;
 }
 
@@ -45,8 +47,8 @@ bv_tensor *bv_rand_like(bv_ctx *ctx, const bv_tensor *t) { return bv_rand(ctx, t
 bv_tensor *bv_dropout(bv_ctx *ctx, bv_tensor *x, float p, int training) {
     if (!training || p <= 0.0f) return x;
     if (p >= 1.0f) return bv_mul_scalar(ctx, x, 0.0f);
+    const bv_kernels *k = bv_dispatch(ctx, "dropout", 1, &x);
     bv_tensor *keep = bv_new_like(ctx, x);
-    for (int64_t i = 0; i < keep->numel; i++)
-        keep->data[i] = bv_rng_uniform(&ctx->rng) >= p ? 1.0f / (1.0f - p) : 0.0f;
+    BV_KERNEL(ctx, k, random, dropout_mask, "dropout")(keep->data, keep->numel, &ctx->rng, p);
     return bv_mul(ctx, x, keep);
 }
