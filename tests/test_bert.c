@@ -765,3 +765,43 @@ BV_GOLDEN_TEST(bert_jp_model_with_identity_sep) {
     BV_CHECK(n > 0 && 2 * ok >= n, "%d of %d JP lines match (the identity stand-in holds for most lines)", ok, n);
     bv_bert_set_free(set);
 }
+
+/* Tokens accumulate by doubling (a per-token realloc was a fuzz timeout): a text of 5000 special
+ * tokens and 5000 plain words gives 10000 tokens in order, on each of the three tokenizer kinds,
+ * and the fuzzer's input (fuzz/corpus/btok/regress-many-specials.txt) tokenizes cleanly. */
+BV_GOLDEN_TEST(bert_tokenizers_long_outputs) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/bert/bert", bv_test_golden_dir);
+    bv_bert_set *set = bv_bert_set_new(dir);
+    static const char *const langs[] = {"ZH", "EN", "JP"};
+    char *text = bv_xmalloc(5000 * 8 + 1), *p = text;
+    for (int i = 0; i < 5000; i++) p += sprintf(p, "[SEP] a ");
+    size_t rlen = 0;
+    char *regress = bv_test_read_file("fuzz/corpus/btok/regress-many-specials.txt", &rlen);
+    for (int l = 0; l < 3; l++) {
+        char err[1024];
+        if (bv_bert_set_prepare(set, langs[l], err, sizeof err)) {
+            bv_test_skip(ts, "this golden set has no usable bert/bert/%s: %s", dir_of(langs[l]), err);
+            break;
+        }
+        const bv_btok *t = bv_bert_set_tokenizer(set, langs[l]);
+        bv_btok_out o;
+        int rc = bv_btok_tokenize(t, text, &o, err, sizeof err);
+        BV_CHECK(rc == 0 && o.n == 10000, "%s: rc %d, %d tokens: %s", langs[l], rc, rc ? 0 : o.n, err);
+        if (rc) continue;
+        int in_order = 1;
+        for (int i = 0; i + 1 < o.n && in_order; i += 2)
+            in_order = !strcmp(o.pieces[i], "[SEP]") && strcmp(o.pieces[i + 1], "[SEP]") != 0;
+        BV_CHECK(in_order, "%s: tokens out of order", langs[l]);
+        bv_btok_out_free(&o);
+        if (regress) {
+            rc = bv_btok_tokenize(t, regress, &o, err, sizeof err);
+            BV_CHECK(rc == 0 && o.n > 0, "%s: fuzz input: %s", langs[l], err);
+            if (!rc) bv_btok_out_free(&o);
+        }
+    }
+    BV_CHECK(regress != NULL, "cannot read fuzz/corpus/btok/regress-many-specials.txt");
+    free(regress);
+    free(text);
+    bv_bert_set_free(set);
+}

@@ -388,10 +388,20 @@ static int normalize(const int32_t *v, size_t n, int nfkc, cps *out, char *err, 
 
 /* ------------------------------------------------------------------ tokenizing */
 
-static void out_push(bv_btok_out *o, int *cap, const char *piece, size_t len, int id) {
-    (void)cap; /* grown per token: out may arrive holding tokens of earlier stretches */
-    o->ids = bv_xrealloc(o->ids, (size_t)(o->n + 1) * sizeof(int));
-    o->pieces = bv_xrealloc(o->pieces, (size_t)(o->n + 1) * sizeof(char *));
+/* Room for one more token. A bv_btok_out's arrays grow only here (bv_btok_tokenize starts them
+ * empty), so their capacity follows from n: the power of two at or above it. Doubling keeps a long
+ * text linear; growing by one token per realloc was quadratic under ASan's copying realloc (a fuzz
+ * timeout, fuzz/corpus/btok/regress-many-specials.txt). */
+static void out_grow(bv_btok_out *o) {
+    const int n = o->n;
+    if (n & (n - 1)) return; /* not a power of two (nor 0): there is room */
+    const size_t cap = n ? (size_t)n * 2 : 1;
+    o->ids = bv_xrealloc(o->ids, cap * sizeof(int));
+    o->pieces = bv_xrealloc(o->pieces, cap * sizeof(char *));
+}
+
+static void out_push(bv_btok_out *o, const char *piece, size_t len, int id) {
+    out_grow(o);
     char *p = bv_xmalloc(len + 1);
     memcpy(p, piece, len);
     p[len] = 0;
@@ -400,9 +410,9 @@ static void out_push(bv_btok_out *o, int *cap, const char *piece, size_t len, in
 }
 
 /* WordPiece of one word (v[0..n)): greedy longest match from the left. */
-static void wordpiece(const bv_btok *t, const int32_t *v, size_t n, bv_btok_out *o, int *cap) {
+static void wordpiece(const bv_btok *t, const int32_t *v, size_t n, bv_btok_out *o) {
     if (n > (size_t)t->max_chars) {
-        out_push(o, cap, t->unk, strlen(t->unk), t->unk_id);
+        out_push(o, t->unk, strlen(t->unk), t->unk_id);
         return;
     }
     size_t plen = strlen(t->prefix);
@@ -428,7 +438,7 @@ static void wordpiece(const bv_btok *t, const int32_t *v, size_t n, bv_btok_out 
                 sl = plen + off[end] - off[start];
                 id = vocab_find(t, s, sl);
                 if (id >= 0) {
-                    out_push(o, cap, s, sl, id);
+                    out_push(o, s, sl, id);
                     memcpy(buf + plen + off[start] - plen, save, plen);
                     break;
                 }
@@ -438,14 +448,14 @@ static void wordpiece(const bv_btok *t, const int32_t *v, size_t n, bv_btok_out 
                 sl = off[end];
                 id = vocab_find(t, s, sl);
                 if (id >= 0) {
-                    out_push(o, cap, s, sl, id);
+                    out_push(o, s, sl, id);
                     break;
                 }
             }
         }
         if (id < 0) { /* no split: the whole word is [UNK] */
             while (o->n > first) free(o->pieces[--o->n]);
-            out_push(o, cap, t->unk, strlen(t->unk), t->unk_id);
+            out_push(o, t->unk, strlen(t->unk), t->unk_id);
             break;
         }
         start = end;
@@ -454,7 +464,7 @@ static void wordpiece(const bv_btok *t, const int32_t *v, size_t n, bv_btok_out 
     free(buf);
 }
 
-static void char_tokens(const bv_btok *t, const int32_t *v, size_t n, bv_btok_out *o, int *cap, char *err,
+static void char_tokens(const bv_btok *t, const int32_t *v, size_t n, bv_btok_out *o, char *err,
                         size_t errcap, int *rc) {
     cps nk = {0};
     if (normalize(v, n, 1, &nk, err, errcap)) {
@@ -465,8 +475,8 @@ static void char_tokens(const bv_btok *t, const int32_t *v, size_t n, bv_btok_ou
         char s[8];
         size_t k = encode_utf8(&nk.v[i], 1, s);
         int id = vocab_find(t, s, k);
-        if (id < 0) out_push(o, cap, t->unk, strlen(t->unk), t->unk_id);
-        else out_push(o, cap, s, k, id);
+        if (id < 0) out_push(o, t->unk, strlen(t->unk), t->unk_id);
+        else out_push(o, s, k, id);
     }
     free(nk.v);
 }
@@ -474,7 +484,7 @@ static void char_tokens(const bv_btok *t, const int32_t *v, size_t n, bv_btok_ou
 /* BasicTokenizer + WordPiece or character subwords. */
 static int bert_tokenize(const bv_btok *t, const char *text, bv_btok_out *o, char *err, size_t errcap) {
     cps in = {0}, a = {0}, b = {0};
-    int rc = decode_utf8(text, &in, err, errcap), cap = 0;
+    int rc = decode_utf8(text, &in, err, errcap);
     if (rc) goto out;
     for (size_t i = 0; i < in.n; i++) { /* clean text, CJK spacing */
         int32_t c = in.v[i];
@@ -512,12 +522,12 @@ static int bert_tokenize(const bv_btok *t, const char *text, bv_btok_out *o, cha
             int p = k < b.n && is_punct(b.v[k]);
             if (k == b.n || p) {
                 if (k > s) {
-                    if (t->kind == BV_BTOK_WORDPIECE) wordpiece(t, b.v + s, k - s, o, &cap);
-                    else char_tokens(t, b.v + s, k - s, o, &cap, err, errcap, &rc);
+                    if (t->kind == BV_BTOK_WORDPIECE) wordpiece(t, b.v + s, k - s, o);
+                    else char_tokens(t, b.v + s, k - s, o, err, errcap, &rc);
                 }
                 if (p) {
-                    if (t->kind == BV_BTOK_WORDPIECE) wordpiece(t, b.v + k, 1, o, &cap);
-                    else char_tokens(t, b.v + k, 1, o, &cap, err, errcap, &rc);
+                    if (t->kind == BV_BTOK_WORDPIECE) wordpiece(t, b.v + k, 1, o);
+                    else char_tokens(t, b.v + k, 1, o, err, errcap, &rc);
                 }
                 s = k + 1;
             }
@@ -538,8 +548,7 @@ static int tokenize_plain(const bv_btok *t, const char *text, bv_btok_out *out, 
     bv_btok_out o;
     if (bv_spm_encode(t->spm, text, strlen(text), &o.pieces, &o.ids, &o.n, err, errcap)) return -1;
     for (int i = 0; i < o.n; i++) {
-        out->pieces = bv_xrealloc(out->pieces, (size_t)(out->n + 1) * sizeof(char *));
-        out->ids = bv_xrealloc(out->ids, (size_t)(out->n + 1) * sizeof(int));
+        out_grow(out);
         out->pieces[out->n] = o.pieces[i];
         out->ids[out->n++] = o.ids[i];
         o.pieces[i] = NULL;
@@ -581,8 +590,7 @@ int bv_btok_tokenize(const bv_btok *t, const char *text, bv_btok_out *out, char 
         if (*seg) rc = tokenize_plain(t, seg, out, err, errcap);
         if (!hit || rc) break;
         int id = t->spm ? bv_spm_piece_to_id(t->spm, tok) : vocab_find(t, tok, strlen(tok));
-        out->pieces = bv_xrealloc(out->pieces, (size_t)(out->n + 1) * sizeof(char *));
-        out->ids = bv_xrealloc(out->ids, (size_t)(out->n + 1) * sizeof(int));
+        out_grow(out);
         out->pieces[out->n] = strdup(tok);
         out->ids[out->n++] = id < 0 ? t->unk_id : id;
         p = hit + strlen(tok);
