@@ -67,6 +67,8 @@ from ddp_ref import (BATCH_ORDER, gelu, import_upstream, reduced_mpd, second_bat
                      train_one_batch)
 
 NETS = ("net_g", "net_d", "net_dur_disc", "net_wd")
+KINK_MARGIN = 2.0  # |x| <= 2 x torch's own fp32 error of that leaky_relu input: "near its kink"
+MAX_KINKS = 4
 PERTURB = re.compile(r"^(flow\.flows\.\d+\.post\.(weight|bias)|sdp\.(post_)?flows\.\d+\.(m|logs|proj\.weight|proj\.bias))$")
 FWD_NAMES = ["y_hat", "l_length", "attn", "ids_slice", "x_mask", "z_mask", ("z", "z_p", "m_p", "logs_p", "m_q", "logs_q"),
              ("hidden_x", "logw", "logw_", "logw_sdp"), "g"]
@@ -170,11 +172,28 @@ class Upstream:
                     mod.p = 0.0
         return nets
 
-    def step(self, hps, params, batch, dtype, draws):
+    def step(self, hps, params, batch, dtype, draws, record=None, flip=None):
         """One train_and_evaluate step from `params` (numpy, state_dict keys per net) on `batch`
-        (numpy) in `dtype`; returns the results as numpy arrays (golden F01 names) in that dtype."""
+        (numpy) in `dtype`; returns the results as numpy arrays (golden F01 names) in that dtype.
+        record: a list that receives every F.leaky_relu input (call order); flip: (call, flat index)
+        of one leaky_relu element to take on its other linear piece (a kink alternative)."""
         tm = self.train_ms
         torch.set_default_dtype(dtype)
+        orig_lrelu = torch.nn.functional.leaky_relu
+        calls = [0]
+
+        def leaky_relu(x, negative_slope=0.01, inplace=False):  # modules.py / models.py call F.leaky_relu
+            k = calls[0]
+            calls[0] += 1
+            if record is not None:
+                record.append(x.detach().clone())
+            y = orig_lrelu(x, negative_slope)
+            if flip is not None and flip[0] == k:
+                mask = torch.zeros(x.numel(), dtype=torch.bool)
+                mask[flip[1]] = True
+                y = torch.where(mask.view(x.shape), torch.where(x > 0, x * negative_slope, x), y)
+            return y
+        torch.nn.functional.leaky_relu = leaky_relu
         orig_float = torch.Tensor.float
         if dtype == torch.float64:  # upstream's .float() casts would put parts of the graph back in fp32
             torch.Tensor.float = lambda self, *a, **k: self if self.dtype == torch.float64 else orig_float(self, *a, **k)
@@ -191,6 +210,7 @@ class Upstream:
             return self._run(tm, hps, nets, wl, batch, dtype, draws)
         finally:
             torch.Tensor.float = orig_float
+            torch.nn.functional.leaky_relu = orig_lrelu
             torch.set_default_dtype(torch.float32)
 
     def _run(self, tm, hps, nets, wl, batch, dtype, draws):
@@ -419,16 +439,10 @@ def group_of(name):
     return "output", "loss"
 
 
-def write_case(out_dir, name, label, seed, conf, up, params, batch, r32, r64, perturbed, extra):
-    f01 = up.f01
-    t32, t64 = {}, {}
-    for k, v in batch.items():
-        t32["in." + k] = v
-    for n in NETS:
-        for k, v in params[n].items():
-            t32["param.%s.%s" % (n, k)] = v
-    for i, (fn, v) in enumerate(r32["_draws"]):
-        t32["noise.%03d.%s" % (i, fn)] = np.asarray(v, np.float32)
+def write_results(out_dir, name, r32, r64, t32=None):
+    """<name>.safetensors (t32 plus the fp32 results) and <name>.fp64.safetensors (the same result
+    names from the fp64 run, F64). Returns the two file names and what the first holds."""
+    t32, t64 = dict(t32 or {}), {}
     for k, v in r32.items():
         if k.startswith("_"):
             continue
@@ -442,6 +456,32 @@ def write_case(out_dir, name, label, seed, conf, up, params, batch, r32, r64, pe
                                                    "dtype": "float32", "torch": torch.__version__})
     st_write(os.path.join(out_dir, file64), t64, {"case": name, "made_by": "tests/ref/parity_sweep.py",
                                                    "dtype": "float64", "torch": torch.__version__})
+    return file32, file64, t32
+
+
+def near_kinks(rec32, rec64):
+    """leaky_relu inputs within KINK_MARGIN x torch's own fp32 error (that call's max|x32 - x64|) of
+    zero, closest first: [(margin, call, flat index, x64, error)]."""
+    out = []
+    for k, (x32, x64) in enumerate(zip(rec32, rec64)):
+        err = float((x32.double() - x64).abs().max())
+        ax = x64.abs().flatten()
+        for i in torch.nonzero(ax <= KINK_MARGIN * err).flatten().tolist():
+            out.append((float(ax[i]) / err if err > 0 else 0.0, k, i, float(x64.flatten()[i]), err))
+    return sorted(out)
+
+
+def write_case(out_dir, name, label, seed, conf, up, params, batch, r32, r64, perturbed, extra):
+    f01 = up.f01
+    t32 = {}
+    for k, v in batch.items():
+        t32["in." + k] = v
+    for n in NETS:
+        for k, v in params[n].items():
+            t32["param.%s.%s" % (n, k)] = v
+    for i, (fn, v) in enumerate(r32["_draws"]):
+        t32["noise.%03d.%s" % (i, fn)] = np.asarray(v, np.float32)
+    file32, file64, t32 = write_results(out_dir, name, r32, r64, t32)
     tensors = []
     dt = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64", np.dtype(np.int64): "I64"}
     for k in sorted(t32):
@@ -497,23 +537,44 @@ def golden_check(up, golden):
 def run_case(up, conf, label, seed, params, batch, draws32, out_dir, perturbed, manifest, extra=None):
     hps = up.hps(conf)
     d32 = draws32
-    r32 = up.step(hps, params, batch, torch.float32, d32)
+    rec32, rec64 = [], []
+    r32 = up.step(hps, params, batch, torch.float32, d32, record=rec32)
     r32["_draws"] = d32.rec
     noise = [("noise.%03d.%s" % (i, fn), v) for i, (fn, v) in enumerate(d32.rec)]
-    r64 = up.step(up.hps(conf), params, batch, torch.float64, Draws(replay=noise))
+    r64 = up.step(up.hps(conf), params, batch, torch.float64, Draws(replay=noise), record=rec64)
     name = "P%s_%s" % (label, seed if isinstance(seed, str) else "s%d" % seed)
+    # Kink alternatives: a leaky_relu input within fp32 noise of zero may fall on either side in an
+    # independent fp32 implementation; its gradient then passes 1 or the slope there. For each such
+    # element (closest first, at most MAX_KINKS) both runs are repeated with that element taken on its
+    # other linear piece: an equally valid reference for an implementation whose rounding put it there.
+    kinks = near_kinks(rec32, rec64)
+    alts = []
+    for j, (margin, call, idx, x64, err) in enumerate(kinks[:MAX_KINKS]):
+        a32 = up.step(up.hps(conf), params, batch, torch.float32, Draws(replay=noise), flip=(call, idx))
+        a64 = up.step(up.hps(conf), params, batch, torch.float64, Draws(replay=noise), flip=(call, idx))
+        f32, f64_, _ = write_results(out_dir, "%s.kink%d" % (name, j), a32, a64)
+        alts.append({"file": f32, "fp64_file": f64_, "leaky_relu_call": call, "index": idx, "x_fp64": x64,
+                     "torch_fp32_error": err, "margin": margin, "shape": list(rec64[call].shape)})
     m32 = mas_margin(r32["_neg_cent"], r32["_mas_mask"])
     m64 = mas_margin(r64["_neg_cent"], r64["_mas_mask"])
     same_attn = bool(np.array_equal(r32["fwd.attn"], r64["fwd.attn"].astype(np.float32)))
     same_slice = bool(np.array_equal(r32["fwd.ids_slice"], r64["fwd.ids_slice"]))
     ex = {"mas_min_decision_margin": m32, "mas_min_decision_margin_fp64": m64, "fp32_fp64_same_alignment": same_attn,
-          "fp32_fp64_same_slice": same_slice}
+          "fp32_fp64_same_slice": same_slice, "leaky_relu_calls": len(rec64),
+          "leaky_relu_min_margin": kinks[0][0] if kinks else None, "near_kinks": len(kinks),
+          "kink_alternatives": alts}
     ex.update(extra or {})
     manifest["cases"].append(write_case(out_dir, name, label, seed, conf, up, params, batch, r32, r64, perturbed, ex))
     gn = r32["gstep.grad_norm_g"], r64["gstep.grad_norm_g"]
     print("%s: loss_gen_all %.6f (fp64 %.6f), grad_norm_g %.6f (fp64 %.6f), MAS margin %.3g, same alignment %s, "
           "same slice %s" % (name, r32["gstep.loss_gen_all"], r64["gstep.loss_gen_all"], gn[0], gn[1], m32, same_attn,
                              same_slice), flush=True)
+    for alt in alts:
+        print("  %s: leaky_relu call %d element %d is %.3g from its kink, %.2f x torch's own fp32 error there: "
+              "alternative reference %s" % (name, alt["leaky_relu_call"], alt["index"], abs(alt["x_fp64"]),
+                                             alt["margin"], alt["file"]), flush=True)
+    if len(kinks) > MAX_KINKS:
+        print("  WARNING: %s: %d leaky_relu inputs near a kink, alternatives made for %d" % (name, len(kinks), MAX_KINKS))
     if not (same_attn and same_slice):
         print("  WARNING: %s: fp32 and fp64 runs took different discrete decisions; its envelope is not "
               "meaningful" % name)
