@@ -31,6 +31,13 @@ wavlm_tiny -> the golden's (symlink). The manifest entry carries F01's tolerance
 tolerance_groups (the comparison's floor), seed, config label, the MAS decision margins of both
 runs and whether the fp32 and fp64 runs took the same alignment and slice.
 
+Kink alternatives: every F.leaky_relu input of both runs is recorded; an element within
+KINK_MARGIN x torch's own fp32 error (that input's max|x32 - x64|) of zero may fall on either side
+in another fp32 implementation, and its gradient then takes the other slope. For each such element
+(closest first, at most MAX_KINKS) both runs are repeated with that one element on its other linear
+piece: <case>.kink<k>.safetensors / .fp64.safetensors (results only), listed in the manifest entry's
+kink_alternatives (call number, flat index, x in fp64, torch's fp32 error there).
+
 The float64 run: torch.set_default_dtype(float64), every module .double() (net_g, net_d,
 net_dur_disc, net_wd, the WavLMLoss with its WavLM and Resample kernel), inputs and replayed draws
 as float64, and Tensor.float() made the identity on float64 tensors (train_ms and losses.py call
