@@ -9,6 +9,7 @@
 #                   make does this itself first (NO_DEPS=1: never)
 #   make fuzz       libFuzzer harnesses (clang, ASan + UBSan) in build-fuzz/, each run FUZZ_SECONDS
 #   make tsan       ThreadSanitizer build in build-tsan/, runs the threaded tests
+#   make parity-ref / make parity   multi-seed fp32/fp64 parity sweep against upstream (README)
 
 CC      ?= gcc
 BUILD   ?= build
@@ -61,7 +62,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test test-unit test-golden asan bench deps clean demo fuzz fuzz-build fuzz-deps fuzz-seeds tsan
+.PHONY: all test test-unit test-golden asan bench deps clean demo fuzz fuzz-build fuzz-deps fuzz-seeds tsan parity parity-ref
 all: $(BUILD)/bv2 $(BUILD)/bv2-tests
 
 $(BUILD)/%.o: %.c
@@ -117,6 +118,16 @@ bench:
 
 deps:
 	scripts/install-deps.sh
+
+# Parity sweep (issue 10): `make parity-ref` runs upstream's training step on 8 seeds x 2 configs in
+# float32 and float64 (tests/ref/parity_ref.sh: needs UPSTREAM_DIR, Debian's python3-torch, PyPI
+# once); `make parity` checks our step against it within the fp32-vs-fp64 envelope (tests/test_parity.c).
+PARITY_DIR ?= $(BUILD)/parity
+parity-ref:
+	GOLDEN=$(GOLDEN) tests/ref/parity_ref.sh $(PARITY_DIR)
+
+parity: all
+	BV_PARITY_DIR=$(PARITY_DIR) $(BUILD)/bv2-tests --golden $(GOLDEN) parity_sweep
 
 # A small multi-speaker English voice trained from scratch on flite's voices (scripts/demo.sh says
 # what each step does). DEMO_MINUTES (default 25) bounds the training; running it again resumes.

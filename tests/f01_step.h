@@ -14,6 +14,11 @@ typedef struct bv_test_f01_opts {
     void (*prepare)(bv_test_state *ts, bv_ctx *ctx, bv_train_batch *b);
     /* sees the state and results after the step (and the checks); may be NULL */
     void (*after)(bv_test_state *ts, bv_train_state *st, const bv_train_result *r);
+    /* another case made like F01 (NULL: "F01_train_step"), e.g. the parity sweep's (tests/test_parity.c) */
+    const char *case_name;
+    /* the step's tap when check is 0 (the F01 checks use it themselves); may be NULL */
+    bv_train_probe_fn probe;
+    void *probe_user;
 } bv_test_f01_opts;
 
 /* Builds F01's networks, optimizers, batch and draws, runs bv_train_step; fails ts on mismatches. */

@@ -291,7 +291,7 @@ static void check_lr(f01 *c, bv_train_state *st) {
 void bv_test_f01_step(bv_test_state *ts, const bv_test_f01_opts *o) {
     int check = o->check;
     bv_ctx *ctx = ts->ctx;
-    bv_golden *g = bv_golden_open(ts, ctx, "F01_train_step");
+    bv_golden *g = bv_golden_open(ts, ctx, o->case_name ? o->case_name : "F01_train_step");
     if (!g) return;
     f01 c = {ts, g};
     setup s;
@@ -300,6 +300,9 @@ void bv_test_f01_step(bv_test_state *ts, const bv_test_f01_opts *o) {
         if (check) {
             s.st.probe = probe_cb;
             s.st.probe_user = &c;
+        } else if (o->probe) {
+            s.st.probe = o->probe;
+            s.st.probe_user = o->probe_user;
         }
         s.st.grad_sync = o->sync;
         if (o->prepare) o->prepare(ts, ctx, &s.batch);

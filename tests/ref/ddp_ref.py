@@ -153,6 +153,33 @@ def reduced_mpd(models, table):
     return d
 
 
+BATCH_ORDER = ["x", "x_lengths", "spec", "spec_lengths", "y", "y_lengths", "speakers", "tone", "language", "bert",
+               "ja_bert", "en_bert"]  # data_utils.TextAudioSpeakerCollate
+
+
+def train_one_batch(train_ms, hps, nets, optims, scheds, tensors):
+    """train_ms.train_and_evaluate for epoch 1 over a loader of one batch (`tensors` in BATCH_ORDER),
+    on CPU, with rank 1 (no logging, evaluation or checkpoints) and global_step 0. `nets` as that
+    revision of train_ms takes them (v2.3 tag: 4 networks; later: 4 plus the WavLMLoss)."""
+    import contextlib
+
+    class Loader:
+        batch_sampler = types.SimpleNamespace(set_epoch=lambda e: None)
+
+        def __iter__(self):
+            return iter([tensors])
+
+        def __len__(self):
+            return 1
+
+    torch.Tensor.cuda = lambda self, *a, **k: self  # CPU run of train_ms's .cuda(local_rank) calls
+    assert not hps.train.bf16_run
+    train_ms.autocast = lambda *a, **k: contextlib.nullcontext()  # enabled=False; CUDA's class probes bf16
+    train_ms.global_step = 0
+    train_ms.train_and_evaluate(1, "cpu", 1, hps, nets, optims, scheds, torch.cuda.amp.GradScaler(enabled=False),
+                                [Loader(), None], None, None)
+
+
 def load(net, golden, prefix):
     sd = net.state_dict()
     for k in sd:
@@ -309,30 +336,11 @@ def worker(rank, world, upstream, golden_dir, out_dir, port):
     else:
         batch = second_batch(golden)
         draws = Draws(seed=1)
-    order = ["x", "x_lengths", "spec", "spec_lengths", "y", "y_lengths", "speakers", "tone", "language", "bert",
-             "ja_bert", "en_bert"]
-    tensors = [torch.from_numpy(batch[k].copy()) for k in order]
-
-    class Loader:
-        batch_sampler = types.SimpleNamespace(set_epoch=lambda e: None)
-
-        def __iter__(self):
-            return iter([tensors])
-
-        def __len__(self):
-            return 1
-
-    torch.Tensor.cuda = lambda self, *a, **k: self  # CPU run of train_ms's .cuda(local_rank) calls
-    import contextlib
-
-    assert not hps.train.bf16_run
-    train_ms.autocast = lambda *a, **k: contextlib.nullcontext()  # enabled=False; CUDA's class probes bf16
-    train_ms.global_step = 0
+    tensors = [torch.from_numpy(batch[k].copy()) for k in BATCH_ORDER]
     draws.install()
-    train_ms.train_and_evaluate(1, "cpu", 1, hps, [ddp["net_g"], ddp["net_d"], ddp["net_dur_disc"], ddp["net_wd"]],
-                                [optims["net_g"], optims["net_d"], optims["net_dur_disc"], optims["net_wd"]],
-                                [scheds["net_g"], scheds["net_d"], scheds["net_dur_disc"], scheds["net_wd"]],
-                                torch.cuda.amp.GradScaler(enabled=False), [Loader(), None], None, None)
+    order = ("net_g", "net_d", "net_dur_disc", "net_wd")
+    train_one_batch(train_ms, hps, [ddp[n] for n in order], [optims[n] for n in order], [scheds[n] for n in order],
+                    tensors)
     torch.randn_like, torch.randn, torch.rand = draws.orig
     assert draws.replay in (None, []), "not every recorded draw was used"
 
