@@ -18,14 +18,24 @@ static void cpu_free(void *p) { free(p); }
 static void cpu_copy(void *dst, const void *src, size_t bytes) {
     if (bytes) memcpy(dst, src, bytes);
 }
+static void cpu_fill32(void *dst, uint32_t pattern, size_t n) {
+    if (pattern == 0) {
+        if (n) memset(dst, 0, n * sizeof(uint32_t));
+        return;
+    }
+    uint32_t *d = dst;
+    for (size_t i = 0; i < n; i++) d[i] = pattern;
+}
 
 static bv_backend g_cpu = {
     .device = BV_DEV_CPU,
     .name = "cpu",
     .kernels = &bv_cpu_kernels,
-    .mem = {cpu_alloc, cpu_free, cpu_copy, cpu_copy},
+    .mem = {cpu_alloc, cpu_free, cpu_copy, cpu_copy, cpu_copy, cpu_fill32, 1},
     .lock = PTHREAD_MUTEX_INITIALIZER,
 };
+
+const bv_allocator *bv_host_allocator(void) { return &g_cpu.mem; }
 
 bv_backend *bv_backend_get(bv_device dev) {
     return dev == BV_DEV_CPU ? &g_cpu : NULL; /* a CUDA build adds its backend here */
