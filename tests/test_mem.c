@@ -24,8 +24,7 @@ static struct {
     int n, live, allocs, frees;
 } g_split;
 
-static void *split_alloc(size_t bytes) {
-    void *p = bv_host_allocator()->alloc(bytes);
+static void *split_record(void *p, size_t bytes) {
     BV_ASSERT(p && g_split.n < SPLIT_MAX_BLOCKS);
     g_split.p[g_split.n] = p;
     g_split.bytes[g_split.n++] = bytes;
@@ -33,8 +32,11 @@ static void *split_alloc(size_t bytes) {
     g_split.allocs++;
     return p;
 }
+static void *split_alloc(size_t bytes) { return split_record(bv_host_allocator()->alloc(bytes), bytes); }
+static void *split_alloc_zeroed(size_t bytes) { return split_record(bv_host_allocator()->alloc_zeroed(bytes), bytes); }
 
 static void split_free(void *p) {
+    if (!p) return;
     for (int i = 0; i < g_split.n; i++)
         if (g_split.p[i] == p) {
             g_split.p[i] = g_split.p[--g_split.n];
@@ -62,6 +64,7 @@ static bv_backend *split_backend(void) {
     be.kernels = cpu->kernels;
     be.mem = cpu->mem;
     be.mem.alloc = split_alloc;
+    be.mem.alloc_zeroed = split_alloc_zeroed;
     be.mem.free = split_free;
     be.mem.host_visible = 0;
     memset(&g_split, 0, sizeof g_split);
@@ -203,4 +206,35 @@ BV_TEST(mem_init_helpers_match_the_inline_formulas) {
     double ss = 0;
     for (int k = 0; k < 5; k++) ss += (double)u->data[15 + k] * u->data[15 + k];
     BV_CHECK(g->data[3] == (float)sqrt(ss), "g = ||v|| per output channel");
+}
+
+BV_TEST(mem_split_backend_params_remove_and_drop_grads) {
+    bv_backend *be = split_backend();
+    bv_params ps;
+    bv_params_init_on(&ps, be);
+    bv_params_add(&ps, "enc_q.a", BV_SHAPE(4));
+    bv_tensor *keep = bv_params_add(&ps, "dec.b", BV_SHAPE(2, 2));
+    bv_params_add(&ps, "enc_q.c", BV_SHAPE(3));
+    BV_CHECK(g_split.live == 6, "value + grad per parameter (%d)", g_split.live);
+    BV_CHECK(bv_params_remove_prefix(&ps, "enc_q.") == 2 && ps.n == 1 && ps.items[0] == keep, "removed by prefix");
+    bv_params_drop_grads(&ps);
+    BV_CHECK(g_split.live == 1 && keep->grad == NULL && !keep->requires_grad, "grads given back (%d live)",
+             g_split.live);
+    bv_params_free(&ps);
+    BV_CHECK(g_split.live == 0, "every block back (%d live)", g_split.live);
+}
+
+BV_TEST(mem_cpu_allocator_alignment_and_zeroing) {
+    const bv_allocator *mem = bv_host_allocator();
+    int ok = 1;
+    for (size_t n = 0; n < 300; n += 37) {
+        unsigned char *a = mem->alloc(n), *z = mem->alloc_zeroed(n);
+        ok &= a && z && (uintptr_t)a % BV_BACKEND_ALIGN == 0 && (uintptr_t)z % BV_BACKEND_ALIGN == 0;
+        for (size_t i = 0; i < n; i++) ok &= z[i] == 0;
+        if (n) memset(a, 0xab, n);
+        mem->free(a);
+        mem->free(z);
+    }
+    mem->free(NULL);
+    BV_CHECK(ok, "64-byte aligned, zeroed when asked");
 }

@@ -10,11 +10,24 @@
 /* The CPU kernel table, defined by the ops layer (src/ops/cpu/table.c). */
 extern const struct bv_kernels bv_cpu_kernels;
 
-static void *cpu_alloc(size_t bytes) {
-    size_t n = (bytes + BV_BACKEND_ALIGN - 1) / BV_BACKEND_ALIGN * BV_BACKEND_ALIGN;
-    return aligned_alloc(BV_BACKEND_ALIGN, n ? n : BV_BACKEND_ALIGN);
+/* malloc / calloc plus up to BV_BACKEND_ALIGN bytes, the pointer rounded up to the alignment and the
+ * distance back to the block kept in the byte before it. calloc (not aligned_alloc + memset) so that
+ * a big zeroed buffer stays untouched zero pages until written, as calloc'd parameter stores were. */
+static void *cpu_alloc_impl(size_t bytes, int zeroed) {
+    if (bytes > SIZE_MAX - 2 * BV_BACKEND_ALIGN) return NULL;
+    size_t n = (bytes ? bytes : 1) + BV_BACKEND_ALIGN;
+    unsigned char *raw = zeroed ? calloc(1, n) : malloc(n);
+    if (!raw) return NULL;
+    unsigned char *p = (unsigned char *)(((uintptr_t)raw + BV_BACKEND_ALIGN) & ~(uintptr_t)(BV_BACKEND_ALIGN - 1));
+    p[-1] = (unsigned char)(p - raw); /* 1 .. BV_BACKEND_ALIGN */
+    return p;
 }
-static void cpu_free(void *p) { free(p); }
+static void *cpu_alloc(size_t bytes) { return cpu_alloc_impl(bytes, 0); }
+static void *cpu_alloc_zeroed(size_t bytes) { return cpu_alloc_impl(bytes, 1); }
+static void cpu_free(void *p) {
+    if (p) free((unsigned char *)p - ((unsigned char *)p)[-1]);
+}
+_Static_assert(BV_BACKEND_ALIGN <= 255, "the distance to the block must fit in a byte");
 static void cpu_copy(void *dst, const void *src, size_t bytes) {
     if (bytes) memcpy(dst, src, bytes);
 }
@@ -31,7 +44,7 @@ static bv_backend g_cpu = {
     .device = BV_DEV_CPU,
     .name = "cpu",
     .kernels = &bv_cpu_kernels,
-    .mem = {cpu_alloc, cpu_free, cpu_copy, cpu_copy, cpu_copy, cpu_fill32, 1},
+    .mem = {cpu_alloc, cpu_alloc_zeroed, cpu_free, cpu_copy, cpu_copy, cpu_copy, cpu_fill32, 1},
     .lock = PTHREAD_MUTEX_INITIALIZER,
 };
 

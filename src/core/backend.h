@@ -24,7 +24,9 @@
 struct bv_kernels;
 
 /* Device memory. alloc returns BV_BACKEND_ALIGN-aligned memory or NULL (never for 0 bytes: it
- * returns a valid block then). The rest move or set bytes of device memory:
+ * returns a valid block then); alloc_zeroed the same, zeroed (on the CPU: calloc's untouched zero pages,
+ * so a zeroed buffer nothing writes costs no resident memory); free(NULL) does nothing. The rest
+ * move or set bytes of device memory:
  *   to_host / from_host  between device memory and host memory (plain memcpy on the CPU);
  *   copy                 device to device (regions must not overlap);
  *   fill32               n 32-bit words at dev set to `pattern` (0 zeroes; a float's bits fill with it).
@@ -43,6 +45,7 @@ struct bv_kernels;
 #define BV_BACKEND_ALIGN 64
 typedef struct bv_allocator {
     void *(*alloc)(size_t bytes);
+    void *(*alloc_zeroed)(size_t bytes);
     void (*free)(void *p);
     void (*to_host)(void *host, const void *dev, size_t bytes);
     void (*from_host)(void *dev, const void *host, size_t bytes);

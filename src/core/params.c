@@ -21,9 +21,8 @@ void bv_params_init_on(bv_params *p, bv_backend *be) {
 /* A zeroed block of n floats of the store's device. */
 static float *dev_floats(const bv_params *p, int64_t n) {
     size_t bytes = sizeof(float) * (size_t)n;
-    float *b = p->be->mem.alloc(bytes);
+    float *b = p->be->mem.alloc_zeroed(bytes);
     if (!b) BV_FATAL("out of memory (%zu bytes for a parameter store)", bytes);
-    p->be->mem.fill32(b, 0, (size_t)n);
     return b;
 }
 
@@ -89,6 +88,37 @@ bv_tensor *bv_params_get(const bv_params *p, const char *name) {
     for (int i = 0; i < p->n; i++)
         if (strcmp(p->items[i]->name, name) == 0) return p->items[i];
     return NULL;
+}
+
+int bv_params_remove_prefix(bv_params *p, const char *prefix) {
+    BV_ASSERT(!p->data);
+    const bv_allocator *mem = &store_be(p)->mem;
+    size_t len = strlen(prefix);
+    int k = 0;
+    for (int i = 0; i < p->n; i++) {
+        bv_tensor *t = p->items[i];
+        if (strncmp(t->name, prefix, len) != 0) {
+            p->items[k++] = t;
+            continue;
+        }
+        mem->free(t->data);
+        mem->free(t->grad);
+        free((char *)t->name);
+        free(t);
+    }
+    int gone = p->n - k;
+    p->n = k;
+    return gone;
+}
+
+void bv_params_drop_grads(bv_params *p) {
+    BV_ASSERT(!p->data);
+    const bv_allocator *mem = &store_be(p)->mem;
+    for (int i = 0; i < p->n; i++) {
+        mem->free(p->items[i]->grad);
+        p->items[i]->grad = NULL;
+        p->items[i]->requires_grad = false;
+    }
 }
 
 void bv_params_zero_grad(bv_params *p) {

@@ -38,6 +38,11 @@ bv_tensor *bv_params_add(bv_params *p, const char *name, int ndim, const int64_t
 bv_tensor *bv_params_addf(bv_params *p, int ndim, const int64_t *shape, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 bv_tensor *bv_params_get(const bv_params *p, const char *name);   /* NULL if absent */
+/* Before packing only. Removes (and frees) every parameter whose name starts with prefix, keeping
+ * the others' order; returns how many went. */
+int bv_params_remove_prefix(bv_params *p, const char *prefix);
+/* Before packing only. Frees every gradient buffer (inference needs none) and clears requires_grad. */
+void bv_params_drop_grads(bv_params *p);
 void bv_params_zero_grad(bv_params *p);
 /* Moves every parameter's data and grad into one 64-byte-aligned buffer each (p->data, p->grad;
  * item i at the running offset), keeping values and the tensors' identities (only ->data and

@@ -34,9 +34,8 @@ void bv_adamw_init(bv_adamw *o, bv_params *ps, double lr, double beta1, double b
     if (!ps->be) ps->be = bv_backend_get(BV_DEV_CPU); /* a zeroed store is a CPU store (params.c) */
     const bv_allocator *mem = &ps->be->mem;
     o->mem = mem;
-    o->block = mem->alloc(sizeof(float) * (size_t)(2 * total + 1)); /* the moments: device memory */
+    o->block = mem->alloc_zeroed(sizeof(float) * (size_t)(2 * total + 1)); /* the moments: device memory */
     if (!o->block) BV_FATAL("out of memory: AdamW state for %lld parameters", (long long)total);
-    mem->fill32(o->block, 0, (size_t)(2 * total + 1));
     o->exp_avg = bv_xcalloc((size_t)(o->n + 1), sizeof(float *));
     o->exp_avg_sq = bv_xcalloc((size_t)(o->n + 1), sizeof(float *));
     o->step = bv_xcalloc((size_t)(o->n + 1), sizeof(float));
