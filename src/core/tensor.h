@@ -10,7 +10,8 @@
  * Host access: ->data / ->idata point into the memory of the tensor's device, which the host may not
  * be able to address (backend.h). Code outside the kernels reads and writes tensor data only through
  * the functions at the end of this file, which go through the device's allocator (a memcpy on the
- * CPU). The grep `->data\b.*=` over src/model and src/train finds no writes outside them.
+ * CPU). Not yet through them: the checkpoint importers, the AdamW / clip-grad kernels and the MPI
+ * all-reduce (host-visible stores only; they assert it).
  */
 #ifndef BV_TENSOR_H
 #define BV_TENSOR_H
