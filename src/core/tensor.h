@@ -11,7 +11,7 @@
  * be able to address (backend.h). Code outside the kernels reads and writes tensor data only through
  * the functions at the end of this file, which go through the device's allocator (a memcpy on the
  * CPU). Not yet through them: the checkpoint importers, the AdamW / clip-grad kernels and the MPI
- * all-reduce (host-visible stores only; they assert it).
+ * all-reduce (those two assert a host-visible store).
  */
 #ifndef BV_TENSOR_H
 #define BV_TENSOR_H
