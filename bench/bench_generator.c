@@ -210,7 +210,7 @@ typedef struct {
     bv_generator *gen;
     bv_ctx ctx;
     bv_tensor *x, *g, *gout; // [B, 192, T], [B, 512, 1], [B, 1, T_wav]
-    bv_arena_mark base;      /* arena state with only the inputs allocated */
+    bv_ctx_mark base;        /* arena state with only the inputs allocated */
     int64_t tape0, B, T;
 } bench_setup;
 
@@ -228,7 +228,7 @@ static void setup_init(bench_setup *s) {
     int64_t T_wav = s->T;
     for (int i = 0; i < s->cfg.n_upsamples; i++) T_wav *= s->cfg.upsample_rates[i];
     s->gout = bv_randn(&s->ctx, BV_SHAPE(s->B, 1, T_wav));
-    s->base = bv_arena_get_mark(&s->ctx.arena);
+    s->base = bv_ctx_get_mark(&s->ctx);
     s->tape0 = s->ctx.tape_len;
 }
 
@@ -240,10 +240,10 @@ static void setup_free(bench_setup *s) {
 
 /* Back to "inputs only": drop the tape, activations and grads of one step. */
 static void setup_rewind(bench_setup *s) {
-    s->ctx.tape_len = s->tape0;
+    bv_tape_cut(&s->ctx, s->tape0);
     s->x->grad = s->g->grad = NULL;
     bv_params_zero_grad(&s->ps);
-    bv_arena_reset_to(&s->ctx.arena, s->base);
+    bv_ctx_reset_to(&s->ctx, s->base);
 }
 
 /* Whole-module timings through the public API (bv_generator_forward + bv_backward). */
@@ -262,7 +262,7 @@ static void bench_totals(bench_setup *s, int reps) {
         double t2 = now_ms();
         bv_tensor *y = bv_generator_forward(ctx, s->gen, s->x, s->g);
         double t3 = now_ms();
-        fwd_bytes = ctx->arena.in_use - s->base.in_use;
+        fwd_bytes = ctx->arena.in_use - s->base.host.in_use;
         bv_backward(ctx, y, s->gout);
         double t4 = now_ms();
         if (ctx->arena.peak > peak) peak = ctx->arena.peak;
@@ -281,7 +281,7 @@ static void bench_totals(bench_setup *s, int reps) {
     printf("  forward + backward            %9.1f  %9.1f   conv work %.1f GFLOP (fwd x3): %.1f GFLOP/s at min\n",
            fb, median(t_fb, reps), 3 * flops * 1e-9, 3 * flops / (fb * 1e6));
     printf("  arena: %.1f MiB after the forward (activations + tape), peak %.1f MiB with the backward's grads\n",
-           (double)fwd_bytes / (1 << 20), (double)(peak - s->base.in_use) / (1 << 20));
+           (double)fwd_bytes / (1 << 20), (double)(peak - s->base.host.in_use) / (1 << 20));
 }
 
 /* Per-op minima over the profiled runs. */

@@ -161,7 +161,7 @@ static double time_row(bv_ctx *ctx, const row_spec *r, bv_tensor **in, int backw
     int n = 0;
     double spent = 0;
     for (int it = -1; it < 9 && (n < 3 || spent < 1500); it++) {
-        bv_arena_mark m = bv_arena_get_mark(&ctx->arena);
+        bv_ctx_mark m = bv_ctx_get_mark(ctx);
         int64_t tape0 = ctx->tape_len;
         for (int i = 0; i < 3; i++)
             if (in[i] && !in[i]->is_param) in[i]->grad = NULL;
@@ -171,8 +171,8 @@ static double time_row(bv_ctx *ctx, const row_spec *r, bv_tensor **in, int backw
         if (!backward) bv_no_grad_end(ctx);
         if (backward && y->requires_grad) bv_backward(ctx, y, bv_full(ctx, y->ndim, y->shape, 1.0f));
         double dt = now_ms() - t0;
-        ctx->tape_len = tape0;
-        bv_arena_reset_to(&ctx->arena, m);
+        bv_tape_cut(ctx, tape0);
+        bv_ctx_reset_to(ctx, m);
         if (it < 0) continue;
         t[n++] = dt;
         spent += dt;
@@ -218,7 +218,7 @@ static double run_row(bv_ctx *ctx, const row_spec *r, double peak, double *rows_
     jmp_buf jb;
     bv_params ps;
     bv_params_init(&ps);
-    bv_arena_mark m = bv_arena_get_mark(&ctx->arena);
+    bv_ctx_mark m = bv_ctx_get_mark(ctx);
     ctx->err_jmp = &jb;
     double f_ms = -1, fb_ms = -1, f_min = -1, fb_min = -1;
     if (setjmp(jb) == 0) {
@@ -232,8 +232,8 @@ static double run_row(bv_ctx *ctx, const row_spec *r, double peak, double *rows_
         printf("%-34s skipped: %s\n", r->name, ctx->err_msg);
     }
     ctx->err_jmp = NULL;
-    ctx->tape_len = 0;
-    bv_arena_reset_to(&ctx->arena, m);
+    bv_tape_cut(ctx, 0);
+    bv_ctx_reset_to(ctx, m);
     bv_params_free(&ps);
     rows_ms[0] = f_ms;
     rows_ms[1] = fb_ms;

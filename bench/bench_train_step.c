@@ -385,14 +385,14 @@ typedef struct piece { const char *name; double ms; } piece;
     do {                                                            \
         double best_ = 1e300;                                       \
         for (int rep_ = 0; rep_ < 2; rep_++) {                      \
-            bv_arena_mark mark_ = bv_arena_get_mark(&ctx->arena);   \
-            int64_t tape_ = ctx->tape_len;                          \
-            double t0_ = bv_bench_now_ms();                                  \
+            bv_ctx_mark mark_ = bv_ctx_get_mark(ctx);               \
+            int64_t tape_ = bv_tape_mark(ctx);                      \
+            double t0_ = bv_bench_now_ms();                         \
             __VA_ARGS__;                                            \
-            double dt_ = bv_bench_now_ms() - t0_;                            \
+            double dt_ = bv_bench_now_ms() - t0_;                   \
             best_ = dt_ < best_ ? dt_ : best_;                      \
-            ctx->tape_len = tape_;                                  \
-            bv_arena_reset_to(&ctx->arena, mark_);                  \
+            bv_tape_cut(ctx, tape_);                                \
+            bv_ctx_reset_to(ctx, mark_);                            \
         }                                                           \
         list[n++] = (piece){label, best_};                          \
     } while (0)

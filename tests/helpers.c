@@ -18,13 +18,13 @@ bv_tensor *bv_test_input(bv_ctx *ctx, int ndim, const int64_t *shape, float scal
 
 /* L(x) = sum(f(x) * r), accumulated in double, forward only (no tape). */
 static double eval_loss(bv_ctx *ctx, bv_gradcheck_fn f, bv_tensor **inputs, void *user, const float *r) {
-    bv_arena_mark m = bv_arena_get_mark(&ctx->arena);
+    bv_ctx_mark m = bv_ctx_get_mark(ctx);
     bv_no_grad_begin(ctx);
     bv_tensor *out = f(ctx, inputs, user);
     double L = 0;
     for (int64_t i = 0; i < out->numel; i++) L += (double)out->data[i] * r[i];
     bv_no_grad_end(ctx);
-    bv_arena_reset_to(&ctx->arena, m);
+    bv_ctx_reset_to(ctx, m);
     return L;
 }
 
@@ -41,7 +41,7 @@ int bv_gradcheck(bv_test_state *ts, const char *what, bv_gradcheck_fn f, int n_i
     bv_tensor *r = bv_new_like(ctx, out);
     bv_test_randn(ctx, r, 1.0f);
     bv_backward(ctx, out, r);
-    ctx->tape_len = tape0; /* the nodes stay in the arena but are no longer walked */
+    bv_tape_cut(ctx, tape0); /* the nodes stay in the arena but are no longer walked */
 
     int ok = 1, checked = 0, skipped = 0;
     for (int i = 0; i < n_inputs; i++) {

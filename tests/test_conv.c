@@ -229,7 +229,7 @@ BV_TEST(conv_grads_accumulate) {
 
 /* conv1d of x [1, 1, T] with w [2, 1, 2], no padding; 1 if y is right. */
 static int tiny_conv_ok(bv_ctx *ctx, bv_tensor *w, int64_t T) {
-    bv_arena_mark m = bv_arena_get_mark(&ctx->arena);
+    bv_ctx_mark m = bv_ctx_get_mark(ctx);
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(1, 1, T), 1.0f); // [1, 1, T]
     bv_no_grad_begin(ctx);
     bv_tensor *y = bv_conv1d(ctx, x, w, NULL, 1, 0, 1, 1);     // [1, 2, T-1]
@@ -238,7 +238,7 @@ static int tiny_conv_ok(bv_ctx *ctx, bv_tensor *w, int64_t T) {
     float e0 = w->data[0] * x->data[i] + w->data[1] * x->data[i + 1];
     float e1 = w->data[2] * x->data[i] + w->data[3] * x->data[i + 1];
     int ok = fabsf(y->data[i] - e0) <= 1e-5f && fabsf(y->data[T - 1 + i] - e1) <= 1e-5f;
-    bv_arena_reset_to(&ctx->arena, m);
+    bv_ctx_reset_to(ctx, m);
     return ok;
 }
 

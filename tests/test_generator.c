@@ -149,7 +149,7 @@ static float *gen_run(bv_ctx *ctx, bv_params *ps, const bv_generator *gen, bv_te
     bv_tensor *gy = bv_full(ctx, y->ndim, y->shape, 0.0f);
     for (int64_t i = 0; i < y->numel; i++) gy->data[i] = (float)((i % 7) - 3) * 0.25f;
     bv_backward(ctx, y, gy);
-    ctx->tape_len = tape0;
+    bv_tape_cut(ctx, tape0);
     int64_t total = y->numel + x->numel + gc->numel;
     for (int i = 0; i < ps->n; i++) total += ps->items[i]->numel;
     float *out = malloc(sizeof(float) * (size_t)total), *p = out;

@@ -119,7 +119,7 @@ static float *run_collect(bv_ctx *ctx, bv_params *ps, const rb_case *c, bv_tenso
     x->grad = NULL;
     bv_tensor *y = rb_fn(ctx, &x, (void *)c);
     bv_backward(ctx, y, gy);
-    ctx->tape_len = tape0;
+    bv_tape_cut(ctx, tape0);
     int64_t total = y->numel + x->numel;
     for (int i = 0; i < ps->n; i++) total += ps->items[i]->numel;
     float *out = malloc(sizeof(float) * (size_t)total), *p = out;

@@ -106,7 +106,7 @@ BV_GOLDEN_TEST(wavlm_loss_discriminator_gradcheck) {
     gc_user u = {&f, test_wave(ctx, 2, 2000, 220.0f, 1), test_wave(ctx, 2, 2000, 330.0f, 1), 2};
     bv_tensor *loss = bv_wavlm_loss_discriminator(ctx, &f.wl, u.wav, u.y_rec, NULL, NULL);
     bv_backward(ctx, loss, NULL);
-    ctx->tape_len = 0;
+    bv_tape_cut(ctx, 0);
     BV_CHECK(u.wav->grad == NULL && u.y_rec->grad == NULL, "a waveform received a gradient through no_grad WavLM");
     bv_tensor *in[3] = {f.wd.convs[1].weight_g, f.wd.convs[2].weight_v, f.wd.post.bias};
     bv_gradcheck(ts, "WavLMLoss.discriminator d/dwd", gc_fn, 3, in, &u, 1e-3, 2e-4, 1e-2, 24);
@@ -220,7 +220,7 @@ static void run_wd_parts(bv_test_state *ts, bv_golden *g, const bv_wavlm_loss *w
     check_tensor(ts, g, "wdstep.net_wd.y_d_gs", d_g);
     check_tensor(ts, g, "wdstep.loss_slm", loss_slm);
     bv_backward(ctx, loss_slm, NULL);
-    ctx->tape_len = 0;
+    bv_tape_cut(ctx, 0);
     double norm = bv_clip_grad_value(ps, NULL, NULL);
     check_grouped(ts, g, "wdstep.grad_norm_wd", &norm, 1);
     for (int i = 0; i < ps->n; i++) {

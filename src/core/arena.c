@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "error.h"
 
 #define BV_ARENA_ALIGN 64
@@ -17,17 +18,20 @@ struct bv_arena_chunk {
     unsigned char *base;
 };
 
-static bv_arena_chunk *chunk_new(size_t size) {
+_Static_assert(BV_ARENA_ALIGN <= BV_BACKEND_ALIGN, "allocators align less than the arena promises");
+
+static bv_arena_chunk *chunk_new(const bv_allocator *mem, size_t size) {
     bv_arena_chunk *c = bv_xcalloc(1, sizeof *c);
     c->size = size;
-    c->base = aligned_alloc(BV_ARENA_ALIGN, (size + BV_ARENA_ALIGN - 1) / BV_ARENA_ALIGN * BV_ARENA_ALIGN);
+    c->base = mem->alloc(size);
     if (!c->base) BV_FATAL("out of memory: arena chunk of %zu bytes", size);
     return c;
 }
 
-void bv_arena_init(bv_arena *a, size_t chunk_size) {
+void bv_arena_init(bv_arena *a, size_t chunk_size, const bv_allocator *mem) {
     memset(a, 0, sizeof *a);
     a->chunk_size = chunk_size ? chunk_size : (size_t)64 << 20;
+    a->mem = mem ? mem : bv_host_allocator();
 }
 
 void bv_arena_free(bv_arena *a) {
@@ -35,7 +39,7 @@ void bv_arena_free(bv_arena *a) {
     while (c && c->prev) c = c->prev;
     while (c) {
         bv_arena_chunk *n = c->next;
-        free(c->base);
+        a->mem->free(c->base);
         free(c);
         c = n;
     }
@@ -61,7 +65,7 @@ void *bv_arena_alloc(bv_arena *a, size_t n) {
             continue;
         }
         size_t sz = n > a->chunk_size ? n : a->chunk_size;
-        bv_arena_chunk *nc = chunk_new(sz);
+        bv_arena_chunk *nc = chunk_new(a->mem, sz);
         if (c) {
             /* splice the new chunk right after the current one */
             nc->next = c->next;
@@ -74,6 +78,7 @@ void *bv_arena_alloc(bv_arena *a, size_t n) {
 }
 
 void *bv_arena_calloc(bv_arena *a, size_t n) {
+    BV_ASSERT(a->mem->host_visible);
     void *p = bv_arena_alloc(a, n);
     memset(p, 0, n);
     return p;

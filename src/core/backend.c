@@ -10,22 +10,45 @@
 /* The CPU kernel table, defined by the ops layer (src/ops/cpu/table.c). */
 extern const struct bv_kernels bv_cpu_kernels;
 
-static void *cpu_alloc(size_t bytes) {
-    size_t n = (bytes + BV_BACKEND_ALIGN - 1) / BV_BACKEND_ALIGN * BV_BACKEND_ALIGN;
-    return aligned_alloc(BV_BACKEND_ALIGN, n ? n : BV_BACKEND_ALIGN);
+/* malloc / calloc plus up to BV_BACKEND_ALIGN bytes, the pointer rounded up to the alignment and the
+ * distance back to the block kept in the byte before it. calloc (not aligned_alloc + memset) so that
+ * a big zeroed buffer stays untouched zero pages until written, as calloc'd parameter stores were. */
+static void *cpu_alloc_impl(size_t bytes, int zeroed) {
+    if (bytes > SIZE_MAX - 2 * BV_BACKEND_ALIGN) return NULL;
+    size_t n = (bytes ? bytes : 1) + BV_BACKEND_ALIGN;
+    unsigned char *raw = zeroed ? calloc(1, n) : malloc(n);
+    if (!raw) return NULL;
+    unsigned char *p = (unsigned char *)(((uintptr_t)raw + BV_BACKEND_ALIGN) & ~(uintptr_t)(BV_BACKEND_ALIGN - 1));
+    p[-1] = (unsigned char)(p - raw); /* 1 .. BV_BACKEND_ALIGN */
+    return p;
 }
-static void cpu_free(void *p) { free(p); }
+static void *cpu_alloc(size_t bytes) { return cpu_alloc_impl(bytes, 0); }
+static void *cpu_alloc_zeroed(size_t bytes) { return cpu_alloc_impl(bytes, 1); }
+static void cpu_free(void *p) {
+    if (p) free((unsigned char *)p - ((unsigned char *)p)[-1]);
+}
+_Static_assert(BV_BACKEND_ALIGN <= 255, "the distance to the block must fit in a byte");
 static void cpu_copy(void *dst, const void *src, size_t bytes) {
     if (bytes) memcpy(dst, src, bytes);
+}
+static void cpu_fill32(void *dst, uint32_t pattern, size_t n) {
+    if (pattern == 0) {
+        if (n) memset(dst, 0, n * sizeof(uint32_t));
+        return;
+    }
+    uint32_t *d = dst;
+    for (size_t i = 0; i < n; i++) d[i] = pattern;
 }
 
 static bv_backend g_cpu = {
     .device = BV_DEV_CPU,
     .name = "cpu",
     .kernels = &bv_cpu_kernels,
-    .mem = {cpu_alloc, cpu_free, cpu_copy, cpu_copy},
+    .mem = {cpu_alloc, cpu_alloc_zeroed, cpu_free, cpu_copy, cpu_copy, cpu_copy, cpu_fill32, 1},
     .lock = PTHREAD_MUTEX_INITIALIZER,
 };
+
+const bv_allocator *bv_host_allocator(void) { return &g_cpu.mem; }
 
 bv_backend *bv_backend_get(bv_device dev) {
     return dev == BV_DEV_CPU ? &g_cpu : NULL; /* a CUDA build adds its backend here */

@@ -17,20 +17,45 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tensor.h"
 
 struct bv_kernels;
 
-/* Device memory. alloc returns BV_BACKEND_ALIGN-aligned memory or NULL; the copies move bytes
- * between device memory and host memory (plain memcpy on the CPU). */
+/* Device memory. alloc returns BV_BACKEND_ALIGN-aligned memory or NULL (never for 0 bytes: it
+ * returns a valid block then); alloc_zeroed the same, zeroed (on the CPU: calloc's untouched zero pages,
+ * so a zeroed buffer nothing writes costs no resident memory); free(NULL) does nothing. The rest
+ * move or set bytes of device memory:
+ *   to_host / from_host  between device memory and host memory (plain memcpy on the CPU);
+ *   copy                 device to device (regions must not overlap);
+ *   fill32               n 32-bit words at dev set to `pattern` (0 zeroes; a float's bits fill with it).
+ * host_visible says whether the host may dereference device pointers (the CPU: yes; a discrete GPU:
+ * no).
+ *
+ * The memory rule (see also ctx.h, params.h): everything that holds tensor DATA - tensor values,
+ * activation gradients, parameters, their gradients, optimizer moments, kernel scratch - comes from
+ * the backend's allocator, through the context's data arena, its gradient pool or the parameter
+ * store. Host-side bookkeeping - tensor headers, tape nodes, saved structs holding pointers or
+ * shapes, index tables read by host code - lives in host memory (the context's host arena, malloc).
+ * Host code never dereferences tensor data: it reads and writes it through bv_to_host / bv_from_host /
+ * bv_tensor_item / bv_fill / bv_copy_at (tensor.h). Kernels (src/ops/<device>/) are the only code that
+ * touches ->data directly. On a host_visible backend the host and data arenas are one arena, so the
+ * CPU pays nothing for the split. */
 #define BV_BACKEND_ALIGN 64
 typedef struct bv_allocator {
     void *(*alloc)(size_t bytes);
+    void *(*alloc_zeroed)(size_t bytes);
     void (*free)(void *p);
     void (*to_host)(void *host, const void *dev, size_t bytes);
     void (*from_host)(void *dev, const void *host, size_t bytes);
+    void (*copy)(void *dst_dev, const void *src_dev, size_t bytes);
+    void (*fill32)(void *dev, uint32_t pattern, size_t n_words);
+    int host_visible;
 } bv_allocator;
+
+/* The host's allocator (aligned malloc + memcpy): the CPU backend's, and what host-only arenas use. */
+const bv_allocator *bv_host_allocator(void);
 
 /* The caches a backend owns, one slot each. */
 typedef enum {

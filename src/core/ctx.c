@@ -29,8 +29,8 @@ static bv_grad_bucket *bucket_for(bv_grad_pool *p, size_t bytes) {
     return &p->buckets[p->n_buckets++];
 }
 
-/* A zeroed block of `bytes`, reused from the pool when one of that size is free. */
-static bv_grad_block *pool_take(bv_grad_pool *p, size_t bytes) {
+/* A zeroed block of `bytes` of mem's memory, reused from the pool when one of that size is free. */
+static bv_grad_block *pool_take(bv_grad_pool *p, const bv_allocator *mem, size_t bytes) {
     bytes = (bytes + 63) / 64 * 64;
     bv_grad_bucket *b = bucket_for(p, bytes);
     bv_grad_block *blk = b->head;
@@ -39,11 +39,11 @@ static bv_grad_block *pool_take(bv_grad_pool *p, size_t bytes) {
     } else {
         blk = bv_xmalloc(sizeof *blk);
         blk->bytes = bytes;
-        blk->data = aligned_alloc(64, bytes);
+        blk->data = mem->alloc(bytes);
         if (!blk->data) BV_FATAL("out of memory: gradient of %zu bytes", bytes);
         p->total_bytes += bytes;
     }
-    memset(blk->data, 0, bytes);
+    mem->fill32(blk->data, 0, bytes / sizeof(uint32_t));
     blk->next = p->live;
     p->live = blk;
     p->live_bytes += bytes;
@@ -75,12 +75,12 @@ static void pool_release_all(bv_grad_pool *p) {
     p->live_bytes = 0;
 }
 
-static void pool_free(bv_grad_pool *p) {
+static void pool_free(bv_grad_pool *p, const bv_allocator *mem) {
     pool_release_all(p);
     for (int i = 0; i < p->n_buckets; i++)
         for (bv_grad_block *blk = p->buckets[i].head, *next; blk; blk = next) {
             next = blk->next;
-            free(blk->data);
+            mem->free(blk->data);
             free(blk);
         }
     free(p->buckets);
@@ -98,7 +98,8 @@ void bv_ctx_init_on(bv_ctx *ctx, bv_backend *be, size_t arena_chunk, uint64_t se
     BV_ASSERT(be != NULL);
     memset(ctx, 0, sizeof *ctx);
     ctx->be = be;
-    bv_arena_init(&ctx->arena, arena_chunk);
+    bv_arena_init(&ctx->arena, arena_chunk, bv_host_allocator());
+    if (!be->mem.host_visible) bv_arena_init(&ctx->data_arena, arena_chunk, &be->mem);
     bv_rng_seed(&ctx->rng, seed);
     ctx->tape_cap = 1024;
     ctx->tape = bv_xmalloc(sizeof(bv_node *) * (size_t)ctx->tape_cap);
@@ -106,15 +107,32 @@ void bv_ctx_init_on(bv_ctx *ctx, bv_backend *be, size_t arena_chunk, uint64_t se
 
 void bv_ctx_free(bv_ctx *ctx) {
     bv_arena_free(&ctx->arena);
-    pool_free(&ctx->grads);
+    bv_arena_free(&ctx->data_arena);
+    pool_free(&ctx->grads, &ctx->be->mem);
     free(ctx->tape);
     memset(ctx, 0, sizeof *ctx);
 }
 
 void bv_ctx_reset(bv_ctx *ctx) {
     bv_arena_reset(&ctx->arena);
+    bv_arena_reset(&ctx->data_arena);
     pool_release_all(&ctx->grads);
     ctx->tape_len = 0;
+}
+
+bv_ctx_mark bv_ctx_get_mark(bv_ctx *ctx) {
+    bv_ctx_mark m = {bv_arena_get_mark(&ctx->arena), bv_arena_get_mark(&ctx->data_arena)};
+    return m;
+}
+
+void bv_ctx_reset_to(bv_ctx *ctx, bv_ctx_mark m) {
+    bv_arena_reset_to(&ctx->arena, m.host);
+    if (!ctx->be->mem.host_visible) bv_arena_reset_to(&ctx->data_arena, m.data);
+}
+
+void bv_tape_cut(bv_ctx *ctx, int64_t mark) {
+    BV_ASSERT(mark >= 0 && mark <= ctx->tape_len);
+    ctx->tape_len = mark;
 }
 
 void bv_ctx_error(bv_ctx *ctx, const char *op, const char *fmt, ...) {
@@ -130,19 +148,22 @@ void bv_ctx_error(bv_ctx *ctx, const char *op, const char *fmt, ...) {
 
 /* ---- creation ---- */
 
+static size_t data_bytes(const bv_tensor *t) {
+    return (size_t)t->numel * (t->dtype == BV_I64 ? sizeof(int64_t) : sizeof(float));
+}
+
 bv_tensor *bv_new(bv_ctx *ctx, bv_dtype dt, int ndim, const int64_t *shape) {
     if (ndim < 0 || ndim > BV_MAX_DIMS) bv_ctx_error(ctx, "new", "%d dims (max %d)", ndim, BV_MAX_DIMS);
     bv_tensor *t = bv_arena_calloc(&ctx->arena, sizeof *t);
     t->dtype = dt;
-    t->device = BV_DEV_CPU;
+    t->device = ctx->be->device;
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) bv_ctx_error(ctx, "new", "negative size %lld in dim %d", (long long)shape[i], i);
         t->shape[i] = shape[i];
     }
     t->numel = bv_shape_numel(ndim, shape);
-    size_t bytes = (size_t)t->numel * (dt == BV_I64 ? sizeof(int64_t) : sizeof(float));
-    void *p = bv_arena_alloc(&ctx->arena, bytes);
+    void *p = bv_arena_alloc(bv_ctx_data_arena(ctx), data_bytes(t));
     if (dt == BV_I64) t->idata = p;
     else t->data = p;
     return t;
@@ -150,8 +171,7 @@ bv_tensor *bv_new(bv_ctx *ctx, bv_dtype dt, int ndim, const int64_t *shape) {
 
 bv_tensor *bv_zeros(bv_ctx *ctx, bv_dtype dt, int ndim, const int64_t *shape) {
     bv_tensor *t = bv_new(ctx, dt, ndim, shape);
-    memset(dt == BV_I64 ? (void *)t->idata : (void *)t->data, 0,
-           (size_t)t->numel * (dt == BV_I64 ? sizeof(int64_t) : sizeof(float)));
+    ctx->be->mem.fill32(dt == BV_I64 ? (void *)t->idata : (void *)t->data, 0, data_bytes(t) / sizeof(uint32_t));
     return t;
 }
 
@@ -160,34 +180,33 @@ bv_tensor *bv_zeros_like(bv_ctx *ctx, const bv_tensor *t) { return bv_zeros(ctx,
 
 bv_tensor *bv_full(bv_ctx *ctx, int ndim, const int64_t *shape, float v) {
     bv_tensor *t = bv_new(ctx, BV_F32, ndim, shape);
-    for (int64_t i = 0; i < t->numel; i++) t->data[i] = v;
+    bv_fill(t, v);
     return t;
 }
 
 bv_tensor *bv_from_f32(bv_ctx *ctx, int ndim, const int64_t *shape, const float *src) {
     bv_tensor *t = bv_new(ctx, BV_F32, ndim, shape);
-    memcpy(t->data, src, sizeof(float) * (size_t)t->numel);
+    bv_from_host(t, src);
     return t;
 }
 
 bv_tensor *bv_scalar(bv_ctx *ctx, float v) { return bv_full(ctx, 0, NULL, v); }
 
-void bv_ctx_keep_only(bv_ctx *ctx, bv_arena_mark mark, int n, bv_tensor **ts) {
+void bv_ctx_keep_only(bv_ctx *ctx, bv_ctx_mark mark, int n, bv_tensor **ts) {
     BV_ASSERT(!bv_grad_enabled(ctx));
     bv_tensor copy[8];
     void *saved[8];
     BV_ASSERT(n <= 8);
+    /* The kept data may overlap where its copy goes: park it in host memory meanwhile. */
     for (int i = 0; i < n; i++) {
         copy[i] = *ts[i];
-        size_t bytes = (size_t)ts[i]->numel * (ts[i]->dtype == BV_I64 ? sizeof(int64_t) : sizeof(float));
-        saved[i] = bv_xmalloc(bytes ? bytes : 1);
-        memcpy(saved[i], ts[i]->dtype == BV_I64 ? (void *)ts[i]->idata : (void *)ts[i]->data, bytes);
+        saved[i] = bv_xmalloc(data_bytes(ts[i]) ? data_bytes(ts[i]) : 1);
+        bv_to_host(ts[i], saved[i]);
     }
-    bv_arena_reset_to(&ctx->arena, mark);
+    bv_ctx_reset_to(ctx, mark);
     for (int i = 0; i < n; i++) {
         bv_tensor *t = bv_new(ctx, copy[i].dtype, copy[i].ndim, copy[i].shape);
-        size_t bytes = (size_t)t->numel * (t->dtype == BV_I64 ? sizeof(int64_t) : sizeof(float));
-        memcpy(t->dtype == BV_I64 ? (void *)t->idata : (void *)t->data, saved[i], bytes);
+        bv_from_host(t, saved[i]);
         free(saved[i]);
         t->name = copy[i].name;
         ts[i] = t;
@@ -211,7 +230,7 @@ float *bv_grad(bv_ctx *ctx, bv_tensor *t) {
     if (!t->grad) {
         BV_ASSERT(!t->is_param); /* parameters own a persistent grad buffer */
         BV_ASSERT(t->dtype == BV_F32);
-        t->grad_block = pool_take(&ctx->grads, sizeof(float) * (size_t)(t->numel ? t->numel : 1));
+        t->grad_block = pool_take(&ctx->grads, &ctx->be->mem, sizeof(float) * (size_t)(t->numel ? t->numel : 1));
         t->grad = t->grad_block->data;
     }
     return t->grad;
@@ -249,18 +268,33 @@ bv_node *bv_record(bv_ctx *ctx, bv_op op, bv_backward_fn bw, int n_in, bv_tensor
 
 static void seed_grad(bv_ctx *ctx, bv_tensor *root, const bv_tensor *gout) {
     if (!root->requires_grad) return; /* nothing upstream of it needs a gradient */
+    if (gout && gout->numel != root->numel)
+        bv_ctx_error(ctx, "backward", "grad_output has %lld elements, output has %lld", (long long)gout->numel,
+                     (long long)root->numel);
+    if (!gout && root->numel != 1)
+        bv_ctx_error(ctx, "backward", "implicit grad_output needs a scalar root, got %lld elements",
+                     (long long)root->numel);
     float *g = bv_grad(ctx, root);
-    if (gout) {
-        if (gout->numel != root->numel)
-            bv_ctx_error(ctx, "backward", "grad_output has %lld elements, output has %lld", (long long)gout->numel,
-                         (long long)root->numel);
-        for (int64_t i = 0; i < root->numel; i++) g[i] += gout->data[i];
-    } else {
-        if (root->numel != 1)
-            bv_ctx_error(ctx, "backward", "implicit grad_output needs a scalar root, got %lld elements",
-                         (long long)root->numel);
-        g[0] += 1.0f;
+    const bv_allocator *mem = &ctx->be->mem;
+    if (mem->host_visible) {
+        if (gout)
+            for (int64_t i = 0; i < root->numel; i++) g[i] += gout->data[i];
+        else
+            g[0] += 1.0f;
+        return;
     }
+    /* device memory: add on the host (once per backward, off the hot path) */
+    size_t bytes = sizeof(float) * (size_t)root->numel;
+    float *hg = bv_xmalloc(bytes ? 2 * bytes : 1), *ho = hg + root->numel;
+    mem->to_host(hg, g, bytes);
+    if (gout) {
+        bv_to_host(gout, ho);
+        for (int64_t i = 0; i < root->numel; i++) hg[i] += ho[i];
+    } else {
+        hg[0] += 1.0f;
+    }
+    mem->from_host(g, hg, bytes);
+    free(hg);
 }
 
 static void run_tape(bv_ctx *ctx) {

@@ -5,6 +5,12 @@
  * the tape in reverse; each backward fn ACCUMULATES (+=) into the grads of its inputs, allocating
  * them (zeroed) on first touch. Nothing is freed until bv_ctx_reset.
  *
+ * Memory (the rule is in backend.h): a context has a HOST arena (ctx->arena: tensor headers, tape
+ * nodes, saved structs, host-side scratch) and a DATA arena for tensor data, fed by its backend's
+ * allocator (bv_ctx_data_arena). On a host-visible backend (the CPU) both are the same arena, so
+ * CPU memory use and speed are those of one arena. A mark of the context's memory (bv_ctx_get_mark)
+ * covers both; kernel scratch comes from bv_ctx_scratch.
+ *
  * Errors a caller can provoke (shape/dtype mismatch, unsupported device) go through bv_ctx_error:
  * by default the message is printed as "error: <op>: ..." and the process exits with
  * BV_EXIT_INPUT; a test may install a jmp_buf to catch the error instead.
@@ -56,7 +62,9 @@ typedef struct bv_grad_pool {
 
 struct bv_ctx {
     bv_backend *be;          /* the device every tensor of this context lives on (backend.h) */
-    bv_arena arena;          /* activations, saved state, nodes; reset per step */
+    bv_arena arena;          /* host arena: tensor headers, saved state, nodes; reset per step */
+    bv_arena data_arena;     /* tensor data when be->mem is not host_visible (else unused: data goes
+                              * to `arena`); use bv_ctx_data_arena, never this field */
     bv_grad_pool grads;      /* gradients of non-parameter tensors */
     bv_node **tape;
     int64_t tape_len, tape_cap;
@@ -66,7 +74,8 @@ struct bv_ctx {
     char err_msg[512];
 };
 
-/* A context on the CPU backend; bv_ctx_init_on binds it to another backend. */
+/* A context on the CPU backend; bv_ctx_init_on binds it to another backend. arena_chunk sizes the
+ * chunks of both arenas (0: 64 MiB). */
 void bv_ctx_init(bv_ctx *ctx, size_t arena_chunk, uint64_t seed);
 void bv_ctx_init_on(bv_ctx *ctx, bv_backend *be, size_t arena_chunk, uint64_t seed);
 void bv_ctx_free(bv_ctx *ctx);
@@ -76,6 +85,28 @@ void bv_ctx_reset(bv_ctx *ctx);
 size_t bv_ctx_grad_bytes(const bv_ctx *ctx);
 size_t bv_ctx_grad_peak_bytes(const bv_ctx *ctx);
 
+/* The arena tensor data comes from: the host arena itself on a host-visible backend. */
+static inline bv_arena *bv_ctx_data_arena(bv_ctx *ctx) {
+    return ctx->be->mem.host_visible ? &ctx->arena : &ctx->data_arena;
+}
+/* Uninitialised, 64-byte-aligned kernel scratch in device memory (the data arena); give it back by
+ * rewinding to a mark taken before. */
+static inline void *bv_ctx_scratch(bv_ctx *ctx, size_t bytes) { return bv_arena_alloc(bv_ctx_data_arena(ctx), bytes); }
+
+/* A point in the context's memory, both arenas (the tape is marked apart: bv_tape_mark). Rewinding
+ * frees everything allocated after it; tensors made after it must no longer be used. */
+typedef struct bv_ctx_mark {
+    bv_arena_mark host, data;
+} bv_ctx_mark;
+bv_ctx_mark bv_ctx_get_mark(bv_ctx *ctx);
+void bv_ctx_reset_to(bv_ctx *ctx, bv_ctx_mark m);
+
+/* The tape as a stack: bv_tape_cut(ctx, bv_tape_mark(ctx)) after a backward makes a later backward
+ * walk none of the nodes recorded since the mark (their memory stays until the arena is rewound).
+ * Cutting to a mark beyond the tape's end is a programming error. */
+static inline int64_t bv_tape_mark(const bv_ctx *ctx) { return ctx->tape_len; }
+void bv_tape_cut(bv_ctx *ctx, int64_t mark);
+
 _Noreturn void bv_ctx_error(bv_ctx *ctx, const char *op, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -84,7 +115,7 @@ static inline void bv_no_grad_begin(bv_ctx *ctx) { ctx->no_grad_depth++; }
 static inline void bv_no_grad_end(bv_ctx *ctx) { ctx->no_grad_depth--; }
 static inline int bv_grad_enabled(const bv_ctx *ctx) { return ctx->no_grad_depth == 0; }
 
-/* ---- tensor creation (arena) ---- */
+/* ---- tensor creation (header in the host arena, data in the data arena) ---- */
 bv_tensor *bv_new(bv_ctx *ctx, bv_dtype dt, int ndim, const int64_t *shape);      /* uninitialised */
 bv_tensor *bv_zeros(bv_ctx *ctx, bv_dtype dt, int ndim, const int64_t *shape);
 bv_tensor *bv_new_like(bv_ctx *ctx, const bv_tensor *t);                            /* same dtype+shape */
@@ -97,7 +128,7 @@ bv_tensor *bv_scalar(bv_ctx *ctx, float v);                                     
 
 /* Inference memory: drop everything allocated since `mark` except the tensors in ts (replaced by
  * fresh copies allocated at the mark). Only valid with grad off (no node may point at what goes). */
-void bv_ctx_keep_only(bv_ctx *ctx, bv_arena_mark mark, int n, bv_tensor **ts);
+void bv_ctx_keep_only(bv_ctx *ctx, bv_ctx_mark mark, int n, bv_tensor **ts);
 
 /* Detached alias: shares data, no node, requires_grad false. */
 bv_tensor *bv_detach(bv_ctx *ctx, bv_tensor *t);

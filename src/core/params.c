@@ -7,23 +7,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "error.h"
 
-void bv_params_init(bv_params *p) { memset(p, 0, sizeof *p); }
+void bv_params_init(bv_params *p) { bv_params_init_on(p, bv_backend_get(BV_DEV_CPU)); }
+
+void bv_params_init_on(bv_params *p, bv_backend *be) {
+    BV_ASSERT(be != NULL);
+    memset(p, 0, sizeof *p);
+    p->be = be;
+}
+
+/* A zeroed block of n floats of the store's device. */
+static float *dev_floats(const bv_params *p, int64_t n) {
+    size_t bytes = sizeof(float) * (size_t)n;
+    float *b = p->be->mem.alloc_zeroed(bytes);
+    if (!b) BV_FATAL("out of memory (%zu bytes for a parameter store)", bytes);
+    return b;
+}
+
+/* A zeroed store (memset, calloc'd owner) is a CPU store. */
+static bv_backend *store_be(bv_params *p) {
+    if (!p->be) p->be = bv_backend_get(BV_DEV_CPU);
+    return p->be;
+}
 
 void bv_params_free(bv_params *p) {
+    const bv_allocator *mem = &store_be(p)->mem;
     for (int i = 0; i < p->n; i++) {
         bv_tensor *t = p->items[i];
         if (!p->data) {
-            free(t->data);
-            free(t->grad);
+            mem->free(t->data);
+            mem->free(t->grad);
         }
         free((char *)t->name);
         free(t);
     }
     free(p->items);
-    free(p->data);
-    free(p->grad);
+    if (p->data) mem->free(p->data);
+    if (p->grad) mem->free(p->grad);
     memset(p, 0, sizeof *p);
 }
 
@@ -33,12 +55,12 @@ bv_tensor *bv_params_add(bv_params *p, const char *name, int ndim, const int64_t
     BV_ASSERT(ndim >= 0 && ndim <= BV_MAX_DIMS);
     bv_tensor *t = bv_xcalloc(1, sizeof *t);
     t->dtype = BV_F32;
-    t->device = BV_DEV_CPU;
+    t->device = store_be(p)->device;
     t->ndim = ndim;
     memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
     t->numel = bv_shape_numel(ndim, shape);
-    t->data = bv_xcalloc((size_t)t->numel, sizeof(float));
-    t->grad = bv_xcalloc((size_t)t->numel, sizeof(float));
+    t->data = dev_floats(p, t->numel);
+    t->grad = dev_floats(p, t->numel);
     t->requires_grad = true;
     t->is_param = true;
     size_t len = strlen(name);
@@ -68,12 +90,44 @@ bv_tensor *bv_params_get(const bv_params *p, const char *name) {
     return NULL;
 }
 
+int bv_params_remove_prefix(bv_params *p, const char *prefix) {
+    BV_ASSERT(!p->data);
+    const bv_allocator *mem = &store_be(p)->mem;
+    size_t len = strlen(prefix);
+    int k = 0;
+    for (int i = 0; i < p->n; i++) {
+        bv_tensor *t = p->items[i];
+        if (strncmp(t->name, prefix, len) != 0) {
+            p->items[k++] = t;
+            continue;
+        }
+        mem->free(t->data);
+        mem->free(t->grad);
+        free((char *)t->name);
+        free(t);
+    }
+    int gone = p->n - k;
+    p->n = k;
+    return gone;
+}
+
+void bv_params_drop_grads(bv_params *p) {
+    BV_ASSERT(!p->data);
+    const bv_allocator *mem = &store_be(p)->mem;
+    for (int i = 0; i < p->n; i++) {
+        mem->free(p->items[i]->grad);
+        p->items[i]->grad = NULL;
+        p->items[i]->requires_grad = false;
+    }
+}
+
 void bv_params_zero_grad(bv_params *p) {
+    const bv_allocator *mem = &store_be(p)->mem;
     if (p->grad) {
-        memset(p->grad, 0, sizeof(float) * (size_t)p->numel);
+        mem->fill32(p->grad, 0, (size_t)p->numel);
         return;
     }
-    for (int i = 0; i < p->n; i++) memset(p->items[i]->grad, 0, sizeof(float) * (size_t)p->items[i]->numel);
+    for (int i = 0; i < p->n; i++) mem->fill32(p->items[i]->grad, 0, (size_t)p->items[i]->numel);
 }
 
 int64_t bv_params_numel(const bv_params *p) {
@@ -82,26 +136,19 @@ int64_t bv_params_numel(const bv_params *p) {
     return n;
 }
 
-static float *aligned_floats(int64_t n) {
-    size_t bytes = ((size_t)n * sizeof(float) + 63) / 64 * 64;
-    float *b = aligned_alloc(64, bytes ? bytes : 64);
-    if (!b) BV_FATAL("out of memory (%zu bytes for a parameter store)", bytes);
-    return b;
-}
-
 void bv_params_pack(bv_params *p) {
     if (p->data || p->n == 0) return;
     int64_t n = bv_params_numel(p);
-    float *data = aligned_floats(n), *grad = aligned_floats(n);
+    const bv_allocator *mem = &store_be(p)->mem;
+    float *data = dev_floats(p, n), *grad = dev_floats(p, n);
     int64_t at = 0;
     for (int i = 0; i < p->n; i++) {
         bv_tensor *t = p->items[i];
         size_t bytes = sizeof(float) * (size_t)t->numel;
-        memcpy(data + at, t->data, bytes);
-        if (t->grad) memcpy(grad + at, t->grad, bytes);
-        else memset(grad + at, 0, bytes);
-        free(t->data);
-        free(t->grad);
+        mem->copy(data + at, t->data, bytes);
+        if (t->grad) mem->copy(grad + at, t->grad, bytes);
+        mem->free(t->data);
+        mem->free(t->grad);
         t->data = data + at;
         t->grad = grad + at;
         at += t->numel;

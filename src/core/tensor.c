@@ -2,7 +2,11 @@
 #include "tensor.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "backend.h"
+#include "error.h"
 #include "ops_list.h"
 
 const char *const bv_op_names[BV_OP_COUNT] = {
@@ -54,4 +58,69 @@ int64_t bv_shape_numel(int ndim, const int64_t *shape) {
 int64_t bv_dim(const bv_tensor *t, int d) {
     if (d < 0) d += t->ndim;
     return (d >= 0 && d < t->ndim) ? t->shape[d] : 1;
+}
+
+/* ---- host access ---- */
+
+size_t bv_elem_size(bv_dtype d) { return d == BV_I64 ? sizeof(int64_t) : sizeof(float); }
+
+static const bv_allocator *mem_of(const bv_tensor *t) {
+    bv_backend *be = bv_backend_get(t->device);
+    BV_ASSERT(be != NULL);
+    return &be->mem;
+}
+
+static void *base_of(const bv_tensor *t) { return t->dtype == BV_I64 ? (void *)t->idata : (void *)t->data; }
+
+static void check_range(const bv_tensor *t, int64_t off, int64_t n) {
+    BV_ASSERT(off >= 0 && n >= 0 && off <= t->numel && n <= t->numel - off);
+}
+
+void bv_to_host_at(const bv_tensor *t, int64_t off, int64_t n, void *dst) {
+    check_range(t, off, n);
+    size_t es = bv_elem_size(t->dtype);
+    mem_of(t)->to_host(dst, (const char *)base_of(t) + (size_t)off * es, (size_t)n * es);
+}
+
+void bv_from_host_at(bv_tensor *t, int64_t off, int64_t n, const void *src) {
+    check_range(t, off, n);
+    size_t es = bv_elem_size(t->dtype);
+    mem_of(t)->from_host((char *)base_of(t) + (size_t)off * es, src, (size_t)n * es);
+}
+
+void bv_to_host(const bv_tensor *t, void *dst) { bv_to_host_at(t, 0, t->numel, dst); }
+void bv_from_host(bv_tensor *t, const void *src) { bv_from_host_at(t, 0, t->numel, src); }
+
+double bv_tensor_item_at(const bv_tensor *t, int64_t i) {
+    if (t->dtype == BV_I64) {
+        int64_t v;
+        bv_to_host_at(t, i, 1, &v);
+        return (double)v;
+    }
+    float v;
+    bv_to_host_at(t, i, 1, &v);
+    return (double)v;
+}
+
+void *bv_host_copy(const bv_tensor *t) {
+    size_t bytes = (size_t)t->numel * bv_elem_size(t->dtype);
+    void *p = bv_xmalloc(bytes ? bytes : 1);
+    bv_to_host(t, p);
+    return p;
+}
+
+void bv_fill(bv_tensor *t, float v) {
+    BV_ASSERT(t->dtype == BV_F32);
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    mem_of(t)->fill32(t->data, bits, (size_t)t->numel);
+}
+
+void bv_copy_at(bv_tensor *dst, int64_t doff, const bv_tensor *src, int64_t soff, int64_t n) {
+    BV_ASSERT(dst->dtype == src->dtype && dst->device == src->device);
+    check_range(dst, doff, n);
+    check_range(src, soff, n);
+    size_t es = bv_elem_size(dst->dtype);
+    mem_of(dst)->copy((char *)base_of(dst) + (size_t)doff * es, (const char *)base_of(src) + (size_t)soff * es,
+                      (size_t)n * es);
 }

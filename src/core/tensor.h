@@ -6,11 +6,18 @@
  *
  * Lifetime: tensors made by ops live in their context's arena (bv_ctx) and die at its reset;
  * parameters live in a bv_params store. A tensor never owns its memory.
+ *
+ * Host access: ->data / ->idata point into the memory of the tensor's device, which the host may not
+ * be able to address (backend.h). Code outside the kernels reads and writes tensor data only through
+ * the functions at the end of this file, which go through the device's allocator (a memcpy on the
+ * CPU). Not yet through them: the checkpoint importers, the AdamW / clip-grad kernels and the MPI
+ * all-reduce (those two assert a host-visible store).
  */
 #ifndef BV_TENSOR_H
 #define BV_TENSOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define BV_MAX_DIMS 6
@@ -47,5 +54,24 @@ bool bv_same_shape(const bv_tensor *a, const bv_tensor *b);
 int64_t bv_shape_numel(int ndim, const int64_t *shape);
 /* Size of dimension d, negative d counts from the end like PyTorch. */
 int64_t bv_dim(const bv_tensor *t, int d);
+
+/* ---- host access (any device; counts and offsets in elements of the tensor's dtype) ---- */
+/* Bytes of one element: 4 (f32) or 8 (i64). */
+size_t bv_elem_size(bv_dtype d);
+/* All of t's data to / from host memory dst / src (numel elements). */
+void bv_to_host(const bv_tensor *t, void *dst);
+void bv_from_host(bv_tensor *t, const void *src);
+/* Elements [off, off + n) only. */
+void bv_to_host_at(const bv_tensor *t, int64_t off, int64_t n, void *dst);
+void bv_from_host_at(bv_tensor *t, int64_t off, int64_t n, const void *src);
+/* Element i as a double (f32 exactly; i64 exactly up to 2^53) - .item() when i == 0. */
+double bv_tensor_item_at(const bv_tensor *t, int64_t i);
+static inline double bv_tensor_item(const bv_tensor *t) { return bv_tensor_item_at(t, 0); }
+/* A new host copy of t's data (malloc'd; the caller frees it). */
+void *bv_host_copy(const bv_tensor *t);
+/* Every element of an f32 tensor set to v. */
+void bv_fill(bv_tensor *t, float v);
+/* dst[doff .. doff+n) = src[soff .. soff+n): same dtype, same device, no overlap. */
+void bv_copy_at(bv_tensor *dst, int64_t doff, const bv_tensor *src, int64_t soff, int64_t n);
 
 #endif

@@ -30,31 +30,13 @@ static int has_prefix(const char *s, const char *p) { return strncmp(s, p, strle
 /* Inference never reads enc_q: free its module and parameters, so neither memory nor the loader
  * sees them. */
 static void drop_enc_q(bv_infer_model *m) {
-    int k = 0;
-    for (int i = 0; i < m->ps.n; i++) {
-        bv_tensor *t = m->ps.items[i];
-        if (!has_prefix(t->name, ENC_Q_PREFIX)) {
-            m->ps.items[k++] = t;
-            continue;
-        }
-        free(t->data);
-        free(t->grad);
-        free((char *)t->name);
-        free(t);
-    }
-    m->ps.n = k;
+    bv_params_remove_prefix(&m->ps, ENC_Q_PREFIX);
     bv_posterior_encoder_free(m->net_g->enc_q);
     m->net_g->enc_q = NULL;
 }
 
 /* No backward in inference: gradient buffers would double the model's memory. */
-static void drop_grads(bv_infer_model *m) {
-    for (int i = 0; i < m->ps.n; i++) {
-        free(m->ps.items[i]->grad);
-        m->ps.items[i]->grad = NULL;
-        m->ps.items[i]->requires_grad = false;
-    }
-}
+static void drop_grads(bv_infer_model *m) { bv_params_drop_grads(&m->ps); }
 
 int bv_infer_model_init(bv_infer_model *m, bv_config *cfg, char *err, size_t errcap) {
     memset(m, 0, sizeof *m);

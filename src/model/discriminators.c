@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/init.h"
 #include "../ops/ops.h"
 
 #define LRELU_SLOPE 0.1f /* modules.LRELU_SLOPE */
@@ -135,13 +136,9 @@ static void conv_reset(const bv_disc_conv *c, bv_rng *rng) {
     bv_tensor *v = c->weight_v;
     int64_t fan_in = v->numel / v->shape[0];
     double bound = 1.0 / sqrt((double)fan_in);
-    for (int64_t k = 0; k < v->numel; k++) v->data[k] = (float)((2.0 * bv_rng_uniform(rng) - 1.0) * bound);
-    for (int64_t o = 0; o < v->shape[0]; o++) {
-        double ss = 0;
-        for (int64_t k = 0; k < fan_in; k++) ss += (double)v->data[o * fan_in + k] * v->data[o * fan_in + k];
-        c->weight_g->data[o] = (float)sqrt(ss);
-    }
-    for (int64_t k = 0; k < c->bias->numel; k++) c->bias->data[k] = (float)((2.0 * bv_rng_uniform(rng) - 1.0) * bound);
+    bv_init_uniform(v, rng, bound);
+    bv_init_weight_norm_g(c->weight_g, v);
+    bv_init_uniform(c->bias, rng, bound);
 }
 
 void bv_disc_reset_parameters(const bv_disc *d, bv_rng *rng) {

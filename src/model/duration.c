@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "../core/error.h"
+#include "../core/init.h"
 
 #define SDP_NAME "StochasticDurationPredictor"
 #define DP_NAME "DurationPredictor"
@@ -30,15 +31,16 @@ static void conv_init(bv_conv1d_layer *c, bv_params *ps, const char *prefix, con
 static void norm_init(bv_channel_norm *n, bv_params *ps, const char *prefix, const char *name, int channels) {
     n->gamma = bv_params_addf(ps, BV_SHAPE(channels), "%s%s.gamma", prefix, name); // [C]
     n->beta = bv_params_addf(ps, BV_SHAPE(channels), "%s%s.beta", prefix, name);   // [C]
-    for (int c = 0; c < channels; c++) n->gamma->data[c] = 1.0f;
+    bv_fill(n->gamma, 1.0f);
 }
 
 static void norm_reset(const bv_channel_norm *n) {
-    for (int64_t c = 0; c < n->gamma->numel; c++) n->gamma->data[c] = 1.0f, n->beta->data[c] = 0.0f;
+    bv_fill(n->gamma, 1.0f);
+    bv_fill(n->beta, 0.0f);
 }
 
 static void uniform_fill(bv_tensor *t, double bound, bv_rng *rng) {
-    for (int64_t i = 0; i < t->numel; i++) t->data[i] = (float)((2.0 * bv_rng_uniform(rng) - 1.0) * bound);
+    bv_init_uniform(t, rng, bound);
 }
 
 /* x [B, C, T] f32 and x_mask [B, 1, T]; g, when given, needs a cond layer (gin_channels > 0). */
@@ -83,9 +85,10 @@ static void flow_list_init(bv_flow *flows, bv_params *ps, const char *prefix, co
 static void flow_list_reset(const bv_flow *flows, int n_list, bv_rng *rng) {
     for (int i = 0; i < n_list; i++) {
         if (flows[i].kind == BV_FLOW_CONVFLOW) bv_convflow_reset_parameters(flows[i].conv, rng);
-        if (flows[i].kind == BV_FLOW_ELEMENTWISE_AFFINE)
-            for (int c = 0; c < flows[i].affine->channels; c++)
-                flows[i].affine->m->data[c] = 0.0f, flows[i].affine->logs->data[c] = 0.0f;
+        if (flows[i].kind == BV_FLOW_ELEMENTWISE_AFFINE) {
+            bv_fill(flows[i].affine->m, 0.0f);
+            bv_fill(flows[i].affine->logs, 0.0f);
+        }
     }
 }
 

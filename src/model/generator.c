@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/init.h"
 
 #define GEN_LRELU_DEFAULT 0.01f /* F.leaky_relu's default negative_slope, used once at the end */
 
@@ -102,13 +103,9 @@ static void up_reset(const bv_gen_up *u, bv_rng *rng) {
     bv_tensor *v = u->weight_v; // [cin, cout, k]
     int64_t per_in = v->shape[1] * v->shape[2];
     double bound = 1.0 / sqrt((double)per_in);
-    for (int64_t i = 0; i < v->numel; i++) v->data[i] = (float)((2.0 * bv_rng_uniform(rng) - 1.0) * bound);
-    for (int64_t i = 0; i < u->bias->numel; i++) u->bias->data[i] = (float)((2.0 * bv_rng_uniform(rng) - 1.0) * bound);
-    for (int64_t c = 0; c < v->shape[0]; c++) {
-        double ss = 0;
-        for (int64_t j = 0; j < per_in; j++) ss += (double)v->data[c * per_in + j] * v->data[c * per_in + j];
-        u->weight_g->data[c] = (float)sqrt(ss);
-    }
+    bv_init_uniform(v, rng, bound);
+    bv_init_uniform(u->bias, rng, bound);
+    bv_init_weight_norm_g(u->weight_g, v);
 }
 
 void bv_generator_reset_parameters(const bv_generator *m, bv_rng *rng) {
@@ -154,7 +151,7 @@ bv_tensor *bv_generator_forward(bv_ctx *ctx, const bv_generator *m, bv_tensor *x
      * except x and the running sum xs after every block, so its memory is a few stage-sized
      * buffers instead of every activation of the network. */
     const int infer = !bv_grad_enabled(ctx);
-    const bv_arena_mark base = bv_arena_get_mark(&ctx->arena);
+    const bv_ctx_mark base = bv_ctx_get_mark(ctx);
     for (int i = 0; i < m->cfg.n_upsamples; i++) {
         x = bv_leaky_relu(ctx, x, BV_LRELU_SLOPE);
         x = up_forward(ctx, &m->ups[i], x); // [B, U/2^(i+1), T * prod(rates[0..i])]
@@ -211,15 +208,14 @@ bv_tensor *bv_generator_forward_chunked(bv_ctx *ctx, const bv_generator *m, bv_t
     for (int i = 0; i < m->cfg.n_upsamples; i++) hop *= m->cfg.upsample_rates[i];
     const int64_t ctx_frames = bv_generator_receptive_frames(&m->cfg);
     bv_tensor *out = bv_new(ctx, BV_F32, BV_SHAPE(B, 1, T * hop)); // [B, 1, T * hop]
-    const bv_arena_mark mark = bv_arena_get_mark(&ctx->arena);
+    const bv_ctx_mark mark = bv_ctx_get_mark(ctx);
     for (int64_t a = 0; a < T; a += chunk) {
         const int64_t n = a + chunk < T ? chunk : T - a;
         const int64_t lo = a > ctx_frames ? a - ctx_frames : 0, hi = a + n + ctx_frames < T ? a + n + ctx_frames : T;
         bv_tensor *y = bv_generator_forward(ctx, m, bv_slice(ctx, x, 2, lo, hi, 1), g); // [B, 1, (hi - lo) * hop]
         BV_ASSERT(y->shape[2] == (hi - lo) * hop);
         for (int64_t b = 0; b < B; b++)
-            memcpy(out->data + b * T * hop + a * hop, y->data + b * y->shape[2] + (a - lo) * hop,
-                   sizeof(float) * (size_t)(n * hop));
+            bv_copy_at(out, b * T * hop + a * hop, y, b * y->shape[2] + (a - lo) * hop, n * hop);
         bv_ctx_keep_only(ctx, mark, 0, NULL); /* the chunk's activations go; out stays */
     }
     return out;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/init.h"
 #include "../core/mem.h"
 #include "../ops/align.h"
 #include "../ops/ops.h"
@@ -168,7 +169,7 @@ void bv_synth_reset_parameters(const bv_synth *m, bv_rng *rng) {
     if (m->flow_rc) bv_residual_coupling_block_reset_parameters(m->flow_rc, rng);
     bv_sdp_reset_parameters(m->sdp, rng);
     bv_dp_reset_parameters(m->dp, rng);
-    for (int64_t i = 0; i < m->emb_g->numel; i++) m->emb_g->data[i] = (float)bv_rng_normal(rng); /* nn.Embedding */
+    bv_init_normal(m->emb_g, rng, 1.0); /* nn.Embedding */
 }
 
 void bv_synth_set_mas_noise_scale(bv_synth *m, float s) { m->current_mas_noise_scale = s; }
@@ -210,10 +211,12 @@ static void check_text_inputs(bv_ctx *ctx, const bv_synth *m, bv_tensor *x, bv_t
     check_bert(ctx, "bert", bert, x);
     check_bert(ctx, "ja_bert", ja_bert, x);
     check_bert(ctx, "en_bert", en_bert, x);
-    for (int64_t i = 0; i < sid->numel; i++)
-        if (sid->idata[i] < 0 || sid->idata[i] >= m->n_speakers)
+    for (int64_t i = 0; i < sid->numel; i++) {
+        const int64_t s = (int64_t)bv_tensor_item_at(sid, i);
+        if (s < 0 || s >= m->n_speakers)
             bv_ctx_error(ctx, MODULE, "sid[%lld] = %lld is not a speaker of this model (n_speakers %d)", (long long)i,
-                         (long long)sid->idata[i], m->n_speakers);
+                         (long long)s, m->n_speakers);
+    }
 }
 
 /* g = emb_g(sid).unsqueeze(-1) */
@@ -340,10 +343,14 @@ void bv_synth_forward(bv_ctx *ctx, const bv_synth *m, bv_tensor *x, bv_tensor *x
 
 /* ---------------- infer ---------------- */
 
-/* torch.ceil (no grad; no ceil op exists because nothing differentiates through it). */
+/* torch.ceil (no grad; no ceil op exists because nothing differentiates through it). On the host:
+ * w is [B, 1, T_x], a few hundred values. */
 static bv_tensor *ceil_nograd(bv_ctx *ctx, const bv_tensor *w) {
     bv_tensor *y = bv_new_like(ctx, w);
-    for (int64_t i = 0; i < w->numel; i++) y->data[i] = ceilf(w->data[i]);
+    float *h = bv_host_copy(w);
+    for (int64_t i = 0; i < w->numel; i++) h[i] = ceilf(h[i]);
+    bv_from_host(y, h);
+    free(h);
     return y;
 }
 
@@ -404,7 +411,10 @@ void bv_synth_infer_full(bv_ctx *ctx, const bv_synth *m, bv_tensor *x, bv_tensor
     bv_tensor *w_ceil = ceil_nograd(ctx, w);                                                   // [B, 1, T_x]
     bv_tensor *y_lengths = bv_to_i64(ctx, bv_clamp(ctx, sum_12(ctx, w_ceil), 1.0f, INFINITY)); // [B]
     int64_t T_y = 0;
-    for (int64_t b = 0; b < y_lengths->numel; b++) T_y = y_lengths->idata[b] > T_y ? y_lengths->idata[b] : T_y;
+    for (int64_t b = 0; b < y_lengths->numel; b++) {
+        const int64_t len = (int64_t)bv_tensor_item_at(y_lengths, b);
+        T_y = len > T_y ? len : T_y;
+    }
     check_infer_memory(ctx, m, x->shape[0], x->shape[1], T_y, o); /* durations known, nothing big made yet */
     bv_tensor *y_mask = bv_to_f32(ctx, bv_sequence_mask(ctx, y_lengths, 0));                   // [B, T_y]
     y_mask = bv_reshape(ctx, y_mask, BV_SHAPE(y_mask->shape[0], 1, y_mask->shape[1]));        // [B, 1, T_y]

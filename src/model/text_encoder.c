@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "../core/error.h"
+#include "../core/init.h"
 #include "../ops/align.h"
 #include "../ops/ops.h"
 
@@ -70,7 +71,7 @@ void bv_text_encoder_free(bv_text_encoder *m) {
 }
 
 static void fill_normal(bv_tensor *t, double std, bv_rng *rng) {
-    for (int64_t i = 0; i < t->numel; i++) t->data[i] = (float)(std * bv_rng_normal(rng));
+    bv_init_normal(t, rng, std);
 }
 
 void bv_text_encoder_reset_parameters(const bv_text_encoder *m, bv_rng *rng) {

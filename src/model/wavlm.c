@@ -507,9 +507,12 @@ int64_t bv_wavlm_relative_position_bucket(int64_t r, int num_buckets_total, int 
 static bv_tensor *compute_bias(bv_ctx *ctx, const bv_wavlm *m, int64_t T) {
     const int nb = m->cfg.num_buckets, maxd = m->cfg.max_bucket_distance;
     bv_tensor *ids = bv_new(ctx, BV_I64, BV_SHAPE(T, T)); // [T_query, T_key]
+    const int64_t TT = T * T;
+    int64_t *h = bv_xmalloc(sizeof(int64_t) * (size_t)(TT > 0 ? TT : 1)); /* built on the host */
     for (int64_t i = 0; i < T; i++)
-        for (int64_t j = 0; j < T; j++)
-            ids->idata[i * T + j] = bv_wavlm_relative_position_bucket(j - i, nb, maxd);
+        for (int64_t j = 0; j < T; j++) h[i * T + j] = bv_wavlm_relative_position_bucket(j - i, nb, maxd);
+    bv_from_host(ids, h);
+    free(h);
     bv_tensor *values = bv_embedding(ctx, m->layers[0].attention.rel_attn_embed, ids); // [T, T, H]
     values = bv_permute(ctx, values, (int[]){2, 0, 1});                                // [H, T, T]
     return bv_reshape(ctx, values, BV_SHAPE(1, values->shape[0], T, T));              // [1, H, T, T]

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/backend.h"
 #include "../core/error.h"
 
 #ifdef BV_HAVE_MPI
@@ -129,6 +130,8 @@ void bv_dist_sum_f32(float *v, int64_t n) {
 void bv_dist_average_grads(bv_params *ps) {
     if (g_world == 1 || ps->n == 0) return;
     BV_ASSERT(ps->grad != NULL); /* bv_params_pack: one buffer, one all-reduce */
+    /* MPI moves host memory: a device store needs a device collective (NCCL) on ps->grad - not yet */
+    BV_ASSERT(ps->be == NULL || ps->be->mem.host_visible);
     /* the reducer's copy into its bucket: grad * wrapped_scalar_tensor(1. / world) in float32 */
     const float f = (float)(1.0 / (double)g_world);
     float *g = ps->grad;

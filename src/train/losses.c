@@ -29,8 +29,8 @@ bv_tensor *bv_discriminator_loss(bv_ctx *ctx, int n, bv_tensor *const *real, bv_
         bv_tensor *r_loss = bv_mean(ctx, bv_square(ctx, bv_rsub_scalar(ctx, 1.0f, real[i]))); // []
         bv_tensor *g_loss = bv_mean(ctx, bv_square(ctx, gen[i]));                             // []
         loss = accumulate(ctx, loss, bv_add(ctx, r_loss, g_loss));
-        if (r_losses) r_losses[i] = (double)r_loss->data[0]; /* .item() of a float32 */
-        if (g_losses) g_losses[i] = (double)g_loss->data[0];
+        if (r_losses) r_losses[i] = bv_tensor_item(r_loss); /* .item() of a float32 */
+        if (g_losses) g_losses[i] = bv_tensor_item(g_loss);
     }
     return zero_if_null(ctx, loss);
 }

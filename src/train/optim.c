@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/backend.h"
 #include "../core/error.h"
 
 /* ---------------- AdamW ---------------- */
@@ -30,7 +31,11 @@ void bv_adamw_init(bv_adamw *o, bv_params *ps, double lr, double beta1, double b
     o->eps = eps;
     o->weight_decay = weight_decay;
     int64_t total = bv_params_numel(ps);
-    o->block = bv_xcalloc((size_t)(2 * total + 1), sizeof(float));
+    if (!ps->be) ps->be = bv_backend_get(BV_DEV_CPU); /* a zeroed store is a CPU store (params.c) */
+    const bv_allocator *mem = &ps->be->mem;
+    o->mem = mem;
+    o->block = mem->alloc_zeroed(sizeof(float) * (size_t)(2 * total + 1)); /* the moments: device memory */
+    if (!o->block) BV_FATAL("out of memory: AdamW state for %lld parameters", (long long)total);
     o->exp_avg = bv_xcalloc((size_t)(o->n + 1), sizeof(float *));
     o->exp_avg_sq = bv_xcalloc((size_t)(o->n + 1), sizeof(float *));
     o->step = bv_xcalloc((size_t)(o->n + 1), sizeof(float));
@@ -44,7 +49,7 @@ void bv_adamw_init(bv_adamw *o, bv_params *ps, double lr, double beta1, double b
 }
 
 void bv_adamw_free(bv_adamw *o) {
-    free(o->block);
+    if (o->block) o->mem->free(o->block);
     free(o->exp_avg);
     free(o->exp_avg_sq);
     free(o->step);
@@ -52,11 +57,14 @@ void bv_adamw_free(bv_adamw *o) {
 }
 
 void bv_adamw_reset_state(bv_adamw *o) {
-    memset(o->block, 0, sizeof(float) * (size_t)(2 * bv_params_numel(o->ps)));
+    o->mem->fill32(o->block, 0, (size_t)(2 * bv_params_numel(o->ps)));
     memset(o->step, 0, sizeof(float) * (size_t)o->n);
 }
 
-/* One tensor of torch 1.13 _single_tensor_adamw, in upstream's op order:
+/* The update and clip kernels below run on the host over ->data / ->grad / the moments: CPU only for
+ * now. A device backend gives them a kernel slot (src/ops/<device>/) - not done yet (issue 8).
+ *
+ * One tensor of torch 1.13 _single_tensor_adamw, in upstream's op order:
  *   p.mul_(1 - lr*wd); m.mul_(b1).add_(g, alpha=1-b1); v.mul_(b2).addcmul_(g, g, value=1-b2);
  *   denom = (v.sqrt() / sqrt(bc2)).add_(eps); p.addcdiv_(m, denom, value=-lr/bc1). */
 static void adamw_kernel(float *p, float *m, float *v, const float *g, int64_t n, float decay, float b1,
@@ -75,6 +83,7 @@ static void adamw_kernel(float *p, float *m, float *v, const float *g, int64_t n
 
 void bv_adamw_step(bv_adamw *o, const uint8_t *has_grad) {
     BV_ASSERT(o->ps->n == o->n); /* parameters were added after the optimizer was built */
+    BV_ASSERT(o->mem->host_visible); /* host kernel (see above) */
     for (int i = 0; i < o->n; i++) {
         if (has_grad && !has_grad[i]) continue;
         bv_tensor *p = o->ps->items[i];
@@ -139,6 +148,7 @@ float bv_norm2_f32(const float *x, int64_t n) {
 double bv_clip_grad_value(bv_params *ps, const uint8_t *has_grad, const double *clip_value) {
     double total = 0; /* python: total_norm = 0; total_norm += param_norm.item() ** 2 */
     float clip = clip_value ? (float)*clip_value : 0.0f;
+    BV_ASSERT(ps->be == NULL || ps->be->mem.host_visible); /* host kernel (see adamw_kernel) */
     for (int i = 0; i < ps->n; i++) {
         if (has_grad && !has_grad[i]) continue;
         bv_tensor *p = ps->items[i];

@@ -7,8 +7,10 @@
  * persistent zeroed grad, so callers pass a per-parameter flag array `has_grad` (1 = grad is set,
  * 0 = upstream's None); NULL means every parameter has a grad.
  *
- * State lives outside the per-step arena (malloc'd once at init): one block holds exp_avg and
- * exp_avg_sq of every parameter, in the store's order (= upstream param_groups[0]['params']).
+ * State lives outside the per-step arena (allocated once at init from the parameter store's backend
+ * allocator: device memory on a device): one block holds exp_avg and exp_avg_sq of every
+ * parameter, in the store's order (= upstream param_groups[0]['params']). Read or write the moments
+ * from the host through o->mem's to_host / from_host.
  */
 #ifndef BV_OPTIM_H
 #define BV_OPTIM_H
@@ -26,6 +28,7 @@ typedef struct bv_adamw {
     double beta1, beta2, eps, weight_decay;
     double initial_lr;       /* param_groups[0]['initial_lr'], meaningful when has_initial_lr */
     int has_initial_lr;
+    const struct bv_allocator *mem; /* the store's allocator: block's memory */
     float *block;            /* 2 * numel(ps) floats */
     float **exp_avg;         /* [n] views into block, shape of param i */
     float **exp_avg_sq;      /* [n] */

@@ -189,7 +189,7 @@ static double optimize(const bv_train_state *st, bv_ctx *ctx, bv_tensor *loss, i
                        bv_adamw *opt, const uint8_t *has_grad) {
     bv_params_zero_grad(ps);
     bv_backward(ctx, loss, NULL);
-    ctx->tape_len = tape_from;
+    bv_tape_cut(ctx, tape_from);
     if (st->grad_sync) st->grad_sync(st->grad_sync_user, ps); /* DDP: grads averaged across ranks */
     double norm = bv_clip_grad_value(ps, has_grad, NULL);
     bv_adamw_step(opt, has_grad);
@@ -239,15 +239,9 @@ static void generator_forward(bv_train_state *st, bv_ctx *ctx, const bv_train_ba
     bv_synth_forward(ctx, st->net_g, b->x, b->x_lengths, b->spec, b->spec_lengths, b->speakers, b->tone, b->language,
                      b->bert, b->ja_bert, b->en_bert, 1, o);
     double fmax = d->has_mel_fmax ? d->mel_fmax : NAN;
-    /* a constant view of the state's basis: no grad, never written */
-    bv_tensor *mel_basis = bv_arena_calloc(&ctx->arena, sizeof *mel_basis); // [M, n_fft/2+1]
-    mel_basis->dtype = BV_F32;
-    mel_basis->device = BV_DEV_CPU;
-    mel_basis->ndim = 2;
-    mel_basis->shape[0] = d->n_mel_channels;
-    mel_basis->shape[1] = d->filter_length / 2 + 1;
-    mel_basis->numel = mel_basis->shape[0] * mel_basis->shape[1];
-    mel_basis->data = st->mel_basis;
+    /* the state's basis as a constant of this step (no grad; on the context's device) */
+    bv_tensor *mel_basis = bv_from_f32(ctx, BV_SHAPE(d->n_mel_channels, d->filter_length / 2 + 1),
+                                       st->mel_basis); // [M, n_fft/2+1]
     bv_tensor *mel = bv_spec_to_mel(ctx, b->spec, mel_basis);                                  // [B, M, T_y]
     int64_t seg_frames = st->cfg->train.segment_size / d->hop_length;
     f->y_mel = bv_slice_segments(ctx, mel, o->ids_slice, seg_frames);                          // [B, M, seg]
@@ -256,7 +250,10 @@ static void generator_forward(bv_train_state *st, bv_ctx *ctx, const bv_train_ba
                                       (int)d->filter_length, (int)d->n_mel_channels, (int)d->sampling_rate,
                                       (int)d->hop_length, (int)d->win_length, d->mel_fmin, fmax);
     bv_tensor *ids_wav = bv_new(ctx, BV_I64, 1, o->ids_slice->shape);                         // [B]
-    for (int64_t i = 0; i < ids_wav->numel; i++) ids_wav->idata[i] = o->ids_slice->idata[i] * d->hop_length;
+    int64_t *ids = bv_host_copy(o->ids_slice);                                                 /* B values */
+    for (int64_t i = 0; i < ids_wav->numel; i++) ids[i] *= d->hop_length;
+    bv_from_host(ids_wav, ids);
+    free(ids);
     f->y = bv_slice_segments(ctx, b->y, ids_wav, st->cfg->train.segment_size);                 // [B, 1, seg]
     res->mel = mel;
     res->y_mel = f->y_mel;
@@ -284,8 +281,8 @@ static void generator_forward(bv_train_state *st, bv_ctx *ctx, const bv_train_ba
  * optim_d's (upstream computes loss_disc before the dur-disc step and backpropagates it after). */
 static void discriminator_steps(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, bv_train_result *res) {
     bv_synth_out *o = &f->o;
-    bv_arena_mark mark = bv_arena_get_mark(&ctx->arena);
-    int64_t tape_d = ctx->tape_len;
+    bv_ctx_mark mark = bv_ctx_get_mark(ctx);
+    int64_t tape_d = bv_tape_mark(ctx);
     bv_tensor *y_d_hat_r[BV_MPD_MAX_DISCS], *y_d_hat_g[BV_MPD_MAX_DISCS];
     bv_mpd_forward(ctx, &st->net_d, f->y, bv_detach(ctx, o->y_hat), y_d_hat_r, y_d_hat_g, NULL, NULL);
     int nd = st->net_d.n;
@@ -294,11 +291,11 @@ static void discriminator_steps(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, b
     probe_list(st, "dstep.net_d.y_d_hat_g.%d", nd, y_d_hat_g);
     bv_tensor *loss_disc = bv_discriminator_loss(ctx, nd, y_d_hat_r, y_d_hat_g, res->losses_disc_r,
                                                  res->losses_disc_g);                          // []
-    res->loss_disc = loss_disc->data[0];
+    res->loss_disc = bv_tensor_item(loss_disc);
     probe(st, "dstep.loss_disc", loss_disc);
 
     if (st->net_dur_disc) {
-        int64_t tape_dur = ctx->tape_len;
+        int64_t tape_dur = bv_tape_mark(ctx);
         bv_tensor *r, *g;
         dur_disc_pair(ctx, st, "dstep", 0, bv_detach(ctx, o->hidden_x), bv_detach(ctx, o->x_mask),
                       bv_detach(ctx, o->logw_), bv_detach(ctx, o->logw), bv_detach(ctx, o->logw_sdp),
@@ -310,12 +307,12 @@ static void discriminator_steps(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, b
         batch_items(ctx, g, gi);
         bv_tensor *loss_dur_disc = bv_discriminator_loss(ctx, B, ri, gi, res->losses_dur_disc_r,
                                                          res->losses_dur_disc_g);              // []
-        res->loss_dur_disc = loss_dur_disc->data[0];
+        res->loss_dur_disc = bv_tensor_item(loss_dur_disc);
         probe(st, "dstep.loss_dur_disc", loss_dur_disc);
         res->grad_norm_dur = optimize(st, ctx, loss_dur_disc, tape_dur, &st->ps_dur, &st->optim_dur, NULL);
     }
     res->grad_norm_d = optimize(st, ctx, loss_disc, tape_d, &st->ps_d, &st->optim_d, NULL);
-    bv_arena_reset_to(&ctx->arena, mark);
+    bv_ctx_reset_to(ctx, mark);
 }
 
 /* WavLM once on y (no_grad) and once on y_hat WITH grad: the G step reuses the latter; the WD step
@@ -334,16 +331,16 @@ static void wavlm_embeddings(bv_train_state *st, bv_ctx *ctx, fwd_parts *f) {
 }
 
 static void wavlm_discriminator_step(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, bv_train_result *res) {
-    bv_arena_mark mark = bv_arena_get_mark(&ctx->arena);
-    int64_t tape_wd = ctx->tape_len;
+    bv_ctx_mark mark = bv_ctx_get_mark(ctx);
+    int64_t tape_wd = bv_tape_mark(ctx);
     bv_tensor *d_r, *d_g;
     bv_tensor *loss_slm = bv_wavlm_loss_discriminator_hidden(ctx, &st->wl, f->hs_r, f->hs_g, &d_r, &d_g); // []
     probe(st, "wdstep.net_wd.y_d_rs", d_r);
     probe(st, "wdstep.net_wd.y_d_gs", d_g);
     probe(st, "wdstep.loss_slm", loss_slm);
-    res->loss_slm = loss_slm->data[0];
+    res->loss_slm = bv_tensor_item(loss_slm);
     res->grad_norm_wd = optimize(st, ctx, loss_slm, tape_wd, &st->ps_wd, &st->optim_wd, NULL);
-    bv_arena_reset_to(&ctx->arena, mark);
+    bv_ctx_reset_to(ctx, mark);
 }
 
 /* ---------------------------------------------------------------- the generator sub-step */
@@ -400,14 +397,14 @@ static bv_tensor *generator_losses(bv_train_state *st, bv_ctx *ctx, fwd_parts *f
         batch_items(ctx, y_dur_hat_g, gi);
         bv_tensor *loss_dur_gen = bv_generator_loss(ctx, B, gi, li);                          // []
         all = bv_add(ctx, all, loss_dur_gen); // loss_gen_all += loss_dur_gen
-        res->loss_dur_gen = loss_dur_gen->data[0];
+        res->loss_dur_gen = bv_tensor_item(loss_dur_gen);
         for (int b = 0; b < B; b++) {
-            res->losses_dur_gen[b] = li[b]->data[0];
+            res->losses_dur_gen[b] = bv_tensor_item(li[b]);
             probef(st, li[b], "gstep.losses_dur_gen.%d", b, 0);
         }
         probe(st, "gstep.loss_dur_gen", loss_dur_gen);
     }
-    for (int i = 0; i < nd; i++) res->losses_gen[i] = losses_gen[i]->data[0];
+    for (int i = 0; i < nd; i++) res->losses_gen[i] = bv_tensor_item(losses_gen[i]);
     probe_list(st, "gstep.losses_gen.%d", nd, losses_gen);
     const char *const names[] = {"gstep.loss_dur", "gstep.loss_mel", "gstep.loss_kl", "gstep.loss_fm",
                                  "gstep.loss_gen", "gstep.loss_lm", "gstep.loss_lm_gen", "gstep.loss_gen_all"};
@@ -415,7 +412,7 @@ static bv_tensor *generator_losses(bv_train_state *st, bv_ctx *ctx, fwd_parts *f
     double *dst[] = {&res->loss_dur, &res->loss_mel, &res->loss_kl, &res->loss_fm,
                      &res->loss_gen, &res->loss_lm,  &res->loss_lm_gen, &res->loss_gen_all};
     for (int i = 0; i < 8; i++) {
-        *dst[i] = vals[i]->data[0];
+        *dst[i] = bv_tensor_item(vals[i]);
         probe(st, names[i], vals[i]);
     }
     return all;
@@ -447,7 +444,7 @@ float bv_train_mas_noise_scale(double initial, double delta, int64_t global_step
 
 void bv_train_step(bv_train_state *st, bv_ctx *ctx, const bv_train_batch *batch, bv_train_result *res) {
     memset(res, 0, sizeof *res);
-    int64_t tape_start = ctx->tape_len;
+    int64_t tape_start = bv_tape_mark(ctx);
     bv_synth *net_g = st->net_g;
     if (net_g->use_noise_scaled_mas)
         bv_synth_set_mas_noise_scale(net_g, bv_train_mas_noise_scale(bv_synth_mas_noise_scale_initial(net_g),

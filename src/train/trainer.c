@@ -639,26 +639,37 @@ static void log_scalars(trainer *T, const bv_train_result *r) {
     }
 }
 
-static void spectrogram_image(bv_tb_writer *tb, const char *tag, int64_t step, const float *spec, int64_t ch,
-                              int64_t frames) {
+/* The first n elements of t (item 0 of a batch) in a new host buffer (free it). */
+static float *host_head(const bv_tensor *t, int64_t n) {
+    float *h = bv_xmalloc(sizeof(float) * (size_t)(n ? n : 1));
+    bv_to_host_at(t, 0, n, h);
+    return h;
+}
+
+/* spec [B, ch, frames]: item 0 as an image. */
+static void spectrogram_image(bv_tb_writer *tb, const char *tag, int64_t step, const bv_tensor *spec) {
     int h, w;
-    uint8_t *rgb = bv_plot_spectrogram_rgb(spec, (int)ch, (int)frames, &h, &w);
+    const int64_t ch = spec->shape[1], frames = spec->shape[2];
+    float *host = host_head(spec, ch * frames);
+    uint8_t *rgb = bv_plot_spectrogram_rgb(host, (int)ch, (int)frames, &h, &w);
     if (rgb) bv_tb_image_rgb(tb, tag, step, h, w, rgb);
     free(rgb);
+    free(host);
 }
 
 /* image_dict: y_mel[0], y_hat_mel[0], mel[0], attn[0, 0]. */
 static void log_images(trainer *T, const bv_train_result *r) {
     int64_t s = T->st.global_step;
-    const bv_tensor *ym = r->y_mel, *yh = r->y_hat_mel;
-    if (ym) spectrogram_image(T->tb, "slice/mel_org", s, ym->data, ym->shape[1], ym->shape[2]);
-    if (yh) spectrogram_image(T->tb, "slice/mel_gen", s, yh->data, yh->shape[1], yh->shape[2]);
-    if (r->mel) spectrogram_image(T->tb, "all/mel", s, r->mel->data, r->mel->shape[1], r->mel->shape[2]);
-    if (r->attn) {
+    if (r->y_mel) spectrogram_image(T->tb, "slice/mel_org", s, r->y_mel);
+    if (r->y_hat_mel) spectrogram_image(T->tb, "slice/mel_gen", s, r->y_hat_mel);
+    if (r->mel) spectrogram_image(T->tb, "all/mel", s, r->mel);
+    if (r->attn) { // [B, 1, T_y, T_x]
         int h, w;
-        uint8_t *rgb = bv_plot_alignment_rgb(r->attn->data, (int)r->attn->shape[2], (int)r->attn->shape[3], &h, &w);
+        float *host = host_head(r->attn, r->attn->shape[2] * r->attn->shape[3]);
+        uint8_t *rgb = bv_plot_alignment_rgb(host, (int)r->attn->shape[2], (int)r->attn->shape[3], &h, &w);
         if (rgb) bv_tb_image_rgb(T->tb, "all/attn", s, h, w, rgb);
         free(rgb);
+        free(host);
     }
 }
 
@@ -694,15 +705,19 @@ static void eval_item(trainer *T, int64_t i, const bv_batch *b) {
         bv_synth_infer_full(ctx, T->st.net_g, t.x, t.x_lengths, t.sid, t.tone, t.language, t.bert, t.ja_bert, t.en_bert,
                             &io, &out);
         double frames = 0;
-        for (int64_t k = 0; k < out.y_mask->numel; k++) frames += out.y_mask->data[k];
+        float *mask = bv_host_copy(out.y_mask);
+        for (int64_t k = 0; k < out.y_mask->numel; k++) frames += mask[k];
+        free(mask);
         int64_t n = (int64_t)frames * c->data.hop_length;
         if (n > out.o->numel) n = out.o->numel;
+        float *wav = host_head(out.o, n);
         snprintf(tag, sizeof tag, "gen/audio_%lld_%s", (long long)i, use_sdp ? "True" : "False");
-        bv_tb_audio(T->tb_eval, tag, step, (int)c->data.sampling_rate, out.o->data, n);
+        bv_tb_audio(T->tb_eval, tag, step, (int)c->data.sampling_rate, wav, n);
         snprintf(path, sizeof path, "%s/eval/%lld_%s.wav", T->model_dir, (long long)i, use_sdp ? "sdp" : "nosdp");
         char err[512];
-        if (bv_wav_write(path, out.o->data, n, 1, (int)c->data.sampling_rate, err, sizeof err))
+        if (bv_wav_write(path, wav, n, 1, (int)c->data.sampling_rate, err, sizeof err))
             bv_logger_warning(T->lg, "%s", err);
+        free(wav);
         if (!use_sdp) { /* image_dict keeps the last pass's gen/mel */
             bv_tensor *y2 = bv_reshape(ctx, out.o, BV_SHAPE(1, out.o->numel)); // [1, T]
             bv_tensor *ym = bv_mel_spectrogram(ctx, y2, (int)c->data.filter_length, (int)c->data.n_mel_channels,
@@ -710,14 +725,14 @@ static void eval_item(trainer *T, int64_t i, const bv_batch *b) {
                                                (int)c->data.win_length, c->data.mel_fmin,
                                                c->data.has_mel_fmax ? c->data.mel_fmax : NAN); // [1, M, frames]
             snprintf(tag, sizeof tag, "gen/mel_%lld", (long long)i);
-            spectrogram_image(T->tb_eval, tag, step, ym->data, ym->shape[1], ym->shape[2]);
+            spectrogram_image(T->tb_eval, tag, step, ym);
         }
     }
     int64_t F = bv_config_spec_channels(c), M = c->data.n_mel_channels;
     bv_tensor *basis = bv_from_f32(ctx, BV_SHAPE(M, F), T->st.mel_basis);    // [M, F]
     bv_tensor *mel = bv_spec_to_mel(ctx, t.spec, basis);                      // [1, M, T_y]
     snprintf(tag, sizeof tag, "gt/mel_%lld", (long long)i);
-    spectrogram_image(T->tb_eval, tag, step, mel->data, M, mel->shape[2]);
+    spectrogram_image(T->tb_eval, tag, step, mel);
     snprintf(tag, sizeof tag, "gt/audio_%lld", (long long)i);
     bv_tb_audio(T->tb_eval, tag, step, (int)c->data.sampling_rate, b->wav, b->wav_lengths[0]);
     bv_no_grad_end(ctx);
