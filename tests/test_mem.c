@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "../src/core/backend.h"
-#include "../src/core/init.h"
 #include "../src/ops/ops.h"
 #include "test.h"
 

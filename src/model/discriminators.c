@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/init.h"
 #include "../ops/ops.h"
 
 #define LRELU_SLOPE 0.1f /* modules.LRELU_SLOPE */

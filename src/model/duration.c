@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "../core/error.h"
-#include "../core/init.h"
+#include "../ops/ops.h"
 
 #define SDP_NAME "StochasticDurationPredictor"
 #define DP_NAME "DurationPredictor"

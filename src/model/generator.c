@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../core/error.h"
-#include "../core/init.h"
+#include "../ops/ops.h"
 
 #define GEN_LRELU_DEFAULT 0.01f /* F.leaky_relu's default negative_slope, used once at the end */
 

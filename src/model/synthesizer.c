@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "../core/error.h"
-#include "../core/init.h"
 #include "../core/mem.h"
 #include "../ops/align.h"
 #include "../ops/ops.h"

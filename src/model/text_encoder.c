@@ -6,7 +6,6 @@
 #include <stdlib.h>
 
 #include "../core/error.h"
-#include "../core/init.h"
 #include "../ops/align.h"
 #include "../ops/ops.h"
 
