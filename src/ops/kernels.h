@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 
+#include "../core/arena.h"
 #include "../core/backend.h"
 #include "../core/tensor.h"
 
@@ -65,12 +66,54 @@ typedef struct bv_elementwise_kernels {
                        float p0, float p1);
 } bv_elementwise_kernels;
 
+/* ================= ops-a families: linalg, lstm, spline, align, resample, stft, mel, conv ================= */
+/* Kernels that need temporary device memory take `scratch`, an arena they may allocate from and
+ * rewind to where they found it before returning (the constructor passes its context's arena). */
+
+/* ---------------- linalg (constructors: linalg.c) ---------------- */
+
+typedef struct bv_linalg_kernels {
+    /* out [batch, M, N] = a [batch, M, K] @ b [batch, K, N] (shared: b [K, N] for every item) */
+    void (*matmul)(float *out, const float *a, const float *b, int64_t batch, int64_t M, int64_t K, int64_t N,
+                   int shared);
+    /* ga += g b^T, gb += a^T g (either may be NULL) */
+    void (*matmul_grad)(float *ga, float *gb, const float *g, const float *a, const float *b, int64_t batch,
+                        int64_t M, int64_t K, int64_t N, int shared);
+    /* y [rows, Dout] = x [rows, Din] W^T + b (b may be NULL) */
+    void (*linear)(float *y, const float *x, const float *w, const float *b, int64_t rows, int64_t Din, int64_t Dout);
+    /* gx += g W, gw += g^T x, gb += column sums of g (each may be NULL) */
+    void (*linear_grad)(float *gx, float *gw, float *gb, const float *g, const float *x, const float *w, int64_t rows,
+                        int64_t Din, int64_t Dout);
+    /* y [n, D] = rows ids[i] of w [V, D] (ids checked by the constructor); gw[ids[i]] += gy[i] */
+    void (*embedding)(float *y, const float *w, const int64_t *ids, int64_t n, int64_t D);
+    void (*embedding_grad)(float *gw, const float *gy, const int64_t *ids, int64_t n, int64_t D);
+} bv_linalg_kernels;
+
+/* ---------------- lstm (constructor: lstm.c) ---------------- */
+
+/* nn.LSTM(batch_first) of one layer, D = 1 or 2 directions, H hidden. Weights per direction d:
+ * w[4d + 0..3] = W_ih [4H, In], W_hh [4H, H], b_ih [4H], b_hh [4H]. */
+typedef struct bv_lstm_kernels {
+    /* y [B, T, D*H], hn, cn [D, B, H]; acts[d] [B, T, 4H] (activated gates) and cells[d] [B, T, H]
+     * are kept for backward. */
+    void (*forward)(float *y, float *hn, float *cn, float *const *acts, float *const *cells, const float *x,
+                    const float *const *w, int64_t B, int64_t T, int64_t In, int64_t H, int D);
+    /* BPTT: gx [B, T, In] and gw[i] (each may be NULL) += the grads from gy [B, T, D*H], ghn, gcn [D, B, H]. */
+    void (*backward)(bv_arena *scratch, float *gx, float *const *gw, const float *const *acts,
+                     const float *const *cells, const float *x, const float *y, const float *const *w,
+                     const float *gy, const float *ghn, const float *gcn, int64_t B, int64_t T, int64_t In, int64_t H,
+                     int D);
+} bv_lstm_kernels;
+
 /* ---------------- the table ---------------- */
 /* Families not yet moved behind the table keep calling their CPU code directly; they are listed in
  * docs/ARCHITECTURE.md until each one has its slot struct here. */
 typedef struct bv_kernels {
     const char *device;
     const bv_elementwise_kernels *elementwise;
+    /* ops-a families */
+    const bv_linalg_kernels *linalg;
+    const bv_lstm_kernels *lstm;
 } bv_kernels;
 
 extern const bv_kernels bv_cpu_kernels;

@@ -2,8 +2,14 @@
 #include "../kernels.h"
 
 extern const bv_elementwise_kernels bv_cpu_elementwise;
+/* ops-a families */
+extern const bv_linalg_kernels bv_cpu_linalg;
+extern const bv_lstm_kernels bv_cpu_lstm;
 
 const bv_kernels bv_cpu_kernels = {
     .device = "cpu",
     .elementwise = &bv_cpu_elementwise,
+    /* ops-a families */
+    .linalg = &bv_cpu_linalg,
+    .lstm = &bv_cpu_lstm,
 };

@@ -1,0 +1,62 @@
+/* test_dispatch_ops_a.c - each op family moved behind the kernel table by the ops-a work (linalg,
+ * lstm, spline, align, resample, stft, mel, conv) fails naming the op, the slot and the device on a
+ * device whose table lacks the family. */
+#include <string.h>
+
+#include "../src/ops/dispatch.h"
+#include "../src/ops/ops.h"
+#include "test.h"
+
+/* A device with CPU memory and an empty kernel table. */
+static const bv_kernels k_none = {.device = "test-device"};
+
+typedef struct {
+    bv_backend be;
+    bv_ctx ctx;
+} fake_dev;
+
+static void fake_init(fake_dev *f) {
+    f->be = *bv_backend_get(BV_DEV_CPU);
+    f->be.kernels = &k_none;
+    f->be.name = "test-device";
+    memset(f->be.cache, 0, sizeof f->be.cache);
+    pthread_mutex_init(&f->be.lock, NULL);
+    bv_ctx_init_on(&f->ctx, &f->be, 1 << 20, 1);
+}
+
+static void fake_free(fake_dev *f) {
+    bv_ctx_free(&f->ctx);
+    bv_backend_shutdown(&f->be);
+    pthread_mutex_destroy(&f->be.lock);
+}
+
+#define EXPECT_MISSING(f, call, op, slot)                                                                   \
+    do {                                                                                                    \
+        char msg_[512];                                                                                     \
+        BV_CHECK(BV_EXPECT_ERROR(&(f)->ctx, msg_, call), "%s: no error", op);                              \
+        BV_CHECK(strstr(msg_, op) && strstr(msg_, "no " slot " kernel on device test-device"), "%s", msg_); \
+    } while (0)
+
+BV_TEST(dispatch_ops_a_linalg_missing) {
+    fake_dev f;
+    fake_init(&f);
+    bv_tensor *a = bv_full(&f.ctx, BV_SHAPE(2, 3), 1.0f), *b = bv_full(&f.ctx, BV_SHAPE(3, 4), 1.0f);
+    EXPECT_MISSING(&f, bv_matmul(&f.ctx, a, b), "matmul", "linalg.matmul");
+    bv_tensor *w = bv_full(&f.ctx, BV_SHAPE(4, 3), 1.0f);
+    EXPECT_MISSING(&f, bv_linear(&f.ctx, a, w, NULL), "linear", "linalg.linear");
+    bv_tensor *ids = bv_zeros(&f.ctx, BV_I64, 1, (int64_t[]){2});
+    EXPECT_MISSING(&f, bv_embedding(&f.ctx, w, ids), "embedding", "linalg.embedding");
+    fake_free(&f);
+}
+
+BV_TEST(dispatch_ops_a_lstm_missing) {
+    fake_dev f;
+    fake_init(&f);
+    const int64_t H = 2, In = 3;
+    bv_tensor *x = bv_full(&f.ctx, BV_SHAPE(1, 4, In), 0.1f);
+    bv_tensor *w[4] = {bv_full(&f.ctx, BV_SHAPE(4 * H, In), 0.1f), bv_full(&f.ctx, BV_SHAPE(4 * H, H), 0.1f),
+                       bv_full(&f.ctx, BV_SHAPE(4 * H), 0.0f), bv_full(&f.ctx, BV_SHAPE(4 * H), 0.0f)};
+    bv_tensor *y, *hn, *cn;
+    EXPECT_MISSING(&f, bv_lstm(&f.ctx, x, w, 0, &y, &hn, &cn), "lstm", "lstm.forward");
+    fake_free(&f);
+}
