@@ -60,3 +60,15 @@ BV_TEST(dispatch_ops_a_lstm_missing) {
     EXPECT_MISSING(&f, bv_lstm(&f.ctx, x, w, 0, &y, &hn, &cn), "lstm", "lstm.forward");
     fake_free(&f);
 }
+
+BV_TEST(dispatch_ops_a_spline_missing) {
+    fake_dev f;
+    fake_init(&f);
+    const int64_t K = 4;
+    bv_tensor *x = bv_full(&f.ctx, BV_SHAPE(3), 0.1f), *uw = bv_full(&f.ctx, BV_SHAPE(3, K), 0.0f);
+    bv_tensor *uh = bv_full(&f.ctx, BV_SHAPE(3, K), 0.0f), *ud = bv_full(&f.ctx, BV_SHAPE(3, K - 1), 0.0f);
+    bv_tensor *y, *lad;
+    EXPECT_MISSING(&f, bv_rq_spline(&f.ctx, x, uw, uh, ud, 0, 5.0f, 1e-3f, 1e-3f, 1e-3f, &y, &lad), "rq_spline",
+                   "spline.forward");
+    fake_free(&f);
+}

@@ -105,6 +105,25 @@ typedef struct bv_lstm_kernels {
                      int D);
 } bv_lstm_kernels;
 
+/* ---------------- spline (constructor: spline.c) ---------------- */
+
+/* The rational-quadratic spline's settings; n elements, each with K bins of logits. */
+#define BV_SPLINE_MAX_BINS 1024 /* the CPU kernel keeps per-element knots on the stack */
+typedef struct bv_spline_params {
+    int64_t bins;
+    int inverse;
+    float tail_bound, min_bin_width, min_bin_height, min_derivative;
+} bv_spline_params;
+
+typedef struct bv_spline_kernels {
+    /* y, logabsdet [n] from x [n], uw, uh [n, K], ud [n, K-1] */
+    void (*forward)(float *y, float *logabsdet, const float *x, const float *uw, const float *uh, const float *ud,
+                    int64_t n, const bv_spline_params *p);
+    /* gx, guw, guh, gud (each may be NULL) += grads of sum(gy * y + gl * logabsdet) */
+    void (*backward)(float *gx, float *guw, float *guh, float *gud, const float *gy, const float *gl, const float *x,
+                     const float *uw, const float *uh, const float *ud, int64_t n, const bv_spline_params *p);
+} bv_spline_kernels;
+
 /* ---------------- the table ---------------- */
 /* Families not yet moved behind the table keep calling their CPU code directly; they are listed in
  * docs/ARCHITECTURE.md until each one has its slot struct here. */
@@ -114,6 +133,7 @@ typedef struct bv_kernels {
     /* ops-a families */
     const bv_linalg_kernels *linalg;
     const bv_lstm_kernels *lstm;
+    const bv_spline_kernels *spline;
 } bv_kernels;
 
 extern const bv_kernels bv_cpu_kernels;

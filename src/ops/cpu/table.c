@@ -5,6 +5,7 @@ extern const bv_elementwise_kernels bv_cpu_elementwise;
 /* ops-a families */
 extern const bv_linalg_kernels bv_cpu_linalg;
 extern const bv_lstm_kernels bv_cpu_lstm;
+extern const bv_spline_kernels bv_cpu_spline;
 
 const bv_kernels bv_cpu_kernels = {
     .device = "cpu",
@@ -12,4 +13,5 @@ const bv_kernels bv_cpu_kernels = {
     /* ops-a families */
     .linalg = &bv_cpu_linalg,
     .lstm = &bv_cpu_lstm,
+    .spline = &bv_cpu_spline,
 };
