@@ -3,6 +3,7 @@
  * device whose table lacks the family. */
 #include <string.h>
 
+#include "../src/ops/align.h"
 #include "../src/ops/dispatch.h"
 #include "../src/ops/ops.h"
 #include "test.h"
@@ -70,5 +71,17 @@ BV_TEST(dispatch_ops_a_spline_missing) {
     bv_tensor *y, *lad;
     EXPECT_MISSING(&f, bv_rq_spline(&f.ctx, x, uw, uh, ud, 0, 5.0f, 1e-3f, 1e-3f, 1e-3f, &y, &lad), "rq_spline",
                    "spline.forward");
+    fake_free(&f);
+}
+
+BV_TEST(dispatch_ops_a_align_missing) {
+    fake_dev f;
+    fake_init(&f);
+    bv_tensor *nc = bv_full(&f.ctx, BV_SHAPE(1, 3, 2), 0.0f), *m = bv_full(&f.ctx, BV_SHAPE(1, 3, 2), 1.0f);
+    EXPECT_MISSING(&f, bv_maximum_path(&f.ctx, nc, m), "maximum_path", "align.mas_lengths");
+    bv_tensor *dur = bv_full(&f.ctx, BV_SHAPE(1, 1, 2), 1.0f), *m4 = bv_full(&f.ctx, BV_SHAPE(1, 1, 3, 2), 1.0f);
+    EXPECT_MISSING(&f, bv_generate_path(&f.ctx, dur, m4), "generate_path", "align.generate_path");
+    bv_tensor *len = bv_zeros(&f.ctx, BV_I64, 1, (int64_t[]){2});
+    EXPECT_MISSING(&f, bv_sequence_mask(&f.ctx, len, 0), "sequence_mask", "align.max_length");
     fake_free(&f);
 }

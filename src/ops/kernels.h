@@ -124,6 +124,26 @@ typedef struct bv_spline_kernels {
                      const float *uw, const float *uh, const float *ud, int64_t n, const bv_spline_params *p);
 } bv_spline_kernels;
 
+/* ---------------- align (constructors: align.c) ---------------- */
+
+typedef struct bv_align_kernels {
+    /* t_y[b], t_x[b] (host arrays) = mask.sum(1)[b, 0], mask.sum(2)[b, 0] as int32, mask [B, Ty, Tx] */
+    void (*mas_lengths)(int64_t *t_y, int64_t *t_x, const float *mask, int64_t B, int64_t Ty, int64_t Tx);
+    /* path [B, Ty, Tx] (zeroed by the caller) of maximum_path; value [B*Ty*Tx] is scratch the kernel
+     * overwrites with neg_cent and its running maxima */
+    void (*maximum_path)(float *path, float *value, const float *neg_cent, const int64_t *t_y, const int64_t *t_x,
+                         int64_t B, int64_t Ty, int64_t Tx);
+    /* path [B, 1, Ty, Tx] from duration [B, 1, Tx] and mask [B, 1, Ty, Tx]; cum [B*Tx] is scratch */
+    void (*generate_path)(float *path, float *cum, const float *duration, const float *mask, int64_t B, int64_t Ty,
+                          int64_t Tx);
+    /* the largest length of [B] (I64 ids when idata, else f32 rounded up) */
+    int64_t (*max_length)(const int64_t *idata, const float *fdata, int64_t B);
+    /* m [B, L] I64 = t < length[b] */
+    void (*sequence_mask)(int64_t *m, const int64_t *idata, const float *fdata, int64_t B, int64_t L);
+    /* ids[b] = (int64)(r[b] * max(len[b] - seg + 1, 0)), len = lengths[b] or T when lengths is NULL */
+    void (*slice_starts)(int64_t *ids, const float *r, const int64_t *lengths, int64_t B, int64_t T, int64_t seg);
+} bv_align_kernels;
+
 /* ---------------- the table ---------------- */
 /* Families not yet moved behind the table keep calling their CPU code directly; they are listed in
  * docs/ARCHITECTURE.md until each one has its slot struct here. */
@@ -134,6 +154,7 @@ typedef struct bv_kernels {
     const bv_linalg_kernels *linalg;
     const bv_lstm_kernels *lstm;
     const bv_spline_kernels *spline;
+    const bv_align_kernels *align;
 } bv_kernels;
 
 extern const bv_kernels bv_cpu_kernels;

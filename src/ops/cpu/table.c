@@ -6,6 +6,7 @@ extern const bv_elementwise_kernels bv_cpu_elementwise;
 extern const bv_linalg_kernels bv_cpu_linalg;
 extern const bv_lstm_kernels bv_cpu_lstm;
 extern const bv_spline_kernels bv_cpu_spline;
+extern const bv_align_kernels bv_cpu_align;
 
 const bv_kernels bv_cpu_kernels = {
     .device = "cpu",
@@ -14,4 +15,5 @@ const bv_kernels bv_cpu_kernels = {
     .linalg = &bv_cpu_linalg,
     .lstm = &bv_cpu_lstm,
     .spline = &bv_cpu_spline,
+    .align = &bv_cpu_align,
 };
