@@ -6,6 +6,7 @@
 #include "../src/ops/align.h"
 #include "../src/ops/dispatch.h"
 #include "../src/ops/ops.h"
+#include "../src/ops/resample.h"
 #include "test.h"
 
 /* A device with CPU memory and an empty kernel table. */
@@ -83,5 +84,14 @@ BV_TEST(dispatch_ops_a_align_missing) {
     EXPECT_MISSING(&f, bv_generate_path(&f.ctx, dur, m4), "generate_path", "align.generate_path");
     bv_tensor *len = bv_zeros(&f.ctx, BV_I64, 1, (int64_t[]){2});
     EXPECT_MISSING(&f, bv_sequence_mask(&f.ctx, len, 0), "sequence_mask", "align.max_length");
+    fake_free(&f);
+}
+
+BV_TEST(dispatch_ops_a_resample_missing) {
+    fake_dev f;
+    fake_init(&f);
+    bv_tensor *x = bv_full(&f.ctx, BV_SHAPE(1, 64), 0.1f);
+    EXPECT_MISSING(&f, bv_resample(&f.ctx, x, 3, 2), "resample", "resample.plan");
+    BV_CHECK(bv_resample_kernel(&f.be, 3, 2, NULL, NULL, NULL) == NULL, "a device without resample kernels has none");
     fake_free(&f);
 }

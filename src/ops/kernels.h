@@ -144,6 +144,26 @@ typedef struct bv_align_kernels {
     void (*slice_starts)(int64_t *ids, const float *r, const int64_t *lengths, int64_t B, int64_t T, int64_t seg);
 } bv_align_kernels;
 
+/* ---------------- resample (constructor: resample.c) ---------------- */
+
+/* torchaudio's sinc kernel for one rate pair: o = orig/gcd, n = new/gcd, w [n, 1, klen] in device
+ * memory, klen = 2*width + o. Kept in the backend's BV_CACHE_RESAMPLE slot until shutdown. */
+typedef struct bv_resample_plan {
+    int orig, new_, gcd, o, n, width, klen;
+    const float *w;
+} bv_resample_plan;
+
+typedef struct bv_resample_kernels {
+    /* The cached plan of orig -> new (rates > 0 and different); NULL when out of memory. */
+    const bv_resample_plan *(*plan)(bv_backend *be, int orig, int new_);
+    /* y [B, T_out] from x [B, T] over Fr conv frames per row */
+    void (*forward)(bv_arena *scratch, float *y, const float *x, const bv_resample_plan *p, int64_t B, int64_t T,
+                    int64_t Fr, int64_t T_out);
+    /* dx [B, T] += the grad from gy [B, T_out] */
+    void (*backward)(bv_arena *scratch, float *dx, const float *gy, const bv_resample_plan *p, int64_t B, int64_t T,
+                     int64_t Fr, int64_t T_out);
+} bv_resample_kernels;
+
 /* ---------------- the table ---------------- */
 /* Families not yet moved behind the table keep calling their CPU code directly; they are listed in
  * docs/ARCHITECTURE.md until each one has its slot struct here. */
@@ -155,6 +175,7 @@ typedef struct bv_kernels {
     const bv_lstm_kernels *lstm;
     const bv_spline_kernels *spline;
     const bv_align_kernels *align;
+    const bv_resample_kernels *resample;
 } bv_kernels;
 
 extern const bv_kernels bv_cpu_kernels;

@@ -7,6 +7,7 @@ extern const bv_linalg_kernels bv_cpu_linalg;
 extern const bv_lstm_kernels bv_cpu_lstm;
 extern const bv_spline_kernels bv_cpu_spline;
 extern const bv_align_kernels bv_cpu_align;
+extern const bv_resample_kernels bv_cpu_resample;
 
 const bv_kernels bv_cpu_kernels = {
     .device = "cpu",
@@ -16,4 +17,5 @@ const bv_kernels bv_cpu_kernels = {
     .lstm = &bv_cpu_lstm,
     .spline = &bv_cpu_spline,
     .align = &bv_cpu_align,
+    .resample = &bv_cpu_resample,
 };
