@@ -95,3 +95,11 @@ BV_TEST(dispatch_ops_a_resample_missing) {
     BV_CHECK(bv_resample_kernel(&f.be, 3, 2, NULL, NULL, NULL) == NULL, "a device without resample kernels has none");
     fake_free(&f);
 }
+
+BV_TEST(dispatch_ops_a_stft_missing) {
+    fake_dev f;
+    fake_init(&f);
+    bv_tensor *y = bv_full(&f.ctx, BV_SHAPE(1, 64), 0.1f);
+    EXPECT_MISSING(&f, bv_spectrogram(&f.ctx, y, 16, 4, 16), "spectrogram", "stft.forward");
+    fake_free(&f);
+}

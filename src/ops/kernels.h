@@ -13,6 +13,7 @@
 #ifndef BV_OPS_KERNELS_H
 #define BV_OPS_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../core/arena.h"
@@ -164,6 +165,31 @@ typedef struct bv_resample_kernels {
                      int64_t Fr, int64_t T_out);
 } bv_resample_kernels;
 
+/* ---------------- stft (constructor: stft.c) ---------------- */
+
+/* Kernels that call a library which can fail return 0, or write a message of at most
+ * BV_KERNEL_ERR_LEN bytes into err and return -1; the constructor reports it with the op's name. */
+#define BV_KERNEL_ERR_LEN 192
+
+/* spectrogram_torch(center=False) of y [B, T]: n_fft, hop, reflect pad; F frames, K = n_fft/2+1 bins. */
+typedef struct bv_stft_geom {
+    int n_fft, hop, pad;
+    int64_t B, T, F, K;
+} bv_stft_geom;
+
+/* Rows of the kept complex spectrum start every bv_stft_row(2K) floats (64-byte aligned rows). */
+static inline size_t bv_stft_row(int64_t nfloats) { return ((size_t)nfloats + 15) & ~(size_t)15; }
+
+typedef struct bv_stft_kernels {
+    /* S [B, K, F] = |STFT(y)| (+eps under the sqrt) with the window win [n_fft]; spec_c
+     * [B*F rows of bv_stft_row(2K)] keeps the complex spectrum for backward */
+    int (*forward)(bv_backend *be, bv_arena *scratch, float *S, float *spec_c, const float *y, const float *win,
+                   const bv_stft_geom *g, char *err);
+    /* dy [B, T] += the grad from gS [B, K, F] */
+    int (*backward)(bv_backend *be, bv_arena *scratch, float *dy, const float *S, const float *gS, const float *spec_c,
+                    const float *win, const bv_stft_geom *g, char *err);
+} bv_stft_kernels;
+
 /* ---------------- the table ---------------- */
 /* Families not yet moved behind the table keep calling their CPU code directly; they are listed in
  * docs/ARCHITECTURE.md until each one has its slot struct here. */
@@ -176,6 +202,7 @@ typedef struct bv_kernels {
     const bv_spline_kernels *spline;
     const bv_align_kernels *align;
     const bv_resample_kernels *resample;
+    const bv_stft_kernels *stft;
 } bv_kernels;
 
 extern const bv_kernels bv_cpu_kernels;

@@ -8,6 +8,7 @@ extern const bv_lstm_kernels bv_cpu_lstm;
 extern const bv_spline_kernels bv_cpu_spline;
 extern const bv_align_kernels bv_cpu_align;
 extern const bv_resample_kernels bv_cpu_resample;
+extern const bv_stft_kernels bv_cpu_stft;
 
 const bv_kernels bv_cpu_kernels = {
     .device = "cpu",
@@ -18,4 +19,5 @@ const bv_kernels bv_cpu_kernels = {
     .spline = &bv_cpu_spline,
     .align = &bv_cpu_align,
     .resample = &bv_cpu_resample,
+    .stft = &bv_cpu_stft,
 };
