@@ -7,6 +7,7 @@
 #include "../src/ops/dispatch.h"
 #include "../src/ops/ops.h"
 #include "../src/ops/resample.h"
+#include "../src/audio/mel.h"
 #include "test.h"
 
 /* A device with CPU memory and an empty kernel table. */
@@ -101,5 +102,24 @@ BV_TEST(dispatch_ops_a_stft_missing) {
     fake_init(&f);
     bv_tensor *y = bv_full(&f.ctx, BV_SHAPE(1, 64), 0.1f);
     EXPECT_MISSING(&f, bv_spectrogram(&f.ctx, y, 16, 4, 16), "spectrogram", "stft.forward");
+    fake_free(&f);
+}
+
+/* The caches of the stft, resample and mel code live in the context's backend (not process-wide):
+ * made on first use, reused, and given back by bv_backend_shutdown. */
+BV_TEST(dispatch_ops_a_caches_live_in_the_backend) {
+    fake_dev f;
+    fake_init(&f);
+    f.be.kernels = bv_backend_get(BV_DEV_CPU)->kernels; /* a second CPU backend with its own caches */
+    bv_tensor *y = bv_full(&f.ctx, BV_SHAPE(1, 256), 0.25f);
+    bv_tensor *m1 = bv_mel_spectrogram(&f.ctx, y, 64, 8, 16000, 16, 64, 0.0, 0.0);
+    void *mel = f.be.cache[BV_CACHE_MEL].p, *fft = f.be.cache[BV_CACHE_FFT].p;
+    BV_CHECK(mel && fft, "mel %p fft %p: caches must be made in the context's backend", mel, fft);
+    bv_tensor *m2 = bv_mel_spectrogram(&f.ctx, y, 64, 8, 16000, 16, 64, 0.0, 0.0);
+    BV_CHECK(f.be.cache[BV_CACHE_MEL].p == mel && f.be.cache[BV_CACHE_FFT].p == fft, "%s", "caches must be reused");
+    BV_CHECK(!memcmp(m1->data, m2->data, sizeof(float) * (size_t)m1->numel), "%s", "same input, other mel");
+    BV_CHECK(bv_resample(&f.ctx, y, 3, 2) && f.be.cache[BV_CACHE_RESAMPLE].p, "%s", "resample cache not made");
+    bv_backend_shutdown(&f.be);
+    for (int i = 0; i < BV_CACHE_COUNT; i++) BV_CHECK(f.be.cache[i].p == NULL, "slot %d not given back", i);
     fake_free(&f);
 }
