@@ -1,9 +1,12 @@
 /* test_dispatch_ops_a.c - each op family moved behind the kernel table by the ops-a work (linalg,
  * lstm, spline, align, resample, stft, mel, conv) fails naming the op, the slot and the device on a
  * device whose table lacks the family. */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../src/ops/align.h"
+#include "../src/ops/conv_ref.h"
 #include "../src/ops/dispatch.h"
 #include "../src/ops/ops.h"
 #include "../src/ops/resample.h"
@@ -122,4 +125,83 @@ BV_TEST(dispatch_ops_a_caches_live_in_the_backend) {
     bv_backend_shutdown(&f.be);
     for (int i = 0; i < BV_CACHE_COUNT; i++) BV_CHECK(f.be.cache[i].p == NULL, "slot %d not given back", i);
     fake_free(&f);
+}
+
+BV_TEST(dispatch_ops_a_conv_missing) {
+    fake_dev f;
+    fake_init(&f);
+    bv_tensor *x = bv_full(&f.ctx, BV_SHAPE(1, 2, 8), 0.1f), *w = bv_full(&f.ctx, BV_SHAPE(4, 2, 3), 0.1f);
+    EXPECT_MISSING(&f, bv_conv1d(&f.ctx, x, w, NULL, 1, 1, 1, 1), "conv1d", "conv.forward");
+    bv_tensor *x16 = bv_full(&f.ctx, BV_SHAPE(1, 16, 8), 0.1f);
+    EXPECT_MISSING(&f, bv_conv_block(&f.ctx, x16), "conv_block", "conv.reorder");
+    bv_tensor *g = bv_full(&f.ctx, BV_SHAPE(4, 1, 1), 1.0f);
+    EXPECT_MISSING(&f, bv_weight_norm(&f.ctx, g, w, 0), "weight_norm", "conv.weight_norm");
+    /* a device without conv kernels runs nothing blocked and has no primitive cache */
+    BV_CHECK(bv_conv_layout_for(&f.be, 64) == BV_CONV_LAYOUT_PLAIN, "%s", "layout must be plain");
+    BV_CHECK(bv_conv_cache_capacity(&f.be) == 0 && bv_conv_cache_used(&f.be) == 0, "%s", "no cache expected");
+    fake_free(&f);
+}
+
+/* The layout is the backend's: a second CPU backend has its own choice and override, the override
+ * of one does not change the other, and BV_CONV_LAYOUT is read when a backend's conv cache is made. */
+BV_TEST(dispatch_ops_a_conv_layout_is_the_backends) {
+    bv_backend *cpu = bv_backend_get(BV_DEV_CPU);
+    fake_dev f;
+    fake_init(&f);
+    f.be.kernels = cpu->kernels;
+    const bv_conv_layout mine = bv_conv_layout_for(cpu, 64);
+    bv_conv_set_layout(&f.be, BV_CONV_LAYOUT_PLAIN);
+    BV_CHECK(bv_conv_layout_for(&f.be, 64) == BV_CONV_LAYOUT_PLAIN, "%s", "override ignored");
+    BV_CHECK(bv_conv_layout_for(cpu, 64) == mine, "%s", "one backend's override changed another's choice");
+    BV_CHECK(bv_conv_layout_for(cpu, 24) == BV_CONV_LAYOUT_PLAIN, "%s", "24 channels cannot be blocked by 16");
+    bv_backend_shutdown(&f.be);
+    setenv("BV_CONV_LAYOUT", "plain", 1);
+    BV_CHECK(bv_conv_layout_for(&f.be, 64) == BV_CONV_LAYOUT_PLAIN, "%s", "BV_CONV_LAYOUT=plain ignored");
+    unsetenv("BV_CONV_LAYOUT");
+    bv_backend_shutdown(&f.be);
+    BV_CHECK(bv_conv_layout_for(&f.be, 64) == mine, "%s", "a fresh cache must choose as the CPU backend does");
+    fake_free(&f);
+}
+
+/* Two threads, each with its own context, running convs (forward and backward) on the one CPU
+ * backend at once: the primitive cache's lock keeps them apart; results equal a lone run's. */
+typedef struct {
+    int reps;
+    float out[4 * 32];
+    float gx[2 * 16 * 32];
+} conv_job;
+
+static void *conv_worker(void *arg) {
+    conv_job *j = arg;
+    bv_ctx c;
+    bv_ctx_init(&c, 1 << 20, 7);
+    for (int r = 0; r < j->reps; r++) {
+        bv_tensor *x = bv_full(&c, BV_SHAPE(2, 16, 32), 0.0f);
+        for (int64_t i = 0; i < x->numel; i++) x->data[i] = (float)((i * 37) % 11) / 11.0f - 0.5f;
+        x->requires_grad = 1;
+        bv_tensor *w = bv_full(&c, BV_SHAPE(4, 16, 5), 0.05f), *b = bv_full(&c, BV_SHAPE(4), 0.1f);
+        bv_tensor *y = bv_conv1d(&c, x, w, b, 1, 2, 2, 1);
+        bv_backward(&c, bv_sum(&c, bv_square(&c, y)), NULL);
+        memcpy(j->out, y->data, sizeof j->out);
+        memcpy(j->gx, x->grad, sizeof j->gx);
+        bv_ctx_reset(&c);
+    }
+    bv_ctx_free(&c);
+    return NULL;
+}
+
+BV_TEST(dispatch_ops_a_conv_from_two_threads) {
+    static conv_job lone, a, b;
+    lone.reps = 1;
+    conv_worker(&lone);
+    a.reps = b.reps = 20;
+    pthread_t ta, tb;
+    BV_CHECK(pthread_create(&ta, NULL, conv_worker, &a) == 0 && pthread_create(&tb, NULL, conv_worker, &b) == 0, "%s",
+             "pthread_create");
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    BV_CHECK(!memcmp(a.out, lone.out, sizeof lone.out) && !memcmp(b.out, lone.out, sizeof lone.out), "%s",
+             "threaded forward differs");
+    BV_CHECK(!memcmp(a.gx, lone.gx, sizeof lone.gx) && !memcmp(b.gx, lone.gx, sizeof lone.gx), "%s",
+             "threaded backward differs");
 }

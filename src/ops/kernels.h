@@ -19,6 +19,7 @@
 #include "../core/arena.h"
 #include "../core/backend.h"
 #include "../core/tensor.h"
+#include "conv_types.h"
 
 /* ---------------- elementwise (constructors: elementwise.c) ---------------- */
 
@@ -190,6 +191,56 @@ typedef struct bv_stft_kernels {
                     const float *win, const bv_stft_geom *g, char *err);
 } bv_stft_kernels;
 
+/* ---------------- conv (constructors: conv.c) ---------------- */
+
+/* What a conv call asks beyond the geometry. Hashed as raw bytes by the CPU kernels' primitive
+ * cache: four 4-byte fields, no padding. */
+typedef struct bv_conv_opts {
+    int32_t act_blocked; /* the caller's activations are channel-blocked [N, C/16, T, 16] */
+    int32_t lrelu;       /* forward: leaky_relu(conv + bias, slope) fused after the conv */
+    float slope;
+    int32_t diff_bias;   /* set by the backward kernel: its weight pass also writes the bias gradient */
+} bv_conv_opts;
+
+/* The gradient buffers a conv backward fills (NULL: not wanted). s* = 1 when the buffer already
+ * holds a gradient (the kernel adds to it), 0 when it is still zero (the kernel may overwrite). */
+typedef struct bv_conv_grads {
+    float *gx, *gw, *gb, *gr;
+    int sx, sw, sb;
+} bv_conv_grads;
+
+/* weight_norm's view of v: [outer, D, inner], one norm per d. */
+typedef struct bv_wn_view {
+    int64_t outer, D, inner;
+} bv_wn_view;
+
+typedef struct bv_conv_kernels {
+    /* y = conv(x, w) + b (+ r, same shape as y; NULL: none) over g; ex is the geometry the kernel
+     * runs (differs from g only for a transposed conv whose output_padding exceeds its padding:
+     * the tail past ex.out[0] then holds only the bias) */
+    int (*forward)(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
+                   const bv_conv_opts *o, float *y, const float *x, const float *w, const float *b, const float *r,
+                   char *err);
+    /* the grads of the forward above from gy (y: the forward's output, read for a fused leaky_relu) */
+    int (*backward)(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
+                    const bv_conv_opts *o, const bv_conv_grads *gr, const float *gy, const float *y, const float *x,
+                    const float *w, char *err);
+    /* dst (+)= src in the other layout: [N, C, T] -> [N, C/16, T, 16] (to_blocked) or back */
+    int (*reorder)(bv_backend *be, bv_arena *scratch, float *dst, const float *src, int64_t N, int64_t C, int64_t T,
+                   int to_blocked, int accumulate, char *err);
+    /* norm [D] (double) = ||v|| per d; w = v * (g / norm) */
+    void (*weight_norm)(float *w, double *norm, const float *v, const float *g, bv_wn_view s);
+    /* gg += sum(gw*v)/n, gv += (g/n) gw - (g sum(gw*v) / n^3) v (gg or gv may be NULL) */
+    void (*weight_norm_grad)(bv_arena *scratch, float *gg, float *gv, const float *gw, const float *v, const float *g,
+                             const double *norm, bv_wn_view s);
+    /* the layout this backend runs a chain of convs over `channels` channels in (PLAIN or BLOCKED),
+     * and the override (BV_CONV_LAYOUT env at first use, or tests) */
+    bv_conv_layout (*layout_for)(bv_backend *be, int64_t channels);
+    void (*set_layout)(bv_backend *be, bv_conv_layout layout);
+    /* the primitive cache's capacity and entries in use (tests, bench) */
+    void (*cache_stats)(bv_backend *be, int *capacity, int *used);
+} bv_conv_kernels;
+
 /* ---------------- the table ---------------- */
 /* Families not yet moved behind the table keep calling their CPU code directly; they are listed in
  * docs/ARCHITECTURE.md until each one has its slot struct here. */
@@ -203,6 +254,7 @@ typedef struct bv_kernels {
     const bv_align_kernels *align;
     const bv_resample_kernels *resample;
     const bv_stft_kernels *stft;
+    const bv_conv_kernels *conv;
 } bv_kernels;
 
 extern const bv_kernels bv_cpu_kernels;

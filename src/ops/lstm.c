@@ -61,7 +61,7 @@ void bv_lstm(bv_ctx *ctx, bv_tensor *x, bv_tensor *const *w, int bidirectional, 
         bv_ctx_error(ctx, "lstm", "weight_hh_l0 %s must be [4H, H] (x %s)", bv_shape_str(w[1], bw, sizeof bw),
                      bv_shape_str(x, bx, sizeof bx));
     const int64_t H = w[1]->shape[1];
-    static const char *names[2][4] = {{"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"},
+    static const char *const names[2][4] = {{"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"},
                                       {"weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse",
                                        "bias_hh_l0_reverse"}};
     for (int d = 0; d < D; d++) {

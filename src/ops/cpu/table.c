@@ -9,6 +9,7 @@ extern const bv_spline_kernels bv_cpu_spline;
 extern const bv_align_kernels bv_cpu_align;
 extern const bv_resample_kernels bv_cpu_resample;
 extern const bv_stft_kernels bv_cpu_stft;
+extern const bv_conv_kernels bv_cpu_conv;
 
 const bv_kernels bv_cpu_kernels = {
     .device = "cpu",
@@ -20,4 +21,5 @@ const bv_kernels bv_cpu_kernels = {
     .align = &bv_cpu_align,
     .resample = &bv_cpu_resample,
     .stft = &bv_cpu_stft,
+    .conv = &bv_cpu_conv,
 };
