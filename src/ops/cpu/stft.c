@@ -13,9 +13,11 @@
  * Nyquist (a c2r counts those once); times the window, overlap-added over frames, and the reflect
  * padding folded back onto the samples it copied.
  *
- * FFTW plans are created once per n_fft and kept in the backend's BV_CACHE_FFT slot (creation is
- * not thread-safe: the slot's own mutex guards it) and executed with the new-array API on
- * per-thread scratch, which FFTW allows from any thread. */
+ * FFTW plans are created once per n_fft and kept in the backend's BV_CACHE_FFT slot and executed
+ * with the new-array API on per-thread scratch, which FFTW allows from any thread. Plan creation
+ * is not thread-safe and FFTW's planner is process-wide: the slot's own mutex serialises it, which
+ * is enough because a process has one CPU backend (bv_backend_get); a second one (tests) must not
+ * plan from another thread at the same time. */
 #include <fftw3.h>
 #include <math.h>
 #include <omp.h>
@@ -52,7 +54,8 @@ static void cache_destroy(void *p) {
         fftwf_destroy_plan(c->plans[i].r2c);
         fftwf_destroy_plan(c->plans[i].c2r);
     }
-    fftwf_cleanup(); /* FFTW's own planner memory */
+    /* no fftwf_cleanup(): FFTW's planner is process-wide and it would invalidate the plans of every
+     * other backend's cache; what the planner keeps stays reachable from FFTW's own state */
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
