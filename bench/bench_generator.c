@@ -372,7 +372,7 @@ int bv_bench_generator(int reps) {
     if (reps > 64) reps = 64;
     /* BV_CONV_LAYOUT=plain|blocked forces conv.c's layout choice, to compare with its per-shape auto */
     const char *lay = getenv("BV_CONV_LAYOUT");
-    if (lay) bv_conv_set_layout(!strcmp(lay, "plain") ? BV_CONV_LAYOUT_PLAIN : !strcmp(lay, "blocked") ? BV_CONV_LAYOUT_BLOCKED : BV_CONV_LAYOUT_AUTO);
+    if (lay) bv_conv_set_layout(bv_backend_get(BV_DEV_CPU), !strcmp(lay, "plain") ? BV_CONV_LAYOUT_PLAIN : !strcmp(lay, "blocked") ? BV_CONV_LAYOUT_BLOCKED : BV_CONV_LAYOUT_AUTO);
     static bench_setup s;
     setup_init(&s);
     const char *thr = getenv("OMP_NUM_THREADS");

@@ -158,14 +158,14 @@ static const conv_spec conv2d_specs[] = {
 static void check_specs(bv_test_state *ts, const conv_spec *specs, int n, const char *what) {
     static const char *const names[] = {"auto", "plain", "blocked"};
     for (int lay = BV_CONV_LAYOUT_AUTO; lay <= BV_CONV_LAYOUT_BLOCKED; lay++) {
-        bv_conv_set_layout((bv_conv_layout)lay);
+        bv_conv_set_layout(ts->ctx->be, (bv_conv_layout)lay);
         for (int i = 0; i < n; i++) {
             char w[96];
             snprintf(w, sizeof w, "%s spec %d (%s layouts)", what, i, names[lay]);
             check_vs_oracle(ts, &specs[i], w);
         }
     }
-    bv_conv_set_layout(BV_CONV_LAYOUT_AUTO);
+    bv_conv_set_layout(ts->ctx->be, BV_CONV_LAYOUT_AUTO);
 }
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof *(a)))
@@ -247,9 +247,9 @@ static int tiny_conv_ok(bv_ctx *ctx, bv_tensor *w, int64_t T) {
 BV_TEST(conv_primitive_cache_eviction) {
     bv_ctx *ctx = ts->ctx;
     bv_tensor *w = bv_test_input(ctx, BV_SHAPE(2, 1, 2), 1.0f); // [2, 1, 2]
-    int cap = bv_conv_cache_capacity(), bad = 0;
+    int cap = bv_conv_cache_capacity(ts->ctx->be), bad = 0;
     for (int64_t T = 2; T < 2 + cap + 16; T++) bad += !tiny_conv_ok(ctx, w, T);
-    BV_CHECK(bv_conv_cache_used() == cap, "cache holds %d entries, capacity %d", bv_conv_cache_used(), cap);
+    BV_CHECK(bv_conv_cache_used(ts->ctx->be) == cap, "cache holds %d entries, capacity %d", bv_conv_cache_used(ts->ctx->be), cap);
     for (int64_t T = 2; T < 2 + 16; T++) bad += !tiny_conv_ok(ctx, w, T); /* evicted ones */
     BV_CHECK(bad == 0, "%d wrong outputs around cache eviction", bad);
 }
@@ -486,7 +486,7 @@ BV_TEST(conv1d_fused_matches_oracle) {
     static const char *const names[] = {"auto", "plain", "blocked"};
     static const char *const kinds[] = {"none", "lrelu", "residual"};
     for (int lay = BV_CONV_LAYOUT_AUTO; lay <= BV_CONV_LAYOUT_BLOCKED; lay++) {
-        bv_conv_set_layout((bv_conv_layout)lay);
+        bv_conv_set_layout(ts->ctx->be, (bv_conv_layout)lay);
         char w[128];
         for (int kind = 0; kind < 3; kind++) {
             for (int i = 0; i < N_OF(conv1d_specs); i++) {
@@ -501,7 +501,7 @@ BV_TEST(conv1d_fused_matches_oracle) {
             }
         }
     }
-    bv_conv_set_layout(BV_CONV_LAYOUT_AUTO);
+    bv_conv_set_layout(ts->ctx->be, BV_CONV_LAYOUT_AUTO);
 }
 
 /* The fused forms give the separate ops' values bit for bit: lrelu(conv1d(x)) and conv1d(x) + r. */

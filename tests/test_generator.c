@@ -175,9 +175,9 @@ BV_TEST(generator_blocked_stages_match_plain) {
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 3, 6), 1.0f), *gc = bv_test_input(ctx, BV_SHAPE(2, 4, 1), 1.0f);
     int64_t na, nb;
     float *a = gen_run(ctx, &ps, gen, x, gc, &na);
-    bv_conv_set_layout(BV_CONV_LAYOUT_PLAIN);
+    bv_conv_set_layout(ts->ctx->be, BV_CONV_LAYOUT_PLAIN);
     float *b = gen_run(ctx, &ps, gen, x, gc, &nb);
-    bv_conv_set_layout(BV_CONV_LAYOUT_AUTO);
+    bv_conv_set_layout(ts->ctx->be, BV_CONV_LAYOUT_AUTO);
     double m = 1, worst = 0;
     for (int64_t i = 0; i < nb && na == nb; i++) {
         m = fabs(b[i]) > m ? fabs(b[i]) : m;

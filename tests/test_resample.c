@@ -23,7 +23,7 @@ BV_TEST(resample_kernel_closed_form) {
     static const int rates[][2] = {{3, 2}, {2, 3}, {44100, 16000}, {16000, 22050}};
     for (int r = 0; r < 4; r++) {
         int orig = rates[r][0], nw = rates[r][1], g = 0, width = 0, K = 0;
-        const float *k = bv_resample_kernel(orig, nw, &g, &width, &K);
+        const float *k = bv_resample_kernel(ts->ctx->be, orig, nw, &g, &width, &K);
         BV_CHECK(k != NULL, "%d -> %d: no kernel", orig, nw);
         if (!k) continue;
         int o = orig / g, n = nw / g;
@@ -36,9 +36,10 @@ BV_TEST(resample_kernel_closed_form) {
                 if (e > worst) worst = e;
             }
         BV_CHECK(worst < 1e-6, "%d -> %d: kernel max err %g", orig, nw, worst);
-        BV_CHECK(bv_resample_kernel(orig, nw, NULL, NULL, NULL) == k, "kernel must be cached");
+        BV_CHECK(bv_resample_kernel(ts->ctx->be, orig, nw, NULL, NULL, NULL) == k, "kernel must be cached");
     }
-    BV_CHECK(bv_resample_kernel(5, 5, NULL, NULL, NULL) == NULL && bv_resample_kernel(0, 5, NULL, NULL, NULL) == NULL,
+    BV_CHECK(bv_resample_kernel(ts->ctx->be, 5, 5, NULL, NULL, NULL) == NULL &&
+                 bv_resample_kernel(ts->ctx->be, 0, 5, NULL, NULL, NULL) == NULL,
              "equal or non-positive rates have no kernel");
 }
 
@@ -46,7 +47,7 @@ BV_TEST(resample_kernel_closed_form) {
 static void check_direct(bv_test_state *ts, int orig, int nw, int64_t B, int64_t T) {
     bv_ctx *ctx = ts->ctx;
     int g, width, K;
-    const float *k = bv_resample_kernel(orig, nw, &g, &width, &K);
+    const float *k = bv_resample_kernel(ts->ctx->be, orig, nw, &g, &width, &K);
     const int64_t o = orig / g, n = nw / g, T_out = (n * T + o - 1) / o;
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(B, T), 1.0f);
     bv_tensor *y = bv_resample(ctx, x, orig, nw);
@@ -116,7 +117,7 @@ BV_GOLDEN_TEST(C06_resample_44100_16000) {
     if (!g) return;
     int orig = (int)bv_golden_cfg_int(g, "orig_freq"), nw = (int)bv_golden_cfg_int(g, "new_freq");
     int gcd = 0, width = 0, K = 0;
-    const float *kern = bv_resample_kernel(orig, nw, &gcd, &width, &K);
+    const float *kern = bv_resample_kernel(ts->ctx->be, orig, nw, &gcd, &width, &K);
     BV_CHECK(kern != NULL, "no kernel for %d -> %d", orig, nw);
     if (!kern) {
         bv_golden_close(g);

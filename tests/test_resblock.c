@@ -82,7 +82,7 @@ BV_TEST(resblock_gradcheck) {
     bv_params_free(&ps);
 }
 
-/* 16 channels, no mask: the channel-blocked path where this CPU has it (bv_conv_blocked_ok). */
+/* 16 channels, no mask: the channel-blocked path where this CPU has it (bv_conv_layout_for). */
 BV_TEST(resblock_gradcheck_blocked) {
     bv_ctx *ctx = ts->ctx;
     bv_params ps;
@@ -105,6 +105,10 @@ BV_TEST(resblock_gradcheck_blocked) {
 }
 
 /* |a - b| <= tol * max(1, max|b|) over n values */
+static int blocked_ok(bv_test_state *ts, int64_t channels) {
+    return bv_conv_layout_for(ts->ctx->be, channels) == BV_CONV_LAYOUT_BLOCKED;
+}
+
 static void check_close(bv_test_state *ts, const char *what, const float *a, const float *b, int64_t n, double tol) {
     double m = 1, worst = 0;
     for (int64_t i = 0; i < n; i++) m = fabs(b[i]) > m ? fabs(b[i]) : m;
@@ -137,7 +141,7 @@ static float *run_collect(bv_ctx *ctx, bv_params *ps, const rb_case *c, bv_tenso
  * gradient agree to fp32 rounding (the plain run forces oneDNN's plain sgemm kernels). */
 BV_TEST(resblock_blocked_matches_plain) {
     bv_ctx *ctx = ts->ctx;
-    if (!bv_conv_blocked_ok(32)) fprintf(stderr, "  (no 16-channel blocking on this CPU: plain against plain)\n");
+    if (!blocked_ok(ts, 32)) fprintf(stderr, "  (no 16-channel blocking on this CPU: plain against plain)\n");
     for (int kind = 1; kind <= 2; kind++) {
         bv_params ps;
         bv_params_init(&ps);
@@ -149,10 +153,10 @@ BV_TEST(resblock_blocked_matches_plain) {
         rb_case c = {r1, r2, NULL};
         int64_t na, nb;
         float *a = run_collect(ctx, &ps, &c, x, gy, &na);
-        bv_conv_set_layout(BV_CONV_LAYOUT_PLAIN);
-        BV_CHECK(!bv_conv_blocked_ok(32), "a plain layout must turn the blocked path off");
+        bv_conv_set_layout(ts->ctx->be, BV_CONV_LAYOUT_PLAIN);
+        BV_CHECK(!blocked_ok(ts, 32), "a plain layout must turn the blocked path off");
         float *b = run_collect(ctx, &ps, &c, x, gy, &nb);
-        bv_conv_set_layout(BV_CONV_LAYOUT_AUTO);
+        bv_conv_set_layout(ts->ctx->be, BV_CONV_LAYOUT_AUTO);
         BV_CHECK(na == nb, "sizes");
         if (na == nb) check_close(ts, kind == 1 ? "ResBlock1 blocked vs plain" : "ResBlock2 blocked vs plain", a, b, na,
                                   1e-5);
@@ -181,7 +185,7 @@ BV_TEST(resblock_blocked_input) {
         BV_CHECK(yb->ndim == 4 && bv_same_shape(yb, xb), "ResBlock%d: blocked in, blocked out", kind);
         bv_tensor *yu = bv_conv_unblock(ctx, yb);
         int same = yu->numel == y->numel && !memcmp(yu->data, y->data, sizeof(float) * (size_t)y->numel);
-        if (bv_conv_blocked_ok(32)) BV_CHECK(same, "ResBlock%d: blocked input gives other values", kind);
+        if (blocked_ok(ts, 32)) BV_CHECK(same, "ResBlock%d: blocked input gives other values", kind);
         else check_close(ts, "blocked input", yu->data, y->data, y->numel, 1e-5);
     }
     char msg[512];

@@ -10,7 +10,7 @@
 
 #include "mel.h"
 
-#include "../core/cleanup.h"
+#include "../core/backend.h"
 
 #define MEL_CLIP 1e-5f
 
@@ -79,47 +79,64 @@ bv_tensor *bv_spec_to_mel(bv_ctx *ctx, bv_tensor *spec, bv_tensor *mel_basis) {
     return bv_log(ctx, bv_clamp(ctx, mel, MEL_CLIP, INFINITY));   // spectral_normalize_torch
 }
 
-/* ---- process-wide mel basis cache (upstream's global mel_basis dict) ---- */
+/* ---- the mel basis cache (upstream's global mel_basis dict), in the backend's BV_CACHE_MEL slot ----
+ * Bases are built on the host and kept in the backend's device memory until it shuts down. */
 
 typedef struct mel_entry {
     int sr, n_fft, n_mels;
     double fmin, fmax;
-    float *w;                  // [n_mels, n_fft/2+1]
+    float *w;                  // [n_mels, n_fft/2+1] device memory
     struct mel_entry *next;
 } mel_entry;
 
-static mel_entry *g_mels;
-static pthread_mutex_t g_mel_lock = PTHREAD_MUTEX_INITIALIZER;
+typedef struct {
+    pthread_mutex_t lock;
+    bv_allocator mem;          /* the backend's allocator the bases came from */
+    mel_entry *head;
+} mel_cache;
 
-static void mels_free(void) {
-    pthread_mutex_lock(&g_mel_lock);
-    for (mel_entry *e = g_mels, *next; e; e = next) {
-        next = e->next;
-        free(e->w);
-        free(e);
-    }
-    g_mels = NULL;
-    pthread_mutex_unlock(&g_mel_lock);
+/* bv_backend_cache's make() takes no argument: the allocator is filled in by cached_basis. */
+static void *mel_cache_make(void) {
+    mel_cache *c = calloc(1, sizeof *c);
+    if (c) pthread_mutex_init(&c->lock, NULL);
+    return c;
 }
 
-static const float *cached_basis(int sr, int n_fft, int n_mels, double fmin, double fmax) {
+static void mel_cache_destroy(void *p) {
+    mel_cache *c = p;
+    for (mel_entry *e = c->head, *next; e; e = next) {
+        next = e->next;
+        c->mem.free(e->w);
+        free(e);
+    }
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+static const float *cached_basis(bv_backend *be, int sr, int n_fft, int n_mels, double fmin, double fmax) {
     if (!(fmax > 0)) fmax = (double)sr / 2;
-    pthread_mutex_lock(&g_mel_lock);
-    mel_entry *e = g_mels;
+    mel_cache *c = bv_backend_cache(be, BV_CACHE_MEL, mel_cache_make, mel_cache_destroy);
+    if (!c) return NULL;
+    pthread_mutex_lock(&c->lock);
+    c->mem = be->mem;
+    mel_entry *e = c->head;
     while (e && !(e->sr == sr && e->n_fft == n_fft && e->n_mels == n_mels && e->fmin == fmin && e->fmax == fmax))
         e = e->next;
     if (!e) {
-        float *w = bv_mel_filterbank(sr, n_fft, n_mels, fmin, fmax);
+        float *host = bv_mel_filterbank(sr, n_fft, n_mels, fmin, fmax);
+        const size_t bytes = sizeof(float) * (size_t)n_mels * (size_t)(n_fft / 2 + 1);
+        float *w = host ? be->mem.alloc(bytes) : NULL;
         e = w ? calloc(1, sizeof *e) : NULL;
         if (e) {
-            *e = (mel_entry){sr, n_fft, n_mels, fmin, fmax, w, g_mels};
-            g_mels = e;
-            bv_cleanup_register(mels_free);
-        } else {
-            free(w);
+            be->mem.from_host(w, host, bytes);
+            *e = (mel_entry){sr, n_fft, n_mels, fmin, fmax, w, c->head};
+            c->head = e;
+        } else if (w) {
+            be->mem.free(w);
         }
+        free(host);
     }
-    pthread_mutex_unlock(&g_mel_lock);
+    pthread_mutex_unlock(&c->lock);
     return e ? e->w : NULL;
 }
 
@@ -127,12 +144,12 @@ bv_tensor *bv_mel_spectrogram(bv_ctx *ctx, bv_tensor *y, int n_fft, int num_mels
                               double fmin, double fmax) {
     if (sr <= 0 || num_mels <= 0 || n_fft <= 0)
         bv_ctx_error(ctx, "mel_spectrogram", "bad sizes: sr %d num_mels %d n_fft %d", sr, num_mels, n_fft);
-    const float *w = cached_basis(sr, n_fft, num_mels, fmin, fmax);
+    const float *w = cached_basis(ctx->be, sr, n_fft, num_mels, fmin, fmax);
     if (!w) bv_ctx_error(ctx, "mel_spectrogram", "out of memory building the mel basis");
     /* a constant view of the cached basis: no grad, never written */
     bv_tensor *basis = bv_arena_calloc(&ctx->arena, sizeof *basis); // [num_mels, n_fft/2+1]
     basis->dtype = BV_F32;
-    basis->device = BV_DEV_CPU;
+    basis->device = ctx->be->device;
     basis->ndim = 2;
     basis->shape[0] = num_mels;
     basis->shape[1] = n_fft / 2 + 1;

@@ -19,7 +19,8 @@ bv_tensor *bv_spec_to_mel(bv_ctx *ctx, bv_tensor *spec, bv_tensor *mel_basis);
 
 /* mel_spectrogram_torch(y, n_fft, num_mels, sr, hop, win, fmin, fmax, center=False):
  * y [B, T] -> [B, num_mels, frames], differentiable in y. The mel basis is built once per
- * (sr, n_fft, num_mels, fmin, fmax) and cached for the process, as upstream caches it. */
+ * (sr, n_fft, num_mels, fmin, fmax) and cached by the context's backend (its BV_CACHE_MEL slot, until
+ * the backend shuts down), as upstream caches it. */
 bv_tensor *bv_mel_spectrogram(bv_ctx *ctx, bv_tensor *y, int n_fft, int num_mels, int sr, int hop, int win,
                               double fmin, double fmax);
 

@@ -157,7 +157,7 @@ bv_tensor *bv_generator_forward(bv_ctx *ctx, const bv_generator *m, bv_tensor *x
         x = up_forward(ctx, &m->ups[i], x); // [B, U/2^(i+1), T * prod(rates[0..i])]
         /* speed only: the resblocks and the sum of their outputs run in oneDNN's channel-blocked
          * layout (no reorder around each conv), converted once here and back after the division */
-        const int blk = bv_conv_blocked_ok(x->shape[1]);
+        const int blk = bv_conv_layout_for(ctx->be, x->shape[1]) == BV_CONV_LAYOUT_BLOCKED;
         if (blk) x = bv_conv_block(ctx, x); // [B, ch/16, T', 16]
         if (infer) bv_ctx_keep_only(ctx, base, 1, &x);
         bv_tensor *xs = NULL;

@@ -1,7 +1,7 @@
 /* resblock.c - modules.ResBlock1 / ResBlock2 (HiFi-GAN residual blocks).
  *
  * Speed (these are most of the Generator's time): without a mask and with a channel count oneDNN
- * blocks natively (bv_conv_blocked_ok), a block runs in the channel-blocked layout between one
+ * blocks natively (bv_conv_layout_for: the backend decides), a block runs in the channel-blocked layout between one
  * bv_conv_block at its start and one bv_conv_unblock at its end, instead of two reorders per
  * conv; ResBlock1's leaky_relu(c1(.)) and every "x = c(.) + x" are single ops (bv_conv1d_fused),
  * which also keeps two fewer activations per layer for backward. The values are those of the
@@ -55,8 +55,8 @@ static void check_inputs(bv_ctx *ctx, const char *module, int channels, bv_tenso
 /* Whether the block runs blocked, and whether it blocks x itself (then it unblocks its result):
  * blocked input stays blocked; plain input is blocked here without a mask ([B, 1, T] does not
  * broadcast over the blocked layout) and where oneDNN blocks these channels natively. */
-static int run_blocked(const bv_tensor *x, const bv_tensor *x_mask, int channels, int *convert) {
-    *convert = x->ndim == 3 && !x_mask && bv_conv_blocked_ok(channels);
+static int run_blocked(bv_ctx *ctx, const bv_tensor *x, const bv_tensor *x_mask, int channels, int *convert) {
+    *convert = x->ndim == 3 && !x_mask && bv_conv_layout_for(ctx->be, channels) == BV_CONV_LAYOUT_BLOCKED;
     return x->ndim == 4 || *convert;
 }
 
@@ -83,7 +83,7 @@ void bv_resblock1_reset_parameters(const bv_resblock1 *m, bv_rng *rng) {
 
 bv_tensor *bv_resblock1_forward(bv_ctx *ctx, const bv_resblock1 *m, bv_tensor *x, bv_tensor *x_mask) {
     check_inputs(ctx, "ResBlock1", m->channels, x, x_mask);
-    int convert, blk = run_blocked(x, x_mask, m->channels, &convert);
+    int convert, blk = run_blocked(ctx, x, x_mask, m->channels, &convert);
     if (convert) x = bv_conv_block(ctx, x); // [B, C/16, T, 16]
     for (int j = 0; j < 3; j++) {
         /* xt = lrelu(c1(lrelu(x) * m)) * m: c1's lrelu runs inside it (the mask, if any, after) */
@@ -116,7 +116,7 @@ void bv_resblock2_reset_parameters(const bv_resblock2 *m, bv_rng *rng) {
 
 bv_tensor *bv_resblock2_forward(bv_ctx *ctx, const bv_resblock2 *m, bv_tensor *x, bv_tensor *x_mask) {
     check_inputs(ctx, "ResBlock2", m->channels, x, x_mask);
-    int convert, blk = run_blocked(x, x_mask, m->channels, &convert);
+    int convert, blk = run_blocked(ctx, x, x_mask, m->channels, &convert);
     if (convert) x = bv_conv_block(ctx, x); // [B, C/16, T, 16]
     for (int j = 0; j < 2; j++) /* x = c(lrelu(x) * m) + x */
         x = conv(ctx, &m->convs[j], act_masked(ctx, x, x_mask), (bv_conv1d_fusion){.blocked = blk, .residual = x});

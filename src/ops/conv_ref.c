@@ -1,5 +1,5 @@
 /* conv_ref.c - the naive convolution oracle (STYLE.md #10: the plain loop stays as the reference
- * the tuned oneDNN kernels of conv.c are tested against). Not used by the model.
+ * the tuned oneDNN kernels of cpu/conv.c are tested against). Not used by the model.
  *
  * Convolution and transposed convolution are the same bipartite map between x and y elements:
  * every (x element, weight element, y element) triple that a kernel tap connects. One enumerator
@@ -10,13 +10,6 @@
 #include <stdlib.h>
 
 #include "../core/error.h"
-
-int64_t bv_conv_out_size(const bv_conv_geom *g, int d) {
-    int64_t ext = g->dil[d] * (g->k[d] - 1) + 1; /* receptive field of one output */
-    if (g->transposed) return (g->in[d] - 1) * g->stride[d] - 2 * g->pad[d] + ext + g->out_pad[d];
-    int64_t num = g->in[d] + 2 * g->pad[d] - ext;
-    return num < 0 ? 0 : num / g->stride[d] + 1; /* C division truncates; floor needs num >= 0 */
-}
 
 typedef enum { REF_FWD, REF_BWD } ref_mode;
 

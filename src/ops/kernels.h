@@ -16,9 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/arena.h"
 #include "../core/backend.h"
 #include "../core/rng.h"
 #include "../core/tensor.h"
+#include "conv_types.h"
 
 /* ---------------- elementwise (constructors: elementwise.c) ---------------- */
 
@@ -67,7 +69,7 @@ typedef struct bv_elementwise_kernels {
                        float p0, float p1);
 } bv_elementwise_kernels;
 
-/* ======================= ops-b families (brief "ops-b"): reduce, norm, shape, random, relpos,
+/* =================== reduce, norm, shape, random, relpos,
  * gate; the parameter initialisers (init.c) use random, shape.fill/copy and norm.row_norm
  * ======================= */
 
@@ -215,21 +217,199 @@ typedef struct bv_gate_kernels {
                  int64_t n, int64_t T, int64_t Tb);
 } bv_gate_kernels;
 
-/* ======================= end of ops-b families ======================= */
+/* ================= linalg, lstm, spline, align, resample, stft, mel, conv ================= */
+/* Kernels that need temporary device memory take `scratch`, an arena they may allocate from and
+ * rewind to where they found it before returning (the constructor passes its context's arena). */
+
+/* ---------------- linalg (constructors: linalg.c) ---------------- */
+
+typedef struct bv_linalg_kernels {
+    /* out [batch, M, N] = a [batch, M, K] @ b [batch, K, N] (shared: b [K, N] for every item) */
+    void (*matmul)(float *out, const float *a, const float *b, int64_t batch, int64_t M, int64_t K, int64_t N,
+                   int shared);
+    /* ga += g b^T, gb += a^T g (either may be NULL) */
+    void (*matmul_grad)(float *ga, float *gb, const float *g, const float *a, const float *b, int64_t batch,
+                        int64_t M, int64_t K, int64_t N, int shared);
+    /* y [rows, Dout] = x [rows, Din] W^T + b (b may be NULL) */
+    void (*linear)(float *y, const float *x, const float *w, const float *b, int64_t rows, int64_t Din, int64_t Dout);
+    /* gx += g W, gw += g^T x, gb += column sums of g (each may be NULL) */
+    void (*linear_grad)(float *gx, float *gw, float *gb, const float *g, const float *x, const float *w, int64_t rows,
+                        int64_t Din, int64_t Dout);
+    /* y [n, D] = rows ids[i] of w [V, D] (ids checked by the constructor); gw[ids[i]] += gy[i] */
+    void (*embedding)(float *y, const float *w, const int64_t *ids, int64_t n, int64_t D);
+    void (*embedding_grad)(float *gw, const float *gy, const int64_t *ids, int64_t n, int64_t D);
+} bv_linalg_kernels;
+
+/* ---------------- lstm (constructor: lstm.c) ---------------- */
+
+/* nn.LSTM(batch_first) of one layer, D = 1 or 2 directions, H hidden. Weights per direction d:
+ * w[4d + 0..3] = W_ih [4H, In], W_hh [4H, H], b_ih [4H], b_hh [4H]. */
+typedef struct bv_lstm_kernels {
+    /* y [B, T, D*H], hn, cn [D, B, H]; acts[d] [B, T, 4H] (activated gates) and cells[d] [B, T, H]
+     * are kept for backward. */
+    void (*forward)(float *y, float *hn, float *cn, float *const *acts, float *const *cells, const float *x,
+                    const float *const *w, int64_t B, int64_t T, int64_t In, int64_t H, int D);
+    /* BPTT: gx [B, T, In] and gw[i] (each may be NULL) += the grads from gy [B, T, D*H], ghn, gcn [D, B, H]. */
+    void (*backward)(bv_arena *scratch, float *gx, float *const *gw, const float *const *acts,
+                     const float *const *cells, const float *x, const float *y, const float *const *w,
+                     const float *gy, const float *ghn, const float *gcn, int64_t B, int64_t T, int64_t In, int64_t H,
+                     int D);
+} bv_lstm_kernels;
+
+/* ---------------- spline (constructor: spline.c) ---------------- */
+
+/* The rational-quadratic spline's settings; n elements, each with K bins of logits. */
+#define BV_SPLINE_MAX_BINS 1024 /* the CPU kernel keeps per-element knots on the stack */
+typedef struct bv_spline_params {
+    int64_t bins;
+    int inverse;
+    float tail_bound, min_bin_width, min_bin_height, min_derivative;
+} bv_spline_params;
+
+typedef struct bv_spline_kernels {
+    /* y, logabsdet [n] from x [n], uw, uh [n, K], ud [n, K-1] */
+    void (*forward)(float *y, float *logabsdet, const float *x, const float *uw, const float *uh, const float *ud,
+                    int64_t n, const bv_spline_params *p);
+    /* gx, guw, guh, gud (each may be NULL) += grads of sum(gy * y + gl * logabsdet) */
+    void (*backward)(float *gx, float *guw, float *guh, float *gud, const float *gy, const float *gl, const float *x,
+                     const float *uw, const float *uh, const float *ud, int64_t n, const bv_spline_params *p);
+} bv_spline_kernels;
+
+/* ---------------- align (constructors: align.c) ---------------- */
+
+typedef struct bv_align_kernels {
+    /* t_y[b], t_x[b] (host arrays) = mask.sum(1)[b, 0], mask.sum(2)[b, 0] as int32, mask [B, Ty, Tx] */
+    void (*mas_lengths)(int64_t *t_y, int64_t *t_x, const float *mask, int64_t B, int64_t Ty, int64_t Tx);
+    /* path [B, Ty, Tx] (zeroed by the caller) of maximum_path; value [B*Ty*Tx] is scratch the kernel
+     * overwrites with neg_cent and its running maxima */
+    void (*maximum_path)(float *path, float *value, const float *neg_cent, const int64_t *t_y, const int64_t *t_x,
+                         int64_t B, int64_t Ty, int64_t Tx);
+    /* path [B, 1, Ty, Tx] from duration [B, 1, Tx] and mask [B, 1, Ty, Tx]; cum [B*Tx] is scratch */
+    void (*generate_path)(float *path, float *cum, const float *duration, const float *mask, int64_t B, int64_t Ty,
+                          int64_t Tx);
+    /* the largest length of [B] (I64 ids when idata, else f32 rounded up) */
+    int64_t (*max_length)(const int64_t *idata, const float *fdata, int64_t B);
+    /* m [B, L] I64 = t < length[b] */
+    void (*sequence_mask)(int64_t *m, const int64_t *idata, const float *fdata, int64_t B, int64_t L);
+    /* ids[b] = (int64)(r[b] * max(len[b] - seg + 1, 0)), len = lengths[b] or T when lengths is NULL */
+    void (*slice_starts)(int64_t *ids, const float *r, const int64_t *lengths, int64_t B, int64_t T, int64_t seg);
+} bv_align_kernels;
+
+/* ---------------- resample (constructor: resample.c) ---------------- */
+
+/* torchaudio's sinc kernel for one rate pair: o = orig/gcd, n = new/gcd, w [n, 1, klen] in device
+ * memory, klen = 2*width + o. Kept in the backend's BV_CACHE_RESAMPLE slot until shutdown. */
+typedef struct bv_resample_plan {
+    int orig, new_, gcd, o, n, width, klen;
+    const float *w;
+} bv_resample_plan;
+
+typedef struct bv_resample_kernels {
+    /* The cached plan of orig -> new (rates > 0 and different); NULL when out of memory. */
+    const bv_resample_plan *(*plan)(bv_backend *be, int orig, int new_);
+    /* y [B, T_out] from x [B, T] over Fr conv frames per row */
+    void (*forward)(bv_arena *scratch, float *y, const float *x, const bv_resample_plan *p, int64_t B, int64_t T,
+                    int64_t Fr, int64_t T_out);
+    /* dx [B, T] += the grad from gy [B, T_out] */
+    void (*backward)(bv_arena *scratch, float *dx, const float *gy, const bv_resample_plan *p, int64_t B, int64_t T,
+                     int64_t Fr, int64_t T_out);
+} bv_resample_kernels;
+
+/* ---------------- stft (constructor: stft.c) ---------------- */
+
+/* Kernels that call a library which can fail return 0, or write a message of at most
+ * BV_KERNEL_ERR_LEN bytes into err and return -1; the constructor reports it with the op's name. */
+#define BV_KERNEL_ERR_LEN 192
+
+/* spectrogram_torch(center=False) of y [B, T]: n_fft, hop, reflect pad; F frames, K = n_fft/2+1 bins. */
+typedef struct bv_stft_geom {
+    int n_fft, hop, pad;
+    int64_t B, T, F, K;
+} bv_stft_geom;
+
+/* Rows of the kept complex spectrum start every bv_stft_row(2K) floats (64-byte aligned rows). */
+static inline size_t bv_stft_row(int64_t nfloats) { return ((size_t)nfloats + 15) & ~(size_t)15; }
+
+typedef struct bv_stft_kernels {
+    /* S [B, K, F] = |STFT(y)| (+eps under the sqrt) with the window win [n_fft]; spec_c
+     * [B*F rows of bv_stft_row(2K)] keeps the complex spectrum for backward */
+    int (*forward)(bv_backend *be, bv_arena *scratch, float *S, float *spec_c, const float *y, const float *win,
+                   const bv_stft_geom *g, char *err);
+    /* dy [B, T] += the grad from gS [B, K, F] */
+    int (*backward)(bv_backend *be, bv_arena *scratch, float *dy, const float *S, const float *gS, const float *spec_c,
+                    const float *win, const bv_stft_geom *g, char *err);
+} bv_stft_kernels;
+
+/* ---------------- conv (constructors: conv.c) ---------------- */
+
+/* What a conv call asks beyond the geometry. Hashed as raw bytes by the CPU kernels' primitive
+ * cache: four 4-byte fields, no padding. */
+typedef struct bv_conv_opts {
+    int32_t act_blocked; /* the caller's activations are channel-blocked [N, C/16, T, 16] */
+    int32_t lrelu;       /* forward: leaky_relu(conv + bias, slope) fused after the conv */
+    float slope;
+    int32_t diff_bias;   /* set by the backward kernel: its weight pass also writes the bias gradient */
+} bv_conv_opts;
+
+/* The gradient buffers a conv backward fills (NULL: not wanted). s* = 1 when the buffer already
+ * holds a gradient (the kernel adds to it), 0 when it is still zero (the kernel may overwrite). */
+typedef struct bv_conv_grads {
+    float *gx, *gw, *gb, *gr;
+    int sx, sw, sb;
+} bv_conv_grads;
+
+/* weight_norm's view of v: [outer, D, inner], one norm per d. */
+typedef struct bv_wn_view {
+    int64_t outer, D, inner;
+} bv_wn_view;
+
+typedef struct bv_conv_kernels {
+    /* y = conv(x, w) + b (+ r, same shape as y; NULL: none) over g; ex is the geometry the kernel
+     * runs (differs from g only for a transposed conv whose output_padding exceeds its padding:
+     * the tail past ex.out[0] then holds only the bias) */
+    int (*forward)(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
+                   const bv_conv_opts *o, float *y, const float *x, const float *w, const float *b, const float *r,
+                   char *err);
+    /* the grads of the forward above from gy (y: the forward's output, read for a fused leaky_relu) */
+    int (*backward)(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
+                    const bv_conv_opts *o, const bv_conv_grads *gr, const float *gy, const float *y, const float *x,
+                    const float *w, char *err);
+    /* dst (+)= src in the other layout: [N, C, T] -> [N, C/16, T, 16] (to_blocked) or back */
+    int (*reorder)(bv_backend *be, bv_arena *scratch, float *dst, const float *src, int64_t N, int64_t C, int64_t T,
+                   int to_blocked, int accumulate, char *err);
+    /* norm [D] (double) = ||v|| per d; w = v * (g / norm) */
+    void (*weight_norm)(float *w, double *norm, const float *v, const float *g, bv_wn_view s);
+    /* gg += sum(gw*v)/n, gv += (g/n) gw - (g sum(gw*v) / n^3) v (gg or gv may be NULL) */
+    void (*weight_norm_grad)(bv_arena *scratch, float *gg, float *gv, const float *gw, const float *v, const float *g,
+                             const double *norm, bv_wn_view s);
+    /* the layout this backend runs a chain of convs over `channels` channels in (PLAIN or BLOCKED),
+     * and the override (BV_CONV_LAYOUT env at first use, or tests) */
+    bv_conv_layout (*layout_for)(bv_backend *be, int64_t channels);
+    void (*set_layout)(bv_backend *be, bv_conv_layout layout);
+    /* the primitive cache's capacity and entries in use (tests, bench) */
+    void (*cache_stats)(bv_backend *be, int *capacity, int *used);
+} bv_conv_kernels;
 
 /* ---------------- the table ---------------- */
-/* Families not yet moved behind the table keep calling their CPU code directly; they are listed in
- * docs/ARCHITECTURE.md until each one has its slot struct here. */
+/* Every op family; a device leaves NULL what it does not implement (its ops then fail by name). */
 typedef struct bv_kernels {
     const char *device;
     const bv_elementwise_kernels *elementwise;
-    /* ops-b */
+    /* reduce, norm, shape, random, relpos, gate */
     const bv_reduce_kernels *reduce;
     const bv_norm_kernels *norm;
     const bv_shape_kernels *shape;
     const bv_random_kernels *random;
     const bv_relpos_kernels *relpos;
     const bv_gate_kernels *gate;
+    /* linalg, lstm, spline, align, resample, stft, conv */
+    const bv_linalg_kernels *linalg;
+    const bv_lstm_kernels *lstm;
+    const bv_spline_kernels *spline;
+    const bv_align_kernels *align;
+    const bv_resample_kernels *resample;
+    const bv_stft_kernels *stft;
+    const bv_conv_kernels *conv;
 } bv_kernels;
 
 extern const bv_kernels bv_cpu_kernels;

@@ -16,6 +16,7 @@
 #include <math.h>
 
 #include "../core/ctx.h"
+#include "conv_types.h"
 
 /* ---------------- elementwise.c ---------------- */
 /* Binary ops broadcast numpy-style (trailing dims aligned, size-1 dims stretch); the gradient of a
@@ -93,13 +94,15 @@ bv_tensor *bv_conv1d_fused(bv_ctx *ctx, bv_tensor *x, bv_tensor *w, bv_tensor *b
 /* Channel-blocked activations, the layout oneDNN's direct conv kernels work in (AVX-512): element
  * (b, c, t) of [B, C, T] at [b, c/16, t, c%16] of [B, C/16, T, 16]. A chain of blocked convs and
  * elementwise ops between them (same-shape operands) skips the two reorders every plain-layout
- * conv call pays. C must be a multiple of BV_CONV_BLOCK. */
-#define BV_CONV_BLOCK 16
+ * conv call pays. C must be a multiple of BV_CONV_BLOCK (conv_types.h). */
 bv_tensor *bv_conv_block(bv_ctx *ctx, bv_tensor *x);    /* [B, C, T] -> [B, C/16, T, 16] */
 bv_tensor *bv_conv_unblock(bv_ctx *ctx, bv_tensor *xb); /* [B, C/16, T, 16] -> [B, C, T] */
-/* 1 when blocked convs over `channels` channels run without any reorder here: a multiple of 16,
- * a CPU whose oneDNN kernels block by 16, and no BV_CONV_LAYOUT=plain / bv_conv_set_layout(PLAIN). */
-int bv_conv_blocked_ok(int64_t channels);
+/* The layout backend be runs a chain of convs over `channels` channels in: BV_CONV_LAYOUT_BLOCKED
+ * when blocked convs run there without any reorder (on the CPU: a multiple of 16, oneDNN kernels
+ * that block by 16, and no BV_CONV_LAYOUT=plain / bv_conv_set_layout(PLAIN)), else
+ * BV_CONV_LAYOUT_PLAIN (also for a device without conv kernels). The backend decides; model code
+ * asks (the Generator's ResBlocks). */
+bv_conv_layout bv_conv_layout_for(bv_backend *be, int64_t channels);
 
 /* ---------------- norm.c ---------------- */
 /* modules.LayerNorm: x [B, C, T] normalised over C per (b, t); gamma, beta [C]. */

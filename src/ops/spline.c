@@ -1,224 +1,29 @@
 /* spline.c - the monotonic rational-quadratic spline of transforms.piecewise_rational_quadratic_transform
  * with tails='linear' (Durkan et al. 2019), as ConvFlow in the stochastic duration predictor uses it.
  *
- * Per element (all in double, rounded to f32 at the end):
- *   widths  = min_bin_width  + (1 - min_bin_width  * K) * softmax(uw)     (K = number of bins)
- *   heights = min_bin_height + (1 - min_bin_height * K) * softmax(uh)
- *   knots cw, ch [K+1] = cumsum padded with a leading 0, mapped to [-B, B], ends forced to -B and B
- *   d [K+1] = min_derivative + softplus([c, ud, c]) with c = log(exp(1 - min_derivative) - 1) rounded
- *             to f32 (upstream assigns the float64 constant into an f32 tensor): boundary slope 1
- *   bin k = #(x >= knots) - 1 with 1e-6 added to the last knot (upstream searchsorted)
- *   forward: theta = (x - cw_k)/w_k, y = ch_k + h_k (s theta^2 + d_k theta(1-theta)) / den,
- *            den = s + (d_k + d_k+1 - 2 s) theta(1-theta), s = h_k / w_k,
- *            logabsdet = log(s^2 (d_k+1 theta^2 + 2 s theta(1-theta) + d_k (1-theta)^2)) - 2 log(den)
- *   inverse: theta is the root 2c / (-b - sqrt(b^2 - 4ac)) of a theta^2 + b theta + c = 0, y = cw_k + theta w_k,
- *            logabsdet = -(the forward logabsdet at theta)
- * Outside [-B, B] the map is the identity with logabsdet 0 (inputs at exactly +-B are inside).
- *
- * Backward is analytic and recomputes the knots from the inputs (nothing is saved): the local
- * derivatives w.r.t. x, cw_k, w_k, ch_k, h_k, d_k, d_k+1 go through the knot differences, the cumsum,
- * the softmax and the softplus (threshold 20: slope exactly 1 above it, as torch). The inverse root
- * is differentiated implicitly: d theta = -(theta^2 da + theta db + dc) / sqrt(b^2 - 4ac).
+ * Constructor (checks, outputs, tape) and backward rule; the arithmetic (knots, the forward and
+ * inverse maps and their analytic derivatives) is the device's spline slots (cpu/spline.c).
  * Backward ACCUMULATES (+=) into the grads of the inputs that require grad.
  */
 #include <stdio.h>
-#include <string.h>
 
+#include "dispatch.h"
 #include "ops.h"
 
-#define SPLINE_MAX_BINS 1024 /* per-element scratch lives on the stack */
-
-typedef struct {
-    int nb, inverse;
-    double tb, mbw, mbh, md;
-    double dconst; /* f32-rounded boundary pre-softplus value */
-} spline_cfg;
-
-/* Knots of one element; everything [K+1] except the softmaxes [K]. */
-typedef struct {
-    double *cw, *ch, *d, *smw, *smh;
-} spline_knots;
-
-static double softplus_d(double v) { return v > 20.0 ? v : log1p(exp(v)); }
-static double softplus_grad(double v) { return v > 20.0 ? 1.0 : 1.0 / (1.0 + exp(-v)); }
-
-static void softmax_d(double *p, const float *u, int n) {
-    double mx = u[0], s = 0;
-    for (int j = 1; j < n; j++) mx = u[j] > mx ? u[j] : mx;
-    for (int j = 0; j < n; j++) s += (p[j] = exp((double)u[j] - mx));
-    for (int j = 0; j < n; j++) p[j] /= s;
-}
-
-/* knots[0..n] from a softmax: min_bin + (1 - min_bin n) sm, cumsum, scaled to [lo, hi], ends forced. */
-static void cum_knots(double *k, const double *sm, int n, double min_bin, double lo, double hi) {
-    double cum = 0;
-    k[0] = lo;
-    for (int j = 0; j < n; j++) {
-        cum += min_bin + (1.0 - min_bin * n) * sm[j];
-        k[j + 1] = (hi - lo) * cum + lo;
-    }
-    k[n] = hi;
-}
-
-static void make_knots(const spline_cfg *c, const float *uw, const float *uh, const float *ud, spline_knots *kn) {
-    const int K = c->nb;
-    softmax_d(kn->smw, uw, K);
-    softmax_d(kn->smh, uh, K);
-    cum_knots(kn->cw, kn->smw, K, c->mbw, -c->tb, c->tb);
-    cum_knots(kn->ch, kn->smh, K, c->mbh, -c->tb, c->tb);
-    kn->d[0] = kn->d[K] = c->md + softplus_d(c->dconst);
-    for (int j = 1; j < K; j++) kn->d[j] = c->md + softplus_d(ud[j - 1]);
-}
-
-/* searchsorted with upstream's in-place eps on the last knot. */
-static int find_bin(const double *knots, int K, double x) {
-    int cnt = 0;
-    for (int j = 0; j < K; j++) cnt += x >= knots[j];
-    cnt += x >= knots[K] + 1e-6;
-    int k = cnt - 1;
-    return k < 0 ? 0 : k > K - 1 ? K - 1 : k;
-}
-
-/* The bin's quantities: X0 = cw_k, W = w_k, Y0 = ch_k, Hh = h_k, D0 = d_k, D1 = d_k+1. */
-typedef struct {
-    double X0, W, Y0, Hh, D0, D1;
-} bin_q;
-
-static bin_q bin_of(const spline_knots *kn, int k) {
-    return (bin_q){kn->cw[k], kn->cw[k + 1] - kn->cw[k], kn->ch[k], kn->ch[k + 1] - kn->ch[k], kn->d[k], kn->d[k + 1]};
-}
-
-static void rq_forward(const bin_q *q, double x, double *y, double *lad) {
-    double s = q->Hh / q->W, th = (x - q->X0) / q->W, t1 = th * (1 - th);
-    double num = q->Hh * (s * th * th + q->D0 * t1);
-    double den = s + (q->D0 + q->D1 - 2 * s) * t1;
-    double dnum = s * s * (q->D1 * th * th + 2 * s * t1 + q->D0 * (1 - th) * (1 - th));
-    *y = q->Y0 + num / den;
-    *lad = log(dnum) - 2 * log(den);
-}
-
-/* Quadratic a r^2 + b r + c = 0 of the inverse; returns the root and sqrt(discriminant). */
-static double rq_inverse_root(const bin_q *q, double x, double *a, double *b, double *c, double *sq) {
-    double s = q->Hh / q->W, A = q->D0 + q->D1 - 2 * s, dl = x - q->Y0;
-    *a = dl * A + q->Hh * (s - q->D0);
-    *b = q->Hh * q->D0 - dl * A;
-    *c = -s * dl;
-    double disc = *b * *b - 4 * *a * *c;
-    *sq = sqrt(disc > 0 ? disc : 0); /* rounding can push an exact double root below 0 */
-    return 2 * *c / (-*b - *sq);
-}
-
-static void rq_inverse(const bin_q *q, double x, double *y, double *lad) {
-    double a, b, c, sq, r = rq_inverse_root(q, x, &a, &b, &c, &sq);
-    double s = q->Hh / q->W, t1 = r * (1 - r);
-    double den = s + (q->D0 + q->D1 - 2 * s) * t1;
-    double dnum = s * s * (q->D1 * r * r + 2 * s * t1 + q->D0 * (1 - r) * (1 - r));
-    *y = r * q->W + q->X0;
-    *lad = -(log(dnum) - 2 * log(den));
-}
-
-/* d/d(bin quantities and x) of L = gy * y + gl * logabsdet; gq gets the grads of X0, W, Y0, Hh, D0, D1. */
-static double rq_forward_grad(const bin_q *q, double x, double gy, double gl, bin_q *gq) {
-    double s = q->Hh / q->W, th = (x - q->X0) / q->W, t1 = th * (1 - th), A = q->D0 + q->D1 - 2 * s;
-    double P = s * th * th + q->D0 * t1, num = q->Hh * P, den = s + A * t1;
-    double Q = q->D1 * th * th + 2 * s * t1 + q->D0 * (1 - th) * (1 - th), dnum = s * s * Q;
-    double g_num = gy / den, g_den = -gy * num / (den * den) - 2 * gl / den, g_dnum = gl / dnum;
-    double g_s = 0, g_th = 0, g_t1 = 0, g_A, g_P, g_Q;
-    *gq = (bin_q){0};
-    gq->Y0 = gy;
-    gq->Hh += g_num * P; /* num = Hh P */
-    g_P = g_num * q->Hh;
-    g_s += g_P * th * th, g_th += g_P * 2 * s * th, gq->D0 += g_P * t1, g_t1 += g_P * q->D0;
-    g_s += g_den, g_A = g_den * t1, g_t1 += g_den * A; /* den = s + A t1 */
-    gq->D0 += g_A, gq->D1 += g_A, g_s -= 2 * g_A;
-    g_s += g_dnum * 2 * s * Q, g_Q = g_dnum * s * s; /* dnum = s^2 Q */
-    gq->D1 += g_Q * th * th, gq->D0 += g_Q * (1 - th) * (1 - th);
-    g_th += g_Q * (2 * q->D1 * th - 2 * q->D0 * (1 - th)), g_s += g_Q * 2 * t1, g_t1 += g_Q * 2 * s;
-    g_th += g_t1 * (1 - 2 * th);
-    gq->X0 -= g_th / q->W, gq->W -= g_th * th / q->W; /* theta = (x - X0) / W */
-    gq->Hh += g_s / q->W, gq->W -= g_s * s / q->W;    /* s = Hh / W */
-    return g_th / q->W;
-}
-
-static double rq_inverse_grad(const bin_q *q, double x, double gy, double gl, bin_q *gq) {
-    double a, b, c, sq, r = rq_inverse_root(q, x, &a, &b, &c, &sq);
-    double s = q->Hh / q->W, A = q->D0 + q->D1 - 2 * s, dl = x - q->Y0, t1 = r * (1 - r);
-    double den = s + A * t1, Q = q->D1 * r * r + 2 * s * t1 + q->D0 * (1 - r) * (1 - r), dnum = s * s * Q;
-    double g_den = 2 * gl / den, g_dnum = -gl / dnum, g_s = 0, g_r, g_t1 = 0, g_A = 0, g_Q, g_dl = 0;
-    *gq = (bin_q){0};
-    g_r = gy * q->W, gq->W += gy * r, gq->X0 += gy; /* y = r W + X0 */
-    g_s += g_dnum * 2 * s * Q, g_Q = g_dnum * s * s;
-    gq->D1 += g_Q * r * r, gq->D0 += g_Q * (1 - r) * (1 - r);
-    g_r += g_Q * (2 * q->D1 * r - 2 * q->D0 * (1 - r)), g_s += g_Q * 2 * t1, g_t1 += g_Q * 2 * s;
-    g_s += g_den, g_A += g_den * t1, g_t1 += g_den * A;
-    g_r += g_t1 * (1 - 2 * r);
-    /* implicit root derivative (2 a r + b = sqrt(disc) for this root) */
-    double g_a = -g_r * r * r / sq, g_b = -g_r * r / sq, g_c = -g_r / sq;
-    g_dl += g_a * A, g_A += g_a * dl, gq->Hh += g_a * (s - q->D0), g_s += g_a * q->Hh, gq->D0 -= g_a * q->Hh;
-    gq->Hh += g_b * q->D0, gq->D0 += g_b * q->Hh, g_dl -= g_b * A, g_A -= g_b * dl;
-    g_s -= g_c * dl, g_dl -= g_c * s;
-    gq->D0 += g_A, gq->D1 += g_A, g_s -= 2 * g_A;
-    gq->Y0 -= g_dl;
-    gq->Hh += g_s / q->W, gq->W -= g_s * s / q->W;
-    return g_dl;
-}
-
-/* Grads of one knot vector [K+1] back to the unnormalised logits [K]: ends are constants, knot j
- * (1..K-1) is (hi - lo) * cumsum_{j-1} + lo, then the min-bin affine map and the softmax. */
-static void knots_to_logits(float *gu, const double *gk, const double *sm, int K, double min_bin, double span) {
-    double gwn[SPLINE_MAX_BINS], acc = 0, dot = 0;
-    for (int i = K - 1; i >= 0; i--) {
-        if (i + 1 <= K - 1) acc += span * gk[i + 1];
-        gwn[i] = (1.0 - min_bin * K) * acc; /* grad of softmax output i */
-        dot += gwn[i] * sm[i];
-    }
-    for (int i = 0; i < K; i++) gu[i] += (float)(sm[i] * (gwn[i] - dot));
-}
-
-static spline_cfg cfg_of(int nb, int inverse, float tail_bound, float mbw, float mbh, float md) {
-    return (spline_cfg){nb, inverse, tail_bound, mbw, mbh, md, (double)(float)log(exp(1.0 - (double)md) - 1.0)};
+static bv_spline_params params_of(const bv_node *n) {
+    return (bv_spline_params){n->iattr[0], (int)n->iattr[1], (float)n->fattr[0], (float)n->fattr[1],
+                              (float)n->fattr[2], (float)n->fattr[3]};
 }
 
 static void spline_backward(bv_ctx *ctx, bv_node *n) {
     bv_tensor *x = n->in[0], *uw = n->in[1], *uh = n->in[2], *ud = n->in[3];
-    const spline_cfg c = cfg_of((int)n->iattr[0], (int)n->iattr[1], (float)n->fattr[0], (float)n->fattr[1],
-                                (float)n->fattr[2], (float)n->fattr[3]);
-    const float *gy = n->out[0]->grad, *gl = n->out[1]->grad;
+    const bv_spline_params p = params_of(n);
     float *gx = x->requires_grad ? bv_grad(ctx, x) : NULL;
     float *guw = uw->requires_grad ? bv_grad(ctx, uw) : NULL;
     float *guh = uh->requires_grad ? bv_grad(ctx, uh) : NULL;
     float *gud = ud->requires_grad ? bv_grad(ctx, ud) : NULL;
-    const int K = c.nb;
-    const float tb = (float)c.tb;
-#pragma omp parallel for if (x->numel > 4096)
-    for (int64_t e = 0; e < x->numel; e++) {
-        float xv = x->data[e];
-        if (!(xv >= -tb && xv <= tb)) { /* identity tail */
-            if (gx) gx[e] += gy[e];
-            continue;
-        }
-        double cw[K + 1], ch[K + 1], d[K + 1], smw[K], smh[K], gcw[K + 1], gch[K + 1];
-        spline_knots kn = {cw, ch, d, smw, smh};
-        make_knots(&c, uw->data + e * K, uh->data + e * K, ud->data + e * (K - 1), &kn);
-        int k = find_bin(c.inverse ? ch : cw, K, xv);
-        bin_q q = bin_of(&kn, k), gq;
-        double g_x = c.inverse ? rq_inverse_grad(&q, xv, gy[e], gl[e], &gq) : rq_forward_grad(&q, xv, gy[e], gl[e], &gq);
-        if (gx) gx[e] += (float)g_x;
-        if (guw) {
-            memset(gcw, 0, sizeof gcw);
-            gcw[k] += gq.X0 - gq.W, gcw[k + 1] += gq.W;
-            knots_to_logits(guw + e * K, gcw, smw, K, c.mbw, 2 * c.tb);
-        }
-        if (guh) {
-            memset(gch, 0, sizeof gch);
-            gch[k] += gq.Y0 - gq.Hh, gch[k + 1] += gq.Hh;
-            knots_to_logits(guh + e * K, gch, smh, K, c.mbh, 2 * c.tb);
-        }
-        if (gud) { /* d_0 and d_K are the constant boundary slopes */
-            if (k >= 1) gud[e * (K - 1) + k - 1] += (float)(gq.D0 * softplus_grad(ud->data[e * (K - 1) + k - 1]));
-            if (k + 1 <= K - 1) gud[e * (K - 1) + k] += (float)(gq.D1 * softplus_grad(ud->data[e * (K - 1) + k]));
-        }
-    }
+    BV_KERNEL(ctx, bv_ctx_kernels(ctx), spline, backward, "rq_spline")
+    (gx, guw, guh, gud, n->out[0]->grad, n->out[1]->grad, x->data, uw->data, uh->data, ud->data, x->numel, &p);
 }
 
 static void check_params(bv_ctx *ctx, const bv_tensor *x, const bv_tensor *p, const char *what, int64_t last) {
@@ -235,12 +40,12 @@ void bv_rq_spline(bv_ctx *ctx, bv_tensor *inputs, bv_tensor *uw, bv_tensor *uh, 
                   float tail_bound, float min_bin_width, float min_bin_height, float min_derivative,
                   bv_tensor **outputs, bv_tensor **logabsdet) {
     bv_tensor *ins[4] = {inputs, uw, uh, ud};
-    for (int i = 0; i < 4; i++) bv_check_cpu(ctx, "rq_spline", ins[i]);
+    const bv_kernels *kt = bv_dispatch(ctx, "rq_spline", 4, ins);
     bv_check_dtype(ctx, "rq_spline", inputs, BV_F32);
     char bx[96], bw[96];
-    if (uw->ndim < 1 || uw->shape[uw->ndim - 1] < 1 || uw->shape[uw->ndim - 1] > SPLINE_MAX_BINS)
+    if (uw->ndim < 1 || uw->shape[uw->ndim - 1] < 1 || uw->shape[uw->ndim - 1] > BV_SPLINE_MAX_BINS)
         bv_ctx_error(ctx, "rq_spline", "unnormalized_widths %s must end in 1..%d bins (inputs %s)",
-                     bv_shape_str(uw, bw, sizeof bw), SPLINE_MAX_BINS, bv_shape_str(inputs, bx, sizeof bx));
+                     bv_shape_str(uw, bw, sizeof bw), BV_SPLINE_MAX_BINS, bv_shape_str(inputs, bx, sizeof bx));
     const int64_t K = uw->shape[uw->ndim - 1];
     check_params(ctx, inputs, uw, "unnormalized_widths", K);
     check_params(ctx, inputs, uh, "unnormalized_heights", K);
@@ -249,26 +54,11 @@ void bv_rq_spline(bv_ctx *ctx, bv_tensor *inputs, bv_tensor *uw, bv_tensor *uh, 
         bv_ctx_error(ctx, "rq_spline", "minimal bin width/height (%g/%g) too large for %lld bins", min_bin_width,
                      min_bin_height, (long long)K);
     if (!(tail_bound > 0)) bv_ctx_error(ctx, "rq_spline", "tail_bound %g must be > 0", tail_bound);
-    const spline_cfg c = cfg_of((int)K, inverse, tail_bound, min_bin_width, min_bin_height, min_derivative);
+    const bv_spline_params c = {K, inverse, tail_bound, min_bin_width, min_bin_height, min_derivative};
     bv_tensor *out = bv_new_like(ctx, inputs); // [...]
     bv_tensor *lad = bv_new_like(ctx, inputs); // [...]
-#pragma omp parallel for if (inputs->numel > 4096)
-    for (int64_t e = 0; e < inputs->numel; e++) {
-        float xv = inputs->data[e];
-        if (!(xv >= -tail_bound && xv <= tail_bound)) {
-            out->data[e] = xv;
-            lad->data[e] = 0.0f;
-            continue;
-        }
-        double cw[K + 1], ch[K + 1], d[K + 1], smw[K], smh[K], y, l;
-        spline_knots kn = {cw, ch, d, smw, smh};
-        make_knots(&c, uw->data + e * K, uh->data + e * K, ud->data + e * (K - 1), &kn);
-        bin_q q = bin_of(&kn, find_bin(inverse ? ch : cw, (int)K, xv));
-        if (inverse) rq_inverse(&q, xv, &y, &l);
-        else rq_forward(&q, xv, &y, &l);
-        out->data[e] = (float)y;
-        lad->data[e] = (float)l;
-    }
+    BV_KERNEL(ctx, kt, spline, forward, "rq_spline")(out->data, lad->data, inputs->data, uw->data, uh->data, ud->data,
+                                                     inputs->numel, &c);
     if (bv_needs_grad(ctx, 4, ins)) {
         bv_tensor *outs[2] = {out, lad};
         bv_node *n = bv_record(ctx, BV_OP_RQ_SPLINE, spline_backward, 4, ins, 2, outs);

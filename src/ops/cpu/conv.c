@@ -1,0 +1,812 @@
+/* cpu/conv.c - CPU kernels of conv1d, conv_transpose1d, conv2d (forward, backward data, backward
+ * weights through oneDNN), the channel-blocking reorders and weight_norm (constructors, geometry
+ * checks and backward rules: ../conv.c).
+ *
+ * Gradient convention: gradients ACCUMULATE (+=) into the buffers given (oneDNN overwrites its
+ * outputs, so a result is written straight into a grad buffer only when the caller says it is
+ * still zero, bv_conv_grads.s* == 0; otherwise into scratch and added).
+ *
+ * oneDNN use: one CPU engine and stream per backend, made with the backend's BV_CACHE_CONV slot;
+ * fp32. Tensors stay in PyTorch's plain layouts (ncw/nchw activations, oiw/goiw weights; the
+ * transposed-conv weight [IC, OC/G, K] is described to oneDNN's deconvolution as a permuted
+ * layout, so nothing is copied). Per shape and pass, use_blocked() decides whether oneDNN runs on
+ * those plain buffers (its sgemm kernels) or on blocked copies made by reorders around the call
+ * (its direct kernels), whichever measured faster. Primitives (and their reorders) are kept in a
+ * bounded LRU cache keyed by the full geometry, pass, layout choice and options, so the repeated
+ * shapes of a training step never rebuild one. The cache's mutex is held from the lookup to the
+ * end of the execution (a cached entry's memory objects get the call's data handles), so calls
+ * from several threads run one at a time; oneDNN parallelises inside (OpenMP).
+ *
+ * The layout choice is the backend's: layout_for() tells model code (the Generator's ResBlocks)
+ * whether to keep activations channel-blocked across a chain of convs, and the BV_CONV_LAYOUT
+ * environment variable (plain | blocked), read when the cache is made, or set_layout() (tests)
+ * override the automatic choice.
+ */
+#include <dnnl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../core/error.h"
+#include "../kernels.h"
+
+typedef enum { PASS_FWD = 0, PASS_BWD_DATA, PASS_BWD_WEIGHTS } conv_pass;
+
+typedef struct {
+    bv_conv_geom g;
+    int32_t pass;
+    int32_t blocked;                  /* oneDNN picks the layouts (reorders around the primitive) */
+    bv_conv_opts o;
+} prim_key;
+/* hashed and compared as raw bytes: there must be no padding */
+_Static_assert(sizeof(prim_key) == sizeof(bv_conv_geom) + 6 * sizeof(int32_t), "prim_key has padding");
+_Static_assert(sizeof(bv_conv_geom) == 21 * sizeof(int64_t), "bv_conv_geom has padding");
+
+#define PRIM_MAX_ARGS 4
+typedef struct {
+    prim_key key;
+    uint64_t hash, last_use;
+    dnnl_primitive_t prim;            /* NULL: free slot */
+    int nargs;
+    int arg[PRIM_MAX_ARGS];           /* DNNL_ARG_* in conv_exec's pointer order */
+    dnnl_memory_t mem[PRIM_MAX_ARGS]; /* the primitive's argument; data handle set per call */
+    /* Where the primitive wants a blocked layout: the caller's plain buffer, the reorder between
+     * the two (plain -> blocked for inputs, blocked -> plain for the output), the blocked size. */
+    dnnl_memory_t user[PRIM_MAX_ARGS];
+    dnnl_primitive_t reorder[PRIM_MAX_ARGS];
+    size_t bytes[PRIM_MAX_ARGS];
+} prim_entry;
+
+/* One oneDNN reorder per (shape, direction) between plain abc and blocked aBc16b. */
+typedef struct {
+    int64_t N, C, T, to_blocked;
+    uint64_t last_use;
+    dnnl_primitive_t prim; /* NULL: free slot */
+    dnnl_memory_t from, to;
+} blk_entry;
+
+/* A training step of the full model has a few hundred distinct (shape, pass) pairs; beyond this,
+ * the least recently used primitive is destroyed (oneDNN's own cache then makes a rebuild cheap). */
+#define PRIM_CACHE_CAP 512
+#define BLK_CACHE_CAP 64
+
+/* The backend's BV_CACHE_CONV slot. Everything below `lock` is guarded by it. */
+typedef struct {
+    pthread_mutex_t lock;
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    bv_conv_layout layout;
+    int native16;                     /* -1 unknown, else whether direct kernels block by 16 */
+    uint64_t tick;
+    prim_entry prims[PRIM_CACHE_CAP];
+    blk_entry blks[BLK_CACHE_CAP];
+} conv_cache;
+
+/* On failure: the message into err (BV_KERNEL_ERR_LEN bytes) and return -1 from the function. */
+#define DNNL_TRY(err, call)                                                                      \
+    do {                                                                                         \
+        dnnl_status_t st_ = (call);                                                              \
+        if (st_ != dnnl_success) {                                                               \
+            snprintf(err, BV_KERNEL_ERR_LEN, "oneDNN call %s failed (status %d)", #call, (int)st_); \
+            return -1;                                                                           \
+        }                                                                                        \
+    } while (0)
+
+static void entry_destroy(prim_entry *e);
+static void blk_entry_destroy(blk_entry *e);
+
+static void cache_destroy(void *p) {
+    conv_cache *c = p;
+    for (int i = 0; i < PRIM_CACHE_CAP; i++)
+        if (c->prims[i].prim) entry_destroy(&c->prims[i]);
+    for (int i = 0; i < BLK_CACHE_CAP; i++)
+        if (c->blks[i].prim) blk_entry_destroy(&c->blks[i]);
+    if (c->stream) dnnl_stream_destroy(c->stream);
+    if (c->engine) dnnl_engine_destroy(c->engine);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* The engine, the stream and an empty cache; NULL when oneDNN has no CPU engine (asked again on
+ * the next call). */
+static void *cache_make(void) {
+    conv_cache *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    pthread_mutex_init(&c->lock, NULL);
+    c->native16 = -1;
+    const char *lay = getenv("BV_CONV_LAYOUT"); /* plain | blocked: A/B the automatic choice */
+    if (lay && !strcmp(lay, "plain")) c->layout = BV_CONV_LAYOUT_PLAIN;
+    if (lay && !strcmp(lay, "blocked")) c->layout = BV_CONV_LAYOUT_BLOCKED;
+    if (dnnl_engine_create(&c->engine, dnnl_cpu, 0) != dnnl_success ||
+        dnnl_stream_create(&c->stream, c->engine, dnnl_stream_default_flags) != dnnl_success) {
+        cache_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+static conv_cache *cache_of(bv_backend *be, char *err) {
+    conv_cache *c = bv_backend_cache(be, BV_CACHE_CONV, cache_make, cache_destroy);
+    if (!c && err) snprintf(err, BV_KERNEL_ERR_LEN, "oneDNN cannot create its CPU engine and stream");
+    return c;
+}
+
+/* Plain layouts run oneDNN's im2col + sgemm kernels, blocked ones (nCw16c...) its direct JIT
+ * kernels. Measured with bench/ (2 threads, AVX-512): direct wins 1.3-5x when channels per group
+ * are few (the Generator's late stages, the grouped DiscriminatorS convs, WN layers); sgemm wins
+ * for the wide, short convs of the discriminators (512-1024 channels) and for single-channel
+ * inputs. Weight gradients flip sooner (direct loses from ~256 channels). Deterministic per shape,
+ * so a run is reproducible. */
+static int is_depthwise(const bv_conv_geom *g) { return g->G > 1 && g->IC == g->G && g->OC == g->G; }
+
+static int use_blocked(const conv_cache *c, const bv_conv_geom *g, conv_pass pass) {
+    if (c->layout != BV_CONV_LAYOUT_AUTO) return c->layout == BV_CONV_LAYOUT_BLOCKED;
+    if (is_depthwise(g)) return 1; /* DDSConv: oneDNN's depthwise kernel, 4-8x the sgemm path */
+    int64_t icg = g->IC / g->G, ocg = g->OC / g->G, cmax = icg > ocg ? icg : ocg;
+    if (pass == PASS_BWD_WEIGHTS) return cmax <= 128;
+    return cmax <= 256 && icg >= 2;
+}
+
+static uint64_t key_hash(const prim_key *k) {
+    const unsigned char *p = (const unsigned char *)k;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < sizeof *k; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Activation [N, C, spatial...]: plain ncw / nchw, channel-blocked nCw16c (blk), or any. */
+static void md_act(dnnl_memory_desc_t *md, const bv_conv_geom *g, int64_t C, const int64_t *sp, int any, int blk) {
+    dnnl_dims_t d = {g->N, C, sp[0], sp[1]};
+    dnnl_format_tag_t tag = any ? dnnl_format_tag_any : blk ? dnnl_aBc16b : g->nsp == 1 ? dnnl_abc : dnnl_abcd;
+    dnnl_memory_desc_init_by_tag(md, 2 + g->nsp, d, dnnl_f32, tag);
+}
+
+/* Weights in PyTorch's layout. oneDNN's logical order is always [(G,) OC/G, IC/G, K...]; a conv
+ * stores it in that order, a transposed conv stores [IC/G, OC/G] swapped (PyTorch [IC, OC/G, K]). */
+static void md_weights(dnnl_memory_desc_t *md, const bv_conv_geom *g, int any) {
+    dnnl_dims_t d;
+    int nd = 0;
+    if (g->G > 1) d[nd++] = g->G;
+    d[nd++] = g->OC / g->G;
+    d[nd++] = g->IC / g->G;
+    for (int i = 0; i < g->nsp; i++) d[nd++] = g->k[i];
+    static const dnnl_format_tag_t plain[2][2] = {{dnnl_abc, dnnl_abcd}, {dnnl_abcd, dnnl_abcde}};
+    static const dnnl_format_tag_t swapped[2][2] = {{dnnl_bac, dnnl_bacd}, {dnnl_acbd, dnnl_acbde}};
+    dnnl_format_tag_t tag = (g->transposed ? swapped : plain)[g->G > 1][g->nsp - 1];
+    dnnl_memory_desc_init_by_tag(md, nd, d, dnnl_f32, any ? dnnl_format_tag_any : tag);
+}
+
+static void md_bias(dnnl_memory_desc_t *md, const bv_conv_geom *g) {
+    dnnl_dims_t d = {g->OC};
+    dnnl_memory_desc_init_by_tag(md, 1, d, dnnl_f32, dnnl_a);
+}
+
+/* The caller's layout of one argument: PyTorch's, or channel-blocked activations. */
+static void md_user(dnnl_memory_desc_t *md, const bv_conv_geom *g, const bv_conv_opts *o, int arg) {
+    if (arg == DNNL_ARG_SRC || arg == DNNL_ARG_DIFF_SRC) md_act(md, g, g->IC, g->in, 0, o->act_blocked);
+    else if (arg == DNNL_ARG_DST || arg == DNNL_ARG_DIFF_DST) md_act(md, g, g->OC, g->out, 0, o->act_blocked);
+    else if (arg == DNNL_ARG_BIAS || arg == DNNL_ARG_DIFF_BIAS) md_bias(md, g);
+    else md_weights(md, g, 0);
+}
+
+/* The op descriptor of one pass. The conv's right padding is PyTorch's (oneDNN floors the output
+ * size the same way); a transposed conv's output_padding is extra right padding removed. */
+static dnnl_status_t make_op_desc(void *desc, const bv_conv_geom *g, conv_pass pass, int with_bias, int any) {
+    dnnl_memory_desc_t src, wei, dst, bias;
+    md_act(&src, g, g->IC, g->in, any, 0);
+    md_act(&dst, g, g->OC, g->out, any, 0);
+    md_weights(&wei, g, any);
+    md_bias(&bias, g);
+    dnnl_dims_t s, dil, pl, pr;
+    for (int i = 0; i < g->nsp; i++) {
+        s[i] = g->stride[i];
+        dil[i] = g->dil[i] - 1; /* oneDNN counts the gaps, PyTorch the step */
+        pl[i] = g->pad[i];
+        pr[i] = g->pad[i] - (g->transposed ? g->out_pad[i] : 0);
+    }
+    const dnnl_memory_desc_t *b = with_bias ? &bias : NULL;
+    if (!g->transposed) {
+        dnnl_convolution_desc_t *cd = desc;
+        if (pass == PASS_FWD)
+            return dnnl_dilated_convolution_forward_desc_init(cd, dnnl_forward_training, dnnl_convolution_direct, &src,
+                                                              &wei, b, &dst, s, dil, pl, pr);
+        if (pass == PASS_BWD_DATA)
+            return dnnl_dilated_convolution_backward_data_desc_init(cd, dnnl_convolution_direct, &src, &wei, &dst, s,
+                                                                    dil, pl, pr);
+        return dnnl_dilated_convolution_backward_weights_desc_init(cd, dnnl_convolution_direct, &src, &wei, b, &dst,
+                                                                   s, dil, pl, pr);
+    }
+    dnnl_deconvolution_desc_t *dd = desc;
+    if (pass == PASS_FWD)
+        return dnnl_dilated_deconvolution_forward_desc_init(dd, dnnl_forward_training, dnnl_deconvolution_direct, &src,
+                                                            &wei, b, &dst, s, dil, pl, pr);
+    if (pass == PASS_BWD_DATA)
+        return dnnl_dilated_deconvolution_backward_data_desc_init(dd, dnnl_deconvolution_direct, &src, &wei, &dst, s,
+                                                                  dil, pl, pr);
+    return dnnl_dilated_deconvolution_backward_weights_desc_init(dd, dnnl_deconvolution_direct, &src, &wei, b, &dst,
+                                                                 s, dil, pl, pr);
+}
+
+typedef union {
+    dnnl_convolution_desc_t c;
+    dnnl_deconvolution_desc_t d;
+} any_conv_desc;
+
+static void entry_destroy(prim_entry *e) {
+    for (int i = 0; i < e->nargs; i++) {
+        if (e->mem[i]) dnnl_memory_destroy(e->mem[i]);
+        if (e->user[i]) dnnl_memory_destroy(e->user[i]);
+        if (e->reorder[i]) dnnl_primitive_destroy(e->reorder[i]);
+    }
+    if (e->prim) dnnl_primitive_destroy(e->prim);
+    memset(e, 0, sizeof *e);
+}
+
+static int is_output_arg(int arg) {
+    return arg == DNNL_ARG_DST || arg == DNNL_ARG_DIFF_SRC || arg == DNNL_ARG_DIFF_WEIGHTS ||
+           arg == DNNL_ARG_DIFF_BIAS;
+}
+
+/* Argument order of each pass, matching the pointers conv_exec receives. Activation roles are
+ * the same for conv and deconv: x is oneDNN's src, y its dst. */
+static void entry_args(prim_entry *e, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass) {
+    static const int fwd[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
+    static const int bwd_d[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
+    static const int bwd_w[] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS};
+    const int *a = pass == PASS_FWD ? fwd : pass == PASS_BWD_DATA ? bwd_d : bwd_w;
+    e->nargs = pass == PASS_FWD ? 3 + g->has_bias : pass == PASS_BWD_WEIGHTS ? 3 + o->diff_bias : 3;
+    memcpy(e->arg, a, sizeof(int) * (size_t)e->nargs);
+}
+
+/* Memory objects of argument i; a reorder to/from the caller's layout where the primitive's differs. */
+static dnnl_status_t entry_arg_build(dnnl_engine_t eng, prim_entry *e, int i, const bv_conv_geom *g,
+                                     const bv_conv_opts *o, const_dnnl_primitive_desc_t pd) {
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, e->arg[i]);
+    dnnl_memory_desc_t user;
+    md_user(&user, g, o, e->arg[i]);
+    dnnl_status_t st = dnnl_memory_create(&e->mem[i], md, eng, DNNL_MEMORY_NONE);
+    if (st != dnnl_success || dnnl_memory_desc_equal(md, &user)) return st;
+    if ((st = dnnl_memory_create(&e->user[i], &user, eng, DNNL_MEMORY_NONE)) != dnnl_success) return st;
+    dnnl_primitive_desc_t rpd;
+    int out = is_output_arg(e->arg[i]);
+    st = dnnl_reorder_primitive_desc_create(&rpd, out ? md : &user, eng, out ? &user : md, eng, NULL);
+    if (st != dnnl_success) return st;
+    st = dnnl_primitive_create(&e->reorder[i], rpd);
+    dnnl_primitive_desc_destroy(rpd);
+    e->bytes[i] = dnnl_memory_desc_get_size(md);
+    return st;
+}
+
+/* leaky_relu(slope) after the forward conv and its bias, inside oneDNN's kernel: its relu with
+ * alpha computes x > 0 ? x : alpha * x, bit for bit bv_leaky_relu. */
+static dnnl_status_t lrelu_attr(dnnl_primitive_attr_t *attr, float slope) {
+    dnnl_post_ops_t po;
+    dnnl_status_t st = dnnl_post_ops_create(&po);
+    if (st != dnnl_success) return st;
+    st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, slope, 0.0f);
+    if (st == dnnl_success) st = dnnl_primitive_attr_create(attr);
+    if (st == dnnl_success) st = dnnl_primitive_attr_set_post_ops(*attr, po);
+    dnnl_post_ops_destroy(po);
+    return st;
+}
+
+/* The primitive of one pass, and its arguments. Backward pds need the forward pd they belong to
+ * as a hint. On failure everything made so far is released. */
+static dnnl_status_t entry_build(dnnl_engine_t eng, prim_entry *e, const bv_conv_geom *g, const bv_conv_opts *o,
+                                 conv_pass pass, int blocked) {
+    any_conv_desc desc, hint_desc;
+    dnnl_primitive_desc_t pd = NULL, hint = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    int with_bias = pass == PASS_FWD ? (int)g->has_bias : pass == PASS_BWD_WEIGHTS ? o->diff_bias : 0;
+    dnnl_status_t st = make_op_desc(&desc, g, pass, with_bias, blocked);
+    if (st == dnnl_success && pass != PASS_FWD) {
+        st = make_op_desc(&hint_desc, g, PASS_FWD, 0, blocked);
+        if (st == dnnl_success) st = dnnl_primitive_desc_create(&hint, &hint_desc, NULL, eng, NULL);
+    }
+    if (st == dnnl_success && pass == PASS_FWD && o->lrelu) st = lrelu_attr(&attr, o->slope);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &desc, attr, eng, hint);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (hint) dnnl_primitive_desc_destroy(hint);
+    if (st == dnnl_success) st = dnnl_primitive_create(&e->prim, pd);
+    entry_args(e, g, o, pass);
+    for (int i = 0; i < e->nargs && st == dnnl_success; i++) st = entry_arg_build(eng, e, i, g, o, pd);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (st != dnnl_success) entry_destroy(e);
+    return st;
+}
+
+static void blk_entry_destroy(blk_entry *e) {
+    if (e->from) dnnl_memory_destroy(e->from);
+    if (e->to) dnnl_memory_destroy(e->to);
+    if (e->prim) dnnl_primitive_destroy(e->prim);
+    memset(e, 0, sizeof *e);
+}
+
+static dnnl_status_t blk_entry_build(dnnl_engine_t eng, blk_entry *e, int64_t N, int64_t C, int64_t T, int to_blocked) {
+    dnnl_dims_t d = {N, C, T};
+    dnnl_memory_desc_t plain, blk;
+    dnnl_memory_desc_init_by_tag(&plain, 3, d, dnnl_f32, dnnl_abc);
+    dnnl_memory_desc_init_by_tag(&blk, 3, d, dnnl_f32, dnnl_aBc16b);
+    const dnnl_memory_desc_t *from = to_blocked ? &plain : &blk, *to = to_blocked ? &blk : &plain;
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, NULL);
+    if (st != dnnl_success) return st;
+    st = dnnl_primitive_create(&e->prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    if (st == dnnl_success) st = dnnl_memory_create(&e->from, from, eng, DNNL_MEMORY_NONE);
+    if (st == dnnl_success) st = dnnl_memory_create(&e->to, to, eng, DNNL_MEMORY_NONE);
+    if (st != dnnl_success) {
+        blk_entry_destroy(e);
+        return st;
+    }
+    e->N = N;
+    e->C = C;
+    e->T = T;
+    e->to_blocked = to_blocked;
+    return st;
+}
+
+/* ---------------- loops beside oneDNN ---------------- */
+
+/* sum(a[i] * b[i]) in double. Eight independent partial sums: a single running double sum is one
+ * long dependency chain that the compiler may not reorder (no fast-math), eight vectorise. */
+static double dot_f64(const float *a, const float *b, int64_t n) {
+    double acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += (double)a[i + j] * b[i + j];
+    for (; i < n; i++) acc[0] += (double)a[i] * b[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* ---- depthwise conv1d backward (DDSConv: groups = channels, dilations 1, 3, 9) ----
+ * oneDNN 2.6 runs these through per-channel sgemm calls (its depthwise kernels take no dilation
+ * in backward): 3x slower than PyTorch. Per channel they are a few axpys and dot products. */
+
+/* Output range [o0, o1) whose input index o*s + off lies in [0, T). */
+static void dw_range(int64_t off, int64_t s, int64_t T, int64_t To, int64_t *o0, int64_t *o1) {
+    *o0 = off >= 0 ? 0 : (-off + s - 1) / s;
+    *o1 = T - off <= 0 ? 0 : (T - off + s - 1) / s;
+    if (*o1 > To) *o1 = To;
+}
+
+/* gx[n, c, o*s + k*d - p] += w[c, k] * gy[n, c, o] */
+static void dw_bwd_data_acc(float *gx, const float *gy, const float *w, const bv_conv_geom *g) {
+    const int64_t C = g->IC, T = g->in[0], To = g->out[0], K = g->k[0], s = g->stride[0];
+#pragma omp parallel for if (g->N * C * To * K > 32768)
+    for (int64_t r = 0; r < g->N * C; r++) {
+        const float *gyr = gy + r * To;
+        float *gxr = gx + r * T;
+        for (int64_t k = 0; k < K; k++) {
+            const float wk = w[(r % C) * K + k];
+            int64_t off = k * g->dil[0] - g->pad[0], o0, o1;
+            dw_range(off, s, T, To, &o0, &o1);
+            for (int64_t o = o0; o < o1; o++) gxr[o * s + off] += wk * gyr[o];
+        }
+    }
+}
+
+/* gw[c, k] += sum over n, o of gy[n, c, o] * x[n, c, o*s + k*d - p] */
+static void dw_bwd_weights_acc(float *gw, const float *gy, const float *x, const bv_conv_geom *g) {
+    const int64_t C = g->IC, T = g->in[0], To = g->out[0], K = g->k[0], s = g->stride[0];
+#pragma omp parallel for if (g->N * C * To * K > 32768)
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t k = 0; k < K; k++) {
+            int64_t off = k * g->dil[0] - g->pad[0], o0, o1;
+            dw_range(off, s, T, To, &o0, &o1);
+            double acc = 0;
+            for (int64_t n = 0; n < g->N; n++) {
+                const float *gyr = gy + (n * C + c) * To, *xr = x + (n * C + c) * T;
+                if (s == 1) {
+                    if (o1 > o0) acc += dot_f64(gyr + o0, xr + o0 + off, o1 - o0);
+                } else {
+                    for (int64_t o = o0; o < o1; o++) acc += (double)gyr[o] * xr[o * s + off];
+                }
+            }
+            gw[c * K + k] += (float)acc;
+        }
+}
+
+/* sum(a[i]) in double, eight partial sums as dot_f64 (one running sum stays scalar). */
+static double sum_f64(const float *a, int64_t n) {
+    double acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += a[i + j];
+    for (; i < n; i++) acc[0] += a[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* Bias gradient: sum of gy over batch and positions, per output channel. gy is [N, OC, out...],
+ * or [N, OC/16, T, 16] when blocked. */
+static void bias_grad_acc(float *gb, const float *gy, const bv_conv_geom *g, int blocked) {
+    int64_t plane = g->out[0] * g->out[1];
+    if (blocked) {
+        const int64_t CB = g->OC / BV_CONV_BLOCK;
+#pragma omp parallel for if (g->OC * g->N * plane > 32768)
+        for (int64_t cb = 0; cb < CB; cb++) {
+            double s[BV_CONV_BLOCK] = {0};
+            for (int64_t n = 0; n < g->N; n++) {
+                const float *p = gy + (n * CB + cb) * plane * BV_CONV_BLOCK;
+                for (int64_t t = 0; t < plane; t++)
+                    for (int c = 0; c < BV_CONV_BLOCK; c++) s[c] += p[t * BV_CONV_BLOCK + c];
+            }
+            for (int c = 0; c < BV_CONV_BLOCK; c++) gb[cb * BV_CONV_BLOCK + c] += (float)s[c];
+        }
+        return;
+    }
+#pragma omp parallel for if (g->OC * g->N * plane > 32768)
+    for (int64_t c = 0; c < g->OC; c++) {
+        double s = 0;
+        for (int64_t n = 0; n < g->N; n++) s += sum_f64(gy + (n * g->OC + c) * plane, plane);
+        gb[c] += (float)s;
+    }
+}
+
+static void add_into(float *dst, const float *src, int64_t n) {
+#pragma omp parallel for simd if (n > 65536)
+    for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+/* c ? a : b as a bitwise blend of two computed values (as in elementwise.c: a plain ?: makes GCC
+ * branch around the multiply and leave the loop scalar). */
+static inline float select_f(int c, float a, float b) {
+    uint32_t ua, ub;
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    const uint32_t m = -(uint32_t)(c != 0), r = (ua & m) | (ub & ~m);
+    float f;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
+
+/* gz = gy * leaky_relu'(z), read off the output y = leaky_relu(z): with slope > 0, y > 0 exactly
+ * where z > 0 (and both are NaN together), so z need not be kept. */
+static void lrelu_grad(float *gz, const float *gy, const float *y, int64_t n, float slope) {
+#pragma omp parallel for simd if (n > 65536)
+    for (int64_t i = 0; i < n; i++) gz[i] = gy[i] * select_f(y[i] > 0.0f, 1.0f, slope);
+}
+
+/* Rows of length ls into rows of length ld (crop, or extend with fill[channel] or 0). */
+static void copy_rows(float *dst, int64_t ld, const float *src, int64_t ls, int64_t N, int64_t C, const float *fill) {
+#pragma omp parallel for if (N * C * ld > 65536)
+    for (int64_t r = 0; r < N * C; r++) {
+        int64_t m = ld < ls ? ld : ls;
+        memcpy(dst + r * ld, src + r * ls, sizeof(float) * (size_t)m);
+        for (int64_t i = m; i < ld; i++) dst[r * ld + i] = fill ? fill[r % C] : 0.0f;
+    }
+}
+
+/* The cached primitive for (geometry, options, pass), built on a miss (evicting the least
+ * recently used). Under c->lock. NULL (and a message) when oneDNN cannot build it. */
+static prim_entry *prim_get(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass, char *err) {
+    prim_key key;
+    memset(&key, 0, sizeof key);
+    key.g = *g;
+    key.pass = pass;
+    key.o = *o;
+    if (pass != PASS_FWD) { /* backward pds know no post-op */
+        key.o.lrelu = 0;
+        key.o.slope = 0.0f;
+    }
+    if (pass != PASS_BWD_WEIGHTS) key.o.diff_bias = 0;
+    /* blocked activations: oneDNN's own layout choice is the one they are in */
+    key.blocked = o->act_blocked || use_blocked(c, g, pass);
+    /* oneDNN 2.6 has its depthwise JIT kernel for 2-d only: [N, C, T] is the same memory as
+     * [N, C, T, 1] with a (K, 1) kernel (unused dims are already 1 in the geometry). */
+    if (key.blocked && !o->act_blocked && g->nsp == 1 && is_depthwise(g)) key.g.nsp = 2;
+    uint64_t h = key_hash(&key);
+    prim_entry *victim = &c->prims[0];
+    for (int i = 0; i < PRIM_CACHE_CAP; i++) {
+        prim_entry *e = &c->prims[i];
+        if (e->prim && e->hash == h && !memcmp(&e->key, &key, sizeof key)) {
+            e->last_use = ++c->tick;
+            return e;
+        }
+        if (!e->prim) {
+            if (victim->prim) victim = e;
+        } else if (victim->prim && e->last_use < victim->last_use) {
+            victim = e;
+        }
+    }
+    entry_destroy(victim);
+    dnnl_status_t st = entry_build(c->engine, victim, &key.g, &key.o, pass, key.blocked);
+    if (st != dnnl_success) {
+        snprintf(err, BV_KERNEL_ERR_LEN, "oneDNN cannot build this convolution (pass %d, %s layouts): status %d",
+                 (int)pass, key.blocked ? "blocked" : "plain", (int)st);
+        return NULL;
+    }
+    victim->key = key;
+    victim->hash = h;
+    victim->last_use = ++c->tick;
+    return victim;
+}
+
+static int run_reorder(conv_cache *c, dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to, char *err) {
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    DNNL_TRY(err, dnnl_primitive_execute(r, c->stream, 2, a));
+    return 0;
+}
+
+/* conv_exec under the lock; blocked arguments live in scratch (the caller rewinds it). */
+static int conv_exec_locked(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_opts *o,
+                            conv_pass pass, const float *p0, const float *p1, float *p2, const float *p3, char *err) {
+    prim_entry *e = prim_get(c, g, o, pass, err);
+    if (!e) return -1;
+    const float *ptr[PRIM_MAX_ARGS] = {p0, p1, p2, p3};
+    dnnl_exec_arg_t args[PRIM_MAX_ARGS];
+    for (int i = 0; i < e->nargs; i++) {
+        if (!e->reorder[i]) {
+            DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], (void *)ptr[i]));
+        } else {
+            DNNL_TRY(err, dnnl_memory_set_data_handle(e->user[i], (void *)ptr[i]));
+            DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], bv_arena_alloc(scratch, e->bytes[i])));
+            if (!is_output_arg(e->arg[i]) && run_reorder(c, e->reorder[i], e->user[i], e->mem[i], err)) return -1;
+        }
+        args[i] = (dnnl_exec_arg_t){e->arg[i], e->mem[i]};
+    }
+    DNNL_TRY(err, dnnl_primitive_execute(e->prim, c->stream, e->nargs, args));
+    for (int i = 0; i < e->nargs; i++)
+        if (e->reorder[i] && is_output_arg(e->arg[i]) && run_reorder(c, e->reorder[i], e->mem[i], e->user[i], err))
+            return -1;
+    DNNL_TRY(err, dnnl_stream_wait(c->stream));
+    return 0;
+}
+
+/* Run one pass on caller buffers, given in the entry's argument order (see entry_args). */
+static int conv_exec(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass,
+                     const float *p0, const float *p1, float *p2, const float *p3, char *err) {
+    bv_arena_mark m = bv_arena_get_mark(scratch);
+    pthread_mutex_lock(&c->lock);
+    int rc = conv_exec_locked(c, scratch, g, o, pass, p0, p1, p2, p3, err);
+    pthread_mutex_unlock(&c->lock);
+    bv_arena_reset_to(scratch, m);
+    return rc;
+}
+
+/* Whether oneDNN's direct conv kernels on this CPU keep activations in 16-channel blocks (AVX-512;
+ * AVX2 uses 8): asked once per cache, from the layout oneDNN picks for a small conv. Under c->lock. */
+static int native_block16(conv_cache *c) {
+    if (c->native16 >= 0) return c->native16;
+    c->native16 = 0;
+    bv_conv_geom g = {.nsp = 1, .N = 1, .IC = 32, .OC = 32, .G = 1, .in = {64, 1}, .out = {64, 1}, .k = {3, 1},
+                      .stride = {1, 1}, .pad = {1, 0}, .dil = {1, 1}};
+    dnnl_convolution_desc_t cd;
+    dnnl_primitive_desc_t pd;
+    if (make_op_desc(&cd, &g, PASS_FWD, 0, 1) != dnnl_success) return 0;
+    if (dnnl_primitive_desc_create(&pd, &cd, NULL, c->engine, NULL) != dnnl_success) return 0;
+    dnnl_memory_desc_t blk;
+    md_act(&blk, &g, g.IC, g.in, 0, 1);
+    c->native16 = dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), &blk);
+    dnnl_primitive_desc_destroy(pd);
+    return c->native16;
+}
+
+static bv_conv_layout layout_for(bv_backend *be, int64_t channels) {
+    if (channels <= 0 || channels % BV_CONV_BLOCK) return BV_CONV_LAYOUT_PLAIN;
+    conv_cache *c = cache_of(be, NULL);
+    if (!c) return BV_CONV_LAYOUT_PLAIN;
+    pthread_mutex_lock(&c->lock);
+    const int blocked = native_block16(c) && c->layout != BV_CONV_LAYOUT_PLAIN;
+    pthread_mutex_unlock(&c->lock);
+    return blocked ? BV_CONV_LAYOUT_BLOCKED : BV_CONV_LAYOUT_PLAIN;
+}
+
+static void set_layout(bv_backend *be, bv_conv_layout layout) {
+    conv_cache *c = cache_of(be, NULL);
+    if (!c) return;
+    pthread_mutex_lock(&c->lock);
+    c->layout = layout;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void cache_stats(bv_backend *be, int *capacity, int *used) {
+    conv_cache *c = cache_of(be, NULL);
+    int n = 0;
+    if (c) {
+        pthread_mutex_lock(&c->lock);
+        for (int i = 0; i < PRIM_CACHE_CAP; i++) n += c->prims[i].prim != NULL;
+        pthread_mutex_unlock(&c->lock);
+    }
+    *capacity = PRIM_CACHE_CAP;
+    *used = n;
+}
+
+/* ---------------- the conv kernels ---------------- */
+
+static int64_t out_numel(const bv_conv_geom *g) { return g->N * g->OC * g->out[0] * g->out[1]; }
+
+static int forward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
+                   const bv_conv_opts *o, float *y, const float *x, const float *w, const float *b, const float *r,
+                   char *err) {
+    conv_cache *c = cache_of(be, err);
+    if (!c) return -1;
+    if (ex->out[0] == g->out[0]) {
+        if (conv_exec(c, scratch, ex, o, PASS_FWD, x, w, y, b, err)) return -1;
+    } else {
+        BV_ASSERT(!o->act_blocked && !o->lrelu); /* transposed convs only: plain, no post-op */
+        bv_arena_mark m = bv_arena_get_mark(scratch);
+        float *part = bv_arena_alloc(scratch, sizeof(float) * (size_t)(g->N * g->OC * ex->out[0])); // [N, OC, ex.out]
+        int rc = conv_exec(c, scratch, ex, o, PASS_FWD, x, w, part, b, err);
+        if (!rc) copy_rows(y, g->out[0], part, ex->out[0], g->N, g->OC, b);
+        bv_arena_reset_to(scratch, m);
+        if (rc) return -1;
+    }
+    if (r) add_into(y, r, out_numel(g)); /* (conv + b) + r: bv_add's value of xt + r */
+    return 0;
+}
+
+/* The data and weight passes through oneDNN (everything but the depthwise special case). With
+ * o->diff_bias the weight pass also writes the bias gradient. Scratch is rewound by the caller. */
+static int backward_dnnl(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
+                         const bv_conv_opts *o, const bv_conv_grads *gr, const float *gy, const float *x,
+                         const float *w, char *err) {
+    if (ex->out[0] != g->out[0]) { /* the bias-only tail has no gradient path to x or w */
+        float *crop = bv_arena_alloc(scratch, sizeof(float) * (size_t)(g->N * g->OC * ex->out[0]));
+        copy_rows(crop, ex->out[0], gy, g->out[0], g->N, g->OC, NULL);
+        gy = crop;
+    }
+    if (gr->gx) {
+        const int64_t n = g->N * g->IC * g->in[0] * g->in[1];
+        float *dst = gr->sx ? bv_arena_alloc(scratch, sizeof(float) * (size_t)n) : gr->gx;
+        if (conv_exec(c, scratch, ex, o, PASS_BWD_DATA, gy, w, dst, NULL, err)) return -1;
+        if (gr->sx) add_into(gr->gx, dst, n);
+    }
+    if (gr->gw) {
+        const int64_t n = g->OC * (g->IC / g->G) * g->k[0] * g->k[1];
+        float *dst = gr->sw ? bv_arena_alloc(scratch, sizeof(float) * (size_t)n) : gr->gw;
+        float *gb = !o->diff_bias ? NULL : gr->sb ? bv_arena_alloc(scratch, sizeof(float) * (size_t)g->OC) : gr->gb;
+        if (conv_exec(c, scratch, ex, o, PASS_BWD_WEIGHTS, x, gy, dst, gb, err)) return -1;
+        if (gr->sw) add_into(gr->gw, dst, n);
+        if (o->diff_bias && gr->sb) add_into(gr->gb, gb, g->OC);
+    }
+    return 0;
+}
+
+static int backward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
+                    const bv_conv_opts *opts, const bv_conv_grads *gr, const float *gy, const float *y, const float *x,
+                    const float *w, char *err) {
+    conv_cache *c = cache_of(be, err);
+    if (!c) return -1;
+    bv_conv_opts o = *opts;
+    const int64_t ny = out_numel(g);
+    if (gr->gr) add_into(gr->gr, gy, ny);
+    pthread_mutex_lock(&c->lock);
+    const bv_conv_layout layout = c->layout;
+    pthread_mutex_unlock(&c->lock);
+    const int dw = layout == BV_CONV_LAYOUT_AUTO && g->nsp == 1 && !g->transposed && is_depthwise(g);
+    /* oneDNN's weight pass sums the bias gradient on the way where it sees all of gy */
+    o.diff_bias = gr->gb && gr->gw && !dw && ex->out[0] == g->out[0];
+    bv_arena_mark m = bv_arena_get_mark(scratch);
+    if (o.lrelu) { /* fused leaky_relu: the conv's own output gradient first */
+        float *gz = bv_arena_alloc(scratch, sizeof(float) * (size_t)ny);
+        lrelu_grad(gz, gy, y, ny, o.slope);
+        gy = gz;
+    }
+    if (gr->gb && !o.diff_bias) bias_grad_acc(gr->gb, gy, g, o.act_blocked);
+    int rc = 0;
+    if (dw) {
+        if (gr->gx) dw_bwd_data_acc(gr->gx, gy, w, g);
+        if (gr->gw) dw_bwd_weights_acc(gr->gw, gy, x, g);
+    } else {
+        rc = backward_dnnl(c, scratch, g, ex, &o, gr, gy, x, w, err);
+    }
+    bv_arena_reset_to(scratch, m);
+    return rc;
+}
+
+/* ---------------- channel blocking: [N, C, T] <-> [N, C/16, T, 16] ---------------- */
+
+/* dst = src in the other layout, under c->lock. */
+static int blk_reorder_locked(conv_cache *c, float *dst, const float *src, int64_t N, int64_t C, int64_t T,
+                              int to_blocked, char *err) {
+    blk_entry *e = NULL, *victim = &c->blks[0];
+    for (int i = 0; i < BLK_CACHE_CAP && !e; i++) {
+        blk_entry *b = &c->blks[i];
+        if (b->prim && b->N == N && b->C == C && b->T == T && b->to_blocked == to_blocked) {
+            e = b;
+        } else if (!b->prim) {
+            if (victim->prim) victim = b;
+        } else if (victim->prim && b->last_use < victim->last_use) {
+            victim = b;
+        }
+    }
+    if (!e) {
+        e = victim;
+        blk_entry_destroy(e);
+        dnnl_status_t st = blk_entry_build(c->engine, e, N, C, T, to_blocked);
+        if (st != dnnl_success) {
+            snprintf(err, BV_KERNEL_ERR_LEN, "oneDNN cannot build the layout reorder: status %d", (int)st);
+            return -1;
+        }
+    }
+    e->last_use = ++c->tick;
+    DNNL_TRY(err, dnnl_memory_set_data_handle(e->from, (void *)src));
+    DNNL_TRY(err, dnnl_memory_set_data_handle(e->to, dst));
+    if (run_reorder(c, e->prim, e->from, e->to, err)) return -1;
+    DNNL_TRY(err, dnnl_stream_wait(c->stream));
+    return 0;
+}
+
+static int reorder(bv_backend *be, bv_arena *scratch, float *dst, const float *src, int64_t N, int64_t C, int64_t T,
+                   int to_blocked, int accumulate, char *err) {
+    conv_cache *c = cache_of(be, err);
+    if (!c) return -1;
+    bv_arena_mark m = bv_arena_get_mark(scratch);
+    const int64_t n = N * C * T;
+    float *out = accumulate ? bv_arena_alloc(scratch, sizeof(float) * (size_t)n) : dst;
+    pthread_mutex_lock(&c->lock);
+    int rc = blk_reorder_locked(c, out, src, N, C, T, to_blocked, err);
+    pthread_mutex_unlock(&c->lock);
+    if (!rc && accumulate) add_into(dst, out, n);
+    bv_arena_reset_to(scratch, m);
+    return rc;
+}
+
+/* ---------------- weight_norm ---------------- */
+
+/* dot[d] = sum over the [outer, inner] slice d of a * b. */
+static void wn_slice_dots(double *dot, const float *a, const float *b, bv_wn_view s) {
+#pragma omp parallel for if (s.outer * s.D * s.inner > 65536)
+    for (int64_t d = 0; d < s.D; d++) {
+        double acc = 0;
+        for (int64_t o = 0; o < s.outer; o++) acc += dot_f64(a + (o * s.D + d) * s.inner, b + (o * s.D + d) * s.inner, s.inner);
+        dot[d] = acc;
+    }
+}
+
+/* w = v * (g / norm), as torch._weight_norm computes it. */
+static void wn_forward(float *w, const float *v, const float *g, const double *norm, bv_wn_view s) {
+#pragma omp parallel for if (s.outer * s.D * s.inner > 65536)
+    for (int64_t d = 0; d < s.D; d++) {
+        float scale = (float)(g[d] / norm[d]);
+        for (int64_t o = 0; o < s.outer; o++) {
+            int64_t base = (o * s.D + d) * s.inner;
+            for (int64_t i = 0; i < s.inner; i++) w[base + i] = v[base + i] * scale;
+        }
+    }
+}
+
+/* gg[d] += sum(gw*v)/n; gv += (g/n) * gw - (g * sum(gw*v) / n^3) * v  (gg or gv may be NULL). */
+static void wn_backward_acc(float *gg, float *gv, const float *gw, const float *v, const float *g, const double *norm,
+                            const double *dot, bv_wn_view s) {
+#pragma omp parallel for if (s.outer * s.D * s.inner > 65536)
+    for (int64_t d = 0; d < s.D; d++) {
+        double nrm = norm[d];
+        if (gg) gg[d] += (float)(dot[d] / nrm);
+        if (!gv) continue;
+        float a = (float)(g[d] / nrm), c = (float)(g[d] * dot[d] / (nrm * nrm * nrm));
+        for (int64_t o = 0; o < s.outer; o++) {
+            int64_t base = (o * s.D + d) * s.inner;
+            for (int64_t i = 0; i < s.inner; i++) gv[base + i] += a * gw[base + i] - c * v[base + i];
+        }
+    }
+}
+
+static void weight_norm(float *w, double *norm, const float *v, const float *g, bv_wn_view s) {
+    wn_slice_dots(norm, v, v, s);
+    for (int64_t d = 0; d < s.D; d++) norm[d] = sqrt(norm[d]);
+    wn_forward(w, v, g, norm, s);
+}
+
+static void weight_norm_grad(bv_arena *scratch, float *gg, float *gv, const float *gw, const float *v, const float *g,
+                             const double *norm, bv_wn_view s) {
+    bv_arena_mark m = bv_arena_get_mark(scratch);
+    double *dot = bv_arena_alloc(scratch, sizeof(double) * (size_t)s.D); // [D]
+    wn_slice_dots(dot, gw, v, s);
+    wn_backward_acc(gg, gv, gw, v, g, norm, dot, s);
+    bv_arena_reset_to(scratch, m);
+}
+
+const bv_conv_kernels bv_cpu_conv = {
+    .forward = forward,
+    .backward = backward,
+    .reorder = reorder,
+    .weight_norm = weight_norm,
+    .weight_norm_grad = weight_norm_grad,
+    .layout_for = layout_for,
+    .set_layout = set_layout,
+    .cache_stats = cache_stats,
+};

@@ -1,0 +1,113 @@
+/* cpu/linalg.c - CPU kernels of matmul, nn.Linear and nn.Embedding, forward and gradient
+ * (constructors and backward rules: ../linalg.c). Gradient kernels ACCUMULATE (+=): beta = 1 in
+ * every backward GEMM.
+ *
+ * All products go through OpenBLAS's cblas_sgemm (row-major). A batched matmul whose matrices are
+ * small runs its batch in an OpenMP loop (OpenBLAS then runs single-threaded inside); large ones
+ * let OpenBLAS thread each product. A matmul with a shared 2-d right operand is one GEMM over the
+ * flattened batch. */
+#include <cblas.h>
+#include <string.h>
+
+#include "../kernels.h"
+
+/* Below this many multiply-adds per matrix product the batch, not the product, is threaded, and
+ * only when the whole batch is worth a parallel region. */
+#define SMALL_GEMM (64 * 64 * 64)
+#define PAR_MIN_FLOPS (1 << 16)
+#define THREAD_BATCH(batch, M, N, K) ((batch) > 1 && (M) * (N) * (K) < SMALL_GEMM && (batch) * (M) * (N) * (K) >= PAR_MIN_FLOPS)
+
+/* C[M,N] (+)= op(A) op(B); ta/tb: whether A is stored [K,M] / B stored [N,K]. Sizes fit a BLAS int
+ * (the constructors check). */
+static void gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, const float *B, float beta,
+                 float *C) {
+    if (M == 0 || N == 0) return;
+    if (K == 0) {
+        if (beta == 0.0f) memset(C, 0, sizeof(float) * (size_t)(M * N));
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
+                (int)K, 1.0f, A, ta ? (int)M : (int)K, B, tb ? (int)K : (int)N, beta, C, (int)N);
+}
+
+static void matmul(float *out, const float *a, const float *b, int64_t batch, int64_t M, int64_t K, int64_t N,
+                   int shared) {
+    if (shared) {
+        gemm(0, 0, batch * M, N, K, a, b, 0.0f, out);
+        return;
+    }
+    /* A plain `if`, not OpenMP's if clause: a one-thread parallel region still makes OpenBLAS spawn
+     * fresh threads inside it on every call. */
+    if (THREAD_BATCH(batch, M, N, K)) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < batch; i++) gemm(0, 0, M, N, K, a + i * M * K, b + i * K * N, 0.0f, out + i * M * N);
+    } else {
+        for (int64_t i = 0; i < batch; i++) gemm(0, 0, M, N, K, a + i * M * K, b + i * K * N, 0.0f, out + i * M * N);
+    }
+}
+
+/* Batch item i of the backward products: ga += g b^T, gb += a^T g. */
+static void matmul_grad_one(float *ga, float *gb, const float *g, const float *a, const float *b, int64_t i, int64_t M,
+                            int64_t K, int64_t N) {
+    const float *gi = g + i * M * N;
+    if (ga) gemm(0, 1, M, K, N, gi, b + i * K * N, 1.0f, ga + i * M * K);
+    if (gb) gemm(1, 0, K, N, M, a + i * M * K, gi, 1.0f, gb + i * K * N);
+}
+
+static void matmul_grad(float *ga, float *gb, const float *g, const float *a, const float *b, int64_t batch,
+                        int64_t M, int64_t K, int64_t N, int shared) {
+    if (shared) { /* b shared: the batch folds into M */
+        if (ga) gemm(0, 1, batch * M, K, N, g, b, 1.0f, ga);
+        if (gb) gemm(1, 0, K, N, batch * M, a, g, 1.0f, gb);
+        return;
+    }
+    if (THREAD_BATCH(batch, M, N, K)) { /* plain if: see matmul */
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < batch; i++) matmul_grad_one(ga, gb, g, a, b, i, M, K, N);
+    } else {
+        for (int64_t i = 0; i < batch; i++) matmul_grad_one(ga, gb, g, a, b, i, M, K, N);
+    }
+}
+
+static void linear(float *y, const float *x, const float *w, const float *b, int64_t rows, int64_t Din, int64_t Dout) {
+    if (b) { /* start from the bias and let the GEMM add x W^T onto it */
+        for (int64_t r = 0; r < rows; r++) memcpy(y + r * Dout, b, sizeof(float) * (size_t)Dout);
+    }
+    gemm(0, 1, rows, Dout, Din, x, w, b ? 1.0f : 0.0f, y);
+}
+
+static void linear_grad(float *gx, float *gw, float *gb, const float *g, const float *x, const float *w, int64_t rows,
+                        int64_t Din, int64_t Dout) {
+    if (gx) gemm(0, 0, rows, Din, Dout, g, w, 1.0f, gx); /* g W */
+    if (gw) gemm(1, 0, Dout, Din, rows, g, x, 1.0f, gw); /* g^T x */
+    if (gb) {
+#pragma omp parallel for schedule(static) if (rows * Dout >= 32768)
+        for (int64_t o = 0; o < Dout; o++) {
+            double acc = 0.0;
+            for (int64_t r = 0; r < rows; r++) acc += g[r * Dout + o];
+            gb[o] += (float)acc;
+        }
+    }
+}
+
+static void embedding(float *y, const float *w, const int64_t *ids, int64_t n, int64_t D) {
+    for (int64_t i = 0; i < n; i++) memcpy(y + i * D, w + ids[i] * D, sizeof(float) * (size_t)D);
+}
+
+static void embedding_grad(float *gw, const float *gy, const int64_t *ids, int64_t n, int64_t D) {
+    /* serial over ids: repeated ids add into the same row */
+    for (int64_t i = 0; i < n; i++) {
+        float *row = gw + ids[i] * D;
+        const float *g = gy + i * D;
+        for (int64_t d = 0; d < D; d++) row[d] += g[d];
+    }
+}
+
+const bv_linalg_kernels bv_cpu_linalg = {
+    .matmul = matmul,
+    .matmul_grad = matmul_grad,
+    .linear = linear,
+    .linear_grad = linear_grad,
+    .embedding = embedding,
+    .embedding_grad = embedding_grad,
+};
