@@ -353,7 +353,3 @@ void bv_check_same_shape(bv_ctx *ctx, const char *op, const bv_tensor *a, const 
     }
 }
 
-void bv_check_cpu(bv_ctx *ctx, const char *op, const bv_tensor *t) {
-    if (t->device != BV_DEV_CPU)
-        bv_ctx_error(ctx, op, "not supported on device %s (only cpu kernels exist)", bv_device_name(t->device));
-}

@@ -150,6 +150,5 @@ void bv_backward_multi(bv_ctx *ctx, int n, bv_tensor *const *roots, const bv_ten
 void bv_check_dtype(bv_ctx *ctx, const char *op, const bv_tensor *t, bv_dtype want);
 void bv_check_ndim(bv_ctx *ctx, const char *op, const bv_tensor *t, int ndim);
 void bv_check_same_shape(bv_ctx *ctx, const char *op, const bv_tensor *a, const bv_tensor *b);
-void bv_check_cpu(bv_ctx *ctx, const char *op, const bv_tensor *t);
 
 #endif

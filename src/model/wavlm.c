@@ -588,7 +588,6 @@ static void encoder(bv_ctx *ctx, const bv_wavlm *m, bv_tensor *x, bv_tensor **hi
 
 void bv_wavlm_forward(bv_ctx *ctx, const bv_wavlm *m, bv_tensor *wav, bv_tensor **hidden_states) {
     char b[96];
-    bv_check_cpu(ctx, "WavLM", wav);
     bv_check_dtype(ctx, "WavLM", wav, BV_F32);
     if (wav->ndim != 2)
         bv_ctx_error(ctx, "WavLM", "input_values must be [B, T] (16 kHz samples), got %s",

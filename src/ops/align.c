@@ -27,7 +27,7 @@ bv_tensor *bv_maximum_path(bv_ctx *ctx, bv_tensor *neg_cent, bv_tensor *mask) {
         }
     }
     bv_tensor *path = bv_zeros(ctx, BV_F32, 3, neg_cent->shape); // [B, t_y, t_x]
-    float *value = bv_arena_alloc(&ctx->arena, sizeof(float) * (size_t)(neg_cent->numel ? neg_cent->numel : 1));
+    float *value = bv_ctx_scratch(ctx, sizeof(float) * (size_t)(neg_cent->numel ? neg_cent->numel : 1));
     BV_KERNEL(ctx, kt, align, maximum_path, op)(path->data, value, neg_cent->data, ty, tx, B, Ty, Tx);
     return path;
 }
@@ -49,7 +49,7 @@ bv_tensor *bv_generate_path(bv_ctx *ctx, bv_tensor *duration, bv_tensor *mask) {
                      bv_shape_str(duration, a, sizeof a), bv_shape_str(mask, c, sizeof c));
     }
     bv_tensor *path = bv_new(ctx, BV_F32, 4, mask->shape); // [B, 1, t_y, t_x]
-    float *cum = bv_arena_alloc(&ctx->arena, sizeof(float) * (size_t)(B * Tx + 1));
+    float *cum = bv_ctx_scratch(ctx, sizeof(float) * (size_t)(B * Tx + 1));
     BV_KERNEL(ctx, kt, align, generate_path, op)(path->data, cum, duration->data, mask->data, B, Ty, Tx);
     return path;
 }

@@ -211,7 +211,7 @@ static void conv_backward(bv_ctx *ctx, bv_node *n) {
     if (w->requires_grad) gr.sw = grad_needs_scratch(ctx, w), gr.gw = w->grad;
     if (b && b->requires_grad) gr.sb = grad_needs_scratch(ctx, b), gr.gb = b->grad;
     char err[BV_KERNEL_ERR_LEN];
-    if (BV_KERNEL(ctx, bv_ctx_kernels(ctx), conv, backward, sv->op)(ctx->be, &ctx->arena, &sv->g, &sv->ex, &sv->o, &gr,
+    if (BV_KERNEL(ctx, bv_ctx_kernels(ctx), conv, backward, sv->op)(ctx->be, bv_ctx_data_arena(ctx), &sv->g, &sv->ex, &sv->o, &gr,
                                                                    y->grad, y->data, x->data, w->data, err))
         bv_ctx_error(ctx, sv->op, "%s", err);
 }
@@ -229,7 +229,7 @@ static bv_tensor *conv_forward(bv_ctx *ctx, bv_op opid, const char *op, int nsp,
         y = bv_new(ctx, BV_F32, 2 + nsp, (int64_t[]){g.N, g.OC, g.out[0], g.out[1]}); // [N, OC, out...]
     if (r) check_residual(ctx, op, y, r);
     char err[BV_KERNEL_ERR_LEN];
-    if (BV_KERNEL(ctx, kt, conv, forward, op)(ctx->be, &ctx->arena, &g, &ex, o, y->data, x->data, w->data,
+    if (BV_KERNEL(ctx, kt, conv, forward, op)(ctx->be, bv_ctx_data_arena(ctx), &g, &ex, o, y->data, x->data, w->data,
                                               b ? b->data : NULL, r ? r->data : NULL, err))
         bv_ctx_error(ctx, op, "%s", err);
     if (bv_needs_grad(ctx, 4, ins)) {
@@ -282,7 +282,7 @@ static void blk_backward(bv_ctx *ctx, bv_node *n) {
     const char *op = n->iattr[3] ? "conv_block" : "conv_unblock";
     const int accumulate = grad_needs_scratch(ctx, x);
     char err[BV_KERNEL_ERR_LEN];
-    if (BV_KERNEL(ctx, bv_ctx_kernels(ctx), conv, reorder, op)(ctx->be, &ctx->arena, x->grad, y->grad, n->iattr[0],
+    if (BV_KERNEL(ctx, bv_ctx_kernels(ctx), conv, reorder, op)(ctx->be, bv_ctx_data_arena(ctx), x->grad, y->grad, n->iattr[0],
                                                               n->iattr[1], n->iattr[2], !n->iattr[3], accumulate, err))
         bv_ctx_error(ctx, op, "%s", err);
 }
@@ -295,7 +295,7 @@ static bv_tensor *blk_op(bv_ctx *ctx, const char *op, bv_tensor *x, int64_t N, i
     else
         y = bv_new(ctx, BV_F32, BV_SHAPE(N, C, T)); // [N, C, T]
     char err[BV_KERNEL_ERR_LEN];
-    if (BV_KERNEL(ctx, kt, conv, reorder, op)(ctx->be, &ctx->arena, y->data, x->data, N, C, T, to_blocked, 0, err))
+    if (BV_KERNEL(ctx, kt, conv, reorder, op)(ctx->be, bv_ctx_data_arena(ctx), y->data, x->data, N, C, T, to_blocked, 0, err))
         bv_ctx_error(ctx, op, "%s", err);
     if (bv_needs_grad(ctx, 1, &x)) {
         bv_node *n = bv_record(ctx, to_blocked ? BV_OP_CONV_BLOCK : BV_OP_CONV_UNBLOCK, blk_backward, 1, &x, 1, &y);
@@ -343,7 +343,7 @@ static void weight_norm_backward(bv_ctx *ctx, bv_node *n) {
     float *gg = g->requires_grad ? bv_grad(ctx, g) : NULL;
     float *gv = v->requires_grad ? bv_grad(ctx, v) : NULL;
     BV_KERNEL(ctx, bv_ctx_kernels(ctx), conv, weight_norm_grad, "weight_norm")
-    (&ctx->arena, gg, gv, w->grad, v->data, g->data, n->saved, s);
+    (bv_ctx_data_arena(ctx), gg, gv, w->grad, v->data, g->data, n->saved, s);
 }
 
 static void wn_check(bv_ctx *ctx, const bv_tensor *g, const bv_tensor *v, int dim) {
@@ -366,7 +366,7 @@ bv_tensor *bv_weight_norm(bv_ctx *ctx, bv_tensor *g, bv_tensor *v, int dim) {
     const bv_kernels *kt = bv_dispatch(ctx, "weight_norm", 2, ins);
     wn_check(ctx, g, v, dim);
     bv_wn_view s = wn_split(v, dim);
-    double *norm = bv_arena_alloc(&ctx->arena, sizeof(double) * (size_t)s.D); // [D]
+    double *norm = bv_ctx_scratch(ctx, sizeof(double) * (size_t)s.D); // [D]
     bv_tensor *w = bv_new_like(ctx, v); // v's shape
     BV_KERNEL(ctx, kt, conv, weight_norm, "weight_norm")(w->data, norm, v->data, g->data, s);
     if (bv_needs_grad(ctx, 2, ins)) {

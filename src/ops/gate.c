@@ -14,7 +14,7 @@
 static void gate_backward(bv_ctx *ctx, bv_node *node) {
     bv_tensor *a = node->in[0], *b = node->n_in > 1 ? node->in[1] : NULL, *out = node->out[0];
     int64_t B = a->shape[0], n = a->shape[1] / 2, T = a->shape[2], Tb = b ? b->shape[2] : T;
-    float *din = bv_arena_alloc(&ctx->arena, sizeof(float) * (size_t)a->numel); // [B, 2n, T] scratch
+    float *din = bv_ctx_scratch(ctx, sizeof(float) * (size_t)a->numel); // [B, 2n, T] scratch
     float *ga = a->requires_grad ? bv_grad(ctx, a) : NULL, *gb = b && b->requires_grad ? bv_grad(ctx, b) : NULL;
     const bv_kernels *k = bv_ctx_kernels(ctx);
     BV_KERNEL(ctx, k, gate, grad, GATE_OP)(ga, gb, din, out->grad, a->data, b ? b->data : NULL, B, n, T, Tb);

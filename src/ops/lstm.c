@@ -30,7 +30,7 @@ static void lstm_backward(bv_ctx *ctx, bv_node *n) {
         if (n->in[i]->requires_grad) gw[i - 1] = bv_grad(ctx, n->in[i]);
     }
     BV_KERNEL(ctx, bv_ctx_kernels(ctx), lstm, backward, "lstm")
-    (&ctx->arena, gx, gw, (const float *const *)sv->acts, (const float *const *)sv->cells, x->data, y->data, w,
+    (bv_ctx_data_arena(ctx), gx, gw, (const float *const *)sv->acts, (const float *const *)sv->cells, x->data, y->data, w,
      y->grad, hn->grad, cn->grad, sv->B, sv->T, sv->In, sv->H, sv->D);
 }
 
@@ -78,13 +78,13 @@ void bv_lstm(bv_ctx *ctx, bv_tensor *x, bv_tensor *const *w, int bidirectional, 
     ins[0] = x;
     for (int i = 0; i < 4 * D; i++) ins[1 + i] = w[i];
     const int record = bv_needs_grad(ctx, 1 + 4 * D, ins);
-    bv_arena_mark mk = bv_arena_get_mark(&ctx->arena);
+    bv_ctx_mark mk = bv_ctx_get_mark(ctx);
     lstm_saved *sv = bv_arena_calloc(&ctx->arena, sizeof *sv);
     *sv = (lstm_saved){.B = B, .T = T, .In = In, .H = H, .D = D};
     const float *wd[8] = {0};
     for (int d = 0; d < D; d++) {
-        sv->acts[d] = bv_arena_alloc(&ctx->arena, sizeof(float) * (size_t)(B * T * 4 * H));
-        sv->cells[d] = bv_arena_alloc(&ctx->arena, sizeof(float) * (size_t)(B * T * H));
+        sv->acts[d] = bv_ctx_scratch(ctx, sizeof(float) * (size_t)(B * T * 4 * H));
+        sv->cells[d] = bv_ctx_scratch(ctx, sizeof(float) * (size_t)(B * T * H));
         for (int i = 0; i < 4; i++) wd[4 * d + i] = w[4 * d + i]->data;
     }
     BV_KERNEL(ctx, kt, lstm, forward, "lstm")(yy->data, hn->data, cn->data, sv->acts, sv->cells, x->data, wd, B, T, In, H, D);
@@ -93,7 +93,7 @@ void bv_lstm(bv_ctx *ctx, bv_tensor *x, bv_tensor *const *w, int bidirectional, 
         bv_node *nd = bv_record(ctx, BV_OP_LSTM, lstm_backward, 1 + 4 * D, ins, 3, outs);
         nd->saved = sv;
     } else {
-        bv_arena_reset_to(&ctx->arena, mk); /* gates and cells were scratch */
+        bv_ctx_reset_to(ctx, mk); /* gates and cells were scratch */
     }
     *y = yy;
     *h_n = hn;

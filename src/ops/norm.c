@@ -68,7 +68,7 @@ static bv_tensor *layer_norm_at(bv_ctx *ctx, const bv_kernels *k, bv_op op, cons
     check_affine(ctx, name, x, beta, g.n);
     bv_tensor *y = bv_new_like(ctx, x);
     const size_t nstat = sizeof(float) * (size_t)(g.outer * g.inner > 0 ? g.outer * g.inner : 1);
-    float *mean = bv_arena_alloc(&ctx->arena, nstat), *rstd = bv_arena_alloc(&ctx->arena, nstat);
+    float *mean = bv_ctx_scratch(ctx, nstat), *rstd = bv_ctx_scratch(ctx, nstat);
     BV_KERNEL(ctx, k, norm, layer_norm, name)
     (y->data, mean, rstd, x->data, gamma ? gamma->data : NULL, beta ? beta->data : NULL, g, eps);
     bv_tensor *ins[3] = {x, gamma, beta};
@@ -142,8 +142,8 @@ bv_tensor *bv_group_norm(bv_ctx *ctx, bv_tensor *x, int groups, bv_tensor *gamma
     gn_saved *s = bv_arena_alloc(&ctx->arena, sizeof *s);
     *s = (gn_saved){{x->shape[0], C, groups, bv_shape_numel(x->ndim - 2, x->shape + 2)}, gamma, beta, NULL, NULL};
     const size_t nstat = sizeof(float) * (size_t)(s->gg.B * s->gg.G > 0 ? s->gg.B * s->gg.G : 1);
-    s->mean = bv_arena_alloc(&ctx->arena, nstat);
-    s->rstd = bv_arena_alloc(&ctx->arena, nstat);
+    s->mean = bv_ctx_scratch(ctx, nstat);
+    s->rstd = bv_ctx_scratch(ctx, nstat);
     bv_tensor *y = bv_new_like(ctx, x);
     BV_KERNEL(ctx, k, norm, group_norm, "group_norm")
     (y->data, s->mean, s->rstd, x->data, gamma ? gamma->data : NULL, beta ? beta->data : NULL, s->gg, eps);

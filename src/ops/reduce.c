@@ -96,7 +96,7 @@ bv_tensor *bv_std_dim(bv_ctx *ctx, bv_tensor *a, int dim, int keepdim, int unbia
     rgeom g = reduce_geom(ctx, "std_dim", a, dim, keepdim, &nd, shape);
     const int ddof = unbiased ? 1 : 0;
     bv_tensor *y = bv_new(ctx, BV_F32, nd, shape);
-    float *mean = bv_arena_alloc(&ctx->arena, sizeof(float) * (size_t)(y->numel ? y->numel : 1));
+    float *mean = bv_ctx_scratch(ctx, sizeof(float) * (size_t)(y->numel ? y->numel : 1));
     BV_KERNEL(ctx, k, reduce, std, "std_dim")(y->data, mean, a->data, g, ddof);
     if (bv_needs_grad(ctx, 1, &a)) {
         bv_node *node = bv_record(ctx, BV_OP_STD_DIM, std_backward, 1, &a, 1, &y);

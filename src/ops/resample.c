@@ -27,7 +27,7 @@ static void resample_backward(bv_ctx *ctx, bv_node *node) {
     if (!x->requires_grad) return;
     const rs_saved *s = node->saved;
     BV_KERNEL(ctx, bv_ctx_kernels(ctx), resample, backward, "resample")
-    (&ctx->arena, bv_grad(ctx, x), y->grad, s->p, s->B, s->T, s->Fr, s->T_out);
+    (bv_ctx_data_arena(ctx), bv_grad(ctx, x), y->grad, s->p, s->B, s->T, s->Fr, s->T_out);
 }
 
 bv_tensor *bv_resample(bv_ctx *ctx, bv_tensor *x, int orig_freq, int new_freq) {
@@ -48,7 +48,7 @@ bv_tensor *bv_resample(bv_ctx *ctx, bv_tensor *x, int orig_freq, int new_freq) {
     s->Fr = s->T / o + 1;               /* conv1d frames over T + 2*width + o padded samples */
     s->T_out = (n * s->T + o - 1) / o;  /* ceil(n*T/o) */
     bv_tensor *y = bv_new(ctx, BV_F32, BV_SHAPE(s->B, s->T_out)); // [B, ceil(new*T/orig)]
-    BV_KERNEL(ctx, kt, resample, forward, op)(&ctx->arena, y->data, x->data, s->p, s->B, s->T, s->Fr, s->T_out);
+    BV_KERNEL(ctx, kt, resample, forward, op)(bv_ctx_data_arena(ctx), y->data, x->data, s->p, s->B, s->T, s->Fr, s->T_out);
     if (bv_needs_grad(ctx, 1, &x)) {
         bv_node *nd = bv_record(ctx, BV_OP_RESAMPLE, resample_backward, 1, &x, 1, &y);
         nd->saved = s;

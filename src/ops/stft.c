@@ -30,7 +30,7 @@ static void stft_backward(bv_ctx *ctx, bv_node *node) {
     const stft_saved *s = node->saved;
     char err[BV_KERNEL_ERR_LEN];
     float *dy = bv_grad(ctx, y);
-    if (BV_KERNEL(ctx, bv_ctx_kernels(ctx), stft, backward, "spectrogram")(ctx->be, &ctx->arena, dy, S->data, S->grad,
+    if (BV_KERNEL(ctx, bv_ctx_kernels(ctx), stft, backward, "spectrogram")(ctx->be, bv_ctx_data_arena(ctx), dy, S->data, S->grad,
                                                                           s->spec_c, s->win, &s->g, err))
         bv_ctx_error(ctx, "spectrogram", "%s", err);
 }
@@ -64,17 +64,17 @@ bv_tensor *bv_spectrogram(bv_ctx *ctx, bv_tensor *y, int n_fft, int hop, int win
     g->K = n_fft / 2 + 1;
     /* the Hann window zero-padded to n_fft, centred as torch.stft places it: made on the host */
     const size_t wbytes = sizeof(float) * (size_t)n_fft;
-    float *win = bv_arena_alloc(&ctx->arena, wbytes);
+    float *win = bv_ctx_scratch(ctx, wbytes);
     bv_arena_mark m = bv_arena_get_mark(&ctx->arena);
     float *host = bv_arena_calloc(&ctx->arena, wbytes);
     bv_hann_window_fill(host + (n_fft - win_size) / 2, win_size);
     ctx->be->mem.from_host(win, host, wbytes);
     bv_arena_reset_to(&ctx->arena, m);
     s->win = win;
-    s->spec_c = bv_arena_alloc(&ctx->arena, sizeof(float) * bv_stft_row(2 * g->K) * (size_t)(B * g->F));
+    s->spec_c = bv_ctx_scratch(ctx, sizeof(float) * bv_stft_row(2 * g->K) * (size_t)(B * g->F));
     bv_tensor *out = bv_new(ctx, BV_F32, BV_SHAPE(B, g->K, g->F)); // [B, n_fft/2+1, frames]
     char err[BV_KERNEL_ERR_LEN];
-    if (BV_KERNEL(ctx, kt, stft, forward, op)(ctx->be, &ctx->arena, out->data, s->spec_c, y->data, s->win, g, err))
+    if (BV_KERNEL(ctx, kt, stft, forward, op)(ctx->be, bv_ctx_data_arena(ctx), out->data, s->spec_c, y->data, s->win, g, err))
         bv_ctx_error(ctx, op, "%s", err);
     if (bv_needs_grad(ctx, 1, &y)) {
         bv_node *n = bv_record(ctx, BV_OP_STFT_MAG, stft_backward, 1, &y, 1, &out);

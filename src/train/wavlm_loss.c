@@ -22,7 +22,6 @@ int bv_wavlm_loss_n_hidden(const bv_wavlm_loss *wl) { return wl->wavlm->cfg.num_
 /* train_ms hands in y.squeeze() of [B, 1, T]: take [B, T] or [B, 1, T] as [B, T]. */
 static bv_tensor *as_batch_time(bv_ctx *ctx, bv_tensor *wav, const char *what) {
     char b[96];
-    bv_check_cpu(ctx, OP, wav);
     bv_check_dtype(ctx, OP, wav, BV_F32);
     if (wav->ndim == 3 && wav->shape[1] == 1) return bv_reshape(ctx, wav, BV_SHAPE(wav->shape[0], wav->shape[2]));
     if (wav->ndim != 2)
