@@ -260,7 +260,7 @@ static void load_model(const char *path, bv_params *ps, const bv_pk_value *model
         if (ok) {
             info->n_loaded++;
         } else if (strstr(p->name, "ja_bert_proj")) {
-            memset(p->data, 0, sizeof(float) * (size_t)p->numel);
+            bv_fill(p, 0.0f);
             bv_logger_warning(lg, "Seems you are using the old version of the model, the %s is automatically set to zero "
                            "for backward compatibility", p->name);
             info->n_zeroed++;
