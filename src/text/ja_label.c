@@ -3,6 +3,7 @@
 #include "ja_label.h"
 
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "../core/error.h"
@@ -55,19 +56,18 @@ static unsigned kana_cp(const char *s) { /* a 3-byte UTF-8 katakana code point, 
 
 /* index of each table's first kana by code point (built once; -1 none) */
 static signed char single_at[0x60], pair_at[0x60];
-static int tables_ready;
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT; /* two threads may g2p at once */
 
 static void build_tables(void) {
     memset(single_at, -1, sizeof single_at);
     memset(pair_at, -1, sizeof pair_at);
     for (size_t i = 0; i < sizeof single / sizeof single[0]; i++) single_at[kana_cp(single[i][0]) - 0x30A0] = (signed char)i;
     for (size_t i = sizeof pairs / sizeof pairs[0]; i-- > 0;) pair_at[kana_cp(pairs[i][0]) - 0x30A0] = (signed char)i;
-    tables_ready = 1;
 }
 
 int bv_ja_mora(const char *s, const char **p1, const char **p2) {
     *p1 = *p2 = NULL;
-    if (!tables_ready) build_tables();
+    pthread_once(&tables_once, build_tables);
     unsigned c = kana_cp(s);
     if (!c) return 0;
     int pi = pair_at[c - 0x30A0];
