@@ -31,6 +31,7 @@
 
 #include "../../core/error.h"
 #include "../kernels.h"
+#include "select.h"
 
 typedef enum { PASS_FWD = 0, PASS_BWD_DATA, PASS_BWD_WEIGHTS } conv_pass;
 
@@ -448,18 +449,6 @@ static void bias_grad_acc(float *gb, const float *gy, const bv_conv_geom *g, int
 static void add_into(float *dst, const float *src, int64_t n) {
 #pragma omp parallel for simd if (n > 65536)
     for (int64_t i = 0; i < n; i++) dst[i] += src[i];
-}
-
-/* c ? a : b as a bitwise blend of two computed values (as in elementwise.c: a plain ?: makes GCC
- * branch around the multiply and leave the loop scalar). */
-static inline float select_f(int c, float a, float b) {
-    uint32_t ua, ub;
-    memcpy(&ua, &a, sizeof ua);
-    memcpy(&ub, &b, sizeof ub);
-    const uint32_t m = -(uint32_t)(c != 0), r = (ua & m) | (ub & ~m);
-    float f;
-    memcpy(&f, &r, sizeof f);
-    return f;
 }
 
 /* gz = gy * leaky_relu'(z), read off the output y = leaky_relu(z): with slope > 0, y > 0 exactly

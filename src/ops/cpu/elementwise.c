@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../kernels.h"
+#include "select.h"
 
 /* Below this many elements an OpenMP region costs more than it saves. */
 #define PAR_MIN 32768
@@ -176,20 +177,6 @@ static void binary_grad_reduce(bv_grad_term k, float *restrict D, const int64_t 
 }
 
 static inline float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
-
-/* c ? a : b as a bitwise blend of two values both computed. Written as a plain ?: GCC sinks a
- * multiply into the arm that needs it (x * slope only when x <= 0, since under -ftrapping-math it
- * may not evaluate it otherwise), which is a branch, and the loop stays scalar: leaky_relu ran at
- * a tenth of memory speed. Same values bit for bit. */
-static inline float select_f(int c, float a, float b) {
-    uint32_t ua, ub;
-    memcpy(&ua, &a, sizeof ua);
-    memcpy(&ub, &b, sizeof ub);
-    const uint32_t m = -(uint32_t)(c != 0), r = (ua & m) | (ub & ~m);
-    float f;
-    memcpy(&f, &r, sizeof f);
-    return f;
-}
 
 /* torch's pow backward: exponent 0 has a zero gradient everywhere (not 0 * x^-1). */
 static inline float pow_deriv(float x, float p) { return p == 0.0f ? 0.0f : p * powf(x, p - 1.0f); }
