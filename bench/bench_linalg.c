@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../src/ops/cpu/gemm_bf16.h"
+#include "../src/ops/cpu/gemm.h"
 #include "../src/ops/dispatch.h"
 #include "../src/ops/ops.h"
 
@@ -117,7 +117,7 @@ static double run_once(bv_ctx *ctx, const lrow *r, lsetup *s, bv_autocast mode, 
     return dt;
 }
 
-/* The bf16 product the forward of r runs, as gemm_bf16.c sees it. */
+/* The bf16 product the forward of r runs, as gemm.c sees it. */
 static const char *impl_of(bv_ctx *ctx, const lrow *r, char *err) {
     bv_gemm_bf16 g = {.batch = 1, .M = r->m, .N = r->b, .K = r->a, .tb = 1};
     if (r->kind == L_MATMUL) g = (bv_gemm_bf16){.batch = r->z, .M = r->m, .N = r->b, .K = r->a};

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../src/ops/cpu/bf16.h"
-#include "../src/ops/cpu/gemm_bf16.h"
+#include "../src/ops/cpu/gemm.h"
 #include "../src/ops/dispatch.h"
 #include "../src/ops/ops.h"
 #include "test.h"

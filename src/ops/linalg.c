@@ -1,5 +1,5 @@
 /* linalg.c - matmul, nn.Linear and nn.Embedding: constructors (checks, output, tape) and backward
- * rules. Kernels: the device's linalg slots (cpu/linalg.c: OpenBLAS, and oneDNN bf16 under
+ * rules. Kernels: the device's linalg slots (cpu/linalg.c: oneDNN's sgemm, and its bf16 matmul under
  * BV_AUTOCAST_BF16). Backward rules ACCUMULATE (+=) into input grads. matmul and linear record the
  * autocast mode of their forward; their backward runs in the same precision (autocast's rule). */
 #include <limits.h>

@@ -10,18 +10,17 @@
  * Gradients ACCUMULATE (+=).
  *
  * Under BV_AUTOCAST_BF16 (the *_bf16 slots) every one of those products reads bf16 inputs and
- * accumulates in fp32 (gemm_bf16.c; W_hh is converted once per direction for all its steps); the
+ * accumulates in fp32 (gemm.c; W_hh is converted once per direction for all its steps); the
  * gates, cells and hidden states stay fp32.
  */
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 #include "../kernels.h"
 #include "bf16.h"
-#include "gemm_bf16.h"
+#include "gemm.h"
 
-/* Where the products go: NULL, OpenBLAS sgemm (fp32); else oneDNN bf16 with this state. */
+/* Where the products go: NULL, fp32 sgemm (gemm.h); else oneDNN bf16 with this state. */
 typedef struct {
     bv_backend *be;
     bv_arena *scratch;
@@ -34,8 +33,7 @@ typedef struct {
 static void mm(mm16 *h, int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                const uint16_t *Bh, int64_t ldb, float beta, float *C, int64_t ldc) {
     if (!h) {
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
-                    (int)K, 1.0f, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+        bv_cpu_sgemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     if (h->rc) return;

@@ -1,12 +1,21 @@
-/* gemm_bf16.h - matrix products with bf16 inputs and fp32 accumulation and output (oneDNN's matmul
- * primitive: AMX or AVX512_BF16 brgemm kernels), for the CPU kernels' BV_AUTOCAST_BF16 paths
- * (core/ctx.h). Used by linear, matmul and the LSTM (cpu/linalg.c, cpu/lstm.c). */
-#ifndef BV_OPS_CPU_GEMM_BF16_H
-#define BV_OPS_CPU_GEMM_BF16_H
+/* gemm.h - the matrix products of linear, matmul and the LSTM (cpu/linalg.c, cpu/lstm.c): fp32
+ * (oneDNN's sgemm) and bf16 inputs with fp32 accumulation and output (oneDNN's matmul primitive: AMX
+ * or AVX512_BF16 brgemm kernels) for the BV_AUTOCAST_BF16 paths (core/ctx.h). */
+#ifndef BV_OPS_CPU_GEMM_H
+#define BV_OPS_CPU_GEMM_H
 
 #include <stdint.h>
 
 #include "../kernels.h"
+
+/* C [M, N] = op(A) op(B) + beta C in fp32, row-major with row strides lda, ldb, ldc; ta: A stored
+ * [K, M], tb: B stored [N, K]. oneDNN's JIT sgemm, not OpenBLAS's: the Debian OpenBLAS 0.3.21 takes
+ * this project's Sapphire Rapids Xeon for a "Prescott" and runs SSE3 kernels (2-5x slower; 5x for the
+ * LSTM's 2-row steps), and oneDNN's gemm is as fast or faster on every model shape measured here.
+ * Inside an OpenMP parallel region it runs on the calling thread. Sizes were checked by the op
+ * constructors; a failure is a programming error (fatal). */
+void bv_cpu_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                  int64_t ldb, float beta, float *C, int64_t ldc);
 
 /* C[i] (+)= op(A[i]) op(B[i]) (+ bias) for i < batch, with op(A) [M, K] and op(B) [K, N].
  * Each operand is given either as fp32 (A / B: rounded to bf16 here, to nearest even) or already as
@@ -38,4 +47,4 @@ int bv_cpu_gemm_bf16(bv_backend *be, bv_arena *scratch, const bv_gemm_bf16 *g, c
  * tests and benchmarks; NULL with err on failure. */
 const char *bv_cpu_gemm_bf16_impl(bv_backend *be, const bv_gemm_bf16 *g, char *err);
 
-#endif
+#endif /* BV_OPS_CPU_GEMM_H */

@@ -1,4 +1,5 @@
-/* gemm_bf16.c - bf16 x bf16 -> fp32 matrix products through oneDNN's matmul primitive (gemm_bf16.h).
+/* gemm.c - fp32 products through oneDNN's sgemm, and bf16 x bf16 -> fp32 products through oneDNN's
+ * matmul primitive (gemm.h).
  *
  * fp32 operands are rounded to bf16 into scratch (bf16.h: nearest even, as torch's autocast casts),
  * keeping their layout; oneDNN then reads them through strides, so a transposed operand costs no
@@ -10,7 +11,7 @@
  * primitives keyed by shape, strides and flags (least recently used dropped first; oneDNN's own
  * primitive cache makes a rebuild cheap). The lock is held while a primitive runs: the kernels are
  * called from one thread, and oneDNN threads inside. */
-#include "gemm_bf16.h"
+#include "gemm.h"
 
 #include <dnnl.h>
 #include <pthread.h>
@@ -18,7 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/error.h"
 #include "bf16.h"
+
+void bv_cpu_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                  int64_t ldb, float beta, float *C, int64_t ldc) {
+    dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    if (st != dnnl_success)
+        BV_FATAL("dnnl_sgemm(%c%c, M %lld, N %lld, K %lld) failed with status %d", ta ? 'T' : 'N', tb ? 'T' : 'N',
+                 (long long)M, (long long)N, (long long)K, (int)st);
+}
 
 #define CACHE_CAP 256
 
@@ -168,7 +178,7 @@ static void to_bf16(uint16_t *dst, const float *src, int64_t batch, int64_t rows
         bv_cpu_f32_to_bf16(dst, src, batch * rows * cols);
         return;
     }
-    /* batch > 1 has dense operands (gemm_bf16.h), so only batch == 1 gets here */
+    /* batch > 1 has dense operands (gemm.h), so only batch == 1 gets here */
 #pragma omp parallel for schedule(static) if (rows * cols >= 32768)
     for (int64_t r = 0; r < rows; r++)
         for (int64_t j = 0; j < cols; j++) dst[r * cols + j] = bv_f32_to_bf16(src[r * ld + j]);
