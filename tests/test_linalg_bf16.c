@@ -235,7 +235,7 @@ BV_TEST(linalg_bf16_onednn_implementation) {
         BV_CHECK(impl != NULL, "case %zu: %s", i, err);
         if (!impl) continue;
         /* brgemm ("brg:avx512_core_amx_bf16", "brg:avx512_core_bf16") for dense operands; oneDNN's jit bf16
-         * gemm ("gemm:jit") where the output rows are strided (the LSTM's per-step product) */
+         * gemm ("gemm:jit") where the output rows are strided */
         BV_CHECK(strncmp(impl, "ref", 3) != 0,
                  "case %zu (%lld x %lld x %lld, ta %d tb %d): oneDNN runs '%s'", i, (long long)cases[i].M,
                  (long long)cases[i].K, (long long)cases[i].N, cases[i].ta, cases[i].tb, impl);

@@ -93,11 +93,11 @@ static int64_t lda_of(const bv_gemm_bf16 *g) { return g->lda ? g->lda : g->ta ? 
 static int64_t ldb_of(const bv_gemm_bf16 *g) { return g->ldb ? g->ldb : g->tb ? g->K : g->N; }
 static int64_t ldc_of(const bv_gemm_bf16 *g) { return g->ldc ? g->ldc : g->N; }
 
-/* The strides oneDNN sees: A's as given when it comes as bf16, dense when we convert it. */
+/* The strides oneDNN sees: the bf16 copies of A and B are dense. */
 static mm_key key_of(const bv_gemm_bf16 *g) {
     mm_key k = {.batch = g->batch, .M = g->M, .N = g->N, .K = g->K, .ta = g->ta, .tb = g->tb,
-                .sa = g->Ah ? lda_of(g) : (g->ta ? g->M : g->K), .sb = g->Bh ? ldb_of(g) : (g->tb ? g->K : g->N),
-                .sc = ldc_of(g), .bias = g->bias != NULL, .acc = g->accumulate};
+                .sa = g->ta ? g->M : g->K, .sb = g->tb ? g->K : g->N, .sc = ldc_of(g), .bias = g->bias != NULL,
+                .acc = g->accumulate};
     return k;
 }
 
@@ -218,19 +218,12 @@ int bv_cpu_gemm_bf16(bv_backend *be, bv_arena *scratch, const bv_gemm_bf16 *g, c
     mm_cache *c = cache_of(be, err);
     if (!c) return -1;
     bv_arena_mark mk = bv_arena_get_mark(scratch);
-    const uint16_t *a = g->Ah, *b = g->Bh;
-    if (!a) {
-        uint16_t *t = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(g->batch * g->M * g->K));
-        if (g->ta) to_bf16(t, g->A, g->batch, g->K, g->M, lda_of(g));
-        else to_bf16(t, g->A, g->batch, g->M, g->K, lda_of(g));
-        a = t;
-    }
-    if (!b) {
-        uint16_t *t = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(g->batch * g->K * g->N));
-        if (g->tb) to_bf16(t, g->B, g->batch, g->N, g->K, ldb_of(g));
-        else to_bf16(t, g->B, g->batch, g->K, g->N, ldb_of(g));
-        b = t;
-    }
+    uint16_t *a = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(g->batch * g->M * g->K));
+    uint16_t *b = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(g->batch * g->K * g->N));
+    if (g->ta) to_bf16(a, g->A, g->batch, g->K, g->M, lda_of(g));
+    else to_bf16(a, g->A, g->batch, g->M, g->K, lda_of(g));
+    if (g->tb) to_bf16(b, g->B, g->batch, g->N, g->K, ldb_of(g));
+    else to_bf16(b, g->B, g->batch, g->K, g->N, ldb_of(g));
     mm_key k = key_of(g);
     int rc = -1;
     dnnl_memory_t m[4] = {0};

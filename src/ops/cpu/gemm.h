@@ -18,8 +18,7 @@ void bv_cpu_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *
                   int64_t ldb, float beta, float *C, int64_t ldc);
 
 /* C[i] (+)= op(A[i]) op(B[i]) (+ bias) for i < batch, with op(A) [M, K] and op(B) [K, N].
- * Each operand is given either as fp32 (A / B: rounded to bf16 here, to nearest even) or already as
- * bf16 (Ah / Bh: used as is, e.g. a weight converted once for many calls).
+ * The fp32 operands are rounded to bf16 here (to nearest even, as torch's autocast casts).
  * A is stored [M, K] with row stride lda (ta = 0) or [K, M] with row stride lda (ta = 1); B [K, N] or
  * [N, K] (tb = 1) with row stride ldb; C [M, N] with row stride ldc. ld* = 0: the dense stride.
  * batch > 1 requires dense operands (item i at i * M * K, i * K * N, i * M * N). */
@@ -27,10 +26,8 @@ typedef struct bv_gemm_bf16 {
     int64_t batch, M, N, K;
     int ta, tb;
     const float *A;
-    const uint16_t *Ah;
     int64_t lda;
     const float *B;
-    const uint16_t *Bh;
     int64_t ldb;
     const float *bias; /* [N] fp32, or NULL */
     int accumulate;    /* 1: C += product (+ bias); 0: C = product (+ bias) */

@@ -10,8 +10,9 @@
  * Gradients ACCUMULATE (+=).
  *
  * Under BV_AUTOCAST_BF16 (the *_bf16 slots) every one of those products reads bf16 inputs and
- * accumulates in fp32 (gemm.c; W_hh is converted once per direction for all its steps); the
- * gates, cells and hidden states stay fp32.
+ * accumulates in fp32: the all-step ones through oneDNN's bf16 matmul (gemm.c), the two-row
+ * per-step ones as an fp32 sgemm of bf16-rounded operands (step_mm: the same arithmetic, less
+ * overhead; W_hh is rounded once per direction). Gates, cells and hidden states stay fp32.
  */
 #include <math.h>
 #include <string.h>
@@ -28,25 +29,45 @@ typedef struct {
     int rc; /* -1 once a product failed: the rest is skipped */
 } mm16;
 
-/* C [M, N] (beta: 0 or 1)= op(A) op(B), row-major with row strides lda, ldb, ldc. In bf16, Bh (when
- * not NULL) is B already converted. */
+/* C [M, N] (beta: 0 or 1)= op(A) op(B), row-major with row strides lda, ldb, ldc: the products over
+ * all steps at once (fp32 sgemm, or oneDNN's bf16 matmul). */
 static void mm(mm16 *h, int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-               const uint16_t *Bh, int64_t ldb, float beta, float *C, int64_t ldc) {
+               int64_t ldb, float beta, float *C, int64_t ldc) {
     if (!h) {
         bv_cpu_sgemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     if (h->rc) return;
-    bv_gemm_bf16 g = {.batch = 1, .M = M, .N = N, .K = K, .ta = ta, .tb = tb, .A = A, .lda = lda,
-                      .B = Bh ? NULL : B, .Bh = Bh, .ldb = ldb, .accumulate = beta != 0.0f, .C = C, .ldc = ldc};
+    bv_gemm_bf16 g = {.batch = 1, .M = M, .N = N, .K = K, .ta = ta, .tb = tb, .A = A, .lda = lda, .B = B,
+                      .ldb = ldb, .accumulate = beta != 0.0f, .C = C, .ldc = ldc};
     h->rc = bv_cpu_gemm_bf16(h->be, h->scratch, &g, h->err);
 }
 
-/* W_hh [4H, H] as bf16 from scratch (bf16), or NULL (fp32). */
-static const uint16_t *whh_bf16(mm16 *h, const float *whh, int64_t H) {
-    if (!h) return NULL;
-    uint16_t *t = bv_arena_alloc(h->scratch, sizeof(uint16_t) * (size_t)(4 * H * H));
-    bv_cpu_f32_to_bf16(t, whh, 4 * H * H);
+/* The per-step recurrence product C [B, N] (beta)= A [B, K] (row stride lda) @ op(W), W = W_hh as
+ * given by whh_for_steps. In bf16 the B rows of A are rounded to bf16 first and the product is an fp32
+ * sgemm: products of bf16 values are exact in fp32 and the sum is fp32, which is what a bf16 matmul
+ * with fp32 accumulation computes, without a oneDNN primitive call and two conversions for each of
+ * the T two-row steps (3x faster here). */
+static void step_mm(mm16 *h, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *W,
+                    int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (h) {
+        bv_arena_mark mk = bv_arena_get_mark(h->scratch);
+        float *a = bv_arena_alloc(h->scratch, sizeof(float) * (size_t)(M * K));
+        for (int64_t r = 0; r < M; r++)
+            for (int64_t k = 0; k < K; k++) a[r * K + k] = bv_bf16_to_f32_bits(bv_f32_to_bf16(A[r * lda + k]));
+        bv_cpu_sgemm(0, tb, M, N, K, a, K, W, ldb, beta, C, ldc);
+        bv_arena_reset_to(h->scratch, mk);
+        return;
+    }
+    bv_cpu_sgemm(0, tb, M, N, K, A, lda, W, ldb, beta, C, ldc);
+}
+
+/* W_hh [4H, H] for step_mm: itself (fp32), or a copy rounded to bf16 values from scratch (bf16). */
+static const float *whh_for_steps(mm16 *h, const float *whh, int64_t H) {
+    if (!h) return whh;
+    float *t = bv_arena_alloc(h->scratch, sizeof(float) * (size_t)(4 * H * H));
+    memcpy(t, whh, sizeof(float) * (size_t)(4 * H * H));
+    bv_cpu_round_bf16(t, 4 * H * H);
     return t;
 }
 
@@ -63,12 +84,12 @@ static void lstm_dir_forward(mm16 *h16, float *y, float *hn, float *cn, float *a
     for (int64_t r = 0; r < B * T; r++)
         for (int64_t k = 0; k < G; k++) acts[r * G + k] = bih[k] + bhh[k];
     /* acts [B*T, 4H] += x [B*T, In] @ W_ih^T */
-    mm(h16, 0, 1, B * T, G, In, x, In, wih, NULL, In, 1.0f, acts, G);
-    const uint16_t *whh16 = whh_bf16(h16, whh, H);
+    mm(h16, 0, 1, B * T, G, In, x, In, wih, In, 1.0f, acts, G);
+    const float *whs = whh_for_steps(h16, whh, H);
     for (int64_t s = 0; s < T; s++) {
         int64_t t = step_time(s, T, d), tp = step_time(s - 1, T, d);
         if (s > 0) /* acts[:, t] += h_{prev} [B, H] @ W_hh^T (rows strided through y and acts) */
-            mm(h16, 0, 1, B, G, H, y + tp * D * H + d * H, ys, whh, whh16, H, 1.0f, acts + t * G, T * G);
+            step_mm(h16, 1, B, G, H, y + tp * D * H + d * H, ys, whs, H, 1.0f, acts + t * G, T * G);
 #pragma omp parallel for if (B * H > 8192)
         for (int64_t b = 0; b < B; b++) {
             float *a = acts + (b * T + t) * G;
@@ -96,7 +117,7 @@ static void lstm_dir_backward_gates(mm16 *h16, float *dG, float *dh, float *dc, 
                                     const float *cells, const float *whh, const float *gy, const float *ghn,
                                     const float *gcn, int64_t B, int64_t T, int64_t H, int D, int d) {
     const int64_t G = 4 * H, ys = T * D * H;
-    const uint16_t *whh16 = whh_bf16(h16, whh, H);
+    const float *whs = whh_for_steps(h16, whh, H);
     memcpy(dh, ghn, sizeof(float) * (size_t)(B * H));
     memcpy(dc, gcn, sizeof(float) * (size_t)(B * H));
     for (int64_t s = T - 1; s >= 0; s--) {
@@ -119,7 +140,7 @@ static void lstm_dir_backward_gates(mm16 *h16, float *dG, float *dh, float *dc, 
             }
         }
         if (s > 0) /* dh [B, H] = dG[:, t] [B, 4H] @ W_hh [4H, H] */
-            mm(h16, 0, 0, B, H, G, dG + t * G, T * G, whh, whh16, H, 0.0f, dh, H);
+            step_mm(h16, 0, B, H, G, dG + t * G, T * G, whs, H, 0.0f, dh, H);
     }
 }
 
@@ -151,11 +172,11 @@ static void backward_mm(mm16 *h16, bv_arena *scratch, float *gx, float *const *g
         bv_arena_mark mk16 = bv_arena_get_mark(scratch);
         lstm_dir_backward_gates(h16, dG, dh, dc, acts[d], cells[d], whh, gy, ghn + d * B * H, gcn + d * B * H, B, T,
                                 H, D, d);
-        bv_arena_reset_to(scratch, mk16); /* the bf16 W_hh */
+        bv_arena_reset_to(scratch, mk16); /* the rounded W_hh */
         if (gx) /* dx [BT, In] += dG [BT, 4H] @ W_ih [4H, In] */
-            mm(h16, 0, 0, BT, In, G, dG, G, wih, NULL, In, 1.0f, gx, In);
+            mm(h16, 0, 0, BT, In, G, dG, G, wih, In, 1.0f, gx, In);
         if (gwih) /* dW_ih [4H, In] += dG^T @ x */
-            mm(h16, 1, 0, G, In, BT, dG, G, x, NULL, In, 1.0f, gwih, In);
+            mm(h16, 1, 0, G, In, BT, dG, G, x, In, 1.0f, gwih, In);
         if (gwhh) { /* dW_hh [4H, H] += dG^T @ h_prev, h_prev = 0 at the first step */
             for (int64_t b = 0; b < B; b++)
                 for (int64_t s = 0; s < T; s++) {
@@ -163,7 +184,7 @@ static void backward_mm(mm16 *h16, bv_arena *scratch, float *gx, float *const *g
                     if (s == 0) memset(dst, 0, sizeof(float) * (size_t)H);
                     else memcpy(dst, y + (b * T + step_time(s - 1, T, d)) * D * H + d * H, sizeof(float) * (size_t)H);
                 }
-            mm(h16, 1, 0, G, H, BT, dG, G, hprev, NULL, H, 1.0f, gwhh, H);
+            mm(h16, 1, 0, G, H, BT, dG, G, hprev, H, 1.0f, gwhh, H);
         }
         for (int k = 0; k < 2; k++) {
             float *gbias = gw[4 * d + 2 + k];
