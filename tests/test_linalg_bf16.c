@@ -244,3 +244,37 @@ BV_TEST(linalg_bf16_onednn_implementation) {
                cases[i].accumulate, impl);
     }
 }
+
+/* ---- the same inputs give the same bits, fp32 and bf16 (sgemm and oneDNN partition work by shape and
+ * thread count only), on the model's sizes: WavLM's FFN linear and the duration discriminator's LSTM ---- */
+
+BV_TEST(linalg_products_are_deterministic) {
+    bv_ctx *ctx = ts->ctx;
+    const int64_t rows = 250, Din = 768, Dout = 3072, B = 2, T = 147, In = 512, H = 256;
+    float *x = randn_host(ctx, rows * Din, 1.0f), *w = randn_host(ctx, Dout * Din, 0.05f);
+    float *lx = randn_host(ctx, B * T * In, 1.0f), *lw[8];
+    for (int i = 0; i < 8; i++) lw[i] = randn_host(ctx, i % 4 == 0 ? 4 * H * In : i % 4 == 1 ? 4 * H * H : 4 * H, 0.05f);
+    char why[256];
+    const int modes = bv_backend_bf16_check(ctx->be, why, sizeof why) == 0 ? 2 : 1;
+    for (int mode = 0; mode < modes; mode++) {
+        float *ys[2], *ls[2];
+        for (int rep = 0; rep < 2; rep++) {
+            ctx->autocast = mode ? BV_AUTOCAST_BF16 : BV_AUTOCAST_OFF;
+            bv_tensor *y = bv_linear(ctx, bv_from_f32(ctx, BV_SHAPE(rows, Din), x), bv_from_f32(ctx, BV_SHAPE(Dout, Din), w),
+                                     NULL);
+            bv_tensor *w8[8], *ly, *hn, *cn;
+            for (int i = 0; i < 8; i++)
+                w8[i] = i % 4 == 0   ? bv_from_f32(ctx, BV_SHAPE(4 * H, In), lw[i])
+                        : i % 4 == 1 ? bv_from_f32(ctx, BV_SHAPE(4 * H, H), lw[i])
+                                     : bv_from_f32(ctx, BV_SHAPE(4 * H), lw[i]);
+            bv_lstm(ctx, bv_from_f32(ctx, BV_SHAPE(B, T, In), lx), w8, 1, &ly, &hn, &cn);
+            ctx->autocast = BV_AUTOCAST_OFF;
+            ys[rep] = y->data;
+            ls[rep] = ly->data;
+        }
+        BV_CHECK(!memcmp(ys[0], ys[1], sizeof(float) * (size_t)(rows * Dout)), "linear (%s) differs between two runs",
+                 mode ? "bf16" : "fp32");
+        BV_CHECK(!memcmp(ls[0], ls[1], sizeof(float) * (size_t)(B * T * 2 * H)), "lstm (%s) differs between two runs",
+                 mode ? "bf16" : "fp32");
+    }
+}
