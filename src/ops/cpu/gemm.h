@@ -10,8 +10,9 @@
 
 /* C [M, N] = op(A) op(B) + beta C in fp32, row-major with row strides lda, ldb, ldc; ta: A stored
  * [K, M], tb: B stored [N, K]. oneDNN's JIT sgemm, not OpenBLAS's: the Debian OpenBLAS 0.3.21 takes
- * this project's Sapphire Rapids Xeon for a "Prescott" and runs SSE3 kernels (2-5x slower; 5x for the
- * LSTM's 2-row steps), and oneDNN's gemm is as fast or faster on every model shape measured here.
+ * this project's Xeon (model 207, newer than it) for a "Prescott" and runs SSE3 kernels (2-5x
+ * slower; 5x for the LSTM's 2-row steps), and oneDNN's gemm is as fast or faster on every model
+ * shape measured here on one thread, whatever OPENBLAS_CORETYPE says.
  * Inside an OpenMP parallel region it runs on the calling thread. Sizes were checked by the op
  * constructors; a failure is a programming error (fatal). */
 void bv_cpu_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
