@@ -11,6 +11,7 @@
  *   bv2-bench --specs       the shape table (key=value lines) that bench/ops_torch.py replays
  *   bv2-bench [substring]   only rows whose name contains it (the sgemm peak row always runs)
  *   bv2-bench --generator [reps]   the whole Generator (bench/bench_generator.c, when linked in)
+ *   bv2-bench --linalg [reps [substring]]   linear/matmul/LSTM fp32 vs bf16 (bench/bench_linalg.c)
  *
  * Threads: OMP_NUM_THREADS (bench/run.sh sets it to the count PyTorch is given). Not part of CI.
  */
@@ -188,6 +189,8 @@ __attribute__((weak)) int bv_bench_generator(int reps);
 __attribute__((weak)) int bv_bench_infer(int argc, char **argv);
 /* Full train_ms step timing (bench/bench_train_step.c); weak like the others. */
 __attribute__((weak)) int bv_bench_train_step(int argc, char **argv);
+/* linear / matmul / LSTM in fp32 and bf16 (bench/bench_linalg.c); weak like the others. */
+__attribute__((weak)) int bv_bench_linalg(int argc, char **argv);
 
 /* HOOK for lstm.c's owner: time bv_lstm at DurationDiscriminator sizes here (append rows through
  * bench_report like the ones in main, and mirror them in ops_torch.py's bench_lstm hook). */
@@ -251,6 +254,7 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(argv[i], "--infer") && bv_bench_infer) return bv_bench_infer(argc - i, argv + i);
         if (!strcmp(argv[i], "--train-step") && bv_bench_train_step) return bv_bench_train_step(argc - i, argv + i);
+        if (!strcmp(argv[i], "--linalg") && bv_bench_linalg) return bv_bench_linalg(argc - i, argv + i);
         if (!strcmp(argv[i], "--generator")) {
             if (!bv_bench_generator) {
                 fprintf(stderr, "error: bench_generator.c is not linked into this binary\n");

@@ -1,4 +1,5 @@
-/* rng.c - xoshiro256** (Blackman & Vigna) with splitmix64 seeding; Box-Muller normals. */
+/* rng.c - xoshiro256** (Blackman & Vigna) with splitmix64 seeding; Box-Muller normals; the
+ * counter-based Philox4x32-10 for parallel kernels. */
 #include "rng.h"
 
 #include <math.h>
@@ -45,6 +46,24 @@ double bv_rng_normal(bv_rng *r) {
     r->spare = rad * sin(th);
     r->has_spare = 1;
     return rad * cos(th);
+}
+
+/* Philox4x32-10: ten rounds of two 32x32->64 multiplies and xors over a 128-bit counter, the key
+ * bumped by the Weyl constants between rounds (the published constants). */
+void bv_rng_philox(uint64_t key, uint64_t ctr, uint32_t out[4]) {
+    uint32_t c0 = (uint32_t)ctr, c1 = (uint32_t)(ctr >> 32), c2 = 0, c3 = 0;
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    for (int r = 0; r < 10; r++) {
+        uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        c1 = (uint32_t)p1;
+        c3 = (uint32_t)p0;
+        c0 = n0;
+        c2 = n2;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    out[0] = c0, out[1] = c1, out[2] = c2, out[3] = c3;
 }
 
 void bv_rng_set_replay(bv_rng *r, const bv_rng_draw *draws, int n) {

@@ -31,6 +31,11 @@ void bv_rng_seed(bv_rng *r, uint64_t seed);
 uint64_t bv_rng_u64(bv_rng *r);
 double bv_rng_uniform(bv_rng *r);   /* [0, 1) with 53 bits */
 double bv_rng_normal(bv_rng *r);    /* N(0, 1) */
+/* Counter-based draws (Philox4x32-10, Salmon et al., SC'11): four independent 32-bit values for
+ * counter ctr under key, a pure function, so a kernel can fill element i from (key, i / 4) on any
+ * thread in any order. Kernels take one bv_rng_u64 as the key per call: the sequential stream
+ * advances by one draw, and a seed still gives the same run. */
+void bv_rng_philox(uint64_t key, uint64_t ctr, uint32_t out[4]);
 /* Replay these draws in order (array must outlive use); n = 0 returns to live mode. */
 void bv_rng_set_replay(bv_rng *r, const bv_rng_draw *draws, int n);
 

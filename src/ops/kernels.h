@@ -238,6 +238,17 @@ typedef struct bv_linalg_kernels {
     /* y [n, D] = rows ids[i] of w [V, D] (ids checked by the constructor); gw[ids[i]] += gy[i] */
     void (*embedding)(float *y, const float *w, const int64_t *ids, int64_t n, int64_t D);
     void (*embedding_grad)(float *gw, const float *gy, const int64_t *ids, int64_t n, int64_t D);
+    /* The same products under BV_AUTOCAST_BF16 (core/ctx.h): inputs read as bf16, fp32 accumulation
+     * and output, gradients accumulated (+=) in fp32. 0, or -1 with a message in err
+     * (BV_KERNEL_ERR_LEN). NULL: the device has no bf16 matmul. */
+    int (*matmul_bf16)(bv_backend *be, bv_arena *scratch, float *out, const float *a, const float *b, int64_t batch,
+                       int64_t M, int64_t K, int64_t N, int shared, char *err);
+    int (*matmul_grad_bf16)(bv_backend *be, bv_arena *scratch, float *ga, float *gb, const float *g, const float *a,
+                            const float *b, int64_t batch, int64_t M, int64_t K, int64_t N, int shared, char *err);
+    int (*linear_bf16)(bv_backend *be, bv_arena *scratch, float *y, const float *x, const float *w, const float *b,
+                       int64_t rows, int64_t Din, int64_t Dout, char *err);
+    int (*linear_grad_bf16)(bv_backend *be, bv_arena *scratch, float *gx, float *gw, float *gb, const float *g,
+                            const float *x, const float *w, int64_t rows, int64_t Din, int64_t Dout, char *err);
 } bv_linalg_kernels;
 
 /* ---------------- lstm (constructor: lstm.c) ---------------- */
@@ -254,6 +265,16 @@ typedef struct bv_lstm_kernels {
                      const float *const *cells, const float *x, const float *y, const float *const *w,
                      const float *gy, const float *ghn, const float *gcn, int64_t B, int64_t T, int64_t In, int64_t H,
                      int D);
+    /* The same under BV_AUTOCAST_BF16: the gate products (input projection, recurrence, and in backward
+     * dx, dW_ih, dW_hh, dh) read bf16 inputs and accumulate in fp32; gates, cells and every
+     * elementwise step stay fp32. 0, or -1 with a message in err. NULL: no bf16 LSTM. */
+    int (*forward_bf16)(bv_backend *be, bv_arena *scratch, float *y, float *hn, float *cn, float *const *acts,
+                        float *const *cells, const float *x, const float *const *w, int64_t B, int64_t T, int64_t In,
+                        int64_t H, int D, char *err);
+    int (*backward_bf16)(bv_backend *be, bv_arena *scratch, float *gx, float *const *gw, const float *const *acts,
+                         const float *const *cells, const float *x, const float *y, const float *const *w,
+                         const float *gy, const float *ghn, const float *gcn, int64_t B, int64_t T, int64_t In,
+                         int64_t H, int D, char *err);
 } bv_lstm_kernels;
 
 /* ---------------- spline (constructor: spline.c) ---------------- */

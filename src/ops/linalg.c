@@ -1,6 +1,7 @@
 /* linalg.c - matmul, nn.Linear and nn.Embedding: constructors (checks, output, tape) and backward
- * rules. Kernels: the device's linalg slots (cpu/linalg.c: OpenBLAS). Backward rules ACCUMULATE
- * (+=) into input grads. */
+ * rules. Kernels: the device's linalg slots (cpu/linalg.c: oneDNN's sgemm, and its bf16 matmul under
+ * BV_AUTOCAST_BF16). Backward rules ACCUMULATE (+=) into input grads. matmul and linear record the
+ * autocast mode of their forward; their backward runs in the same precision (autocast's rule). */
 #include <limits.h>
 #include <string.h>
 
@@ -14,12 +15,24 @@ static void check_blas_int(bv_ctx *ctx, const char *op, int64_t v) {
 /* ------------------------------------------------------------------------------------------ */
 /* matmul                                                                                       */
 
-/* iattr: 0 batch, 1 M, 2 K, 3 N, 4 shared (b is 2-d) */
+static void kernel_failed(bv_ctx *ctx, const char *op, int rc, const char *err) {
+    if (rc) bv_ctx_error(ctx, op, "%s", err);
+}
+
+/* iattr: 0 batch, 1 M, 2 K, 3 N, 4 shared (b is 2-d), 5 autocast of the forward */
 static void matmul_backward(bv_ctx *ctx, bv_node *n) {
     bv_tensor *a = n->in[0], *b = n->in[1], *out = n->out[0];
     float *ga = a->requires_grad ? bv_grad(ctx, a) : NULL;
     float *gb = b->requires_grad ? bv_grad(ctx, b) : NULL;
-    BV_KERNEL(ctx, bv_ctx_kernels(ctx), linalg, matmul_grad, "matmul")
+    const bv_kernels *kt = bv_ctx_kernels(ctx);
+    if (n->iattr[5] == BV_AUTOCAST_BF16) {
+        char err[BV_KERNEL_ERR_LEN] = "";
+        int rc = BV_KERNEL(ctx, kt, linalg, matmul_grad_bf16, "matmul")(ctx->be, bv_ctx_data_arena(ctx), ga, gb,
+                 out->grad, a->data, b->data, n->iattr[0], n->iattr[1], n->iattr[2], n->iattr[3], (int)n->iattr[4], err);
+        kernel_failed(ctx, "matmul", rc, err);
+        return;
+    }
+    BV_KERNEL(ctx, kt, linalg, matmul_grad, "matmul")
     (ga, gb, out->grad, a->data, b->data, n->iattr[0], n->iattr[1], n->iattr[2], n->iattr[3], (int)n->iattr[4]);
 }
 
@@ -48,7 +61,13 @@ bv_tensor *bv_matmul(bv_ctx *ctx, bv_tensor *a, bv_tensor *b) {
     memcpy(shape, a->shape, sizeof shape);
     shape[a->ndim - 1] = N;
     bv_tensor *out = bv_new(ctx, BV_F32, a->ndim, shape); /* [..., M, N] */
-    BV_KERNEL(ctx, kt, linalg, matmul, "matmul")(out->data, a->data, b->data, batch, M, K, N, shared);
+    if (ctx->autocast == BV_AUTOCAST_BF16) {
+        char err[BV_KERNEL_ERR_LEN] = "";
+        kernel_failed(ctx, "matmul", BV_KERNEL(ctx, kt, linalg, matmul_bf16, "matmul")(ctx->be, bv_ctx_data_arena(ctx),
+                      out->data, a->data, b->data, batch, M, K, N, shared, err), err);
+    } else {
+        BV_KERNEL(ctx, kt, linalg, matmul, "matmul")(out->data, a->data, b->data, batch, M, K, N, shared);
+    }
     if (bv_needs_grad(ctx, 2, ins)) {
         bv_node *node = bv_record(ctx, BV_OP_MATMUL, matmul_backward, 2, ins, 1, &out);
         node->iattr[0] = batch;
@@ -56,6 +75,7 @@ bv_tensor *bv_matmul(bv_ctx *ctx, bv_tensor *a, bv_tensor *b) {
         node->iattr[2] = K;
         node->iattr[3] = N;
         node->iattr[4] = shared;
+        node->iattr[5] = ctx->autocast;
     }
     return out;
 }
@@ -63,13 +83,21 @@ bv_tensor *bv_matmul(bv_ctx *ctx, bv_tensor *a, bv_tensor *b) {
 /* ------------------------------------------------------------------------------------------ */
 /* linear                                                                                       */
 
-/* iattr: 0 rows, 1 in, 2 out */
+/* iattr: 0 rows, 1 in, 2 out, 3 autocast of the forward */
 static void linear_backward(bv_ctx *ctx, bv_node *n) {
     bv_tensor *x = n->in[0], *w = n->in[1], *b = n->n_in > 2 ? n->in[2] : NULL, *y = n->out[0];
     float *gx = x->requires_grad ? bv_grad(ctx, x) : NULL;
     float *gw = w->requires_grad ? bv_grad(ctx, w) : NULL;
     float *gb = b && b->requires_grad ? bv_grad(ctx, b) : NULL;
-    BV_KERNEL(ctx, bv_ctx_kernels(ctx), linalg, linear_grad, "linear")
+    const bv_kernels *kt = bv_ctx_kernels(ctx);
+    if (n->iattr[3] == BV_AUTOCAST_BF16) {
+        char err[BV_KERNEL_ERR_LEN] = "";
+        int rc = BV_KERNEL(ctx, kt, linalg, linear_grad_bf16, "linear")(ctx->be, bv_ctx_data_arena(ctx), gx, gw, gb,
+                 y->grad, x->data, w->data, n->iattr[0], n->iattr[1], n->iattr[2], err);
+        kernel_failed(ctx, "linear", rc, err);
+        return;
+    }
+    BV_KERNEL(ctx, kt, linalg, linear_grad, "linear")
     (gx, gw, gb, y->grad, x->data, w->data, n->iattr[0], n->iattr[1], n->iattr[2]);
 }
 
@@ -95,12 +123,19 @@ bv_tensor *bv_linear(bv_ctx *ctx, bv_tensor *x, bv_tensor *w, bv_tensor *b) {
     memcpy(shape, x->shape, sizeof shape);
     shape[x->ndim - 1] = Dout;
     bv_tensor *y = bv_new(ctx, BV_F32, x->ndim, shape); /* [..., out] */
-    BV_KERNEL(ctx, kt, linalg, linear, "linear")(y->data, x->data, w->data, b ? b->data : NULL, rows, Din, Dout);
+    if (ctx->autocast == BV_AUTOCAST_BF16) {
+        char err[BV_KERNEL_ERR_LEN] = "";
+        kernel_failed(ctx, "linear", BV_KERNEL(ctx, kt, linalg, linear_bf16, "linear")(ctx->be, bv_ctx_data_arena(ctx),
+                      y->data, x->data, w->data, b ? b->data : NULL, rows, Din, Dout, err), err);
+    } else {
+        BV_KERNEL(ctx, kt, linalg, linear, "linear")(y->data, x->data, w->data, b ? b->data : NULL, rows, Din, Dout);
+    }
     if (bv_needs_grad(ctx, n_in, ins)) {
         bv_node *node = bv_record(ctx, BV_OP_LINEAR, linear_backward, n_in, ins, 1, &y);
         node->iattr[0] = rows;
         node->iattr[1] = Din;
         node->iattr[2] = Dout;
+        node->iattr[3] = ctx->autocast;
     }
     return y;
 }

@@ -4,7 +4,8 @@
  *
  * Constructor (checks, outputs, the saved gates and cells) and backward rule; the arithmetic
  * (gates, recurrence, BPTT) is the device's lstm slots (cpu/lstm.c).
- * Backward ACCUMULATES (+=) into the grads of the inputs that require grad.
+ * Backward ACCUMULATES (+=) into the grads of the inputs that require grad. Under BV_AUTOCAST_BF16
+ * the gate products run in bf16 (the *_bf16 slots); the mode is recorded and backward uses the same.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@ typedef struct {
     float *cells[2];  /* per direction [B, T, H]: c_t */
     int64_t B, T, In, H;
     int D;
+    bv_autocast autocast; /* of the forward */
 } lstm_saved;
 
 static void lstm_backward(bv_ctx *ctx, bv_node *n) {
@@ -29,7 +31,16 @@ static void lstm_backward(bv_ctx *ctx, bv_node *n) {
         w[i - 1] = n->in[i]->data;
         if (n->in[i]->requires_grad) gw[i - 1] = bv_grad(ctx, n->in[i]);
     }
-    BV_KERNEL(ctx, bv_ctx_kernels(ctx), lstm, backward, "lstm")
+    const bv_kernels *kt = bv_ctx_kernels(ctx);
+    if (sv->autocast == BV_AUTOCAST_BF16) {
+        char err[BV_KERNEL_ERR_LEN] = "";
+        if (BV_KERNEL(ctx, kt, lstm, backward_bf16, "lstm")(ctx->be, bv_ctx_data_arena(ctx), gx, gw,
+                      (const float *const *)sv->acts, (const float *const *)sv->cells, x->data, y->data, w, y->grad,
+                      hn->grad, cn->grad, sv->B, sv->T, sv->In, sv->H, sv->D, err))
+            bv_ctx_error(ctx, "lstm", "%s", err);
+        return;
+    }
+    BV_KERNEL(ctx, kt, lstm, backward, "lstm")
     (bv_ctx_data_arena(ctx), gx, gw, (const float *const *)sv->acts, (const float *const *)sv->cells, x->data, y->data, w,
      y->grad, hn->grad, cn->grad, sv->B, sv->T, sv->In, sv->H, sv->D);
 }
@@ -80,14 +91,22 @@ void bv_lstm(bv_ctx *ctx, bv_tensor *x, bv_tensor *const *w, int bidirectional, 
     const int record = bv_needs_grad(ctx, 1 + 4 * D, ins);
     bv_ctx_mark mk = bv_ctx_get_mark(ctx);
     lstm_saved *sv = bv_arena_calloc(&ctx->arena, sizeof *sv);
-    *sv = (lstm_saved){.B = B, .T = T, .In = In, .H = H, .D = D};
+    *sv = (lstm_saved){.B = B, .T = T, .In = In, .H = H, .D = D, .autocast = ctx->autocast};
     const float *wd[8] = {0};
     for (int d = 0; d < D; d++) {
         sv->acts[d] = bv_ctx_scratch(ctx, sizeof(float) * (size_t)(B * T * 4 * H));
         sv->cells[d] = bv_ctx_scratch(ctx, sizeof(float) * (size_t)(B * T * H));
         for (int i = 0; i < 4; i++) wd[4 * d + i] = w[4 * d + i]->data;
     }
-    BV_KERNEL(ctx, kt, lstm, forward, "lstm")(yy->data, hn->data, cn->data, sv->acts, sv->cells, x->data, wd, B, T, In, H, D);
+    if (ctx->autocast == BV_AUTOCAST_BF16) {
+        char err[BV_KERNEL_ERR_LEN] = "";
+        if (BV_KERNEL(ctx, kt, lstm, forward_bf16, "lstm")(ctx->be, bv_ctx_data_arena(ctx), yy->data, hn->data,
+                      cn->data, sv->acts, sv->cells, x->data, wd, B, T, In, H, D, err))
+            bv_ctx_error(ctx, "lstm", "%s", err);
+    } else {
+        BV_KERNEL(ctx, kt, lstm, forward, "lstm")(yy->data, hn->data, cn->data, sv->acts, sv->cells, x->data, wd, B, T,
+                                                  In, H, D);
+    }
     if (record) {
         bv_tensor *outs[3] = {yy, hn, cn};
         bv_node *nd = bv_record(ctx, BV_OP_LSTM, lstm_backward, 1 + 4 * D, ins, 3, outs);

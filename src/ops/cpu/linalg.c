@@ -2,14 +2,17 @@
  * (constructors and backward rules: ../linalg.c). Gradient kernels ACCUMULATE (+=): beta = 1 in
  * every backward GEMM.
  *
- * All products go through OpenBLAS's cblas_sgemm (row-major). A batched matmul whose matrices are
- * small runs its batch in an OpenMP loop (OpenBLAS then runs single-threaded inside); large ones
- * let OpenBLAS thread each product. A matmul with a shared 2-d right operand is one GEMM over the
- * flattened batch. */
-#include <cblas.h>
+ * All fp32 products go through oneDNN's sgemm (row-major; gemm.h says why not OpenBLAS's). A batched
+ * matmul whose matrices are small runs its batch in an OpenMP loop (the sgemm then runs on the calling
+ * thread); large ones let the sgemm thread each product. A matmul with a shared 2-d right operand is one GEMM over the
+ * flattened batch.
+ *
+ * Under BV_AUTOCAST_BF16 the products go through gemm.c (oneDNN's bf16 matmul: bf16 inputs,
+ * fp32 accumulation); a batched matmul is one oneDNN primitive over the batch. */
 #include <string.h>
 
 #include "../kernels.h"
+#include "gemm.h"
 
 /* Below this many multiply-adds per matrix product the batch, not the product, is threaded, and
  * only when the whole batch is worth a parallel region. */
@@ -26,8 +29,7 @@ static void gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A
         if (beta == 0.0f) memset(C, 0, sizeof(float) * (size_t)(M * N));
         return;
     }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
-                (int)K, 1.0f, A, ta ? (int)M : (int)K, B, tb ? (int)K : (int)N, beta, C, (int)N);
+    bv_cpu_sgemm(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, beta, C, N);
 }
 
 static void matmul(float *out, const float *a, const float *b, int64_t batch, int64_t M, int64_t K, int64_t N,
@@ -36,8 +38,8 @@ static void matmul(float *out, const float *a, const float *b, int64_t batch, in
         gemm(0, 0, batch * M, N, K, a, b, 0.0f, out);
         return;
     }
-    /* A plain `if`, not OpenMP's if clause: a one-thread parallel region still makes OpenBLAS spawn
-     * fresh threads inside it on every call. */
+    /* A plain `if`, not OpenMP's if clause: inside even a one-thread parallel region the sgemm would
+     * run single-threaded (with OpenBLAS it spawned fresh threads on every call). */
     if (THREAD_BATCH(batch, M, N, K)) {
 #pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < batch; i++) gemm(0, 0, M, N, K, a + i * M * K, b + i * K * N, 0.0f, out + i * M * N);
@@ -90,6 +92,47 @@ static void linear_grad(float *gx, float *gw, float *gb, const float *g, const f
     }
 }
 
+/* ---- BV_AUTOCAST_BF16 ---- */
+
+/* C (+)= op(A) op(B) over batch dense items in bf16 (gemm.h). */
+static int gemm16(bv_backend *be, bv_arena *scratch, int64_t batch, int ta, int tb, int64_t M, int64_t N, int64_t K,
+                  const float *A, const float *B, const float *bias, int acc, float *C, char *err) {
+    bv_gemm_bf16 g = {.batch = batch, .M = M, .N = N, .K = K, .ta = ta, .tb = tb, .A = A, .B = B, .bias = bias,
+                      .accumulate = acc, .C = C};
+    return bv_cpu_gemm_bf16(be, scratch, &g, err);
+}
+
+static int matmul_bf16(bv_backend *be, bv_arena *scratch, float *out, const float *a, const float *b, int64_t batch,
+                       int64_t M, int64_t K, int64_t N, int shared, char *err) {
+    if (shared) return gemm16(be, scratch, 1, 0, 0, batch * M, N, K, a, b, NULL, 0, out, err);
+    return gemm16(be, scratch, batch, 0, 0, M, N, K, a, b, NULL, 0, out, err);
+}
+
+static int matmul_grad_bf16(bv_backend *be, bv_arena *scratch, float *ga, float *gb, const float *g, const float *a,
+                            const float *b, int64_t batch, int64_t M, int64_t K, int64_t N, int shared, char *err) {
+    if (shared) { /* b shared: the batch folds into M */
+        if (ga && gemm16(be, scratch, 1, 0, 1, batch * M, K, N, g, b, NULL, 1, ga, err)) return -1;
+        if (gb && gemm16(be, scratch, 1, 1, 0, K, N, batch * M, a, g, NULL, 1, gb, err)) return -1;
+        return 0;
+    }
+    if (ga && gemm16(be, scratch, batch, 0, 1, M, K, N, g, b, NULL, 1, ga, err)) return -1; /* g b^T */
+    if (gb && gemm16(be, scratch, batch, 1, 0, K, N, M, a, g, NULL, 1, gb, err)) return -1; /* a^T g */
+    return 0;
+}
+
+static int linear_bf16(bv_backend *be, bv_arena *scratch, float *y, const float *x, const float *w, const float *b,
+                       int64_t rows, int64_t Din, int64_t Dout, char *err) {
+    return gemm16(be, scratch, 1, 0, 1, rows, Dout, Din, x, w, b, 0, y, err); /* x W^T + b */
+}
+
+static int linear_grad_bf16(bv_backend *be, bv_arena *scratch, float *gx, float *gw, float *gb, const float *g,
+                            const float *x, const float *w, int64_t rows, int64_t Din, int64_t Dout, char *err) {
+    if (gx && gemm16(be, scratch, 1, 0, 0, rows, Din, Dout, g, w, NULL, 1, gx, err)) return -1; /* g W */
+    if (gw && gemm16(be, scratch, 1, 1, 0, Dout, Din, rows, g, x, NULL, 1, gw, err)) return -1; /* g^T x */
+    if (gb) linear_grad(NULL, NULL, gb, g, x, w, rows, Din, Dout); /* a column sum: fp32 as autocast's */
+    return 0;
+}
+
 static void embedding(float *y, const float *w, const int64_t *ids, int64_t n, int64_t D) {
     for (int64_t i = 0; i < n; i++) memcpy(y + i * D, w + ids[i] * D, sizeof(float) * (size_t)D);
 }
@@ -110,4 +153,8 @@ const bv_linalg_kernels bv_cpu_linalg = {
     .linear_grad = linear_grad,
     .embedding = embedding,
     .embedding_grad = embedding_grad,
+    .matmul_bf16 = matmul_bf16,
+    .matmul_grad_bf16 = matmul_grad_bf16,
+    .linear_bf16 = linear_bf16,
+    .linear_grad_bf16 = linear_grad_bf16,
 };

@@ -8,12 +8,68 @@
  * BPTT: per step an elementwise pass gives the pre-activation gate grads dG_t and one sgemm carries
  * dh back through W_hh; the weight, bias and input grads are then three sgemms over all steps.
  * Gradients ACCUMULATE (+=).
+ *
+ * Under BV_AUTOCAST_BF16 (the *_bf16 slots) every one of those products reads bf16 inputs and
+ * accumulates in fp32: the all-step ones through oneDNN's bf16 matmul (gemm.c), the two-row
+ * per-step ones as an fp32 sgemm of bf16-rounded operands (step_mm: the same arithmetic, less
+ * overhead; W_hh is rounded once per direction). Gates, cells and hidden states stay fp32.
  */
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 #include "../kernels.h"
+#include "bf16.h"
+#include "gemm.h"
+
+/* Where the products go: NULL, fp32 sgemm (gemm.h); else oneDNN bf16 with this state. */
+typedef struct {
+    bv_backend *be;
+    bv_arena *scratch;
+    char *err;
+    int rc; /* -1 once a product failed: the rest is skipped */
+} mm16;
+
+/* C [M, N] (beta: 0 or 1)= op(A) op(B), row-major with row strides lda, ldb, ldc: the products over
+ * all steps at once (fp32 sgemm, or oneDNN's bf16 matmul). */
+static void mm(mm16 *h, int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+               int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (!h) {
+        bv_cpu_sgemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    if (h->rc) return;
+    bv_gemm_bf16 g = {.batch = 1, .M = M, .N = N, .K = K, .ta = ta, .tb = tb, .A = A, .lda = lda, .B = B,
+                      .ldb = ldb, .accumulate = beta != 0.0f, .C = C, .ldc = ldc};
+    h->rc = bv_cpu_gemm_bf16(h->be, h->scratch, &g, h->err);
+}
+
+/* The per-step recurrence product C [B, N] (beta)= A [B, K] (row stride lda) @ op(W), W = W_hh as
+ * given by whh_for_steps. In bf16 the B rows of A are rounded to bf16 first and the product is an fp32
+ * sgemm: products of bf16 values are exact in fp32 and the sum is fp32, which is what a bf16 matmul
+ * with fp32 accumulation computes, without a oneDNN primitive call and two conversions for each of
+ * the T two-row steps (3x faster here). */
+static void step_mm(mm16 *h, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *W,
+                    int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (h) {
+        bv_arena_mark mk = bv_arena_get_mark(h->scratch);
+        float *a = bv_arena_alloc(h->scratch, sizeof(float) * (size_t)(M * K));
+        for (int64_t r = 0; r < M; r++)
+            for (int64_t k = 0; k < K; k++) a[r * K + k] = bv_bf16_to_f32_bits(bv_f32_to_bf16(A[r * lda + k]));
+        bv_cpu_sgemm(0, tb, M, N, K, a, K, W, ldb, beta, C, ldc);
+        bv_arena_reset_to(h->scratch, mk);
+        return;
+    }
+    bv_cpu_sgemm(0, tb, M, N, K, A, lda, W, ldb, beta, C, ldc);
+}
+
+/* W_hh [4H, H] for step_mm: itself (fp32), or a copy rounded to bf16 values from scratch (bf16). */
+static const float *whh_for_steps(mm16 *h, const float *whh, int64_t H) {
+    if (!h) return whh;
+    float *t = bv_arena_alloc(h->scratch, sizeof(float) * (size_t)(4 * H * H));
+    memcpy(t, whh, sizeof(float) * (size_t)(4 * H * H));
+    bv_cpu_round_bf16(t, 4 * H * H);
+    return t;
+}
 
 static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
 
@@ -21,20 +77,19 @@ static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
 static inline int64_t step_time(int64_t s, int64_t T, int reverse) { return reverse ? T - 1 - s : s; }
 
 /* One direction. y [B, T, D*H] gets h_t in columns d*H..; hn, cn [B, H]. */
-static void lstm_dir_forward(float *y, float *hn, float *cn, float *acts, float *cells, const float *x,
+static void lstm_dir_forward(mm16 *h16, float *y, float *hn, float *cn, float *acts, float *cells, const float *x,
                              const float *wih, const float *whh, const float *bih, const float *bhh, int64_t B,
                              int64_t T, int64_t In, int64_t H, int D, int d) {
     const int64_t G = 4 * H, ys = T * D * H;
     for (int64_t r = 0; r < B * T; r++)
         for (int64_t k = 0; k < G; k++) acts[r * G + k] = bih[k] + bhh[k];
     /* acts [B*T, 4H] += x [B*T, In] @ W_ih^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(B * T), (int)G, (int)In, 1.0f, x, (int)In, wih, (int)In,
-                1.0f, acts, (int)G);
+    mm(h16, 0, 1, B * T, G, In, x, In, wih, In, 1.0f, acts, G);
+    const float *whs = whh_for_steps(h16, whh, H);
     for (int64_t s = 0; s < T; s++) {
         int64_t t = step_time(s, T, d), tp = step_time(s - 1, T, d);
         if (s > 0) /* acts[:, t] += h_{prev} [B, H] @ W_hh^T (rows strided through y and acts) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)G, (int)H, 1.0f, y + tp * D * H + d * H,
-                        (int)ys, whh, (int)H, 1.0f, acts + t * G, (int)(T * G));
+            step_mm(h16, 1, B, G, H, y + tp * D * H + d * H, ys, whs, H, 1.0f, acts + t * G, T * G);
 #pragma omp parallel for if (B * H > 8192)
         for (int64_t b = 0; b < B; b++) {
             float *a = acts + (b * T + t) * G;
@@ -58,10 +113,11 @@ static void lstm_dir_forward(float *y, float *hn, float *cn, float *acts, float 
 
 /* BPTT for one direction: fills dG [B, T, 4H] (grads of the pre-activation gates) from the output
  * grads gy [B, T, D*H], ghn, gcn [B, H]. dh, dc are [B, H] scratch. */
-static void lstm_dir_backward_gates(float *dG, float *dh, float *dc, const float *acts, const float *cells,
-                                    const float *whh, const float *gy, const float *ghn, const float *gcn,
-                                    int64_t B, int64_t T, int64_t H, int D, int d) {
+static void lstm_dir_backward_gates(mm16 *h16, float *dG, float *dh, float *dc, const float *acts,
+                                    const float *cells, const float *whh, const float *gy, const float *ghn,
+                                    const float *gcn, int64_t B, int64_t T, int64_t H, int D, int d) {
     const int64_t G = 4 * H, ys = T * D * H;
+    const float *whs = whh_for_steps(h16, whh, H);
     memcpy(dh, ghn, sizeof(float) * (size_t)(B * H));
     memcpy(dc, gcn, sizeof(float) * (size_t)(B * H));
     for (int64_t s = T - 1; s >= 0; s--) {
@@ -84,22 +140,26 @@ static void lstm_dir_backward_gates(float *dG, float *dh, float *dc, const float
             }
         }
         if (s > 0) /* dh [B, H] = dG[:, t] [B, 4H] @ W_hh [4H, H] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)G, 1.0f, dG + t * G,
-                        (int)(T * G), whh, (int)H, 0.0f, dh, (int)H);
+            step_mm(h16, 0, B, H, G, dG + t * G, T * G, whs, H, 0.0f, dh, H);
     }
+}
+
+static void forward_mm(mm16 *h16, float *y, float *hn, float *cn, float *const *acts, float *const *cells,
+                       const float *x, const float *const *w, int64_t B, int64_t T, int64_t In, int64_t H, int D) {
+    for (int d = 0; d < D; d++)
+        lstm_dir_forward(h16, y, hn + d * B * H, cn + d * B * H, acts[d], cells[d], x, w[4 * d], w[4 * d + 1], w[4 * d + 2],
+                         w[4 * d + 3], B, T, In, H, D, d);
 }
 
 static void forward(float *y, float *hn, float *cn, float *const *acts, float *const *cells, const float *x,
                     const float *const *w, int64_t B, int64_t T, int64_t In, int64_t H, int D) {
-    for (int d = 0; d < D; d++)
-        lstm_dir_forward(y, hn + d * B * H, cn + d * B * H, acts[d], cells[d], x, w[4 * d], w[4 * d + 1], w[4 * d + 2],
-                         w[4 * d + 3], B, T, In, H, D, d);
+    forward_mm(NULL, y, hn, cn, acts, cells, x, w, B, T, In, H, D);
 }
 
-static void backward(bv_arena *scratch, float *gx, float *const *gw, const float *const *acts,
-                     const float *const *cells, const float *x, const float *y, const float *const *w,
-                     const float *gy, const float *ghn, const float *gcn, int64_t B, int64_t T, int64_t In, int64_t H,
-                     int D) {
+static void backward_mm(mm16 *h16, bv_arena *scratch, float *gx, float *const *gw, const float *const *acts,
+                        const float *const *cells, const float *x, const float *y, const float *const *w,
+                        const float *gy, const float *ghn, const float *gcn, int64_t B, int64_t T, int64_t In,
+                        int64_t H, int D) {
     const int64_t G = 4 * H, BT = B * T;
     bv_arena_mark mk = bv_arena_get_mark(scratch);
     float *dG = bv_arena_alloc(scratch, sizeof(float) * (size_t)(BT * G));   // [B, T, 4H]
@@ -109,14 +169,14 @@ static void backward(bv_arena *scratch, float *gx, float *const *gw, const float
     for (int d = 0; d < D; d++) {
         const float *wih = w[4 * d], *whh = w[4 * d + 1];
         float *gwih = gw[4 * d], *gwhh = gw[4 * d + 1];
-        lstm_dir_backward_gates(dG, dh, dc, acts[d], cells[d], whh, gy, ghn + d * B * H, gcn + d * B * H, B, T, H, D,
-                                d);
+        bv_arena_mark mk16 = bv_arena_get_mark(scratch);
+        lstm_dir_backward_gates(h16, dG, dh, dc, acts[d], cells[d], whh, gy, ghn + d * B * H, gcn + d * B * H, B, T,
+                                H, D, d);
+        bv_arena_reset_to(scratch, mk16); /* the rounded W_hh */
         if (gx) /* dx [BT, In] += dG [BT, 4H] @ W_ih [4H, In] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)BT, (int)In, (int)G, 1.0f, dG, (int)G, wih,
-                        (int)In, 1.0f, gx, (int)In);
+            mm(h16, 0, 0, BT, In, G, dG, G, wih, In, 1.0f, gx, In);
         if (gwih) /* dW_ih [4H, In] += dG^T @ x */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G, (int)In, (int)BT, 1.0f, dG, (int)G, x,
-                        (int)In, 1.0f, gwih, (int)In);
+            mm(h16, 1, 0, G, In, BT, dG, G, x, In, 1.0f, gwih, In);
         if (gwhh) { /* dW_hh [4H, H] += dG^T @ h_prev, h_prev = 0 at the first step */
             for (int64_t b = 0; b < B; b++)
                 for (int64_t s = 0; s < T; s++) {
@@ -124,8 +184,7 @@ static void backward(bv_arena *scratch, float *gx, float *const *gw, const float
                     if (s == 0) memset(dst, 0, sizeof(float) * (size_t)H);
                     else memcpy(dst, y + (b * T + step_time(s - 1, T, d)) * D * H + d * H, sizeof(float) * (size_t)H);
                 }
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G, (int)H, (int)BT, 1.0f, dG, (int)G, hprev,
-                        (int)H, 1.0f, gwhh, (int)H);
+            mm(h16, 1, 0, G, H, BT, dG, G, hprev, H, 1.0f, gwhh, H);
         }
         for (int k = 0; k < 2; k++) {
             float *gbias = gw[4 * d + 2 + k];
@@ -137,4 +196,31 @@ static void backward(bv_arena *scratch, float *gx, float *const *gw, const float
     bv_arena_reset_to(scratch, mk);
 }
 
-const bv_lstm_kernels bv_cpu_lstm = {.forward = forward, .backward = backward};
+static void backward(bv_arena *scratch, float *gx, float *const *gw, const float *const *acts,
+                     const float *const *cells, const float *x, const float *y, const float *const *w,
+                     const float *gy, const float *ghn, const float *gcn, int64_t B, int64_t T, int64_t In, int64_t H,
+                     int D) {
+    backward_mm(NULL, scratch, gx, gw, acts, cells, x, y, w, gy, ghn, gcn, B, T, In, H, D);
+}
+
+static int forward_bf16(bv_backend *be, bv_arena *scratch, float *y, float *hn, float *cn, float *const *acts,
+                        float *const *cells, const float *x, const float *const *w, int64_t B, int64_t T, int64_t In,
+                        int64_t H, int D, char *err) {
+    mm16 h = {.be = be, .scratch = scratch, .err = err};
+    bv_arena_mark mk = bv_arena_get_mark(scratch);
+    forward_mm(&h, y, hn, cn, acts, cells, x, w, B, T, In, H, D);
+    bv_arena_reset_to(scratch, mk);
+    return h.rc;
+}
+
+static int backward_bf16(bv_backend *be, bv_arena *scratch, float *gx, float *const *gw, const float *const *acts,
+                         const float *const *cells, const float *x, const float *y, const float *const *w,
+                         const float *gy, const float *ghn, const float *gcn, int64_t B, int64_t T, int64_t In,
+                         int64_t H, int D, char *err) {
+    mm16 h = {.be = be, .scratch = scratch, .err = err};
+    backward_mm(&h, scratch, gx, gw, acts, cells, x, y, w, gy, ghn, gcn, B, T, In, H, D);
+    return h.rc;
+}
+
+const bv_lstm_kernels bv_cpu_lstm = {
+    .forward = forward, .backward = backward, .forward_bf16 = forward_bf16, .backward_bf16 = backward_bf16};

@@ -1,6 +1,10 @@
 /* cpu/random.c - CPU kernels of the random family: fill device memory from the host-side rng, one
  * draw per element in order, so a seed (or a replayed recording) gives the same values on every
- * device (constructors: ../random.c, parameter initialisers: ../init.c). */
+ * device (constructors: ../random.c, parameter initialisers: ../init.c). Dropout masks, by far the
+ * most draws of a training step (every attention map of the flow), come instead from the
+ * counter-based Philox under one key drawn from the rng: the same seed gives the same masks, in
+ * parallel and whatever the thread count. (Dropout is never replayed: the golden cases run without
+ * it, and upstream's masks could not be matched anyway.) */
 #include "../kernels.h"
 
 static void normal(float *t, int64_t n, bv_rng *rng, double sd) {
@@ -15,8 +19,18 @@ static void uniform_sym(float *t, int64_t n, bv_rng *rng, double bound) {
     for (int64_t i = 0; i < n; i++) t[i] = (float)((2.0 * bv_rng_uniform(rng) - 1.0) * bound);
 }
 
+/* keep[i] = u_i >= p ? 1 / (1 - p) : 0, u_i = the 32-bit Philox word i of this call's key / 2^32 */
 static void dropout_mask(float *keep, int64_t n, bv_rng *rng, float p) {
-    for (int64_t i = 0; i < n; i++) keep[i] = bv_rng_uniform(rng) >= p ? 1.0f / (1.0f - p) : 0.0f;
+    const uint64_t key = bv_rng_u64(rng);
+    const double thr = (double)p * 4294967296.0; /* u >= p  <=>  word >= p * 2^32 */
+    const float scale = 1.0f / (1.0f - p);
+    const int64_t blocks = (n + 3) / 4;
+#pragma omp parallel for schedule(static) if (n >= 65536)
+    for (int64_t b = 0; b < blocks; b++) {
+        uint32_t w[4];
+        bv_rng_philox(key, (uint64_t)b, w);
+        for (int j = 0; j < 4 && 4 * b + j < n; j++) keep[4 * b + j] = (double)w[j] >= thr ? scale : 0.0f;
+    }
 }
 
 const bv_random_kernels bv_cpu_random = {

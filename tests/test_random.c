@@ -1,0 +1,52 @@
+/* test_random.c - the counter-based Philox4x32-10 (core/rng.h) against the published known answer,
+ * and dropout masks drawn from it: values, kept fraction, the same mask for the same seed whatever
+ * the thread count, and one rng draw per call. */
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "../src/ops/ops.h"
+#include "test.h"
+
+BV_TEST(random_philox_known_answer) {
+    /* Random123's kat_vectors: philox4x32 10 rounds, counter 0, key 0 */
+    uint32_t w[4];
+    bv_rng_philox(0, 0, w);
+    BV_CHECK(w[0] == 0x6627e8d5u && w[1] == 0xe169c58du && w[2] == 0xbc57ac4cu && w[3] == 0x9b00dbd8u,
+             "philox(0, 0) = %08x %08x %08x %08x", w[0], w[1], w[2], w[3]);
+}
+
+static bv_tensor *mask_of(bv_ctx *ctx, uint64_t seed, int64_t n, float p, int threads) {
+    bv_rng_seed(&ctx->rng, seed);
+    bv_tensor *x = bv_full(ctx, BV_SHAPE(n), 1.0f);
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    bv_tensor *y = bv_dropout(ctx, x, p, 1);
+    omp_set_num_threads(saved);
+    return y;
+}
+
+BV_TEST(random_dropout_mask_philox) {
+    bv_ctx *ctx = ts->ctx;
+    const int64_t n = 200003; /* not a multiple of 4, above the parallel threshold */
+    const float p = 0.1f;
+    bv_tensor *a = mask_of(ctx, 7, n, p, 1), *b = mask_of(ctx, 7, n, p, 4), *c = mask_of(ctx, 8, n, p, 2);
+    BV_CHECK(!memcmp(a->data, b->data, sizeof(float) * (size_t)n), "%s", "mask depends on the thread count");
+    BV_CHECK(memcmp(a->data, c->data, sizeof(float) * (size_t)n) != 0, "%s", "another seed gave the same mask");
+    int64_t kept = 0, bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (a->data[i] == 0.0f) continue;
+        kept++;
+        bad += a->data[i] != 1.0f / (1.0f - p);
+    }
+    double frac = (double)kept / (double)n, sd = sqrt(p * (1 - p) / (double)n);
+    BV_CHECK(bad == 0, "%lld kept values are not 1/(1-p)", (long long)bad);
+    BV_CHECK(fabs(frac - (1 - p)) < 5 * sd, "kept fraction %.5f, expected %.5f +- %.5f", frac, 1 - p, 5 * sd);
+    /* one draw of the sequential stream per call */
+    bv_rng r;
+    bv_rng_seed(&r, 7);
+    bv_rng_u64(&r);
+    uint64_t next = bv_rng_u64(&r);
+    mask_of(ctx, 7, 10, p, 1);
+    BV_CHECK(bv_rng_u64(&ctx->rng) == next, "%s", "dropout took more than one draw from the rng");
+}
