@@ -7,7 +7,8 @@
  * still zero, bv_conv_grads.s* == 0; otherwise into scratch and added).
  *
  * oneDNN use: one CPU engine and stream per backend, made with the backend's BV_CACHE_CONV slot;
- * fp32. Tensors stay in PyTorch's plain layouts (ncw/nchw activations, oiw/goiw weights; the
+ * fp32, or bf16 where the op says so (bv_conv_opts.bf16, ctx->autocast at forward time: see bf16
+ * below). Tensors stay in PyTorch's plain layouts (ncw/nchw activations, oiw/goiw weights; the
  * transposed-conv weight [IC, OC/G, K] is described to oneDNN's deconvolution as a permuted
  * layout, so nothing is copied). Per shape and pass, use_blocked() decides whether oneDNN runs on
  * those plain buffers (its sgemm kernels) or on blocked copies made by reorders around the call
@@ -21,6 +22,15 @@
  * whether to keep activations channel-blocked across a chain of convs, and the BV_CONV_LAYOUT
  * environment variable (plain | blocked), read when the cache is made, or set_layout() (tests)
  * override the automatic choice.
+ *
+ * bf16 (opts.bf16): every pass reads its inputs (x, w, gy) as bf16 and writes fp32: forward src/wei
+ * bf16, bias and dst f32; backward data diff_dst/wei bf16, diff_src f32; backward weights src/
+ * diff_dst bf16, diff_weights/diff_bias f32 (all oneDNN-supported combinations). oneDNN picks every
+ * layout (format_tag_any: on AMX its brgemm kernels take nwc/nhwc, on AVX512_BF16 its direct
+ * kernels blocked ones), and the reorders around the primitive convert the caller's fp32 plain (or
+ * channel-blocked) buffers to bf16 in the same pass, per call: the weight-normed weights are fp32
+ * parameters recomputed every step. The depthwise backward loops below run in fp32 on copies of their
+ * inputs rounded to bf16, which is the same arithmetic (bf16 products are exact in fp32).
  */
 #include <dnnl.h>
 #include <math.h>
@@ -31,6 +41,7 @@
 
 #include "../../core/error.h"
 #include "../kernels.h"
+#include "bf16.h"
 #include "select.h"
 
 typedef enum { PASS_FWD = 0, PASS_BWD_DATA, PASS_BWD_WEIGHTS } conv_pass;
@@ -39,10 +50,10 @@ typedef struct {
     bv_conv_geom g;
     int32_t pass;
     int32_t blocked;                  /* oneDNN picks the layouts (reorders around the primitive) */
-    bv_conv_opts o;
+    bv_conv_opts o;                   /* o.bf16: the precision is part of the key */
 } prim_key;
 /* hashed and compared as raw bytes: there must be no padding */
-_Static_assert(sizeof(prim_key) == sizeof(bv_conv_geom) + 6 * sizeof(int32_t), "prim_key has padding");
+_Static_assert(sizeof(prim_key) == sizeof(bv_conv_geom) + 8 * sizeof(int32_t), "prim_key has padding");
 _Static_assert(sizeof(bv_conv_geom) == 21 * sizeof(int64_t), "bv_conv_geom has padding");
 
 #define PRIM_MAX_ARGS 4
@@ -158,15 +169,16 @@ static uint64_t key_hash(const prim_key *k) {
 }
 
 /* Activation [N, C, spatial...]: plain ncw / nchw, channel-blocked nCw16c (blk), or any. */
-static void md_act(dnnl_memory_desc_t *md, const bv_conv_geom *g, int64_t C, const int64_t *sp, int any, int blk) {
+static void md_act(dnnl_memory_desc_t *md, const bv_conv_geom *g, int64_t C, const int64_t *sp, int any, int blk,
+                   dnnl_data_type_t dt) {
     dnnl_dims_t d = {g->N, C, sp[0], sp[1]};
     dnnl_format_tag_t tag = any ? dnnl_format_tag_any : blk ? dnnl_aBc16b : g->nsp == 1 ? dnnl_abc : dnnl_abcd;
-    dnnl_memory_desc_init_by_tag(md, 2 + g->nsp, d, dnnl_f32, tag);
+    dnnl_memory_desc_init_by_tag(md, 2 + g->nsp, d, dt, tag);
 }
 
 /* Weights in PyTorch's layout. oneDNN's logical order is always [(G,) OC/G, IC/G, K...]; a conv
  * stores it in that order, a transposed conv stores [IC/G, OC/G] swapped (PyTorch [IC, OC/G, K]). */
-static void md_weights(dnnl_memory_desc_t *md, const bv_conv_geom *g, int any) {
+static void md_weights(dnnl_memory_desc_t *md, const bv_conv_geom *g, int any, dnnl_data_type_t dt) {
     dnnl_dims_t d;
     int nd = 0;
     if (g->G > 1) d[nd++] = g->G;
@@ -176,7 +188,7 @@ static void md_weights(dnnl_memory_desc_t *md, const bv_conv_geom *g, int any) {
     static const dnnl_format_tag_t plain[2][2] = {{dnnl_abc, dnnl_abcd}, {dnnl_abcd, dnnl_abcde}};
     static const dnnl_format_tag_t swapped[2][2] = {{dnnl_bac, dnnl_bacd}, {dnnl_acbd, dnnl_acbde}};
     dnnl_format_tag_t tag = (g->transposed ? swapped : plain)[g->G > 1][g->nsp - 1];
-    dnnl_memory_desc_init_by_tag(md, nd, d, dnnl_f32, any ? dnnl_format_tag_any : tag);
+    dnnl_memory_desc_init_by_tag(md, nd, d, dt, any ? dnnl_format_tag_any : tag);
 }
 
 static void md_bias(dnnl_memory_desc_t *md, const bv_conv_geom *g) {
@@ -186,19 +198,24 @@ static void md_bias(dnnl_memory_desc_t *md, const bv_conv_geom *g) {
 
 /* The caller's layout of one argument: PyTorch's, or channel-blocked activations. */
 static void md_user(dnnl_memory_desc_t *md, const bv_conv_geom *g, const bv_conv_opts *o, int arg) {
-    if (arg == DNNL_ARG_SRC || arg == DNNL_ARG_DIFF_SRC) md_act(md, g, g->IC, g->in, 0, o->act_blocked);
-    else if (arg == DNNL_ARG_DST || arg == DNNL_ARG_DIFF_DST) md_act(md, g, g->OC, g->out, 0, o->act_blocked);
+    if (arg == DNNL_ARG_SRC || arg == DNNL_ARG_DIFF_SRC) md_act(md, g, g->IC, g->in, 0, o->act_blocked, dnnl_f32);
+    else if (arg == DNNL_ARG_DST || arg == DNNL_ARG_DIFF_DST) md_act(md, g, g->OC, g->out, 0, o->act_blocked, dnnl_f32);
     else if (arg == DNNL_ARG_BIAS || arg == DNNL_ARG_DIFF_BIAS) md_bias(md, g);
-    else md_weights(md, g, 0);
+    else md_weights(md, g, 0, dnnl_f32);
 }
 
 /* The op descriptor of one pass. The conv's right padding is PyTorch's (oneDNN floors the output
- * size the same way); a transposed conv's output_padding is extra right padding removed. */
-static dnnl_status_t make_op_desc(void *desc, const bv_conv_geom *g, conv_pass pass, int with_bias, int any) {
+ * size the same way); a transposed conv's output_padding is extra right padding removed. With
+ * bf16, the pass's inputs are bf16 and its outputs f32 (the bias stays f32). */
+static dnnl_status_t make_op_desc(void *desc, const bv_conv_geom *g, conv_pass pass, int with_bias, int any,
+                                  int bf16) {
+    const dnnl_data_type_t in_src = bf16 && pass != PASS_BWD_DATA ? dnnl_bf16 : dnnl_f32;
+    const dnnl_data_type_t in_dst = bf16 && pass != PASS_FWD ? dnnl_bf16 : dnnl_f32;
+    const dnnl_data_type_t in_wei = bf16 && pass != PASS_BWD_WEIGHTS ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t src, wei, dst, bias;
-    md_act(&src, g, g->IC, g->in, any, 0);
-    md_act(&dst, g, g->OC, g->out, any, 0);
-    md_weights(&wei, g, any);
+    md_act(&src, g, g->IC, g->in, any, 0, in_src);
+    md_act(&dst, g, g->OC, g->out, any, 0, in_dst);
+    md_weights(&wei, g, any, in_wei);
     md_bias(&bias, g);
     dnnl_dims_t s, dil, pl, pr;
     for (int i = 0; i < g->nsp; i++) {
@@ -301,9 +318,9 @@ static dnnl_status_t entry_build(dnnl_engine_t eng, prim_entry *e, const bv_conv
     dnnl_primitive_desc_t pd = NULL, hint = NULL;
     dnnl_primitive_attr_t attr = NULL;
     int with_bias = pass == PASS_FWD ? (int)g->has_bias : pass == PASS_BWD_WEIGHTS ? o->diff_bias : 0;
-    dnnl_status_t st = make_op_desc(&desc, g, pass, with_bias, blocked);
+    dnnl_status_t st = make_op_desc(&desc, g, pass, with_bias, blocked, o->bf16);
     if (st == dnnl_success && pass != PASS_FWD) {
-        st = make_op_desc(&hint_desc, g, PASS_FWD, 0, blocked);
+        st = make_op_desc(&hint_desc, g, PASS_FWD, 0, blocked, o->bf16);
         if (st == dnnl_success) st = dnnl_primitive_desc_create(&hint, &hint_desc, NULL, eng, NULL);
     }
     if (st == dnnl_success && pass == PASS_FWD && o->lrelu) st = lrelu_attr(&attr, o->slope);
@@ -481,8 +498,9 @@ static prim_entry *prim_get(conv_cache *c, const bv_conv_geom *g, const bv_conv_
         key.o.slope = 0.0f;
     }
     if (pass != PASS_BWD_WEIGHTS) key.o.diff_bias = 0;
-    /* blocked activations: oneDNN's own layout choice is the one they are in */
-    key.blocked = o->act_blocked || use_blocked(c, g, pass);
+    /* blocked activations: oneDNN's own layout choice is the one they are in; bf16 always lets
+     * oneDNN choose (its inputs are converted by a reorder anyway) */
+    key.blocked = o->act_blocked || o->bf16 || use_blocked(c, g, pass);
     /* oneDNN 2.6 has its depthwise JIT kernel for 2-d only: [N, C, T] is the same memory as
      * [N, C, T, 1] with a (K, 1) kernel (unused dims are already 1 in the geometry). */
     if (key.blocked && !o->act_blocked && g->nsp == 1 && is_depthwise(g)) key.g.nsp = 2;
@@ -564,10 +582,10 @@ static int native_block16(conv_cache *c) {
                       .stride = {1, 1}, .pad = {1, 0}, .dil = {1, 1}};
     dnnl_convolution_desc_t cd;
     dnnl_primitive_desc_t pd;
-    if (make_op_desc(&cd, &g, PASS_FWD, 0, 1) != dnnl_success) return 0;
+    if (make_op_desc(&cd, &g, PASS_FWD, 0, 1, 0) != dnnl_success) return 0;
     if (dnnl_primitive_desc_create(&pd, &cd, NULL, c->engine, NULL) != dnnl_success) return 0;
     dnnl_memory_desc_t blk;
-    md_act(&blk, &g, g.IC, g.in, 0, 1);
+    md_act(&blk, &g, g.IC, g.in, 0, 1, dnnl_f32);
     c->native16 = dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), &blk);
     dnnl_primitive_desc_destroy(pd);
     return c->native16;
@@ -654,6 +672,14 @@ static int backward_dnnl(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g
     return 0;
 }
 
+/* A scratch copy of src[n] rounded to bf16 (kept as fp32). */
+static const float *rounded_copy(bv_arena *scratch, const float *src, int64_t n) {
+    float *d = bv_arena_alloc(scratch, sizeof(float) * (size_t)n);
+    memcpy(d, src, sizeof(float) * (size_t)n);
+    bv_cpu_round_bf16(d, n);
+    return d;
+}
+
 static int backward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
                     const bv_conv_opts *opts, const bv_conv_grads *gr, const float *gy, const float *y, const float *x,
                     const float *w, char *err) {
@@ -677,6 +703,11 @@ static int backward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, co
     if (gr->gb && !o.diff_bias) bias_grad_acc(gr->gb, gy, g, o.act_blocked);
     int rc = 0;
     if (dw) {
+        if (o.bf16) { /* the same loops on bf16-rounded copies: bf16 inputs, fp32 accumulation */
+            gy = rounded_copy(scratch, gy, ny);
+            if (gr->gx) w = rounded_copy(scratch, w, g->OC * g->k[0]);
+            if (gr->gw) x = rounded_copy(scratch, x, g->N * g->IC * g->in[0]);
+        }
         if (gr->gx) dw_bwd_data_acc(gr->gx, gy, w, g);
         if (gr->gw) dw_bwd_weights_acc(gr->gw, gy, x, g);
     } else {
