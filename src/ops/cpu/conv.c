@@ -192,12 +192,14 @@ static void md_act(dnnl_memory_desc_t *md, const bv_conv_geom *g, int64_t C, con
 }
 
 /* A conv2d with a (K, 1) kernel, stride 1 and no padding along W (the MultiPeriodDiscriminator's,
- * W = the period) is a conv1d over H with batch N*W; oneDNN's 2-d kernels run W = 2..11 columns
- * of 1 tap poorly (bf16 backward 3-20x slower than the same work as a conv1d, fp32 sgemm 2-10x).
- * It runs as that conv1d in nwc layout: [N*W, H, C] is the [N, C, H, W] tensor stored [N, W, H, C],
- * which the reorders around the call make from (and back to) the caller's nchw, fp32 or bf16. */
+ * W = the period) is a conv1d over H with batch N*W; oneDNN's bf16 2-d kernels run W = 2..11
+ * columns of 1 tap poorly (forward 1.5-4x, backward data 3-7x slower than the same work as a
+ * conv1d). In bf16 it runs as that conv1d in nwc layout: [N*W, H, C] is the [N, C, H, W] tensor
+ * stored [N, W, H, C], which the reorders around the call make from (and back to) the caller's
+ * nchw. Not in fp32: there oneDNN's nwc conv1d kernels lost to its 2-d sgemm path (whole train
+ * step, MPD backward 2x slower). */
 static int is_col1d(const bv_conv_geom *g, const bv_conv_opts *o) {
-    return g->nsp == 2 && !g->transposed && !o->act_blocked && g->k[1] == 1 && g->stride[1] == 1 && g->pad[1] == 0 &&
+    return o->bf16 && g->nsp == 2 && !g->transposed && !o->act_blocked && g->k[1] == 1 && g->stride[1] == 1 && g->pad[1] == 0 &&
            g->in[1] > 1;
 }
 
