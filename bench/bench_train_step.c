@@ -22,7 +22,8 @@
  *   - grad-norm + AdamW time per optimizer.
  * The probes and trampolines cost two clock reads per node (well under 0.1% of a step).
  *
- *   bv2-bench --train-step [--steps N] [--config FILE] [--tx A,B] [--ty A,B]
+ *   bv2-bench --train-step [--steps N] [--config FILE] [--bf16] [--tx A,B] [--ty A,B]
+ * (--bf16: train.bf16_run = true, as the config would set it)
  * (entry point int bv_bench_train_step(int argc, char **argv): the options, with or without a leading
  * "--train-step"; stand-alone with -DBV_BENCH_TRAIN_STEP_MAIN, as bench/step.sh builds it until
  * bench_ops.c dispatches --train-step). Threads: OMP_NUM_THREADS. Not part of CI.
@@ -547,7 +548,7 @@ static int parse_pair(const char *s, int64_t *v, int *n) {
 }
 
 typedef struct opts {
-    int steps;
+    int steps, bf16;
     const char *config;
     batch_spec bs;
 } opts;
@@ -559,6 +560,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--steps") && v) o->steps = atoi(v), i++;
         else if (!strcmp(a, "--config") && v) o->config = v, i++;
+        else if (!strcmp(a, "--bf16")) o->bf16 = 1; /* train.bf16_run: true */
         else if (!strcmp(a, "--tx") && v) {
             if (parse_pair(v, o->bs.tx, &ntx)) return -1;
             i++;
@@ -591,6 +593,7 @@ static void print_header(const opts *o, const bv_config *cfg, const bv_train_sta
         printf(" %lld (%.2f s)", (long long)o->bs.ty[i],
                (double)(o->bs.ty[i] * cfg->data.hop_length) / (double)cfg->data.sampling_rate);
     printf(", segment %lld samples\n", (long long)cfg->train.segment_size);
+    printf("  precision: %s\n", st->bf16 ? "train.bf16_run (matmul-class ops in bf16, ctx->autocast)" : "fp32");
     printf("  parameters: net_g %lld, net_d %lld, net_dur_disc %lld, net_wd %lld, WavLM %lld (frozen)\n",
            (long long)bv_params_numel(&st->ps_g), (long long)bv_params_numel(&st->ps_d),
            (long long)bv_params_numel(&st->ps_dur), (long long)bv_params_numel(&st->ps_wd),
@@ -679,7 +682,9 @@ static int run(const opts *o, const bv_config *cfg) {
     print_backward(rec, o->steps);
 
     piece p[32];
+    ctx.autocast = st.bf16 ? BV_AUTOCAST_BF16 : BV_AUTOCAST_OFF; /* the forwards as the step runs them */
     int np = time_pieces(&b, &batch, p);
+    ctx.autocast = BV_AUTOCAST_OFF;
     printf("\nforward by network, timed apart on the last step's tensors (tape on; ms, faster of 2 runs):\n");
     for (int i = 0; i < np; i++) printf("  %-62s %9.1f\n", p[i].name, p[i].ms);
     np = time_optimizers(&b, p);
@@ -702,7 +707,7 @@ int bv_bench_train_step(int argc, char **argv) {
     opts o;
     if (argc > 0 && !strcmp(argv[0], "--train-step")) argc--, argv++; /* main may pass its own flag along */
     if (parse_opts(argc, argv, &o)) {
-        fprintf(stderr, "usage: --train-step [--steps N (1..%d, default 3)] [--config config.json] "
+        fprintf(stderr, "usage: --train-step [--steps N (1..%d, default 3)] [--config config.json] [--bf16] "
                         "[--tx A,B (text lengths, default 147,125)] [--ty A,B (frames >= T_x, default 431,388)]\n",
                 MAX_STEPS);
         return 2;
@@ -715,6 +720,7 @@ int bv_bench_train_step(int argc, char **argv) {
         fprintf(stderr, "error: %s\n", err);
         return 1;
     }
+    if (o.bf16) cfg.train.bf16_run = 1;
     rc = run(&o, &cfg);
     bv_config_free(&cfg);
     return rc;

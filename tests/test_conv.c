@@ -5,13 +5,17 @@
  *   - the primitive cache survives eviction;
  *   - finite-difference gradient checks of every op;
  *   - shape errors name the op and both shapes;
- *   - golden cases A02-A05, whose conv hyper-parameters are parsed from the manifest "ctor" string.
+ *   - golden cases A02-A05, whose conv hyper-parameters are parsed from the manifest "ctor" string;
+ *   - bf16 (ctx->autocast = BV_AUTOCAST_BF16), every conv kind the model uses, forward, backward data
+ *     and backward weights (the last section).
  */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../src/ops/conv_ref.h"
+#include "../src/ops/cpu/bf16.h"
+#include "../src/ops/dispatch.h"
 #include "../src/ops/ops.h"
 #include "golden.h"
 #include "test.h"
@@ -862,3 +866,232 @@ BV_GOLDEN_TEST(golden_A02_conv1d_wn_dil2) { run_golden_conv(ts, "A02_conv1d_wn_d
 BV_GOLDEN_TEST(golden_A03_conv1d_wn_grouped_strided) { run_golden_conv(ts, "A03_conv1d_wn_grouped_strided"); }
 BV_GOLDEN_TEST(golden_A04_convtranspose1d_wn) { run_golden_conv(ts, "A04_convtranspose1d_wn"); }
 BV_GOLDEN_TEST(golden_A05_conv2d_wn_k5x1_s3x1) { run_golden_conv(ts, "A05_conv2d_wn_k5x1_s3x1"); }
+
+/* ---------------- bf16: ctx->autocast = BV_AUTOCAST_BF16 ----------------
+ * Every conv kind the model uses (conv1d, grouped, strided, dilated, depthwise, conv_transpose1d,
+ * conv2d, the fused channel-blocked ResBlock forms), forward, backward data, backward weights:
+ *   - exact semantics: the result equals the naive double oracle run on bf16-rounded x, w and gy
+ *     (bf16 products are exact in fp32, oneDNN accumulates in fp32), to fp32 accuracy;
+ *   - closeness to fp32: |bf16 - fp32| <= 2^-7 * sum|x||w| per output (likewise per gradient);
+ *   - the bf16 path really ran: the result differs from the fp32 one somewhere;
+ *   - the backward uses the mode recorded at forward time (it runs with autocast off).
+ * Skipped, with the reason, where the backend computes no bf16 (bv_backend_bf16_check). */
+
+static bv_tensor *copy_input(bv_ctx *ctx, const bv_tensor *t) {
+    if (!t) return NULL;
+    bv_tensor *c = bv_test_input(ctx, t->ndim, t->shape, 1.0f);
+    memcpy(c->data, t->data, sizeof(float) * (size_t)t->numel);
+    return c;
+}
+
+static float *rounded(const float *a, int64_t n) {
+    float *r = malloc(sizeof(float) * (size_t)n);
+    memcpy(r, a, sizeof(float) * (size_t)n);
+    bv_cpu_round_bf16(r, n);
+    return r;
+}
+
+static float *absd(const float *a, int64_t n) {
+    float *r = malloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) r[i] = fabsf(a[i]);
+    return r;
+}
+
+/* Fails unless |a - e| <= tol * (max(1, max|e|) + |e|) everywhere. */
+static void near_oracle(bv_test_state *ts, const char *what, const char *part, const float *a, const float *e, int64_t n,
+                 double tol) {
+    double emax = 1;
+    for (int64_t i = 0; i < n; i++) emax = fmax(emax, fabs(e[i]));
+    for (int64_t i = 0; i < n; i++)
+        if (!(fabs((double)a[i] - e[i]) <= tol * (emax + fabs(e[i])))) {
+            fprintf(stderr, "  %s %s: elem %lld got %.8g, oracle on bf16 inputs %.8g\n", what, part, (long long)i, a[i],
+                    e[i]);
+            ts->failed = 1;
+            return;
+        }
+}
+
+/* Fails unless |a - f| <= 2^-7 * bound + 1e-6 everywhere; returns how many elements differ at all. */
+static int64_t within_bound(bv_test_state *ts, const char *what, const char *part, const float *a, const float *f,
+                            const float *bound, int64_t n) {
+    int64_t differ = 0;
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - f[i]), lim = ldexp(bound[i], -7) + 1e-6;
+        differ += a[i] != f[i];
+        worst = fmax(worst, d / lim);
+        if (!(d <= lim)) {
+            fprintf(stderr, "  %s %s: elem %lld bf16 %.8g fp32 %.8g, |d| > 2^-7 sum|.||.| = %.3g\n", what, part,
+                    (long long)i, a[i], f[i], lim);
+            ts->failed = 1;
+            return differ;
+        }
+    }
+    if (bv_test_verbose) printf("    %s %s: %lld of %lld differ from fp32, worst %.3f of the bound\n", what, part,
+                                (long long)differ, (long long)n, worst);
+    return differ;
+}
+
+/* One spec: fp32 run, bf16 run (backward with autocast off), oracle on rounded inputs, bounds. */
+static void check_bf16(bv_test_state *ts, const conv_spec *s, const fused_spec *f, const char *what) {
+    bv_ctx *ctx = ts->ctx;
+    bv_conv_geom g = spec_geom(s);
+    int64_t xs[4] = {s->N, s->IC, s->in[0], s->in[1]};
+    int64_t ws[4] = {s->transposed ? s->IC : s->OC, s->transposed ? s->OC / s->G : s->IC / s->G, s->k[0], s->k[1]};
+    const int64_t ny = g.N * g.OC * g.out[0] * g.out[1];
+    bv_tensor *a[4], *c[4];
+    a[0] = bv_test_input(ctx, 2 + s->nsp, xs, 1.0f);
+    a[1] = bv_test_input(ctx, 2 + s->nsp, ws, 0.3f);
+    a[2] = s->bias ? bv_test_input(ctx, BV_SHAPE(s->OC), 0.5f) : NULL;
+    a[3] = f && f->residual ? bv_test_input(ctx, BV_SHAPE(g.N, g.OC, g.out[0]), 1.0f) : NULL;
+    for (int i = 0; i < 4; i++) c[i] = copy_input(ctx, a[i]);
+    const int64_t nx = a[0]->numel, nw = a[1]->numel;
+
+    int64_t tm = bv_tape_mark(ctx);
+    ctx->autocast = BV_AUTOCAST_OFF;
+    bv_tensor *y32 = f ? fused_apply(ctx, f, a[0], a[1], a[2], a[3]) : spec_apply(ctx, s, a[0], a[1], a[2]);
+    BV_CHECK(y32->numel == ny, "%s: output size", what);
+    if (ts->failed) return;
+    bv_tensor *gy = bv_new_like(ctx, y32);
+    bv_test_randn(ctx, gy, 1.0f);
+    bv_backward(ctx, y32, gy);
+    bv_tape_cut(ctx, tm);
+    ctx->autocast = BV_AUTOCAST_BF16;
+    bv_tensor *y16 = f ? fused_apply(ctx, f, c[0], c[1], c[2], c[3]) : spec_apply(ctx, s, c[0], c[1], c[2]);
+    ctx->autocast = BV_AUTOCAST_OFF; /* backward must use the recorded mode, not this one */
+    bv_backward(ctx, y16, gy);
+    bv_tape_cut(ctx, tm);
+
+    /* the oracle on bf16-rounded x and w: z = conv + b, y = lrelu(z) or z + r */
+    float *xr = rounded(a[0]->data, nx), *wr = rounded(a[1]->data, nw);
+    float *ey = malloc(sizeof(float) * (size_t)ny), *gz = malloc(sizeof(float) * (size_t)ny);
+    bv_conv_ref_forward(ey, xr, wr, a[2] ? a[2]->data : NULL, &g);
+    for (int64_t i = 0; i < ny; i++) {
+        /* the kernel reads leaky_relu's derivative off its own output's sign */
+        int pos = !(f && f->lrelu) || y16->data[i] > 0;
+        if (f && f->lrelu && ey[i] <= 0) ey[i] *= f->slope;
+        if (a[3]) ey[i] += a[3]->data[i];
+        gz[i] = pos ? gy->data[i] : gy->data[i] * f->slope;
+    }
+    bv_cpu_round_bf16(gz, ny);
+    float *gx = malloc(sizeof(float) * (size_t)nx), *gw = malloc(sizeof(float) * (size_t)nw);
+    bv_conv_ref_backward(gx, gw, NULL, gz, xr, wr, &g);
+    near_oracle(ts, what, "forward", y16->data, ey, ny, 1e-5);
+    near_oracle(ts, what, "grad x", c[0]->grad, gx, nx, 1e-5);
+    near_oracle(ts, what, "grad w", c[1]->grad, gw, nw, 1e-5);
+    if (a[3]) BV_CHECK(!memcmp(c[3]->grad, gy->data, sizeof(float) * (size_t)ny), "%s: grad residual != gy", what);
+
+    /* bounds against fp32: sum|x||w| per output, sum|gy||w| per input, sum|x||gy| per weight */
+    float *xa = absd(a[0]->data, nx), *wa = absd(a[1]->data, nw), *gya = absd(gy->data, ny);
+    float *by = malloc(sizeof(float) * (size_t)ny), *bx = malloc(sizeof(float) * (size_t)nx);
+    float *bw = malloc(sizeof(float) * (size_t)nw);
+    bv_conv_geom ga = g;
+    ga.has_bias = 0;
+    bv_conv_ref_forward(by, xa, wa, NULL, &ga);
+    bv_conv_ref_backward(bx, bw, NULL, gya, xa, wa, &ga);
+    int64_t dy = within_bound(ts, what, "forward", y16->data, y32->data, by, ny);
+    /* leaky_relu's derivative flips where bf16 and fp32 outputs straddle 0: there the gradients
+     * legitimately differ by more (the exact oracle check above covers them) */
+    const int grad_bounds = !(f && f->lrelu);
+    int64_t dx = grad_bounds ? within_bound(ts, what, "grad x", c[0]->grad, a[0]->grad, bx, nx) : 1;
+    int64_t dw = grad_bounds ? within_bound(ts, what, "grad w", c[1]->grad, a[1]->grad, bw, nw) : 1;
+    if (a[2] && grad_bounds) {
+        float *bb = calloc((size_t)s->OC, sizeof(float));
+        const int64_t plane = ny / (g.N * g.OC);
+        for (int64_t i = 0; i < ny; i++) bb[(i / plane) % g.OC] += gya[i];
+        within_bound(ts, what, "grad b", c[2]->grad, a[2]->grad, bb, s->OC);
+        free(bb);
+    }
+    BV_CHECK(dy > 0 && dx > 0 && dw > 0,
+             "%s: bf16 results equal fp32 (forward %lld, grad x %lld, grad w %lld elements differ): no bf16 ran", what,
+             (long long)dy, (long long)dx, (long long)dw);
+    free(xr), free(wr), free(ey), free(gz), free(gx), free(gw);
+    free(xa), free(wa), free(gya), free(by), free(bx), free(bw);
+}
+
+static int bf16_ready(bv_test_state *ts) {
+    char why[256];
+    if (bv_backend_bf16_check(ts->ctx->be, why, sizeof why) == 0) return 1;
+    bv_test_skip(ts, "no bf16 convolutions on this machine: %s", why);
+    return 0;
+}
+
+/* {nsp, transposed, bias, N, IC, OC, G, in, k, stride, pad, dil, out_pad}: the model's kinds */
+static const conv_spec bf16_conv1d_specs[] = {
+    {1, 0, 1, 2, 32, 48, 1, {40}, {7}, {1}, {3}, {1}, {0}},     /* Generator conv_pre / WN-like */
+    {1, 0, 1, 1, 32, 32, 1, {37}, {3}, {1}, {5}, {5}, {0}},     /* ResBlock dilated */
+    {1, 0, 1, 2, 64, 64, 16, {60}, {41}, {4}, {20}, {1}, {0}},  /* DiscriminatorS grouped strided */
+    {1, 0, 1, 2, 1, 16, 1, {50}, {15}, {1}, {7}, {1}, {0}},     /* DiscriminatorS first conv */
+    {1, 0, 1, 2, 24, 24, 24, {31}, {3}, {1}, {9}, {9}, {0}},    /* DDSConv depthwise dilated */
+    {1, 0, 0, 1, 16, 8, 1, {20}, {1}, {1}, {0}, {1}, {0}},      /* 1x1, no bias */
+};
+static const conv_spec bf16_convt_specs[] = {
+    {1, 1, 1, 2, 32, 16, 1, {9}, {16}, {8}, {4}, {1}, {0}},     /* Generator.ups */
+    {1, 1, 1, 1, 16, 8, 1, {7}, {4}, {2}, {1}, {1}, {0}},       /* Generator.ups, small */
+    {1, 1, 0, 2, 8, 12, 2, {6}, {3}, {3}, {0}, {1}, {2}},       /* groups, output_padding > padding */
+};
+static const conv_spec bf16_conv2d_specs[] = {
+    {2, 0, 1, 2, 1, 32, 1, {30, 3}, {5, 1}, {3, 1}, {2, 0}, {1, 1}, {0, 0}},    /* DiscriminatorP first */
+    {2, 0, 1, 2, 32, 64, 1, {12, 5}, {5, 1}, {3, 1}, {2, 0}, {1, 1}, {0, 0}},   /* DiscriminatorP */
+    {2, 0, 1, 1, 64, 1, 1, {9, 2}, {3, 1}, {1, 1}, {1, 0}, {1, 1}, {0, 0}},     /* conv_post */
+    {2, 0, 1, 1, 8, 8, 2, {9, 7}, {3, 3}, {2, 1}, {1, 2}, {1, 2}, {0, 0}},      /* general, grouped, dilated */
+};
+
+static void run_specs(bv_test_state *ts, const conv_spec *specs, int n, const char *kind) {
+    if (!bf16_ready(ts)) return;
+    static const char *const names[] = {"auto", "plain", "blocked"};
+    for (int lay = BV_CONV_LAYOUT_AUTO; lay <= BV_CONV_LAYOUT_BLOCKED; lay++) {
+        bv_conv_set_layout(ts->ctx->be, (bv_conv_layout)lay);
+        for (int i = 0; i < n; i++) {
+            char w[96];
+            snprintf(w, sizeof w, "bf16 %s spec %d (%s layout)", kind, i, names[lay]);
+            int64_t tm = bv_tape_mark(ts->ctx);
+            check_bf16(ts, &specs[i], NULL, w);
+            bv_tape_cut(ts->ctx, tm);
+        }
+    }
+    bv_conv_set_layout(ts->ctx->be, BV_CONV_LAYOUT_AUTO);
+}
+
+BV_TEST(conv1d_bf16_matches_rounded_oracle) { run_specs(ts, bf16_conv1d_specs, N_OF(bf16_conv1d_specs), "conv1d"); }
+BV_TEST(conv_transpose1d_bf16_matches_rounded_oracle) {
+    run_specs(ts, bf16_convt_specs, N_OF(bf16_convt_specs), "conv_transpose1d");
+}
+BV_TEST(conv2d_bf16_matches_rounded_oracle) { run_specs(ts, bf16_conv2d_specs, N_OF(bf16_conv2d_specs), "conv2d"); }
+
+/* The Generator's ResBlock chain forms: channel-blocked, leaky_relu post-op, residual add. */
+BV_TEST(conv1d_fused_bf16_matches_rounded_oracle) {
+    if (!bf16_ready(ts)) return;
+    static const conv_spec s[] = {
+        {1, 0, 1, 2, 32, 32, 1, {45}, {3}, {1}, {3}, {3}, {0}},
+        {1, 0, 1, 1, 16, 48, 1, {30}, {7}, {1}, {15}, {5}, {0}},
+    };
+    /* {blocked, lrelu, residual, slope} */
+    static const int kinds[4][3] = {{1, 1, 0}, {1, 0, 1}, {0, 1, 0}, {0, 0, 1}};
+    for (int i = 0; i < N_OF(s); i++)
+        for (int j = 0; j < 4; j++) {
+            const fused_spec f = {s[i], kinds[j][0], kinds[j][1], kinds[j][2], kinds[j][1] ? 0.1f : 0.0f};
+            char w[96];
+            snprintf(w, sizeof w, "bf16 conv1d_fused %s%s spec %d", f.blocked ? "blocked " : "",
+                     f.lrelu ? "lrelu" : "residual", i);
+            int64_t tm = bv_tape_mark(ts->ctx);
+            check_bf16(ts, &s[i], &f, w);
+            bv_tape_cut(ts->ctx, tm);
+        }
+}
+
+/* Same geometry in fp32 and bf16: the cache keeps two primitives, each giving its own result. */
+BV_TEST(conv_bf16_and_fp32_share_no_primitive) {
+    if (!bf16_ready(ts)) return;
+    bv_ctx *ctx = ts->ctx;
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(1, 16, 33), 1.0f), *w = bv_test_input(ctx, BV_SHAPE(16, 16, 3), 0.3f);
+    bv_no_grad_begin(ctx);
+    bv_tensor *a = bv_conv1d(ctx, x, w, NULL, 1, 1, 1, 1);
+    ctx->autocast = BV_AUTOCAST_BF16;
+    bv_tensor *b = bv_conv1d(ctx, x, w, NULL, 1, 1, 1, 1);
+    ctx->autocast = BV_AUTOCAST_OFF;
+    bv_tensor *c = bv_conv1d(ctx, x, w, NULL, 1, 1, 1, 1);
+    bv_no_grad_end(ctx);
+    BV_CHECK(!memcmp(a->data, c->data, sizeof(float) * (size_t)a->numel), "fp32 result changed after a bf16 call");
+    BV_CHECK(memcmp(a->data, b->data, sizeof(float) * (size_t)a->numel) != 0, "bf16 result equals fp32");
+}

@@ -13,6 +13,10 @@
  * is kept; backward reads its sign) and the residual add (no separate output). Whether a chain
  * runs blocked is the backend's decision (bv_conv_layout_for).
  *
+ * Precision: a conv made while ctx->autocast is BV_AUTOCAST_BF16 runs in bf16 (bv_conv_opts.bf16:
+ * x, w and the output gradient read as bf16, fp32 accumulation, fp32 outputs and gradients), and
+ * its backward too, whatever the context says by then: the mode is saved with the node's opts.
+ *
  * The naive oracle these kernels are tested against lives in conv_ref.c.
  */
 #include <stdio.h>
@@ -221,6 +225,9 @@ static bv_tensor *conv_forward(bv_ctx *ctx, bv_op opid, const char *op, int nsp,
                                bv_tensor *w, bv_tensor *b, const conv_params *p, const bv_conv_opts *o, bv_tensor *r) {
     bv_tensor *ins[4] = {x, w, b, r};
     const bv_kernels *kt = bv_dispatch(ctx, op, 4, ins);
+    bv_conv_opts oc = *o; /* the precision is the context's at forward time; backward reuses it */
+    oc.bf16 = ctx->autocast == BV_AUTOCAST_BF16;
+    o = &oc;
     bv_conv_geom g = make_geom(ctx, op, nsp, transposed, x, w, b, p, o), ex = exec_geom(&g);
     bv_tensor *y;
     if (o->act_blocked)
@@ -241,7 +248,7 @@ static bv_tensor *conv_forward(bv_ctx *ctx, bv_op opid, const char *op, int nsp,
     return y;
 }
 
-static const bv_conv_opts k_plain = {0, 0, 0.0f, 0};
+static const bv_conv_opts k_plain = {0, 0, 0.0f, 0, 0, 0};
 
 bv_tensor *bv_conv1d(bv_ctx *ctx, bv_tensor *x, bv_tensor *w, bv_tensor *b, int stride, int padding, int dilation,
                      int groups) {
@@ -269,7 +276,7 @@ bv_tensor *bv_conv1d_fused(bv_ctx *ctx, bv_tensor *x, bv_tensor *w, bv_tensor *b
         bv_ctx_error(ctx, op, "leaky_relu and a residual together: the output's sign would not be the activation's");
     if (f->blocked && groups != 1) bv_ctx_error(ctx, op, "blocked convs take groups 1, got %d", groups);
     conv_params p = {{stride, 1}, {padding, 0}, {dilation, 1}, {0, 0}, groups};
-    const bv_conv_opts o = {f->blocked != 0, f->lrelu != 0, f->lrelu ? f->slope : 0.0f, 0};
+    const bv_conv_opts o = {f->blocked != 0, f->lrelu != 0, f->lrelu ? f->slope : 0.0f, 0, 0, 0};
     return conv_forward(ctx, BV_OP_CONV1D, op, 1, 0, x, w, b, &p, &o, f->residual);
 }
 

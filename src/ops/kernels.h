@@ -364,12 +364,15 @@ typedef struct bv_stft_kernels {
 /* ---------------- conv (constructors: conv.c) ---------------- */
 
 /* What a conv call asks beyond the geometry. Hashed as raw bytes by the CPU kernels' primitive
- * cache: four 4-byte fields, no padding. */
+ * cache: six 4-byte fields, no padding. */
 typedef struct bv_conv_opts {
     int32_t act_blocked; /* the caller's activations are channel-blocked [N, C/16, T, 16] */
     int32_t lrelu;       /* forward: leaky_relu(conv + bias, slope) fused after the conv */
     float slope;
     int32_t diff_bias;   /* set by the backward kernel: its weight pass also writes the bias gradient */
+    int32_t bf16;        /* BV_AUTOCAST_BF16 at forward time: x, w, gy read as bf16, fp32 accumulation and
+                          * outputs (the backward of a bf16 forward is bf16 too: the op saves its opts) */
+    int32_t reserved;    /* 0 (keeps the struct a multiple of 8 bytes) */
 } bv_conv_opts;
 
 /* The gradient buffers a conv backward fills (NULL: not wanted). s* = 1 when the buffer already

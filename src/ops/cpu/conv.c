@@ -7,7 +7,8 @@
  * still zero, bv_conv_grads.s* == 0; otherwise into scratch and added).
  *
  * oneDNN use: one CPU engine and stream per backend, made with the backend's BV_CACHE_CONV slot;
- * fp32. Tensors stay in PyTorch's plain layouts (ncw/nchw activations, oiw/goiw weights; the
+ * fp32, or bf16 where the op says so (bv_conv_opts.bf16, ctx->autocast at forward time: see bf16
+ * below). Tensors stay in PyTorch's plain layouts (ncw/nchw activations, oiw/goiw weights; the
  * transposed-conv weight [IC, OC/G, K] is described to oneDNN's deconvolution as a permuted
  * layout, so nothing is copied). Per shape and pass, use_blocked() decides whether oneDNN runs on
  * those plain buffers (its sgemm kernels) or on blocked copies made by reorders around the call
@@ -21,6 +22,15 @@
  * whether to keep activations channel-blocked across a chain of convs, and the BV_CONV_LAYOUT
  * environment variable (plain | blocked), read when the cache is made, or set_layout() (tests)
  * override the automatic choice.
+ *
+ * bf16 (opts.bf16): every pass reads its inputs (x, w, gy) as bf16 and writes fp32: forward src/wei
+ * bf16, bias and dst f32; backward data diff_dst/wei bf16, diff_src f32; backward weights src/
+ * diff_dst bf16, diff_weights/diff_bias f32 (all oneDNN-supported combinations). oneDNN picks every
+ * layout (format_tag_any: on AMX its brgemm kernels take nwc/nhwc, on AVX512_BF16 its direct
+ * kernels blocked ones), and the reorders around the primitive convert the caller's fp32 plain (or
+ * channel-blocked) buffers to bf16 in the same pass, per call: the weight-normed weights are fp32
+ * parameters recomputed every step. The depthwise backward loops below run in fp32 on copies of their
+ * inputs rounded to bf16, which is the same arithmetic (bf16 products are exact in fp32).
  */
 #include <dnnl.h>
 #include <math.h>
@@ -31,6 +41,7 @@
 
 #include "../../core/error.h"
 #include "../kernels.h"
+#include "bf16.h"
 #include "select.h"
 
 typedef enum { PASS_FWD = 0, PASS_BWD_DATA, PASS_BWD_WEIGHTS } conv_pass;
@@ -38,11 +49,11 @@ typedef enum { PASS_FWD = 0, PASS_BWD_DATA, PASS_BWD_WEIGHTS } conv_pass;
 typedef struct {
     bv_conv_geom g;
     int32_t pass;
-    int32_t blocked;                  /* oneDNN picks the layouts (reorders around the primitive) */
-    bv_conv_opts o;
+    int32_t blocked;                  /* LAY_*: who picks the layouts */
+    bv_conv_opts o;                   /* o.bf16: the precision is part of the key */
 } prim_key;
 /* hashed and compared as raw bytes: there must be no padding */
-_Static_assert(sizeof(prim_key) == sizeof(bv_conv_geom) + 6 * sizeof(int32_t), "prim_key has padding");
+_Static_assert(sizeof(prim_key) == sizeof(bv_conv_geom) + 8 * sizeof(int32_t), "prim_key has padding");
 _Static_assert(sizeof(bv_conv_geom) == 21 * sizeof(int64_t), "bv_conv_geom has padding");
 
 #define PRIM_MAX_ARGS 4
@@ -56,6 +67,7 @@ typedef struct {
     /* Where the primitive wants a blocked layout: the caller's plain buffer, the reorder between
      * the two (plain -> blocked for inputs, blocked -> plain for the output), the blocked size. */
     dnnl_memory_t user[PRIM_MAX_ARGS];
+    dnnl_memory_t view[PRIM_MAX_ARGS]; /* col1d: mem[i]'s buffer seen as the caller's 4-d tensor (else NULL) */
     dnnl_primitive_t reorder[PRIM_MAX_ARGS];
     size_t bytes[PRIM_MAX_ARGS];
 } prim_entry;
@@ -79,6 +91,8 @@ typedef struct {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     bv_conv_layout layout;
+    int col1d;                        /* conv2d (K, 1) as conv1d (is_col1d); BV_CONV_COL1D=0 turns it off (A/B) */
+    int bf16_all_native;              /* BV_CONV_BF16=native: no fp32 emulation of bf16 passes (bf16_native) */
     int native16;                     /* -1 unknown, else whether direct kernels block by 16 */
     uint64_t tick;
     prim_entry prims[PRIM_CACHE_CAP];
@@ -117,6 +131,10 @@ static void *cache_make(void) {
     if (!c) return NULL;
     pthread_mutex_init(&c->lock, NULL);
     c->native16 = -1;
+    const char *col = getenv("BV_CONV_COL1D");
+    c->col1d = !(col && !strcmp(col, "0"));
+    const char *nat = getenv("BV_CONV_BF16");
+    c->bf16_all_native = nat && !strcmp(nat, "native");
     const char *lay = getenv("BV_CONV_LAYOUT"); /* plain | blocked: A/B the automatic choice */
     if (lay && !strcmp(lay, "plain")) c->layout = BV_CONV_LAYOUT_PLAIN;
     if (lay && !strcmp(lay, "blocked")) c->layout = BV_CONV_LAYOUT_BLOCKED;
@@ -157,16 +175,53 @@ static uint64_t key_hash(const prim_key *k) {
     return h;
 }
 
-/* Activation [N, C, spatial...]: plain ncw / nchw, channel-blocked nCw16c (blk), or any. */
-static void md_act(dnnl_memory_desc_t *md, const bv_conv_geom *g, int64_t C, const int64_t *sp, int any, int blk) {
+/* How a primitive's layouts are chosen: the caller's plain ones (oneDNN's sgemm kernels), oneDNN's
+ * own (format_tag_any: blocked, reorders around the call), or LAY_COL1D (see is_col1d). */
+enum { LAY_PLAIN = 0, LAY_ANY = 1, LAY_COL1D = 2 };
+
+/* Activation [N, C, spatial...]: plain ncw / nchw, channel-blocked nCw16c (blk), nwc, or any. */
+static void md_act(dnnl_memory_desc_t *md, const bv_conv_geom *g, int64_t C, const int64_t *sp, int lay, int blk,
+                   dnnl_data_type_t dt) {
     dnnl_dims_t d = {g->N, C, sp[0], sp[1]};
-    dnnl_format_tag_t tag = any ? dnnl_format_tag_any : blk ? dnnl_aBc16b : g->nsp == 1 ? dnnl_abc : dnnl_abcd;
-    dnnl_memory_desc_init_by_tag(md, 2 + g->nsp, d, dnnl_f32, tag);
+    dnnl_format_tag_t tag = lay == LAY_COL1D ? dnnl_acb
+                            : lay == LAY_ANY ? dnnl_format_tag_any
+                            : blk            ? dnnl_aBc16b
+                            : g->nsp == 1    ? dnnl_abc
+                                             : dnnl_abcd;
+    dnnl_memory_desc_init_by_tag(md, 2 + g->nsp, d, dt, tag);
+}
+
+/* A conv2d with a (K, 1) kernel, stride 1 and no padding along W (the MultiPeriodDiscriminator's,
+ * W = the period) is a conv1d over H with batch N*W; oneDNN's bf16 2-d kernels run W = 2..11
+ * columns of 1 tap poorly (forward 1.5-4x, backward data 3-7x slower than the same work as a
+ * conv1d). In bf16 it runs as that conv1d in nwc layout: [N*W, H, C] is the [N, C, H, W] tensor
+ * stored [N, W, H, C], which the reorders around the call make from (and back to) the caller's
+ * nchw. Not in fp32: there oneDNN's nwc conv1d kernels lost to its 2-d sgemm path (whole train
+ * step, MPD backward 2x slower). */
+static int is_col1d(const bv_conv_geom *g, const bv_conv_opts *o) {
+    return o->bf16 && g->nsp == 2 && !g->transposed && !o->act_blocked && g->k[1] == 1 && g->stride[1] == 1 && g->pad[1] == 0 &&
+           g->in[1] > 1;
+}
+
+static bv_conv_geom col1d_geom(const bv_conv_geom *g) {
+    bv_conv_geom c = *g;
+    c.nsp = 1;
+    c.N = g->N * g->in[1];
+    c.in[1] = c.out[1] = c.k[1] = c.stride[1] = c.dil[1] = 1;
+    c.pad[1] = c.out_pad[1] = 0;
+    return c;
+}
+
+/* The caller's [N, C, H, W] as the col1d primitive stores it, [N, W, H, C]. */
+static void md_col1d_view(dnnl_memory_desc_t *md, const bv_conv_geom *g, int64_t C, const int64_t *sp,
+                          dnnl_data_type_t dt) {
+    dnnl_dims_t d = {g->N, C, sp[0], sp[1]}, st = {sp[1] * sp[0] * C, 1, C, sp[0] * C};
+    dnnl_memory_desc_init_by_strides(md, 4, d, dt, st);
 }
 
 /* Weights in PyTorch's layout. oneDNN's logical order is always [(G,) OC/G, IC/G, K...]; a conv
  * stores it in that order, a transposed conv stores [IC/G, OC/G] swapped (PyTorch [IC, OC/G, K]). */
-static void md_weights(dnnl_memory_desc_t *md, const bv_conv_geom *g, int any) {
+static void md_weights(dnnl_memory_desc_t *md, const bv_conv_geom *g, int any, dnnl_data_type_t dt) { /* any: LAY_* != 0 */
     dnnl_dims_t d;
     int nd = 0;
     if (g->G > 1) d[nd++] = g->G;
@@ -176,7 +231,7 @@ static void md_weights(dnnl_memory_desc_t *md, const bv_conv_geom *g, int any) {
     static const dnnl_format_tag_t plain[2][2] = {{dnnl_abc, dnnl_abcd}, {dnnl_abcd, dnnl_abcde}};
     static const dnnl_format_tag_t swapped[2][2] = {{dnnl_bac, dnnl_bacd}, {dnnl_acbd, dnnl_acbde}};
     dnnl_format_tag_t tag = (g->transposed ? swapped : plain)[g->G > 1][g->nsp - 1];
-    dnnl_memory_desc_init_by_tag(md, nd, d, dnnl_f32, any ? dnnl_format_tag_any : tag);
+    dnnl_memory_desc_init_by_tag(md, nd, d, dt, any ? dnnl_format_tag_any : tag);
 }
 
 static void md_bias(dnnl_memory_desc_t *md, const bv_conv_geom *g) {
@@ -186,19 +241,24 @@ static void md_bias(dnnl_memory_desc_t *md, const bv_conv_geom *g) {
 
 /* The caller's layout of one argument: PyTorch's, or channel-blocked activations. */
 static void md_user(dnnl_memory_desc_t *md, const bv_conv_geom *g, const bv_conv_opts *o, int arg) {
-    if (arg == DNNL_ARG_SRC || arg == DNNL_ARG_DIFF_SRC) md_act(md, g, g->IC, g->in, 0, o->act_blocked);
-    else if (arg == DNNL_ARG_DST || arg == DNNL_ARG_DIFF_DST) md_act(md, g, g->OC, g->out, 0, o->act_blocked);
+    if (arg == DNNL_ARG_SRC || arg == DNNL_ARG_DIFF_SRC) md_act(md, g, g->IC, g->in, 0, o->act_blocked, dnnl_f32);
+    else if (arg == DNNL_ARG_DST || arg == DNNL_ARG_DIFF_DST) md_act(md, g, g->OC, g->out, 0, o->act_blocked, dnnl_f32);
     else if (arg == DNNL_ARG_BIAS || arg == DNNL_ARG_DIFF_BIAS) md_bias(md, g);
-    else md_weights(md, g, 0);
+    else md_weights(md, g, 0, dnnl_f32);
 }
 
 /* The op descriptor of one pass. The conv's right padding is PyTorch's (oneDNN floors the output
- * size the same way); a transposed conv's output_padding is extra right padding removed. */
-static dnnl_status_t make_op_desc(void *desc, const bv_conv_geom *g, conv_pass pass, int with_bias, int any) {
+ * size the same way); a transposed conv's output_padding is extra right padding removed. With
+ * bf16, the pass's inputs are bf16 and its outputs f32 (the bias stays f32). */
+static dnnl_status_t make_op_desc(void *desc, const bv_conv_geom *g, conv_pass pass, int with_bias, int lay,
+                                  int bf16) {
+    const dnnl_data_type_t in_src = bf16 && pass != PASS_BWD_DATA ? dnnl_bf16 : dnnl_f32;
+    const dnnl_data_type_t in_dst = bf16 && pass != PASS_FWD ? dnnl_bf16 : dnnl_f32;
+    const dnnl_data_type_t in_wei = bf16 && pass != PASS_BWD_WEIGHTS ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t src, wei, dst, bias;
-    md_act(&src, g, g->IC, g->in, any, 0);
-    md_act(&dst, g, g->OC, g->out, any, 0);
-    md_weights(&wei, g, any);
+    md_act(&src, g, g->IC, g->in, lay, 0, in_src);
+    md_act(&dst, g, g->OC, g->out, lay, 0, in_dst);
+    md_weights(&wei, g, lay != LAY_PLAIN, in_wei);
     md_bias(&bias, g);
     dnnl_dims_t s, dil, pl, pr;
     for (int i = 0; i < g->nsp; i++) {
@@ -239,6 +299,7 @@ static void entry_destroy(prim_entry *e) {
     for (int i = 0; i < e->nargs; i++) {
         if (e->mem[i]) dnnl_memory_destroy(e->mem[i]);
         if (e->user[i]) dnnl_memory_destroy(e->user[i]);
+        if (e->view[i]) dnnl_memory_destroy(e->view[i]);
         if (e->reorder[i]) dnnl_primitive_destroy(e->reorder[i]);
     }
     if (e->prim) dnnl_primitive_destroy(e->prim);
@@ -261,17 +322,29 @@ static void entry_args(prim_entry *e, const bv_conv_geom *g, const bv_conv_opts 
     memcpy(e->arg, a, sizeof(int) * (size_t)e->nargs);
 }
 
-/* Memory objects of argument i; a reorder to/from the caller's layout where the primitive's differs. */
+static int is_act_arg(int arg) {
+    return arg == DNNL_ARG_SRC || arg == DNNL_ARG_DST || arg == DNNL_ARG_DIFF_SRC || arg == DNNL_ARG_DIFF_DST;
+}
+
+/* Memory objects of argument i; a reorder to/from the caller's layout where the primitive's differs.
+ * g is the caller's geometry, run the one the primitive runs (col1d: the folded conv1d). */
 static dnnl_status_t entry_arg_build(dnnl_engine_t eng, prim_entry *e, int i, const bv_conv_geom *g,
-                                     const bv_conv_opts *o, const_dnnl_primitive_desc_t pd) {
-    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, e->arg[i]);
-    dnnl_memory_desc_t user;
-    md_user(&user, g, o, e->arg[i]);
+                                     const bv_conv_geom *run, const bv_conv_opts *o, const_dnnl_primitive_desc_t pd) {
+    const int arg = e->arg[i], col1d = run->nsp != g->nsp && is_act_arg(arg);
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg);
+    dnnl_memory_desc_t user, view;
+    md_user(&user, col1d ? g : run, o, arg);
     dnnl_status_t st = dnnl_memory_create(&e->mem[i], md, eng, DNNL_MEMORY_NONE);
-    if (st != dnnl_success || dnnl_memory_desc_equal(md, &user)) return st;
+    if (st != dnnl_success || (!col1d && dnnl_memory_desc_equal(md, &user))) return st;
     if ((st = dnnl_memory_create(&e->user[i], &user, eng, DNNL_MEMORY_NONE)) != dnnl_success) return st;
+    if (col1d) { /* the reorder writes (reads) mem[i]'s buffer through its 4-d view */
+        const int dst_side = arg == DNNL_ARG_DST || arg == DNNL_ARG_DIFF_DST;
+        md_col1d_view(&view, g, dst_side ? g->OC : g->IC, dst_side ? g->out : g->in, md->data_type);
+        if ((st = dnnl_memory_create(&e->view[i], &view, eng, DNNL_MEMORY_NONE)) != dnnl_success) return st;
+        md = &view;
+    }
     dnnl_primitive_desc_t rpd;
-    int out = is_output_arg(e->arg[i]);
+    int out = is_output_arg(arg);
     st = dnnl_reorder_primitive_desc_create(&rpd, out ? md : &user, eng, out ? &user : md, eng, NULL);
     if (st != dnnl_success) return st;
     st = dnnl_primitive_create(&e->reorder[i], rpd);
@@ -296,14 +369,15 @@ static dnnl_status_t lrelu_attr(dnnl_primitive_attr_t *attr, float slope) {
 /* The primitive of one pass, and its arguments. Backward pds need the forward pd they belong to
  * as a hint. On failure everything made so far is released. */
 static dnnl_status_t entry_build(dnnl_engine_t eng, prim_entry *e, const bv_conv_geom *g, const bv_conv_opts *o,
-                                 conv_pass pass, int blocked) {
+                                 conv_pass pass, int lay) {
     any_conv_desc desc, hint_desc;
     dnnl_primitive_desc_t pd = NULL, hint = NULL;
     dnnl_primitive_attr_t attr = NULL;
+    const bv_conv_geom run = lay == LAY_COL1D ? col1d_geom(g) : *g;
     int with_bias = pass == PASS_FWD ? (int)g->has_bias : pass == PASS_BWD_WEIGHTS ? o->diff_bias : 0;
-    dnnl_status_t st = make_op_desc(&desc, g, pass, with_bias, blocked);
+    dnnl_status_t st = make_op_desc(&desc, &run, pass, with_bias, lay, o->bf16);
     if (st == dnnl_success && pass != PASS_FWD) {
-        st = make_op_desc(&hint_desc, g, PASS_FWD, 0, blocked);
+        st = make_op_desc(&hint_desc, &run, PASS_FWD, 0, lay, o->bf16);
         if (st == dnnl_success) st = dnnl_primitive_desc_create(&hint, &hint_desc, NULL, eng, NULL);
     }
     if (st == dnnl_success && pass == PASS_FWD && o->lrelu) st = lrelu_attr(&attr, o->slope);
@@ -312,7 +386,7 @@ static dnnl_status_t entry_build(dnnl_engine_t eng, prim_entry *e, const bv_conv
     if (hint) dnnl_primitive_desc_destroy(hint);
     if (st == dnnl_success) st = dnnl_primitive_create(&e->prim, pd);
     entry_args(e, g, o, pass);
-    for (int i = 0; i < e->nargs && st == dnnl_success; i++) st = entry_arg_build(eng, e, i, g, o, pd);
+    for (int i = 0; i < e->nargs && st == dnnl_success; i++) st = entry_arg_build(eng, e, i, g, &run, o, pd);
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (st != dnnl_success) entry_destroy(e);
     return st;
@@ -481,8 +555,10 @@ static prim_entry *prim_get(conv_cache *c, const bv_conv_geom *g, const bv_conv_
         key.o.slope = 0.0f;
     }
     if (pass != PASS_BWD_WEIGHTS) key.o.diff_bias = 0;
-    /* blocked activations: oneDNN's own layout choice is the one they are in */
-    key.blocked = o->act_blocked || use_blocked(c, g, pass);
+    /* blocked activations: oneDNN's own layout choice is the one they are in; bf16 always lets
+     * oneDNN choose (its inputs are converted by a reorder anyway) */
+    key.blocked = o->act_blocked || o->bf16 || use_blocked(c, g, pass) ? LAY_ANY : LAY_PLAIN;
+    if (c->layout == BV_CONV_LAYOUT_AUTO && c->col1d && is_col1d(g, o)) key.blocked = LAY_COL1D;
     /* oneDNN 2.6 has its depthwise JIT kernel for 2-d only: [N, C, T] is the same memory as
      * [N, C, T, 1] with a (K, 1) kernel (unused dims are already 1 in the geometry). */
     if (key.blocked && !o->act_blocked && g->nsp == 1 && is_depthwise(g)) key.g.nsp = 2;
@@ -503,8 +579,9 @@ static prim_entry *prim_get(conv_cache *c, const bv_conv_geom *g, const bv_conv_
     entry_destroy(victim);
     dnnl_status_t st = entry_build(c->engine, victim, &key.g, &key.o, pass, key.blocked);
     if (st != dnnl_success) {
-        snprintf(err, BV_KERNEL_ERR_LEN, "oneDNN cannot build this convolution (pass %d, %s layouts): status %d",
-                 (int)pass, key.blocked ? "blocked" : "plain", (int)st);
+        snprintf(err, BV_KERNEL_ERR_LEN, "oneDNN cannot build this convolution (pass %d, %s layouts%s): status %d",
+                 (int)pass, key.blocked == LAY_PLAIN ? "plain" : key.blocked == LAY_ANY ? "its own" : "conv1d nwc",
+                 o->bf16 ? ", bf16" : "", (int)st);
         return NULL;
     }
     victim->key = key;
@@ -519,6 +596,9 @@ static int run_reorder(conv_cache *c, dnnl_primitive_t r, dnnl_memory_t from, dn
     return 0;
 }
 
+/* The memory a reorder of argument i reads or writes: the primitive's, or its 4-d view. */
+static dnnl_memory_t side(const prim_entry *e, int i) { return e->view[i] ? e->view[i] : e->mem[i]; }
+
 /* conv_exec under the lock; blocked arguments live in scratch (the caller rewinds it). */
 static int conv_exec_locked(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_opts *o,
                             conv_pass pass, const float *p0, const float *p1, float *p2, const float *p3, char *err) {
@@ -530,15 +610,17 @@ static int conv_exec_locked(conv_cache *c, bv_arena *scratch, const bv_conv_geom
         if (!e->reorder[i]) {
             DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], (void *)ptr[i]));
         } else {
+            void *buf = bv_arena_alloc(scratch, e->bytes[i]);
             DNNL_TRY(err, dnnl_memory_set_data_handle(e->user[i], (void *)ptr[i]));
-            DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], bv_arena_alloc(scratch, e->bytes[i])));
-            if (!is_output_arg(e->arg[i]) && run_reorder(c, e->reorder[i], e->user[i], e->mem[i], err)) return -1;
+            DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], buf));
+            if (e->view[i]) DNNL_TRY(err, dnnl_memory_set_data_handle(e->view[i], buf));
+            if (!is_output_arg(e->arg[i]) && run_reorder(c, e->reorder[i], e->user[i], side(e, i), err)) return -1;
         }
         args[i] = (dnnl_exec_arg_t){e->arg[i], e->mem[i]};
     }
     DNNL_TRY(err, dnnl_primitive_execute(e->prim, c->stream, e->nargs, args));
     for (int i = 0; i < e->nargs; i++)
-        if (e->reorder[i] && is_output_arg(e->arg[i]) && run_reorder(c, e->reorder[i], e->mem[i], e->user[i], err))
+        if (e->reorder[i] && is_output_arg(e->arg[i]) && run_reorder(c, e->reorder[i], side(e, i), e->user[i], err))
             return -1;
     DNNL_TRY(err, dnnl_stream_wait(c->stream));
     return 0;
@@ -564,10 +646,10 @@ static int native_block16(conv_cache *c) {
                       .stride = {1, 1}, .pad = {1, 0}, .dil = {1, 1}};
     dnnl_convolution_desc_t cd;
     dnnl_primitive_desc_t pd;
-    if (make_op_desc(&cd, &g, PASS_FWD, 0, 1) != dnnl_success) return 0;
+    if (make_op_desc(&cd, &g, PASS_FWD, 0, LAY_ANY, 0) != dnnl_success) return 0;
     if (dnnl_primitive_desc_create(&pd, &cd, NULL, c->engine, NULL) != dnnl_success) return 0;
     dnnl_memory_desc_t blk;
-    md_act(&blk, &g, g.IC, g.in, 0, 1);
+    md_act(&blk, &g, g.IC, g.in, LAY_PLAIN, 1, dnnl_f32);
     c->native16 = dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), &blk);
     dnnl_primitive_desc_destroy(pd);
     return c->native16;
@@ -605,13 +687,60 @@ static void cache_stats(bv_backend *be, int *capacity, int *used) {
 
 /* ---------------- the conv kernels ---------------- */
 
+/* Whether a bf16 pass runs oneDNN's bf16 primitive, or its fp32 one on copies of the inputs rounded
+ * to bf16: the same arithmetic (bf16 products are exact in fp32, both accumulate in fp32), chosen
+ * where oneDNN 2.6's bf16 kernels are slower than its fp32 ones (2 threads, AMX Xeon, the model's
+ * shapes): weight gradients of dense convs (its AMX and avx512_core_bf16 weight kernels run 2-50x
+ * slower than the fp32 ones: a 1x1 192->192 conv over 2x147 positions 5 ms; 1024 -> 1 k3 80 ms),
+ * and the forward and data passes of grouped convs with few channels per group (bf16 falls back to
+ * im2col + gemm or a slower direct kernel there, while their AMX weight gradients are 5-15x faster
+ * than fp32's gemm). BV_CONV_BF16=native runs every pass native (A/B). */
+static int bf16_native(const conv_cache *c, const bv_conv_geom *g, conv_pass pass) {
+    if (c->bf16_all_native) return 1;
+    if (is_depthwise(g)) return pass == PASS_FWD;
+    if (g->G > 1) return pass == PASS_BWD_WEIGHTS;
+    return pass != PASS_BWD_WEIGHTS;
+}
+
+/* A scratch copy of src[n] rounded to bf16 (kept as fp32). */
+static const float *rounded_copy(bv_arena *scratch, const float *src, int64_t n) {
+    float *d = bv_arena_alloc(scratch, sizeof(float) * (size_t)n);
+    memcpy(d, src, sizeof(float) * (size_t)n);
+    bv_cpu_round_bf16(d, n);
+    return d;
+}
+
+static int64_t in_numel(const bv_conv_geom *g) { return g->N * g->IC * g->in[0] * g->in[1]; }
+static int64_t w_numel(const bv_conv_geom *g) { return g->OC * (g->IC / g->G) * g->k[0] * g->k[1]; }
+
 static int64_t out_numel(const bv_conv_geom *g) { return g->N * g->OC * g->out[0] * g->out[1]; }
+
+static int forward_exec(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
+                        const bv_conv_opts *o, float *y, const float *x, const float *w, const float *b, char *err);
 
 static int forward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
                    const bv_conv_opts *o, float *y, const float *x, const float *w, const float *b, const float *r,
                    char *err) {
     conv_cache *c = cache_of(be, err);
     if (!c) return -1;
+    bv_conv_opts oe;
+    bv_arena_mark m0 = bv_arena_get_mark(scratch);
+    if (o->bf16 && !bf16_native(c, g, PASS_FWD)) { /* fp32 kernel on bf16-rounded inputs */
+        x = rounded_copy(scratch, x, in_numel(g));
+        w = rounded_copy(scratch, w, w_numel(g));
+        oe = *o;
+        oe.bf16 = 0;
+        o = &oe;
+    }
+    int rc = forward_exec(c, scratch, g, ex, o, y, x, w, b, err);
+    bv_arena_reset_to(scratch, m0);
+    if (rc) return -1;
+    if (r) add_into(y, r, out_numel(g)); /* (conv + b) + r: bv_add's value of xt + r */
+    return 0;
+}
+
+static int forward_exec(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
+                        const bv_conv_opts *o, float *y, const float *x, const float *w, const float *b, char *err) {
     if (ex->out[0] == g->out[0]) {
         if (conv_exec(c, scratch, ex, o, PASS_FWD, x, w, y, b, err)) return -1;
     } else {
@@ -623,7 +752,6 @@ static int forward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, con
         bv_arena_reset_to(scratch, m);
         if (rc) return -1;
     }
-    if (r) add_into(y, r, out_numel(g)); /* (conv + b) + r: bv_add's value of xt + r */
     return 0;
 }
 
@@ -637,17 +765,28 @@ static int backward_dnnl(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g
         copy_rows(crop, ex->out[0], gy, g->out[0], g->N, g->OC, NULL);
         gy = crop;
     }
+    bv_conv_opts oe = *o; /* bf16 passes emulated in fp32 on rounded inputs (bf16_native) */
+    oe.bf16 = 0;
+    const float *gyr = NULL; /* gy rounded to bf16, made once for both passes */
     if (gr->gx) {
-        const int64_t n = g->N * g->IC * g->in[0] * g->in[1];
+        const int64_t n = in_numel(g);
         float *dst = gr->sx ? bv_arena_alloc(scratch, sizeof(float) * (size_t)n) : gr->gx;
-        if (conv_exec(c, scratch, ex, o, PASS_BWD_DATA, gy, w, dst, NULL, err)) return -1;
+        const int nat = !o->bf16 || bf16_native(c, g, PASS_BWD_DATA);
+        if (!nat && !gyr) gyr = rounded_copy(scratch, gy, g->N * g->OC * ex->out[0] * ex->out[1]);
+        if (conv_exec(c, scratch, ex, nat ? o : &oe, PASS_BWD_DATA, nat ? gy : gyr,
+                      nat ? w : rounded_copy(scratch, w, w_numel(g)), dst, NULL, err))
+            return -1;
         if (gr->sx) add_into(gr->gx, dst, n);
     }
     if (gr->gw) {
-        const int64_t n = g->OC * (g->IC / g->G) * g->k[0] * g->k[1];
+        const int64_t n = w_numel(g);
         float *dst = gr->sw ? bv_arena_alloc(scratch, sizeof(float) * (size_t)n) : gr->gw;
         float *gb = !o->diff_bias ? NULL : gr->sb ? bv_arena_alloc(scratch, sizeof(float) * (size_t)g->OC) : gr->gb;
-        if (conv_exec(c, scratch, ex, o, PASS_BWD_WEIGHTS, x, gy, dst, gb, err)) return -1;
+        const int nat = !o->bf16 || bf16_native(c, g, PASS_BWD_WEIGHTS);
+        if (!nat && !gyr) gyr = rounded_copy(scratch, gy, g->N * g->OC * ex->out[0] * ex->out[1]);
+        if (conv_exec(c, scratch, ex, nat ? o : &oe, PASS_BWD_WEIGHTS, nat ? x : rounded_copy(scratch, x, in_numel(g)),
+                      nat ? gy : gyr, dst, gb, err))
+            return -1;
         if (gr->sw) add_into(gr->gw, dst, n);
         if (o->diff_bias && gr->sb) add_into(gr->gb, gb, g->OC);
     }
@@ -677,6 +816,11 @@ static int backward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, co
     if (gr->gb && !o.diff_bias) bias_grad_acc(gr->gb, gy, g, o.act_blocked);
     int rc = 0;
     if (dw) {
+        if (o.bf16) { /* the same loops on bf16-rounded copies: bf16 inputs, fp32 accumulation */
+            gy = rounded_copy(scratch, gy, ny);
+            if (gr->gx) w = rounded_copy(scratch, w, g->OC * g->k[0]);
+            if (gr->gw) x = rounded_copy(scratch, x, g->N * g->IC * g->in[0]);
+        }
         if (gr->gx) dw_bwd_data_acc(gr->gx, gy, w, g);
         if (gr->gw) dw_bwd_weights_acc(gr->gw, gy, x, g);
     } else {
