@@ -135,6 +135,18 @@ void bv_tape_cut(bv_ctx *ctx, int64_t mark) {
     ctx->tape_len = mark;
 }
 
+void bv_tape_remove(bv_ctx *ctx, int64_t lo, int64_t hi) {
+    BV_ASSERT(lo >= 0 && lo <= hi && hi <= ctx->tape_len);
+    memmove(ctx->tape + lo, ctx->tape + hi, sizeof *ctx->tape * (size_t)(ctx->tape_len - hi));
+    ctx->tape_len -= hi - lo;
+}
+
+size_t bv_ctx_release(bv_ctx *ctx, bv_ctx_mark from, bv_ctx_mark to) {
+    size_t n = bv_arena_release(&ctx->arena, from.host, to.host);
+    if (!ctx->be->mem.host_visible) n += bv_arena_release(&ctx->data_arena, from.data, to.data);
+    return n;
+}
+
 void bv_ctx_error(bv_ctx *ctx, const char *op, const char *fmt, ...) {
     int n = snprintf(ctx->err_msg, sizeof ctx->err_msg, "%s: ", op);
     va_list ap;
@@ -297,10 +309,10 @@ static void seed_grad(bv_ctx *ctx, bv_tensor *root, const bv_tensor *gout) {
     free(hg);
 }
 
-static void run_tape(bv_ctx *ctx) {
+static void run_tape(bv_ctx *ctx, int64_t lo) {
     /* Grad mode off while backward runs: helper ops used inside backward fns record nothing. */
     bv_no_grad_begin(ctx);
-    for (int64_t k = ctx->tape_len - 1; k >= 0; k--) {
+    for (int64_t k = ctx->tape_len - 1; k >= lo; k--) {
         bv_node *n = ctx->tape[k];
         int live = 0;
         for (int i = 0; i < n->n_out; i++)
@@ -324,12 +336,18 @@ static void run_tape(bv_ctx *ctx) {
 
 void bv_backward(bv_ctx *ctx, bv_tensor *root, const bv_tensor *gout) {
     seed_grad(ctx, root, gout);
-    run_tape(ctx);
+    run_tape(ctx, 0);
+}
+
+void bv_backward_multi_to(bv_ctx *ctx, int n, bv_tensor *const *roots, const bv_tensor *const *gouts,
+                          int64_t tape_lo) {
+    BV_ASSERT(tape_lo >= 0 && tape_lo <= ctx->tape_len);
+    for (int i = 0; i < n; i++) seed_grad(ctx, roots[i], gouts ? gouts[i] : NULL);
+    run_tape(ctx, tape_lo);
 }
 
 void bv_backward_multi(bv_ctx *ctx, int n, bv_tensor *const *roots, const bv_tensor *const *gouts) {
-    for (int i = 0; i < n; i++) seed_grad(ctx, roots[i], gouts ? gouts[i] : NULL);
-    run_tape(ctx);
+    bv_backward_multi_to(ctx, n, roots, gouts, 0);
 }
 
 /* ---- checks ---- */

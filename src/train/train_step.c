@@ -208,7 +208,7 @@ static double optimizer_step(const bv_train_state *st, bv_params *ps, bv_adamw *
 static double optimize(const bv_train_state *st, bv_ctx *ctx, bv_tensor *loss, int64_t tape_from, bv_params *ps,
                        bv_adamw *opt, const uint8_t *has_grad) {
     bv_params_zero_grad(ps);
-    bv_backward(ctx, loss, NULL);
+    bv_backward_multi_to(ctx, 1, &loss, NULL, tape_from); /* the sub-step's graph only: net_g's stays */
     bv_tape_cut(ctx, tape_from);
     return optimizer_step(st, ps, opt, has_grad);
 }
@@ -258,15 +258,46 @@ typedef struct fwd_parts {
     bv_tensor *y_hat_leaf;        // y_hat detached, requiring grad: the G step's sub-graphs end here
     bv_ctx_mark wl_mark;          // before WavLM(y_hat_leaf): its graph is dropped back to here
     int64_t wl_tape;
+    bv_train_state *st;
+    float loss_kl;                // computed and backpropagated before the decoder (kl_before_decoder)
 } fwd_parts;
+
+/* SynthesizerTrn's prior hook, before the decoder runs: loss_kl reaches net_g's graph only through
+ * z_p (the flow's output), logs_q and the expanded prior, and nothing else reaches the flow, so
+ * loss_kl.backward() through the flow can run now (its gradient is exactly 1 in loss_gen_all; G's
+ * grads were zeroed at the start of the step). What it leaves on enc_q's and enc_p's outputs waits
+ * there for the final backward. The flow's nodes then leave the tape and its activations (about
+ * half of net_g's) become holes the decoder and the discriminator steps fill, instead of growing
+ * the arena. */
+static void kl_before_decoder(void *user, bv_ctx *ctx, bv_synth_out *o) {
+    fwd_parts *f = user;
+    bv_tensor *z_p = bv_new_like(ctx, o->z_p); /* outlives the flow's memory (probes) */
+    bv_copy_at(z_p, 0, o->z_p, 0, z_p->numel);
+    bv_ctx_mark mark = bv_ctx_get_mark(ctx);
+    int64_t tape = bv_tape_mark(ctx);
+    bv_tensor *loss_kl = bv_mul_scalar(ctx, bv_kl_loss(ctx, o->z_p, o->logs_q, o->m_p, o->logs_p, o->z_mask),
+                                       (float)f->st->cfg->train.c_kl); // []
+    f->loss_kl = (float)bv_tensor_item(loss_kl);
+    bv_backward_multi_to(ctx, 1, &loss_kl, NULL, o->flow_tape_from);
+    bv_tape_cut(ctx, tape);
+    bv_ctx_reset_to(ctx, mark);
+    bv_tape_remove(ctx, o->flow_tape_from, o->flow_tape_to);
+    bv_ctx_release(ctx, o->flow_from, o->flow_to);
+    o->z_p = z_p;
+}
 
 /* net_g forward, the mel targets and the real slice (train_ms lines before "# Discriminator"). */
 static void generator_forward(bv_train_state *st, bv_ctx *ctx, const bv_train_batch *b, fwd_parts *f,
                               bv_train_result *res) {
     const bv_config_data *d = &st->cfg->data;
     bv_synth_out *o = &f->o;
+    f->st = st;
+    st->net_g->prior_hook = kl_before_decoder;
+    st->net_g->prior_hook_user = f;
     bv_synth_forward(ctx, st->net_g, b->x, b->x_lengths, b->spec, b->spec_lengths, b->speakers, b->tone, b->language,
                      b->bert, b->ja_bert, b->en_bert, 1, o);
+    st->net_g->prior_hook = NULL;
+    st->net_g->prior_hook_user = NULL;
     double fmax = d->has_mel_fmax ? d->mel_fmax : NAN;
     /* the state's basis as a constant of this step (no grad; on the context's device) */
     bv_tensor *mel_basis = bv_from_f32(ctx, BV_SHAPE(d->n_mel_channels, d->filter_length / 2 + 1),
@@ -328,7 +359,7 @@ static void discriminator_steps(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, b
         bv_tensor *term = bv_discriminator_loss(ctx, 1, &d_r, &d_g, res->losses_disc_r + i,
                                                 res->losses_disc_g + i);                        // []
         float v = (float)bv_tensor_item(term);
-        bv_backward(ctx, term, NULL);
+        bv_backward_multi_to(ctx, 1, &term, NULL, ti);
         bv_tape_cut(ctx, ti);
         bv_ctx_reset_to(ctx, mi);
         terms[i] = bv_scalar(ctx, v);
@@ -403,7 +434,7 @@ static void wavlm_generator_losses(bv_train_state *st, bv_ctx *ctx, fwd_parts *f
     probe(st, "gstep.net_wd.y_df_hat_g", y_df_hat_g);
     float v_lm = (float)bv_tensor_item(loss_lm), v_gen = (float)bv_tensor_item(loss_lm_gen);
     bv_tensor *roots[2] = {loss_lm, loss_lm_gen};
-    bv_backward_multi(ctx, 2, roots, NULL);
+    bv_backward_multi_to(ctx, 2, roots, NULL, f->wl_tape);
     bv_tape_cut(ctx, f->wl_tape);
     bv_ctx_reset_to(ctx, f->wl_mark);
     memset(f->hs_g, 0, sizeof f->hs_g); /* gone with the graph */
@@ -441,7 +472,7 @@ static void mpd_generator_losses(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, 
         roots[nl] = gl;
         gouts[nl] = NULL;
         v[nl] = (float)bv_tensor_item(gl);
-        bv_backward_multi(ctx, nl + 1, roots, gouts);
+        bv_backward_multi_to(ctx, nl + 1, roots, gouts, ti);
         bv_tape_cut(ctx, ti);
         bv_ctx_reset_to(ctx, mi);
         for (int l = 0; l < nl; l++) fm_vals[nfm++] = bv_scalar(ctx, v[l]);
@@ -469,8 +500,7 @@ static bv_tensor *generator_losses(bv_train_state *st, bv_ctx *ctx, fwd_parts *f
 
     bv_tensor *loss_dur = bv_sum(ctx, o->l_length);                                            // []
     bv_tensor *loss_mel = bv_mel_l1_loss(ctx, f->y_mel, f->y_hat_mel, (float)t->c_mel);        // []
-    bv_tensor *loss_kl = bv_mul_scalar(ctx, bv_kl_loss(ctx, o->z_p, o->logs_q, o->m_p, o->logs_p, o->z_mask),
-                                       (float)t->c_kl);                                        // []
+    bv_tensor *loss_kl = bv_scalar(ctx, f->loss_kl); /* backpropagated before the decoder ran */
 
     bv_tensor *all = bv_add(ctx, loss_gen, loss_fm);
     all = bv_add(ctx, all, loss_mel);
@@ -511,8 +541,8 @@ static void generator_step(bv_train_state *st, bv_ctx *ctx, int64_t tape_start, 
     set_trainable(&st->ps_dur, false);
     set_trainable(&st->ps_wd, false);
     bv_tensor *loss_gen_all = generator_losses(st, ctx, f, res);
-    /* loss_gen_all.backward(): the graph on the tape plus y_hat_leaf's gradient into y_hat */
-    bv_params_zero_grad(&st->ps_g);
+    /* loss_gen_all.backward(): the graph on the tape plus y_hat_leaf's gradient into y_hat (G's
+     * grads were zeroed at the start of the step: loss_kl's part is in them already) */
     bv_tensor *roots[2] = {loss_gen_all, f->o.y_hat};
     const bv_tensor *gouts[2] = {NULL, NULL};
     int nr = 1;
@@ -559,6 +589,7 @@ void bv_train_step(bv_train_state *st, bv_ctx *ctx, const bv_train_batch *batch,
     }
     fwd_parts f;
     memset(&f, 0, sizeof f);
+    bv_params_zero_grad(&st->ps_g); /* optim_g.zero_grad(), early: loss_kl backpropagates during the forward */
     generator_forward(st, ctx, batch, &f, res);
     discriminator_steps(st, ctx, &f, res);
     wavlm_embeddings(st, ctx, &f);
