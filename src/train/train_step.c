@@ -262,13 +262,13 @@ typedef struct fwd_parts {
     float loss_kl;                // computed and backpropagated before the decoder (kl_before_decoder)
 } fwd_parts;
 
-/* SynthesizerTrn's prior hook, before the decoder runs: loss_kl reaches net_g's graph only through
- * z_p (the flow's output), logs_q and the expanded prior, and nothing else reaches the flow, so
- * loss_kl.backward() through the flow can run now (its gradient is exactly 1 in loss_gen_all; G's
- * grads were zeroed at the start of the step). What it leaves on enc_q's and enc_p's outputs waits
- * there for the final backward. The flow's nodes then leave the tape and its activations (about
- * half of net_g's) become holes the decoder and the discriminator steps fill, instead of growing
- * the arena. */
+/* SynthesizerTrn's prior hook (after the alignment, before the duration predictors and the decoder
+ * run): loss_kl reaches net_g's graph only through z_p (the flow's output), logs_q and the expanded
+ * prior, and nothing else reaches the flow, so loss_kl.backward() through the flow can run now (its
+ * gradient is exactly 1 in loss_gen_all; G's grads were zeroed at the start of the step). What it
+ * leaves on enc_q's and enc_p's outputs waits there for the final backward. The flow's nodes then
+ * leave the tape and its activations (over half of net_g's) become holes that the duration
+ * predictors, the decoder and the discriminator steps fill instead of growing the arena. */
 static void kl_before_decoder(void *user, bv_ctx *ctx, bv_synth_out *o) {
     fwd_parts *f = user;
     bv_tensor *z_p = bv_new_like(ctx, o->z_p); /* outlives the flow's memory (probes) */
