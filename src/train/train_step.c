@@ -386,6 +386,9 @@ static void discriminator_steps(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, b
         res->grad_norm_dur = optimize(st, ctx, loss_dur_disc, tape_dur, &st->ps_dur, &st->optim_dur, NULL);
     }
     res->grad_norm_d = optimizer_step(st, &st->ps_d, &st->optim_d, NULL);
+    /* net_d's grads (~1.7 bytes per 4 of all trainable parameters) are not needed again before the
+     * next step: not resident while net_g's backward fills its own */
+    if (!st->keep_grads) bv_params_release_grad(&st->ps_d);
     bv_ctx_reset_to(ctx, mark);
 }
 
@@ -419,6 +422,7 @@ static void wavlm_discriminator_step(bv_train_state *st, bv_ctx *ctx, fwd_parts 
     probe(st, "wdstep.loss_slm", loss_slm);
     res->loss_slm = bv_tensor_item(loss_slm);
     res->grad_norm_wd = optimize(st, ctx, loss_slm, tape_wd, &st->ps_wd, &st->optim_wd, NULL);
+
     bv_ctx_reset_to(ctx, mark);
 }
 
@@ -589,7 +593,10 @@ void bv_train_step(bv_train_state *st, bv_ctx *ctx, const bv_train_batch *batch,
     }
     fwd_parts f;
     memset(&f, 0, sizeof f);
-    bv_params_zero_grad(&st->ps_g); /* optim_g.zero_grad(), early: loss_kl backpropagates during the forward */
+    /* optim_g.zero_grad(), early (loss_kl backpropagates during the forward), with the last step's
+     * grads' memory given back until net_g's backward writes them: with net_d's released after
+     * optim_d.step(), only one of the two big grad buffers is resident at a time */
+    bv_params_release_grad(&st->ps_g);
     generator_forward(st, ctx, batch, &f, res);
     discriminator_steps(st, ctx, &f, res);
     wavlm_embeddings(st, ctx, &f);
