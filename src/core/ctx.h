@@ -3,7 +3,8 @@
  * Autograd is an eager tape. Every op called with grad enabled and at least one input that
  * requires grad appends a node {op, inputs, outputs, saved state, backward fn}. bv_backward walks
  * the tape in reverse; each backward fn ACCUMULATES (+=) into the grads of its inputs, allocating
- * them (zeroed) on first touch. Nothing is freed until bv_ctx_reset.
+ * them (zeroed) on first touch. Nothing is freed until bv_ctx_reset, a rewind to a mark, or a
+ * release of a dead range (bv_ctx_release).
  *
  * Memory (the rule is in backend.h): a context has a HOST arena (ctx->arena: tensor headers, tape
  * nodes, saved structs, host-side scratch) and a DATA arena for tensor data, fed by its backend's

@@ -41,8 +41,8 @@
 
 struct bv_synth_out;
 /* Training only: called by bv_synth_forward once the prior is expanded (after the alignment, before
- * the duration predictors and the decoder run);
- * train_step.c backpropagates the KL loss through the flow there and releases the flow's memory. */
+ * the duration predictors and the decoder run); train_step.c backpropagates the KL loss through the
+ * flow there and releases the flow's memory (out->flow_*). */
 typedef void (*bv_synth_prior_hook)(void *user, bv_ctx *ctx, struct bv_synth_out *out);
 
 typedef struct bv_synth {

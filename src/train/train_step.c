@@ -17,7 +17,9 @@
  * loss at once (each term's upstream gradient is exactly 1, or exactly 2 for the feature-matching
  * terms); only the order in which y_hat's gradient adds its parts changes (last-bit differences).
  * The losses' values are folded from the same float32 terms in upstream's order, so they are
- * bit-identical. */
+ * bit-identical. loss_kl is backpropagated through the flow inside net_g's forward (prior hook:
+ * kl_before_decoder) and the flow's memory reused from then on; net_d's and net_g's parameter grads
+ * are resident one at a time (bv_params_release_grad; keep_grads to keep them after the step). */
 #include "train_step.h"
 
 #include <math.h>
