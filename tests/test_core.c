@@ -179,3 +179,65 @@ BV_TEST(core_keep_only_compacts_inference_memory) {
     BV_CHECK(ctx->arena.in_use < before && b->numel == 1000 && bv_tensor_item_at(b, 999) == 4.0, "kept b, dropped the rest");
     bv_no_grad_end(ctx);
 }
+
+/* bv_arena_release: the range between two marks becomes a hole later allocations fill first; marks
+ * taken after the release rewind inside the hole, a reset forgets it. */
+BV_TEST(core_arena_release_makes_holes) {
+    bv_arena a;
+    bv_arena_init(&a, (size_t)1 << 20, NULL);
+    unsigned char *below = bv_arena_alloc(&a, 1000);
+    bv_arena_mark from = bv_arena_get_mark(&a);
+    unsigned char *dead = bv_arena_alloc(&a, (size_t)300 << 10);
+    bv_arena_mark to = bv_arena_get_mark(&a);
+    unsigned char *above = bv_arena_alloc(&a, 1000);
+    memset(above, 5, 1000);
+    size_t top = a.in_use;
+    BV_CHECK(bv_arena_release(&a, from, to) == (size_t)300 << 10, "the dead range is released");
+    unsigned char *p = bv_arena_alloc(&a, (size_t)100 << 10);
+    BV_CHECK(p == dead && a.in_use == top, "the next allocation lands in the hole without growing the arena");
+    bv_arena_mark m = bv_arena_get_mark(&a);
+    unsigned char *q = bv_arena_alloc(&a, (size_t)150 << 10);
+    BV_CHECK(q == dead + ((size_t)100 << 10), "the hole fills like an arena");
+    unsigned char *r = bv_arena_alloc(&a, (size_t)100 << 10);
+    BV_CHECK(r < dead || r >= dead + ((size_t)300 << 10), "what does not fit goes past the hole");
+    bv_arena_reset_to(&a, m);
+    BV_CHECK(bv_arena_alloc(&a, (size_t)150 << 10) == q, "a rewind empties the hole back to the mark");
+    BV_CHECK(above[999] == 5 && below != NULL, "what lies above the hole is untouched");
+    bv_arena_reset_to(&a, from); /* older than the release: the hole goes */
+    BV_CHECK(a.n_holes == 0, "rewinding before the release forgets the holes");
+    bv_arena_reset(&a);
+    bv_arena_free(&a);
+}
+
+/* bv_backward_multi_to stops at a tape index and leaves the gradient on the tensor below it; a
+ * later backward carries on from there. bv_tape_remove takes spent nodes off the tape. */
+BV_TEST(core_backward_to_a_tape_index_then_the_rest) {
+    bv_ctx *ctx = ts->ctx;
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(8), 1.0f);
+    bv_tensor *y = bv_exp(ctx, x);
+    int64_t lo = bv_tape_mark(ctx);
+    bv_tensor *z = bv_sum(ctx, bv_mul_scalar(ctx, y, 3.0f));
+    bv_backward_multi_to(ctx, 1, &z, NULL, lo);
+    BV_CHECK(y->grad && fabsf(y->grad[2] - 3.0f) < 1e-6f && !x->grad, "stopped above exp: y's grad waits");
+    bv_tape_remove(ctx, lo, bv_tape_mark(ctx));
+    BV_CHECK(bv_tape_mark(ctx) == lo, "the spent nodes are off the tape");
+    bv_backward_multi(ctx, 0, NULL, NULL);
+    BV_CHECK(x->grad && fabsf(x->grad[2] - 3.0f * y->data[2]) < 1e-5f, "the rest of the backward used y's grad");
+}
+
+/* bv_params_release_grad: a packed store's grads read as zero and take writes again. */
+BV_TEST(core_params_release_grad_zeroes) {
+    bv_params ps;
+    bv_params_init(&ps);
+    bv_tensor *a = bv_params_add(&ps, "a", BV_SHAPE(3));
+    bv_tensor *b = bv_params_add(&ps, "b", BV_SHAPE(300000)); /* spans whole pages */
+    bv_params_pack(&ps);
+    for (int64_t i = 0; i < ps.numel; i++) ps.grad[i] = 1.0f;
+    bv_params_release_grad(&ps);
+    double s = 0;
+    for (int64_t i = 0; i < ps.numel; i++) s += fabsf(ps.grad[i]);
+    BV_CHECK(s == 0 && a->grad[0] == 0 && b->grad[299999] == 0, "released grads read as zero (sum %g)", s);
+    b->grad[12345] = 2.0f;
+    BV_CHECK(b->grad[12345] == 2.0f, "and can be written again");
+    bv_params_free(&ps);
+}

@@ -167,6 +167,7 @@ static void setup_open(bv_test_state *ts, bv_golden *g, setup *s, int freeze_zh_
     if (!s->wavlm) return;
     int rc = bv_train_state_init(&s->st, &s->cfg, s->wavlm, &layout, err, sizeof err);
     BV_CHECK(rc == 0, "bv_train_state_init: %s", err);
+    s->st.keep_grads = 1; /* every p.grad is compared after the step */
     if (rc) return;
     bv_golden_load_params(g, &s->st.ps_g, "param.net_g.");
     bv_golden_load_params(g, &s->st.ps_d, "param.net_d.");

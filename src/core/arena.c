@@ -49,6 +49,14 @@ void bv_arena_free(bv_arena *a) {
 void *bv_arena_alloc(bv_arena *a, size_t n) {
     n = (n + BV_ARENA_ALIGN - 1) / BV_ARENA_ALIGN * BV_ARENA_ALIGN;
     if (n == 0) n = BV_ARENA_ALIGN;
+    for (int i = 0; i < a->n_holes; i++) { /* first fit; each hole fills like a little arena */
+        bv_arena_hole *h = &a->holes[i];
+        if (h->size - h->used >= n) {
+            void *p = h->base + h->used;
+            h->used += n;
+            return p;
+        }
+    }
     for (;;) {
         bv_arena_chunk *c = a->head;
         if (c && c->size - c->used >= n) {
@@ -84,7 +92,13 @@ void *bv_arena_calloc(bv_arena *a, size_t n) {
     return p;
 }
 
+static void forget_holes(bv_arena *a) {
+    if (a->n_holes) a->holes_gen++;
+    a->n_holes = 0;
+}
+
 void bv_arena_reset(bv_arena *a) {
+    forget_holes(a);
     bv_arena_chunk *c = a->head;
     if (!c) return;
     while (c->prev) c = c->prev;
@@ -94,11 +108,34 @@ void bv_arena_reset(bv_arena *a) {
 }
 
 bv_arena_mark bv_arena_get_mark(const bv_arena *a) {
-    bv_arena_mark m = {a->head, a->head ? a->head->used : 0, a->in_use};
+    bv_arena_mark m = {a->head, a->head ? a->head->used : 0, a->in_use, a->holes_gen, {0}};
+    for (int i = 0; i < a->n_holes; i++) m.hole_used[i] = a->holes[i].used;
     return m;
 }
 
+size_t bv_arena_release(bv_arena *a, bv_arena_mark from, bv_arena_mark to) {
+    BV_ASSERT(from.chunk && to.chunk);
+    size_t total = 0;
+    /* from's chunk from its mark to its end (or to `to` in the same chunk), the chunks between
+     * whole, to's chunk up to its mark (the chunk list runs from older to newer through ->next) */
+    for (bv_arena_chunk *c = from.chunk;; c = c->next) {
+        BV_ASSERT(c != NULL); /* `to` must come after `from` */
+        size_t lo = c == from.chunk ? from.used : 0, hi = c == to.chunk ? to.used : c->used;
+        if (hi > lo + ((size_t)64 << 10) && a->n_holes < BV_ARENA_MAX_HOLES) {
+            a->holes[a->n_holes++] = (bv_arena_hole){c->base + lo, hi - lo, 0};
+            total += hi - lo;
+        }
+        if (c == to.chunk) break;
+    }
+    a->holes_gen++;
+    return total;
+}
+
 void bv_arena_reset_to(bv_arena *a, bv_arena_mark m) {
+    if (m.holes_gen == a->holes_gen)
+        for (int i = 0; i < a->n_holes; i++) a->holes[i].used = m.hole_used[i];
+    else
+        forget_holes(a); /* the mark is older than the holes: what they held goes too */
     if (!m.chunk) {
         bv_arena_reset(a);
         return;

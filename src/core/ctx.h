@@ -3,7 +3,8 @@
  * Autograd is an eager tape. Every op called with grad enabled and at least one input that
  * requires grad appends a node {op, inputs, outputs, saved state, backward fn}. bv_backward walks
  * the tape in reverse; each backward fn ACCUMULATES (+=) into the grads of its inputs, allocating
- * them (zeroed) on first touch. Nothing is freed until bv_ctx_reset.
+ * them (zeroed) on first touch. Nothing is freed until bv_ctx_reset, a rewind to a mark, or a
+ * release of a dead range (bv_ctx_release).
  *
  * Memory (the rule is in backend.h): a context has a HOST arena (ctx->arena: tensor headers, tape
  * nodes, saved structs, host-side scratch) and a DATA arena for tensor data, fed by its backend's
@@ -111,11 +112,19 @@ typedef struct bv_ctx_mark {
 bv_ctx_mark bv_ctx_get_mark(bv_ctx *ctx);
 void bv_ctx_reset_to(bv_ctx *ctx, bv_ctx_mark m);
 
+/* The memory allocated between marks `from` and `to` is dead (nothing made between them is used
+ * again, and no node on the tape refers to it: see bv_tape_remove) while what came after lives on:
+ * it becomes holes that later allocations fill first (arena.h). Returns the bytes released. */
+size_t bv_ctx_release(bv_ctx *ctx, bv_ctx_mark from, bv_ctx_mark to);
+
 /* The tape as a stack: bv_tape_cut(ctx, bv_tape_mark(ctx)) after a backward makes a later backward
  * walk none of the nodes recorded since the mark (their memory stays until the arena is rewound).
  * Cutting to a mark beyond the tape's end is a programming error. */
 static inline int64_t bv_tape_mark(const bv_ctx *ctx) { return ctx->tape_len; }
 void bv_tape_cut(bv_ctx *ctx, int64_t mark);
+/* Takes the nodes [lo, hi) off the tape (those above move down): a sub-graph whose backward ran
+ * already, so that a later backward walks past it (its memory can then be released). */
+void bv_tape_remove(bv_ctx *ctx, int64_t lo, int64_t hi);
 
 _Noreturn void bv_ctx_error(bv_ctx *ctx, const char *op, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -155,6 +164,10 @@ bv_node *bv_record(bv_ctx *ctx, bv_op op, bv_backward_fn bw, int n_in, bv_tensor
 void bv_backward(bv_ctx *ctx, bv_tensor *root, const bv_tensor *gout);
 /* Backward from several roots at once: L = sum_k sum(roots[k] * gouts[k]). */
 void bv_backward_multi(bv_ctx *ctx, int n, bv_tensor *const *roots, const bv_tensor *const *gouts);
+/* The same, walking only the nodes at tape index >= tape_lo: the gradients that reach tensors made
+ * below tape_lo stay on them (accumulated), for a later backward to carry on from. */
+void bv_backward_multi_to(bv_ctx *ctx, int n, bv_tensor *const *roots, const bv_tensor *const *gouts,
+                          int64_t tape_lo);
 
 /* ---- shape/dtype checks used by every op constructor ---- */
 void bv_check_dtype(bv_ctx *ctx, const char *op, const bv_tensor *t, bv_dtype want);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "error.h"
@@ -130,6 +132,22 @@ void bv_params_zero_grad(bv_params *p) {
     for (int i = 0; i < p->n; i++) mem->fill32(p->items[i]->grad, 0, (size_t)p->items[i]->numel);
 }
 
+void bv_params_release_grad(bv_params *p) {
+    const bv_allocator *mem = &store_be(p)->mem;
+    long page = sysconf(_SC_PAGESIZE);
+    if (p->grad && mem->host_visible && page > 0) {
+        uintptr_t a = (uintptr_t)p->grad, e = a + sizeof(float) * (size_t)p->numel, pg = (uintptr_t)page;
+        uintptr_t lo = (a + pg - 1) / pg * pg, hi = e / pg * pg;
+        /* private anonymous pages read as zero after MADV_DONTNEED */
+        if (hi > lo && madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0) {
+            memset((void *)a, 0, lo - a);
+            memset((void *)hi, 0, e - hi);
+            return;
+        }
+    }
+    bv_params_zero_grad(p);
+}
+
 int64_t bv_params_numel(const bv_params *p) {
     int64_t n = 0;
     for (int i = 0; i < p->n; i++) n += p->items[i]->numel;
@@ -156,4 +174,13 @@ void bv_params_pack(bv_params *p) {
     p->data = data;
     p->grad = grad;
     p->numel = n;
+    /* host memory: transparent huge pages for the grads, which bv_params_release_grad may give back
+     * every step (a refault then costs one fault per 2 MiB instead of one per 4 KiB) */
+    long page = sysconf(_SC_PAGESIZE);
+    if (mem->host_visible && page > 0) {
+        const uintptr_t huge = (uintptr_t)2 << 20;
+        uintptr_t a = (uintptr_t)grad, e = a + sizeof(float) * (size_t)n;
+        uintptr_t lo = (a + huge - 1) / huge * huge, hi = e / huge * huge;
+        if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* advice only: may be refused */
+    }
 }

@@ -44,6 +44,10 @@ int bv_params_remove_prefix(bv_params *p, const char *prefix);
 /* Before packing only. Frees every gradient buffer (inference needs none) and clears requires_grad. */
 void bv_params_drop_grads(bv_params *p);
 void bv_params_zero_grad(bv_params *p);
+/* zero_grad that also gives the grads' memory back to the system where it can (a packed store in
+ * host memory: the whole pages of its grad buffer, which read as zero again and come back when next
+ * written); otherwise the same as bv_params_zero_grad. */
+void bv_params_release_grad(bv_params *p);
 /* Moves every parameter's data and grad into one 64-byte-aligned buffer each (p->data, p->grad;
  * item i at the running offset), keeping values and the tensors' identities (only ->data and
  * ->grad move). Call once the model is built and before anything keeps ->data pointers; adding

@@ -315,20 +315,20 @@ void bv_synth_forward(bv_ctx *ctx, const bv_synth *m, bv_tensor *x, bv_tensor *x
     bv_tensor *m_q, *logs_q, *y_mask;
     bv_tensor *z = bv_posterior_encoder_forward(ctx, m->enc_q, spec, spec_lengths, g, training, &m_q, &logs_q,
                                                 &y_mask);                                      // [B, inter, T_y]
+    out->flow_from = bv_ctx_get_mark(ctx);
+    out->flow_tape_from = bv_tape_mark(ctx);
     bv_tensor *z_p = flow(ctx, m, z, y_mask, g, 0, training);                                  // [B, inter, T_y]
+    out->flow_to = bv_ctx_get_mark(ctx);
+    out->flow_tape_to = bv_tape_mark(ctx);
 
     bv_tensor *attn = search_alignment(ctx, m, z_p, m_p, logs_p, x_mask, y_mask, out);         // [B, 1, T_y, T_x]
-    bv_tensor *w = bv_sum_dim(ctx, attn, 2, 0);                                                // [B, 1, T_x]
-    duration_losses(ctx, m, hx, x_mask, w, g, training, out);
 
-    /* expand prior */
+    /* expand prior (upstream does it after the duration losses; neither draws random numbers nor
+     * reads the other's results, so the order changes nothing but lets the prior hook run first) */
     out->enc_p_m_p = m_p;
     out->enc_p_logs_p = logs_p;
     out->m_p = expand_prior(ctx, attn, m_p);                                                   // [B, inter, T_y]
     out->logs_p = expand_prior(ctx, attn, logs_p);                                             // [B, inter, T_y]
-
-    bv_tensor *z_slice = bv_rand_slice_segments(ctx, z, spec_lengths, m->segment_size, &out->ids_slice);
-    out->y_hat = bv_generator_forward(ctx, m->dec, z_slice, g);                                // [B, 1, seg * hop]
     out->attn = attn;
     out->x_mask = x_mask;
     out->z_mask = y_mask;
@@ -338,6 +338,13 @@ void bv_synth_forward(bv_ctx *ctx, const bv_synth *m, bv_tensor *x, bv_tensor *x
     out->logs_q = logs_q;
     out->hidden_x = hx;
     out->g = g;
+    if (m->prior_hook) m->prior_hook(m->prior_hook_user, ctx, out); /* may replace out->z_p */
+
+    bv_tensor *w = bv_sum_dim(ctx, attn, 2, 0);                                                // [B, 1, T_x]
+    duration_losses(ctx, m, hx, x_mask, w, g, training, out);
+
+    bv_tensor *z_slice = bv_rand_slice_segments(ctx, z, spec_lengths, m->segment_size, &out->ids_slice);
+    out->y_hat = bv_generator_forward(ctx, m->dec, z_slice, g);                                // [B, 1, seg * hop]
 }
 
 /* ---------------- infer ---------------- */

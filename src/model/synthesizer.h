@@ -39,6 +39,12 @@
 #include "posterior_encoder.h"
 #include "text_encoder.h"
 
+struct bv_synth_out;
+/* Training only: called by bv_synth_forward once the prior is expanded (after the alignment, before
+ * the duration predictors and the decoder run); train_step.c backpropagates the KL loss through the
+ * flow there and releases the flow's memory (out->flow_*). */
+typedef void (*bv_synth_prior_hook)(void *user, bv_ctx *ctx, struct bv_synth_out *out);
+
 typedef struct bv_synth {
     /* sizes, from the config */
     int n_speakers, gin_channels, inter_channels, hidden_channels;
@@ -56,6 +62,8 @@ typedef struct bv_synth {
     bv_sdp *sdp;                             // sdp.*
     bv_dp *dp;                               // dp.*
     bv_tensor *emb_g;                        // emb_g.weight [n_speakers, gin]
+    bv_synth_prior_hook prior_hook;          /* NULL: none */
+    void *prior_hook_user;
 } bv_synth;
 
 /* Returns 0 if SynthesizerTrn can be built from hp, else -1 with a message naming the config key
@@ -95,6 +103,9 @@ typedef struct bv_synth_out {
     bv_tensor *sdp_forward_nll;  // [B]              sdp(x, x_mask, w, g) before / sum(x_mask)
     bv_tensor *neg_cent;         // [B, T_y, T_x]    maximum_path's input (epsilon included)
     bv_tensor *mas_mask;         // [B, T_y, T_x]    maximum_path's mask
+    /* the flow's graph, for the prior hook: its memory between two marks, its nodes on the tape */
+    bv_ctx_mark flow_from, flow_to;
+    int64_t flow_tape_from, flow_tape_to;
 } bv_synth_out;
 
 /* x, tone, language I64 [B, T_x]; x_lengths, spec_lengths, sid I64 [B]; spec f32

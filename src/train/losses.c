@@ -11,14 +11,16 @@ static bv_tensor *accumulate(bv_ctx *ctx, bv_tensor *acc, bv_tensor *t) { return
 /* A loss over an empty list is upstream's python 0 (times a constant): a zero scalar here. */
 static bv_tensor *zero_if_null(bv_ctx *ctx, bv_tensor *t) { return t ? t : bv_scalar(ctx, 0.0f); }
 
+bv_tensor *bv_feature_loss_term(bv_ctx *ctx, bv_tensor *fmap_r, bv_tensor *fmap_g) {
+    bv_check_same_shape(ctx, "feature_loss", fmap_r, fmap_g);
+    bv_tensor *rl = bv_detach(ctx, fmap_r);                 // [...] real features are a target
+    bv_tensor *d = bv_abs(ctx, bv_sub(ctx, rl, fmap_g));    // [...]
+    return bv_mean(ctx, d);                                 // []
+}
+
 bv_tensor *bv_feature_loss(bv_ctx *ctx, int n, bv_tensor *const *fmap_r, bv_tensor *const *fmap_g) {
     bv_tensor *loss = NULL; // []
-    for (int k = 0; k < n; k++) {
-        bv_check_same_shape(ctx, "feature_loss", fmap_r[k], fmap_g[k]);
-        bv_tensor *rl = bv_detach(ctx, fmap_r[k]);                 // [...] real features are a target
-        bv_tensor *d = bv_abs(ctx, bv_sub(ctx, rl, fmap_g[k]));    // [...]
-        loss = accumulate(ctx, loss, bv_mean(ctx, d));
-    }
+    for (int k = 0; k < n; k++) loss = accumulate(ctx, loss, bv_feature_loss_term(ctx, fmap_r[k], fmap_g[k]));
     return bv_mul_scalar(ctx, zero_if_null(ctx, loss), 2.0f);
 }
 

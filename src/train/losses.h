@@ -12,6 +12,11 @@
 /* losses.feature_loss: 2 * sum_k mean|fmap_r[k].detach() - fmap_g[k]|; pairs must have equal shapes. */
 bv_tensor *bv_feature_loss(bv_ctx *ctx, int n, bv_tensor *const *fmap_r, bv_tensor *const *fmap_g);
 
+/* One term of feature_loss (without the factor 2): mean|fmap_r.detach() - fmap_g|. A caller that
+ * backpropagates feature_loss piecewise seeds each term's gradient with 2 (exact: the sum and the
+ * factor pass 2 down unchanged) and folds the terms' values itself. */
+bv_tensor *bv_feature_loss_term(bv_ctx *ctx, bv_tensor *fmap_r, bv_tensor *fmap_g);
+
 /* losses.discriminator_loss: sum_i mean((1 - real_i)^2) + mean(gen_i^2). r_losses / g_losses
  * (n doubles each, may be NULL) receive the per-item terms as python floats (.item() of float32). */
 bv_tensor *bv_discriminator_loss(bv_ctx *ctx, int n, bv_tensor *const *real, bv_tensor *const *gen,

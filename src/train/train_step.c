@@ -5,7 +5,21 @@
  * sub-step's graph began, so a later backward never replays an earlier sub-step's nodes, and the
  * discriminator sub-graphs' activations are given back to the arena once their optimizer has
  * stepped. The generator forward (recorded first) stays on the tape for the final G backward; the
- * discriminator steps only ever see detached aliases of its outputs. */
+ * discriminator steps only ever see detached aliases of its outputs.
+ *
+ * Memory: the losses are sums, and the MPD's sub-discriminators (and WavLM + net_wd in the G step)
+ * are independent graphs, so each is run forward, backpropagated and dropped (tape cut, arena
+ * rewound) before the next one: the D step accumulates each sub-discriminator's weight gradients
+ * in turn, and the G step collects d loss / d y_hat from them on a detached leaf (y_hat_leaf) that
+ * seeds y_hat's gradient in the final backward through net_g. Only one sub-discriminator's
+ * activations are alive at a time instead of all of them (and WavLM's taped activations are gone
+ * before the MPD runs in the G step). Every gradient is the same sum as backpropagating the whole
+ * loss at once (each term's upstream gradient is exactly 1, or exactly 2 for the feature-matching
+ * terms); only the order in which y_hat's gradient adds its parts changes (last-bit differences).
+ * The losses' values are folded from the same float32 terms in upstream's order, so they are
+ * bit-identical. loss_kl is backpropagated through the flow inside net_g's forward (prior hook:
+ * kl_before_decoder) and the flow's memory reused from then on; net_d's and net_g's parameter grads
+ * are resident one at a time (bv_params_release_grad; keep_grads to keep them after the step). */
 #include "train_step.h"
 
 #include <math.h>
@@ -191,15 +205,11 @@ static void set_trainable(bv_params *ps, bool on) {
     for (int i = 0; i < ps->n; i++) ps->items[i]->requires_grad = on;
 }
 
-/* optim.zero_grad(); loss.backward(); [bf16_run: clip_grad_norm_(params, bf16_max_norm) when > 0];
- * grad_norm = clip_grad_value_(params, None); optim.step() (bf16_run: skipped on inf/NaN grads, as
- * GradScaler.step does). The tape is cut back to `tape_from` afterwards so no later backward replays
- * this graph. */
-static double optimize(bv_train_state *st, bv_ctx *ctx, bv_tensor *loss, int64_t tape_from, bv_params *ps,
-                       bv_adamw *opt, const uint8_t *has_grad, double bf16_max_norm) {
-    bv_params_zero_grad(ps);
-    bv_backward(ctx, loss, NULL);
-    bv_tape_cut(ctx, tape_from);
+/* [bf16_run: clip_grad_norm_(params, bf16_max_norm) when > 0]; grad_norm = clip_grad_value_(params,
+ * None); optim.step() (bf16_run: skipped on inf/NaN grads, as GradScaler.step does), on the
+ * gradients already accumulated. */
+static double optimizer_step(bv_train_state *st, bv_params *ps, bv_adamw *opt, const uint8_t *has_grad,
+                             double bf16_max_norm) {
     if (st->grad_sync) st->grad_sync(st->grad_sync_user, ps); /* DDP: grads averaged across ranks */
     int finite = !st->bf16 || bv_grads_finite(ps, has_grad);
     if (st->bf16 && bf16_max_norm > 0) bv_clip_grad_norm(ps, has_grad, bf16_max_norm);
@@ -209,6 +219,25 @@ static double optimize(bv_train_state *st, bv_ctx *ctx, bv_tensor *loss, int64_t
     else
         st->skipped_steps++;
     return norm;
+}
+
+/* optim.zero_grad(); loss.backward(); then optimizer_step. The tape is cut back to `tape_from`
+ * afterwards so no later backward replays this graph. */
+static double optimize(bv_train_state *st, bv_ctx *ctx, bv_tensor *loss, int64_t tape_from, bv_params *ps,
+                       bv_adamw *opt, const uint8_t *has_grad, double bf16_max_norm) {
+    bv_params_zero_grad(ps);
+    bv_backward_multi_to(ctx, 1, &loss, NULL, tape_from); /* the sub-step's graph only: net_g's stays */
+    bv_tape_cut(ctx, tape_from);
+    return optimizer_step(st, ps, opt, has_grad, bf16_max_norm);
+}
+
+/* python's `loss = 0; loss += t` over float32 scalar tensors (0 + t is exact). The G and D steps
+ * refold their sums from constants holding the terms' values once the terms' graphs are gone
+ * (their gradients flowed already): same terms, same order, same float32 sums. */
+static bv_tensor *fold_add(bv_ctx *ctx, int n, bv_tensor *const *ts) {
+    bv_tensor *acc = NULL;
+    for (int i = 0; i < n; i++) acc = acc ? bv_add(ctx, acc, ts[i]) : ts[i];
+    return acc ? acc : bv_scalar(ctx, 0.0f);
 }
 
 /* Python iterates a [B, T, 1] tensor over its first dim: one [T, 1] item per utterance. */
@@ -243,16 +272,50 @@ typedef struct fwd_parts {
     bv_synth_out o;
     bv_tensor *y;                 // [B, 1, segment_size] the real slice
     bv_tensor *y_mel, *y_hat_mel; // [B, M, seg]
-    bv_tensor *hs_r[BV_WAVLM_LOSS_MAX_HIDDEN], *hs_g[BV_WAVLM_LOSS_MAX_HIDDEN]; // WavLM of y / y_hat
+    bv_tensor *hs_r[BV_WAVLM_LOSS_MAX_HIDDEN], *hs_g[BV_WAVLM_LOSS_MAX_HIDDEN]; // WavLM of y / y_hat_leaf
+    bv_tensor *y_hat_leaf;        // y_hat detached, requiring grad: the G step's sub-graphs end here
+    bv_ctx_mark wl_mark;          // before WavLM(y_hat_leaf): its graph is dropped back to here
+    int64_t wl_tape;
+    bv_train_state *st;
+    float loss_kl;                // computed and backpropagated before the decoder (kl_before_decoder)
 } fwd_parts;
+
+/* SynthesizerTrn's prior hook (after the alignment, before the duration predictors and the decoder
+ * run): loss_kl reaches net_g's graph only through z_p (the flow's output), logs_q and the expanded
+ * prior, and nothing else reaches the flow, so loss_kl.backward() through the flow can run now (its
+ * gradient is exactly 1 in loss_gen_all; G's grads were zeroed at the start of the step). What it
+ * leaves on enc_q's and enc_p's outputs waits there for the final backward. The flow's nodes then
+ * leave the tape and its activations (over half of net_g's) become holes that the duration
+ * predictors, the decoder and the discriminator steps fill instead of growing the arena. */
+static void kl_before_decoder(void *user, bv_ctx *ctx, bv_synth_out *o) {
+    fwd_parts *f = user;
+    bv_tensor *z_p = bv_new_like(ctx, o->z_p); /* outlives the flow's memory (probes) */
+    bv_copy_at(z_p, 0, o->z_p, 0, z_p->numel);
+    bv_ctx_mark mark = bv_ctx_get_mark(ctx);
+    int64_t tape = bv_tape_mark(ctx);
+    bv_tensor *loss_kl = bv_mul_scalar(ctx, bv_kl_loss(ctx, o->z_p, o->logs_q, o->m_p, o->logs_p, o->z_mask),
+                                       (float)f->st->cfg->train.c_kl); // []
+    f->loss_kl = (float)bv_tensor_item(loss_kl);
+    bv_backward_multi_to(ctx, 1, &loss_kl, NULL, o->flow_tape_from);
+    bv_tape_cut(ctx, tape);
+    bv_ctx_reset_to(ctx, mark);
+    bv_tape_remove(ctx, o->flow_tape_from, o->flow_tape_to);
+    bv_ctx_release(ctx, o->flow_from, o->flow_to);
+    o->z_p = z_p;
+}
 
 /* net_g forward, the mel targets and the real slice (train_ms lines before "# Discriminator"). */
 static void generator_forward(bv_train_state *st, bv_ctx *ctx, const bv_train_batch *b, fwd_parts *f,
                               bv_train_result *res) {
     const bv_config_data *d = &st->cfg->data;
     bv_synth_out *o = &f->o;
+    f->st = st;
+    st->net_g->prior_hook = kl_before_decoder;
+    st->net_g->prior_hook_user = f;
     bv_synth_forward(ctx, st->net_g, b->x, b->x_lengths, b->spec, b->spec_lengths, b->speakers, b->tone, b->language,
                      b->bert, b->ja_bert, b->en_bert, 1, o);
+    st->net_g->prior_hook = NULL;
+    st->net_g->prior_hook_user = NULL;
     double fmax = d->has_mel_fmax ? d->mel_fmax : NAN;
     /* the state's basis as a constant of this step (no grad; on the context's device) */
     bv_tensor *mel_basis = bv_from_f32(ctx, BV_SHAPE(d->n_mel_channels, d->filter_length / 2 + 1),
@@ -297,15 +360,29 @@ static void generator_forward(bv_train_state *st, bv_ctx *ctx, const bv_train_ba
 static void discriminator_steps(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, bv_train_result *res) {
     bv_synth_out *o = &f->o;
     bv_ctx_mark mark = bv_ctx_get_mark(ctx);
-    int64_t tape_d = bv_tape_mark(ctx);
-    bv_tensor *y_d_hat_r[BV_MPD_MAX_DISCS], *y_d_hat_g[BV_MPD_MAX_DISCS];
-    bv_mpd_forward(ctx, &st->net_d, f->y, bv_detach(ctx, o->y_hat), y_d_hat_r, y_d_hat_g, NULL, NULL);
+    bv_tensor *y_hat_d = bv_detach(ctx, o->y_hat); // [B, 1, seg]
     int nd = st->net_d.n;
     res->n_disc = nd;
-    probe_list(st, "dstep.net_d.y_d_hat_r.%d", nd, y_d_hat_r);
-    probe_list(st, "dstep.net_d.y_d_hat_g.%d", nd, y_d_hat_g);
-    bv_tensor *loss_disc = bv_discriminator_loss(ctx, nd, y_d_hat_r, y_d_hat_g, res->losses_disc_r,
-                                                 res->losses_disc_g);                          // []
+    /* loss_disc.backward() one sub-discriminator at a time (each term's gradient is 1; each has its
+     * own weights, so every weight gradient is what the whole backward gives) */
+    bv_params_zero_grad(&st->ps_d);
+    bv_tensor *terms[BV_MPD_MAX_DISCS];
+    for (int i = 0; i < nd; i++) {
+        bv_ctx_mark mi = bv_ctx_get_mark(ctx);
+        int64_t ti = bv_tape_mark(ctx);
+        bv_tensor *d_r = bv_disc_forward(ctx, &st->net_d.discs[i], f->y, NULL);    // [B, *]
+        bv_tensor *d_g = bv_disc_forward(ctx, &st->net_d.discs[i], y_hat_d, NULL); // [B, *]
+        probef(st, d_r, "dstep.net_d.y_d_hat_r.%d", i, 0);
+        probef(st, d_g, "dstep.net_d.y_d_hat_g.%d", i, 0);
+        bv_tensor *term = bv_discriminator_loss(ctx, 1, &d_r, &d_g, res->losses_disc_r + i,
+                                                res->losses_disc_g + i);                        // []
+        float v = (float)bv_tensor_item(term);
+        bv_backward_multi_to(ctx, 1, &term, NULL, ti);
+        bv_tape_cut(ctx, ti);
+        bv_ctx_reset_to(ctx, mi);
+        terms[i] = bv_scalar(ctx, v);
+    }
+    bv_tensor *loss_disc = fold_add(ctx, nd, terms); // []
     res->loss_disc = bv_tensor_item(loss_disc);
     probe(st, "dstep.loss_disc", loss_disc);
 
@@ -326,18 +403,26 @@ static void discriminator_steps(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, b
         probe(st, "dstep.loss_dur_disc", loss_dur_disc);
         res->grad_norm_dur = optimize(st, ctx, loss_dur_disc, tape_dur, &st->ps_dur, &st->optim_dur, NULL, 0);
     }
-    res->grad_norm_d = optimize(st, ctx, loss_disc, tape_d, &st->ps_d, &st->optim_d, NULL, BF16_MAX_NORM_D);
+    res->grad_norm_d = optimizer_step(st, &st->ps_d, &st->optim_d, NULL, BF16_MAX_NORM_D);
+    /* net_d's grads (~1.7 bytes per 4 of all trainable parameters) are not needed again before the
+     * next step: not resident while net_g's backward fills its own */
+    if (!st->keep_grads) bv_params_release_grad(&st->ps_d);
     bv_ctx_reset_to(ctx, mark);
 }
 
-/* WavLM once on y (no_grad) and once on y_hat WITH grad: the G step reuses the latter; the WD step
- * uses its values only, as upstream's no_grad pass on y_hat.detach() would compute them. */
+/* WavLM once on y (no_grad) and once on y_hat WITH grad (on y_hat_leaf): the G step reuses the
+ * latter, backpropagates its losses to y_hat_leaf and drops its graph; the WD step uses its values
+ * only, as upstream's no_grad pass on y_hat.detach() would compute them. */
 static void wavlm_embeddings(bv_train_state *st, bv_ctx *ctx, fwd_parts *f) {
     bv_tensor *w16_r, *w16_g;
     bv_no_grad_begin(ctx);
     bv_wavlm_loss_embed(ctx, &st->wl, f->y, f->hs_r, &w16_r);
     bv_no_grad_end(ctx);
-    bv_wavlm_loss_embed(ctx, &st->wl, f->o.y_hat, f->hs_g, &w16_g);
+    f->y_hat_leaf = bv_detach(ctx, f->o.y_hat);
+    f->y_hat_leaf->requires_grad = true;
+    f->wl_mark = bv_ctx_get_mark(ctx);
+    f->wl_tape = bv_tape_mark(ctx);
+    bv_wavlm_loss_embed(ctx, &st->wl, f->y_hat_leaf, f->hs_g, &w16_g);
     int n = bv_wavlm_loss_n_hidden(&st->wl);
     probe(st, "wdstep.wavlm_input.wav", w16_r);
     probe(st, "wdstep.wavlm_input.y_rec", w16_g);
@@ -355,33 +440,81 @@ static void wavlm_discriminator_step(bv_train_state *st, bv_ctx *ctx, fwd_parts 
     probe(st, "wdstep.loss_slm", loss_slm);
     res->loss_slm = bv_tensor_item(loss_slm);
     res->grad_norm_wd = optimize(st, ctx, loss_slm, tape_wd, &st->ps_wd, &st->optim_wd, NULL, 0);
+
     bv_ctx_reset_to(ctx, mark);
 }
 
 /* ---------------------------------------------------------------- the generator sub-step */
 
-static bv_tensor *feature_matching(bv_ctx *ctx, const bv_mpd *m, bv_tensor *(*fr)[BV_DISC_MAX_CONVS + 1],
-                                   bv_tensor *(*fg)[BV_DISC_MAX_CONVS + 1]) {
-    bv_tensor *r[BV_MPD_MAX_DISCS * (BV_DISC_MAX_CONVS + 1)], *g[BV_MPD_MAX_DISCS * (BV_DISC_MAX_CONVS + 1)];
-    int n = 0;
-    for (int i = 0; i < m->n; i++)
-        for (int l = 0; l < bv_mpd_n_fmaps(m, i); l++, n++) {
-            r[n] = fr[i][l];
-            g[n] = fg[i][l];
-        }
-    return bv_feature_loss(ctx, n, r, g);
+/* loss_lm + loss_lm_gen (WavLM feature matching and net_wd's generator loss) backpropagated to
+ * y_hat_leaf now; WavLM(y_hat)'s graph is dropped. Returns the two values as constants. */
+static void wavlm_generator_losses(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, bv_tensor **lm,
+                                   bv_tensor **lm_gen) {
+    bv_tensor *y_df_hat_g;
+    bv_tensor *loss_lm = bv_wavlm_loss_feature_hidden(ctx, &st->wl, f->hs_r, f->hs_g);        // []
+    bv_tensor *loss_lm_gen = bv_wavlm_loss_generator_hidden(ctx, &st->wl, f->hs_g, &y_df_hat_g); // []
+    probe(st, "gstep.net_wd.y_df_hat_g", y_df_hat_g);
+    float v_lm = (float)bv_tensor_item(loss_lm), v_gen = (float)bv_tensor_item(loss_lm_gen);
+    bv_tensor *roots[2] = {loss_lm, loss_lm_gen};
+    bv_backward_multi_to(ctx, 2, roots, NULL, f->wl_tape);
+    bv_tape_cut(ctx, f->wl_tape);
+    bv_ctx_reset_to(ctx, f->wl_mark);
+    memset(f->hs_g, 0, sizeof f->hs_g); /* gone with the graph */
+    *lm = bv_scalar(ctx, v_lm);
+    *lm_gen = bv_scalar(ctx, v_gen);
 }
 
-/* Sum of the G losses in upstream's order (python left fold). */
+/* net_d(y, y_hat): loss_gen and loss_fm, one sub-discriminator at a time, backpropagated to
+ * y_hat_leaf (the discriminators are constants here). Returns both sums as constants. */
+static void mpd_generator_losses(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, bv_train_result *res,
+                                 bv_tensor **loss_gen, bv_tensor **loss_fm) {
+    const bv_mpd *m = &st->net_d;
+    int nd = m->n, nfm = 0;
+    bv_tensor *fm_vals[BV_MPD_MAX_DISCS * (BV_DISC_MAX_CONVS + 1)], *gen_vals[BV_MPD_MAX_DISCS];
+    for (int i = 0; i < nd; i++) {
+        bv_ctx_mark mi = bv_ctx_get_mark(ctx);
+        int64_t ti = bv_tape_mark(ctx);
+        bv_tensor *fr[BV_DISC_MAX_CONVS + 1], *fg[BV_DISC_MAX_CONVS + 1];
+        bv_tensor *d_r = bv_disc_forward(ctx, &m->discs[i], f->y, fr);             // [B, *] (no tape)
+        bv_tensor *d_g = bv_disc_forward(ctx, &m->discs[i], f->y_hat_leaf, fg);    // [B, *]
+        probef(st, d_r, "gstep.net_d.y_d_hat_r.%d", i, 0);
+        probef(st, d_g, "gstep.net_d.y_d_hat_g.%d", i, 0);
+        int nl = bv_mpd_n_fmaps(m, i);
+        bv_tensor *roots[BV_DISC_MAX_CONVS + 2];
+        const bv_tensor *gouts[BV_DISC_MAX_CONVS + 2];
+        float v[BV_DISC_MAX_CONVS + 2];
+        bv_tensor *two = bv_scalar(ctx, 2.0f); /* d loss_fm / d term: 2 * (1 through the sum) */
+        for (int l = 0; l < nl; l++) {
+            roots[l] = bv_feature_loss_term(ctx, fr[l], fg[l]); // []
+            gouts[l] = two;
+            v[l] = (float)bv_tensor_item(roots[l]);
+        }
+        bv_tensor *gl;
+        bv_generator_loss(ctx, 1, &d_g, &gl);                   // [] mean((1 - d_g)^2)
+        roots[nl] = gl;
+        gouts[nl] = NULL;
+        v[nl] = (float)bv_tensor_item(gl);
+        bv_backward_multi_to(ctx, nl + 1, roots, gouts, ti);
+        bv_tape_cut(ctx, ti);
+        bv_ctx_reset_to(ctx, mi);
+        for (int l = 0; l < nl; l++) fm_vals[nfm++] = bv_scalar(ctx, v[l]);
+        gen_vals[i] = bv_scalar(ctx, v[nl]);
+        res->losses_gen[i] = bv_tensor_item(gen_vals[i]);
+        probef(st, gen_vals[i], "gstep.losses_gen.%d", i, 0);
+    }
+    *loss_fm = bv_mul_scalar(ctx, fold_add(ctx, nfm, fm_vals), 2.0f);
+    *loss_gen = fold_add(ctx, nd, gen_vals);
+}
+
+/* Sum of the G losses in upstream's order (python left fold). The terms that depend on y_hat only
+ * through a discriminator or WavLM are constants here: their gradient already sits in
+ * y_hat_leaf's grad, which generator_step seeds into y_hat. */
 static bv_tensor *generator_losses(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, bv_train_result *res) {
     const bv_config_train *t = &st->cfg->train;
     bv_synth_out *o = &f->o;
-    bv_tensor *y_d_hat_r[BV_MPD_MAX_DISCS], *y_d_hat_g[BV_MPD_MAX_DISCS];
-    bv_tensor *fmap_r[BV_MPD_MAX_DISCS][BV_DISC_MAX_CONVS + 1], *fmap_g[BV_MPD_MAX_DISCS][BV_DISC_MAX_CONVS + 1];
-    bv_mpd_forward(ctx, &st->net_d, f->y, o->y_hat, y_d_hat_r, y_d_hat_g, fmap_r, fmap_g);
-    int nd = st->net_d.n;
-    probe_list(st, "gstep.net_d.y_d_hat_r.%d", nd, y_d_hat_r);
-    probe_list(st, "gstep.net_d.y_d_hat_g.%d", nd, y_d_hat_g);
+    bv_tensor *loss_lm, *loss_lm_gen, *loss_gen, *loss_fm;
+    wavlm_generator_losses(st, ctx, f, &loss_lm, &loss_lm_gen);
+    mpd_generator_losses(st, ctx, f, res, &loss_gen, &loss_fm);
     bv_tensor *y_dur_hat_g = NULL;
     if (st->net_dur_disc)
         dur_disc_pair(ctx, st, "gstep", 2, o->hidden_x, o->x_mask, o->logw_, o->logw, o->logw_sdp, o->g, NULL,
@@ -389,15 +522,7 @@ static bv_tensor *generator_losses(bv_train_state *st, bv_ctx *ctx, fwd_parts *f
 
     bv_tensor *loss_dur = bv_sum(ctx, o->l_length);                                            // []
     bv_tensor *loss_mel = bv_mel_l1_loss(ctx, f->y_mel, f->y_hat_mel, (float)t->c_mel);        // []
-    bv_tensor *loss_kl = bv_mul_scalar(ctx, bv_kl_loss(ctx, o->z_p, o->logs_q, o->m_p, o->logs_p, o->z_mask),
-                                       (float)t->c_kl);                                        // []
-    bv_tensor *loss_fm = feature_matching(ctx, &st->net_d, fmap_r, fmap_g);                    // []
-    bv_tensor *losses_gen[BV_MPD_MAX_DISCS];
-    bv_tensor *loss_gen = bv_generator_loss(ctx, nd, y_d_hat_g, losses_gen);                  // []
-    bv_tensor *y_df_hat_g;
-    bv_tensor *loss_lm = bv_wavlm_loss_feature_hidden(ctx, &st->wl, f->hs_r, f->hs_g);        // []
-    bv_tensor *loss_lm_gen = bv_wavlm_loss_generator_hidden(ctx, &st->wl, f->hs_g, &y_df_hat_g); // []
-    probe(st, "gstep.net_wd.y_df_hat_g", y_df_hat_g);
+    bv_tensor *loss_kl = bv_scalar(ctx, f->loss_kl); /* backpropagated before the decoder ran */
 
     bv_tensor *all = bv_add(ctx, loss_gen, loss_fm);
     all = bv_add(ctx, all, loss_mel);
@@ -419,8 +544,6 @@ static bv_tensor *generator_losses(bv_train_state *st, bv_ctx *ctx, fwd_parts *f
         }
         probe(st, "gstep.loss_dur_gen", loss_dur_gen);
     }
-    for (int i = 0; i < nd; i++) res->losses_gen[i] = bv_tensor_item(losses_gen[i]);
-    probe_list(st, "gstep.losses_gen.%d", nd, losses_gen);
     const char *const names[] = {"gstep.loss_dur", "gstep.loss_mel", "gstep.loss_kl", "gstep.loss_fm",
                                  "gstep.loss_gen", "gstep.loss_lm", "gstep.loss_lm_gen", "gstep.loss_gen_all"};
     bv_tensor *vals[] = {loss_dur, loss_mel, loss_kl, loss_fm, loss_gen, loss_lm, loss_lm_gen, all};
@@ -440,7 +563,19 @@ static void generator_step(bv_train_state *st, bv_ctx *ctx, int64_t tape_start, 
     set_trainable(&st->ps_dur, false);
     set_trainable(&st->ps_wd, false);
     bv_tensor *loss_gen_all = generator_losses(st, ctx, f, res);
-    res->grad_norm_g = optimize(st, ctx, loss_gen_all, tape_start, &st->ps_g, &st->optim_g, st->has_grad_g, BF16_MAX_NORM_G);
+    /* loss_gen_all.backward(): the graph on the tape plus y_hat_leaf's gradient into y_hat (G's
+     * grads were zeroed at the start of the step: loss_kl's part is in them already) */
+    bv_tensor *roots[2] = {loss_gen_all, f->o.y_hat};
+    const bv_tensor *gouts[2] = {NULL, NULL};
+    int nr = 1;
+    if (f->y_hat_leaf->grad) {
+        bv_tensor *g = bv_detach(ctx, f->y_hat_leaf); /* a view of the leaf's gradient as a tensor */
+        g->data = f->y_hat_leaf->grad;
+        gouts[nr++] = g;
+    }
+    bv_backward_multi(ctx, nr, roots, gouts);
+    bv_tape_cut(ctx, tape_start);
+    res->grad_norm_g = optimizer_step(st, &st->ps_g, &st->optim_g, st->has_grad_g, BF16_MAX_NORM_G);
     set_trainable(&st->ps_d, true);
     set_trainable(&st->ps_dur, true);
     set_trainable(&st->ps_wd, true);
@@ -476,6 +611,10 @@ void bv_train_step(bv_train_state *st, bv_ctx *ctx, const bv_train_batch *batch,
     }
     fwd_parts f;
     memset(&f, 0, sizeof f);
+    /* optim_g.zero_grad(), early (loss_kl backpropagates during the forward), with the last step's
+     * grads' memory given back until net_g's backward writes them: with net_d's released after
+     * optim_d.step(), only one of the two big grad buffers is resident at a time */
+    bv_params_release_grad(&st->ps_g);
     /* upstream wraps every forward pass and loss of the step in autocast(enabled=bf16_run) */
     bv_autocast saved = ctx->autocast;
     ctx->autocast = st->bf16 ? BV_AUTOCAST_BF16 : BV_AUTOCAST_OFF;

@@ -89,6 +89,10 @@ typedef struct bv_train_state {
     void *probe_user;
     bv_train_grad_sync_fn grad_sync; /* optional */
     void *grad_sync_user;
+    /* 0 (default): net_d's grads are released (read as zero, their memory given back) once optim_d
+     * has stepped, so they are not resident beside net_g's during its backward; 1: every p.grad
+     * stays readable after the step, as upstream leaves it (tests compare them). */
+    int keep_grads;
 } bv_train_state;
 
 /* Per-step results for logging (train_ms's scalar_dict and image_dict inputs). Arrays and tensors
