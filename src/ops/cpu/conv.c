@@ -30,7 +30,9 @@
  * kernels blocked ones), and the reorders around the primitive convert the caller's fp32 plain (or
  * channel-blocked) buffers to bf16 in the same pass, per call: the weight-normed weights are fp32
  * parameters recomputed every step. The depthwise backward loops below run in fp32 on copies of their
- * inputs rounded to bf16, which is the same arithmetic (bf16 products are exact in fp32).
+ * inputs rounded to bf16, which is the same arithmetic (bf16 products are exact in fp32); so do the
+ * passes where oneDNN 2.6's bf16 kernel is slower than its fp32 one (bf16_native), and the MPD's
+ * (K, 1) conv2d runs as a conv1d over N*W columns (is_col1d).
  */
 #include <dnnl.h>
 #include <math.h>
