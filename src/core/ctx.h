@@ -35,7 +35,8 @@ typedef struct bv_ctx bv_ctx;
 /* Compute precision of the matmul-class ops (convolutions, linear, matmul, LSTM), like
  * torch.autocast(dtype=torch.bfloat16): BV_AUTOCAST_BF16 makes them read their fp32 inputs and
  * weights as bf16 and accumulate in fp32; every tensor stays fp32 in memory, and every other op
- * (norms, softmax, reductions, losses, spectrograms, MAS) computes in fp32 as it always does. An op
+ * (norms, softmax, reductions, losses, the STFT, MAS) computes in fp32 as it always does (the mel
+ * projection is a matmul, in bf16 as under upstream's CUDA autocast). An op
  * records the mode it ran its forward in, and its backward uses the same (autocast's rule: the
  * backward of a bf16 matmul is a bf16 matmul). Set by train.bf16_run around the forward passes and by
  * `bv2 infer --bf16`; ask the backend first (bv_backend_bf16_check in ops/dispatch.h). */
