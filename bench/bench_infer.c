@@ -17,7 +17,8 @@
  *   INFER <side> <median ms> <min ms> <audio seconds> <frames>
  * for bench/infer.sh, which prints the ratio.
  *
- *   bv2-bench --infer [--dir DIR] [--reps N] [--phones N] [--seconds S]
+ *   bv2-bench --infer [--dir DIR] [--reps N] [--phones N] [--seconds S] [--reference]
+ * (--reference: without bv_infer_model_prepare, i.e. the decoder's unfused tape-free path, for A/B)
  * (entry point int bv_bench_infer(int argc, char **argv); stand-alone with -DBV_BENCH_INFER_MAIN, as
  * bench/infer.sh builds it). Threads: OMP_NUM_THREADS. Not part of CI.
  */
@@ -119,15 +120,16 @@ static int write_file(const char *path, const char *text) {
 
 int bv_bench_infer(int argc, char **argv) {
     const char *dir = NULL;
-    int reps = 5, n_phones = 60;
+    int reps = 5, n_phones = 60, fold = 1;
     double seconds = 5.0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--phones") && i + 1 < argc) n_phones = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--reference")) fold = 0;
         else if (strcmp(argv[i], "--infer")) {
-            fprintf(stderr, "usage: --infer [--dir DIR] [--reps N] [--phones N] [--seconds S]\n");
+            fprintf(stderr, "usage: --infer [--dir DIR] [--reps N] [--phones N] [--seconds S] [--reference]\n");
             return 2;
         }
     }
@@ -141,6 +143,7 @@ int bv_bench_infer(int argc, char **argv) {
         return 3;
     }
     random_weights(&m, 1234);
+    if (fold) bv_infer_model_prepare(&m); /* what loading a checkpoint does; --reference: the unfused path */
     char *line = malloc((size_t)n_phones * 8 + 64);
     random_phones(line, (size_t)n_phones * 8 + 64, n_phones, 99);
     bv_infer_utt u;
