@@ -17,7 +17,8 @@
  *   INFER <side> <median ms> <min ms> <audio seconds> <frames>
  * for bench/infer.sh, which prints the ratio.
  *
- *   bv2-bench --infer [--dir DIR] [--reps N] [--phones N] [--seconds S]
+ *   bv2-bench --infer [--dir DIR] [--reps N] [--phones N] [--seconds S] [--reference]
+ * (--reference: without bv_infer_model_prepare, i.e. the decoder's unfused tape-free path, for A/B)
  * (entry point int bv_bench_infer(int argc, char **argv); stand-alone with -DBV_BENCH_INFER_MAIN, as
  * bench/infer.sh builds it). Threads: OMP_NUM_THREADS. Not part of CI.
  */
@@ -119,15 +120,16 @@ static int write_file(const char *path, const char *text) {
 
 int bv_bench_infer(int argc, char **argv) {
     const char *dir = NULL;
-    int reps = 5, n_phones = 60;
+    int reps = 5, n_phones = 60, fold = 1;
     double seconds = 5.0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--phones") && i + 1 < argc) n_phones = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--reference")) fold = 0;
         else if (strcmp(argv[i], "--infer")) {
-            fprintf(stderr, "usage: --infer [--dir DIR] [--reps N] [--phones N] [--seconds S]\n");
+            fprintf(stderr, "usage: --infer [--dir DIR] [--reps N] [--phones N] [--seconds S] [--reference]\n");
             return 2;
         }
     }
@@ -141,6 +143,7 @@ int bv_bench_infer(int argc, char **argv) {
         return 3;
     }
     random_weights(&m, 1234);
+    if (fold) bv_infer_model_prepare(&m); /* what loading a checkpoint does; --reference: the unfused path */
     char *line = malloc((size_t)n_phones * 8 + 64);
     random_phones(line, (size_t)n_phones * 8 + 64, n_phones, 99);
     bv_infer_utt u;
@@ -189,22 +192,26 @@ int bv_bench_infer(int argc, char **argv) {
         }
     }
 
-    double *t = malloc(sizeof(double) * (size_t)(reps + 1));
+    double *t = malloc(sizeof(double) * (size_t)(reps + 1)), *cpu = malloc(sizeof(double) * (size_t)(reps + 1));
     size_t peak = 0;
     for (int it = -1; it < reps; it++) { /* one warm-up run (oneDNN primitive creation) */
         bv_rng_seed(&ctx.rng, 7);
+        struct timespec c0, c1;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
         double t0 = bv_bench_now_ms();
         if (bv_infer_synthesize(&ctx, &m, &u, 1, &o, &audio, &n, NULL, err, sizeof err)) {
             fprintf(stderr, "error: %s\n", err);
             return 3;
         }
         double dt = bv_bench_now_ms() - t0;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
         free(audio);
         peak = ctx.arena.peak > peak ? ctx.arena.peak : peak;
         bv_ctx_reset(&ctx);
-        if (it >= 0) t[it] = dt;
+        if (it >= 0) t[it] = dt, cpu[it] = (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6;
     }
     qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    qsort(cpu, (size_t)reps, sizeof *cpu, cmp_double);
     const double audio_s = (double)n / (double)rate, med = t[reps / 2];
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -214,10 +221,13 @@ int bv_bench_infer(int argc, char **argv) {
            thr ? thr : "(unset)");
     printf("  median %.1f ms, min %.1f ms over %d runs: real-time factor %.4f (median), %.4f (min)\n", med, t[0],
            reps, med / 1e3 / audio_s, t[0] / 1e3 / audio_s);
+    /* CPU time of all threads: on a shared machine less sensitive to the load than wall time */
+    printf("  CPU time (all threads) median %.1f ms, min %.1f ms\n", cpu[reps / 2], cpu[0]);
     printf("  arena peak %.1f MB, process peak RSS %.1f MB, model %.2f M parameters (enc_q not loaded)\n",
            (double)peak / 1048576.0, (double)ru.ru_maxrss / 1024.0, (double)bv_params_numel(&m.ps) / 1e6);
     printf("INFER ours %.3f %.3f %.4f %lld\n", med, t[0], audio_s, (long long)(n / hop));
     free(t);
+    free(cpu);
     free(line);
     bv_infer_utt_free(&u);
     bv_ctx_free(&ctx);

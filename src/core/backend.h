@@ -64,6 +64,7 @@ typedef enum {
     BV_CACHE_RESAMPLE,   /* windowed-sinc kernels per rate pair */
     BV_CACHE_MEL,        /* mel filterbanks per (sr, n_fft, n_mels, fmin, fmax) */
     BV_CACHE_MATMUL,     /* oneDNN engine, stream and bf16 matmul primitives (src/ops/cpu/gemm.c) */
+    BV_CACHE_CONV_POST,  /* oneDNN primitives of the inference convs with post-ops (src/ops/cpu/conv.c) */
     BV_CACHE_COUNT
 } bv_cache_id;
 

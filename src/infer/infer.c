@@ -182,7 +182,14 @@ static int load_st_weights(bv_infer_model *m, const char *path, const char *pref
     return rc;
 }
 
-int bv_infer_model_load_weights(bv_infer_model *m, const char *path, const char *prefix, char *err, size_t errcap) {
+void bv_infer_model_prepare(bv_infer_model *m) {
+    bv_ctx ctx;
+    bv_ctx_init_on(&ctx, m->ps.be, (size_t)16 << 20, 0);
+    bv_generator_fold(&ctx, m->net_g->dec);
+    bv_ctx_free(&ctx);
+}
+
+static int load_weights_any(bv_infer_model *m, const char *path, const char *prefix, char *err, size_t errcap) {
     unsigned char magic[9] = {0};
     FILE *f = fopen(path, "rb");
     if (!f) return snprintf(err, errcap, "%s: cannot open (no such file or not readable)", path), -1;
@@ -195,6 +202,12 @@ int bv_infer_model_load_weights(bv_infer_model *m, const char *path, const char 
     if (got == 9 && magic[8] == '{') return load_st_weights(m, path, prefix ? prefix : "", err, errcap);
     return snprintf(err, errcap, "%s: neither a PyTorch checkpoint (.pth: a zip file) nor a .safetensors file (%s)",
                     path, got == 0 ? "it is empty" : "its first bytes are neither"), -1;
+}
+
+int bv_infer_model_load_weights(bv_infer_model *m, const char *path, const char *prefix, char *err, size_t errcap) {
+    if (load_weights_any(m, path, prefix, err, errcap)) return -1;
+    bv_infer_model_prepare(m);
+    return 0;
 }
 
 int bv_infer_model_load(bv_infer_model *m, const char *model_path, const char *config_path, char *err,

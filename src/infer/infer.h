@@ -70,6 +70,10 @@ int bv_infer_model_init(bv_infer_model *m, bv_config *cfg, char *err, size_t err
  * checkpoint; e.g. "param.net_g." for a golden case file); a leading "module." on every key
  * (DataParallel) is dropped. F16 / BF16 / F64 tensors are converted to f32. */
 int bv_infer_model_load_weights(bv_infer_model *m, const char *path, const char *prefix, char *err, size_t errcap);
+/* Prepares what synthesis computes once from the weights (the decoder's weight norm folded,
+ * bv_generator_fold): load_weights calls it; a caller that writes parameters itself calls it again
+ * after (until then synthesis uses the folded values of before). */
+void bv_infer_model_prepare(bv_infer_model *m);
 /* bv_config_load + init + load_weights. */
 int bv_infer_model_load(bv_infer_model *m, const char *model_path, const char *config_path, char *err,
                         size_t errcap);

@@ -90,6 +90,7 @@ bv_generator *bv_generator_new(bv_params *ps, const char *prefix, const bv_gener
 
 void bv_generator_free(bv_generator *m) {
     if (!m) return;
+    bv_generator_unfold(m);
     for (int n = 0; n < m->cfg.n_upsamples * m->cfg.n_kernels; n++) {
         bv_resblock1_free(m->resblocks1[n]);
         bv_resblock2_free(m->resblocks2[n]);
@@ -201,9 +202,146 @@ int64_t bv_generator_receptive_frames(const bv_generator_cfg *cfg) {
     return frames + ceil_div(4, scale) + 2; /* conv_post (kernel 7), and a margin */
 }
 
+/* ---------------- inference (see generator.h) ---------------- */
+
+#define GEN_RB_CONVS 6 /* ResBlock1: convs1[0..2], convs2[0..2]; ResBlock2: convs[0..1] */
+
+struct bv_generator_folded {
+    bv_params ps;                                                   /* owns the folded weights */
+    bv_tensor *ups[BV_GEN_MAX_UPS];                                 // [cin, cout, k]
+    bv_tensor *rb[BV_GEN_MAX_UPS * BV_GEN_MAX_KERNELS][GEN_RB_CONVS]; // [C, C, k]
+};
+
+void bv_generator_unfold(bv_generator *m) {
+    if (!m || !m->folded) return;
+    bv_params_free(&m->folded->ps);
+    free(m->folded);
+    m->folded = NULL;
+}
+
+/* A copy of w (computed in ctx's arena) in the folded store. */
+static bv_tensor *fold_keep(bv_generator_folded *f, bv_tensor *w, const char *name) {
+    bv_tensor *t = bv_params_add(&f->ps, name, w->ndim, w->shape);
+    bv_copy_at(t, 0, w, 0, w->numel);
+    return t;
+}
+
+static const bv_conv1d_layer *rb_conv(const bv_generator *m, int n, int c) {
+    if (m->resblocks1[n]) return c < 3 ? &m->resblocks1[n]->convs1[c] : &m->resblocks1[n]->convs2[c - 3];
+    return &m->resblocks2[n]->convs[c];
+}
+
+void bv_generator_fold(bv_ctx *ctx, bv_generator *m) {
+    bv_generator_unfold(m);
+    bv_generator_folded *f = bv_xcalloc(1, sizeof *f);
+    bv_params_init_on(&f->ps, ctx->be);
+    const bv_ctx_mark mark = bv_ctx_get_mark(ctx);
+    bv_no_grad_begin(ctx);
+    char name[64];
+    for (int i = 0; i < m->cfg.n_upsamples; i++) {
+        snprintf(name, sizeof name, "ups.%d", i);
+        f->ups[i] = fold_keep(f, bv_weight_norm(ctx, m->ups[i].weight_g, m->ups[i].weight_v, 0), name);
+    }
+    const int per = m->cfg.resblock == 1 ? 6 : 2;
+    for (int n = 0; n < m->cfg.n_upsamples * m->cfg.n_kernels; n++)
+        for (int c = 0; c < per; c++) {
+            snprintf(name, sizeof name, "resblocks.%d.%d", n, c);
+            f->rb[n][c] = fold_keep(f, bv_conv1d_layer_weight(ctx, rb_conv(m, n, c)), name);
+        }
+    bv_no_grad_end(ctx);
+    bv_params_drop_grads(&f->ps);
+    bv_ctx_reset_to(ctx, mark);
+    m->folded = f;
+}
+
+int bv_generator_infer_supported(bv_ctx *ctx, const bv_generator *m) {
+    if (!m->folded) return 0;
+    for (int i = 0; i <= m->cfg.n_upsamples; i++)
+        if (bv_conv_layout_for(ctx->be, m->cfg.upsample_initial_channel >> i) != BV_CONV_LAYOUT_BLOCKED) return 0;
+    return 1;
+}
+
+/* One resblock (n) over the stage's x (blocked) and a0 = leaky_relu(x), its last conv writing
+ * into xs: xs = r (first), xs + r (others); the last resblock also divides by nk and applies the
+ * next leaky_relu (slope). Every layer: y_l = c2_l(lrelu(c1_l(lrelu(y_{l-1})))) + y_{l-1}
+ * (ResBlock1) or c_l(lrelu(y_{l-1})) + y_{l-1} (ResBlock2), y_{-1} = x. */
+static void rb_infer(bv_ctx *ctx, const bv_generator *m, int n, int j, bv_tensor *x, bv_tensor *a0, bv_tensor *xs,
+                     float slope) {
+    const bv_generator_folded *f = m->folded;
+    const int nk = m->cfg.n_kernels, rb1 = m->resblocks1[n] != NULL, layers = rb1 ? 3 : 2;
+    bv_tensor *y = x;
+    for (int l = 0; l < layers; l++) {
+        bv_tensor *a = l == 0 ? a0 : bv_leaky_relu(ctx, y, BV_LRELU_SLOPE);
+        const bv_conv1d_layer *c2 = rb_conv(m, n, rb1 ? 3 + l : l);
+        bv_tensor *w2 = f->rb[n][rb1 ? 3 + l : l];
+        if (rb1) {
+            const bv_conv1d_layer *c1 = rb_conv(m, n, l);
+            a = bv_conv1d_post_op(ctx, NULL, a, f->rb[n][l], c1->bias,
+                                  &(bv_conv1d_post){.blocked = 1, .padding = c1->cfg.padding,
+                                                    .dilation = c1->cfg.dilation, .lrelu = 1,
+                                                    .slope = BV_LRELU_SLOPE});
+        }
+        const int last = l == layers - 1;
+        bv_conv1d_post p = {.blocked = 1, .padding = c2->cfg.padding, .dilation = c2->cfg.dilation, .residual = y};
+        if (last) {
+            p.accumulate = j > 0;
+            if (j == nk - 1) p.divisor = (float)nk, p.lrelu = 1, p.slope = slope;
+        }
+        y = bv_conv1d_post_op(ctx, last ? xs : NULL, a, w2, c2->bias, &p);
+    }
+}
+
+bv_tensor *bv_generator_infer(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, bv_tensor *g) {
+    check_inputs(ctx, m, x, g);
+    if (bv_grad_enabled(ctx) || !bv_generator_infer_supported(ctx, m))
+        bv_ctx_error(ctx, "Generator", "the inference path needs grad off, folded weights and blocked channels");
+    const bv_generator_folded *f = m->folded;
+    const int nk = m->cfg.n_kernels, nu = m->cfg.n_upsamples;
+    const bv_ctx_mark base = bv_ctx_get_mark(ctx);
+    x = bv_conv1d_layer_forward(ctx, &m->conv_pre, x);                     // [B, U, T]
+    if (g) x = bv_add(ctx, x, bv_conv1d_layer_forward(ctx, &m->cond, g)); // [B, U, T]
+    x = bv_conv_block(ctx, bv_leaky_relu(ctx, x, BV_LRELU_SLOPE));        // [B, U/16, T, 16]
+    bv_ctx_keep_only(ctx, base, 1, &x); /* small: T frames */
+    /* x: the activated input of stage i. The arena holds, bottom up: the activated inputs of the
+     * stages so far, xs (this stage's output), the upsampled u, a0 = lrelu(u) and one resblock's
+     * temporaries (dropped after each resblock; u and a0 after the stage). */
+    for (int i = 0; i < nu; i++) {
+        const bv_gen_up *up = &m->ups[i];
+        const int64_t B = x->shape[0], T = x->shape[2], C = up->out_channels;
+        const int64_t T2 = (T - 1) * up->stride - 2 * up->padding + up->kernel_size;
+        bv_tensor *xs = bv_new(ctx, BV_F32, BV_SHAPE(B, C / BV_CONV_BLOCK, T2, BV_CONV_BLOCK)); // [B, C/16, T2, 16]
+        const bv_ctx_mark after_xs = bv_ctx_get_mark(ctx);
+        /* the transposed conv in the plain layout: oneDNN 2.6 has no direct kernel for these strides
+         * on blocked activations (its reference one is ~1000x slower); its input is the small side */
+        bv_tensor *u = bv_conv_transpose1d(ctx, bv_conv_unblock(ctx, x), f->ups[i], up->bias, up->stride, up->padding,
+                                           0, 1, 1); // [B, C, T2]
+        u = bv_conv_block(ctx, u);                   // [B, C/16, T2, 16]
+        bv_tensor *a0 = bv_leaky_relu(ctx, u, BV_LRELU_SLOPE);
+        const bv_ctx_mark stage = bv_ctx_get_mark(ctx);
+        const float slope = i + 1 < nu ? BV_LRELU_SLOPE : GEN_LRELU_DEFAULT;
+        for (int j = 0; j < nk; j++) {
+            rb_infer(ctx, m, i * nk + j, j, u, a0, xs, slope);
+            bv_ctx_reset_to(ctx, stage);
+        }
+        bv_ctx_reset_to(ctx, after_xs); /* u and a0 go */
+        x = xs;                         /* leaky_relu(sum / nk): the next stage's input */
+    }
+    x = bv_conv1d_layer_forward(ctx, &m->conv_post, bv_conv_unblock(ctx, x)); // [B, 1, T_wav]
+    x = bv_tanh(ctx, x);
+    bv_ctx_keep_only(ctx, base, 1, &x);
+    return x; // [B, 1, T_wav]
+}
+
+/* The whole-pass generator for inference: the fused path when the weights are folded. */
+static bv_tensor *infer_pass(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, bv_tensor *g) {
+    if (!bv_grad_enabled(ctx) && bv_generator_infer_supported(ctx, m)) return bv_generator_infer(ctx, m, x, g);
+    return bv_generator_forward(ctx, m, x, g);
+}
+
 bv_tensor *bv_generator_forward_chunked(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, bv_tensor *g, int64_t chunk) {
     const int64_t B = x->shape[0], T = x->shape[2];
-    if (chunk <= 0 || T <= chunk || bv_grad_enabled(ctx)) return bv_generator_forward(ctx, m, x, g);
+    if (bv_grad_enabled(ctx)) return bv_generator_forward(ctx, m, x, g);
+    if (chunk <= 0 || T <= chunk) return infer_pass(ctx, m, x, g);
     int64_t hop = 1;
     for (int i = 0; i < m->cfg.n_upsamples; i++) hop *= m->cfg.upsample_rates[i];
     const int64_t ctx_frames = bv_generator_receptive_frames(&m->cfg);
@@ -212,7 +350,7 @@ bv_tensor *bv_generator_forward_chunked(bv_ctx *ctx, const bv_generator *m, bv_t
     for (int64_t a = 0; a < T; a += chunk) {
         const int64_t n = a + chunk < T ? chunk : T - a;
         const int64_t lo = a > ctx_frames ? a - ctx_frames : 0, hi = a + n + ctx_frames < T ? a + n + ctx_frames : T;
-        bv_tensor *y = bv_generator_forward(ctx, m, bv_slice(ctx, x, 2, lo, hi, 1), g); // [B, 1, (hi - lo) * hop]
+        bv_tensor *y = infer_pass(ctx, m, bv_slice(ctx, x, 2, lo, hi, 1), g); // [B, 1, (hi - lo) * hop]
         BV_ASSERT(y->shape[2] == (hi - lo) * hop);
         for (int64_t b = 0; b < B; b++)
             bv_copy_at(out, b * T * hop + a * hop, y, b * y->shape[2] + (a - lo) * hop, n * hop);

@@ -51,6 +51,8 @@ typedef struct bv_generator {
     bv_resblock2 *resblocks2[BV_GEN_MAX_UPS * BV_GEN_MAX_KERNELS]; // resblocks.<n>.* (resblock 2)
     bv_conv1d_layer conv_post;                                  // conv_post.weight [1, ch, 7]
     bv_conv1d_layer cond;                                       // cond.{weight,bias} [U, gin, 1]
+    /* inference only: the weight-normed weights computed once (bv_generator_fold); NULL in training */
+    struct bv_generator_folded *folded;
 } bv_generator;
 
 /* Checks a config the user supplies (config.json "model" section): returns 0 and fills err (cap
@@ -76,6 +78,22 @@ int64_t bv_generator_receptive_frames(const bv_generator_cfg *cfg);
  * of context on both sides and its context trimmed: the same samples as bv_generator_forward (up to
  * float rounding of differently sized convolutions), with the network's working memory bounded by
  * the chunk instead of the utterance. chunk <= 0, T <= chunk, or grad on: one whole pass. */
+/* ---- inference: weight norm folded once, activations channel-blocked, fused convs ----
+ * bv_generator_fold computes w = g * v / ||v|| of every weight-normed conv (ups, resblocks) once,
+ * into the generator's own store (m->folded), from the parameters' current values: call it again
+ * after changing them (bv_generator_unfold drops it; bv_generator_free frees it). With m->folded
+ * set and grad off, bv_generator_forward_chunked runs bv_generator_infer: the same network with
+ * the activations of every stage in the channel-blocked layout from the first upsample to
+ * conv_post, each ResBlock's residual add, the running sum over the resblocks, its division by
+ * their number and the next stage's leaky_relu computed inside the convs (bv_conv1d_post_op), the
+ * resblocks' shared leaky_relu(x) once per stage, and no copies between stages. The values are
+ * those of bv_generator_forward up to float rounding (tests/test_infer_fast.c). It needs every
+ * stage's channels blocked (bv_generator_infer_supported), else it is bv_generator_forward. */
+typedef struct bv_generator_folded bv_generator_folded;
+void bv_generator_fold(bv_ctx *ctx, bv_generator *m);
+void bv_generator_unfold(bv_generator *m);
+int bv_generator_infer_supported(bv_ctx *ctx, const bv_generator *m);
+bv_tensor *bv_generator_infer(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, bv_tensor *g);
 bv_tensor *bv_generator_forward_chunked(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, bv_tensor *g, int64_t chunk);
 
 #endif

@@ -280,6 +280,46 @@ bv_tensor *bv_conv1d_fused(bv_ctx *ctx, bv_tensor *x, bv_tensor *w, bv_tensor *b
     return conv_forward(ctx, BV_OP_CONV1D, op, 1, 0, x, w, b, &p, &o, f->residual);
 }
 
+/* ---------------- inference: conv1d with post-ops into y (helper "infer"; ops.h) ---------------- */
+
+bv_tensor *bv_conv1d_post_op(bv_ctx *ctx, bv_tensor *y, bv_tensor *x, bv_tensor *w, bv_tensor *b,
+                             const bv_conv1d_post *p) {
+    const char *op = p->transposed ? "conv_transpose1d_post" : "conv1d_post";
+    bv_tensor *ins[5] = {x, w, b, p->residual, y};
+    const bv_kernels *kt = bv_dispatch(ctx, op, 5, ins);
+    if (bv_needs_grad(ctx, 4, ins))
+        bv_ctx_error(ctx, op, "inference only: an input needs a gradient (run it under bv_no_grad_begin)");
+    if (p->lrelu && !(p->slope > 0.0f)) bv_ctx_error(ctx, op, "leaky_relu slope %g must be > 0", (double)p->slope);
+    if (p->accumulate && !y) bv_ctx_error(ctx, op, "accumulate needs an output to add to");
+    if (p->divisor != p->divisor) bv_ctx_error(ctx, op, "divisor is NaN");
+    const int stride = p->stride ? p->stride : 1, dilation = p->dilation ? p->dilation : 1;
+    conv_params cp = {{stride, 1}, {p->padding, 0}, {dilation, 1}, {0, 0}, 1};
+    const bv_conv_opts o = {p->blocked != 0, 0, 0.0f, 0};
+    bv_conv_geom g = make_geom(ctx, op, 1, p->transposed != 0, x, w, b, &cp, &o);
+    const int64_t shape[4] = {g.N, p->blocked ? g.OC / BV_CONV_BLOCK : g.OC, g.out[0], BV_CONV_BLOCK};
+    const int ndim = p->blocked ? 4 : 3;
+    if (!y) {
+        y = bv_new(ctx, BV_F32, ndim, shape);
+    } else {
+        check_tensor(ctx, op, y, ndim);
+        int ok = 1;
+        for (int i = 0; i < ndim; i++) ok &= y->shape[i] == shape[i];
+        if (!ok) {
+            char by[96];
+            bv_ctx_error(ctx, op, "output %s does not have the conv's output shape", bv_shape_str(y, by, sizeof by));
+        }
+    }
+    if (p->residual) check_residual(ctx, op, y, p->residual);
+    const bv_conv_post post = {p->residual != NULL, p->accumulate != 0, p->divisor, p->lrelu != 0,
+                               p->lrelu ? p->slope : 0.0f};
+    char err[BV_KERNEL_ERR_LEN];
+    if (BV_KERNEL(ctx, kt, conv, forward_post, op)(ctx->be, bv_ctx_data_arena(ctx), &g, &o, &post, y->data, x->data,
+                                                   w->data, b ? b->data : NULL,
+                                                   p->residual ? p->residual->data : NULL, err))
+        bv_ctx_error(ctx, op, "%s", err);
+    return y;
+}
+
 /* ---------------- channel blocking: [N, C, T] <-> [N, C/16, T, 16] ---------------- */
 
 /* iattr: N, C, T, to_blocked (the forward's direction) */

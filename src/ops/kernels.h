@@ -387,6 +387,16 @@ typedef struct bv_wn_view {
     int64_t outer, D, inner;
 } bv_wn_view;
 
+/* Inference only (helper "infer"): what forward_post applies after conv + bias, in this order
+ * (zero = off): + r (a tensor of y's shape and layout), + y's previous content, / divisor,
+ * leaky_relu(slope). Hashed as raw bytes: five 4-byte fields, no padding. */
+typedef struct bv_conv_post {
+    int32_t residual, accumulate;
+    float divisor; /* 0 or 1: none */
+    int32_t lrelu;
+    float slope;
+} bv_conv_post;
+
 typedef struct bv_conv_kernels {
     /* y = conv(x, w) + b (+ r, same shape as y; NULL: none) over g; ex is the geometry the kernel
      * runs (differs from g only for a transposed conv whose output_padding exceeds its padding:
@@ -412,6 +422,12 @@ typedef struct bv_conv_kernels {
     void (*set_layout)(bv_backend *be, bv_conv_layout layout);
     /* the primitive cache's capacity and entries in use (tests, bench) */
     void (*cache_stats)(bv_backend *be, int *capacity, int *used);
+    /* inference (no backward): y = post(conv(x, w) + b) with bv_conv_post's chain; x and y in the
+     * layout o->act_blocked says (both the same); r (or NULL) in y's. y is read first when
+     * p->accumulate. */
+    int (*forward_post)(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_opts *o,
+                        const bv_conv_post *p, float *y, const float *x, const float *w, const float *b,
+                        const float *r, char *err);
 } bv_conv_kernels;
 
 /* ---------------- the table ---------------- */

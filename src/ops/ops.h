@@ -103,6 +103,25 @@ bv_tensor *bv_conv_unblock(bv_ctx *ctx, bv_tensor *xb); /* [B, C/16, T, 16] -> [
  * BV_CONV_LAYOUT_PLAIN (also for a device without conv kernels). The backend decides; model code
  * asks (the Generator's ResBlocks). */
 bv_conv_layout bv_conv_layout_for(bv_backend *be, int64_t channels);
+/* Inference only (grad off; an input that needs a gradient is an error): conv1d, or
+ * conv_transpose1d (.transposed: w [Cin, Cout, K]), with what follows it computed inside the conv
+ * kernel (oneDNN post-ops), in this order: + residual (y's shape), + y's previous content
+ * (.accumulate), / divisor (0: none), leaky_relu(slope) (.lrelu). x and y are plain [B, C, T] or,
+ * with .blocked, channel-blocked [B, C/16, T, 16]. y NULL: a new output (no .accumulate then);
+ * else the result is written into y, which is returned. The Generator's inference path
+ * (bv_generator_infer) keeps its running resblock sum, residual adds, division and the next
+ * leaky_relu in the convs this way. */
+typedef struct bv_conv1d_post {
+    int blocked, transposed;
+    int stride, padding, dilation; /* 0: 1, 0, 1 */
+    bv_tensor *residual;
+    int accumulate;
+    float divisor;
+    int lrelu;
+    float slope;
+} bv_conv1d_post;
+bv_tensor *bv_conv1d_post_op(bv_ctx *ctx, bv_tensor *y, bv_tensor *x, bv_tensor *w, bv_tensor *b,
+                             const bv_conv1d_post *p);
 
 /* ---------------- norm.c ---------------- */
 /* modules.LayerNorm: x [B, C, T] normalised over C per (b, t); gamma, beta [C]. */

@@ -935,6 +935,233 @@ static void weight_norm_grad(bv_arena *scratch, float *gg, float *gv, const floa
     bv_arena_reset_to(scratch, m);
 }
 
+
+/* ======== inference convs with post-ops (helper "infer"; a separate block: nothing above uses it) ========
+ * forward_post: y = post(conv(x, w) + b) for the synthesis path (no backward, no tape), where post
+ * is oneDNN's post-op chain, in this order: + r (binary add of a tensor of y's shape and layout),
+ * + y's previous content (sum), / divisor (binary div by a scalar), leaky_relu(slope) (eltwise).
+ * The Generator at inference keeps its running resblock sum, the residual adds, the division by
+ * the number of kernels and the next stage's leaky_relu inside the convs that produce them.
+ * Activations are in the caller's layout (plain or channel-blocked, o->act_blocked) for x and y:
+ * the primitive is made for exactly those layouts, the weights' layout is oneDNN's (reordered per
+ * call into scratch). Primitives live in their own bounded LRU cache, in the backend's
+ * BV_CACHE_CONV_POST slot; executions hold the conv cache's lock (one oneDNN stream). */
+
+#define POST_CACHE_CAP 128
+enum { POST_SRC, POST_WEI, POST_DST, POST_BIAS, POST_R, POST_DIV, POST_NARGS };
+
+typedef struct {
+    bv_conv_geom g;
+    bv_conv_opts o;
+    bv_conv_post p;
+    int32_t zero; /* explicit tail padding (always 0) */
+} post_key;
+_Static_assert(sizeof(post_key) == sizeof(bv_conv_geom) + sizeof(bv_conv_opts) + sizeof(bv_conv_post) + 4,
+               "post_key has padding");
+
+typedef struct {
+    post_key key;
+    uint64_t hash, last_use;
+    dnnl_primitive_t prim; /* NULL: free slot */
+    int arg[POST_NARGS];   /* DNNL_ARG_* of each argument; 0: unused */
+    dnnl_memory_t mem[POST_NARGS];
+    dnnl_memory_t wei_user; /* the caller's weights, and their reorder into mem[POST_WEI] */
+    dnnl_primitive_t wei_reorder;
+    size_t wei_bytes;
+    float divisor; /* POST_DIV's one element */
+} post_entry;
+
+typedef struct {
+    uint64_t tick;
+    post_entry e[POST_CACHE_CAP];
+} post_cache;
+
+static void post_entry_destroy(post_entry *e) {
+    for (int i = 0; i < POST_NARGS; i++)
+        if (e->mem[i]) dnnl_memory_destroy(e->mem[i]);
+    if (e->wei_user) dnnl_memory_destroy(e->wei_user);
+    if (e->wei_reorder) dnnl_primitive_destroy(e->wei_reorder);
+    if (e->prim) dnnl_primitive_destroy(e->prim);
+    memset(e, 0, sizeof *e);
+}
+
+static void post_cache_destroy(void *p) {
+    post_cache *pc = p;
+    for (int i = 0; i < POST_CACHE_CAP; i++)
+        if (pc->e[i].prim) post_entry_destroy(&pc->e[i]);
+    free(pc);
+}
+
+static void *post_cache_make(void) { return calloc(1, sizeof(post_cache)); }
+
+/* The attribute with the post-op chain of p; y_md is the layout of y (and r). */
+static dnnl_status_t post_attr(dnnl_primitive_attr_t *attr, const bv_conv_post *p, const dnnl_memory_desc_t *y_md,
+                               const dnnl_memory_desc_t *scalar_md) {
+    dnnl_post_ops_t po;
+    dnnl_status_t st = dnnl_post_ops_create(&po);
+    if (st != dnnl_success) return st;
+    if (p->residual) st = dnnl_post_ops_append_binary(po, dnnl_binary_add, y_md);
+    if (st == dnnl_success && p->accumulate) st = dnnl_post_ops_append_sum(po, 1.0f);
+    if (st == dnnl_success && p->divisor != 0.0f && p->divisor != 1.0f)
+        st = dnnl_post_ops_append_binary(po, dnnl_binary_div, scalar_md);
+    if (st == dnnl_success && p->lrelu) st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, p->slope, 0.0f);
+    if (st == dnnl_success) st = dnnl_primitive_attr_create(attr);
+    if (st == dnnl_success) st = dnnl_primitive_attr_set_post_ops(*attr, po);
+    dnnl_post_ops_destroy(po);
+    return st;
+}
+
+static dnnl_status_t post_entry_build(dnnl_engine_t eng, post_entry *e, const post_key *k) {
+    const bv_conv_geom *g = &k->g;
+    dnnl_memory_desc_t src, wei, wei_user, dst, bias, scalar;
+    md_act(&src, g, g->IC, g->in, 0, k->o.act_blocked);
+    md_act(&dst, g, g->OC, g->out, 0, k->o.act_blocked);
+    md_weights(&wei, g, 1);
+    md_weights(&wei_user, g, 0);
+    md_bias(&bias, g);
+    dnnl_dims_t one = {1, 1, 1, 1};
+    dnnl_memory_desc_init_by_tag(&scalar, 2 + g->nsp, one, dnnl_f32, g->nsp == 1 ? dnnl_abc : dnnl_abcd);
+    dnnl_dims_t s, dil, pl, pr;
+    for (int i = 0; i < g->nsp; i++) {
+        s[i] = g->stride[i];
+        dil[i] = g->dil[i] - 1;
+        pl[i] = g->pad[i];
+        pr[i] = g->pad[i] - (g->transposed ? g->out_pad[i] : 0);
+    }
+    any_conv_desc desc;
+    const dnnl_memory_desc_t *b = g->has_bias ? &bias : NULL;
+    dnnl_status_t st =
+        g->transposed ? dnnl_dilated_deconvolution_forward_desc_init(&desc.d, dnnl_forward_inference,
+                                                                     dnnl_deconvolution_direct, &src, &wei, b, &dst, s,
+                                                                     dil, pl, pr)
+                      : dnnl_dilated_convolution_forward_desc_init(&desc.c, dnnl_forward_inference,
+                                                                   dnnl_convolution_direct, &src, &wei, b, &dst, s, dil,
+                                                                   pl, pr);
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    if (st == dnnl_success) st = post_attr(&attr, &k->p, &dst, &scalar);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &desc, attr, eng, NULL);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (st == dnnl_success) st = dnnl_primitive_create(&e->prim, pd);
+    /* the arguments, their memory objects (data handles set per call) */
+    int po_idx = 0;
+    e->arg[POST_SRC] = DNNL_ARG_SRC;
+    e->arg[POST_WEI] = DNNL_ARG_WEIGHTS;
+    e->arg[POST_DST] = DNNL_ARG_DST;
+    e->arg[POST_BIAS] = g->has_bias ? DNNL_ARG_BIAS : 0;
+    e->arg[POST_R] = k->p.residual ? DNNL_ARG_ATTR_MULTIPLE_POST_OP(po_idx++) | DNNL_ARG_SRC_1 : 0;
+    if (k->p.accumulate) po_idx++;
+    e->arg[POST_DIV] =
+        k->p.divisor != 0.0f && k->p.divisor != 1.0f ? DNNL_ARG_ATTR_MULTIPLE_POST_OP(po_idx++) | DNNL_ARG_SRC_1 : 0;
+    const dnnl_memory_desc_t *mds[POST_NARGS] = {&src, NULL, &dst, &bias, &dst, &scalar};
+    for (int i = 0; i < POST_NARGS && st == dnnl_success; i++) {
+        if (!e->arg[i]) continue;
+        const dnnl_memory_desc_t *md = i == POST_WEI ? dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0) : mds[i];
+        st = dnnl_memory_create(&e->mem[i], md, eng, DNNL_MEMORY_NONE);
+    }
+    if (st == dnnl_success) {
+        const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        if (!dnnl_memory_desc_equal(wmd, &wei_user)) {
+            dnnl_primitive_desc_t rpd;
+            st = dnnl_memory_create(&e->wei_user, &wei_user, eng, DNNL_MEMORY_NONE);
+            if (st == dnnl_success) st = dnnl_reorder_primitive_desc_create(&rpd, &wei_user, eng, wmd, eng, NULL);
+            if (st == dnnl_success) {
+                st = dnnl_primitive_create(&e->wei_reorder, rpd);
+                dnnl_primitive_desc_destroy(rpd);
+            }
+            e->wei_bytes = dnnl_memory_desc_get_size(wmd);
+        }
+    }
+    e->divisor = k->p.divisor;
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (st != dnnl_success) post_entry_destroy(e);
+    return st;
+}
+
+static post_entry *post_get(post_cache *pc, dnnl_engine_t eng, const post_key *k, char *err) {
+    const unsigned char *bytes = (const unsigned char *)k;
+    uint64_t hash = 1469598103934665603ull;
+    for (size_t i = 0; i < sizeof *k; i++) hash = (hash ^ bytes[i]) * 1099511628211ull;
+    post_entry *victim = &pc->e[0];
+    for (int i = 0; i < POST_CACHE_CAP; i++) {
+        post_entry *e = &pc->e[i];
+        if (e->prim && e->hash == hash && !memcmp(&e->key, k, sizeof *k)) {
+            e->last_use = ++pc->tick;
+            return e;
+        }
+        if (!e->prim) {
+            if (victim->prim) victim = e;
+        } else if (victim->prim && e->last_use < victim->last_use) {
+            victim = e;
+        }
+    }
+    post_entry_destroy(victim);
+    dnnl_status_t st = post_entry_build(eng, victim, k);
+    if (st != dnnl_success) {
+        snprintf(err, BV_KERNEL_ERR_LEN, "oneDNN cannot build this convolution with post-ops: status %d", (int)st);
+        return NULL;
+    }
+    victim->key = *k;
+    victim->hash = hash;
+    victim->last_use = ++pc->tick;
+    return victim;
+}
+
+static int post_exec_locked(conv_cache *c, post_entry *e, bv_arena *scratch, float *y, const float *x,
+                            const float *w, const float *b, const float *r, char *err) {
+    const void *ptr[POST_NARGS] = {x, w, y, b, r, &e->divisor};
+    dnnl_exec_arg_t args[POST_NARGS];
+    int n = 0;
+    for (int i = 0; i < POST_NARGS; i++) {
+        if (!e->arg[i]) continue;
+        if (i == POST_WEI && e->wei_reorder) {
+            DNNL_TRY(err, dnnl_memory_set_data_handle(e->wei_user, (void *)w));
+            DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], bv_arena_alloc(scratch, e->wei_bytes)));
+            if (run_reorder(c, e->wei_reorder, e->wei_user, e->mem[i], err)) return -1;
+        } else {
+            DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], (void *)ptr[i]));
+        }
+        args[n++] = (dnnl_exec_arg_t){e->arg[i], e->mem[i]};
+    }
+    DNNL_TRY(err, dnnl_primitive_execute(e->prim, c->stream, n, args));
+    DNNL_TRY(err, dnnl_stream_wait(c->stream));
+    return 0;
+}
+
+static int forward_post(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_opts *o,
+                        const bv_conv_post *p, float *y, const float *x, const float *w, const float *b,
+                        const float *r, char *err) {
+    conv_cache *c = cache_of(be, err);
+    if (!c) return -1;
+    post_cache *pc = bv_backend_cache(be, BV_CACHE_CONV_POST, post_cache_make, post_cache_destroy);
+    if (!pc) return snprintf(err, BV_KERNEL_ERR_LEN, "out of memory for the post-op primitive cache"), -1;
+    post_key k;
+    memset(&k, 0, sizeof k);
+    k.g = *g;
+    k.o = *o;
+    k.o.lrelu = 0;
+    k.o.slope = 0.0f;
+    k.o.diff_bias = 0;
+    k.p = *p;
+    if (!k.p.residual) r = NULL;
+    if (k.p.residual && k.p.accumulate) {
+        /* oneDNN 2.6 runs binary + sum post-ops only in its reference kernel (~1000x slower): y += r
+         * first, then the sum alone ((conv + b) + (y + r): the same up to rounding) */
+        add_into(y, r, g->N * g->OC * g->out[0] * g->out[1]);
+        k.p.residual = 0;
+        r = NULL;
+    }
+    if (!k.p.lrelu) k.p.slope = 0.0f;
+    bv_arena_mark m = bv_arena_get_mark(scratch);
+    pthread_mutex_lock(&c->lock);
+    post_entry *e = post_get(pc, c->engine, &k, err);
+    int rc = e ? post_exec_locked(c, e, scratch, y, x, w, b, r, err) : -1;
+    pthread_mutex_unlock(&c->lock);
+    bv_arena_reset_to(scratch, m);
+    return rc;
+}
+/* ======== end of the inference post-op block ======== */
+
 const bv_conv_kernels bv_cpu_conv = {
     .forward = forward,
     .backward = backward,
@@ -944,4 +1171,5 @@ const bv_conv_kernels bv_cpu_conv = {
     .layout_for = layout_for,
     .set_layout = set_layout,
     .cache_stats = cache_stats,
+    .forward_post = forward_post, /* the inference post-op block above */
 };

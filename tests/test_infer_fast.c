@@ -1,0 +1,141 @@
+/* test_infer_fast.c - the synthesis fast path against the tape-free reference path it replaces:
+ * bv_conv1d_post_op (conv / transposed conv with oneDNN post-ops, src/ops/conv.c) against the
+ * separate ops, bv_generator_infer (weights folded once, blocked stages, fused resblocks,
+ * src/model/generator.c) against bv_generator_forward under no_grad, for ResBlock "1" and "2",
+ * with and without g, whole and chunked, and the errors of the fused op. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/model/generator.h"
+#include "test.h"
+
+/* max |a - b| over max(|b|, floor): the relative difference at the tensor's scale */
+static double rel_diff(const bv_tensor *a, const bv_tensor *b, double floor) {
+    double m = floor, worst = 0;
+    for (int64_t i = 0; i < b->numel; i++) {
+        m = fabs(b->data[i]) > m ? fabs(b->data[i]) : m;
+        double d = fabs((double)a->data[i] - b->data[i]);
+        worst = d > worst || d != d ? d : worst;
+    }
+    return worst / m;
+}
+
+static int blocked_here(bv_ctx *ctx) { return bv_conv_layout_for(ctx->be, 32) == BV_CONV_LAYOUT_BLOCKED; }
+
+/* Every post-op combination the Generator uses, plain and blocked, against the separate ops:
+ * ((conv + b) + r + y_old) / d, then leaky_relu. */
+BV_TEST(infer_fast_conv_post_ops_match_separate_ops) {
+    bv_ctx *ctx = ts->ctx;
+    bv_no_grad_begin(ctx);
+    const int C = 32, T = 57, K = 5, dil = 3, pad = (K * dil - dil) / 2;
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f), *w = bv_test_input(ctx, BV_SHAPE(C, C, K), 0.2f);
+    bv_tensor *b = bv_test_input(ctx, BV_SHAPE(C), 0.1f), *r = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f);
+    bv_tensor *old = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f);
+    for (int blk = 0; blk <= blocked_here(ctx); blk++)
+        for (int combo = 0; combo < 16; combo++) {
+            const int res = combo & 1, acc = (combo >> 1) & 1, div = (combo >> 2) & 1, lr = (combo >> 3) & 1;
+            bv_tensor *want = bv_conv1d(ctx, x, w, b, 1, pad, dil, 1);
+            if (res) want = bv_add(ctx, want, r);
+            if (acc) want = bv_add(ctx, old, want);
+            if (div) want = bv_div(ctx, want, bv_scalar(ctx, 3.0f));
+            if (lr) want = bv_leaky_relu(ctx, want, 0.1f);
+            bv_tensor *xi = blk ? bv_conv_block(ctx, x) : x, *ri = blk ? bv_conv_block(ctx, r) : r;
+            bv_tensor *y = acc ? (blk ? bv_conv_block(ctx, old) : bv_copy(ctx, old)) : NULL;
+            y = bv_conv1d_post_op(ctx, y, xi, w, b,
+                                  &(bv_conv1d_post){.blocked = blk, .padding = pad, .dilation = dil,
+                                                    .residual = res ? ri : NULL, .accumulate = acc,
+                                                    .divisor = div ? 3.0f : 0.0f, .lrelu = lr, .slope = 0.1f});
+            if (blk) y = bv_conv_unblock(ctx, y);
+            double d = rel_diff(y, want, 1e-3);
+            BV_CHECK(bv_same_shape(y, want) && d <= 1e-6, "blocked %d residual %d accumulate %d divide %d lrelu %d: "
+                     "relative difference %g", blk, res, acc, div, lr, d);
+        }
+    /* the transposed conv (ups): w [Cin, Cout, K], stride 4 */
+    bv_tensor *wt = bv_test_input(ctx, BV_SHAPE(C, 16, 8), 0.2f), *bt = bv_test_input(ctx, BV_SHAPE(16), 0.1f);
+    bv_tensor *want = bv_conv_transpose1d(ctx, x, wt, bt, 4, 2, 0, 1, 1);
+    for (int blk = 0; blk <= blocked_here(ctx); blk++) {
+        bv_tensor *y = bv_conv1d_post_op(ctx, NULL, blk ? bv_conv_block(ctx, x) : x, wt, bt,
+                                         &(bv_conv1d_post){.blocked = blk, .transposed = 1, .stride = 4, .padding = 2});
+        if (blk) y = bv_conv_unblock(ctx, y);
+        double d = rel_diff(y, want, 1e-3);
+        BV_CHECK(bv_same_shape(y, want) && d <= 1e-6, "transposed, blocked %d: relative difference %g", blk, d);
+    }
+    bv_no_grad_end(ctx);
+}
+
+BV_TEST(infer_fast_conv_post_op_errors) {
+    bv_ctx *ctx = ts->ctx;
+    char msg[512];
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(1, 16, 9), 1.0f), *w = bv_test_input(ctx, BV_SHAPE(16, 16, 3), 0.2f);
+    x->requires_grad = true;
+    const struct {
+        int y_shape, accumulate, lrelu;
+        const char *want;
+    } cases[] = {{0, 0, 0, "inference only"}, {0, 1, 0, "accumulate needs an output"},
+                 {1, 0, 0, "does not have the conv's output shape"}, {0, 0, 1, "slope"}};
+    for (int i = 0; i < 4; i++) {
+        x->requires_grad = i == 0;
+        if (i > 0) bv_no_grad_begin(ctx);
+        bv_tensor *y = cases[i].y_shape ? bv_zeros(ctx, BV_F32, BV_SHAPE(1, 16, 5)) : NULL;
+        int raised = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_post_op(ctx, y, x, w, NULL,
+                                                                 &(bv_conv1d_post){.padding = 1,
+                                                                                   .accumulate = cases[i].accumulate,
+                                                                                   .lrelu = cases[i].lrelu}));
+        if (i > 0) bv_no_grad_end(ctx);
+        BV_CHECK(raised && strstr(msg, cases[i].want), "case %d: expected \"%s\", got %s", i, cases[i].want,
+                 raised ? msg : "no error");
+    }
+    x->requires_grad = false;
+}
+
+/* 64 -> 32 -> 16 channels (every stage blocked), rates 4 and 2, three kernel sizes. */
+static bv_generator_cfg small_cfg(int resblock, int gin) {
+    bv_generator_cfg c = {.initial_channel = 8, .resblock = resblock, .n_kernels = 3,
+                          .resblock_kernel_sizes = {3, 7, 11}, .resblock_dilation_sizes = {{1, 3, 5}, {1, 3, 5}, {1, 3, 5}},
+                          .n_upsamples = 2, .upsample_rates = {4, 2}, .upsample_kernel_sizes = {8, 4},
+                          .upsample_initial_channel = 64, .gin_channels = gin};
+    return c;
+}
+
+/* The fused path equals the reference path (bv_generator_forward, no grad) to fp32 rounding. */
+BV_TEST(infer_fast_generator_matches_reference) {
+    bv_ctx *ctx = ts->ctx;
+    if (!blocked_here(ctx)) {
+        bv_test_skip(ts, "oneDNN does not block channels by 16 on this CPU: the fused path is not used");
+        return;
+    }
+    for (int kind = 1; kind <= 2; kind++)
+        for (int with_g = 0; with_g <= 1; with_g++) {
+            bv_params ps;
+            bv_params_init(&ps);
+            bv_generator_cfg cfg = small_cfg(kind, with_g ? 4 : 0);
+            bv_generator *gen = bv_generator_new(&ps, "dec.", &cfg);
+            bv_generator_reset_parameters(gen, &ctx->rng);
+            bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 8, 40), 1.0f);
+            bv_tensor *gc = with_g ? bv_test_input(ctx, BV_SHAPE(2, 4, 1), 1.0f) : NULL;
+            bv_no_grad_begin(ctx);
+            bv_tensor *want = bv_generator_forward(ctx, gen, x, gc);
+            BV_CHECK(!bv_generator_infer_supported(ctx, gen), "supported before folding");
+            bv_generator_fold(ctx, gen);
+            BV_CHECK(bv_generator_infer_supported(ctx, gen), "not supported after folding");
+            bv_tensor *got = bv_generator_infer(ctx, gen, x, gc);
+            double d = rel_diff(got, want, 1e-3);
+            BV_CHECK(bv_same_shape(got, want) && d <= 1e-5, "resblock %d, g %d: relative difference %g", kind, with_g, d);
+            /* chunked: each chunk through the fused path */
+            bv_tensor *part = bv_generator_forward_chunked(ctx, gen, x, gc, 16);
+            d = rel_diff(part, want, 1e-3);
+            BV_CHECK(bv_same_shape(part, want) && d <= 1e-5, "resblock %d, g %d, chunked: relative difference %g",
+                     kind, with_g, d);
+            /* refolding after a parameter change follows it */
+            bv_tensor *v = bv_params_get(&ps, "dec.ups.1.weight_v");
+            for (int64_t i = 0; i < v->numel; i++) v->data[i] *= -1.0f;
+            bv_tensor *want2 = bv_generator_forward(ctx, gen, x, gc);
+            bv_generator_fold(ctx, gen);
+            d = rel_diff(bv_generator_infer(ctx, gen, x, gc), want2, 1e-3);
+            BV_CHECK(d <= 1e-5, "resblock %d, g %d, refolded: relative difference %g", kind, with_g, d);
+            bv_no_grad_end(ctx);
+            bv_generator_free(gen);
+            bv_params_free(&ps);
+        }
+}
