@@ -256,6 +256,9 @@ void bv_generator_fold(bv_ctx *ctx, bv_generator *m) {
 
 int bv_generator_infer_supported(bv_ctx *ctx, const bv_generator *m) {
     if (!m->folded) return 0;
+    /* the post-op convs are fp32 only (NOT DONE: a bf16 variant); under bf16 autocast the ops path
+     * runs, whose convolutions compute in bf16 */
+    if (ctx->autocast != BV_AUTOCAST_OFF) return 0;
     for (int i = 0; i <= m->cfg.n_upsamples; i++)
         if (bv_conv_layout_for(ctx->be, m->cfg.upsample_initial_channel >> i) != BV_CONV_LAYOUT_BLOCKED) return 0;
     return 1;

@@ -1014,10 +1014,10 @@ static dnnl_status_t post_attr(dnnl_primitive_attr_t *attr, const bv_conv_post *
 static dnnl_status_t post_entry_build(dnnl_engine_t eng, post_entry *e, const post_key *k) {
     const bv_conv_geom *g = &k->g;
     dnnl_memory_desc_t src, wei, wei_user, dst, bias, scalar;
-    md_act(&src, g, g->IC, g->in, 0, k->o.act_blocked);
-    md_act(&dst, g, g->OC, g->out, 0, k->o.act_blocked);
-    md_weights(&wei, g, 1);
-    md_weights(&wei_user, g, 0);
+    md_act(&src, g, g->IC, g->in, 0, k->o.act_blocked, dnnl_f32);
+    md_act(&dst, g, g->OC, g->out, 0, k->o.act_blocked, dnnl_f32);
+    md_weights(&wei, g, 1, dnnl_f32);
+    md_weights(&wei_user, g, 0, dnnl_f32);
     md_bias(&bias, g);
     dnnl_dims_t one = {1, 1, 1, 1};
     dnnl_memory_desc_init_by_tag(&scalar, 2 + g->nsp, one, dnnl_f32, g->nsp == 1 ? dnnl_abc : dnnl_abcd);
