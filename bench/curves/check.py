@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""check.py - is bv2's loss curve inside the band of the PyTorch seeds? (issue 10, "Beyond one step")
+
+    python3 bench/curves/check.py [--runs build/curves/runs] [--window 20] [--other bv2-bf16]
+
+Reads the train.log of every run folder under --runs (bv2 and upstream's train_ms write the same
+"[loss_disc, loss_gen, loss_fm, loss_mel, loss_dur, loss_kl, step, lr]" line every log_interval,
+which bench/curves/run.sh sets to 1): torch-s<seed> are the PyTorch runs, bv2-fp32 (and bv2-bf16)
+bv2's. Every curve is smoothed by the same trailing moving average of --window steps (the first
+steps average what there is); the band at a step is min..max of the smoothed PyTorch curves.
+Only the steps every run reached are compared (the runs may have been stopped early).
+
+Prints, per loss (loss_mel, loss_kl, loss_dur), the fraction of those steps where bv2's smoothed
+curve lies inside the band, and the mean of each curve over the last 100 compared steps. Exit 0
+(it reports; it does not judge). plot.py draws the same curves.
+"""
+import argparse
+import glob
+import os
+import re
+import sys
+from datetime import datetime
+
+import numpy as np
+
+LOSSES = {"loss_mel": 3, "loss_dur": 4, "loss_kl": 5}  # positions in train.log's list line
+LINE = re.compile(r"^(\S+ \S+)\t[^\t]*\tINFO\t\[(.*)\]\s*$")
+
+
+def read_log(path):
+    """{step: (time, [8 values])} from a train.log (the last line of a step wins)."""
+    out = {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = LINE.match(line)
+            if not m:
+                continue
+            v = [float(x) for x in m.group(2).split(",")]
+            if len(v) != 8:
+                continue
+            t = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            out[int(v[6])] = (t, v)
+    return out
+
+
+def smooth(x, w):
+    c = np.cumsum(np.insert(np.asarray(x, np.float64), 0, 0.0))
+    n = np.arange(1, len(x) + 1)
+    lo = np.maximum(n - w, 0)
+    return (c[n] - c[lo]) / (n - lo)
+
+
+def load_runs(runs_dir):
+    runs = {}
+    for d in sorted(glob.glob(os.path.join(runs_dir, "*"))):
+        log = os.path.join(d, "train.log")
+        if os.path.isdir(d) and os.path.exists(log):
+            r = read_log(log)
+            if r:
+                runs[os.path.basename(d)] = r
+    return runs
+
+
+def step_seconds(run):
+    """Median wall seconds between consecutive logged steps (step 0 and evaluation excluded)."""
+    steps = sorted(run)
+    dt = [run[b][0] - run[a][0] for a, b in zip(steps[1:], steps[2:]) if b == a + 1]
+    return float(np.median(dt)) if dt else float("nan")
+
+
+def curves(runs, window, names):
+    """{loss: {run: smoothed array}} over the steps 0..n-1 that every named run has."""
+    n = min(max(runs[k]) + 1 for k in names)
+    for k in names:
+        missing = [s for s in range(n) if s not in runs[k]]
+        if missing:
+            sys.exit("check.py: run %s lacks steps %s (log_interval must be 1)" % (k, missing[:5]))
+    return n, {loss: {k: smooth([runs[k][s][1][i] for s in range(n)], window) for k in names}
+               for loss, i in LOSSES.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", default="build/curves/runs")
+    ap.add_argument("--window", type=int, default=20)
+    ap.add_argument("--other", default="bv2-bf16", help="a second bv2 run to check too, when present")
+    a = ap.parse_args()
+    runs = load_runs(a.runs)
+    seeds = [k for k in runs if k.startswith("torch-s")]
+    ours = [k for k in ("bv2-fp32", a.other) if k in runs]
+    if len(seeds) < 2 or not ours:
+        sys.exit("check.py: need >= 2 torch-s<seed> runs and bv2-fp32 under %s (found %s)" % (a.runs, sorted(runs)))
+    n, cs = curves(runs, a.window, seeds + ours)
+    print("check: %d steps compared (every run reached them), moving average of %d steps, band = min..max of %s"
+          % (n, a.window, ", ".join(seeds)))
+    for k in seeds + ours:
+        print("  %-10s %4d steps logged, median step %.2f s (wall, shared machine)" % (k, max(runs[k]) + 1,
+                                                                                  step_seconds(runs[k])))
+    tail = slice(max(0, n - 100), n)
+    for loss, c in cs.items():
+        lo = np.min([c[k] for k in seeds], axis=0)
+        hi = np.max([c[k] for k in seeds], axis=0)
+        for k in ours:
+            inside = (c[k] >= lo) & (c[k] <= hi)
+            print("%-8s %-9s inside the band at %4d of %4d steps (%.1f%%); last-100-step means: %s %.3f, "
+                  "torch seeds %s" % (loss, k, int(inside.sum()), n, 100.0 * inside.mean(), k, c[k][tail].mean(),
+                                      " ".join("%.3f" % c[s][tail].mean() for s in seeds)))
+
+
+if __name__ == "__main__":
+    main()
