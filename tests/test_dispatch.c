@@ -1,8 +1,12 @@
 /* test_dispatch.c - the backend boundary: an input on another device and a device without a kernel
  * both fail with the op's name; contexts carry their backend; backend caches are made once and
  * given back at shutdown. */
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "../src/core/backend.h"
+#include "../src/ops/cpu/bf16.h"
 #include "../src/ops/dispatch.h"
 #include "../src/ops/ops.h"
 #include "test.h"
@@ -156,4 +160,28 @@ BV_TEST(dispatch_missing_gate_kernel) {
     BV_CHECK(strstr(msg, "fused_add_tanh_sigmoid_multiply") && strstr(msg, "no gate.fwd kernel on device test-device"),
              "%s", msg);
     bv_ctx_free(&c);
+}
+
+/* bf16 conversion: round to nearest even, NaN kept, exact round trip of bf16 values. */
+BV_TEST(cpu_bf16_conversion_rounds_to_nearest_even) {
+    float in[6] = {1.0f, 1.00390625f /* 1 + 2^-8: a tie, rounds to even 1.0 */, 1.01171875f /* tie up to 1.015625 */,
+                   -3.140625f, INFINITY, NAN};
+    uint16_t h[6];
+    float back[6];
+    bv_cpu_f32_to_bf16(h, in, 6);
+    bv_cpu_bf16_to_f32(back, h, 6);
+    BV_CHECK(back[0] == 1.0f && back[1] == 1.0f && back[2] == 1.015625f && back[3] == -3.140625f &&
+                 isinf(back[4]) && isnan(back[5]),
+             "bf16 round trip: %g %g %g %g %g %g", back[0], back[1], back[2], back[3], back[4], back[5]);
+    float r[2] = {1.00390625f, 0.1f};
+    bv_cpu_round_bf16(r, 2);
+    BV_CHECK(r[0] == 1.0f && r[1] == bv_bf16_to_f32_bits(bv_f32_to_bf16(0.1f)) && r[1] != 0.1f, "round_bf16");
+}
+
+/* The CPU answers whether it computes bf16 natively; a refusal always says why. */
+BV_TEST(cpu_bf16_check_answers_with_a_reason) {
+    char why[256] = "";
+    int rc = bv_backend_bf16_check(bv_backend_get(BV_DEV_CPU), why, sizeof why);
+    BV_CHECK(rc == 0 || (rc == -1 && strstr(why, "bf16") != NULL), "rc %d, why '%s'", rc, why);
+    printf("    cpu bf16: %s\n", rc == 0 ? "native" : why);
 }

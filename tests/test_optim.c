@@ -142,6 +142,32 @@ BV_TEST(optim_clip_grad_value_norm_and_clamp) {
     bv_params_free(&ps);
 }
 
+/* bf16_run's clip_grad_norm_: scale by max_norm / (total + 1e-6) only when that is below 1, NaN
+ * propagates, uncounted params are untouched; bv_grads_finite is GradScaler's found_inf test. */
+BV_TEST(optim_clip_grad_norm_scales_above_max) {
+    bv_params ps;
+    bv_params_init(&ps);
+    bv_tensor *a = bv_params_add(&ps, "a", BV_SHAPE(11));
+    bv_tensor *c = bv_params_add(&ps, "c", BV_SHAPE(2));
+    for (int i = 0; i < 11; i++) a->grad[i] = (float)(i - 5); /* norm sqrt(110) */
+    c->grad[0] = c->grad[1] = INFINITY;
+    const uint8_t has_grad[2] = {1, 0};
+    BV_CHECK(bv_grads_finite(&ps, has_grad) == 1 && bv_grads_finite(&ps, NULL) == 0, "finite test");
+    double t = bv_clip_grad_norm(&ps, has_grad, 100.0);
+    BV_CHECK(fabs(t - sqrt(110.0)) < 1e-5 && a->grad[1] == -4.0f, "below max_norm: norm %g, grad %g", t,
+             a->grad[1]);
+    t = bv_clip_grad_norm(&ps, has_grad, 2.0);
+    float coef = (1.0f / ((float)sqrt(110.0) + 1e-6f)) * 2.0f;
+    BV_CHECK(a->grad[1] == -4.0f * coef && fabs(bv_norm2_f32(a->grad, 11) - 2.0) < 1e-5,
+             "clipped norm %g", bv_norm2_f32(a->grad, 11));
+    BV_CHECK(isinf(c->grad[0]), "an uncounted param must be untouched");
+    a->grad[0] = NAN;
+    BV_CHECK(bv_grads_finite(&ps, has_grad) == 0, "NaN must be found");
+    t = bv_clip_grad_norm(&ps, has_grad, 2.0);
+    BV_CHECK(isnan(t) && isnan(a->grad[2]), "NaN norm must propagate to every grad (torch's clamp keeps NaN)");
+    bv_params_free(&ps);
+}
+
 /* ---------------- golden ---------------- */
 
 /* Python's str(float) for the short values used in case tensor names ("0.05", "1.0", "1e-05"). */

@@ -13,9 +13,11 @@
 #include <unistd.h>
 
 #include "../bert/bert_feature.h"
+#include "../core/backend.h"
 #include "../core/error.h"
 #include "../infer/infer.h"
 #include "../io/wav.h"
+#include "../ops/dispatch.h"
 #include "../text/symbols.h"
 #include "cli.h"
 
@@ -24,7 +26,7 @@
 
 typedef struct infer_args {
     const char *model, *config, *speaker, *text, *phones, *bert, *batch, *output, *language, *lexicon, *noise_file;
-    int phones_batch, batch_size, quiet, no_split;
+    int phones_batch, batch_size, quiet, no_split, bf16;
     double pause;                       /* seconds of silence between sentences */
     const char *bert_dir, *style_text;   /* --bert-dir: real BERT features (bert_feature.h) */
     float style_weight;
@@ -85,6 +87,9 @@ static void usage(FILE *f) {
             "                         data/cmudict.rep here or beside the bv2 build folder)\n"
             "  --noise-file FILE      parity tests: every random draw (the BERT stand-ins, the duration\n"
             "                         noise, the prior noise) comes from FILE's noise.NNN.* tensors in order\n"
+            "  --bf16                 convolutions, linear layers and LSTMs compute in bf16 (fp32 storage and\n"
+            "                         accumulation, like torch.autocast), on CPUs with AVX512_BF16 or AMX\n"
+            "                         (refused elsewhere); the audio differs slightly from fp32\n"
             "  -q, --quiet            no progress lines on stderr\n"
             "  -h, --help             this text\n"
             "\n"
@@ -120,7 +125,8 @@ static int parse_count(const char *opt, const char *s, long long lo, long long *
 }
 
 enum { O_SPEAKER = 256, O_TEXT, O_PHONES, O_BERT, O_BATCH, O_PHONES_BATCH, O_LANGUAGE, O_SDP, O_NS, O_NSW, O_LS,
-       O_SEED, O_BATCH_SIZE, O_LEXICON, O_NOISE, O_NO_SPLIT, O_PAUSE, O_BERT_DIR, O_STYLE_TEXT, O_STYLE_WEIGHT };
+       O_SEED, O_BATCH_SIZE, O_LEXICON, O_NOISE, O_NO_SPLIT, O_PAUSE, O_BERT_DIR, O_STYLE_TEXT, O_STYLE_WEIGHT,
+       O_BF16 };
 
 /* Returns 0, 1 for --help, or -1 (message printed). */
 static int parse_args(int argc, char **argv, infer_args *a) {
@@ -135,7 +141,7 @@ static int parse_args(int argc, char **argv, infer_args *a) {
         {"seed", required_argument, 0, O_SEED},     {"batch-size", required_argument, 0, O_BATCH_SIZE},
         {"lexicon", required_argument, 0, O_LEXICON}, {"noise-file", required_argument, 0, O_NOISE},
         {"bert-dir", required_argument, 0, O_BERT_DIR}, {"style-text", required_argument, 0, O_STYLE_TEXT},
-        {"style-weight", required_argument, 0, O_STYLE_WEIGHT},
+        {"style-weight", required_argument, 0, O_STYLE_WEIGHT}, {"bf16", no_argument, 0, O_BF16},
         {"no-split", no_argument, 0, O_NO_SPLIT},   {"sentence-pause", required_argument, 0, O_PAUSE},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -165,6 +171,7 @@ static int parse_args(int argc, char **argv, infer_args *a) {
         case O_LANGUAGE: a->language = optarg; break;
         case O_LEXICON: a->lexicon = optarg; break;
         case O_NOISE: a->noise_file = optarg; break;
+        case O_BF16: a->bf16 = 1; break;
         case O_BERT_DIR: a->bert_dir = optarg; break;
         case O_STYLE_TEXT: a->style_text = optarg; break;
         case O_STYLE_WEIGHT:
@@ -607,11 +614,17 @@ int bv_cli_infer(int argc, char **argv) {
         return 0;
     }
     if (p < 0) return BV_EXIT_USAGE;
+    if (a.bf16) {
+        char why[256];
+        if (bv_backend_bf16_check(bv_backend_get(BV_DEV_CPU), why, sizeof why))
+            return fprintf(stderr, "error: --bf16: %s; run without --bf16\n", why), BV_EXIT_USAGE;
+    }
     bv_infer_model m;
     if (load_model(&a, &m)) return BV_EXIT_INPUT;
     if (a.bert_dir) a.bset = bv_bert_set_new(a.bert_dir);
     bv_ctx ctx;
     bv_ctx_init(&ctx, (size_t)64 << 20, a.seed);
+    if (a.bf16) ctx.autocast = BV_AUTOCAST_BF16;
     noise_replay nr;
     int rc = setup_noise(&a, &ctx, &nr) ? BV_EXIT_INPUT : a.batch ? run_batch(&a, &ctx, &m) : run_single(&a, &ctx, &m);
     if (!rc && nr.n && ctx.rng.next_replay != nr.n)

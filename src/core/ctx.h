@@ -30,6 +30,15 @@
 #include "tensor.h"
 
 typedef struct bv_ctx bv_ctx;
+
+/* Compute precision of the matmul-class ops (convolutions, linear, matmul, LSTM), like
+ * torch.autocast(dtype=torch.bfloat16): BV_AUTOCAST_BF16 makes them read their fp32 inputs and
+ * weights as bf16 and accumulate in fp32; every tensor stays fp32 in memory, and every other op
+ * (norms, softmax, reductions, losses, spectrograms, MAS) computes in fp32 as it always does. An op
+ * records the mode it ran its forward in, and its backward uses the same (autocast's rule: the
+ * backward of a bf16 matmul is a bf16 matmul). Set by train.bf16_run around the forward passes and by
+ * `bv2 infer --bf16`; ask the backend first (bv_backend_bf16_check in ops/dispatch.h). */
+typedef enum bv_autocast { BV_AUTOCAST_OFF = 0, BV_AUTOCAST_BF16 = 1 } bv_autocast;
 typedef struct bv_node bv_node;
 
 typedef void (*bv_backward_fn)(bv_ctx *ctx, bv_node *n);
@@ -69,6 +78,7 @@ struct bv_ctx {
     bv_node **tape;
     int64_t tape_len, tape_cap;
     int no_grad_depth;       /* > 0: ops record nothing */
+    bv_autocast autocast;    /* precision of the matmul-class ops recorded from now on (above) */
     bv_rng rng;
     jmp_buf *err_jmp;        /* if set, bv_ctx_error longjmps here instead of exiting */
     char err_msg[512];

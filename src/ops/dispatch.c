@@ -1,7 +1,16 @@
 /* dispatch.c - device checks and kernel lookup for every op (see dispatch.h). */
 #include "dispatch.h"
 
+#include <stdio.h>
+
 const bv_kernels *bv_ctx_kernels(const bv_ctx *ctx) { return ctx->be->kernels; }
+
+int bv_backend_bf16_check(const bv_backend *be, char *why, size_t cap) {
+    const bv_kernels *k = be->kernels;
+    if (k->bf16_check) return k->bf16_check(why, cap);
+    snprintf(why, cap, "device %s has no bf16 kernels", k->device);
+    return -1;
+}
 
 const bv_kernels *bv_dispatch(bv_ctx *ctx, const char *op, int n, bv_tensor *const *ins) {
     const bv_device dev = ctx->be->device;

@@ -15,6 +15,8 @@
 #include "../core/ctx.h"
 #include "kernels.h"
 
+/* 0 when be computes BV_AUTOCAST_BF16 natively, else -1 with why (see bv_kernels.bf16_check). */
+int bv_backend_bf16_check(const bv_backend *be, char *why, size_t cap);
 const bv_kernels *bv_dispatch(bv_ctx *ctx, const char *op, int n, bv_tensor *const *ins);
 const bv_kernels *bv_ctx_kernels(const bv_ctx *ctx);
 /* Fails (bv_ctx_error) naming op, the device and the slot unless present. */

@@ -394,6 +394,9 @@ typedef struct bv_conv_kernels {
 /* Every op family; a device leaves NULL what it does not implement (its ops then fail by name). */
 typedef struct bv_kernels {
     const char *device;
+    /* 0 when the device computes bf16 matmul-class ops natively (BV_AUTOCAST_BF16), else -1 and why
+     * (a sentence naming what the device lacks); NULL: never. */
+    int (*bf16_check)(char *why, size_t cap);
     const bv_elementwise_kernels *elementwise;
     /* reduce, norm, shape, random, relpos, gate */
     const bv_reduce_kernels *reduce;

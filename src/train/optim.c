@@ -162,3 +162,37 @@ double bv_clip_grad_value(bv_params *ps, const uint8_t *has_grad, const double *
     }
     return pow(total, 1.0 / 2.0);
 }
+
+/* torch 1.13's clip_grad_norm_(params, max_norm) in float32: per-tensor norms, the norm of their
+ * stack, clip_coef = max_norm / (total + 1e-6) (Tensor.__rtruediv__: reciprocal, then times
+ * max_norm), clamped to at most 1, and every grad multiplied by it (also by 1.0, which is exact). */
+double bv_clip_grad_norm(bv_params *ps, const uint8_t *has_grad, double max_norm) {
+    BV_ASSERT(ps->be == NULL || ps->be->mem.host_visible); /* host kernel (see adamw_kernel) */
+    float *norms = calloc((size_t)(ps->n > 0 ? ps->n : 1), sizeof(float));
+    BV_ASSERT(norms);
+    int n = 0;
+    for (int i = 0; i < ps->n; i++)
+        if (!has_grad || has_grad[i]) norms[n++] = bv_norm2_f32(ps->items[i]->grad, ps->items[i]->numel);
+    float total = bv_norm2_f32(norms, n);
+    free(norms);
+    float coef = (1.0f / (total + 1e-6f)) * (float)max_norm;
+    if (coef < 1.0f || coef != coef) /* clamp(max=1) keeps NaN; a factor of 1.0 changes nothing */
+        for (int i = 0; i < ps->n; i++) {
+            if (has_grad && !has_grad[i]) continue;
+            float *g = ps->items[i]->grad;
+            for (int64_t j = 0; j < ps->items[i]->numel; j++) g[j] *= coef;
+        }
+    return total;
+}
+
+int bv_grads_finite(const bv_params *ps, const uint8_t *has_grad) {
+    BV_ASSERT(ps->be == NULL || ps->be->mem.host_visible);
+    for (int i = 0; i < ps->n; i++) {
+        if (has_grad && !has_grad[i]) continue;
+        const float *g = ps->items[i]->grad;
+        float acc = 0.0f; /* inf - inf and NaN * 0 are NaN: one NaN test for the whole tensor */
+        for (int64_t j = 0; j < ps->items[i]->numel; j++) acc += g[j] * 0.0f;
+        if (acc != acc) return 0;
+    }
+    return 1;
+}

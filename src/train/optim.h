@@ -68,4 +68,11 @@ double bv_clip_grad_value(bv_params *ps, const uint8_t *has_grad, const double *
 /* torch's float32 ||x||_2 on CPU (AVX2 kernel: 8 fused multiply-add lanes, then the tail). */
 float bv_norm2_f32(const float *x, int64_t n);
 
+/* torch.nn.utils.clip_grad_norm_(params, max_norm) (norm_type 2, torch 1.13 float32 arithmetic):
+ * scales every counted grad by min(1, max_norm / (total + 1e-6)); returns the total norm. */
+double bv_clip_grad_norm(bv_params *ps, const uint8_t *has_grad, double max_norm);
+
+/* 1 when every counted grad is finite (GradScaler's found_inf test, negated). */
+int bv_grads_finite(const bv_params *ps, const uint8_t *has_grad);
+
 #endif

@@ -16,7 +16,9 @@
 #include "../app/model_config.h"
 #include "../audio/mel.h"
 #include "../core/error.h"
+#include "../core/backend.h"
 #include "../ops/align.h"
+#include "../ops/dispatch.h"
 #include "losses.h"
 
 #define ADAMW_WEIGHT_DECAY 0.01 /* torch.optim.AdamW default; train_ms does not pass one */
@@ -60,9 +62,12 @@ int bv_train_state_init(bv_train_state *st, const bv_config *cfg, const bv_wavlm
                         char *err, size_t errcap) {
     memset(st, 0, sizeof *st);
     const bv_config_model *mc = &cfg->model;
-    if (cfg->train.bf16_run)
-        return snprintf(err, errcap, "train.bf16_run: true is not supported (autocast/GradScaler); set it to false"),
-               -1;
+    if (cfg->train.bf16_run) {
+        char why[256];
+        if (bv_backend_bf16_check(bv_backend_get(BV_DEV_CPU), why, sizeof why))
+            return snprintf(err, errcap, "train.bf16_run: true needs native bf16: %s; set it to false", why), -1;
+        st->bf16 = 1;
+    }
     if (mc->use_spectral_norm)
         return snprintf(err, errcap, "model.use_spectral_norm: true is not supported (spectral-norm discriminators); "
                                      "set it to false as upstream's configs do"),
@@ -179,20 +184,30 @@ static void probef(const bv_train_state *st, bv_tensor *t, const char *fmt, int 
 }
 
 /* A store's parameters in or out of autograd: the G step freezes the discriminators. */
+/* train_ms under bf16_run: clip_grad_norm_(net_d.parameters(), max_norm=200), net_g's 500 */
+enum { BF16_MAX_NORM_D = 200, BF16_MAX_NORM_G = 500 };
+
 static void set_trainable(bv_params *ps, bool on) {
     for (int i = 0; i < ps->n; i++) ps->items[i]->requires_grad = on;
 }
 
-/* optim.zero_grad(); loss.backward(); grad_norm = clip_grad_value_(params, None); optim.step().
- * The tape is cut back to `tape_from` afterwards so no later backward replays this graph. */
-static double optimize(const bv_train_state *st, bv_ctx *ctx, bv_tensor *loss, int64_t tape_from, bv_params *ps,
-                       bv_adamw *opt, const uint8_t *has_grad) {
+/* optim.zero_grad(); loss.backward(); [bf16_run: clip_grad_norm_(params, bf16_max_norm) when > 0];
+ * grad_norm = clip_grad_value_(params, None); optim.step() (bf16_run: skipped on inf/NaN grads, as
+ * GradScaler.step does). The tape is cut back to `tape_from` afterwards so no later backward replays
+ * this graph. */
+static double optimize(bv_train_state *st, bv_ctx *ctx, bv_tensor *loss, int64_t tape_from, bv_params *ps,
+                       bv_adamw *opt, const uint8_t *has_grad, double bf16_max_norm) {
     bv_params_zero_grad(ps);
     bv_backward(ctx, loss, NULL);
     bv_tape_cut(ctx, tape_from);
     if (st->grad_sync) st->grad_sync(st->grad_sync_user, ps); /* DDP: grads averaged across ranks */
+    int finite = !st->bf16 || bv_grads_finite(ps, has_grad);
+    if (st->bf16 && bf16_max_norm > 0) bv_clip_grad_norm(ps, has_grad, bf16_max_norm);
     double norm = bv_clip_grad_value(ps, has_grad, NULL);
-    bv_adamw_step(opt, has_grad);
+    if (finite)
+        bv_adamw_step(opt, has_grad);
+    else
+        st->skipped_steps++;
     return norm;
 }
 
@@ -309,9 +324,9 @@ static void discriminator_steps(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, b
                                                          res->losses_dur_disc_g);              // []
         res->loss_dur_disc = bv_tensor_item(loss_dur_disc);
         probe(st, "dstep.loss_dur_disc", loss_dur_disc);
-        res->grad_norm_dur = optimize(st, ctx, loss_dur_disc, tape_dur, &st->ps_dur, &st->optim_dur, NULL);
+        res->grad_norm_dur = optimize(st, ctx, loss_dur_disc, tape_dur, &st->ps_dur, &st->optim_dur, NULL, 0);
     }
-    res->grad_norm_d = optimize(st, ctx, loss_disc, tape_d, &st->ps_d, &st->optim_d, NULL);
+    res->grad_norm_d = optimize(st, ctx, loss_disc, tape_d, &st->ps_d, &st->optim_d, NULL, BF16_MAX_NORM_D);
     bv_ctx_reset_to(ctx, mark);
 }
 
@@ -339,7 +354,7 @@ static void wavlm_discriminator_step(bv_train_state *st, bv_ctx *ctx, fwd_parts 
     probe(st, "wdstep.net_wd.y_d_gs", d_g);
     probe(st, "wdstep.loss_slm", loss_slm);
     res->loss_slm = bv_tensor_item(loss_slm);
-    res->grad_norm_wd = optimize(st, ctx, loss_slm, tape_wd, &st->ps_wd, &st->optim_wd, NULL);
+    res->grad_norm_wd = optimize(st, ctx, loss_slm, tape_wd, &st->ps_wd, &st->optim_wd, NULL, 0);
     bv_ctx_reset_to(ctx, mark);
 }
 
@@ -425,7 +440,7 @@ static void generator_step(bv_train_state *st, bv_ctx *ctx, int64_t tape_start, 
     set_trainable(&st->ps_dur, false);
     set_trainable(&st->ps_wd, false);
     bv_tensor *loss_gen_all = generator_losses(st, ctx, f, res);
-    res->grad_norm_g = optimize(st, ctx, loss_gen_all, tape_start, &st->ps_g, &st->optim_g, st->has_grad_g);
+    res->grad_norm_g = optimize(st, ctx, loss_gen_all, tape_start, &st->ps_g, &st->optim_g, st->has_grad_g, BF16_MAX_NORM_G);
     set_trainable(&st->ps_d, true);
     set_trainable(&st->ps_dur, true);
     set_trainable(&st->ps_wd, true);
@@ -461,9 +476,13 @@ void bv_train_step(bv_train_state *st, bv_ctx *ctx, const bv_train_batch *batch,
     }
     fwd_parts f;
     memset(&f, 0, sizeof f);
+    /* upstream wraps every forward pass and loss of the step in autocast(enabled=bf16_run) */
+    bv_autocast saved = ctx->autocast;
+    ctx->autocast = st->bf16 ? BV_AUTOCAST_BF16 : BV_AUTOCAST_OFF;
     generator_forward(st, ctx, batch, &f, res);
     discriminator_steps(st, ctx, &f, res);
     wavlm_embeddings(st, ctx, &f);
     wavlm_discriminator_step(st, ctx, &f, res);
     generator_step(st, ctx, tape_start, &f, res);
+    ctx->autocast = saved;
 }

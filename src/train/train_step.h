@@ -13,8 +13,15 @@
  *         loss_kl, loss_fm, loss_gen, loss_lm, loss_lm_gen, loss_dur_gen -> loss_gen_all ->
  *         zero_grad, backward, grad norm, optim_g.step
  *
- * Grad norms are commons.clip_grad_value_(params, None): measured, never clipped. bf16_run (autocast,
- * GradScaler, clip_grad_norm_) is not supported: bv_train_state_init rejects it.
+ * Grad norms are commons.clip_grad_value_(params, None): measured, never clipped.
+ *
+ * train.bf16_run: true is upstream's CUDA recipe (torch.cuda.amp: autocast(bfloat16) over every forward
+ * pass and loss, GradScaler, and clip_grad_norm_ of net_d to 200 and net_g to 500 before the measured
+ * norm); on a CPU upstream's torch.cuda.amp does nothing, so we follow the CUDA semantics: the whole
+ * step runs with ctx->autocast = BV_AUTOCAST_BF16 (matmul-class ops in bf16, see ctx.h), the two
+ * clip_grad_norm_ calls, and GradScaler's one observable effect: an optimizer whose grads hold inf/NaN
+ * skips its step (its scale is a power of two, so scaling and unscaling are exact and not modelled).
+ * bv_train_state_init refuses bf16_run on a backend without native bf16 (bv_backend_bf16_check).
  *
  * Work the step does not need is skipped, values unchanged: during the G step the discriminators'
  * parameters are marked requires_grad = false (upstream's G backward fills their .grad, which the
@@ -76,6 +83,8 @@ typedef struct bv_train_state {
     float *mel_basis;               /* [n_mel_channels, filter_length/2+1] for spec_to_mel (librosa) */
     uint8_t *has_grad_g;            /* per ps_g item: 0 for parameters frozen by train.freeze_*_bert */
     int64_t global_step;            /* the caller increments it after each step (upstream: after logging) */
+    int bf16;                       /* train.bf16_run on a backend that can (see above) */
+    int64_t skipped_steps;          /* optimizer steps GradScaler's rule skipped (bf16 only) */
     bv_train_probe_fn probe;        /* optional */
     void *probe_user;
     bv_train_grad_sync_fn grad_sync; /* optional */

@@ -17,9 +17,11 @@ extern const bv_align_kernels bv_cpu_align;
 extern const bv_resample_kernels bv_cpu_resample;
 extern const bv_stft_kernels bv_cpu_stft;
 extern const bv_conv_kernels bv_cpu_conv;
+int bv_cpu_bf16_check(char *why, size_t cap); /* isa.c */
 
 const bv_kernels bv_cpu_kernels = {
     .device = "cpu",
+    .bf16_check = bv_cpu_bf16_check,
     .elementwise = &bv_cpu_elementwise,
     /* reduce, norm, shape, random, relpos, gate */
     .reduce = &bv_cpu_reduce,
