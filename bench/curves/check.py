@@ -68,6 +68,19 @@ def step_seconds(run):
     return float(np.median(dt)) if dt else float("nan")
 
 
+def cpu_per_step(runs_dir, name):
+    """CPU seconds per step from watch.sh's <name>.cpu samples ("wall_s cpu_s steps"): the slope between
+    the first sample past step 2 (start-up and step 0's evaluation excluded) and the last."""
+    try:
+        rows = [[float(x) for x in line.split()] for line in open(os.path.join(runs_dir, name + ".cpu"))]
+    except OSError:
+        return float("nan")
+    rows = [r for r in rows if len(r) == 3 and r[2] >= 2]
+    if len(rows) < 2 or rows[-1][2] <= rows[0][2]:
+        return float("nan")
+    return (rows[-1][1] - rows[0][1]) / (rows[-1][2] - rows[0][2])
+
+
 def curves(runs, window, names):
     """{loss: {run: smoothed array}} over the steps 0..n-1 that every named run has."""
     n = min(max(runs[k]) + 1 for k in names)
@@ -94,8 +107,11 @@ def main():
     print("check: %d steps compared (every run reached them), moving average of %d steps, band = min..max of %s"
           % (n, a.window, ", ".join(seeds)))
     for k in seeds + ours:
-        print("  %-10s %4d steps logged, median step %.2f s (wall, shared machine)" % (k, max(runs[k]) + 1,
-                                                                                  step_seconds(runs[k])))
+        print("  %-10s %4d steps logged, %.2f CPU s per step (one thread), median wall %.2f s per step (shared "
+              "machine)" % (k, max(runs[k]) + 1, cpu_per_step(a.runs, k), step_seconds(runs[k])))
+    if "bv2-bf16" in ours and runs["bv2-bf16"][0][1][:6] == runs["bv2-fp32"][0][1][:6]:
+        print("  WARNING: bv2-bf16's step-0 losses equal bv2-fp32's bit for bit: that bv2 computed nothing in bf16 "
+              "(no op honours ctx->autocast yet?)")
     tail = slice(max(0, n - 100), n)
     for loss, c in cs.items():
         lo = np.min([c[k] for k in seeds], axis=0)

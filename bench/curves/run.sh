@@ -18,7 +18,9 @@
 #                                              its dataset, bucket sampler, DataLoader, step body),
 #                                              train.seed S, for each S in SEEDS
 #             --bf16 runs only build/curves/runs/bv2-bf16 (the config with train.bf16_run true, same
-#             initial checkpoints) and keeps the other runs
+#             initial checkpoints) and keeps the other runs. bench/curves/watch.sh samples each run's
+#             CPU seconds and steps (OUT/runs/<name>.cpu) and pauses a bv2 run that is more than 10
+#             steps ahead of the slowest PyTorch run (the comparison stops where the slowest stops)
 #   6. check  bench/curves/check.py: per loss, the fraction of steps bv2's smoothed curve lies inside
 #             the band of the PyTorch seeds
 #   7. plot   bench/curves/plot.py -> docs/curves/<loss>.png (--bf16: docs/curves/bf16_<loss>.png)
@@ -111,8 +113,11 @@ if want runs; then
             echo "run.sh: torch-s$s started (pid $!, log $OUT/runs/torch-s$s/train.log)"
         done
     fi
+    bench/curves/watch.sh "$OUT/runs" > "$OUT/watch.log" 2>&1 &
+    watcher=$!
     st=0
     for p in "${pids[@]}"; do wait "$p" || st=1; done
+    kill "$watcher" 2>/dev/null || true
     [ "$st" = 0 ] || echo "run.sh: a run failed or was stopped (see $OUT/runs/*.out); checking what they logged" >&2
 fi
 if want check; then
