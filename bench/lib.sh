@@ -44,4 +44,25 @@ bench_python() {
         BENCH_PYTHON="$(cd "$BUILD/bench-venv/bin" && pwd)/python" # not realpath: bin/python is a symlink
     fi
     export BENCH_PYTHON
+    bench_openblas_core
+}
+
+# OpenBLAS 0.3.21 (Debian's, under both PyTorch and bv2) does not know CPUs newer than it (e.g. the
+# Xeon model 207, Emerald Rapids) and falls back to its Prescott (SSE3) kernels: PyTorch's sgemm then
+# runs at ~3.5 GFLOP/s instead of ~50 on 2 cores, and the PyTorch side would be a straw man. When
+# OpenBLAS says Prescott on a CPU with AVX2 or AVX-512, name the right core (OPENBLAS_CORETYPE, for
+# both sides; the user's own OPENBLAS_CORETYPE wins). Printed so every report shows it.
+bench_openblas_core() {
+    [ -n "${OPENBLAS_CORETYPE:-}" ] && { echo "bench: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE (yours)" >&2; return 0; }
+    core=$(OPENBLAS_VERBOSE=2 "$BENCH_PYTHON" -c "import torch" 2>&1 | sed -n 's/^Core: //p' | head -n 1)
+    [ "$core" = Prescott ] || return 0
+    flags=$(grep -m 1 '^flags' /proc/cpuinfo)
+    case " $flags " in
+    *" avx512_bf16 "*) OPENBLAS_CORETYPE=Cooperlake ;;
+    *" avx512f "*) OPENBLAS_CORETYPE=SkylakeX ;;
+    *" avx2 "*) OPENBLAS_CORETYPE=Haswell ;;
+    *) return 0 ;;
+    esac
+    export OPENBLAS_CORETYPE
+    echo "bench: OpenBLAS takes this CPU for a Prescott (SSE3 kernels); OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE for both sides" >&2
 }
