@@ -50,6 +50,11 @@ while [ $# -gt 0 ]; do
     shift
 done
 export OMP_WAIT_POLICY=PASSIVE
+# OpenBLAS 0.3.21 takes newer Xeons for a Prescott (SSE3 kernels) under both sides: name the right core
+# as `make bench` does (bench/lib.sh; your own OPENBLAS_CORETYPE wins). The curves in docs/curves were
+# made before this was known, with the Prescott kernels on both sides (speed only, not the curves).
+BUILD=${BUILD:-build}
+. bench/lib.sh
 want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 need_upstream() {
     [ -n "${UPSTREAM_DIR:-}" ] && [ -f "$UPSTREAM_DIR/train_ms.py" ] || {
@@ -65,6 +70,7 @@ if want venv && ! "$PY" -c "import transformers, librosa, numba, scipy, matplotl
     /usr/bin/python3 -m venv --system-site-packages "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -r bench/curves/requirements.txt
 fi
+if [ -x "$PY" ]; then BENCH_PYTHON=$PY bench_openblas_core; fi
 if want corpus && [ ! -f data/demo/config.json ]; then
     DEMO_MINUTES=0 scripts/demo.sh
 fi
