@@ -13,6 +13,10 @@ Only the steps every run reached are compared (the runs may have been stopped ea
 Prints, per loss (loss_mel, loss_kl, loss_dur), the fraction of those steps where bv2's smoothed
 curve lies inside the band, and the mean of each curve over the last 100 compared steps. Exit 0
 (it reports; it does not judge). plot.py draws the same curves.
+For scale, the same fraction leave-one-out over the four runs (3 seeds + bv2-fp32): each run inside
+the min..max of the other three. A run that is statistically just another seed lies inside the
+range of three others at about half the steps ((n-1)/(n+1) for n = 3), so "inside at 100% of
+steps" is not what equal training looks like; bv2's fraction close to the PyTorch seeds' own is.
 """
 import argparse
 import glob
@@ -121,6 +125,17 @@ def main():
             print("%-8s %-9s inside the band at %4d of %4d steps (%.1f%%); last-100-step means: %s %.3f, "
                   "torch seeds %s" % (loss, k, int(inside.sum()), n, 100.0 * inside.mean(), k, c[k][tail].mean(),
                                       " ".join("%.3f" % c[s][tail].mean() for s in seeds)))
+        # What "inside" means for a run that is just another seed: with bv2-fp32 as a fourth run, each
+        # run's fraction inside the min..max of the other three (an exchangeable fourth of four lies
+        # inside the range of the other three half of the time: 2/4 ranks are interior).
+        pool = seeds + ["bv2-fp32"]
+        loo = []
+        for k in pool:
+            others = [c[j] for j in pool if j != k]
+            loo.append("%s %.0f%%" % (k, 100.0 * np.mean((c[k] >= np.min(others, axis=0)) &
+                                                          (c[k] <= np.max(others, axis=0)))))
+        print("%-8s leave-one-out, each run inside the band of the other %d: %s" % (loss, len(pool) - 1,
+                                                                                  ", ".join(loo)))
 
 
 if __name__ == "__main__":
