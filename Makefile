@@ -62,7 +62,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test test-unit test-golden asan bench deps clean demo fuzz fuzz-build fuzz-deps fuzz-seeds tsan parity parity-ref
+.PHONY: all test test-unit test-golden asan bench deps clean demo fuzz fuzz-build fuzz-deps fuzz-seeds tsan parity parity-ref curves
 all: $(BUILD)/bv2 $(BUILD)/bv2-tests
 
 $(BUILD)/%.o: %.c
@@ -133,6 +133,12 @@ parity: all
 # what each step does). DEMO_MINUTES (default 25) bounds the training; running it again resumes.
 demo:
 	BUILD=$(BUILD) scripts/demo.sh
+
+# 500-step loss curves, bv2 against upstream's train_ms in PyTorch (3 seeds) on the demo corpus, same
+# initial checkpoints (issue 10; bench/curves/run.sh: needs UPSTREAM_DIR, Debian's python3-torch, PyPI
+# once; ~1.5 h on 2 shared cores) -> docs/curves/*.png. CURVES_ARGS=--bf16: bv2 with train.bf16_run.
+curves: $(BUILD)/bv2
+	BV2=$(BUILD)/bv2 OUT=$(BUILD)/curves bench/curves/run.sh $(CURVES_ARGS)
 
 # ---- ThreadSanitizer: clang + LLVM's OpenMP runtime (libomp; its Archer tool tells TSan about
 # OpenMP's barriers and tasks), the unit tests of the threaded code: the background loader, the

@@ -13,7 +13,7 @@
 # Idempotent and resumable: every step skips what is already done, and training resumes from the
 # newest checkpoints, so running it again trains DEMO_MINUTES more.
 #
-# Environment: DEMO_MINUTES (training minutes per run, default 25), DEMO_DIR (work folder, default
+# Environment: DEMO_MINUTES (training minutes per run, default 25; 0: stop after step 5), DEMO_DIR (work folder, default
 # data/demo), BUILD (build folder, default build), OMP_WAIT_POLICY (default passive: spinning OpenMP
 # threads slow a small shared machine down several times).
 set -euo pipefail
@@ -108,6 +108,11 @@ stage "preprocess: filelists, BERT zeros, config, random WavLM"
     --cleaned-path "$DEMO_DIR/filelists/cleaned.list" --train-path "$DEMO_DIR/filelists/train.list" \
     --val-path "$DEMO_DIR/filelists/val.list" --make-random-wavlm "$DEMO_DIR/wavlm-random"
 took "preprocess"
+
+if [ "$DEMO_MINUTES" = 0 ]; then  # the corpus alone (bench/curves/run.sh trains on it itself)
+    echo "demo: DEMO_MINUTES=0: corpus, filelists and $DEMO_DIR/config.json ready; no training"
+    exit 0
+fi
 
 # ---------------------------------------------------------------- 6. train
 model="$DEMO_DIR/model"
