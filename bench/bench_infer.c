@@ -17,7 +17,7 @@
  *   INFER <side> <median ms> <min ms> <audio seconds> <frames>
  * for bench/infer.sh, which prints the ratio.
  *
- *   bv2-bench --infer [--dir DIR] [--reps N] [--phones N] [--seconds S] [--reference]
+ *   bv2-bench --infer [--dir DIR] [--reps N] [--phones N] [--seconds S] [--reference] [--bf16]
  * (--reference: without bv_infer_model_prepare, i.e. the decoder's unfused tape-free path, for A/B)
  * (entry point int bv_bench_infer(int argc, char **argv); stand-alone with -DBV_BENCH_INFER_MAIN, as
  * bench/infer.sh builds it). Threads: OMP_NUM_THREADS. Not part of CI.
@@ -120,7 +120,7 @@ static int write_file(const char *path, const char *text) {
 
 int bv_bench_infer(int argc, char **argv) {
     const char *dir = NULL;
-    int reps = 5, n_phones = 60, fold = 1;
+    int reps = 5, n_phones = 60, fold = 1, bf16 = 0;
     double seconds = 5.0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
@@ -128,6 +128,7 @@ int bv_bench_infer(int argc, char **argv) {
         else if (!strcmp(argv[i], "--phones") && i + 1 < argc) n_phones = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--reference")) fold = 0;
+        else if (!strcmp(argv[i], "--bf16")) bf16 = 1;
         else if (strcmp(argv[i], "--infer")) {
             fprintf(stderr, "usage: --infer [--dir DIR] [--reps N] [--phones N] [--seconds S] [--reference]\n");
             return 2;
@@ -154,6 +155,7 @@ int bv_bench_infer(int argc, char **argv) {
     u.speaker = 0;
     bv_ctx ctx;
     bv_ctx_init(&ctx, (size_t)256 << 20, 1);
+    if (bf16) ctx.autocast = BV_AUTOCAST_BF16; /* as bv2 infer --bf16 (the CLI checks the CPU first) */
     const int64_t rate = m.cfg.data.sampling_rate, hop = m.cfg.data.hop_length;
     const int64_t want_frames = (int64_t)ceil(seconds * (double)rate / (double)hop);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../src/model/generator.h"
+#include "../src/ops/dispatch.h"
 #include "test.h"
 
 /* max |a - b| over max(|b|, floor): the relative difference at the tensor's scale */
@@ -138,4 +139,40 @@ BV_TEST(infer_fast_generator_matches_reference) {
             bv_generator_free(gen);
             bv_params_free(&ps);
         }
+}
+
+/* The post-op conv under bf16 autocast (kept for a bf16 fused path; the Generator takes the ops path
+ * under bf16, see bv_generator_infer_supported): it follows bf16 conv + separate ops to bf16 accuracy,
+ * differs from fp32, and a combination oneDNN 2.6 has only a reference bf16 kernel for (leaky_relu
+ * after a dilated kernel-11 conv) runs the fp32 kernel on bf16-rounded inputs instead. */
+BV_TEST(infer_fast_conv_post_op_bf16) {
+    bv_ctx *ctx = ts->ctx;
+    char why[256];
+    if (bv_backend_bf16_check(ctx->be, why, sizeof why)) {
+        bv_test_skip(ts, why);
+        return;
+    }
+    bv_no_grad_begin(ctx);
+    const int C = 32, T = 160, K = 11, dil = 5, pad = (K * dil - dil) / 2;
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f), *w = bv_test_input(ctx, BV_SHAPE(C, C, K), 0.2f);
+    bv_tensor *b = bv_test_input(ctx, BV_SHAPE(C), 0.1f), *r = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f);
+    for (int blk = 0; blk <= blocked_here(ctx); blk++)
+        for (int res = 0; res <= 1; res++) {
+            bv_tensor *fp32 = bv_conv1d(ctx, x, w, b, 1, pad, dil, 1);
+            ctx->autocast = BV_AUTOCAST_BF16;
+            bv_tensor *want = bv_conv1d(ctx, x, w, b, 1, pad, dil, 1);
+            if (res) want = bv_add(ctx, want, r), fp32 = bv_add(ctx, fp32, r);
+            want = bv_leaky_relu(ctx, want, 0.1f);
+            fp32 = bv_leaky_relu(ctx, fp32, 0.1f);
+            bv_tensor *xi = blk ? bv_conv_block(ctx, x) : x, *ri = blk ? bv_conv_block(ctx, r) : r;
+            bv_tensor *y = bv_conv1d_post_op(ctx, NULL, xi, w, b,
+                                             &(bv_conv1d_post){.blocked = blk, .padding = pad, .dilation = dil,
+                                                               .residual = res ? ri : NULL, .lrelu = 1, .slope = 0.1f});
+            ctx->autocast = BV_AUTOCAST_OFF;
+            if (blk) y = bv_conv_unblock(ctx, y);
+            double d = rel_diff(y, want, 1e-3), d32 = rel_diff(y, fp32, 1e-3);
+            BV_CHECK(bv_same_shape(y, want) && d <= 1e-5, "blocked %d residual %d: vs bf16 conv + ops %g", blk, res, d);
+            BV_CHECK(d32 > 1e-6 && d32 <= 2e-2, "blocked %d residual %d: vs fp32 %g (must show bf16 ran)", blk, res, d32);
+        }
+    bv_no_grad_end(ctx);
 }

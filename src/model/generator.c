@@ -256,8 +256,10 @@ void bv_generator_fold(bv_ctx *ctx, bv_generator *m) {
 
 int bv_generator_infer_supported(bv_ctx *ctx, const bv_generator *m) {
     if (!m->folded) return 0;
-    /* the post-op convs are fp32 only (NOT DONE: a bf16 variant); under bf16 autocast the ops path
-     * runs, whose convolutions compute in bf16 */
+    /* Under bf16 autocast the ops path runs: the post-op convs do compute in bf16, but on the fused
+     * path's channel-blocked (aBc16b) layout oneDNN 2.6 picks jit_bf16 kernels, 2-3x slower than the
+     * AMX brgconv it picks for the ops path's nwc layout (bv2-bench --infer --bf16, 12:32 UTC: 4.4 s vs
+     * 1.5 s). NOT DONE: a bf16 fused path in nwc. */
     if (ctx->autocast != BV_AUTOCAST_OFF) return 0;
     for (int i = 0; i <= m->cfg.n_upsamples; i++)
         if (bv_conv_layout_for(ctx->be, m->cfg.upsample_initial_channel >> i) != BV_CONV_LAYOUT_BLOCKED) return 0;

@@ -294,7 +294,7 @@ bv_tensor *bv_conv1d_post_op(bv_ctx *ctx, bv_tensor *y, bv_tensor *x, bv_tensor 
     if (p->divisor != p->divisor) bv_ctx_error(ctx, op, "divisor is NaN");
     const int stride = p->stride ? p->stride : 1, dilation = p->dilation ? p->dilation : 1;
     conv_params cp = {{stride, 1}, {p->padding, 0}, {dilation, 1}, {0, 0}, 1};
-    const bv_conv_opts o = {p->blocked != 0, 0, 0.0f, 0, 0, 0}; /* fp32 only: bf16 synthesis takes the ops path */
+    const bv_conv_opts o = {p->blocked != 0, 0, 0.0f, 0, ctx->autocast == BV_AUTOCAST_BF16, 0};
     bv_conv_geom g = make_geom(ctx, op, 1, p->transposed != 0, x, w, b, &cp, &o);
     const int64_t shape[4] = {g.N, p->blocked ? g.OC / BV_CONV_BLOCK : g.OC, g.out[0], BV_CONV_BLOCK};
     const int ndim = p->blocked ? 4 : 3;

@@ -968,7 +968,10 @@ typedef struct {
     dnnl_memory_t wei_user; /* the caller's weights, and their reorder into mem[POST_WEI] */
     dnnl_primitive_t wei_reorder;
     size_t wei_bytes;
-    float divisor; /* POST_DIV's one element */
+    int emulate;        /* bf16 autocast on the fp32 primitive: x and w rounded to bf16 first */
+    int64_t wei_n;      /* weights' values (for the rounded copy) */
+    int64_t src_bf16_n; /* > 0: bf16 autocast, the f32 input converted into a bf16 copy of this many values */
+    float divisor;      /* POST_DIV's one element */
 } post_entry;
 
 typedef struct {
@@ -1011,13 +1014,21 @@ static dnnl_status_t post_attr(dnnl_primitive_attr_t *attr, const bv_conv_post *
     return st;
 }
 
-static dnnl_status_t post_entry_build(dnnl_engine_t eng, post_entry *e, const post_key *k) {
+/* emulate: under bf16 autocast, build the fp32 primitive and feed it bf16-rounded x and w (the same
+ * arithmetic), used where oneDNN 2.6 has only its reference kernel for the bf16 form (e.g. eltwise
+ * post-ops on dilated kernel-11 convs: ~1000x slower). */
+static dnnl_status_t post_entry_build_as(dnnl_engine_t eng, post_entry *e, const post_key *k, int emulate) {
     const bv_conv_geom *g = &k->g;
     dnnl_memory_desc_t src, wei, wei_user, dst, bias, scalar;
-    md_act(&src, g, g->IC, g->in, 0, k->o.act_blocked, dnnl_f32);
+    /* bf16 autocast: x and w read as bf16 (x converted in place of layout, w by the weight reorder),
+     * bias, residual, sum and output stay fp32 */
+    const dnnl_data_type_t dt = k->o.bf16 && !emulate ? dnnl_bf16 : dnnl_f32;
+    md_act(&src, g, g->IC, g->in, 0, k->o.act_blocked, dt);
     md_act(&dst, g, g->OC, g->out, 0, k->o.act_blocked, dnnl_f32);
-    md_weights(&wei, g, 1, dnnl_f32);
+    md_weights(&wei, g, 1, dt);
     md_weights(&wei_user, g, 0, dnnl_f32);
+    e->src_bf16_n = k->o.bf16 ? g->N * g->IC * g->in[0] * g->in[1] : 0;
+    e->emulate = k->o.bf16 && emulate;
     md_bias(&bias, g);
     dnnl_dims_t one = {1, 1, 1, 1};
     dnnl_memory_desc_init_by_tag(&scalar, 2 + g->nsp, one, dnnl_f32, g->nsp == 1 ? dnnl_abc : dnnl_abcd);
@@ -1042,6 +1053,13 @@ static dnnl_status_t post_entry_build(dnnl_engine_t eng, post_entry *e, const po
     if (st == dnnl_success) st = post_attr(&attr, &k->p, &dst, &scalar);
     if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &desc, attr, eng, NULL);
     if (attr) dnnl_primitive_attr_destroy(attr);
+    const char *impl = NULL;
+    if (st == dnnl_success && dt == dnnl_bf16 &&
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
+        !strncmp(impl, "ref", 3)) {
+        dnnl_primitive_desc_destroy(pd);
+        return post_entry_build_as(eng, e, k, 1);
+    }
     if (st == dnnl_success) st = dnnl_primitive_create(&e->prim, pd);
     /* the arguments, their memory objects (data handles set per call) */
     int po_idx = 0;
@@ -1073,6 +1091,7 @@ static dnnl_status_t post_entry_build(dnnl_engine_t eng, post_entry *e, const po
         }
     }
     e->divisor = k->p.divisor;
+    e->wei_n = (int64_t)(dnnl_memory_desc_get_size(&wei_user) / sizeof(float));
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (st != dnnl_success) post_entry_destroy(e);
     return st;
@@ -1096,7 +1115,7 @@ static post_entry *post_get(post_cache *pc, dnnl_engine_t eng, const post_key *k
         }
     }
     post_entry_destroy(victim);
-    dnnl_status_t st = post_entry_build(eng, victim, k);
+    dnnl_status_t st = post_entry_build_as(eng, victim, k, 0);
     if (st != dnnl_success) {
         snprintf(err, BV_KERNEL_ERR_LEN, "oneDNN cannot build this convolution with post-ops: status %d", (int)st);
         return NULL;
@@ -1110,6 +1129,21 @@ static post_entry *post_get(post_cache *pc, dnnl_engine_t eng, const post_key *k
 static int post_exec_locked(conv_cache *c, post_entry *e, bv_arena *scratch, float *y, const float *x,
                             const float *w, const float *b, const float *r, char *err) {
     const void *ptr[POST_NARGS] = {x, w, y, b, r, &e->divisor};
+    if (e->src_bf16_n && !e->emulate) { /* same layout, half the bytes: an elementwise conversion */
+        uint16_t *xb = bv_arena_alloc(scratch, (size_t)e->src_bf16_n * sizeof(uint16_t));
+        bv_cpu_f32_to_bf16(xb, x, e->src_bf16_n);
+        ptr[POST_SRC] = xb;
+    } else if (e->emulate) {
+        float *xr = bv_arena_alloc(scratch, (size_t)e->src_bf16_n * sizeof(float));
+        float *wr = bv_arena_alloc(scratch, (size_t)e->wei_n * sizeof(float));
+        memcpy(xr, x, (size_t)e->src_bf16_n * sizeof(float));
+        memcpy(wr, w, (size_t)e->wei_n * sizeof(float));
+        bv_cpu_round_bf16(xr, e->src_bf16_n);
+        bv_cpu_round_bf16(wr, e->wei_n);
+        ptr[POST_SRC] = xr;
+        ptr[POST_WEI] = wr;
+        w = wr;
+    }
     dnnl_exec_arg_t args[POST_NARGS];
     int n = 0;
     for (int i = 0; i < POST_NARGS; i++) {
