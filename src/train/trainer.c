@@ -360,6 +360,9 @@ static int build_model(trainer *T, char *err, size_t errcap) {
                 (long long)bv_params_numel(&T->st.ps_g), (long long)bv_params_numel(&T->st.ps_d),
                 T->widths == BV_DISC_WIDTHS_SMALL ? "small" : "upstream", (long long)bv_params_numel(&T->st.ps_wd),
                 (long long)bv_params_numel(&T->st.ps_dur));
+    if (T->st.bf16)
+        bv_logger_info(T->lg, "train.bf16_run: convolutions, linear layers, matmuls and LSTMs compute in bf16 "
+                              "(fp32 parameters, optimizer state and checkpoints; clip_grad_norm_ 200 / 500)");
     return 0;
 }
 
