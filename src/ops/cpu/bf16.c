@@ -13,7 +13,7 @@ void bv_cpu_bf16_to_f32(float *dst, const uint16_t *src, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = bv_bf16_to_f32_bits(src[i]);
 }
 
-void bv_cpu_round_bf16(float *x, int64_t n) {
+void bv_cpu_round_bf16_copy(float *dst, const float *src, int64_t n) {
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-    for (int64_t i = 0; i < n; i++) x[i] = bv_bf16_to_f32_bits(bv_f32_to_bf16(x[i]));
+    for (int64_t i = 0; i < n; i++) dst[i] = bv_bf16_to_f32_bits(bv_f32_to_bf16(src[i]));
 }

@@ -7,12 +7,12 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Branch-free (a select), so that loops over it vectorise. */
 static inline uint16_t bv_f32_to_bf16(float f) {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
+    const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, quiet_nan = (u >> 16) | 0x40u;
+    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
 }
 
 static inline float bv_bf16_to_f32_bits(uint16_t h) {
@@ -25,7 +25,8 @@ static inline float bv_bf16_to_f32_bits(uint16_t h) {
 /* n values, OpenMP-parallel for large n. */
 void bv_cpu_f32_to_bf16(uint16_t *dst, const float *src, int64_t n);
 void bv_cpu_bf16_to_f32(float *dst, const uint16_t *src, int64_t n);
-/* Rounds x in place to the nearest bf16 value (kept as fp32): what a bf16 cast then back does. */
-void bv_cpu_round_bf16(float *x, int64_t n);
+/* dst = src rounded to the nearest bf16 values, kept as fp32 (a bf16 cast and back); dst may be src. */
+void bv_cpu_round_bf16_copy(float *dst, const float *src, int64_t n);
+static inline void bv_cpu_round_bf16(float *x, int64_t n) { bv_cpu_round_bf16_copy(x, x, n); }
 
 #endif

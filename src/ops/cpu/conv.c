@@ -707,8 +707,7 @@ static int bf16_native(const conv_cache *c, const bv_conv_geom *g, conv_pass pas
 /* A scratch copy of src[n] rounded to bf16 (kept as fp32). */
 static const float *rounded_copy(bv_arena *scratch, const float *src, int64_t n) {
     float *d = bv_arena_alloc(scratch, sizeof(float) * (size_t)n);
-    memcpy(d, src, sizeof(float) * (size_t)n);
-    bv_cpu_round_bf16(d, n);
+    bv_cpu_round_bf16_copy(d, src, n);
     return d;
 }
 
@@ -1134,15 +1133,8 @@ static int post_exec_locked(conv_cache *c, post_entry *e, bv_arena *scratch, flo
         bv_cpu_f32_to_bf16(xb, x, e->src_bf16_n);
         ptr[POST_SRC] = xb;
     } else if (e->emulate) {
-        float *xr = bv_arena_alloc(scratch, (size_t)e->src_bf16_n * sizeof(float));
-        float *wr = bv_arena_alloc(scratch, (size_t)e->wei_n * sizeof(float));
-        memcpy(xr, x, (size_t)e->src_bf16_n * sizeof(float));
-        memcpy(wr, w, (size_t)e->wei_n * sizeof(float));
-        bv_cpu_round_bf16(xr, e->src_bf16_n);
-        bv_cpu_round_bf16(wr, e->wei_n);
-        ptr[POST_SRC] = xr;
-        ptr[POST_WEI] = wr;
-        w = wr;
+        ptr[POST_SRC] = rounded_copy(scratch, x, e->src_bf16_n);
+        ptr[POST_WEI] = w = rounded_copy(scratch, w, e->wei_n);
     }
     dnnl_exec_arg_t args[POST_NARGS];
     int n = 0;

@@ -172,32 +172,21 @@ static mm_cache *cache_of(bv_backend *be, char *err) {
     return c;
 }
 
-/* d[i] = bf16(s[i]) as bv_f32_to_bf16 (bf16.h) rounds, written branch-free so that it vectorises
- * (the conversion is a fifth of a small bf16 product's time otherwise). */
-static void row_to_bf16(uint16_t *restrict d, const float *restrict s, int64_t n) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &s[i], sizeof u);
-        const uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, q = (u >> 16) | 0x40u; /* q: quiet NaN */
-        d[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? q : r);
-    }
-}
-
 /* dst (dense rows x cols per batch item) = bf16(src rows of stride ld); batch > 1 only with ld ==
- * cols (gemm.h). Threads over row blocks of at least 64k elements. */
+ * cols (gemm.h). A dense run goes to bv_cpu_f32_to_bf16 (threaded); strided rows thread over rows. */
 static void to_bf16(uint16_t *dst, const float *src, int64_t batch, int64_t rows, int64_t cols, int64_t ld) {
-    if (ld == cols) cols *= batch * rows, rows = 1;
-    else rows *= batch;
-    if (rows == 1) { /* one dense run: split it in chunks */
-        const int64_t n = cols, chunk = 65536, nch = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (nch > 1)
-        for (int64_t c = 0; c < nch; c++)
-            row_to_bf16(dst + c * chunk, src + c * chunk, n - c * chunk < chunk ? n - c * chunk : chunk);
+    if (ld == cols) {
+        bv_cpu_f32_to_bf16(dst, src, batch * rows * cols);
         return;
     }
+    rows *= batch;
 #pragma omp parallel for schedule(static) if (rows * cols >= 131072)
-    for (int64_t r = 0; r < rows; r++) row_to_bf16(dst + r * cols, src + r * ld, cols);
+    for (int64_t r = 0; r < rows; r++) {
+        uint16_t *d = dst + r * cols;
+        const float *s = src + r * ld;
+#pragma omp simd
+        for (int64_t i = 0; i < cols; i++) d[i] = bv_f32_to_bf16(s[i]);
+    }
 }
 
 /* C = bias, 0, or C += bias: the product of a K == 0 gemm. */

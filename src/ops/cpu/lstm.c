@@ -66,8 +66,7 @@ static void step_mm(mm16 *h, int tb, int64_t M, int64_t N, int64_t K, const floa
 static const float *whh_for_steps(mm16 *h, const float *whh, int64_t H) {
     if (!h) return whh;
     float *t = bv_arena_alloc(h->scratch, sizeof(float) * (size_t)(4 * H * H));
-    memcpy(t, whh, sizeof(float) * (size_t)(4 * H * H));
-    bv_cpu_round_bf16(t, 4 * H * H);
+    bv_cpu_round_bf16_copy(t, whh, 4 * H * H);
     return t;
 }
 
