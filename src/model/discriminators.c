@@ -37,9 +37,8 @@ static void conv_init(bv_disc_conv *c, bv_params *ps, const char *name, const bv
     c->weight_v = bv_params_addf(ps, nd, v2, "%s.weight_v", name);
 }
 
-static bv_tensor *conv_forward(bv_ctx *ctx, const bv_disc_conv *c, bv_tensor *x, int is2d) {
+static bv_tensor *conv_forward(bv_ctx *ctx, const bv_disc_conv *c, bv_tensor *w, bv_tensor *x, int is2d) {
     const bv_disc_layer *s = &c->spec;
-    bv_tensor *w = bv_weight_norm(ctx, c->weight_g, c->weight_v, 0);
     if (is2d) return bv_conv2d(ctx, x, w, c->bias, s->stride, 1, s->pad, 0, 1, 1, s->groups);
     return bv_conv1d(ctx, x, w, c->bias, s->stride, s->pad, 1, s->groups);
 }
@@ -69,15 +68,26 @@ static bv_tensor *fold_periods(bv_ctx *ctx, bv_tensor *x, int period) {
     return bv_reshape(ctx, x, BV_SHAPE(b, c, t / period, period));
 }
 
+void bv_disc_weights(bv_ctx *ctx, const bv_disc *d, bv_tensor **w) {
+    for (int i = 0; i < d->n_convs; i++) w[i] = bv_weight_norm(ctx, d->convs[i].weight_g, d->convs[i].weight_v, 0);
+    w[d->n_convs] = bv_weight_norm(ctx, d->post.weight_g, d->post.weight_v, 0);
+}
+
 bv_tensor *bv_disc_forward(bv_ctx *ctx, const bv_disc *d, bv_tensor *x, bv_tensor **fmap) {
+    bv_tensor *w[BV_DISC_MAX_CONVS + 1];
+    bv_disc_weights(ctx, d, w);
+    return bv_disc_forward_w(ctx, d, w, x, fmap);
+}
+
+bv_tensor *bv_disc_forward_w(bv_ctx *ctx, const bv_disc *d, bv_tensor *const *w, bv_tensor *x, bv_tensor **fmap) {
     bv_check_ndim(ctx, d->period ? "DiscriminatorP" : "DiscriminatorS", x, 3); // [B, 1, T]
     int is2d = d->period > 0;
     if (is2d) x = fold_periods(ctx, x, d->period);      // [B, 1, T/p, p]
     for (int i = 0; i < d->n_convs; i++) {
-        x = bv_leaky_relu(ctx, conv_forward(ctx, &d->convs[i], x, is2d), LRELU_SLOPE);
+        x = bv_leaky_relu(ctx, conv_forward(ctx, &d->convs[i], w[i], x, is2d), LRELU_SLOPE);
         if (fmap) fmap[i] = x;
     }
-    x = conv_forward(ctx, &d->post, x, is2d);
+    x = conv_forward(ctx, &d->post, w[d->n_convs], x, is2d);
     if (fmap) fmap[d->n_convs] = x;
     return bv_reshape(ctx, x, BV_SHAPE(x->shape[0], -1)); // torch.flatten(x, 1, -1)
 }
@@ -99,8 +109,10 @@ void bv_mpd_forward(bv_ctx *ctx, const bv_mpd *m, bv_tensor *y, bv_tensor *y_hat
                     bv_tensor **y_d_gs, bv_tensor *(*fmap_rs)[BV_DISC_MAX_CONVS + 1],
                     bv_tensor *(*fmap_gs)[BV_DISC_MAX_CONVS + 1]) {
     for (int i = 0; i < m->n; i++) {
-        y_d_rs[i] = bv_disc_forward(ctx, &m->discs[i], y, fmap_rs ? fmap_rs[i] : NULL);
-        y_d_gs[i] = bv_disc_forward(ctx, &m->discs[i], y_hat, fmap_gs ? fmap_gs[i] : NULL);
+        bv_tensor *w[BV_DISC_MAX_CONVS + 1];
+        bv_disc_weights(ctx, &m->discs[i], w);
+        y_d_rs[i] = bv_disc_forward_w(ctx, &m->discs[i], w, y, fmap_rs ? fmap_rs[i] : NULL);
+        y_d_gs[i] = bv_disc_forward_w(ctx, &m->discs[i], w, y_hat, fmap_gs ? fmap_gs[i] : NULL);
     }
 }
 
@@ -121,10 +133,15 @@ void bv_wavlm_disc_init(bv_wavlm_disc *d, bv_params *ps, const char *prefix, int
     conv_init(&d->post, ps, name, &post, 0);
 }
 
+/* WavLMDiscriminator's convs (called once per input; nothing to share) */
+static bv_tensor *wn_conv_forward(bv_ctx *ctx, const bv_disc_conv *c, bv_tensor *x) {
+    return conv_forward(ctx, c, bv_weight_norm(ctx, c->weight_g, c->weight_v, 0), x, 0);
+}
+
 bv_tensor *bv_wavlm_disc_forward(bv_ctx *ctx, const bv_wavlm_disc *d, bv_tensor *x) {
-    x = conv_forward(ctx, &d->pre, x, 0); // [B, initial, T]; no activation after pre, as upstream
-    for (int i = 0; i < 3; i++) x = bv_leaky_relu(ctx, conv_forward(ctx, &d->convs[i], x, 0), LRELU_SLOPE);
-    x = conv_forward(ctx, &d->post, x, 0); // [B, 1, T]
+    x = wn_conv_forward(ctx, &d->pre, x); // [B, initial, T]; no activation after pre, as upstream
+    for (int i = 0; i < 3; i++) x = bv_leaky_relu(ctx, wn_conv_forward(ctx, &d->convs[i], x), LRELU_SLOPE);
+    x = wn_conv_forward(ctx, &d->post, x); // [B, 1, T]
     return bv_reshape(ctx, x, BV_SHAPE(x->shape[0], -1));
 }
 
