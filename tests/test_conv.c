@@ -322,6 +322,47 @@ BV_TEST(weight_norm_values) {
     }
 }
 
+/* w = v * (float)(g / norm) with norm = sqrt of the squares summed in double in element order, the
+ * formula of torch._weight_norm every kernel path (dim 0 rows, dim = last columns, the general
+ * strided one) must give bit for bit; sizes above the kernels' parallel thresholds. */
+static void wn_bits_case(bv_test_state *ts, int64_t a, int64_t b, int64_t c, int dim) {
+    bv_ctx *ctx = ts->ctx;
+    int64_t gs[3] = {1, 1, 1}, vs[3] = {a, b, c};
+    gs[dim] = vs[dim];
+    bv_tensor *g = bv_test_input(ctx, BV_SHAPE(gs[0], gs[1], gs[2]), 1.0f);
+    bv_tensor *v = bv_test_input(ctx, BV_SHAPE(a, b, c), 1.0f);
+    bv_tensor *w = bv_weight_norm(ctx, g, v, dim);
+    int64_t D = vs[dim], inner = 1, outer = 1, bad = 0;
+    for (int i = dim + 1; i < 3; i++) inner *= vs[i];
+    for (int i = 0; i < dim; i++) outer *= vs[i];
+    for (int64_t d = 0; d < D; d++) {
+        double acc = 0;
+        for (int64_t o = 0; o < outer; o++) {
+            const float *r = v->data + (o * D + d) * inner;
+            double part[8] = {0}; /* dot_f64's eight partial sums (inner >= 8 rows) or one running sum */
+            int64_t i = 0;
+            for (; i + 8 <= inner; i += 8)
+                for (int j = 0; j < 8; j++) part[j] += (double)r[i + j] * r[i + j];
+            for (; i < inner; i++) part[0] += (double)r[i] * r[i];
+            acc += ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+        }
+        const float scale = (float)(g->data[d] / sqrt(acc));
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t i = 0; i < inner; i++) {
+                int64_t k = (o * D + d) * inner + i;
+                bad += w->data[k] != v->data[k] * scale;
+            }
+    }
+    BV_CHECK(bad == 0, "weight_norm [%lld, %lld, %lld] dim %d: %lld elements differ from the formula's bits",
+             (long long)a, (long long)b, (long long)c, dim, (long long)bad);
+}
+
+BV_TEST(weight_norm_bits_every_path) {
+    wn_bits_case(ts, 300, 64, 5, 0);  /* rows: one contiguous slice per output channel */
+    wn_bits_case(ts, 128, 48, 12, 2); /* columns: WavLM pos_conv's dim 2 */
+    wn_bits_case(ts, 40, 30, 70, 1);  /* the general strided path */
+}
+
 /* ---------------- shape errors ---------------- */
 
 static void expect_msg(bv_test_state *ts, const char *msg, int raised, const char *op, const char *s1, const char *s2) {

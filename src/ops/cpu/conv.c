@@ -934,9 +934,38 @@ static void weight_norm_rows(float *w, double *norm, const float *v, const float
     }
 }
 
+/* dim = last (inner == 1: WavLM's pos_conv, norm over its kernel axis): the slices are strided, one
+ * element per row of D. Walk the rows in order, D norms at a time: each norm still sums its
+ * elements in row order, as wn_slice_dots does, so the same bits, without a length-1 dot per element. */
+static void wn_col_dots(double *dot, const float *a, const float *b, bv_wn_view s) {
+    for (int64_t d = 0; d < s.D; d++) dot[d] = 0;
+    for (int64_t o = 0; o < s.outer; o++) {
+        const float *ar = a + o * s.D, *br = b + o * s.D;
+        for (int64_t d = 0; d < s.D; d++) dot[d] += (double)ar[d] * br[d];
+    }
+}
+
+static void weight_norm_cols(float *w, double *norm, const float *v, const float *g, bv_wn_view s) {
+    wn_col_dots(norm, v, v, s);
+    for (int64_t d = 0; d < s.D; d++) norm[d] = sqrt(norm[d]);
+    enum { CHUNK = 256 }; /* the scales of CHUNK columns at a time, on the stack */
+    for (int64_t d0 = 0; d0 < s.D; d0 += CHUNK) {
+        const int64_t nd = s.D - d0 < CHUNK ? s.D - d0 : CHUNK;
+        float scale[CHUNK];
+        for (int64_t d = 0; d < nd; d++) scale[d] = (float)(g[d0 + d] / norm[d0 + d]);
+#pragma omp parallel for if (s.outer * nd > 65536)
+        for (int64_t o = 0; o < s.outer; o++)
+            for (int64_t d = 0; d < nd; d++) w[o * s.D + d0 + d] = v[o * s.D + d0 + d] * scale[d];
+    }
+}
+
 static void weight_norm(float *w, double *norm, const float *v, const float *g, bv_wn_view s) {
     if (s.outer == 1) {
         weight_norm_rows(w, norm, v, g, s);
+        return;
+    }
+    if (s.inner == 1) {
+        weight_norm_cols(w, norm, v, g, s);
         return;
     }
     wn_slice_dots(norm, v, v, s);
