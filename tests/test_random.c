@@ -16,6 +16,24 @@ BV_TEST(random_philox_known_answer) {
              "philox(0, 0) = %08x %08x %08x %08x", w[0], w[1], w[2], w[3]);
 }
 
+/* The eight-lane form gives bv_rng_philox's words for every counter, across a carry into the
+ * counter's high half too. */
+BV_TEST(random_philox8_matches_philox) {
+    const uint64_t keys[3] = {0, 0x0123456789abcdefull, ~0ull};
+    const uint64_t ctrs[3] = {0, 1000003, 0xfffffffcull}; /* the last carries into bits 32.. at lane 4 */
+    int bad = 0;
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++) {
+            uint32_t w8[8][4], w[4];
+            bv_rng_philox8(keys[a], ctrs[b], w8);
+            for (int l = 0; l < 8; l++) {
+                bv_rng_philox(keys[a], ctrs[b] + (uint64_t)l, w);
+                bad += memcmp(w, w8[l], sizeof w) != 0;
+            }
+        }
+    BV_CHECK(bad == 0, "%d of 72 counters differ between bv_rng_philox8 and bv_rng_philox", bad);
+}
+
 static bv_tensor *mask_of(bv_ctx *ctx, uint64_t seed, int64_t n, float p, int threads) {
     bv_rng_seed(&ctx->rng, seed);
     bv_tensor *x = bv_full(ctx, BV_SHAPE(n), 1.0f);
@@ -42,10 +60,18 @@ BV_TEST(random_dropout_mask_philox) {
     double frac = (double)kept / (double)n, sd = sqrt(p * (1 - p) / (double)n);
     BV_CHECK(bad == 0, "%lld kept values are not 1/(1-p)", (long long)bad);
     BV_CHECK(fabs(frac - (1 - p)) < 5 * sd, "kept fraction %.5f, expected %.5f +- %.5f", frac, 1 - p, 5 * sd);
-    /* one draw of the sequential stream per call */
+    /* element i is word i % 4 of counter i / 4 under the call's key (the first draw of seed 7) */
     bv_rng r;
     bv_rng_seed(&r, 7);
-    bv_rng_u64(&r);
+    const uint64_t key = bv_rng_u64(&r);
+    int64_t off = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t w[4];
+        bv_rng_philox(key, (uint64_t)(i / 4), w);
+        off += a->data[i] != ((double)w[i % 4] >= (double)p * 4294967296.0 ? 1.0f / (1.0f - p) : 0.0f);
+    }
+    BV_CHECK(off == 0, "%lld mask elements differ from the Philox words' definition", (long long)off);
+    /* one draw of the sequential stream per call */
     uint64_t next = bv_rng_u64(&r);
     mask_of(ctx, 7, 10, p, 1);
     BV_CHECK(bv_rng_u64(&ctx->rng) == next, "%s", "dropout took more than one draw from the rng");

@@ -36,6 +36,8 @@ double bv_rng_normal(bv_rng *r);    /* N(0, 1) */
  * thread in any order. Kernels take one bv_rng_u64 as the key per call: the sequential stream
  * advances by one draw, and a seed still gives the same run. */
 void bv_rng_philox(uint64_t key, uint64_t ctr, uint32_t out[4]);
+/* bv_rng_philox of the counters ctr .. ctr + 7 (out[l] for ctr + l), eight at a time in AVX2 lanes. */
+void bv_rng_philox8(uint64_t key, uint64_t ctr, uint32_t out[8][4]);
 /* Replay these draws in order (array must outlive use); n = 0 returns to live mode. */
 void bv_rng_set_replay(bv_rng *r, const bv_rng_draw *draws, int n);
 

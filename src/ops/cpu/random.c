@@ -19,17 +19,20 @@ static void uniform_sym(float *t, int64_t n, bv_rng *rng, double bound) {
     for (int64_t i = 0; i < n; i++) t[i] = (float)((2.0 * bv_rng_uniform(rng) - 1.0) * bound);
 }
 
-/* keep[i] = u_i >= p ? 1 / (1 - p) : 0, u_i = the 32-bit Philox word i of this call's key / 2^32 */
+/* keep[i] = u_i >= p ? 1 / (1 - p) : 0, u_i = the 32-bit Philox word i of this call's key / 2^32
+ * (word i = word i % 4 of counter i / 4; eight counters per bv_rng_philox8 call) */
 static void dropout_mask(float *keep, int64_t n, bv_rng *rng, float p) {
     const uint64_t key = bv_rng_u64(rng);
     const double thr = (double)p * 4294967296.0; /* u >= p  <=>  word >= p * 2^32 */
     const float scale = 1.0f / (1.0f - p);
-    const int64_t blocks = (n + 3) / 4;
+    const int64_t groups = (n + 31) / 32; /* 8 counters x 4 words */
 #pragma omp parallel for schedule(static) if (n >= 65536)
-    for (int64_t b = 0; b < blocks; b++) {
-        uint32_t w[4];
-        bv_rng_philox(key, (uint64_t)b, w);
-        for (int j = 0; j < 4 && 4 * b + j < n; j++) keep[4 * b + j] = (double)w[j] >= thr ? scale : 0.0f;
+    for (int64_t q = 0; q < groups; q++) {
+        uint32_t w[8][4];
+        bv_rng_philox8(key, (uint64_t)(8 * q), w);
+        const uint32_t *words = &w[0][0];
+        const int64_t i0 = 32 * q, m = n - i0 < 32 ? n - i0 : 32;
+        for (int64_t j = 0; j < m; j++) keep[i0 + j] = (double)words[j] >= thr ? scale : 0.0f;
     }
 }
 
