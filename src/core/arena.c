@@ -88,7 +88,8 @@ void *bv_arena_alloc(bv_arena *a, size_t n) {
 void *bv_arena_calloc(bv_arena *a, size_t n) {
     BV_ASSERT(a->mem->host_visible);
     void *p = bv_arena_alloc(a, n);
-    memset(p, 0, n);
+    a->mem->fill32(p, 0, n / sizeof(uint32_t)); /* the host allocator's zeroing (parallel when large) */
+    memset((char *)p + n / sizeof(uint32_t) * sizeof(uint32_t), 0, n % sizeof(uint32_t));
     return p;
 }
 

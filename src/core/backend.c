@@ -33,7 +33,15 @@ static void cpu_copy(void *dst, const void *src, size_t bytes) {
 }
 static void cpu_fill32(void *dst, uint32_t pattern, size_t n) {
     if (pattern == 0) {
-        if (n) memset(dst, 0, n * sizeof(uint32_t));
+        /* zeroed gradients and activation-grad buffers run to hundreds of MiB a step: both cores
+         * write (in 1 MiB pieces) when there is more than a few MiB */
+        const size_t bytes = n * sizeof(uint32_t), piece = (size_t)1 << 20;
+        const int64_t pieces = (int64_t)((bytes + piece - 1) / piece);
+#pragma omp parallel for schedule(static) if (bytes >= 8 * piece)
+        for (int64_t i = 0; i < pieces; i++) {
+            const size_t at = (size_t)i * piece, len = bytes - at < piece ? bytes - at : piece;
+            memset((char *)dst + at, 0, len);
+        }
         return;
     }
     uint32_t *d = dst;
