@@ -145,21 +145,34 @@ float bv_norm2_f32(const float *x, int64_t n) {
     return sqrtf(s);
 }
 
+/* norms[i] = ||grad i|| (bv_norm2_f32) for every parameter with a grad, 0 for the others: one
+ * tensor per thread at a time (each norm in its own fixed order, so the same bits), largest first
+ * in effect through dynamic scheduling. Returns a malloc'd array of ps->n. */
+static float *grad_norms(const bv_params *ps, const uint8_t *has_grad) {
+    float *norms = calloc((size_t)(ps->n > 0 ? ps->n : 1), sizeof(float));
+    BV_ASSERT(norms);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int i = 0; i < ps->n; i++)
+        if (!has_grad || has_grad[i]) norms[i] = bv_norm2_f32(ps->items[i]->grad, ps->items[i]->numel);
+    return norms;
+}
+
 double bv_clip_grad_value(bv_params *ps, const uint8_t *has_grad, const double *clip_value) {
     double total = 0; /* python: total_norm = 0; total_norm += param_norm.item() ** 2 */
     float clip = clip_value ? (float)*clip_value : 0.0f;
     BV_ASSERT(ps->be == NULL || ps->be->mem.host_visible); /* host kernel (see adamw_kernel) */
+    float *norms = grad_norms(ps, has_grad);
     for (int i = 0; i < ps->n; i++) {
         if (has_grad && !has_grad[i]) continue;
         bv_tensor *p = ps->items[i];
-        double nrm = bv_norm2_f32(p->grad, p->numel);
-        total += pow(nrm, 2.0);
+        total += pow((double)norms[i], 2.0);
         if (clip_value) {
             float *g = p->grad;
             /* clamp_ propagates NaN (fminf/fmaxf would drop it) */
             for (int64_t j = 0; j < p->numel; j++) g[j] = g[j] < -clip ? -clip : g[j] > clip ? clip : g[j];
         }
     }
+    free(norms);
     return pow(total, 1.0 / 2.0);
 }
 
@@ -168,11 +181,10 @@ double bv_clip_grad_value(bv_params *ps, const uint8_t *has_grad, const double *
  * max_norm), clamped to at most 1, and every grad multiplied by it (also by 1.0, which is exact). */
 double bv_clip_grad_norm(bv_params *ps, const uint8_t *has_grad, double max_norm) {
     BV_ASSERT(ps->be == NULL || ps->be->mem.host_visible); /* host kernel (see adamw_kernel) */
-    float *norms = calloc((size_t)(ps->n > 0 ? ps->n : 1), sizeof(float));
-    BV_ASSERT(norms);
+    float *norms = grad_norms(ps, has_grad);
     int n = 0;
     for (int i = 0; i < ps->n; i++)
-        if (!has_grad || has_grad[i]) norms[n++] = bv_norm2_f32(ps->items[i]->grad, ps->items[i]->numel);
+        if (!has_grad || has_grad[i]) norms[n++] = norms[i]; /* the stack of the norms, in order */
     float total = bv_norm2_f32(norms, n);
     free(norms);
     float coef = (1.0f / (total + 1e-6f)) * (float)max_norm;
@@ -180,7 +192,9 @@ double bv_clip_grad_norm(bv_params *ps, const uint8_t *has_grad, double max_norm
         for (int i = 0; i < ps->n; i++) {
             if (has_grad && !has_grad[i]) continue;
             float *g = ps->items[i]->grad;
-            for (int64_t j = 0; j < ps->items[i]->numel; j++) g[j] *= coef;
+            const int64_t m = ps->items[i]->numel;
+#pragma omp parallel for schedule(static) if (m > 65536)
+            for (int64_t j = 0; j < m; j++) g[j] *= coef;
         }
     return total;
 }
