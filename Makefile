@@ -19,7 +19,7 @@ CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -fno-math-errno \
            -I/usr/include/x86_64-linux-gnu/openblas-openmp -MMD -MP
 LDLIBS  += -ldnnl -lopenblas -lfftw3f -lcjson -lyaml -lzip -lsndfile -lsoxr -lpng \
-           -lflite_cmulex -lflite_usenglish -lflite -lmecab -lutf8proc -lsentencepiece -lstdc++ -lpthread -lm -fopenmp
+           -lflite_cmulex -lflite_usenglish -lflite -lmecab -lutf8proc -lsentencepiece -lstdc++ -lpthread -lmvec -lm -fopenmp
 # WERROR=1: every warning is an error (CI-style strictness; the default build warns only).
 ifeq ($(WERROR),1)
 CFLAGS  += -Werror

@@ -12,6 +12,7 @@
 
 #include "../kernels.h"
 #include "select.h"
+#include "vmath.h"
 
 /* Below this many elements an OpenMP region costs more than it saves. */
 #define PAR_MIN 32768
