@@ -20,7 +20,13 @@
 #   BENCH_THREADS [2]  threads of both sides      BENCH_STEPS [3]  timed steps per train-step run
 #   BENCH_REPS [5]     timed synthesis runs       BENCH_BATCHES ["1 2 4 8"]  batch curve (1..8; commas ok)
 #   UPSTREAM_DIR [$BUILD/upstream], BENCH_PYTHON [$BUILD/bench-venv/bin/python]: bench/lib.sh
-#   OMP_WAIT_POLICY [PASSIVE] both sides (spin-waiting collapses on a machine with other load)
+#   BENCH_WAIT_POLICIES ["default PASSIVE ACTIVE"]  OpenMP wait policies tried for the headline (batch 2
+#              fp32 and bf16 steps, synthesis): every run of each side under each policy ("default" = unset:
+#              libgomp spins a while, then sleeps), and each side's fastest median is its number (printed per
+#              policy). Why: on a quiet VM PASSIVE wakes a sleeping thread for every parallel region (measured
+#              on the AMX Xeon, quiet, batch 2: bv2 7322 ms PASSIVE / 5800 default / 5438 ACTIVE, PyTorch
+#              10486 / 10675 / 9777), while with other load spinning collapses (PASSIVE wins by up to 5x).
+#              The batch curve uses the first policy. OMP_WAIT_POLICY, when set, overrides: that one only.
 # Exit status 0 when every fp32 number was measured, 1 otherwise (the line still comes last, n/a there).
 set -eu
 cd "$(dirname "$0")/.."
@@ -28,7 +34,18 @@ BUILD=${BUILD:-build}
 THREADS=${BENCH_THREADS:-2}
 STEPS=${BENCH_STEPS:-3}
 REPS=${BENCH_REPS:-5}
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+POLICIES=${OMP_WAIT_POLICY:-${BENCH_WAIT_POLICIES:-default PASSIVE ACTIVE}}
+unset OMP_WAIT_POLICY
+for p in $POLICIES; do
+    case $p in default | PASSIVE | ACTIVE | passive | active) ;;
+    *) echo "compare.sh: wait policy '$p': default, PASSIVE or ACTIVE" >&2; exit 2 ;; esac
+done
+FIRST_POLICY=${POLICIES%% *}
+# with_policy P CMD...: CMD with OMP_WAIT_POLICY=P (unset for "default")
+with_policy() {
+    p=$1; shift
+    if [ "$p" = default ]; then (unset OMP_WAIT_POLICY; "$@"); else (OMP_WAIT_POLICY=$p; export OMP_WAIT_POLICY; "$@"); fi
+}
 . bench/lib.sh
 bench_need_upstream
 bench_python
@@ -46,12 +63,28 @@ bf16_flags=$(grep -o -w -E 'avx512_bf16|amx_bf16' /proc/cpuinfo | sort -u | tr '
 
 echo "== whole model: bertvits2.c beside upstream v2.3 in PyTorch ($UPSTREAM_DIR)"
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1); bf16 in hardware: ${bf16_flags:-none}"
-echo "$THREADS threads each, OMP_WAIT_POLICY=$OMP_WAIT_POLICY; $STEPS timed steps per run, $REPS synthesis runs;" \
+echo "$THREADS threads each, OpenMP wait policies: $POLICIES (each side's fastest); $STEPS timed steps per run, $REPS synthesis runs;" \
      "PyTorch: $BENCH_PYTHON"
 echo "full outputs: $OUT/"
 
 # field FILE KEY: KEY=value of the RESULT line in FILE (empty when absent)
 field() { sed -n "s/^RESULT .* $2=\([^ ]*\).*/\1/p" "$1" | tail -n 1; }
+# fastest NAME KIND P...: copy $OUT/NAME_P.txt with the smallest value to $OUT/NAME.txt (or the first one
+# when none has a value) and print the policy chosen. KIND "step": its RESULT step_ms; else the synthesis
+# side whose ms per second of audio counts (infer_ms_per_s FILE KIND)
+fastest() {
+    name=$1; kind=$2; shift 2
+    best=""; bv=""
+    for p in "$@"; do
+        if [ "$kind" = step ]; then v=$(field "$OUT/${name}_$p.txt" step_ms)
+        else v=$(infer_ms_per_s "$OUT/${name}_$p.txt" "$kind"); fi
+        [ -n "$v" ] || continue
+        if [ -z "$bv" ] || awk -v a="$v" -v b="$bv" 'BEGIN { exit !(a < b) }'; then bv=$v; best=$p; fi
+    done
+    [ -n "$best" ] || best=$1
+    cp "$OUT/${name}_$best.txt" "$OUT/$name.txt"
+    echo "$best"
+}
 # batch B's text lengths and frames: upstream's default shapes (147 / 431, 125 / 388) repeated
 shapes() {
     TX=""; TY=""; i=0
@@ -87,48 +120,65 @@ step() {
 echo
 echo "-- train step runs (upstream's configs/config.json; ~5 s utterances; random weights)"
 for b in $BATCHES; do
-    step "step_ours_b$b" ours "$b"
-    step "step_torch_b$b" torch "$b"
+    [ "$b" = 2 ] && continue
+    with_policy "$FIRST_POLICY" step "step_ours_b$b" ours "$b"
+    with_policy "$FIRST_POLICY" step "step_torch_b$b" torch "$b"
 done
-step step_torch_bf16_b2 torch 2 --bf16
-# ours in bf16: the same config with train.bf16_run: true (bv_train_state_init refuses it until bv2 has it)
+# ours in bf16: the same config with train.bf16_run: true
 "$BENCH_PYTHON" -c 'import json, sys
 c = json.load(open(sys.argv[1])); c["train"]["bf16_run"] = True; json.dump(c, open(sys.argv[2], "w"), indent=2)' \
     "$CONFIG" "$OUT/config_bf16.json"
 CONFIG_FP32=$CONFIG
-CONFIG=$OUT/config_bf16.json
-step step_ours_bf16_b2 ours 2
-CONFIG=$CONFIG_FP32
+for p in $POLICIES; do
+    echo "   OpenMP wait policy $p:"
+    with_policy "$p" step "step_ours_b2_$p" ours 2
+    with_policy "$p" step "step_torch_b2_$p" torch 2
+    with_policy "$p" step "step_torch_bf16_b2_$p" torch 2 --bf16
+    CONFIG=$OUT/config_bf16.json
+    with_policy "$p" step "step_ours_bf16_b2_$p" ours 2
+    CONFIG=$CONFIG_FP32
+done
+echo "   fastest policy per side (batch 2): ours $(fastest step_ours_b2 step $POLICIES)," \
+     "PyTorch $(fastest step_torch_b2 step $POLICIES), ours bf16 $(fastest step_ours_bf16_b2 step $POLICIES)," \
+     "PyTorch bf16 $(fastest step_torch_bf16_b2 step $POLICIES)"
 
 echo
 echo "-- synthesis of ~5 s of speech (upstream's default dimensions, random weights, same inputs both sides)"
 mkdir -p "$OUT/infer"
-OMP_NUM_THREADS=$THREADS "$BUILD/bv2-bench" --infer --dir "$OUT/infer" --reps "$REPS" > "$OUT/infer_ours.txt" 2>&1 || true
-for mode in "" --bf16; do
-    BENCH_THREADS=$THREADS OMP_NUM_THREADS=$THREADS "$BENCH_PYTHON" bench/infer_torch.py "$OUT/infer" --reps "$REPS" \
-        $mode > "$OUT/infer_torch${mode:+_bf16}.txt" 2>&1 || true
-done
-# ours in bf16: `bv2 infer --bf16` on the same model and phones, REPS + 1 utterances in one process
-# (the first is the warm-up); its "in T s" per utterance over the audio's seconds
-if [ -s "$OUT/infer/input.txt" ]; then
+# infer_runs P: the four synthesis runs under wait policy P into $OUT/infer_{ours,torch,torch_bf16,ours_bf16}_P.txt
+infer_runs() {
+    p=$1
+    OMP_NUM_THREADS=$THREADS "$BUILD/bv2-bench" --infer --dir "$OUT/infer" --reps "$REPS" > "$OUT/infer_ours_$p.txt" 2>&1 || true
+    for mode in "" --bf16; do
+        BENCH_THREADS=$THREADS OMP_NUM_THREADS=$THREADS "$BENCH_PYTHON" bench/infer_torch.py "$OUT/infer" --reps "$REPS" \
+            $mode > "$OUT/infer_torch${mode:+_bf16}_$p.txt" 2>&1 || true
+    done
+    # ours in bf16: `bv2 infer --bf16` on the same model and phones, REPS + 1 utterances in one process
+    # (the first is the warm-up); its "in T s" per utterance over the audio's seconds
+    [ -s "$OUT/infer/input.txt" ] || return 0
     ls_=$(sed -n 's/^length_scale //p' "$OUT/infer/input.txt")
     spk=$("$BENCH_PYTHON" -c 'import json, sys
 d = json.load(open(sys.argv[1]))["data"]["spk2id"]; print(min(d, key=d.get))' "$OUT/infer/config.json")
     i=0
     : > "$OUT/infer/batch.txt"
     while [ "$i" -le "$REPS" ]; do head -n 1 "$OUT/infer/input.txt" >> "$OUT/infer/batch.txt"; i=$((i + 1)); done
+    f=$OUT/infer_ours_bf16_$p.txt
     OMP_NUM_THREADS=$THREADS "$BUILD/bv2" infer --bf16 -m "$OUT/infer/G_bench.pth" -c "$OUT/infer/config.json" \
         --speaker "$spk" --language EN --phones-batch --batch "$OUT/infer/batch.txt" -o "$OUT/infer/bf16" \
         --seed 7 --sdp-ratio 0 --noise-scale 0.667 --noise-scale-w 0.8 --length-scale "$ls_" \
-        > "$OUT/infer_ours_bf16.txt" 2>&1 && echo "rc 0" >> "$OUT/infer_ours_bf16.txt" || true
+        > "$f" 2>&1 && echo "rc 0" >> "$f" || true
     awk '/ s of audio .* in [0-9.]+ s/ { for (i = 1; i <= NF; i++) { if ($(i + 1) == "s" && $(i + 2) == "of") a = $i
                                                                     if ($i == "in") t = $(i + 1) }
-                                         if (n++ && a > 0) print t * 1e3 / a }' "$OUT/infer_ours_bf16.txt" |
+                                         if (n++ && a > 0) print t * 1e3 / a }' "$f" |
         sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "INFER ours_bf16 %.3f %.3f 1 0\n", v[int((NR + 1) / 2)], v[1] }' \
-        >> "$OUT/infer_ours_bf16.txt"
-fi
+        >> "$f"
+}
+for p in $POLICIES; do with_policy "$p" infer_runs "$p"; done
 # infer_ms_per_s FILE SIDE: median ms per second of audio from an "INFER SIDE med min secs frames" line
 infer_ms_per_s() { awk -v s="$2" '$1 == "INFER" && $2 == s && $5 > 0 { printf "%.3f", $3 / $5 }' "$1" 2>/dev/null; }
+chosen=""
+for f in ours torch torch_bf16 ours_bf16; do chosen="$chosen $f $(fastest "infer_$f" "$f" $POLICIES),"; done
+echo "   fastest policy per side:${chosen%,}"
 for f in ours torch torch_bf16 ours_bf16; do
     v=$(infer_ms_per_s "$OUT/infer_$f.txt" "$f")
     if [ -n "$v" ]; then

@@ -15,15 +15,21 @@
 # stops and says how to get it when absent) and makes the PyTorch side's Python, $BUILD/bench-venv
 # (bench/setup-venv.sh: Debian's python3-torch on the OpenMP OpenBLAS, pinned PyPI packages). See
 # bench/lib.sh and bench/compare.sh for the environment variables (BENCH_THREADS, BENCH_STEPS, ...).
-# Both sides get BENCH_THREADS threads (default 2) and OMP_WAIT_POLICY=PASSIVE unless it is set.
+# Both sides get BENCH_THREADS threads (default 2). OpenMP wait policy: the whole-model part tries each of
+# BENCH_WAIT_POLICIES on both sides and keeps each side's fastest (bench/compare.sh); the other parts run
+# with OMP_WAIT_POLICY=PASSIVE unless it is set.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 THREADS=${BENCH_THREADS:-2}
 PARTS=${BENCH_PARTS:-ops bert model}
 GOLDEN=${GOLDEN:-../shared/golden}
-# Both sides: libgomp's default spin-waiting collapses on a machine with other load (measured 5x).
+# ops, bert, train-step, infer: both sides PASSIVE unless set (libgomp's default spin-waiting collapses on a
+# machine with other load, measured 5x); model: compare.sh's own policy sweep (USER_POLICY: yours, if set)
+USER_POLICY=${OMP_WAIT_POLICY:-}
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+model() { if [ -n "$USER_POLICY" ]; then exec env BUILD="$BUILD" bench/compare.sh
+          else exec env -u OMP_WAIT_POLICY BUILD="$BUILD" bench/compare.sh; fi; }
 . bench/lib.sh
 case "${1:-all}" in all | train-step | infer | bert | model) bench_need_upstream ;; esac
 bench_python
@@ -31,7 +37,7 @@ case "${1:-}" in
     train-step) exec env BUILD="$BUILD" BENCH_THREADS="$THREADS" bench/step.sh ;;
     infer) exec env BUILD="$BUILD" BENCH_THREADS="$THREADS" bench/infer.sh ;;
     bert) exec env BUILD="$BUILD" BENCH_THREADS="$THREADS" PYTHON="$BENCH_PYTHON" bench/bert.sh ;;
-    model) exec env BUILD="$BUILD" bench/compare.sh ;;
+    model) model ;;
 esac
 has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 # the parts after ops; model last, so that its summary line is the last line of all
@@ -42,7 +48,7 @@ rest() {
             BUILD="$BUILD" BENCH_THREADS="$THREADS" PYTHON="$BENCH_PYTHON" GOLDEN="$GOLDEN" bench/bert.sh
         else echo "(bert part skipped: no golden BERT tokenizers in $GOLDEN/bert/bert)"; fi
     fi
-    if has model; then echo; exec env BUILD="$BUILD" bench/compare.sh; fi
+    if has model; then echo; model; fi
     exit 0
 }
 make --no-print-directory BUILD="$BUILD" "$BUILD/bv2-bench"

@@ -5,6 +5,7 @@
  * counter-based Philox under one key drawn from the rng: the same seed gives the same masks, in
  * parallel and whatever the thread count. (Dropout is never replayed: the golden cases run without
  * it, and upstream's masks could not be matched anyway.) */
+#include <math.h>
 #include "../kernels.h"
 
 static void normal(float *t, int64_t n, bv_rng *rng, double sd) {
@@ -23,7 +24,8 @@ static void uniform_sym(float *t, int64_t n, bv_rng *rng, double bound) {
  * (word i = word i % 4 of counter i / 4; eight counters per bv_rng_philox8 call) */
 static void dropout_mask(float *keep, int64_t n, bv_rng *rng, float p) {
     const uint64_t key = bv_rng_u64(rng);
-    const double thr = (double)p * 4294967296.0; /* u >= p  <=>  word >= p * 2^32 */
+    /* u >= p  <=>  word >= p * 2^32  <=>  word >= ceil(p * 2^32), an integer compare (words are integers) */
+    const uint64_t thr = (uint64_t)ceil((double)p * 4294967296.0);
     const float scale = 1.0f / (1.0f - p);
     const int64_t groups = (n + 31) / 32; /* 8 counters x 4 words */
 #pragma omp parallel for schedule(static) if (n >= 65536)
@@ -32,7 +34,7 @@ static void dropout_mask(float *keep, int64_t n, bv_rng *rng, float p) {
         bv_rng_philox8(key, (uint64_t)(8 * q), w);
         const uint32_t *words = &w[0][0];
         const int64_t i0 = 32 * q, m = n - i0 < 32 ? n - i0 : 32;
-        for (int64_t j = 0; j < m; j++) keep[i0 + j] = (double)words[j] >= thr ? scale : 0.0f;
+        for (int64_t j = 0; j < m; j++) keep[i0 + j] = (uint64_t)words[j] >= thr ? scale : 0.0f;
     }
 }
 
