@@ -11,6 +11,7 @@
 #include "optim.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,15 +68,19 @@ void bv_adamw_reset_state(bv_adamw *o) {
  * One tensor of torch 1.13 _single_tensor_adamw, in upstream's op order:
  *   p.mul_(1 - lr*wd); m.mul_(b1).add_(g, alpha=1-b1); v.mul_(b2).addcmul_(g, g, value=1-b2);
  *   denom = (v.sqrt() / sqrt(bc2)).add_(eps); p.addcdiv_(m, denom, value=-lr/bc1). */
-static void adamw_kernel(float *p, float *m, float *v, const float *g, int64_t n, float decay, float b1,
-                         float one_m_b1, float b2, float one_m_b2, float bc2_sqrt, float eps, float neg_step) {
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) {
-        float pi = p[i] * decay;
-        float mi = fmaf(g[i], one_m_b1, m[i] * b1);
-        float vi = fmaf(one_m_b2 * g[i], g[i], v[i] * b2);
-        float denom = sqrtf(vi) / bc2_sqrt + eps;
-        p[i] = pi + (neg_step * mi) / denom;
+typedef struct {
+    float decay, b1, one_m_b1, b2, one_m_b2, bc2_sqrt, eps, neg_step;
+} adamw_coef;
+
+static inline void adamw_elems(float *p, float *m, float *v, const float *g, int64_t lo, int64_t hi,
+                               const adamw_coef *c) {
+#pragma omp simd
+    for (int64_t i = lo; i < hi; i++) {
+        float pi = p[i] * c->decay;
+        float mi = fmaf(g[i], c->one_m_b1, m[i] * c->b1);
+        float vi = fmaf(c->one_m_b2 * g[i], g[i], v[i] * c->b2);
+        float denom = sqrtf(vi) / c->bc2_sqrt + c->eps;
+        p[i] = pi + (c->neg_step * mi) / denom;
         m[i] = mi;
         v[i] = vi;
     }
@@ -84,18 +89,35 @@ static void adamw_kernel(float *p, float *m, float *v, const float *g, int64_t n
 void bv_adamw_step(bv_adamw *o, const uint8_t *has_grad) {
     BV_ASSERT(o->ps->n == o->n); /* parameters were added after the optimizer was built */
     BV_ASSERT(o->mem->host_visible); /* host kernel (see above) */
+    adamw_coef *coef = malloc(sizeof *coef * (size_t)(o->n > 0 ? o->n : 1));
+    BV_ASSERT(coef);
     for (int i = 0; i < o->n; i++) {
         if (has_grad && !has_grad[i]) continue;
-        bv_tensor *p = o->ps->items[i];
         o->step[i] += 1.0f;
         double step = o->step[i];
         double bc1 = 1.0 - pow(o->beta1, step);
         double bc2 = 1.0 - pow(o->beta2, step);
         double step_size = o->lr / bc1;
-        adamw_kernel(p->data, o->exp_avg[i], o->exp_avg_sq[i], p->grad, p->numel, (float)(1.0 - o->lr * o->weight_decay),
-                     (float)o->beta1, (float)(1.0 - o->beta1), (float)o->beta2, (float)(1.0 - o->beta2),
-                     (float)sqrt(bc2), (float)o->eps, (float)(-step_size));
+        coef[i] = (adamw_coef){(float)(1.0 - o->lr * o->weight_decay), (float)o->beta1, (float)(1.0 - o->beta1),
+                               (float)o->beta2, (float)(1.0 - o->beta2), (float)sqrt(bc2), (float)o->eps,
+                               (float)(-step_size)};
     }
+    /* every tensor in one parallel region: each thread takes its static share of every tensor with
+     * no barrier between tensors (one wake-up per step instead of one per large tensor; the small
+     * ones, which ran on the main thread alone, are shared too). Element-wise: the same values. */
+    int64_t total = 0;
+    for (int i = 0; i < o->n; i++) total += o->ps->items[i]->numel;
+#pragma omp parallel if (total > 65536)
+    {
+        const int nt = omp_get_num_threads(), me = omp_get_thread_num();
+        for (int i = 0; i < o->n; i++) {
+            if (has_grad && !has_grad[i]) continue;
+            bv_tensor *p = o->ps->items[i];
+            const int64_t n = p->numel, lo = n * me / nt, hi = n * (me + 1) / nt;
+            adamw_elems(p->data, o->exp_avg[i], o->exp_avg_sq[i], p->grad, lo, hi, &coef[i]);
+        }
+    }
+    free(coef);
 }
 
 /* ---------------- ExponentialLR ---------------- */
