@@ -59,6 +59,11 @@ static const row_spec rows[] = {
     /* text side: WN in_layer (hidden 192 -> 2*192, k5) over 800 frames; DDSConv depthwise k3 d9 */
     CONV1D("conv1d_wn_192to384_k5", 1, 192, 384, 800, 5, 1, 2, 1, 1),
     CONV1D("conv1d_dds_dw192_k3d9", 1, 192, 192, 400, 3, 1, 9, 9, 192),
+    /* the transformer flow's FFN convs (hidden 192, filter 768, k5) and enc_q's WN at upstream's
+     * default batch 2 x 431 frames */
+    CONV1D("conv1d_flow_ffn_192to768_k5", 2, 192, 768, 431, 5, 1, 2, 1, 1),
+    CONV1D("conv1d_flow_ffn_768to192_k5", 2, 768, 192, 431, 5, 1, 2, 1, 1),
+    CONV1D("conv1d_encq_wn_192to384_k5", 2, 192, 384, 431, 5, 1, 2, 1, 1),
     /* MultiPeriodDiscriminator, DiscriminatorP(3) on 16384 samples: [B, C, T/3, 3] */
     CONV2D("conv2d_mpd_128to512_k5s3", 1, 128, 512, 607, 3, 5, 3, 2),
     CONV2D("conv2d_mpd_512to1024_k5s3", 1, 512, 1024, 203, 3, 5, 3, 2),
