@@ -176,3 +176,97 @@ BV_TEST(infer_fast_conv_post_op_bf16) {
         }
     bv_no_grad_end(ctx);
 }
+
+/* Channels-last (.nwc, the bf16 synthesis path's layout) post-op convs equal the separate ops in
+ * fp32 to fp32 rounding: every post-op combination, in place (y the accumulated input), and the
+ * transposed conv. */
+BV_TEST(infer_fast_conv_post_ops_nwc) {
+    bv_ctx *ctx = ts->ctx;
+    bv_no_grad_begin(ctx);
+    const int C = 24, T = 57, K = 5, dil = 3, pad = (K * dil - dil) / 2; /* 24: no multiple of 16 needed */
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f), *w = bv_test_input(ctx, BV_SHAPE(C, C, K), 0.2f);
+    bv_tensor *b = bv_test_input(ctx, BV_SHAPE(C), 0.1f), *r = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f);
+    bv_tensor *old = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f);
+    bv_tensor *xn = bv_transpose(ctx, x, 1, 2), *rn = bv_transpose(ctx, r, 1, 2); // [2, T, C]
+    for (int combo = 0; combo < 16; combo++) {
+        const int res = combo & 1, acc = (combo >> 1) & 1, div = (combo >> 2) & 1, lr = (combo >> 3) & 1;
+        bv_tensor *want = bv_conv1d(ctx, x, w, b, 1, pad, dil, 1);
+        if (res) want = bv_add(ctx, want, r);
+        if (acc) want = bv_add(ctx, old, want);
+        if (div) want = bv_div(ctx, want, bv_scalar(ctx, 3.0f));
+        if (lr) want = bv_leaky_relu(ctx, want, 0.1f);
+        bv_tensor *y = acc ? bv_transpose(ctx, old, 1, 2) : NULL;
+        y = bv_conv1d_post_op(ctx, y, xn, w, b,
+                              &(bv_conv1d_post){.nwc = 1, .padding = pad, .dilation = dil, .residual = res ? rn : NULL,
+                                                .accumulate = acc, .divisor = div ? 3.0f : 0.0f, .lrelu = lr,
+                                                .slope = 0.1f});
+        BV_CHECK(y->ndim == 3 && y->shape[1] == T && y->shape[2] == C, "nwc output shape");
+        y = bv_transpose(ctx, y, 1, 2);
+        double d = rel_diff(y, want, 1e-3);
+        BV_CHECK(bv_same_shape(y, want) && d <= 1e-6, "nwc residual %d accumulate %d divide %d lrelu %d: relative "
+                 "difference %g", res, acc, div, lr, d);
+    }
+    bv_tensor *wt = bv_test_input(ctx, BV_SHAPE(C, 16, 8), 0.2f), *bt = bv_test_input(ctx, BV_SHAPE(16), 0.1f);
+    bv_tensor *want = bv_conv_transpose1d(ctx, x, wt, bt, 4, 2, 0, 1, 1);
+    bv_tensor *y = bv_conv1d_post_op(ctx, NULL, xn, wt, bt,
+                                     &(bv_conv1d_post){.nwc = 1, .transposed = 1, .stride = 4, .padding = 2});
+    y = bv_transpose(ctx, y, 1, 2);
+    double d = rel_diff(y, want, 1e-3);
+    BV_CHECK(bv_same_shape(y, want) && d <= 1e-6, "transposed nwc: relative difference %g", d);
+    char msg[512];
+    int raised = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_post_op(ctx, NULL, xn, w, b,
+                                                             &(bv_conv1d_post){.nwc = 1, .blocked = 1, .padding = pad}));
+    BV_CHECK(raised && strstr(msg, "exclusive"), "nwc with blocked: %s", raised ? msg : "no error");
+    bv_no_grad_end(ctx);
+}
+
+/* Under bf16 autocast bv_generator_infer runs channels-last (bv_generator_infer_supported needs no
+ * channel multiple there). It against the ops path under the same autocast (bv_generator_forward:
+ * every conv reads bf16-rounded x and w, fp32 accumulation and outputs): the products are the same
+ * bf16 x bf16 -> fp32 ones, only the fp32 rounding order differs (post-ops, in-place sums), and an
+ * fp32 difference that moves a value across a bf16 rounding boundary changes that input by one bf16
+ * ulp (2^-8 relative) in the next conv; over the network's ~14 convs deep such flips stay a small
+ * fraction of the bf16-vs-fp32 difference. Bound: 1/8 of the fp32 path's own distance from the bf16
+ * ops path (and below 1e-2 relative), which also shows bf16 really ran. */
+BV_TEST(infer_fast_generator_bf16_nwc_matches_ops_path) {
+    bv_ctx *ctx = ts->ctx;
+    char why[256];
+    if (bv_backend_bf16_check(ctx->be, why, sizeof why)) {
+        bv_test_skip(ts, why);
+        return;
+    }
+    for (int kind = 1; kind <= 2; kind++)
+        for (int with_g = 0; with_g <= 1; with_g++) {
+            bv_params ps;
+            bv_params_init(&ps);
+            bv_generator_cfg cfg = small_cfg(kind, with_g ? 4 : 0);
+            cfg.upsample_initial_channel = 48; /* 48 -> 24 -> 12: nwc takes channels blocked layouts cannot */
+            bv_generator *gen = bv_generator_new(&ps, "dec.", &cfg);
+            bv_generator_reset_parameters(gen, &ctx->rng);
+            bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 8, 40), 1.0f);
+            bv_tensor *gc = with_g ? bv_test_input(ctx, BV_SHAPE(2, 4, 1), 1.0f) : NULL;
+            bv_no_grad_begin(ctx);
+            bv_tensor *fp32 = bv_generator_forward(ctx, gen, x, gc);
+            ctx->autocast = BV_AUTOCAST_BF16;
+            bv_tensor *want = bv_generator_forward(ctx, gen, x, gc);
+            bv_generator_fold(ctx, gen);
+            BV_CHECK(bv_generator_infer_supported(ctx, gen), "bf16 nwc path not supported after folding");
+            bv_tensor *got = bv_generator_infer(ctx, gen, x, gc);
+            bv_tensor *part = bv_generator_forward_chunked(ctx, gen, x, gc, 16);
+            ctx->autocast = BV_AUTOCAST_OFF;
+            BV_CHECK(!bv_generator_infer_supported(ctx, gen), "fp32 fused path claimed for 48 channels");
+            const double d32 = rel_diff(fp32, want, 1e-3), d = rel_diff(got, want, 1e-3),
+                         dc = rel_diff(part, want, 1e-3);
+            BV_CHECK(d32 > 1e-4, "resblock %d, g %d: bf16 ops path vs fp32 only %g apart", kind, with_g, d32);
+            BV_CHECK(bv_same_shape(got, want) && d <= d32 / 8 && d <= 1e-2,
+                     "resblock %d, g %d: nwc vs ops path %g (fp32 vs ops path %g)", kind, with_g, d, d32);
+            BV_CHECK(bv_same_shape(part, want) && dc <= d32 / 8 && dc <= 1e-2,
+                     "resblock %d, g %d, chunked: nwc vs ops path %g (fp32 vs ops path %g)", kind, with_g, dc, d32);
+            if (getenv("BV_TEST_VERBOSE"))
+                printf("resblock %d, g %d: nwc vs bf16 ops path %.3g, chunked %.3g, fp32 vs bf16 ops path %.3g\n", kind,
+                       with_g, d, dc, d32);
+            bv_no_grad_end(ctx);
+            bv_generator_free(gen);
+            bv_params_free(&ps);
+        }
+}

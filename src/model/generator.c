@@ -254,16 +254,47 @@ void bv_generator_fold(bv_ctx *ctx, bv_generator *m) {
     m->folded = f;
 }
 
+/* Under bf16 autocast the stages run channels-last (nwc): on the channel-blocked (aBc16b) layout
+ * oneDNN 2.6 picks jit_bf16 kernels, 2-3x slower than the AMX brgconv kernels it picks for nwc
+ * (bv2-bench --infer --bf16, 12:32 UTC: 4.4 s vs 1.5 s), and nwc needs no channel multiple. */
+static int infer_nwc(const bv_ctx *ctx) { return ctx->autocast == BV_AUTOCAST_BF16; }
+
 int bv_generator_infer_supported(bv_ctx *ctx, const bv_generator *m) {
     if (!m->folded) return 0;
-    /* Under bf16 autocast the ops path runs: the post-op convs do compute in bf16, but on the fused
-     * path's channel-blocked (aBc16b) layout oneDNN 2.6 picks jit_bf16 kernels, 2-3x slower than the
-     * AMX brgconv it picks for the ops path's nwc layout (bv2-bench --infer --bf16, 12:32 UTC: 4.4 s vs
-     * 1.5 s). NOT DONE: a bf16 fused path in nwc. */
-    if (ctx->autocast != BV_AUTOCAST_OFF) return 0;
+    if (infer_nwc(ctx)) { /* BV_INFER_NWC=0: the ops path instead (A/B) */
+        const char *e = getenv("BV_INFER_NWC");
+        return !(e && !strcmp(e, "0"));
+    }
     for (int i = 0; i <= m->cfg.n_upsamples; i++)
         if (bv_conv_layout_for(ctx->be, m->cfg.upsample_initial_channel >> i) != BV_CONV_LAYOUT_BLOCKED) return 0;
     return 1;
+}
+
+/* rb_infer in nwc (bf16): the residual stream y_l lives in one buffer s that each layer's last
+ * conv adds into (oneDNN's sum post-op, which its AMX brgconv kernels run; with the residual as a
+ * binary-add post-op it picks its slower jit kernels): s = xs itself for the first resblock (j 0),
+ * else a copy of x whose last conv goes into xs as before (residual + accumulate). */
+static void rb_infer_nwc(bv_ctx *ctx, const bv_generator *m, int n, int j, bv_tensor *x, bv_tensor *a0, bv_tensor *xs,
+                         float slope) {
+    const bv_generator_folded *f = m->folded;
+    const int nk = m->cfg.n_kernels, rb1 = m->resblocks1[n] != NULL, layers = rb1 ? 3 : 2;
+    bv_tensor *s = j == 0 ? xs : bv_new(ctx, BV_F32, x->ndim, x->shape); // [B, T, C]
+    bv_copy_at(s, 0, x, 0, x->numel);
+    for (int l = 0; l < layers; l++) {
+        bv_tensor *a = l == 0 ? a0 : bv_leaky_relu(ctx, s, BV_LRELU_SLOPE);
+        const bv_conv1d_layer *c2 = rb_conv(m, n, rb1 ? 3 + l : l);
+        if (rb1) {
+            const bv_conv1d_layer *c1 = rb_conv(m, n, l);
+            a = bv_conv1d_post_op(ctx, NULL, a, f->rb[n][l], c1->bias,
+                                  &(bv_conv1d_post){.nwc = 1, .padding = c1->cfg.padding, .dilation = c1->cfg.dilation,
+                                                    .lrelu = 1, .slope = BV_LRELU_SLOPE});
+        }
+        const int last = l == layers - 1;
+        bv_conv1d_post p = {.nwc = 1, .padding = c2->cfg.padding, .dilation = c2->cfg.dilation, .accumulate = 1};
+        if (last && j > 0) p.residual = s;
+        if (last && j == nk - 1) p.divisor = (float)nk, p.lrelu = 1, p.slope = slope;
+        bv_conv1d_post_op(ctx, last ? xs : s, a, f->rb[n][rb1 ? 3 + l : l], c2->bias, &p);
+    }
 }
 
 /* One resblock (n) over the stage's x (blocked) and a0 = leaky_relu(x), its last conv writing
@@ -274,6 +305,10 @@ static void rb_infer(bv_ctx *ctx, const bv_generator *m, int n, int j, bv_tensor
                      float slope) {
     const bv_generator_folded *f = m->folded;
     const int nk = m->cfg.n_kernels, rb1 = m->resblocks1[n] != NULL, layers = rb1 ? 3 : 2;
+    if (infer_nwc(ctx)) {
+        rb_infer_nwc(ctx, m, n, j, x, a0, xs, slope);
+        return;
+    }
     bv_tensor *y = x;
     for (int l = 0; l < layers; l++) {
         bv_tensor *a = l == 0 ? a0 : bv_leaky_relu(ctx, y, BV_LRELU_SLOPE);
@@ -299,28 +334,37 @@ static void rb_infer(bv_ctx *ctx, const bv_generator *m, int n, int j, bv_tensor
 bv_tensor *bv_generator_infer(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, bv_tensor *g) {
     check_inputs(ctx, m, x, g);
     if (bv_grad_enabled(ctx) || !bv_generator_infer_supported(ctx, m))
-        bv_ctx_error(ctx, "Generator", "the inference path needs grad off, folded weights and blocked channels");
+        bv_ctx_error(ctx, "Generator", "the inference path needs grad off, folded weights and, in fp32, blocked channels");
     const bv_generator_folded *f = m->folded;
-    const int nk = m->cfg.n_kernels, nu = m->cfg.n_upsamples;
+    const int nk = m->cfg.n_kernels, nu = m->cfg.n_upsamples, nwc = infer_nwc(ctx);
     const bv_ctx_mark base = bv_ctx_get_mark(ctx);
     x = bv_conv1d_layer_forward(ctx, &m->conv_pre, x);                     // [B, U, T]
     if (g) x = bv_add(ctx, x, bv_conv1d_layer_forward(ctx, &m->cond, g)); // [B, U, T]
-    x = bv_conv_block(ctx, bv_leaky_relu(ctx, x, BV_LRELU_SLOPE));        // [B, U/16, T, 16]
+    x = bv_leaky_relu(ctx, x, BV_LRELU_SLOPE);
+    x = nwc ? bv_transpose(ctx, x, 1, 2) : bv_conv_block(ctx, x); // nwc [B, T, U] or blocked [B, U/16, T, 16]
     bv_ctx_keep_only(ctx, base, 1, &x); /* small: T frames */
     /* x: the activated input of stage i. The arena holds, bottom up: the activated inputs of the
      * stages so far, xs (this stage's output), the upsampled u, a0 = lrelu(u) and one resblock's
      * temporaries (dropped after each resblock; u and a0 after the stage). */
     for (int i = 0; i < nu; i++) {
         const bv_gen_up *up = &m->ups[i];
-        const int64_t B = x->shape[0], T = x->shape[2], C = up->out_channels;
+        const int64_t B = x->shape[0], T = x->shape[nwc ? 1 : 2], C = up->out_channels;
         const int64_t T2 = (T - 1) * up->stride - 2 * up->padding + up->kernel_size;
-        bv_tensor *xs = bv_new(ctx, BV_F32, BV_SHAPE(B, C / BV_CONV_BLOCK, T2, BV_CONV_BLOCK)); // [B, C/16, T2, 16]
+        bv_tensor *xs = nwc ? bv_new(ctx, BV_F32, BV_SHAPE(B, T2, C))                              // [B, T2, C]
+                            : bv_new(ctx, BV_F32, BV_SHAPE(B, C / BV_CONV_BLOCK, T2, BV_CONV_BLOCK)); // [B, C/16, T2, 16]
         const bv_ctx_mark after_xs = bv_ctx_get_mark(ctx);
-        /* the transposed conv in the plain layout: oneDNN 2.6 has no direct kernel for these strides
-         * on blocked activations (its reference one is ~1000x slower); its input is the small side */
-        bv_tensor *u = bv_conv_transpose1d(ctx, bv_conv_unblock(ctx, x), f->ups[i], up->bias, up->stride, up->padding,
-                                           0, 1, 1); // [B, C, T2]
-        u = bv_conv_block(ctx, u);                   // [B, C/16, T2, 16]
+        bv_tensor *u;
+        if (nwc) { /* oneDNN's AMX deconvolution kernel runs nwc directly */
+            u = bv_conv1d_post_op(ctx, NULL, x, f->ups[i], up->bias,
+                                  &(bv_conv1d_post){.nwc = 1, .transposed = 1, .stride = up->stride,
+                                                    .padding = up->padding}); // [B, T2, C]
+        } else {
+            /* the transposed conv in the plain layout: oneDNN 2.6 has no direct kernel for these strides
+             * on blocked activations (its reference one is ~1000x slower); its input is the small side */
+            u = bv_conv_transpose1d(ctx, bv_conv_unblock(ctx, x), f->ups[i], up->bias, up->stride, up->padding, 0, 1,
+                                    1);   // [B, C, T2]
+            u = bv_conv_block(ctx, u); // [B, C/16, T2, 16]
+        }
         bv_tensor *a0 = bv_leaky_relu(ctx, u, BV_LRELU_SLOPE);
         const bv_ctx_mark stage = bv_ctx_get_mark(ctx);
         const float slope = i + 1 < nu ? BV_LRELU_SLOPE : GEN_LRELU_DEFAULT;
@@ -331,7 +375,8 @@ bv_tensor *bv_generator_infer(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, 
         bv_ctx_reset_to(ctx, after_xs); /* u and a0 go */
         x = xs;                         /* leaky_relu(sum / nk): the next stage's input */
     }
-    x = bv_conv1d_layer_forward(ctx, &m->conv_post, bv_conv_unblock(ctx, x)); // [B, 1, T_wav]
+    x = nwc ? bv_transpose(ctx, x, 1, 2) : bv_conv_unblock(ctx, x);         // [B, ch, T_wav]
+    x = bv_conv1d_layer_forward(ctx, &m->conv_post, x);                     // [B, 1, T_wav]
     x = bv_tanh(ctx, x);
     bv_ctx_keep_only(ctx, base, 1, &x);
     return x; // [B, 1, T_wav]

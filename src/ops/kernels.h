@@ -389,12 +389,15 @@ typedef struct bv_wn_view {
 
 /* Inference only (helper "infer"): what forward_post applies after conv + bias, in this order
  * (zero = off): + r (a tensor of y's shape and layout), + y's previous content, / divisor,
- * leaky_relu(slope). Hashed as raw bytes: five 4-byte fields, no padding. */
+ * leaky_relu(slope). nwc: x, y and r are channels-last [N, T, C] (instead of o->act_blocked's or
+ * the plain layout). Hashed as raw bytes: seven 4-byte fields, no padding. */
 typedef struct bv_conv_post {
     int32_t residual, accumulate;
     float divisor; /* 0 or 1: none */
     int32_t lrelu;
     float slope;
+    int32_t nwc;
+    int32_t reserved; /* 0 */
 } bv_conv_post;
 
 typedef struct bv_conv_kernels {

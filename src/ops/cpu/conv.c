@@ -941,7 +941,8 @@ static void weight_norm_grad(bv_arena *scratch, float *gg, float *gv, const floa
  * + y's previous content (sum), / divisor (binary div by a scalar), leaky_relu(slope) (eltwise).
  * The Generator at inference keeps its running resblock sum, the residual adds, the division by
  * the number of kernels and the next stage's leaky_relu inside the convs that produce them.
- * Activations are in the caller's layout (plain or channel-blocked, o->act_blocked) for x and y:
+ * Activations are in the caller's layout (plain, channel-blocked o->act_blocked, or channels-last
+ * p->nwc: the layout of oneDNN's AMX brgconv kernels, which the bf16 synthesis path uses) for x and y:
  * the primitive is made for exactly those layouts, the weights' layout is oneDNN's (reordered per
  * call into scratch). Primitives live in their own bounded LRU cache, in the backend's
  * BV_CACHE_CONV_POST slot; executions hold the conv cache's lock (one oneDNN stream). */
@@ -1022,8 +1023,9 @@ static dnnl_status_t post_entry_build_as(dnnl_engine_t eng, post_entry *e, const
     /* bf16 autocast: x and w read as bf16 (x converted in place of layout, w by the weight reorder),
      * bias, residual, sum and output stay fp32 */
     const dnnl_data_type_t dt = k->o.bf16 && !emulate ? dnnl_bf16 : dnnl_f32;
-    md_act(&src, g, g->IC, g->in, 0, k->o.act_blocked, dt);
-    md_act(&dst, g, g->OC, g->out, 0, k->o.act_blocked, dnnl_f32);
+    const int lay = k->p.nwc ? LAY_COL1D : LAY_PLAIN; /* LAY_COL1D's conv1d tag: acb, i.e. nwc */
+    md_act(&src, g, g->IC, g->in, lay, k->o.act_blocked, dt);
+    md_act(&dst, g, g->OC, g->out, lay, k->o.act_blocked, dnnl_f32);
     md_weights(&wei, g, 1, dt);
     md_weights(&wei_user, g, 0, dnnl_f32);
     e->src_bf16_n = k->o.bf16 ? g->N * g->IC * g->in[0] * g->in[1] : 0;
