@@ -24,8 +24,16 @@ static double rel_diff(const bv_tensor *a, const bv_tensor *b, double floor) {
 
 static int blocked_here(bv_ctx *ctx) { return bv_conv_layout_for(ctx->be, 32) == BV_CONV_LAYOUT_BLOCKED; }
 
-/* Every post-op combination the Generator uses, plain and blocked, against the separate ops:
- * ((conv + b) + r + y_old) / d, then leaky_relu. */
+/* Every post-op combination the Generator uses, plain, blocked and channels-last (nwc), against
+ * the separate ops: ((conv + b) + r + y_old) / d, then leaky_relu. */
+enum { LAY_PLAIN, LAY_BLOCKED, LAY_NWC };
+static bv_tensor *to_lay(bv_ctx *ctx, bv_tensor *t, int lay) {
+    return lay == LAY_BLOCKED ? bv_conv_block(ctx, t) : lay == LAY_NWC ? bv_transpose(ctx, t, 1, 2) : bv_copy(ctx, t);
+}
+static bv_tensor *from_lay(bv_ctx *ctx, bv_tensor *t, int lay) {
+    return lay == LAY_BLOCKED ? bv_conv_unblock(ctx, t) : lay == LAY_NWC ? bv_transpose(ctx, t, 1, 2) : t;
+}
+
 BV_TEST(infer_fast_conv_post_ops_match_separate_ops) {
     bv_ctx *ctx = ts->ctx;
     bv_no_grad_begin(ctx);
@@ -33,7 +41,8 @@ BV_TEST(infer_fast_conv_post_ops_match_separate_ops) {
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f), *w = bv_test_input(ctx, BV_SHAPE(C, C, K), 0.2f);
     bv_tensor *b = bv_test_input(ctx, BV_SHAPE(C), 0.1f), *r = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f);
     bv_tensor *old = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f);
-    for (int blk = 0; blk <= blocked_here(ctx); blk++)
+    for (int lay = LAY_PLAIN; lay <= LAY_NWC; lay++) {
+        if (lay == LAY_BLOCKED && !blocked_here(ctx)) continue;
         for (int combo = 0; combo < 16; combo++) {
             const int res = combo & 1, acc = (combo >> 1) & 1, div = (combo >> 2) & 1, lr = (combo >> 3) & 1;
             bv_tensor *want = bv_conv1d(ctx, x, w, b, 1, pad, dil, 1);
@@ -41,27 +50,40 @@ BV_TEST(infer_fast_conv_post_ops_match_separate_ops) {
             if (acc) want = bv_add(ctx, old, want);
             if (div) want = bv_div(ctx, want, bv_scalar(ctx, 3.0f));
             if (lr) want = bv_leaky_relu(ctx, want, 0.1f);
-            bv_tensor *xi = blk ? bv_conv_block(ctx, x) : x, *ri = blk ? bv_conv_block(ctx, r) : r;
-            bv_tensor *y = acc ? (blk ? bv_conv_block(ctx, old) : bv_copy(ctx, old)) : NULL;
-            y = bv_conv1d_post_op(ctx, y, xi, w, b,
-                                  &(bv_conv1d_post){.blocked = blk, .padding = pad, .dilation = dil,
-                                                    .residual = res ? ri : NULL, .accumulate = acc,
+            bv_tensor *y = acc ? to_lay(ctx, old, lay) : NULL;
+            y = bv_conv1d_post_op(ctx, y, to_lay(ctx, x, lay), w, b,
+                                  &(bv_conv1d_post){.blocked = lay == LAY_BLOCKED, .nwc = lay == LAY_NWC,
+                                                    .padding = pad, .dilation = dil,
+                                                    .residual = res ? to_lay(ctx, r, lay) : NULL, .accumulate = acc,
                                                     .divisor = div ? 3.0f : 0.0f, .lrelu = lr, .slope = 0.1f});
-            if (blk) y = bv_conv_unblock(ctx, y);
+            y = from_lay(ctx, y, lay);
             double d = rel_diff(y, want, 1e-3);
-            BV_CHECK(bv_same_shape(y, want) && d <= 1e-6, "blocked %d residual %d accumulate %d divide %d lrelu %d: "
-                     "relative difference %g", blk, res, acc, div, lr, d);
+            BV_CHECK(bv_same_shape(y, want) && d <= 1e-6, "layout %d residual %d accumulate %d divide %d lrelu %d: "
+                     "relative difference %g", lay, res, acc, div, lr, d);
         }
+    }
     /* the transposed conv (ups): w [Cin, Cout, K], stride 4 */
     bv_tensor *wt = bv_test_input(ctx, BV_SHAPE(C, 16, 8), 0.2f), *bt = bv_test_input(ctx, BV_SHAPE(16), 0.1f);
     bv_tensor *want = bv_conv_transpose1d(ctx, x, wt, bt, 4, 2, 0, 1, 1);
-    for (int blk = 0; blk <= blocked_here(ctx); blk++) {
-        bv_tensor *y = bv_conv1d_post_op(ctx, NULL, blk ? bv_conv_block(ctx, x) : x, wt, bt,
-                                         &(bv_conv1d_post){.blocked = blk, .transposed = 1, .stride = 4, .padding = 2});
-        if (blk) y = bv_conv_unblock(ctx, y);
+    for (int lay = LAY_PLAIN; lay <= LAY_NWC; lay++) {
+        if (lay == LAY_BLOCKED && !blocked_here(ctx)) continue;
+        bv_tensor *y = bv_conv1d_post_op(ctx, NULL, to_lay(ctx, x, lay), wt, bt,
+                                         &(bv_conv1d_post){.blocked = lay == LAY_BLOCKED, .nwc = lay == LAY_NWC,
+                                                           .transposed = 1, .stride = 4, .padding = 2});
+        y = from_lay(ctx, y, lay);
         double d = rel_diff(y, want, 1e-3);
-        BV_CHECK(bv_same_shape(y, want) && d <= 1e-6, "transposed, blocked %d: relative difference %g", blk, d);
+        BV_CHECK(bv_same_shape(y, want) && d <= 1e-6, "transposed, layout %d: relative difference %g", lay, d);
     }
+    /* nwc takes channels no layout block divides (24), and not together with .blocked */
+    bv_tensor *x24 = bv_test_input(ctx, BV_SHAPE(1, 9, 24), 1.0f), *w24 = bv_test_input(ctx, BV_SHAPE(24, 24, 3), 0.2f);
+    want = bv_transpose(ctx, bv_conv1d(ctx, bv_transpose(ctx, x24, 1, 2), w24, NULL, 1, 1, 1, 1), 1, 2);
+    bv_tensor *y24 = bv_conv1d_post_op(ctx, NULL, x24, w24, NULL, &(bv_conv1d_post){.nwc = 1, .padding = 1});
+    double d = rel_diff(y24, want, 1e-3);
+    BV_CHECK(bv_same_shape(y24, want) && d <= 1e-6, "nwc, 24 channels: relative difference %g", d);
+    char msg[512];
+    int raised = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_post_op(ctx, NULL, x24, w24, NULL,
+                                                             &(bv_conv1d_post){.nwc = 1, .blocked = 1, .padding = 1}));
+    BV_CHECK(raised && strstr(msg, "exclusive"), "nwc with blocked: %s", raised ? msg : "no error");
     bv_no_grad_end(ctx);
 }
 
@@ -174,49 +196,6 @@ BV_TEST(infer_fast_conv_post_op_bf16) {
             BV_CHECK(bv_same_shape(y, want) && d <= 1e-5, "blocked %d residual %d: vs bf16 conv + ops %g", blk, res, d);
             BV_CHECK(d32 > 1e-6 && d32 <= 2e-2, "blocked %d residual %d: vs fp32 %g (must show bf16 ran)", blk, res, d32);
         }
-    bv_no_grad_end(ctx);
-}
-
-/* Channels-last (.nwc, the bf16 synthesis path's layout) post-op convs equal the separate ops in
- * fp32 to fp32 rounding: every post-op combination, in place (y the accumulated input), and the
- * transposed conv. */
-BV_TEST(infer_fast_conv_post_ops_nwc) {
-    bv_ctx *ctx = ts->ctx;
-    bv_no_grad_begin(ctx);
-    const int C = 24, T = 57, K = 5, dil = 3, pad = (K * dil - dil) / 2; /* 24: no multiple of 16 needed */
-    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f), *w = bv_test_input(ctx, BV_SHAPE(C, C, K), 0.2f);
-    bv_tensor *b = bv_test_input(ctx, BV_SHAPE(C), 0.1f), *r = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f);
-    bv_tensor *old = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f);
-    bv_tensor *xn = bv_transpose(ctx, x, 1, 2), *rn = bv_transpose(ctx, r, 1, 2); // [2, T, C]
-    for (int combo = 0; combo < 16; combo++) {
-        const int res = combo & 1, acc = (combo >> 1) & 1, div = (combo >> 2) & 1, lr = (combo >> 3) & 1;
-        bv_tensor *want = bv_conv1d(ctx, x, w, b, 1, pad, dil, 1);
-        if (res) want = bv_add(ctx, want, r);
-        if (acc) want = bv_add(ctx, old, want);
-        if (div) want = bv_div(ctx, want, bv_scalar(ctx, 3.0f));
-        if (lr) want = bv_leaky_relu(ctx, want, 0.1f);
-        bv_tensor *y = acc ? bv_transpose(ctx, old, 1, 2) : NULL;
-        y = bv_conv1d_post_op(ctx, y, xn, w, b,
-                              &(bv_conv1d_post){.nwc = 1, .padding = pad, .dilation = dil, .residual = res ? rn : NULL,
-                                                .accumulate = acc, .divisor = div ? 3.0f : 0.0f, .lrelu = lr,
-                                                .slope = 0.1f});
-        BV_CHECK(y->ndim == 3 && y->shape[1] == T && y->shape[2] == C, "nwc output shape");
-        y = bv_transpose(ctx, y, 1, 2);
-        double d = rel_diff(y, want, 1e-3);
-        BV_CHECK(bv_same_shape(y, want) && d <= 1e-6, "nwc residual %d accumulate %d divide %d lrelu %d: relative "
-                 "difference %g", res, acc, div, lr, d);
-    }
-    bv_tensor *wt = bv_test_input(ctx, BV_SHAPE(C, 16, 8), 0.2f), *bt = bv_test_input(ctx, BV_SHAPE(16), 0.1f);
-    bv_tensor *want = bv_conv_transpose1d(ctx, x, wt, bt, 4, 2, 0, 1, 1);
-    bv_tensor *y = bv_conv1d_post_op(ctx, NULL, xn, wt, bt,
-                                     &(bv_conv1d_post){.nwc = 1, .transposed = 1, .stride = 4, .padding = 2});
-    y = bv_transpose(ctx, y, 1, 2);
-    double d = rel_diff(y, want, 1e-3);
-    BV_CHECK(bv_same_shape(y, want) && d <= 1e-6, "transposed nwc: relative difference %g", d);
-    char msg[512];
-    int raised = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_post_op(ctx, NULL, xn, w, b,
-                                                             &(bv_conv1d_post){.nwc = 1, .blocked = 1, .padding = pad}));
-    BV_CHECK(raised && strstr(msg, "exclusive"), "nwc with blocked: %s", raised ? msg : "no error");
     bv_no_grad_end(ctx);
 }
 
