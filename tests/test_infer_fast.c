@@ -205,7 +205,7 @@ BV_TEST(infer_fast_conv_post_op_bf16) {
  * bf16 x bf16 -> fp32 ones, only the fp32 rounding order differs (post-ops, in-place sums), and an
  * fp32 difference that moves a value across a bf16 rounding boundary changes that input by one bf16
  * ulp (2^-8 relative) in the next conv; over the network's ~14 convs deep such flips stay a small
- * fraction of the bf16-vs-fp32 difference. Bound: 1/8 of the fp32 path's own distance from the bf16
+ * fraction of the bf16-vs-fp32 difference. Bound: 1/4 of the fp32 path's own distance from the bf16
  * ops path (and below 1e-2 relative), which also shows bf16 really ran. */
 BV_TEST(infer_fast_generator_bf16_nwc_matches_ops_path) {
     bv_ctx *ctx = ts->ctx;
@@ -237,9 +237,9 @@ BV_TEST(infer_fast_generator_bf16_nwc_matches_ops_path) {
             const double d32 = rel_diff(fp32, want, 1e-3), d = rel_diff(got, want, 1e-3),
                          dc = rel_diff(part, want, 1e-3);
             BV_CHECK(d32 > 1e-4, "resblock %d, g %d: bf16 ops path vs fp32 only %g apart", kind, with_g, d32);
-            BV_CHECK(bv_same_shape(got, want) && d <= d32 / 8 && d <= 1e-2,
+            BV_CHECK(bv_same_shape(got, want) && d <= d32 / 4 && d <= 1e-2,
                      "resblock %d, g %d: nwc vs ops path %g (fp32 vs ops path %g)", kind, with_g, d, d32);
-            BV_CHECK(bv_same_shape(part, want) && dc <= d32 / 8 && dc <= 1e-2,
+            BV_CHECK(bv_same_shape(part, want) && dc <= d32 / 4 && dc <= 1e-2,
                      "resblock %d, g %d, chunked: nwc vs ops path %g (fp32 vs ops path %g)", kind, with_g, dc, d32);
             if (getenv("BV_TEST_VERBOSE"))
                 printf("resblock %d, g %d: nwc vs bf16 ops path %.3g, chunked %.3g, fp32 vs bf16 ops path %.3g\n", kind,

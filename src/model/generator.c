@@ -209,6 +209,9 @@ int64_t bv_generator_receptive_frames(const bv_generator_cfg *cfg) {
 struct bv_generator_folded {
     bv_params ps;                                                   /* owns the folded weights */
     bv_tensor *ups[BV_GEN_MAX_UPS];                                 // [cin, cout, k]
+    /* ups[i] as a stride-1 conv with u*cout outputs (phase_fold; NULL where k - u is odd): nwc only */
+    bv_tensor *ups_ph[BV_GEN_MAX_UPS], *ups_ph_b[BV_GEN_MAX_UPS];  // [u*cout, cin, 2P+1], [u*cout]
+    int ups_ph_pad[BV_GEN_MAX_UPS];                                 /* P */
     bv_tensor *rb[BV_GEN_MAX_UPS * BV_GEN_MAX_KERNELS][GEN_RB_CONVS]; // [C, C, k]
 };
 
@@ -231,6 +234,46 @@ static const bv_conv1d_layer *rb_conv(const bv_generator *m, int n, int c) {
     return &m->resblocks2[n]->convs[c];
 }
 
+/* A transposed conv with stride u, kernel k, padding p = (k - u) / 2 (k - u even) makes exactly u
+ * outputs per input frame: out[t*u + r] = b + sum_m x[t - m] . w[:, :, m*u + r + p] over the taps
+ * with 0 <= m*u + r + p < k. So it is a stride-1 conv over x with u*cout outputs (phase r, channel
+ * oc at r*cout + oc), taps m in [-P, P] (zero weights where no tap), padding P; in channels-last
+ * [B, T, u*cout] is the same memory as the output [B, T*u, cout]. oneDNN 2.6's AMX deconvolution
+ * kernel ran these shapes at ~30 GFLOP/s on one core, its brgconv ~10x that (more taps: k = 16,
+ * u = 8 gives 3 taps where 2 carry weights). Fills f->ups_ph*[i] from the folded w [cin, cout, k]. */
+static void phase_fold(bv_generator_folded *f, const bv_gen_up *up, int i) {
+    const int u = up->stride, k = up->kernel_size, p = up->padding, cin = up->in_channels, cout = up->out_channels;
+    if ((k - u) % 2) return;
+    int P = 0; /* the widest |m| with a tap, over every phase */
+    for (int r = 0; r < u; r++)
+        for (int kk = 0; kk < k; kk++)
+            if ((kk - r - p) % u == 0) {
+                const int mm = (kk - r - p) / u;
+                P = mm > P ? mm : -mm > P ? -mm : P;
+            }
+    const int K2 = 2 * P + 1;
+    char name[64];
+    snprintf(name, sizeof name, "ups.%d.phase", i);
+    bv_tensor *w2 = bv_params_add(&f->ps, name, BV_SHAPE(u * cout, cin, K2)); // zeros
+    snprintf(name, sizeof name, "ups.%d.phase_bias", i);
+    bv_tensor *b2 = bv_params_add(&f->ps, name, BV_SHAPE(u * cout));
+    const float *w = f->ups[i]->data; // [cin, cout, k]
+    for (int r = 0; r < u; r++)
+        for (int oc = 0; oc < cout; oc++) {
+            b2->data[r * cout + oc] = up->bias->data[oc];
+            for (int m = -P; m <= P; m++) {
+                const int kk = m * u + r + p;
+                if (kk < 0 || kk >= k) continue;
+                for (int ic = 0; ic < cin; ic++)
+                    w2->data[((int64_t)(r * cout + oc) * cin + ic) * K2 + (P - m)] =
+                        w[((int64_t)ic * cout + oc) * k + kk]; /* conv tap P - m reads x[t - m] */
+            }
+        }
+    f->ups_ph[i] = w2;
+    f->ups_ph_b[i] = b2;
+    f->ups_ph_pad[i] = P;
+}
+
 void bv_generator_fold(bv_ctx *ctx, bv_generator *m) {
     bv_generator_unfold(m);
     bv_generator_folded *f = bv_xcalloc(1, sizeof *f);
@@ -241,6 +284,7 @@ void bv_generator_fold(bv_ctx *ctx, bv_generator *m) {
     for (int i = 0; i < m->cfg.n_upsamples; i++) {
         snprintf(name, sizeof name, "ups.%d", i);
         f->ups[i] = fold_keep(f, bv_weight_norm(ctx, m->ups[i].weight_g, m->ups[i].weight_v, 0), name);
+        phase_fold(f, &m->ups[i], i);
     }
     const int per = m->cfg.resblock == 1 ? 6 : 2;
     for (int n = 0; n < m->cfg.n_upsamples * m->cfg.n_kernels; n++)
@@ -354,7 +398,11 @@ bv_tensor *bv_generator_infer(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, 
                             : bv_new(ctx, BV_F32, BV_SHAPE(B, C / BV_CONV_BLOCK, T2, BV_CONV_BLOCK)); // [B, C/16, T2, 16]
         const bv_ctx_mark after_xs = bv_ctx_get_mark(ctx);
         bv_tensor *u;
-        if (nwc) { /* oneDNN's AMX deconvolution kernel runs nwc directly */
+        if (nwc && f->ups_ph[i]) { /* as u phases of a stride-1 conv (phase_fold) */
+            u = bv_conv1d_post_op(ctx, NULL, x, f->ups_ph[i], f->ups_ph_b[i],
+                                  &(bv_conv1d_post){.nwc = 1, .padding = f->ups_ph_pad[i]}); // [B, T, u*C]
+            u = bv_reshape(ctx, u, BV_SHAPE(B, T2, C));                                           // [B, T2, C]
+        } else if (nwc) { /* oneDNN's AMX deconvolution kernel runs nwc directly */
             u = bv_conv1d_post_op(ctx, NULL, x, f->ups[i], up->bias,
                                   &(bv_conv1d_post){.nwc = 1, .transposed = 1, .stride = up->stride,
                                                     .padding = up->padding}); // [B, T2, C]
