@@ -249,3 +249,58 @@ BV_TEST(infer_fast_generator_bf16_nwc_matches_ops_path) {
             bv_params_free(&ps);
         }
 }
+
+/* The bf16 synthesis path's input/output options: .in_slope (the conv reads leaky_relu(x)) in fp32
+ * and bf16, and a .dst_bf16 conv feeding a .src_bf16 one, against the separate ops under the same
+ * autocast (the same bf16 values reach every product: equal to fp32 rounding of the sums), for a
+ * kernel-3 conv and the dilated kernel-11 one oneDNN 2.6 runs on its fp32 kernel (emulated bf16);
+ * and the errors of the options. */
+BV_TEST(infer_fast_conv_post_op_bf16_buffers) {
+    bv_ctx *ctx = ts->ctx;
+    bv_no_grad_begin(ctx);
+    const int C = 32, T = 160;
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f), *b = bv_test_input(ctx, BV_SHAPE(C), 0.1f);
+    bv_tensor *xn = bv_transpose(ctx, x, 1, 2); // [2, T, C]
+    const float sl = 0.1f;
+    /* fp32: conv(lrelu(x)) */
+    bv_tensor *w3 = bv_test_input(ctx, BV_SHAPE(C, C, 3), 0.2f);
+    bv_tensor *want = bv_conv1d(ctx, bv_leaky_relu(ctx, x, sl), w3, b, 1, 1, 1, 1);
+    bv_tensor *y = bv_conv1d_post_op(ctx, NULL, xn, w3, b, &(bv_conv1d_post){.nwc = 1, .padding = 1, .in_slope = sl});
+    double d = rel_diff(bv_transpose(ctx, y, 1, 2), want, 1e-3);
+    BV_CHECK(d <= 1e-6, "fp32 in_slope: relative difference %g", d);
+    char why[256], msg[512];
+    int raised = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_post_op(ctx, NULL, xn, w3, b,
+                                                             &(bv_conv1d_post){.nwc = 1, .padding = 1, .src_bf16 = 1}));
+    BV_CHECK(raised && strstr(msg, "autocast"), "src_bf16 in fp32: %s", raised ? msg : "no error");
+    if (bv_backend_bf16_check(ctx->be, why, sizeof why)) {
+        bv_test_skip(ts, "%s", why);
+        bv_no_grad_end(ctx);
+        return;
+    }
+    for (int kk = 0; kk < 2; kk++) {
+        const int K = kk ? 11 : 3, dil = kk ? 5 : 1, pad = (K * dil - dil) / 2;
+        bv_tensor *wa = bv_test_input(ctx, BV_SHAPE(C, C, K), 0.2f), *wb = bv_test_input(ctx, BV_SHAPE(C, C, K), 0.2f);
+        ctx->autocast = BV_AUTOCAST_BF16;
+        bv_tensor *h = bv_leaky_relu(ctx, bv_conv1d(ctx, bv_leaky_relu(ctx, x, sl), wa, b, 1, pad, dil, 1), sl);
+        want = bv_conv1d(ctx, h, wb, b, 1, pad, dil, 1);
+        bv_tensor *a = bv_new(ctx, BV_F32, BV_SHAPE(2, T, C)); // holds bf16
+        bv_conv1d_post_op(ctx, a, xn, wa, b,
+                          &(bv_conv1d_post){.nwc = 1, .padding = pad, .dilation = dil, .in_slope = sl, .dst_bf16 = 1,
+                                            .lrelu = 1, .slope = sl});
+        y = bv_conv1d_post_op(ctx, NULL, a, wb, b,
+                              &(bv_conv1d_post){.nwc = 1, .padding = pad, .dilation = dil, .src_bf16 = 1});
+        ctx->autocast = BV_AUTOCAST_OFF;
+        d = rel_diff(bv_transpose(ctx, y, 1, 2), want, 1e-3);
+        /* the first conv's fp32 sums may round to the other side of a bf16 value than the ops
+         * path's: such an input then differs by one bf16 ulp (2^-8 relative) */
+        BV_CHECK(d <= 2e-3, "kernel %d: bf16 chain vs bf16 ops: relative difference %g", K, d);
+        if (getenv("BV_TEST_VERBOSE")) printf("kernel %d: bf16 chain vs bf16 ops %.3g\n", K, d);
+    }
+    ctx->autocast = BV_AUTOCAST_BF16;
+    raised = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_post_op(ctx, y, xn, w3, b,
+                                                         &(bv_conv1d_post){.nwc = 1, .padding = 1, .dst_bf16 = 1,
+                                                                           .accumulate = 1}));
+    ctx->autocast = BV_AUTOCAST_OFF;
+    BV_CHECK(raised && strstr(msg, "no residual"), "dst_bf16 with accumulate: %s", raised ? msg : "no error");
+    bv_no_grad_end(ctx);
+}

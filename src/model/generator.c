@@ -317,27 +317,32 @@ int bv_generator_infer_supported(bv_ctx *ctx, const bv_generator *m) {
 /* rb_infer in nwc (bf16): the residual stream y_l lives in one buffer s that each layer's last
  * conv adds into (oneDNN's sum post-op, which its AMX brgconv kernels run; with the residual as a
  * binary-add post-op it picks its slower jit kernels): s = xs itself for the first resblock (j 0),
- * else a copy of x whose last conv goes into xs as before (residual + accumulate). */
-static void rb_infer_nwc(bv_ctx *ctx, const bv_generator *m, int n, int j, bv_tensor *x, bv_tensor *a0, bv_tensor *xs,
-                         float slope) {
+ * else a copy of x whose last conv goes into xs as before (residual + accumulate). No activation
+ * is stored in fp32 between convs: each layer's first conv reads leaky_relu(s) converted to bf16
+ * in one pass (.in_slope), and ResBlock1's first conv writes its leaky_relu'd output as bf16
+ * (.dst_bf16), which the second reads as is (.src_bf16): the values the ops path's convs read. */
+static void rb_infer_nwc(bv_ctx *ctx, const bv_generator *m, int n, int j, bv_tensor *x, bv_tensor *xs, float slope) {
     const bv_generator_folded *f = m->folded;
     const int nk = m->cfg.n_kernels, rb1 = m->resblocks1[n] != NULL, layers = rb1 ? 3 : 2;
     bv_tensor *s = j == 0 ? xs : bv_new(ctx, BV_F32, x->ndim, x->shape); // [B, T, C]
     bv_copy_at(s, 0, x, 0, x->numel);
+    bv_tensor *a = rb1 ? bv_new(ctx, BV_F32, x->ndim, x->shape) : NULL; // [B, T, C], holding bf16 values
     for (int l = 0; l < layers; l++) {
-        bv_tensor *a = l == 0 ? a0 : bv_leaky_relu(ctx, s, BV_LRELU_SLOPE);
         const bv_conv1d_layer *c2 = rb_conv(m, n, rb1 ? 3 + l : l);
         if (rb1) {
             const bv_conv1d_layer *c1 = rb_conv(m, n, l);
-            a = bv_conv1d_post_op(ctx, NULL, a, f->rb[n][l], c1->bias,
-                                  &(bv_conv1d_post){.nwc = 1, .padding = c1->cfg.padding, .dilation = c1->cfg.dilation,
-                                                    .lrelu = 1, .slope = BV_LRELU_SLOPE});
+            bv_conv1d_post_op(ctx, a, s, f->rb[n][l], c1->bias,
+                              &(bv_conv1d_post){.nwc = 1, .padding = c1->cfg.padding, .dilation = c1->cfg.dilation,
+                                                .in_slope = BV_LRELU_SLOPE, .dst_bf16 = 1, .lrelu = 1,
+                                                .slope = BV_LRELU_SLOPE});
         }
         const int last = l == layers - 1;
         bv_conv1d_post p = {.nwc = 1, .padding = c2->cfg.padding, .dilation = c2->cfg.dilation, .accumulate = 1};
+        if (rb1) p.src_bf16 = 1;
+        else p.in_slope = BV_LRELU_SLOPE;
         if (last && j > 0) p.residual = s;
         if (last && j == nk - 1) p.divisor = (float)nk, p.lrelu = 1, p.slope = slope;
-        bv_conv1d_post_op(ctx, last ? xs : s, a, f->rb[n][rb1 ? 3 + l : l], c2->bias, &p);
+        bv_conv1d_post_op(ctx, last ? xs : s, rb1 ? a : s, f->rb[n][rb1 ? 3 + l : l], c2->bias, &p);
     }
 }
 
@@ -350,7 +355,7 @@ static void rb_infer(bv_ctx *ctx, const bv_generator *m, int n, int j, bv_tensor
     const bv_generator_folded *f = m->folded;
     const int nk = m->cfg.n_kernels, rb1 = m->resblocks1[n] != NULL, layers = rb1 ? 3 : 2;
     if (infer_nwc(ctx)) {
-        rb_infer_nwc(ctx, m, n, j, x, a0, xs, slope);
+        rb_infer_nwc(ctx, m, n, j, x, xs, slope);
         return;
     }
     bv_tensor *y = x;
@@ -413,7 +418,7 @@ bv_tensor *bv_generator_infer(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, 
                                     1);   // [B, C, T2]
             u = bv_conv_block(ctx, u); // [B, C/16, T2, 16]
         }
-        bv_tensor *a0 = bv_leaky_relu(ctx, u, BV_LRELU_SLOPE);
+        bv_tensor *a0 = nwc ? NULL : bv_leaky_relu(ctx, u, BV_LRELU_SLOPE); /* nwc: inside the convs */
         const bv_ctx_mark stage = bv_ctx_get_mark(ctx);
         const float slope = i + 1 < nu ? BV_LRELU_SLOPE : GEN_LRELU_DEFAULT;
         for (int j = 0; j < nk; j++) {

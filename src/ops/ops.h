@@ -114,6 +114,11 @@ bv_conv_layout bv_conv_layout_for(bv_backend *be, int64_t channels);
 typedef struct bv_conv1d_post {
     int blocked, transposed;
     int nwc; /* x, y, residual channels-last [B, T, C] (not with .blocked): the bf16 synthesis path */
+    /* the bf16 synthesis path (bf16 autocast only): .in_slope > 0: the conv reads leaky_relu(x,
+     * in_slope), applied as x is converted to bf16; .src_bf16: x's buffer holds its values as bf16
+     * (in its first half), as a .dst_bf16 conv wrote them (no residual, accumulate or divisor). */
+    float in_slope;
+    int src_bf16, dst_bf16;
     int stride, padding, dilation; /* 0: 1, 0, 1 */
     bv_tensor *residual;
     int accumulate;

@@ -971,6 +971,7 @@ typedef struct {
     int emulate;        /* bf16 autocast on the fp32 primitive: x and w rounded to bf16 first */
     int64_t wei_n;      /* weights' values (for the rounded copy) */
     int64_t src_bf16_n; /* > 0: bf16 autocast, the f32 input converted into a bf16 copy of this many values */
+    int64_t dst_n;      /* the output's values */
     float divisor;      /* POST_DIV's one element */
 } post_entry;
 
@@ -1025,7 +1026,8 @@ static dnnl_status_t post_entry_build_as(dnnl_engine_t eng, post_entry *e, const
     const dnnl_data_type_t dt = k->o.bf16 && !emulate ? dnnl_bf16 : dnnl_f32;
     const int lay = k->p.nwc ? LAY_COL1D : LAY_PLAIN; /* LAY_COL1D's conv1d tag: acb, i.e. nwc */
     md_act(&src, g, g->IC, g->in, lay, k->o.act_blocked, dt);
-    md_act(&dst, g, g->OC, g->out, lay, k->o.act_blocked, dnnl_f32);
+    md_act(&dst, g, g->OC, g->out, lay, k->o.act_blocked, k->p.dst_bf16 ? dt : dnnl_f32);
+    e->dst_n = g->N * g->OC * g->out[0] * g->out[1];
     md_weights(&wei, g, 1, dt);
     md_weights(&wei_user, g, 0, dnnl_f32);
     e->src_bf16_n = k->o.bf16 ? g->N * g->IC * g->in[0] * g->in[1] : 0;
@@ -1127,17 +1129,41 @@ static post_entry *post_get(post_cache *pc, dnnl_engine_t eng, const post_key *k
     return victim;
 }
 
+/* dst[i] = leaky_relu(src[i], slope) as bf16 (to_bf16) or as fp32 rounded to bf16 (round) or
+ * fp32 (neither): the separate ops' values, in one pass. */
+static void lrelu_convert(void *dst, const float *src, int64_t n, float slope, int to_bf16, int round) {
+#pragma omp parallel for schedule(static) if (n >= 32768)
+    for (int64_t i = 0; i < n; i++) {
+        const float v = src[i] > 0.0f ? src[i] : src[i] * slope;
+        if (to_bf16) ((uint16_t *)dst)[i] = bv_f32_to_bf16(v);
+        else ((float *)dst)[i] = round ? bv_bf16_to_f32_bits(bv_f32_to_bf16(v)) : v;
+    }
+}
+
 static int post_exec_locked(conv_cache *c, post_entry *e, bv_arena *scratch, float *y, const float *x,
                             const float *w, const float *b, const float *r, char *err) {
+    const post_key *k = &e->key;
+    const int64_t nx = k->g.N * k->g.IC * k->g.in[0] * k->g.in[1];
     const void *ptr[POST_NARGS] = {x, w, y, b, r, &e->divisor};
-    if (e->src_bf16_n && !e->emulate) { /* same layout, half the bytes: an elementwise conversion */
-        uint16_t *xb = bv_arena_alloc(scratch, (size_t)e->src_bf16_n * sizeof(uint16_t));
-        bv_cpu_f32_to_bf16(xb, x, e->src_bf16_n);
+    if (k->p.src_bf16) { /* x holds bf16 already: as is, or widened for the fp32 kernel (exact) */
+        if (e->emulate) {
+            float *xf = bv_arena_alloc(scratch, sizeof(float) * (size_t)nx);
+            bv_cpu_bf16_to_f32(xf, (const uint16_t *)x, nx);
+            ptr[POST_SRC] = xf;
+        }
+    } else if (e->src_bf16_n && !e->emulate) { /* same layout, half the bytes: an elementwise conversion */
+        uint16_t *xb = bv_arena_alloc(scratch, (size_t)nx * sizeof(uint16_t));
+        if (k->p.in_slope > 0.0f) lrelu_convert(xb, x, nx, k->p.in_slope, 1, 0);
+        else bv_cpu_f32_to_bf16(xb, x, nx);
         ptr[POST_SRC] = xb;
-    } else if (e->emulate) {
-        ptr[POST_SRC] = rounded_copy(scratch, x, e->src_bf16_n);
-        ptr[POST_WEI] = w = rounded_copy(scratch, w, e->wei_n);
+    } else if (e->emulate || k->p.in_slope > 0.0f) {
+        float *xf = bv_arena_alloc(scratch, sizeof(float) * (size_t)nx);
+        lrelu_convert(xf, x, nx, k->p.in_slope > 0.0f ? k->p.in_slope : 1.0f, 0, e->emulate);
+        ptr[POST_SRC] = xf;
     }
+    if (e->emulate) ptr[POST_WEI] = w = rounded_copy(scratch, w, e->wei_n);
+    float *y_emul = NULL; /* dst_bf16 on the fp32 kernel: fp32 into scratch, converted after */
+    if (e->emulate && k->p.dst_bf16) ptr[POST_DST] = y_emul = bv_arena_alloc(scratch, sizeof(float) * (size_t)e->dst_n);
     dnnl_exec_arg_t args[POST_NARGS];
     int n = 0;
     for (int i = 0; i < POST_NARGS; i++) {
@@ -1153,6 +1179,7 @@ static int post_exec_locked(conv_cache *c, post_entry *e, bv_arena *scratch, flo
     }
     DNNL_TRY(err, dnnl_primitive_execute(e->prim, c->stream, n, args));
     DNNL_TRY(err, dnnl_stream_wait(c->stream));
+    if (y_emul) bv_cpu_f32_to_bf16((uint16_t *)y, y_emul, e->dst_n);
     return 0;
 }
 
