@@ -1131,12 +1131,38 @@ static post_entry *post_get(post_cache *pc, dnnl_engine_t eng, const post_key *k
 
 /* dst[i] = leaky_relu(src[i], slope) as bf16 (to_bf16) or as fp32 rounded to bf16 (round) or
  * fp32 (neither): the separate ops' values, in one pass. */
+/* leaky_relu(x, slope) as bits, branch-free (the sign bit picks x or x * slope: x > 0 ? x : x * slope
+ * for every x, -0 and NaN included), and its bf16 rounded to nearest even (NaN stays a quiet NaN):
+ * bv_f32_to_bf16's result, written with masks so that -O2 vectorises the loops below. */
+static inline uint32_t lrelu_bits(float x, float slope) {
+    uint32_t a, b;
+    const float xs = x * slope;
+    memcpy(&a, &x, sizeof a);
+    memcpy(&b, &xs, sizeof b);
+    const uint32_t neg = 0u - (a >> 31);
+    return (a & ~neg) | (b & neg);
+}
+static inline uint16_t bits_to_bf16(uint32_t u) {
+    const uint32_t nan = 0u - (uint32_t)((u & 0x7fffffffu) > 0x7f800000u);
+    const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, quiet = (u >> 16) | 0x40u;
+    return (uint16_t)((rounded & ~nan) | (quiet & nan));
+}
+
+/* dst[i] = leaky_relu(src[i], slope) as bf16 (to_bf16) or as fp32 rounded to bf16 (round) or
+ * fp32 (neither): the separate ops' values, in one pass. */
+__attribute__((optimize("vect-cost-model=dynamic"))) /* -O2's very-cheap model refuses these loops */
 static void lrelu_convert(void *dst, const float *src, int64_t n, float slope, int to_bf16, int round) {
+    if (to_bf16) {
+        uint16_t *d = dst;
 #pragma omp parallel for schedule(static) if (n >= 32768)
-    for (int64_t i = 0; i < n; i++) {
-        const float v = src[i] > 0.0f ? src[i] : src[i] * slope;
-        if (to_bf16) ((uint16_t *)dst)[i] = bv_f32_to_bf16(v);
-        else ((float *)dst)[i] = round ? bv_bf16_to_f32_bits(bv_f32_to_bf16(v)) : v;
+        for (int64_t i = 0; i < n; i++) d[i] = bits_to_bf16(lrelu_bits(src[i], slope));
+    } else {
+        uint32_t *d = dst; /* fp32 bits */
+#pragma omp parallel for schedule(static) if (n >= 32768)
+        for (int64_t i = 0; i < n; i++) {
+            const uint32_t v = lrelu_bits(src[i], slope);
+            d[i] = round ? (uint32_t)bits_to_bf16(v) << 16 : v;
+        }
     }
 }
 
