@@ -206,7 +206,10 @@ BV_TEST(infer_fast_conv_post_op_bf16) {
  * fp32 difference that moves a value across a bf16 rounding boundary changes that input by one bf16
  * ulp (2^-8 relative) in the next conv; over the network's ~14 convs deep such flips stay a small
  * fraction of the bf16-vs-fp32 difference. Bound: 1/4 of the fp32 path's own distance from the bf16
- * ops path (and below 1e-2 relative), which also shows bf16 really ran. */
+ * ops path (and below 1e-2 relative), which also shows bf16 really ran. At upstream's dimensions
+ * (512 -> 16 channels, 24 frames; too slow for this suite) the rms relative differences were: ops
+ * path vs fp32 0.455%, nwc vs fp32 0.454%, nwc vs ops path 0.33% (0.054% with the transposed convs
+ * left as deconvolutions: their phase form sums every output in another order, so more bf16 flips). */
 BV_TEST(infer_fast_generator_bf16_nwc_matches_ops_path) {
     bv_ctx *ctx = ts->ctx;
     char why[256];
@@ -235,7 +238,10 @@ BV_TEST(infer_fast_generator_bf16_nwc_matches_ops_path) {
             ctx->autocast = BV_AUTOCAST_OFF;
             BV_CHECK(!bv_generator_infer_supported(ctx, gen), "fp32 fused path claimed for 48 channels");
             const double d32 = rel_diff(fp32, want, 1e-3), d = rel_diff(got, want, 1e-3),
-                         dc = rel_diff(part, want, 1e-3);
+                         dc = rel_diff(part, want, 1e-3), dg32 = rel_diff(got, fp32, 1e-3);
+            /* and no further from fp32 than the ops path (up to the flips above) */
+            BV_CHECK(dg32 <= 1.25 * d32, "resblock %d, g %d: nwc vs fp32 %g, ops path vs fp32 %g", kind, with_g, dg32,
+                     d32);
             BV_CHECK(d32 > 1e-4, "resblock %d, g %d: bf16 ops path vs fp32 only %g apart", kind, with_g, d32);
             BV_CHECK(bv_same_shape(got, want) && d <= d32 / 4 && d <= 1e-2,
                      "resblock %d, g %d: nwc vs ops path %g (fp32 vs ops path %g)", kind, with_g, d, d32);
