@@ -24,8 +24,16 @@ static double rel_diff(const bv_tensor *a, const bv_tensor *b, double floor) {
 
 static int blocked_here(bv_ctx *ctx) { return bv_conv_layout_for(ctx->be, 32) == BV_CONV_LAYOUT_BLOCKED; }
 
-/* Every post-op combination the Generator uses, plain and blocked, against the separate ops:
- * ((conv + b) + r + y_old) / d, then leaky_relu. */
+/* Every post-op combination the Generator uses, plain, blocked and channels-last (nwc), against
+ * the separate ops: ((conv + b) + r + y_old) / d, then leaky_relu. */
+enum { LAY_PLAIN, LAY_BLOCKED, LAY_NWC };
+static bv_tensor *to_lay(bv_ctx *ctx, bv_tensor *t, int lay) {
+    return lay == LAY_BLOCKED ? bv_conv_block(ctx, t) : lay == LAY_NWC ? bv_transpose(ctx, t, 1, 2) : bv_copy(ctx, t);
+}
+static bv_tensor *from_lay(bv_ctx *ctx, bv_tensor *t, int lay) {
+    return lay == LAY_BLOCKED ? bv_conv_unblock(ctx, t) : lay == LAY_NWC ? bv_transpose(ctx, t, 1, 2) : t;
+}
+
 BV_TEST(infer_fast_conv_post_ops_match_separate_ops) {
     bv_ctx *ctx = ts->ctx;
     bv_no_grad_begin(ctx);
@@ -33,7 +41,8 @@ BV_TEST(infer_fast_conv_post_ops_match_separate_ops) {
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f), *w = bv_test_input(ctx, BV_SHAPE(C, C, K), 0.2f);
     bv_tensor *b = bv_test_input(ctx, BV_SHAPE(C), 0.1f), *r = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f);
     bv_tensor *old = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f);
-    for (int blk = 0; blk <= blocked_here(ctx); blk++)
+    for (int lay = LAY_PLAIN; lay <= LAY_NWC; lay++) {
+        if (lay == LAY_BLOCKED && !blocked_here(ctx)) continue;
         for (int combo = 0; combo < 16; combo++) {
             const int res = combo & 1, acc = (combo >> 1) & 1, div = (combo >> 2) & 1, lr = (combo >> 3) & 1;
             bv_tensor *want = bv_conv1d(ctx, x, w, b, 1, pad, dil, 1);
@@ -41,27 +50,40 @@ BV_TEST(infer_fast_conv_post_ops_match_separate_ops) {
             if (acc) want = bv_add(ctx, old, want);
             if (div) want = bv_div(ctx, want, bv_scalar(ctx, 3.0f));
             if (lr) want = bv_leaky_relu(ctx, want, 0.1f);
-            bv_tensor *xi = blk ? bv_conv_block(ctx, x) : x, *ri = blk ? bv_conv_block(ctx, r) : r;
-            bv_tensor *y = acc ? (blk ? bv_conv_block(ctx, old) : bv_copy(ctx, old)) : NULL;
-            y = bv_conv1d_post_op(ctx, y, xi, w, b,
-                                  &(bv_conv1d_post){.blocked = blk, .padding = pad, .dilation = dil,
-                                                    .residual = res ? ri : NULL, .accumulate = acc,
+            bv_tensor *y = acc ? to_lay(ctx, old, lay) : NULL;
+            y = bv_conv1d_post_op(ctx, y, to_lay(ctx, x, lay), w, b,
+                                  &(bv_conv1d_post){.blocked = lay == LAY_BLOCKED, .nwc = lay == LAY_NWC,
+                                                    .padding = pad, .dilation = dil,
+                                                    .residual = res ? to_lay(ctx, r, lay) : NULL, .accumulate = acc,
                                                     .divisor = div ? 3.0f : 0.0f, .lrelu = lr, .slope = 0.1f});
-            if (blk) y = bv_conv_unblock(ctx, y);
+            y = from_lay(ctx, y, lay);
             double d = rel_diff(y, want, 1e-3);
-            BV_CHECK(bv_same_shape(y, want) && d <= 1e-6, "blocked %d residual %d accumulate %d divide %d lrelu %d: "
-                     "relative difference %g", blk, res, acc, div, lr, d);
+            BV_CHECK(bv_same_shape(y, want) && d <= 1e-6, "layout %d residual %d accumulate %d divide %d lrelu %d: "
+                     "relative difference %g", lay, res, acc, div, lr, d);
         }
+    }
     /* the transposed conv (ups): w [Cin, Cout, K], stride 4 */
     bv_tensor *wt = bv_test_input(ctx, BV_SHAPE(C, 16, 8), 0.2f), *bt = bv_test_input(ctx, BV_SHAPE(16), 0.1f);
     bv_tensor *want = bv_conv_transpose1d(ctx, x, wt, bt, 4, 2, 0, 1, 1);
-    for (int blk = 0; blk <= blocked_here(ctx); blk++) {
-        bv_tensor *y = bv_conv1d_post_op(ctx, NULL, blk ? bv_conv_block(ctx, x) : x, wt, bt,
-                                         &(bv_conv1d_post){.blocked = blk, .transposed = 1, .stride = 4, .padding = 2});
-        if (blk) y = bv_conv_unblock(ctx, y);
+    for (int lay = LAY_PLAIN; lay <= LAY_NWC; lay++) {
+        if (lay == LAY_BLOCKED && !blocked_here(ctx)) continue;
+        bv_tensor *y = bv_conv1d_post_op(ctx, NULL, to_lay(ctx, x, lay), wt, bt,
+                                         &(bv_conv1d_post){.blocked = lay == LAY_BLOCKED, .nwc = lay == LAY_NWC,
+                                                           .transposed = 1, .stride = 4, .padding = 2});
+        y = from_lay(ctx, y, lay);
         double d = rel_diff(y, want, 1e-3);
-        BV_CHECK(bv_same_shape(y, want) && d <= 1e-6, "transposed, blocked %d: relative difference %g", blk, d);
+        BV_CHECK(bv_same_shape(y, want) && d <= 1e-6, "transposed, layout %d: relative difference %g", lay, d);
     }
+    /* nwc takes channels no layout block divides (24), and not together with .blocked */
+    bv_tensor *x24 = bv_test_input(ctx, BV_SHAPE(1, 9, 24), 1.0f), *w24 = bv_test_input(ctx, BV_SHAPE(24, 24, 3), 0.2f);
+    want = bv_transpose(ctx, bv_conv1d(ctx, bv_transpose(ctx, x24, 1, 2), w24, NULL, 1, 1, 1, 1), 1, 2);
+    bv_tensor *y24 = bv_conv1d_post_op(ctx, NULL, x24, w24, NULL, &(bv_conv1d_post){.nwc = 1, .padding = 1});
+    double d = rel_diff(y24, want, 1e-3);
+    BV_CHECK(bv_same_shape(y24, want) && d <= 1e-6, "nwc, 24 channels: relative difference %g", d);
+    char msg[512];
+    int raised = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_post_op(ctx, NULL, x24, w24, NULL,
+                                                             &(bv_conv1d_post){.nwc = 1, .blocked = 1, .padding = 1}));
+    BV_CHECK(raised && strstr(msg, "exclusive"), "nwc with blocked: %s", raised ? msg : "no error");
     bv_no_grad_end(ctx);
 }
 
@@ -174,5 +196,117 @@ BV_TEST(infer_fast_conv_post_op_bf16) {
             BV_CHECK(bv_same_shape(y, want) && d <= 1e-5, "blocked %d residual %d: vs bf16 conv + ops %g", blk, res, d);
             BV_CHECK(d32 > 1e-6 && d32 <= 2e-2, "blocked %d residual %d: vs fp32 %g (must show bf16 ran)", blk, res, d32);
         }
+    bv_no_grad_end(ctx);
+}
+
+/* Under bf16 autocast bv_generator_infer runs channels-last (bv_generator_infer_supported needs no
+ * channel multiple there). It against the ops path under the same autocast (bv_generator_forward:
+ * every conv reads bf16-rounded x and w, fp32 accumulation and outputs): the products are the same
+ * bf16 x bf16 -> fp32 ones, only the fp32 rounding order differs (post-ops, in-place sums), and an
+ * fp32 difference that moves a value across a bf16 rounding boundary changes that input by one bf16
+ * ulp (2^-8 relative) in the next conv; over the network's ~14 convs deep such flips stay a small
+ * fraction of the bf16-vs-fp32 difference. Bound: 1/4 of the fp32 path's own distance from the bf16
+ * ops path (and below 1e-2 relative), which also shows bf16 really ran. At upstream's dimensions
+ * (512 -> 16 channels, 24 frames; too slow for this suite) the rms relative differences were: ops
+ * path vs fp32 0.455%, nwc vs fp32 0.454%, nwc vs ops path 0.33% (0.054% with the transposed convs
+ * left as deconvolutions: their phase form sums every output in another order, so more bf16 flips). */
+BV_TEST(infer_fast_generator_bf16_nwc_matches_ops_path) {
+    bv_ctx *ctx = ts->ctx;
+    char why[256];
+    if (bv_backend_bf16_check(ctx->be, why, sizeof why)) {
+        bv_test_skip(ts, why);
+        return;
+    }
+    for (int kind = 1; kind <= 2; kind++)
+        for (int with_g = 0; with_g <= 1; with_g++) {
+            bv_params ps;
+            bv_params_init(&ps);
+            bv_generator_cfg cfg = small_cfg(kind, with_g ? 4 : 0);
+            cfg.upsample_initial_channel = 48; /* 48 -> 24 -> 12: nwc takes channels blocked layouts cannot */
+            bv_generator *gen = bv_generator_new(&ps, "dec.", &cfg);
+            bv_generator_reset_parameters(gen, &ctx->rng);
+            bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 8, 40), 1.0f);
+            bv_tensor *gc = with_g ? bv_test_input(ctx, BV_SHAPE(2, 4, 1), 1.0f) : NULL;
+            bv_no_grad_begin(ctx);
+            bv_tensor *fp32 = bv_generator_forward(ctx, gen, x, gc);
+            ctx->autocast = BV_AUTOCAST_BF16;
+            bv_tensor *want = bv_generator_forward(ctx, gen, x, gc);
+            bv_generator_fold(ctx, gen);
+            BV_CHECK(bv_generator_infer_supported(ctx, gen), "bf16 nwc path not supported after folding");
+            bv_tensor *got = bv_generator_infer(ctx, gen, x, gc);
+            bv_tensor *part = bv_generator_forward_chunked(ctx, gen, x, gc, 16);
+            ctx->autocast = BV_AUTOCAST_OFF;
+            BV_CHECK(!bv_generator_infer_supported(ctx, gen), "fp32 fused path claimed for 48 channels");
+            const double d32 = rel_diff(fp32, want, 1e-3), d = rel_diff(got, want, 1e-3),
+                         dc = rel_diff(part, want, 1e-3), dg32 = rel_diff(got, fp32, 1e-3);
+            /* and no further from fp32 than the ops path (up to the flips above) */
+            BV_CHECK(dg32 <= 1.25 * d32, "resblock %d, g %d: nwc vs fp32 %g, ops path vs fp32 %g", kind, with_g, dg32,
+                     d32);
+            BV_CHECK(d32 > 1e-4, "resblock %d, g %d: bf16 ops path vs fp32 only %g apart", kind, with_g, d32);
+            BV_CHECK(bv_same_shape(got, want) && d <= d32 / 4 && d <= 1e-2,
+                     "resblock %d, g %d: nwc vs ops path %g (fp32 vs ops path %g)", kind, with_g, d, d32);
+            BV_CHECK(bv_same_shape(part, want) && dc <= d32 / 4 && dc <= 1e-2,
+                     "resblock %d, g %d, chunked: nwc vs ops path %g (fp32 vs ops path %g)", kind, with_g, dc, d32);
+            if (getenv("BV_TEST_VERBOSE"))
+                printf("resblock %d, g %d: nwc vs bf16 ops path %.3g, chunked %.3g, fp32 vs bf16 ops path %.3g\n", kind,
+                       with_g, d, dc, d32);
+            bv_no_grad_end(ctx);
+            bv_generator_free(gen);
+            bv_params_free(&ps);
+        }
+}
+
+/* The bf16 synthesis path's input/output options: .in_slope (the conv reads leaky_relu(x)) in fp32
+ * and bf16, and a .dst_bf16 conv feeding a .src_bf16 one, against the separate ops under the same
+ * autocast (the same bf16 values reach every product: equal to fp32 rounding of the sums), for a
+ * kernel-3 conv and the dilated kernel-11 one oneDNN 2.6 runs on its fp32 kernel (emulated bf16);
+ * and the errors of the options. */
+BV_TEST(infer_fast_conv_post_op_bf16_buffers) {
+    bv_ctx *ctx = ts->ctx;
+    bv_no_grad_begin(ctx);
+    const int C = 32, T = 160;
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, C, T), 1.0f), *b = bv_test_input(ctx, BV_SHAPE(C), 0.1f);
+    bv_tensor *xn = bv_transpose(ctx, x, 1, 2); // [2, T, C]
+    const float sl = 0.1f;
+    /* fp32: conv(lrelu(x)) */
+    bv_tensor *w3 = bv_test_input(ctx, BV_SHAPE(C, C, 3), 0.2f);
+    bv_tensor *want = bv_conv1d(ctx, bv_leaky_relu(ctx, x, sl), w3, b, 1, 1, 1, 1);
+    bv_tensor *y = bv_conv1d_post_op(ctx, NULL, xn, w3, b, &(bv_conv1d_post){.nwc = 1, .padding = 1, .in_slope = sl});
+    double d = rel_diff(bv_transpose(ctx, y, 1, 2), want, 1e-3);
+    BV_CHECK(d <= 1e-6, "fp32 in_slope: relative difference %g", d);
+    char why[256], msg[512];
+    int raised = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_post_op(ctx, NULL, xn, w3, b,
+                                                             &(bv_conv1d_post){.nwc = 1, .padding = 1, .src_bf16 = 1}));
+    BV_CHECK(raised && strstr(msg, "autocast"), "src_bf16 in fp32: %s", raised ? msg : "no error");
+    if (bv_backend_bf16_check(ctx->be, why, sizeof why)) {
+        bv_test_skip(ts, "%s", why);
+        bv_no_grad_end(ctx);
+        return;
+    }
+    for (int kk = 0; kk < 2; kk++) {
+        const int K = kk ? 11 : 3, dil = kk ? 5 : 1, pad = (K * dil - dil) / 2;
+        bv_tensor *wa = bv_test_input(ctx, BV_SHAPE(C, C, K), 0.2f), *wb = bv_test_input(ctx, BV_SHAPE(C, C, K), 0.2f);
+        ctx->autocast = BV_AUTOCAST_BF16;
+        bv_tensor *h = bv_leaky_relu(ctx, bv_conv1d(ctx, bv_leaky_relu(ctx, x, sl), wa, b, 1, pad, dil, 1), sl);
+        want = bv_conv1d(ctx, h, wb, b, 1, pad, dil, 1);
+        bv_tensor *a = bv_new(ctx, BV_F32, BV_SHAPE(2, T, C)); // holds bf16
+        bv_conv1d_post_op(ctx, a, xn, wa, b,
+                          &(bv_conv1d_post){.nwc = 1, .padding = pad, .dilation = dil, .in_slope = sl, .dst_bf16 = 1,
+                                            .lrelu = 1, .slope = sl});
+        y = bv_conv1d_post_op(ctx, NULL, a, wb, b,
+                              &(bv_conv1d_post){.nwc = 1, .padding = pad, .dilation = dil, .src_bf16 = 1});
+        ctx->autocast = BV_AUTOCAST_OFF;
+        d = rel_diff(bv_transpose(ctx, y, 1, 2), want, 1e-3);
+        /* the first conv's fp32 sums may round to the other side of a bf16 value than the ops
+         * path's: such an input then differs by one bf16 ulp (2^-8 relative) */
+        BV_CHECK(d <= 2e-3, "kernel %d: bf16 chain vs bf16 ops: relative difference %g", K, d);
+        if (getenv("BV_TEST_VERBOSE")) printf("kernel %d: bf16 chain vs bf16 ops %.3g\n", K, d);
+    }
+    ctx->autocast = BV_AUTOCAST_BF16;
+    raised = BV_EXPECT_ERROR(ctx, msg, bv_conv1d_post_op(ctx, y, xn, w3, b,
+                                                         &(bv_conv1d_post){.nwc = 1, .padding = 1, .dst_bf16 = 1,
+                                                                           .accumulate = 1}));
+    ctx->autocast = BV_AUTOCAST_OFF;
+    BV_CHECK(raised && strstr(msg, "no residual"), "dst_bf16 with accumulate: %s", raised ? msg : "no error");
     bv_no_grad_end(ctx);
 }

@@ -209,6 +209,9 @@ int64_t bv_generator_receptive_frames(const bv_generator_cfg *cfg) {
 struct bv_generator_folded {
     bv_params ps;                                                   /* owns the folded weights */
     bv_tensor *ups[BV_GEN_MAX_UPS];                                 // [cin, cout, k]
+    /* ups[i] as a stride-1 conv with u*cout outputs (phase_fold; NULL where k - u is odd): nwc only */
+    bv_tensor *ups_ph[BV_GEN_MAX_UPS], *ups_ph_b[BV_GEN_MAX_UPS];  // [u*cout, cin, 2P+1], [u*cout]
+    int ups_ph_pad[BV_GEN_MAX_UPS];                                 /* P */
     bv_tensor *rb[BV_GEN_MAX_UPS * BV_GEN_MAX_KERNELS][GEN_RB_CONVS]; // [C, C, k]
 };
 
@@ -231,6 +234,46 @@ static const bv_conv1d_layer *rb_conv(const bv_generator *m, int n, int c) {
     return &m->resblocks2[n]->convs[c];
 }
 
+/* A transposed conv with stride u, kernel k, padding p = (k - u) / 2 (k - u even) makes exactly u
+ * outputs per input frame: out[t*u + r] = b + sum_m x[t - m] . w[:, :, m*u + r + p] over the taps
+ * with 0 <= m*u + r + p < k. So it is a stride-1 conv over x with u*cout outputs (phase r, channel
+ * oc at r*cout + oc), taps m in [-P, P] (zero weights where no tap), padding P; in channels-last
+ * [B, T, u*cout] is the same memory as the output [B, T*u, cout]. oneDNN 2.6's AMX deconvolution
+ * kernel ran these shapes at ~30 GFLOP/s on one core, its brgconv ~10x that (more taps: k = 16,
+ * u = 8 gives 3 taps where 2 carry weights). Fills f->ups_ph*[i] from the folded w [cin, cout, k]. */
+static void phase_fold(bv_generator_folded *f, const bv_gen_up *up, int i) {
+    const int u = up->stride, k = up->kernel_size, p = up->padding, cin = up->in_channels, cout = up->out_channels;
+    if ((k - u) % 2) return;
+    int P = 0; /* the widest |m| with a tap, over every phase */
+    for (int r = 0; r < u; r++)
+        for (int kk = 0; kk < k; kk++)
+            if ((kk - r - p) % u == 0) {
+                const int mm = (kk - r - p) / u;
+                P = mm > P ? mm : -mm > P ? -mm : P;
+            }
+    const int K2 = 2 * P + 1;
+    char name[64];
+    snprintf(name, sizeof name, "ups.%d.phase", i);
+    bv_tensor *w2 = bv_params_add(&f->ps, name, BV_SHAPE(u * cout, cin, K2)); // zeros
+    snprintf(name, sizeof name, "ups.%d.phase_bias", i);
+    bv_tensor *b2 = bv_params_add(&f->ps, name, BV_SHAPE(u * cout));
+    const float *w = f->ups[i]->data; // [cin, cout, k]
+    for (int r = 0; r < u; r++)
+        for (int oc = 0; oc < cout; oc++) {
+            b2->data[r * cout + oc] = up->bias->data[oc];
+            for (int m = -P; m <= P; m++) {
+                const int kk = m * u + r + p;
+                if (kk < 0 || kk >= k) continue;
+                for (int ic = 0; ic < cin; ic++)
+                    w2->data[((int64_t)(r * cout + oc) * cin + ic) * K2 + (P - m)] =
+                        w[((int64_t)ic * cout + oc) * k + kk]; /* conv tap P - m reads x[t - m] */
+            }
+        }
+    f->ups_ph[i] = w2;
+    f->ups_ph_b[i] = b2;
+    f->ups_ph_pad[i] = P;
+}
+
 void bv_generator_fold(bv_ctx *ctx, bv_generator *m) {
     bv_generator_unfold(m);
     bv_generator_folded *f = bv_xcalloc(1, sizeof *f);
@@ -241,6 +284,7 @@ void bv_generator_fold(bv_ctx *ctx, bv_generator *m) {
     for (int i = 0; i < m->cfg.n_upsamples; i++) {
         snprintf(name, sizeof name, "ups.%d", i);
         f->ups[i] = fold_keep(f, bv_weight_norm(ctx, m->ups[i].weight_g, m->ups[i].weight_v, 0), name);
+        phase_fold(f, &m->ups[i], i);
     }
     const int per = m->cfg.resblock == 1 ? 6 : 2;
     for (int n = 0; n < m->cfg.n_upsamples * m->cfg.n_kernels; n++)
@@ -254,16 +298,52 @@ void bv_generator_fold(bv_ctx *ctx, bv_generator *m) {
     m->folded = f;
 }
 
+/* Under bf16 autocast the stages run channels-last (nwc): on the channel-blocked (aBc16b) layout
+ * oneDNN 2.6 picks jit_bf16 kernels, 2-3x slower than the AMX brgconv kernels it picks for nwc
+ * (bv2-bench --infer --bf16, 12:32 UTC: 4.4 s vs 1.5 s), and nwc needs no channel multiple. */
+static int infer_nwc(const bv_ctx *ctx) { return ctx->autocast == BV_AUTOCAST_BF16; }
+
 int bv_generator_infer_supported(bv_ctx *ctx, const bv_generator *m) {
     if (!m->folded) return 0;
-    /* Under bf16 autocast the ops path runs: the post-op convs do compute in bf16, but on the fused
-     * path's channel-blocked (aBc16b) layout oneDNN 2.6 picks jit_bf16 kernels, 2-3x slower than the
-     * AMX brgconv it picks for the ops path's nwc layout (bv2-bench --infer --bf16, 12:32 UTC: 4.4 s vs
-     * 1.5 s). NOT DONE: a bf16 fused path in nwc. */
-    if (ctx->autocast != BV_AUTOCAST_OFF) return 0;
+    if (infer_nwc(ctx)) { /* BV_INFER_NWC=0: the ops path instead (A/B) */
+        const char *e = getenv("BV_INFER_NWC");
+        return !(e && !strcmp(e, "0"));
+    }
     for (int i = 0; i <= m->cfg.n_upsamples; i++)
         if (bv_conv_layout_for(ctx->be, m->cfg.upsample_initial_channel >> i) != BV_CONV_LAYOUT_BLOCKED) return 0;
     return 1;
+}
+
+/* rb_infer in nwc (bf16): the residual stream y_l lives in one buffer s that each layer's last
+ * conv adds into (oneDNN's sum post-op, which its AMX brgconv kernels run; with the residual as a
+ * binary-add post-op it picks its slower jit kernels): s = xs itself for the first resblock (j 0),
+ * else a copy of x whose last conv goes into xs as before (residual + accumulate). No activation
+ * is stored in fp32 between convs: each layer's first conv reads leaky_relu(s) converted to bf16
+ * in one pass (.in_slope), and ResBlock1's first conv writes its leaky_relu'd output as bf16
+ * (.dst_bf16), which the second reads as is (.src_bf16): the values the ops path's convs read. */
+static void rb_infer_nwc(bv_ctx *ctx, const bv_generator *m, int n, int j, bv_tensor *x, bv_tensor *xs, float slope) {
+    const bv_generator_folded *f = m->folded;
+    const int nk = m->cfg.n_kernels, rb1 = m->resblocks1[n] != NULL, layers = rb1 ? 3 : 2;
+    bv_tensor *s = j == 0 ? xs : bv_new(ctx, BV_F32, x->ndim, x->shape); // [B, T, C]
+    bv_copy_at(s, 0, x, 0, x->numel);
+    bv_tensor *a = rb1 ? bv_new(ctx, BV_F32, x->ndim, x->shape) : NULL; // [B, T, C], holding bf16 values
+    for (int l = 0; l < layers; l++) {
+        const bv_conv1d_layer *c2 = rb_conv(m, n, rb1 ? 3 + l : l);
+        if (rb1) {
+            const bv_conv1d_layer *c1 = rb_conv(m, n, l);
+            bv_conv1d_post_op(ctx, a, s, f->rb[n][l], c1->bias,
+                              &(bv_conv1d_post){.nwc = 1, .padding = c1->cfg.padding, .dilation = c1->cfg.dilation,
+                                                .in_slope = BV_LRELU_SLOPE, .dst_bf16 = 1, .lrelu = 1,
+                                                .slope = BV_LRELU_SLOPE});
+        }
+        const int last = l == layers - 1;
+        bv_conv1d_post p = {.nwc = 1, .padding = c2->cfg.padding, .dilation = c2->cfg.dilation, .accumulate = 1};
+        if (rb1) p.src_bf16 = 1;
+        else p.in_slope = BV_LRELU_SLOPE;
+        if (last && j > 0) p.residual = s;
+        if (last && j == nk - 1) p.divisor = (float)nk, p.lrelu = 1, p.slope = slope;
+        bv_conv1d_post_op(ctx, last ? xs : s, rb1 ? a : s, f->rb[n][rb1 ? 3 + l : l], c2->bias, &p);
+    }
 }
 
 /* One resblock (n) over the stage's x (blocked) and a0 = leaky_relu(x), its last conv writing
@@ -274,6 +354,10 @@ static void rb_infer(bv_ctx *ctx, const bv_generator *m, int n, int j, bv_tensor
                      float slope) {
     const bv_generator_folded *f = m->folded;
     const int nk = m->cfg.n_kernels, rb1 = m->resblocks1[n] != NULL, layers = rb1 ? 3 : 2;
+    if (infer_nwc(ctx)) {
+        rb_infer_nwc(ctx, m, n, j, x, xs, slope);
+        return;
+    }
     bv_tensor *y = x;
     for (int l = 0; l < layers; l++) {
         bv_tensor *a = l == 0 ? a0 : bv_leaky_relu(ctx, y, BV_LRELU_SLOPE);
@@ -299,29 +383,42 @@ static void rb_infer(bv_ctx *ctx, const bv_generator *m, int n, int j, bv_tensor
 bv_tensor *bv_generator_infer(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, bv_tensor *g) {
     check_inputs(ctx, m, x, g);
     if (bv_grad_enabled(ctx) || !bv_generator_infer_supported(ctx, m))
-        bv_ctx_error(ctx, "Generator", "the inference path needs grad off, folded weights and blocked channels");
+        bv_ctx_error(ctx, "Generator", "the inference path needs grad off, folded weights and, in fp32, blocked channels");
     const bv_generator_folded *f = m->folded;
-    const int nk = m->cfg.n_kernels, nu = m->cfg.n_upsamples;
+    const int nk = m->cfg.n_kernels, nu = m->cfg.n_upsamples, nwc = infer_nwc(ctx);
     const bv_ctx_mark base = bv_ctx_get_mark(ctx);
     x = bv_conv1d_layer_forward(ctx, &m->conv_pre, x);                     // [B, U, T]
     if (g) x = bv_add(ctx, x, bv_conv1d_layer_forward(ctx, &m->cond, g)); // [B, U, T]
-    x = bv_conv_block(ctx, bv_leaky_relu(ctx, x, BV_LRELU_SLOPE));        // [B, U/16, T, 16]
+    x = bv_leaky_relu(ctx, x, BV_LRELU_SLOPE);
+    x = nwc ? bv_transpose(ctx, x, 1, 2) : bv_conv_block(ctx, x); // nwc [B, T, U] or blocked [B, U/16, T, 16]
     bv_ctx_keep_only(ctx, base, 1, &x); /* small: T frames */
     /* x: the activated input of stage i. The arena holds, bottom up: the activated inputs of the
      * stages so far, xs (this stage's output), the upsampled u, a0 = lrelu(u) and one resblock's
      * temporaries (dropped after each resblock; u and a0 after the stage). */
     for (int i = 0; i < nu; i++) {
         const bv_gen_up *up = &m->ups[i];
-        const int64_t B = x->shape[0], T = x->shape[2], C = up->out_channels;
+        const int64_t B = x->shape[0], T = x->shape[nwc ? 1 : 2], C = up->out_channels;
         const int64_t T2 = (T - 1) * up->stride - 2 * up->padding + up->kernel_size;
-        bv_tensor *xs = bv_new(ctx, BV_F32, BV_SHAPE(B, C / BV_CONV_BLOCK, T2, BV_CONV_BLOCK)); // [B, C/16, T2, 16]
+        bv_tensor *xs = nwc ? bv_new(ctx, BV_F32, BV_SHAPE(B, T2, C))                              // [B, T2, C]
+                            : bv_new(ctx, BV_F32, BV_SHAPE(B, C / BV_CONV_BLOCK, T2, BV_CONV_BLOCK)); // [B, C/16, T2, 16]
         const bv_ctx_mark after_xs = bv_ctx_get_mark(ctx);
-        /* the transposed conv in the plain layout: oneDNN 2.6 has no direct kernel for these strides
-         * on blocked activations (its reference one is ~1000x slower); its input is the small side */
-        bv_tensor *u = bv_conv_transpose1d(ctx, bv_conv_unblock(ctx, x), f->ups[i], up->bias, up->stride, up->padding,
-                                           0, 1, 1); // [B, C, T2]
-        u = bv_conv_block(ctx, u);                   // [B, C/16, T2, 16]
-        bv_tensor *a0 = bv_leaky_relu(ctx, u, BV_LRELU_SLOPE);
+        bv_tensor *u;
+        if (nwc && f->ups_ph[i]) { /* as u phases of a stride-1 conv (phase_fold) */
+            u = bv_conv1d_post_op(ctx, NULL, x, f->ups_ph[i], f->ups_ph_b[i],
+                                  &(bv_conv1d_post){.nwc = 1, .padding = f->ups_ph_pad[i]}); // [B, T, u*C]
+            u = bv_reshape(ctx, u, BV_SHAPE(B, T2, C));                                           // [B, T2, C]
+        } else if (nwc) { /* oneDNN's AMX deconvolution kernel runs nwc directly */
+            u = bv_conv1d_post_op(ctx, NULL, x, f->ups[i], up->bias,
+                                  &(bv_conv1d_post){.nwc = 1, .transposed = 1, .stride = up->stride,
+                                                    .padding = up->padding}); // [B, T2, C]
+        } else {
+            /* the transposed conv in the plain layout: oneDNN 2.6 has no direct kernel for these strides
+             * on blocked activations (its reference one is ~1000x slower); its input is the small side */
+            u = bv_conv_transpose1d(ctx, bv_conv_unblock(ctx, x), f->ups[i], up->bias, up->stride, up->padding, 0, 1,
+                                    1);   // [B, C, T2]
+            u = bv_conv_block(ctx, u); // [B, C/16, T2, 16]
+        }
+        bv_tensor *a0 = nwc ? NULL : bv_leaky_relu(ctx, u, BV_LRELU_SLOPE); /* nwc: inside the convs */
         const bv_ctx_mark stage = bv_ctx_get_mark(ctx);
         const float slope = i + 1 < nu ? BV_LRELU_SLOPE : GEN_LRELU_DEFAULT;
         for (int j = 0; j < nk; j++) {
@@ -331,7 +428,8 @@ bv_tensor *bv_generator_infer(bv_ctx *ctx, const bv_generator *m, bv_tensor *x, 
         bv_ctx_reset_to(ctx, after_xs); /* u and a0 go */
         x = xs;                         /* leaky_relu(sum / nk): the next stage's input */
     }
-    x = bv_conv1d_layer_forward(ctx, &m->conv_post, bv_conv_unblock(ctx, x)); // [B, 1, T_wav]
+    x = nwc ? bv_transpose(ctx, x, 1, 2) : bv_conv_unblock(ctx, x);         // [B, ch, T_wav]
+    x = bv_conv1d_layer_forward(ctx, &m->conv_post, x);                     // [B, 1, T_wav]
     x = bv_tanh(ctx, x);
     bv_ctx_keep_only(ctx, base, 1, &x);
     return x; // [B, 1, T_wav]

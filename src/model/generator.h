@@ -88,7 +88,11 @@ int64_t bv_generator_receptive_frames(const bv_generator_cfg *cfg);
  * their number and the next stage's leaky_relu computed inside the convs (bv_conv1d_post_op), the
  * resblocks' shared leaky_relu(x) once per stage, and no copies between stages. The values are
  * those of bv_generator_forward up to float rounding (tests/test_infer_fast.c). It needs every
- * stage's channels blocked (bv_generator_infer_supported), else it is bv_generator_forward. */
+ * stage's channels blocked (bv_generator_infer_supported), else it is bv_generator_forward.
+ * Under bf16 autocast the same path runs channels-last ([B, T, C]) for any channel count: residual
+ * streams summed in place, activations passed between convs as bf16, and the upsampling transposed
+ * convs as stride-1 convs with u*cout phase outputs (weights rearranged by bv_generator_fold);
+ * BV_INFER_NWC=0 in the environment sends bf16 to bv_generator_forward instead (A/B). */
 typedef struct bv_generator_folded bv_generator_folded;
 void bv_generator_fold(bv_ctx *ctx, bv_generator *m);
 void bv_generator_unfold(bv_generator *m);

@@ -292,11 +292,27 @@ bv_tensor *bv_conv1d_post_op(bv_ctx *ctx, bv_tensor *y, bv_tensor *x, bv_tensor 
     if (p->lrelu && !(p->slope > 0.0f)) bv_ctx_error(ctx, op, "leaky_relu slope %g must be > 0", (double)p->slope);
     if (p->accumulate && !y) bv_ctx_error(ctx, op, "accumulate needs an output to add to");
     if (p->divisor != p->divisor) bv_ctx_error(ctx, op, "divisor is NaN");
+    if (p->nwc && p->blocked) bv_ctx_error(ctx, op, "nwc and blocked layouts are exclusive");
+    if ((p->src_bf16 || p->dst_bf16) && ctx->autocast != BV_AUTOCAST_BF16)
+        bv_ctx_error(ctx, op, "bf16 input or output buffers need bf16 autocast");
+    if (p->dst_bf16 && (p->residual || p->accumulate || (p->divisor != 0.0f && p->divisor != 1.0f)))
+        bv_ctx_error(ctx, op, "a bf16 output takes no residual, accumulate or divisor");
+    if (p->in_slope < 0.0f || p->in_slope != p->in_slope)
+        bv_ctx_error(ctx, op, "input leaky_relu slope %g must be > 0 (0: none)", (double)p->in_slope);
+    bv_tensor xv; /* nwc: the geometry is read off x's [B, C, T] view of the same buffer */
+    if (p->nwc) {
+        check_tensor(ctx, op, x, 3);
+        xv = *x;
+        xv.shape[1] = x->shape[2];
+        xv.shape[2] = x->shape[1];
+        x = &xv;
+    }
     const int stride = p->stride ? p->stride : 1, dilation = p->dilation ? p->dilation : 1;
     conv_params cp = {{stride, 1}, {p->padding, 0}, {dilation, 1}, {0, 0}, 1};
     const bv_conv_opts o = {p->blocked != 0, 0, 0.0f, 0, ctx->autocast == BV_AUTOCAST_BF16, 0};
     bv_conv_geom g = make_geom(ctx, op, 1, p->transposed != 0, x, w, b, &cp, &o);
-    const int64_t shape[4] = {g.N, p->blocked ? g.OC / BV_CONV_BLOCK : g.OC, g.out[0], BV_CONV_BLOCK};
+    int64_t shape[4] = {g.N, p->blocked ? g.OC / BV_CONV_BLOCK : g.OC, g.out[0], BV_CONV_BLOCK};
+    if (p->nwc) shape[1] = g.out[0], shape[2] = g.OC; // [B, T_out, OC]
     const int ndim = p->blocked ? 4 : 3;
     if (!y) {
         y = bv_new(ctx, BV_F32, ndim, shape);
@@ -311,7 +327,8 @@ bv_tensor *bv_conv1d_post_op(bv_ctx *ctx, bv_tensor *y, bv_tensor *x, bv_tensor 
     }
     if (p->residual) check_residual(ctx, op, y, p->residual);
     const bv_conv_post post = {p->residual != NULL, p->accumulate != 0, p->divisor, p->lrelu != 0,
-                               p->lrelu ? p->slope : 0.0f};
+                               p->lrelu ? p->slope : 0.0f, p->nwc != 0, p->in_slope, p->src_bf16 != 0,
+                               p->dst_bf16 != 0};
     char err[BV_KERNEL_ERR_LEN];
     if (BV_KERNEL(ctx, kt, conv, forward_post, op)(ctx->be, bv_ctx_data_arena(ctx), &g, &o, &post, y->data, x->data,
                                                    w->data, b ? b->data : NULL,

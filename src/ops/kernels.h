@@ -389,12 +389,19 @@ typedef struct bv_wn_view {
 
 /* Inference only (helper "infer"): what forward_post applies after conv + bias, in this order
  * (zero = off): + r (a tensor of y's shape and layout), + y's previous content, / divisor,
- * leaky_relu(slope). Hashed as raw bytes: five 4-byte fields, no padding. */
+ * leaky_relu(slope). nwc: x, y and r are channels-last [N, T, C] (instead of o->act_blocked's or
+ * the plain layout). in_slope > 0: the conv reads leaky_relu(x, in_slope) (applied while x is
+ * converted). Under o->bf16 only: src_bf16: x's buffer holds bf16 values (N*C*T of them, in its
+ * first half); dst_bf16: y's buffer receives bf16 values the same way (no residual, accumulate or
+ * divisor then). Hashed as raw bytes: nine 4-byte fields, no padding. */
 typedef struct bv_conv_post {
     int32_t residual, accumulate;
     float divisor; /* 0 or 1: none */
     int32_t lrelu;
     float slope;
+    int32_t nwc;
+    float in_slope;
+    int32_t src_bf16, dst_bf16;
 } bv_conv_post;
 
 typedef struct bv_conv_kernels {

@@ -107,12 +107,18 @@ bv_conv_layout bv_conv_layout_for(bv_backend *be, int64_t channels);
  * conv_transpose1d (.transposed: w [Cin, Cout, K]), with what follows it computed inside the conv
  * kernel (oneDNN post-ops), in this order: + residual (y's shape), + y's previous content
  * (.accumulate), / divisor (0: none), leaky_relu(slope) (.lrelu). x and y are plain [B, C, T] or,
- * with .blocked, channel-blocked [B, C/16, T, 16]. y NULL: a new output (no .accumulate then);
+ * with .blocked, channel-blocked [B, C/16, T, 16], or with .nwc channels-last [B, T, C]. y NULL: a new output (no .accumulate then);
  * else the result is written into y, which is returned. The Generator's inference path
  * (bv_generator_infer) keeps its running resblock sum, residual adds, division and the next
  * leaky_relu in the convs this way. */
 typedef struct bv_conv1d_post {
     int blocked, transposed;
+    int nwc; /* x, y, residual channels-last [B, T, C] (not with .blocked): the bf16 synthesis path */
+    /* the bf16 synthesis path (bf16 autocast only): .in_slope > 0: the conv reads leaky_relu(x,
+     * in_slope), applied as x is converted to bf16; .src_bf16: x's buffer holds its values as bf16
+     * (in its first half), as a .dst_bf16 conv wrote them (no residual, accumulate or divisor). */
+    float in_slope;
+    int src_bf16, dst_bf16;
     int stride, padding, dilation; /* 0: 1, 0, 1 */
     bv_tensor *residual;
     int accumulate;

@@ -1009,7 +1009,8 @@ static void weight_norm_grad(bv_arena *scratch, float *gg, float *gv, const floa
  * + y's previous content (sum), / divisor (binary div by a scalar), leaky_relu(slope) (eltwise).
  * The Generator at inference keeps its running resblock sum, the residual adds, the division by
  * the number of kernels and the next stage's leaky_relu inside the convs that produce them.
- * Activations are in the caller's layout (plain or channel-blocked, o->act_blocked) for x and y:
+ * Activations are in the caller's layout (plain, channel-blocked o->act_blocked, or channels-last
+ * p->nwc: the layout of oneDNN's AMX brgconv kernels, which the bf16 synthesis path uses) for x and y:
  * the primitive is made for exactly those layouts, the weights' layout is oneDNN's (reordered per
  * call into scratch). Primitives live in their own bounded LRU cache, in the backend's
  * BV_CACHE_CONV_POST slot; executions hold the conv cache's lock (one oneDNN stream). */
@@ -1038,6 +1039,7 @@ typedef struct {
     int emulate;        /* bf16 autocast on the fp32 primitive: x and w rounded to bf16 first */
     int64_t wei_n;      /* weights' values (for the rounded copy) */
     int64_t src_bf16_n; /* > 0: bf16 autocast, the f32 input converted into a bf16 copy of this many values */
+    int64_t dst_n;      /* the output's values */
     float divisor;      /* POST_DIV's one element */
 } post_entry;
 
@@ -1090,8 +1092,10 @@ static dnnl_status_t post_entry_build_as(dnnl_engine_t eng, post_entry *e, const
     /* bf16 autocast: x and w read as bf16 (x converted in place of layout, w by the weight reorder),
      * bias, residual, sum and output stay fp32 */
     const dnnl_data_type_t dt = k->o.bf16 && !emulate ? dnnl_bf16 : dnnl_f32;
-    md_act(&src, g, g->IC, g->in, 0, k->o.act_blocked, dt);
-    md_act(&dst, g, g->OC, g->out, 0, k->o.act_blocked, dnnl_f32);
+    const int lay = k->p.nwc ? LAY_COL1D : LAY_PLAIN; /* LAY_COL1D's conv1d tag: acb, i.e. nwc */
+    md_act(&src, g, g->IC, g->in, lay, k->o.act_blocked, dt);
+    md_act(&dst, g, g->OC, g->out, lay, k->o.act_blocked, k->p.dst_bf16 ? dt : dnnl_f32);
+    e->dst_n = g->N * g->OC * g->out[0] * g->out[1];
     md_weights(&wei, g, 1, dt);
     md_weights(&wei_user, g, 0, dnnl_f32);
     e->src_bf16_n = k->o.bf16 ? g->N * g->IC * g->in[0] * g->in[1] : 0;
@@ -1193,17 +1197,67 @@ static post_entry *post_get(post_cache *pc, dnnl_engine_t eng, const post_key *k
     return victim;
 }
 
+/* dst[i] = leaky_relu(src[i], slope) as bf16 (to_bf16) or as fp32 rounded to bf16 (round) or
+ * fp32 (neither): the separate ops' values, in one pass. */
+/* leaky_relu(x, slope) as bits, branch-free (the sign bit picks x or x * slope: x > 0 ? x : x * slope
+ * for every x, -0 and NaN included), and its bf16 rounded to nearest even (NaN stays a quiet NaN):
+ * bv_f32_to_bf16's result, written with masks so that -O2 vectorises the loops below. */
+static inline uint32_t lrelu_bits(float x, float slope) {
+    uint32_t a, b;
+    const float xs = x * slope;
+    memcpy(&a, &x, sizeof a);
+    memcpy(&b, &xs, sizeof b);
+    const uint32_t neg = 0u - (a >> 31);
+    return (a & ~neg) | (b & neg);
+}
+static inline uint16_t bits_to_bf16(uint32_t u) {
+    const uint32_t nan = 0u - (uint32_t)((u & 0x7fffffffu) > 0x7f800000u);
+    const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, quiet = (u >> 16) | 0x40u;
+    return (uint16_t)((rounded & ~nan) | (quiet & nan));
+}
+
+/* dst[i] = leaky_relu(src[i], slope) as bf16 (to_bf16) or as fp32 rounded to bf16 (round) or
+ * fp32 (neither): the separate ops' values, in one pass. */
+__attribute__((optimize("vect-cost-model=dynamic"))) /* -O2's very-cheap model refuses these loops */
+static void lrelu_convert(void *dst, const float *src, int64_t n, float slope, int to_bf16, int round) {
+    if (to_bf16) {
+        uint16_t *d = dst;
+#pragma omp parallel for schedule(static) if (n >= 32768)
+        for (int64_t i = 0; i < n; i++) d[i] = bits_to_bf16(lrelu_bits(src[i], slope));
+    } else {
+        uint32_t *d = dst; /* fp32 bits */
+#pragma omp parallel for schedule(static) if (n >= 32768)
+        for (int64_t i = 0; i < n; i++) {
+            const uint32_t v = lrelu_bits(src[i], slope);
+            d[i] = round ? (uint32_t)bits_to_bf16(v) << 16 : v;
+        }
+    }
+}
+
 static int post_exec_locked(conv_cache *c, post_entry *e, bv_arena *scratch, float *y, const float *x,
                             const float *w, const float *b, const float *r, char *err) {
+    const post_key *k = &e->key;
+    const int64_t nx = k->g.N * k->g.IC * k->g.in[0] * k->g.in[1];
     const void *ptr[POST_NARGS] = {x, w, y, b, r, &e->divisor};
-    if (e->src_bf16_n && !e->emulate) { /* same layout, half the bytes: an elementwise conversion */
-        uint16_t *xb = bv_arena_alloc(scratch, (size_t)e->src_bf16_n * sizeof(uint16_t));
-        bv_cpu_f32_to_bf16(xb, x, e->src_bf16_n);
+    if (k->p.src_bf16) { /* x holds bf16 already: as is, or widened for the fp32 kernel (exact) */
+        if (e->emulate) {
+            float *xf = bv_arena_alloc(scratch, sizeof(float) * (size_t)nx);
+            bv_cpu_bf16_to_f32(xf, (const uint16_t *)x, nx);
+            ptr[POST_SRC] = xf;
+        }
+    } else if (e->src_bf16_n && !e->emulate) { /* same layout, half the bytes: an elementwise conversion */
+        uint16_t *xb = bv_arena_alloc(scratch, (size_t)nx * sizeof(uint16_t));
+        if (k->p.in_slope > 0.0f) lrelu_convert(xb, x, nx, k->p.in_slope, 1, 0);
+        else bv_cpu_f32_to_bf16(xb, x, nx);
         ptr[POST_SRC] = xb;
-    } else if (e->emulate) {
-        ptr[POST_SRC] = rounded_copy(scratch, x, e->src_bf16_n);
-        ptr[POST_WEI] = w = rounded_copy(scratch, w, e->wei_n);
+    } else if (e->emulate || k->p.in_slope > 0.0f) {
+        float *xf = bv_arena_alloc(scratch, sizeof(float) * (size_t)nx);
+        lrelu_convert(xf, x, nx, k->p.in_slope > 0.0f ? k->p.in_slope : 1.0f, 0, e->emulate);
+        ptr[POST_SRC] = xf;
     }
+    if (e->emulate) ptr[POST_WEI] = w = rounded_copy(scratch, w, e->wei_n);
+    float *y_emul = NULL; /* dst_bf16 on the fp32 kernel: fp32 into scratch, converted after */
+    if (e->emulate && k->p.dst_bf16) ptr[POST_DST] = y_emul = bv_arena_alloc(scratch, sizeof(float) * (size_t)e->dst_n);
     dnnl_exec_arg_t args[POST_NARGS];
     int n = 0;
     for (int i = 0; i < POST_NARGS; i++) {
@@ -1219,6 +1273,7 @@ static int post_exec_locked(conv_cache *c, post_entry *e, bv_arena *scratch, flo
     }
     DNNL_TRY(err, dnnl_primitive_execute(e->prim, c->stream, n, args));
     DNNL_TRY(err, dnnl_stream_wait(c->stream));
+    if (y_emul) bv_cpu_f32_to_bf16((uint16_t *)y, y_emul, e->dst_n);
     return 0;
 }
 
