@@ -626,9 +626,19 @@ static int run_reorder(conv_cache *c, dnnl_primitive_t r, dnnl_memory_t from, dn
 /* The memory a reorder of argument i reads or writes: the primitive's, or its 4-d view. */
 static dnnl_memory_t side(const prim_entry *e, int i) { return e->view[i] ? e->view[i] : e->mem[i]; }
 
+/* The output gradient as the backward passes' primitives read it (bf16, their layout): converted by
+ * the first pass into buf, reused by the second where it wants the same layout (backward_dnnl). */
+typedef struct {
+    const float *src;      /* the caller's buffer converted into buf; NULL: none yet */
+    dnnl_memory_desc_t md; /* buf's layout */
+    void *buf;             /* NULL: no sharing */
+    size_t cap;            /* buf's bytes */
+} gy_share;
+
 /* conv_exec under the lock; blocked arguments live in scratch (the caller rewinds it). */
 static int conv_exec_locked(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_opts *o,
-                            conv_pass pass, const float *p0, const float *p1, float *p2, const float *p3, char *err) {
+                            conv_pass pass, const float *p0, const float *p1, float *p2, const float *p3,
+                            gy_share *sh, char *err) {
     prim_entry *e = prim_get(c, g, o, pass, err);
     if (!e) return -1;
     const float *ptr[PRIM_MAX_ARGS] = {p0, p1, p2, p3};
@@ -637,11 +647,23 @@ static int conv_exec_locked(conv_cache *c, bv_arena *scratch, const bv_conv_geom
         if (!e->reorder[i]) {
             DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], (void *)ptr[i]));
         } else {
-            void *buf = bv_arena_alloc(scratch, e->bytes[i]);
+            const dnnl_memory_desc_t *md = NULL;
+            const int share = sh && sh->buf && e->arg[i] == DNNL_ARG_DIFF_DST && e->bytes[i] <= sh->cap &&
+                              dnnl_memory_get_memory_desc(e->mem[i], &md) == dnnl_success;
+            if (share && sh->src == ptr[i] && dnnl_memory_desc_equal(md, &sh->md)) { /* converted already */
+                DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], sh->buf));
+                args[i] = (dnnl_exec_arg_t){e->arg[i], e->mem[i]};
+                continue;
+            }
+            void *buf = share ? sh->buf : bv_arena_alloc(scratch, e->bytes[i]);
             DNNL_TRY(err, dnnl_memory_set_data_handle(e->user[i], (void *)ptr[i]));
             DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], buf));
             if (e->view[i]) DNNL_TRY(err, dnnl_memory_set_data_handle(e->view[i], buf));
             if (!is_output_arg(e->arg[i]) && run_reorder(c, e->reorder[i], e->user[i], side(e, i), err)) return -1;
+            if (share) {
+                sh->src = ptr[i];
+                sh->md = *md;
+            }
         }
         args[i] = (dnnl_exec_arg_t){e->arg[i], e->mem[i]};
     }
@@ -655,10 +677,10 @@ static int conv_exec_locked(conv_cache *c, bv_arena *scratch, const bv_conv_geom
 
 /* Run one pass on caller buffers, given in the entry's argument order (see entry_args). */
 static int conv_exec(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass,
-                     const float *p0, const float *p1, float *p2, const float *p3, char *err) {
+                     const float *p0, const float *p1, float *p2, const float *p3, gy_share *sh, char *err) {
     bv_arena_mark m = bv_arena_get_mark(scratch);
     pthread_mutex_lock(&c->lock);
-    int rc = conv_exec_locked(c, scratch, g, o, pass, p0, p1, p2, p3, err);
+    int rc = conv_exec_locked(c, scratch, g, o, pass, p0, p1, p2, p3, sh, err);
     pthread_mutex_unlock(&c->lock);
     bv_arena_reset_to(scratch, m);
     return rc;
@@ -830,7 +852,8 @@ typedef struct {
     const float *x, *w, *b, *gy;
     float *y, *dst, *gb; /* forward: y; backward: the pass's output(s) */
     const float *gyr;    /* backward: gy rounded to bf16, made once for both passes (NULL: not yet) */
-    int timing;          /* bf16_measure runs: each emulated run rounds its own gy */
+    int timing;          /* bf16_measure runs: each emulated run rounds its own gy, no gy_share */
+    gy_share sh;         /* backward, bf16: gy converted once for both passes */
     char *err;
 } pass_args;
 
@@ -871,12 +894,12 @@ static int forward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, con
 static int forward_exec(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
                         const bv_conv_opts *o, float *y, const float *x, const float *w, const float *b, char *err) {
     if (ex->out[0] == g->out[0]) {
-        if (conv_exec(c, scratch, ex, o, PASS_FWD, x, w, y, b, err)) return -1;
+        if (conv_exec(c, scratch, ex, o, PASS_FWD, x, w, y, b, NULL, err)) return -1;
     } else {
         BV_ASSERT(!o->act_blocked && !o->lrelu); /* transposed convs only: plain, no post-op */
         bv_arena_mark m = bv_arena_get_mark(scratch);
         float *part = bv_arena_alloc(scratch, sizeof(float) * (size_t)(g->N * g->OC * ex->out[0])); // [N, OC, ex.out]
-        int rc = conv_exec(c, scratch, ex, o, PASS_FWD, x, w, part, b, err);
+        int rc = conv_exec(c, scratch, ex, o, PASS_FWD, x, w, part, b, NULL, err);
         if (!rc) copy_rows(y, g->out[0], part, ex->out[0], g->N, g->OC, b);
         bv_arena_reset_to(scratch, m);
         if (rc) return -1;
@@ -904,10 +927,10 @@ static int bwd_variant(pass_args *a, conv_pass pass, int native) {
     int rc;
     if (pass == PASS_BWD_DATA) {
         const float *w = native ? a->w : rounded_copy(a->scratch, a->w, w_numel(a->g));
-        rc = conv_exec(a->c, a->scratch, a->ex, &oe, pass, gy, w, a->dst, NULL, a->err);
+        rc = conv_exec(a->c, a->scratch, a->ex, &oe, pass, gy, w, a->dst, NULL, &a->sh, a->err);
     } else {
         const float *x = native ? a->x : rounded_copy(a->scratch, a->x, in_numel(a->g));
-        rc = conv_exec(a->c, a->scratch, a->ex, &oe, pass, x, gy, a->dst, a->gb, a->err);
+        rc = conv_exec(a->c, a->scratch, a->ex, &oe, pass, x, gy, a->dst, a->gb, &a->sh, a->err);
     }
     bv_arena_reset_to(a->scratch, m);
     return rc;
@@ -923,7 +946,10 @@ static int bwd_pass(pass_args *a, conv_pass pass) {
     const int nat = bf16_pick(a->c, a->g, a->o, pass);
     if (nat >= 0) return run(a, nat);
     a->timing = 1;
+    gy_share keep = a->sh;
+    a->sh.buf = NULL;
     int rc = bf16_measure(a->c, a->g, a->o, pass, run, a);
+    a->sh = keep;
     a->timing = 0;
     return rc;
 }
@@ -939,6 +965,10 @@ static int backward_dnnl(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g
         gy = crop;
     }
     pass_args a = {.c = c, .scratch = scratch, .g = g, .ex = ex, .o = o, .x = x, .w = w, .gy = gy, .err = err};
+    if (o->bf16 && gr->gx && gr->gw) { /* room for gy in bf16, channels padded to a block of 64 at most */
+        a.sh.cap = sizeof(uint16_t) * (size_t)(g->N * ((g->OC + 63) / 64 * 64) * ex->out[0] * ex->out[1]);
+        a.sh.buf = bv_arena_alloc(scratch, a.sh.cap);
+    }
     if (gr->gx) {
         const int64_t n = in_numel(g);
         a.dst = gr->sx ? bv_arena_alloc(scratch, sizeof(float) * (size_t)n) : gr->gx;
