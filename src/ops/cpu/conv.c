@@ -749,10 +749,17 @@ static int bf16_native(const bv_conv_geom *g, conv_pass pass) {
     return pass != PASS_BWD_WEIGHTS;
 }
 
+/* The pick's key: the geometry with the first spatial length rounded up to a power of two (the
+ * text and spectrogram lengths change every batch; a choice measured at one length holds for its
+ * neighbours, and the measuring stays a one-off), the pass and the options. */
 static prim_key pick_key(const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass) {
     prim_key k;
     memset(&k, 0, sizeof k);
     k.g = *g;
+    int64_t len = 1;
+    while (len < g->in[0]) len *= 2;
+    k.g.in[0] = len;
+    k.g.out[0] = 0;
     k.pass = pass;
     k.o = *o;
     return k;
