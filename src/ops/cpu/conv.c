@@ -31,8 +31,9 @@
  * channel-blocked) buffers to bf16 in the same pass, per call: the weight-normed weights are fp32
  * parameters recomputed every step. The depthwise backward loops below run in fp32 on copies of their
  * inputs rounded to bf16, which is the same arithmetic (bf16 products are exact in fp32); so do the
- * passes where oneDNN 2.6's bf16 kernel is slower than its fp32 one (bf16_native), and the MPD's
- * (K, 1) conv2d runs as a conv1d over N*W columns (is_col1d).
+ * passes where oneDNN 2.6's bf16 kernel is slower than its fp32 one, timed both ways on the first
+ * call of each shape and pass (bf16_pick, bf16_measure), and the MPD's (K, 1) conv2d runs as a
+ * conv1d over N*W columns (is_col1d).
  */
 #include <dnnl.h>
 #include <math.h>
@@ -40,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../core/error.h"
 #include "../kernels.h"
@@ -87,6 +89,20 @@ typedef struct {
 #define PRIM_CACHE_CAP 512
 #define BLK_CACHE_CAP 64
 
+/* How a bf16 pass chooses between oneDNN's bf16 primitive (native) and its fp32 one on bf16-rounded
+ * copies of the inputs (emulated; the same arithmetic, see bf16_native): BV_CONV_BF16 = measure
+ * (default: both timed on the first call of each shape, the faster kept), rule (bf16_native's fixed
+ * rule: the same choice on every run), native, emulate (A/B). */
+enum { BF16_MEASURE = 0, BF16_RULE, BF16_NATIVE, BF16_EMULATE };
+
+typedef struct {
+    prim_key key;
+    uint64_t hash;
+    int32_t used, native;
+} pick_entry;
+/* distinct bf16 (shape, pass) triples of a training step: a few hundred; a power of two */
+#define PICK_CAP 1024
+
 /* The backend's BV_CACHE_CONV slot. Everything below `lock` is guarded by it. */
 typedef struct {
     pthread_mutex_t lock;
@@ -94,7 +110,10 @@ typedef struct {
     dnnl_stream_t stream;
     bv_conv_layout layout;
     int col1d;                        /* conv2d (K, 1) as conv1d (is_col1d); BV_CONV_COL1D=0 turns it off (A/B) */
-    int bf16_all_native;              /* BV_CONV_BF16=native: no fp32 emulation of bf16 passes (bf16_native) */
+    int bf16_mode;                    /* BF16_*: how a bf16 pass picks native or emulated (BV_CONV_BF16) */
+    int npicks;
+    int bf16_log;                     /* BV_CONV_BF16_LOG=1: each measured pick on stderr */
+    pick_entry picks[PICK_CAP];       /* BF16_MEASURE: the measured choice per (geometry, options, pass) */
     int native16;                     /* -1 unknown, else whether direct kernels block by 16 */
     uint64_t tick;
     prim_entry prims[PRIM_CACHE_CAP];
@@ -136,7 +155,13 @@ static void *cache_make(void) {
     const char *col = getenv("BV_CONV_COL1D");
     c->col1d = !(col && !strcmp(col, "0"));
     const char *nat = getenv("BV_CONV_BF16");
-    c->bf16_all_native = nat && !strcmp(nat, "native");
+    c->bf16_mode = !nat                       ? BF16_MEASURE
+                   : !strcmp(nat, "native")  ? BF16_NATIVE
+                   : !strcmp(nat, "emulate") ? BF16_EMULATE
+                   : !strcmp(nat, "rule")    ? BF16_RULE
+                                             : BF16_MEASURE;
+    const char *plog = getenv("BV_CONV_BF16_LOG");
+    c->bf16_log = plog && !strcmp(plog, "1");
     const char *lay = getenv("BV_CONV_LAYOUT"); /* plain | blocked: A/B the automatic choice */
     if (lay && !strcmp(lay, "plain")) c->layout = BV_CONV_LAYOUT_PLAIN;
     if (lay && !strcmp(lay, "blocked")) c->layout = BV_CONV_LAYOUT_BLOCKED;
@@ -601,9 +626,19 @@ static int run_reorder(conv_cache *c, dnnl_primitive_t r, dnnl_memory_t from, dn
 /* The memory a reorder of argument i reads or writes: the primitive's, or its 4-d view. */
 static dnnl_memory_t side(const prim_entry *e, int i) { return e->view[i] ? e->view[i] : e->mem[i]; }
 
+/* The output gradient as the backward passes' primitives read it (bf16, their layout): converted by
+ * the first pass into buf, reused by the second where it wants the same layout (backward_dnnl). */
+typedef struct {
+    const float *src;      /* the caller's buffer converted into buf; NULL: none yet */
+    dnnl_memory_desc_t md; /* buf's layout */
+    void *buf;             /* NULL: no sharing */
+    size_t cap;            /* buf's bytes */
+} gy_share;
+
 /* conv_exec under the lock; blocked arguments live in scratch (the caller rewinds it). */
 static int conv_exec_locked(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_opts *o,
-                            conv_pass pass, const float *p0, const float *p1, float *p2, const float *p3, char *err) {
+                            conv_pass pass, const float *p0, const float *p1, float *p2, const float *p3,
+                            gy_share *sh, char *err) {
     prim_entry *e = prim_get(c, g, o, pass, err);
     if (!e) return -1;
     const float *ptr[PRIM_MAX_ARGS] = {p0, p1, p2, p3};
@@ -612,11 +647,23 @@ static int conv_exec_locked(conv_cache *c, bv_arena *scratch, const bv_conv_geom
         if (!e->reorder[i]) {
             DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], (void *)ptr[i]));
         } else {
-            void *buf = bv_arena_alloc(scratch, e->bytes[i]);
+            const dnnl_memory_desc_t *md = NULL;
+            const int share = sh && sh->buf && e->arg[i] == DNNL_ARG_DIFF_DST && e->bytes[i] <= sh->cap &&
+                              dnnl_memory_get_memory_desc(e->mem[i], &md) == dnnl_success;
+            if (share && sh->src == ptr[i] && dnnl_memory_desc_equal(md, &sh->md)) { /* converted already */
+                DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], sh->buf));
+                args[i] = (dnnl_exec_arg_t){e->arg[i], e->mem[i]};
+                continue;
+            }
+            void *buf = share ? sh->buf : bv_arena_alloc(scratch, e->bytes[i]);
             DNNL_TRY(err, dnnl_memory_set_data_handle(e->user[i], (void *)ptr[i]));
             DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], buf));
             if (e->view[i]) DNNL_TRY(err, dnnl_memory_set_data_handle(e->view[i], buf));
             if (!is_output_arg(e->arg[i]) && run_reorder(c, e->reorder[i], e->user[i], side(e, i), err)) return -1;
+            if (share) {
+                sh->src = ptr[i];
+                sh->md = *md;
+            }
         }
         args[i] = (dnnl_exec_arg_t){e->arg[i], e->mem[i]};
     }
@@ -630,10 +677,10 @@ static int conv_exec_locked(conv_cache *c, bv_arena *scratch, const bv_conv_geom
 
 /* Run one pass on caller buffers, given in the entry's argument order (see entry_args). */
 static int conv_exec(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass,
-                     const float *p0, const float *p1, float *p2, const float *p3, char *err) {
+                     const float *p0, const float *p1, float *p2, const float *p3, gy_share *sh, char *err) {
     bv_arena_mark m = bv_arena_get_mark(scratch);
     pthread_mutex_lock(&c->lock);
-    int rc = conv_exec_locked(c, scratch, g, o, pass, p0, p1, p2, p3, err);
+    int rc = conv_exec_locked(c, scratch, g, o, pass, p0, p1, p2, p3, sh, err);
     pthread_mutex_unlock(&c->lock);
     bv_arena_reset_to(scratch, m);
     return rc;
@@ -690,18 +737,102 @@ static void cache_stats(bv_backend *be, int *capacity, int *used) {
 /* ---------------- the conv kernels ---------------- */
 
 /* Whether a bf16 pass runs oneDNN's bf16 primitive, or its fp32 one on copies of the inputs rounded
- * to bf16: the same arithmetic (bf16 products are exact in fp32, both accumulate in fp32), chosen
- * where oneDNN 2.6's bf16 kernels are slower than its fp32 ones (2 threads, AMX Xeon, the model's
- * shapes): weight gradients of dense convs (its AMX and avx512_core_bf16 weight kernels run 2-50x
- * slower than the fp32 ones: a 1x1 192->192 conv over 2x147 positions 5 ms; 1024 -> 1 k3 80 ms),
- * and the forward and data passes of grouped convs with few channels per group (bf16 falls back to
- * im2col + gemm or a slower direct kernel there, while their AMX weight gradients are 5-15x faster
- * than fp32's gemm). BV_CONV_BF16=native runs every pass native (A/B). */
-static int bf16_native(const conv_cache *c, const bv_conv_geom *g, conv_pass pass) {
-    if (c->bf16_all_native) return 1;
+ * to bf16: the same arithmetic (bf16 products are exact in fp32, both accumulate in fp32; only the
+ * order of the sums differs). This fixed rule (BV_CONV_BF16=rule, and the fallback when the pick
+ * table is full) came from a few shapes (2 threads, AMX Xeon): dense weight gradients emulated (a 1x1
+ * 192->192 conv over 2x147 positions 5 ms in AMX; 1024 -> 1 k3 80 ms), grouped convs with few
+ * channels per group native only for their weight gradients. By default each (shape, pass) is timed
+ * both ways instead (bf16_pick). */
+static int bf16_native(const bv_conv_geom *g, conv_pass pass) {
     if (is_depthwise(g)) return pass == PASS_FWD;
     if (g->G > 1) return pass == PASS_BWD_WEIGHTS;
     return pass != PASS_BWD_WEIGHTS;
+}
+
+/* The pick's key: the geometry with the first spatial length rounded up to a power of two (the
+ * text and spectrogram lengths change every batch; a choice measured at one length holds for its
+ * neighbours, and the measuring stays a one-off), the pass and the options. */
+static prim_key pick_key(const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass) {
+    prim_key k;
+    memset(&k, 0, sizeof k);
+    k.g = *g;
+    int64_t len = 1;
+    while (len < g->in[0]) len *= 2;
+    k.g.in[0] = len;
+    k.g.out[0] = 0;
+    k.pass = pass;
+    k.o = *o;
+    return k;
+}
+
+/* The slot of key k in the open-addressed pick table: its entry, or the free slot it would take. */
+static pick_entry *pick_slot(conv_cache *c, const prim_key *k, uint64_t h) {
+    for (uint64_t i = h;; i++) {
+        pick_entry *e = &c->picks[i & (PICK_CAP - 1)];
+        if (!e->used || (e->hash == h && !memcmp(&e->key, k, sizeof *k))) return e;
+    }
+}
+
+/* For a bf16 pass: 1 native, 0 emulated, -1 not known yet (measure it: bf16_measure). */
+static int bf16_pick(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass) {
+    if (c->bf16_mode == BF16_NATIVE) return 1;
+    if (c->bf16_mode == BF16_EMULATE) return 0;
+    if (c->bf16_mode == BF16_RULE) return bf16_native(g, pass);
+    const prim_key k = pick_key(g, o, pass);
+    pthread_mutex_lock(&c->lock);
+    const pick_entry *e = pick_slot(c, &k, key_hash(&k));
+    const int r = e->used ? e->native : c->npicks >= PICK_CAP / 2 ? bf16_native(g, pass) : -1;
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+static void bf16_remember(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass, int native) {
+    const prim_key k = pick_key(g, o, pass);
+    const uint64_t h = key_hash(&k);
+    pthread_mutex_lock(&c->lock);
+    pick_entry *e = pick_slot(c, &k, h);
+    if (!e->used && c->npicks < PICK_CAP / 2) {
+        *e = (pick_entry){.key = k, .hash = h, .used = 1, .native = native};
+        c->npicks++;
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Process CPU time (all threads): on a loaded machine a preempted run inflates it far less than the
+ * wall clock, and on a quiet one it follows the wall clock (the team's threads spin at barriers). */
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+/* The first call of a bf16 (shape, pass): run(arg, native) both ways, cold (primitive creation,
+ * first touch) then warm and timed (process CPU time, now_ms), a third round when the two are within
+ * 25%; the faster is
+ * remembered. Both compute the same (outputs are overwritten, not accumulated), so the last run's
+ * result stands. The choice can differ between processes where the two are close: BV_CONV_BF16=rule
+ * gives the same choice on every run. */
+static int bf16_measure(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass,
+                        int (*run)(void *arg, int native), void *arg) {
+    double best[2] = {INFINITY, INFINITY};
+    for (int rep = 0; rep < 3; rep++) {
+        for (int v = 0; v < 2; v++) {
+            const double t0 = now_ms();
+            if (run(arg, v)) return -1;
+            const double t = now_ms() - t0;
+            if (rep > 0 && t < best[v]) best[v] = t;
+        }
+        if (rep == 1 && (best[0] > 1.25 * best[1] || best[1] > 1.25 * best[0])) break;
+    }
+    bf16_remember(c, g, o, pass, best[1] <= best[0]);
+    if (c->bf16_log)
+        fprintf(stderr, "conv bf16 pick: pass %d N %lld IC %lld OC %lld G %lld in %lldx%lld k %lldx%lld s %lld d %lld%s: "
+                        "native %.3f ms, emulated %.3f ms -> %s\n",
+                (int)pass, (long long)g->N, (long long)g->IC, (long long)g->OC, (long long)g->G, (long long)g->in[0],
+                (long long)g->in[1], (long long)g->k[0], (long long)g->k[1], (long long)g->stride[0],
+                (long long)g->dil[0], g->transposed ? " transposed" : "", best[1], best[0],
+                best[1] <= best[0] ? "native" : "emulated");
+    return 0;
 }
 
 /* A scratch copy of src[n] rounded to bf16 (kept as fp32). */
@@ -719,22 +850,49 @@ static int64_t out_numel(const bv_conv_geom *g) { return g->N * g->OC * g->out[0
 static int forward_exec(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
                         const bv_conv_opts *o, float *y, const float *x, const float *w, const float *b, char *err);
 
+/* One pass's arguments, for the bf16 variants (bf16_measure's run). */
+typedef struct {
+    conv_cache *c;
+    bv_arena *scratch;
+    const bv_conv_geom *g, *ex;
+    const bv_conv_opts *o;
+    const float *x, *w, *b, *gy;
+    float *y, *dst, *gb; /* forward: y; backward: the pass's output(s) */
+    const float *gyr;    /* backward: gy rounded to bf16, made once for both passes (NULL: not yet) */
+    int timing;          /* bf16_measure runs: each emulated run rounds its own gy, no gy_share */
+    gy_share sh;         /* backward, bf16: gy converted once for both passes */
+    char *err;
+} pass_args;
+
+/* The forward, native (oneDNN's bf16 primitive) or emulated (fp32 kernel on bf16-rounded inputs). */
+static int fwd_variant(void *p, int native) {
+    pass_args *a = p;
+    bv_arena_mark m = bv_arena_get_mark(a->scratch);
+    const float *x = a->x, *w = a->w;
+    bv_conv_opts oe = *a->o;
+    if (!native) {
+        x = rounded_copy(a->scratch, x, in_numel(a->g));
+        w = rounded_copy(a->scratch, w, w_numel(a->g));
+        oe.bf16 = 0;
+    }
+    int rc = forward_exec(a->c, a->scratch, a->g, a->ex, &oe, a->y, x, w, a->b, a->err);
+    bv_arena_reset_to(a->scratch, m);
+    return rc;
+}
+
 static int forward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
                    const bv_conv_opts *o, float *y, const float *x, const float *w, const float *b, const float *r,
                    char *err) {
     conv_cache *c = cache_of(be, err);
     if (!c) return -1;
-    bv_conv_opts oe;
-    bv_arena_mark m0 = bv_arena_get_mark(scratch);
-    if (o->bf16 && !bf16_native(c, g, PASS_FWD)) { /* fp32 kernel on bf16-rounded inputs */
-        x = rounded_copy(scratch, x, in_numel(g));
-        w = rounded_copy(scratch, w, w_numel(g));
-        oe = *o;
-        oe.bf16 = 0;
-        o = &oe;
+    int rc;
+    if (!o->bf16) {
+        rc = forward_exec(c, scratch, g, ex, o, y, x, w, b, err);
+    } else {
+        pass_args a = {.c = c, .scratch = scratch, .g = g, .ex = ex, .o = o, .x = x, .w = w, .b = b, .y = y, .err = err};
+        const int nat = bf16_pick(c, g, o, PASS_FWD);
+        rc = nat < 0 ? bf16_measure(c, g, o, PASS_FWD, fwd_variant, &a) : fwd_variant(&a, nat);
     }
-    int rc = forward_exec(c, scratch, g, ex, o, y, x, w, b, err);
-    bv_arena_reset_to(scratch, m0);
     if (rc) return -1;
     if (r) add_into(y, r, out_numel(g)); /* (conv + b) + r: bv_add's value of xt + r */
     return 0;
@@ -743,17 +901,64 @@ static int forward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, con
 static int forward_exec(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
                         const bv_conv_opts *o, float *y, const float *x, const float *w, const float *b, char *err) {
     if (ex->out[0] == g->out[0]) {
-        if (conv_exec(c, scratch, ex, o, PASS_FWD, x, w, y, b, err)) return -1;
+        if (conv_exec(c, scratch, ex, o, PASS_FWD, x, w, y, b, NULL, err)) return -1;
     } else {
         BV_ASSERT(!o->act_blocked && !o->lrelu); /* transposed convs only: plain, no post-op */
         bv_arena_mark m = bv_arena_get_mark(scratch);
         float *part = bv_arena_alloc(scratch, sizeof(float) * (size_t)(g->N * g->OC * ex->out[0])); // [N, OC, ex.out]
-        int rc = conv_exec(c, scratch, ex, o, PASS_FWD, x, w, part, b, err);
+        int rc = conv_exec(c, scratch, ex, o, PASS_FWD, x, w, part, b, NULL, err);
         if (!rc) copy_rows(y, g->out[0], part, ex->out[0], g->N, g->OC, b);
         bv_arena_reset_to(scratch, m);
         if (rc) return -1;
     }
     return 0;
+}
+
+/* gy rounded to bf16 for an emulated backward pass: made once per backward call and kept (while
+ * timing, per run, so that each emulated run pays for its own). */
+static const float *bwd_gyr(pass_args *a) {
+    if (a->gyr) return a->gyr;
+    const float *r = rounded_copy(a->scratch, a->gy, a->g->N * a->g->OC * a->ex->out[0] * a->ex->out[1]);
+    if (!a->timing) a->gyr = r;
+    return r;
+}
+
+/* The data pass (into a->dst) or the weight pass (into a->dst, and the bias gradient into a->gb
+ * when o->diff_bias), native or emulated (see fwd_variant). */
+static int bwd_variant(pass_args *a, conv_pass pass, int native) {
+    const float *gy = native ? a->gy : a->timing ? NULL : bwd_gyr(a); /* kept: made before the mark */
+    bv_arena_mark m = bv_arena_get_mark(a->scratch);
+    if (!gy) gy = bwd_gyr(a);
+    bv_conv_opts oe = *a->o;
+    oe.bf16 = native && a->o->bf16;
+    int rc;
+    if (pass == PASS_BWD_DATA) {
+        const float *w = native ? a->w : rounded_copy(a->scratch, a->w, w_numel(a->g));
+        rc = conv_exec(a->c, a->scratch, a->ex, &oe, pass, gy, w, a->dst, NULL, &a->sh, a->err);
+    } else {
+        const float *x = native ? a->x : rounded_copy(a->scratch, a->x, in_numel(a->g));
+        rc = conv_exec(a->c, a->scratch, a->ex, &oe, pass, x, gy, a->dst, a->gb, &a->sh, a->err);
+    }
+    bv_arena_reset_to(a->scratch, m);
+    return rc;
+}
+
+static int bwd_data_variant(void *p, int native) { return bwd_variant(p, PASS_BWD_DATA, native); }
+static int bwd_weights_variant(void *p, int native) { return bwd_variant(p, PASS_BWD_WEIGHTS, native); }
+
+/* One backward pass: fp32, or bf16 native / emulated as picked (measured on first use). */
+static int bwd_pass(pass_args *a, conv_pass pass) {
+    int (*run)(void *, int) = pass == PASS_BWD_DATA ? bwd_data_variant : bwd_weights_variant;
+    if (!a->o->bf16) return run(a, 1);
+    const int nat = bf16_pick(a->c, a->g, a->o, pass);
+    if (nat >= 0) return run(a, nat);
+    a->timing = 1;
+    gy_share keep = a->sh;
+    a->sh.buf = NULL;
+    int rc = bf16_measure(a->c, a->g, a->o, pass, run, a);
+    a->sh = keep;
+    a->timing = 0;
+    return rc;
 }
 
 /* The data and weight passes through oneDNN (everything but the depthwise special case). With
@@ -766,30 +971,24 @@ static int backward_dnnl(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g
         copy_rows(crop, ex->out[0], gy, g->out[0], g->N, g->OC, NULL);
         gy = crop;
     }
-    bv_conv_opts oe = *o; /* bf16 passes emulated in fp32 on rounded inputs (bf16_native) */
-    oe.bf16 = 0;
-    const float *gyr = NULL; /* gy rounded to bf16, made once for both passes */
+    pass_args a = {.c = c, .scratch = scratch, .g = g, .ex = ex, .o = o, .x = x, .w = w, .gy = gy, .err = err};
+    if (o->bf16 && gr->gx && gr->gw) { /* room for gy in bf16, channels padded to a block of 64 at most */
+        a.sh.cap = sizeof(uint16_t) * (size_t)(g->N * ((g->OC + 63) / 64 * 64) * ex->out[0] * ex->out[1]);
+        a.sh.buf = bv_arena_alloc(scratch, a.sh.cap);
+    }
     if (gr->gx) {
         const int64_t n = in_numel(g);
-        float *dst = gr->sx ? bv_arena_alloc(scratch, sizeof(float) * (size_t)n) : gr->gx;
-        const int nat = !o->bf16 || bf16_native(c, g, PASS_BWD_DATA);
-        if (!nat && !gyr) gyr = rounded_copy(scratch, gy, g->N * g->OC * ex->out[0] * ex->out[1]);
-        if (conv_exec(c, scratch, ex, nat ? o : &oe, PASS_BWD_DATA, nat ? gy : gyr,
-                      nat ? w : rounded_copy(scratch, w, w_numel(g)), dst, NULL, err))
-            return -1;
-        if (gr->sx) add_into(gr->gx, dst, n);
+        a.dst = gr->sx ? bv_arena_alloc(scratch, sizeof(float) * (size_t)n) : gr->gx;
+        if (bwd_pass(&a, PASS_BWD_DATA)) return -1;
+        if (gr->sx) add_into(gr->gx, a.dst, n);
     }
     if (gr->gw) {
         const int64_t n = w_numel(g);
-        float *dst = gr->sw ? bv_arena_alloc(scratch, sizeof(float) * (size_t)n) : gr->gw;
-        float *gb = !o->diff_bias ? NULL : gr->sb ? bv_arena_alloc(scratch, sizeof(float) * (size_t)g->OC) : gr->gb;
-        const int nat = !o->bf16 || bf16_native(c, g, PASS_BWD_WEIGHTS);
-        if (!nat && !gyr) gyr = rounded_copy(scratch, gy, g->N * g->OC * ex->out[0] * ex->out[1]);
-        if (conv_exec(c, scratch, ex, nat ? o : &oe, PASS_BWD_WEIGHTS, nat ? x : rounded_copy(scratch, x, in_numel(g)),
-                      nat ? gy : gyr, dst, gb, err))
-            return -1;
-        if (gr->sw) add_into(gr->gw, dst, n);
-        if (o->diff_bias && gr->sb) add_into(gr->gb, gb, g->OC);
+        a.dst = gr->sw ? bv_arena_alloc(scratch, sizeof(float) * (size_t)n) : gr->gw;
+        a.gb = !o->diff_bias ? NULL : gr->sb ? bv_arena_alloc(scratch, sizeof(float) * (size_t)g->OC) : gr->gb;
+        if (bwd_pass(&a, PASS_BWD_WEIGHTS)) return -1;
+        if (gr->sw) add_into(gr->gw, a.dst, n);
+        if (o->diff_bias && gr->sb) add_into(gr->gb, a.gb, g->OC);
     }
     return 0;
 }
