@@ -68,18 +68,7 @@ static bv_tensor *fold_periods(bv_ctx *ctx, bv_tensor *x, int period) {
     return bv_reshape(ctx, x, BV_SHAPE(b, c, t / period, period));
 }
 
-void bv_disc_weights(bv_ctx *ctx, const bv_disc *d, bv_tensor **w) {
-    for (int i = 0; i < d->n_convs; i++) w[i] = bv_weight_norm(ctx, d->convs[i].weight_g, d->convs[i].weight_v, 0);
-    w[d->n_convs] = bv_weight_norm(ctx, d->post.weight_g, d->post.weight_v, 0);
-}
-
-bv_tensor *bv_disc_forward(bv_ctx *ctx, const bv_disc *d, bv_tensor *x, bv_tensor **fmap) {
-    bv_tensor *w[BV_DISC_MAX_CONVS + 1];
-    bv_disc_weights(ctx, d, w);
-    return bv_disc_forward_w(ctx, d, w, x, fmap);
-}
-
-bv_tensor *bv_disc_forward_w(bv_ctx *ctx, const bv_disc *d, bv_tensor *const *w, bv_tensor *x, bv_tensor **fmap) {
+static bv_tensor *disc_forward_w(bv_ctx *ctx, const bv_disc *d, bv_tensor *const *w, bv_tensor *x, bv_tensor **fmap) {
     bv_check_ndim(ctx, d->period ? "DiscriminatorP" : "DiscriminatorS", x, 3); // [B, 1, T]
     int is2d = d->period > 0;
     if (is2d) x = fold_periods(ctx, x, d->period);      // [B, 1, T/p, p]
@@ -90,6 +79,26 @@ bv_tensor *bv_disc_forward_w(bv_ctx *ctx, const bv_disc *d, bv_tensor *const *w,
     x = conv_forward(ctx, &d->post, w[d->n_convs], x, is2d);
     if (fmap) fmap[d->n_convs] = x;
     return bv_reshape(ctx, x, BV_SHAPE(x->shape[0], -1)); // torch.flatten(x, 1, -1)
+}
+
+/* The weight-normed weights of d's convs (w[0..n_convs-1], then conv_post's at w[n_convs]). */
+static void disc_weights(bv_ctx *ctx, const bv_disc *d, bv_tensor **w) {
+    for (int i = 0; i < d->n_convs; i++) w[i] = bv_weight_norm(ctx, d->convs[i].weight_g, d->convs[i].weight_v, 0);
+    w[d->n_convs] = bv_weight_norm(ctx, d->post.weight_g, d->post.weight_v, 0);
+}
+
+bv_tensor *bv_disc_forward(bv_ctx *ctx, const bv_disc *d, bv_tensor *x, bv_tensor **fmap) {
+    bv_tensor *w[BV_DISC_MAX_CONVS + 1];
+    disc_weights(ctx, d, w);
+    return disc_forward_w(ctx, d, w, x, fmap);
+}
+
+void bv_disc_forward_pair(bv_ctx *ctx, const bv_disc *d, bv_tensor *y, bv_tensor *y_hat, bv_tensor **d_r,
+                          bv_tensor **d_g, bv_tensor **fmap_r, bv_tensor **fmap_g) {
+    bv_tensor *w[BV_DISC_MAX_CONVS + 1];
+    disc_weights(ctx, d, w);
+    *d_r = disc_forward_w(ctx, d, w, y, fmap_r);
+    *d_g = disc_forward_w(ctx, d, w, y_hat, fmap_g);
 }
 
 void bv_mpd_init(bv_mpd *m, bv_params *ps, const char *prefix, int n_periods, const int *periods,
@@ -109,10 +118,8 @@ void bv_mpd_forward(bv_ctx *ctx, const bv_mpd *m, bv_tensor *y, bv_tensor *y_hat
                     bv_tensor **y_d_gs, bv_tensor *(*fmap_rs)[BV_DISC_MAX_CONVS + 1],
                     bv_tensor *(*fmap_gs)[BV_DISC_MAX_CONVS + 1]) {
     for (int i = 0; i < m->n; i++) {
-        bv_tensor *w[BV_DISC_MAX_CONVS + 1];
-        bv_disc_weights(ctx, &m->discs[i], w);
-        y_d_rs[i] = bv_disc_forward_w(ctx, &m->discs[i], w, y, fmap_rs ? fmap_rs[i] : NULL);
-        y_d_gs[i] = bv_disc_forward_w(ctx, &m->discs[i], w, y_hat, fmap_gs ? fmap_gs[i] : NULL);
+        bv_disc_forward_pair(ctx, &m->discs[i], y, y_hat, &y_d_rs[i], &y_d_gs[i], fmap_rs ? fmap_rs[i] : NULL,
+                             fmap_gs ? fmap_gs[i] : NULL);
     }
 }
 

@@ -48,12 +48,12 @@ void bv_disc_init(bv_disc *d, bv_params *ps, const char *prefix, int period, con
 void bv_disc_reset_parameters(const bv_disc *d, bv_rng *rng);
 /* x [B, 1, T] -> logits [B, N] (flatten(x, 1, -1)); fmap[0..n_convs] (n_convs + 1 maps) if fmap != NULL. */
 bv_tensor *bv_disc_forward(bv_ctx *ctx, const bv_disc *d, bv_tensor *x, bv_tensor **fmap);
-/* The weight-normed weights of d's convs (w[0..n_convs-1], then conv_post's at w[n_convs]), and the
- * forward on them: computed once and shared by the calls on y and y_hat of one step (upstream's
- * weight_norm hook recomputes the same values in every call; on the tape the shared w's gradient is
- * the sum of both calls' before weight_norm's backward runs once). bv_disc_forward = both in one. */
-void bv_disc_weights(bv_ctx *ctx, const bv_disc *d, bv_tensor **w);
-bv_tensor *bv_disc_forward_w(bv_ctx *ctx, const bv_disc *d, bv_tensor *const *w, bv_tensor *x, bv_tensor **fmap);
+/* d on y and on y_hat with one set of weight-normed weights, computed once and shared by both calls
+ * (upstream's weight_norm hook recomputes the same values in every call; on the tape the shared
+ * weights' gradient is the sum of both calls' before weight_norm's backward runs once). fmap_r /
+ * fmap_g as bv_disc_forward's fmap (NULL: none). */
+void bv_disc_forward_pair(bv_ctx *ctx, const bv_disc *d, bv_tensor *y, bv_tensor *y_hat, bv_tensor **d_r,
+                          bv_tensor **d_g, bv_tensor **fmap_r, bv_tensor **fmap_g);
 
 typedef struct bv_mpd {
     int n;                                   /* 1 + number of periods */

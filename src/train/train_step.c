@@ -370,10 +370,8 @@ static void discriminator_steps(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, b
     for (int i = 0; i < nd; i++) {
         bv_ctx_mark mi = bv_ctx_get_mark(ctx);
         int64_t ti = bv_tape_mark(ctx);
-        bv_tensor *w[BV_DISC_MAX_CONVS + 1];
-        bv_disc_weights(ctx, &st->net_d.discs[i], w);
-        bv_tensor *d_r = bv_disc_forward_w(ctx, &st->net_d.discs[i], w, f->y, NULL);    // [B, *]
-        bv_tensor *d_g = bv_disc_forward_w(ctx, &st->net_d.discs[i], w, y_hat_d, NULL); // [B, *]
+        bv_tensor *d_r, *d_g; // [B, *] each
+        bv_disc_forward_pair(ctx, &st->net_d.discs[i], f->y, y_hat_d, &d_r, &d_g, NULL, NULL);
         probef(st, d_r, "dstep.net_d.y_d_hat_r.%d", i, 0);
         probef(st, d_g, "dstep.net_d.y_d_hat_g.%d", i, 0);
         bv_tensor *term = bv_discriminator_loss(ctx, 1, &d_r, &d_g, res->losses_disc_r + i,
@@ -477,10 +475,8 @@ static void mpd_generator_losses(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, 
         bv_ctx_mark mi = bv_ctx_get_mark(ctx);
         int64_t ti = bv_tape_mark(ctx);
         bv_tensor *fr[BV_DISC_MAX_CONVS + 1], *fg[BV_DISC_MAX_CONVS + 1];
-        bv_tensor *w[BV_DISC_MAX_CONVS + 1];
-        bv_disc_weights(ctx, &m->discs[i], w);
-        bv_tensor *d_r = bv_disc_forward_w(ctx, &m->discs[i], w, f->y, fr);          // [B, *] (no tape)
-        bv_tensor *d_g = bv_disc_forward_w(ctx, &m->discs[i], w, f->y_hat_leaf, fg); // [B, *]
+        bv_tensor *d_r, *d_g; // [B, *] each (d_r: no tape)
+        bv_disc_forward_pair(ctx, &m->discs[i], f->y, f->y_hat_leaf, &d_r, &d_g, fr, fg);
         probef(st, d_r, "gstep.net_d.y_d_hat_r.%d", i, 0);
         probef(st, d_g, "gstep.net_d.y_d_hat_g.%d", i, 0);
         int nl = bv_mpd_n_fmaps(m, i);
