@@ -19,7 +19,9 @@ TCK=$(getconf CLK_TCK)
 t0=$(date +%s)
 
 steps_of() {  # lines "[... step, lr]" in a train.log = steps logged (log_interval 1)
-    grep -cE $'\tINFO\t\\[[-0-9.e+, ]+\\]$' "$1/train.log" 2>/dev/null || echo 0
+    local n  # grep -c prints 0 AND fails when nothing matches: "|| echo 0" would print a second 0
+    n=$(grep -cE $'\tINFO\t\\[[-0-9.e+, ]+\\]$' "$1/train.log" 2>/dev/null)
+    echo "${n:-0}"
 }
 cpu_of() {  # utime + stime (+ children's) of a pid and of its children, in seconds
     local p=$1 total=0 c
