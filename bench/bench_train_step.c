@@ -607,6 +607,7 @@ static void init_all(bv_train_state *st, bv_wavlm *wl, bv_rng *rng) {
     init_weight_normed_store(&st->ps_d, rng);
     init_weight_normed_store(&st->ps_wd, rng);
     if (st->net_dur_disc) bv_dur_disc_reset_parameters(st->net_dur_disc, rng);
+    if (st->bf16) bv_linear_keep_bf16(&wl->params); /* as bv2 train does: the frozen WavLM's bf16 copies */
 }
 
 static int run(const opts *o, const bv_config *cfg) {

@@ -125,6 +125,49 @@ BV_TEST(linalg_bf16_linear_forward_backward) {
     free(ref);
 }
 
+/* bv_linear_keep_bf16: a frozen store's kept bf16 weights give the bits of rounding per call, in the
+ * forward and in the input gradient; and they are what is read (a copy made from other values shows). */
+BV_TEST(linalg_bf16_linear_kept_weights) {
+    if (!need_bf16(ts)) return;
+    bv_ctx *ctx = ts->ctx;
+    const int64_t rows = 36, Din = 96, Dout = 80;
+    bv_params ps;
+    bv_params_init(&ps);
+    bv_tensor *w = bv_params_add(&ps, "w", 2, (int64_t[]){Dout, Din}), *b = bv_params_add(&ps, "b", 1, (int64_t[]){Dout});
+    memcpy(w->data, randn_host(ctx, Dout * Din, 0.1f), sizeof(float) * (size_t)(Dout * Din));
+    memcpy(b->data, randn_host(ctx, Dout, 0.1f), sizeof(float) * (size_t)Dout);
+    w->requires_grad = b->requires_grad = 0; /* frozen, as the WavLM */
+    float *xv = randn_host(ctx, rows * Din, 1.0f), *gyv = randn_host(ctx, rows * Dout, 1.0f), *out[3][2];
+    for (int pass = 0; pass < 3; pass++) { /* 0: rounded per call, 1: kept copies, 2: kept copies of 2 w */
+        if (pass == 1) bv_linear_keep_bf16(&ps);
+        if (pass == 2) {
+            for (int64_t i = 0; i < w->numel; i++) w->data[i] *= 2.0f;
+            bv_linear_keep_bf16(&ps);
+            for (int64_t i = 0; i < w->numel; i++) w->data[i] *= 0.5f; /* data back, the copies stale */
+        }
+        BV_CHECK(pass == 0 ? w->bf16 == NULL && b->bf16 == NULL : w->bf16 != NULL && b->bf16 == NULL,
+                 "pass %d: only the 2-d weight gets a copy", pass);
+        bv_tensor *x = bv_from_f32(ctx, BV_SHAPE(rows, Din), xv);
+        x->requires_grad = 1;
+        ctx->autocast = BV_AUTOCAST_BF16;
+        bv_tensor *y = bv_linear(ctx, x, w, b);
+        ctx->autocast = BV_AUTOCAST_OFF;
+        bv_backward(ctx, y, bv_from_f32(ctx, BV_SHAPE(rows, Dout), gyv));
+        out[pass][0] = host_copy(ctx, y->data, rows * Dout);
+        out[pass][1] = host_copy(ctx, x->grad, rows * Din);
+    }
+    BV_CHECK(!memcmp(out[0][0], out[1][0], sizeof(float) * (size_t)(rows * Dout)), "y: kept copy differs from per call");
+    BV_CHECK(!memcmp(out[0][1], out[1][1], sizeof(float) * (size_t)(rows * Din)), "dx: kept copy differs from per call");
+    for (int64_t i = 0; i < rows * Din; i++) /* 2 w: an exact doubling of the input gradient */
+        if (out[2][1][i] != 2.0f * out[0][1][i]) {
+            BV_CHECK(0, "dx[%lld] %g does not read the kept copy (expected %g)", (long long)i, out[2][1][i],
+                     2.0f * out[0][1][i]);
+            break;
+        }
+    BV_CHECK(memcmp(out[0][0], out[2][0], sizeof(float) * (size_t)(rows * Dout)), "y does not read the kept copy");
+    bv_params_free(&ps);
+}
+
 /* ---- matmul: batched and with a shared 2-d right operand ---- */
 
 BV_TEST(linalg_bf16_matmul_forward_backward) {

@@ -168,6 +168,33 @@ BV_TEST(optim_clip_grad_norm_scales_above_max) {
     bv_params_free(&ps);
 }
 
+/* bv_grads_finite over many large tensors (threads, SIMD lanes, the tail): any one inf, -inf or NaN
+ * anywhere is found, huge finite values are not mistaken for one. */
+BV_TEST(optim_grads_finite_finds_any_element) {
+    bv_params ps;
+    bv_params_init(&ps);
+    enum { NT = 5, N = 100003 };
+    bv_tensor *t[NT];
+    for (int i = 0; i < NT; i++) {
+        t[i] = bv_params_addf(&ps, 1, (int64_t[]){N + i}, "t%d", i);
+        for (int64_t j = 0; j < t[i]->numel; j++) t[i]->grad[j] = (j % 7 == 0 ? 1.5e38f : -1.5f) * (float)(j % 3);
+    }
+    BV_CHECK(bv_grads_finite(&ps, NULL) == 1, "all finite (some near FLT_MAX)");
+    const float bad[3] = {INFINITY, -INFINITY, NAN};
+    const int64_t at[4] = {0, 17, N / 2 + 3, N + 3}; /* the last one is in t4's tail */
+    for (int k = 0; k < 3; k++)
+        for (int p = 0; p < 4; p++) {
+            bv_tensor *x = t[4];
+            const float keep = x->grad[at[p]];
+            x->grad[at[p]] = bad[k];
+            BV_CHECK(bv_grads_finite(&ps, NULL) == 0, "%g at %lld not found", bad[k], (long long)at[p]);
+            uint8_t has[NT] = {1, 1, 1, 1, 0};
+            BV_CHECK(bv_grads_finite(&ps, has) == 1, "a tensor without grad counted");
+            x->grad[at[p]] = keep;
+        }
+    bv_params_free(&ps);
+}
+
 /* ---------------- golden ---------------- */
 
 /* Python's str(float) for the short values used in case tensor names ("0.05", "1.0", "1e-05"). */

@@ -46,6 +46,7 @@ void bv_params_free(bv_params *p) {
         free(t);
     }
     free(p->items);
+    mem->free(p->bf16);
     if (p->data) mem->free(p->data);
     if (p->grad) mem->free(p->grad);
     memset(p, 0, sizeof *p);

@@ -26,6 +26,7 @@ typedef struct bv_params {
      * so one all-reduce / copy / device transfer moves a whole network; NULL before */
     float *data, *grad;
     int64_t numel;           /* elements in data / grad (set by bv_params_pack) */
+    void *bf16;              /* device block behind the items' ->bf16 copies (bv_linear_keep_bf16), or NULL */
 } bv_params;
 
 void bv_params_init(bv_params *p);

@@ -43,6 +43,9 @@ typedef struct bv_tensor {
     bool is_param;           /* grad buffer is persistent (owned by bv_params) */
     struct bv_node *node;    /* the tape node that produced it, NULL for leaves */
     const char *name;        /* optional, for messages (parameters: upstream state_dict key) */
+    /* A frozen parameter's data rounded to bf16 once (bv_params_keep_bf16, owned by its store), which
+     * the autocast products read instead of rounding data on every call; NULL for everything else. */
+    const uint16_t *bf16;
 } bv_tensor;
 
 const char *bv_dtype_name(bv_dtype d);

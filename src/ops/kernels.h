@@ -245,10 +245,13 @@ typedef struct bv_linalg_kernels {
                        int64_t M, int64_t K, int64_t N, int shared, char *err);
     int (*matmul_grad_bf16)(bv_backend *be, bv_arena *scratch, float *ga, float *gb, const float *g, const float *a,
                             const float *b, int64_t batch, int64_t M, int64_t K, int64_t N, int shared, char *err);
-    int (*linear_bf16)(bv_backend *be, bv_arena *scratch, float *y, const float *x, const float *w, const float *b,
-                       int64_t rows, int64_t Din, int64_t Dout, char *err);
+    /* linear's w16: the weight's kept bf16 copy (tensor.h: frozen parameters), or NULL (round w). */
+    void (*to_bf16)(uint16_t *dst, const float *src, int64_t n); /* rounded to nearest even */
+    int (*linear_bf16)(bv_backend *be, bv_arena *scratch, float *y, const float *x, const float *w,
+                       const uint16_t *w16, const float *b, int64_t rows, int64_t Din, int64_t Dout, char *err);
     int (*linear_grad_bf16)(bv_backend *be, bv_arena *scratch, float *gx, float *gw, float *gb, const float *g,
-                            const float *x, const float *w, int64_t rows, int64_t Din, int64_t Dout, char *err);
+                            const float *x, const float *w, const uint16_t *w16, int64_t rows, int64_t Din,
+                            int64_t Dout, char *err);
 } bv_linalg_kernels;
 
 /* ---------------- lstm (constructor: lstm.c) ---------------- */

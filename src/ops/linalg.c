@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "../core/backend.h"
+#include "../core/error.h"
 #include "dispatch.h"
 #include "ops.h"
 
@@ -93,7 +95,7 @@ static void linear_backward(bv_ctx *ctx, bv_node *n) {
     if (n->iattr[3] == BV_AUTOCAST_BF16) {
         char err[BV_KERNEL_ERR_LEN] = "";
         int rc = BV_KERNEL(ctx, kt, linalg, linear_grad_bf16, "linear")(ctx->be, bv_ctx_data_arena(ctx), gx, gw, gb,
-                 y->grad, x->data, w->data, n->iattr[0], n->iattr[1], n->iattr[2], err);
+                 y->grad, x->data, w->data, w->bf16, n->iattr[0], n->iattr[1], n->iattr[2], err);
         kernel_failed(ctx, "linear", rc, err);
         return;
     }
@@ -126,7 +128,7 @@ bv_tensor *bv_linear(bv_ctx *ctx, bv_tensor *x, bv_tensor *w, bv_tensor *b) {
     if (ctx->autocast == BV_AUTOCAST_BF16) {
         char err[BV_KERNEL_ERR_LEN] = "";
         kernel_failed(ctx, "linear", BV_KERNEL(ctx, kt, linalg, linear_bf16, "linear")(ctx->be, bv_ctx_data_arena(ctx),
-                      y->data, x->data, w->data, b ? b->data : NULL, rows, Din, Dout, err), err);
+                      y->data, x->data, w->data, w->bf16, b ? b->data : NULL, rows, Din, Dout, err), err);
     } else {
         BV_KERNEL(ctx, kt, linalg, linear, "linear")(y->data, x->data, w->data, b ? b->data : NULL, rows, Din, Dout);
     }
@@ -138,6 +140,26 @@ bv_tensor *bv_linear(bv_ctx *ctx, bv_tensor *x, bv_tensor *w, bv_tensor *b) {
         node->iattr[3] = ctx->autocast;
     }
     return y;
+}
+
+void bv_linear_keep_bf16(bv_params *ps) {
+    const bv_allocator *mem = &ps->be->mem;
+    void (*round)(uint16_t *, const float *, int64_t) = ps->be->kernels->linalg ? ps->be->kernels->linalg->to_bf16 : NULL;
+    if (!round) BV_FATAL("bv_linear_keep_bf16: the %s backend has no bf16 conversion", ps->be->name);
+    int64_t n = 0;
+    for (int i = 0; i < ps->n; i++)
+        if (ps->items[i]->ndim == 2) n += ps->items[i]->numel;
+    mem->free(ps->bf16);
+    ps->bf16 = mem->alloc(sizeof(uint16_t) * (size_t)n);
+    if (!ps->bf16) BV_FATAL("out of memory (%lld bf16 weights)", (long long)n);
+    uint16_t *at = ps->bf16;
+    for (int i = 0; i < ps->n; i++) {
+        bv_tensor *t = ps->items[i];
+        if (t->ndim != 2) continue;
+        round(at, t->data, t->numel);
+        t->bf16 = at;
+        at += t->numel;
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -16,6 +16,7 @@
 #include <math.h>
 
 #include "../core/ctx.h"
+#include "../core/params.h"
 #include "conv_types.h"
 
 /* ---------------- elementwise.c ---------------- */
@@ -60,6 +61,11 @@ bv_tensor *bv_std_dim(bv_ctx *ctx, bv_tensor *a, int dim, int keepdim, int unbia
 bv_tensor *bv_matmul(bv_ctx *ctx, bv_tensor *a, bv_tensor *b);
 /* nn.Linear: x [..., in] @ w[out, in]^T + b[out] (b may be NULL). */
 bv_tensor *bv_linear(bv_ctx *ctx, bv_tensor *x, bv_tensor *w, bv_tensor *b);
+/* For a store that never changes again (the frozen WavLM): every 2-d parameter gets a bf16 copy
+ * (tensor.h ->bf16, owned by the store) that bv_linear under BV_AUTOCAST_BF16 reads instead of
+ * rounding the fp32 weight on every call (the same bf16 values). Calling it again refreshes the
+ * copies; anything that writes the store's data afterwards must call it again. */
+void bv_linear_keep_bf16(bv_params *ps);
 /* nn.Embedding: weight [V, D], ids I64 [...] -> [..., D]; an id outside [0, V) is an error. */
 bv_tensor *bv_embedding(bv_ctx *ctx, bv_tensor *weight, bv_tensor *ids);
 

@@ -221,14 +221,20 @@ double bv_clip_grad_norm(bv_params *ps, const uint8_t *has_grad, double max_norm
     return total;
 }
 
+/* One tensor per thread; within a tensor the sum runs in SIMD lanes (omp simd may reassociate it:
+ * any order gives NaN exactly when some element is inf or NaN, as inf * 0 and NaN + x are NaN). */
 int bv_grads_finite(const bv_params *ps, const uint8_t *has_grad) {
     BV_ASSERT(ps->be == NULL || ps->be->mem.host_visible);
+    int bad = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(|| : bad)
     for (int i = 0; i < ps->n; i++) {
-        if (has_grad && !has_grad[i]) continue;
+        if (bad || (has_grad && !has_grad[i])) continue;
         const float *g = ps->items[i]->grad;
-        float acc = 0.0f; /* inf - inf and NaN * 0 are NaN: one NaN test for the whole tensor */
-        for (int64_t j = 0; j < ps->items[i]->numel; j++) acc += g[j] * 0.0f;
-        if (acc != acc) return 0;
+        const int64_t n = ps->items[i]->numel;
+        float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t j = 0; j < n; j++) acc += g[j] * 0.0f;
+        bad = acc != acc;
     }
-    return 1;
+    return !bad;
 }

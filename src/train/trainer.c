@@ -351,6 +351,8 @@ static int build_model(trainer *T, char *err, size_t errcap) {
     else bv_mpd_layout_upstream(&layout);
     if (bv_train_state_init(&T->st, c, T->wavlm, &layout, err, errcap)) return -1;
     T->st_ok = 1;
+    /* bf16_run: the frozen WavLM's linear weights rounded once, not on each of its ~5 passes a step */
+    if (T->st.bf16) bv_linear_keep_bf16(&T->wavlm->params);
     bv_rng *rng = &T->ctx.rng;
     bv_synth_reset_parameters(T->st.net_g, rng);
     bv_mpd_reset_parameters(&T->st.net_d, rng);

@@ -224,11 +224,17 @@ int bv_cpu_gemm_bf16(bv_backend *be, bv_arena *scratch, const bv_gemm_bf16 *g, c
     if (!c) return -1;
     bv_arena_mark mk = bv_arena_get_mark(scratch);
     uint16_t *a = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(g->batch * g->M * g->K));
-    uint16_t *b = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(g->batch * g->K * g->N));
     if (g->ta) to_bf16(a, g->A, g->batch, g->K, g->M, lda_of(g));
     else to_bf16(a, g->A, g->batch, g->M, g->K, lda_of(g));
-    if (g->tb) to_bf16(b, g->B, g->batch, g->N, g->K, ldb_of(g));
-    else to_bf16(b, g->B, g->batch, g->K, g->N, ldb_of(g));
+    const uint16_t *b = g->B16;
+    if (!b) {
+        uint16_t *bb = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(g->batch * g->K * g->N));
+        if (g->tb) to_bf16(bb, g->B, g->batch, g->N, g->K, ldb_of(g));
+        else to_bf16(bb, g->B, g->batch, g->K, g->N, ldb_of(g));
+        b = bb;
+    } else {
+        BV_ASSERT(g->ldb == 0); /* a kept bf16 copy is dense */
+    }
     mm_key k = key_of(g);
     int rc = -1;
     dnnl_memory_t m[4] = {0};

@@ -30,6 +30,7 @@ typedef struct bv_gemm_bf16 {
     int64_t lda;
     const float *B;
     int64_t ldb;
+    const uint16_t *B16; /* B already rounded to bf16, dense in B's layout (ldb 0), or NULL: round B here */
     const float *bias; /* [N] fp32, or NULL */
     int accumulate;    /* 1: C += product (+ bias); 0: C = product (+ bias) */
     float *C;

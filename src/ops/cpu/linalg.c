@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../kernels.h"
+#include "bf16.h"
 #include "gemm.h"
 
 /* Below this many multiply-adds per matrix product the batch, not the product, is threaded, and
@@ -102,6 +103,14 @@ static int gemm16(bv_backend *be, bv_arena *scratch, int64_t batch, int ta, int 
     return bv_cpu_gemm_bf16(be, scratch, &g, err);
 }
 
+/* gemm16 with B = a weight: w16 (its kept bf16 copy, tensor.h) when there is one. */
+static int gemm16_w(bv_backend *be, bv_arena *scratch, int tb, int64_t M, int64_t N, int64_t K, const float *A,
+                    const float *w, const uint16_t *w16, const float *bias, int acc, float *C, char *err) {
+    bv_gemm_bf16 g = {.batch = 1, .M = M, .N = N, .K = K, .tb = tb, .A = A, .B = w, .B16 = w16, .bias = bias,
+                      .accumulate = acc, .C = C};
+    return bv_cpu_gemm_bf16(be, scratch, &g, err);
+}
+
 static int matmul_bf16(bv_backend *be, bv_arena *scratch, float *out, const float *a, const float *b, int64_t batch,
                        int64_t M, int64_t K, int64_t N, int shared, char *err) {
     if (shared) return gemm16(be, scratch, 1, 0, 0, batch * M, N, K, a, b, NULL, 0, out, err);
@@ -120,14 +129,15 @@ static int matmul_grad_bf16(bv_backend *be, bv_arena *scratch, float *ga, float 
     return 0;
 }
 
-static int linear_bf16(bv_backend *be, bv_arena *scratch, float *y, const float *x, const float *w, const float *b,
-                       int64_t rows, int64_t Din, int64_t Dout, char *err) {
-    return gemm16(be, scratch, 1, 0, 1, rows, Dout, Din, x, w, b, 0, y, err); /* x W^T + b */
+static int linear_bf16(bv_backend *be, bv_arena *scratch, float *y, const float *x, const float *w,
+                       const uint16_t *w16, const float *b, int64_t rows, int64_t Din, int64_t Dout, char *err) {
+    return gemm16_w(be, scratch, 1, rows, Dout, Din, x, w, w16, b, 0, y, err); /* x W^T + b */
 }
 
 static int linear_grad_bf16(bv_backend *be, bv_arena *scratch, float *gx, float *gw, float *gb, const float *g,
-                            const float *x, const float *w, int64_t rows, int64_t Din, int64_t Dout, char *err) {
-    if (gx && gemm16(be, scratch, 1, 0, 0, rows, Din, Dout, g, w, NULL, 1, gx, err)) return -1; /* g W */
+                            const float *x, const float *w, const uint16_t *w16, int64_t rows, int64_t Din,
+                            int64_t Dout, char *err) {
+    if (gx && gemm16_w(be, scratch, 0, rows, Din, Dout, g, w, w16, NULL, 1, gx, err)) return -1; /* g W */
     if (gw && gemm16(be, scratch, 1, 1, 0, Dout, Din, rows, g, x, NULL, 1, gw, err)) return -1; /* g^T x */
     if (gb) linear_grad(NULL, NULL, gb, g, x, w, rows, Din, Dout); /* a column sum: fp32 as autocast's */
     return 0;
@@ -155,6 +165,7 @@ const bv_linalg_kernels bv_cpu_linalg = {
     .embedding_grad = embedding_grad,
     .matmul_bf16 = matmul_bf16,
     .matmul_grad_bf16 = matmul_grad_bf16,
+    .to_bf16 = bv_cpu_f32_to_bf16,
     .linear_bf16 = linear_bf16,
     .linear_grad_bf16 = linear_grad_bf16,
 };
