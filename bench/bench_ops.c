@@ -14,6 +14,9 @@
  *   bv2-bench --linalg [reps [substring]]   linear/matmul/LSTM fp32 vs bf16 (bench/bench_linalg.c)
  *
  * Threads: OMP_NUM_THREADS (bench/run.sh sets it to the count PyTorch is given). Not part of CI.
+ * BV_BENCH_AUTOCAST=bf16 runs every row under BV_AUTOCAST_BF16 (train.bf16_run's precision). The sgemm
+ * peak row is OpenBLAS's cblas_sgemm: without OPENBLAS_CORETYPE it runs Prescott kernels on CPUs newer
+ * than OpenBLAS 0.3.21 (the model 207 Xeon), so its "peak" is 4-5x low there (bench/lib.sh sets it for bench/run.sh).
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -159,6 +162,12 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* BV_BENCH_AUTOCAST=bf16: every row's op under BV_AUTOCAST_BF16, as train.bf16_run runs it. */
+static bv_autocast bench_autocast(void) {
+    const char *v = getenv("BV_BENCH_AUTOCAST");
+    return v && !strcmp(v, "bf16") ? BV_AUTOCAST_BF16 : BV_AUTOCAST_OFF;
+}
+
 /* Median wall time of one forward (backward = 0) or forward+backward, after one warm-up run;
  * at least 3 and at most 9 runs, fewer when a run is slow. *min_ms: the fastest run (on a busy
  * machine the less disturbed estimate). */
@@ -173,7 +182,9 @@ static double time_row(bv_ctx *ctx, const row_spec *r, bv_tensor **in, int backw
             if (in[i] && !in[i]->is_param) in[i]->grad = NULL;
         double t0 = now_ms();
         if (!backward) bv_no_grad_begin(ctx);
+        ctx->autocast = bench_autocast(); /* the backward runs in the mode its forward recorded */
         bv_tensor *y = apply(ctx, r, in);
+        ctx->autocast = BV_AUTOCAST_OFF;
         if (!backward) bv_no_grad_end(ctx);
         if (backward && y->requires_grad) bv_backward(ctx, y, bv_full(ctx, y->ndim, y->shape, 1.0f));
         double dt = now_ms() - t0;
