@@ -195,6 +195,50 @@ BV_TEST(optim_grads_finite_finds_any_element) {
     bv_params_free(&ps);
 }
 
+/* bv_clip_grad_norm_then_value against the three calls it replaces (bv_grads_finite,
+ * bv_clip_grad_norm, bv_clip_grad_value(NULL)): the same grads, norm and found_inf bit for bit, with
+ * and without clipping, with a NaN, and with finite grads whose squares overflow (inf total). */
+static void fill_grads(bv_params *ps, float scale, uint64_t seed) {
+    for (int i = 0; i < ps->n; i++)
+        for (int64_t j = 0; j < ps->items[i]->numel; j++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            ps->items[i]->grad[j] = scale * (float)((double)(seed >> 40) / (double)(1ull << 24) - 0.5);
+        }
+}
+
+BV_TEST(optim_clip_grad_norm_then_value_is_the_three_calls) {
+    bv_params a, b;
+    bv_params_init(&a);
+    bv_params_init(&b);
+    const int64_t sizes[4] = {5, 1001, 70007, 3};
+    for (int i = 0; i < 4; i++) {
+        bv_params_addf(&a, 1, &sizes[i], "p%d", i);
+        bv_params_addf(&b, 1, &sizes[i], "p%d", i);
+    }
+    const uint8_t has[4] = {1, 1, 1, 0};
+    const float scales[4] = {1e-3f, 10.0f, 10.0f, 1e20f}; /* unclipped, clipped, NaN, overflow */
+    for (int c = 0; c < 4; c++)
+        for (int masked = 0; masked < 2; masked++) {
+            fill_grads(&a, scales[c], 99 + (uint64_t)c);
+            fill_grads(&b, scales[c], 99 + (uint64_t)c);
+            if (c == 2) a.items[2]->grad[777] = b.items[2]->grad[777] = NAN;
+            const uint8_t *h = masked ? has : NULL;
+            int fin_a = bv_grads_finite(&a, h);
+            bv_clip_grad_norm(&a, h, 200.0);
+            double na = bv_clip_grad_value(&a, h, NULL);
+            int fin_b = -1;
+            double nb = bv_clip_grad_norm_then_value(&b, h, 200.0, &fin_b);
+            BV_CHECK(fin_a == fin_b && fin_a == (c != 2), "case %d/%d: finite %d vs %d", c, masked, fin_a, fin_b);
+            BV_CHECK(!memcmp(&na, &nb, sizeof na) || (isnan(na) && isnan(nb)), "case %d/%d: norm %.17g vs %.17g", c,
+                     masked, na, nb);
+            for (int i = 0; i < 4; i++)
+                BV_CHECK(!memcmp(a.items[i]->grad, b.items[i]->grad, sizeof(float) * (size_t)sizes[i]),
+                         "case %d/%d: grad %d differs", c, masked, i);
+        }
+    bv_params_free(&a);
+    bv_params_free(&b);
+}
+
 /* ---------------- golden ---------------- */
 
 /* Python's str(float) for the short values used in case tensor names ("0.05", "1.0", "1e-05"). */

@@ -179,15 +179,22 @@ static float *grad_norms(const bv_params *ps, const uint8_t *has_grad) {
     return norms;
 }
 
+/* python: total_norm = 0; total_norm += param_norm.item() ** 2 (per counted tensor), ** (1. / 2) */
+static double value_total(const bv_params *ps, const uint8_t *has_grad, const float *norms) {
+    double total = 0;
+    for (int i = 0; i < ps->n; i++)
+        if (!has_grad || has_grad[i]) total += pow((double)norms[i], 2.0);
+    return pow(total, 1.0 / 2.0);
+}
+
 double bv_clip_grad_value(bv_params *ps, const uint8_t *has_grad, const double *clip_value) {
-    double total = 0; /* python: total_norm = 0; total_norm += param_norm.item() ** 2 */
     float clip = clip_value ? (float)*clip_value : 0.0f;
     BV_ASSERT(ps->be == NULL || ps->be->mem.host_visible); /* host kernel (see adamw_kernel) */
     float *norms = grad_norms(ps, has_grad);
+    const double total = value_total(ps, has_grad, norms);
     for (int i = 0; i < ps->n; i++) {
         if (has_grad && !has_grad[i]) continue;
         bv_tensor *p = ps->items[i];
-        total += pow((double)norms[i], 2.0);
         if (clip_value) {
             float *g = p->grad;
             /* clamp_ propagates NaN (fminf/fmaxf would drop it) */
@@ -195,21 +202,33 @@ double bv_clip_grad_value(bv_params *ps, const uint8_t *has_grad, const double *
         }
     }
     free(norms);
-    return pow(total, 1.0 / 2.0);
+    return total;
 }
 
+/* The norm of the stack of the counted tensors' norms (clip_grad_norm_'s total_norm). */
+static float stack_total(const bv_params *ps, const uint8_t *has_grad, const float *norms) {
+    float *stack = malloc(sizeof(float) * (size_t)(ps->n > 0 ? ps->n : 1));
+    BV_ASSERT(stack);
+    int n = 0;
+    for (int i = 0; i < ps->n; i++)
+        if (!has_grad || has_grad[i]) stack[n++] = norms[i];
+    const float total = bv_norm2_f32(stack, n);
+    free(stack);
+    return total;
+}
+
+/* clip_coef = max_norm / (total + 1e-6) (Tensor.__rtruediv__: reciprocal, then times max_norm) */
+static float clip_coef(float total, double max_norm) { return (1.0f / (total + 1e-6f)) * (float)max_norm; }
+
 /* torch 1.13's clip_grad_norm_(params, max_norm) in float32: per-tensor norms, the norm of their
- * stack, clip_coef = max_norm / (total + 1e-6) (Tensor.__rtruediv__: reciprocal, then times
- * max_norm), clamped to at most 1, and every grad multiplied by it (also by 1.0, which is exact). */
+ * stack, clip_coef clamped to at most 1, and every grad multiplied by it (also by 1.0, which is
+ * exact). */
 double bv_clip_grad_norm(bv_params *ps, const uint8_t *has_grad, double max_norm) {
     BV_ASSERT(ps->be == NULL || ps->be->mem.host_visible); /* host kernel (see adamw_kernel) */
     float *norms = grad_norms(ps, has_grad);
-    int n = 0;
-    for (int i = 0; i < ps->n; i++)
-        if (!has_grad || has_grad[i]) norms[n++] = norms[i]; /* the stack of the norms, in order */
-    float total = bv_norm2_f32(norms, n);
+    float total = stack_total(ps, has_grad, norms);
     free(norms);
-    float coef = (1.0f / (total + 1e-6f)) * (float)max_norm;
+    float coef = clip_coef(total, max_norm);
     if (coef < 1.0f || coef != coef) /* clamp(max=1) keeps NaN; a factor of 1.0 changes nothing */
         for (int i = 0; i < ps->n; i++) {
             if (has_grad && !has_grad[i]) continue;
@@ -223,6 +242,42 @@ double bv_clip_grad_norm(bv_params *ps, const uint8_t *has_grad, double max_norm
 
 /* One tensor per thread; within a tensor the sum runs in SIMD lanes (omp simd may reassociate it:
  * any order gives NaN exactly when some element is inf or NaN, as inf * 0 and NaN + x are NaN). */
+/* g *= coef, and the norm of the result in bv_norm2_f32's order (same lanes, same fmaf, same tail). */
+static float scale_and_norm(float *g, int64_t n, float coef) {
+    enum { L = 8 };
+    float acc[L] = {0};
+    int64_t k = n - n % L;
+    for (int64_t i = 0; i < k; i += L)
+        for (int j = 0; j < L; j++) {
+            g[i + j] *= coef;
+            acc[j] = fmaf(g[i + j], g[i + j], acc[j]);
+        }
+    float s = acc[0];
+    for (int j = 1; j < L; j++) s = s + acc[j];
+    for (int64_t i = k; i < n; i++) {
+        g[i] *= coef;
+        s = s + g[i] * g[i];
+    }
+    return sqrtf(s);
+}
+
+double bv_clip_grad_norm_then_value(bv_params *ps, const uint8_t *has_grad, double max_norm, int *finite) {
+    BV_ASSERT(ps->be == NULL || ps->be->mem.host_visible);
+    float *norms = grad_norms(ps, has_grad);
+    const float total = stack_total(ps, has_grad, norms);
+    /* a finite sum of squares has only finite terms; inf or NaN may also be an overflow: scan */
+    *finite = isfinite(total) || bv_grads_finite(ps, has_grad);
+    const float coef = clip_coef(total, max_norm);
+    if (coef < 1.0f || coef != coef) {
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int i = 0; i < ps->n; i++)
+            if (!has_grad || has_grad[i]) norms[i] = scale_and_norm(ps->items[i]->grad, ps->items[i]->numel, coef);
+    }
+    const double norm = value_total(ps, has_grad, norms);
+    free(norms);
+    return norm;
+}
+
 int bv_grads_finite(const bv_params *ps, const uint8_t *has_grad) {
     BV_ASSERT(ps->be == NULL || ps->be->mem.host_visible);
     int bad = 0;

@@ -75,4 +75,11 @@ double bv_clip_grad_norm(bv_params *ps, const uint8_t *has_grad, double max_norm
 /* 1 when every counted grad is finite (GradScaler's found_inf test, negated). */
 int bv_grads_finite(const bv_params *ps, const uint8_t *has_grad);
 
+/* train_ms's bf16_run sequence in fewer passes over the grads, with the results of
+ *     *finite = bv_grads_finite(); bv_clip_grad_norm(max_norm); return bv_clip_grad_value(NULL);
+ * bit for bit: the per-tensor norms are taken once (a finite total proves every grad finite; only
+ * a non-finite one scans), and when the grads are scaled, their new norms are summed in the same pass
+ * (bv_norm2_f32's order), unscaled grads keep theirs. */
+double bv_clip_grad_norm_then_value(bv_params *ps, const uint8_t *has_grad, double max_norm, int *finite);
+
 #endif

@@ -211,9 +211,14 @@ static void set_trainable(bv_params *ps, bool on) {
 static double optimizer_step(bv_train_state *st, bv_params *ps, bv_adamw *opt, const uint8_t *has_grad,
                              double bf16_max_norm) {
     if (st->grad_sync) st->grad_sync(st->grad_sync_user, ps); /* DDP: grads averaged across ranks */
-    int finite = !st->bf16 || bv_grads_finite(ps, has_grad);
-    if (st->bf16 && bf16_max_norm > 0) bv_clip_grad_norm(ps, has_grad, bf16_max_norm);
-    double norm = bv_clip_grad_value(ps, has_grad, NULL);
+    int finite = 1;
+    double norm;
+    if (st->bf16 && bf16_max_norm > 0) { /* found_inf, clip_grad_norm_, clip_grad_value_(None) */
+        norm = bv_clip_grad_norm_then_value(ps, has_grad, bf16_max_norm, &finite);
+    } else {
+        finite = !st->bf16 || bv_grads_finite(ps, has_grad);
+        norm = bv_clip_grad_value(ps, has_grad, NULL);
+    }
     if (finite)
         bv_adamw_step(opt, has_grad);
     else
