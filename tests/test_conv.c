@@ -1121,6 +1121,60 @@ BV_TEST(conv1d_fused_bf16_matches_rounded_oracle) {
         }
 }
 
+/* Every fixed bf16 implementation (bv_conv_set_bf16_mode) against the oracle on rounded inputs:
+ * native, emulated, and the weight gradient as one im2col matmul (conv1d and the (K, 1) conv2d; the
+ * other geometries fall back to native under MATMUL). */
+BV_TEST(conv_bf16_every_implementation_matches_rounded_oracle) {
+    if (!bf16_ready(ts)) return;
+    static const bv_conv_bf16_mode modes[3] = {BV_CONV_BF16_NATIVE, BV_CONV_BF16_EMULATE, BV_CONV_BF16_MATMUL};
+    static const char *const names[3] = {"native", "emulate", "matmul"};
+    for (int m = 0; m < 3 && !ts->failed; m++) {
+        bv_conv_set_bf16_mode(ts->ctx->be, modes[m]);
+        for (int k = 0; k < 2; k++) {
+            const conv_spec *specs = k ? bf16_conv2d_specs : bf16_conv1d_specs;
+            const int n = k ? (int)N_OF(bf16_conv2d_specs) : (int)N_OF(bf16_conv1d_specs);
+            for (int i = 0; i < n; i++) {
+                char w[96];
+                snprintf(w, sizeof w, "bf16 %s %s spec %d", names[m], k ? "conv2d" : "conv1d", i);
+                int64_t tm = bv_tape_mark(ts->ctx);
+                check_bf16(ts, &specs[i], NULL, w);
+                bv_tape_cut(ts->ctx, tm);
+            }
+        }
+    }
+    bv_conv_set_bf16_mode(ts->ctx->be, BV_CONV_BF16_MEASURE);
+}
+
+/* The matmul weight gradient really runs under MATMUL (its fp32 sums run in another order than
+ * oneDNN's kernels: some bits differ from NATIVE's on an MPD-like (5, 1) conv2d), and it equals
+ * native's to fp32 summation accuracy. */
+BV_TEST(conv_bf16_matmul_weight_gradient_runs) {
+    if (!bf16_ready(ts)) return;
+    bv_ctx *ctx = ts->ctx;
+    bv_tensor *x0 = bv_test_input(ctx, BV_SHAPE(2, 64, 41, 5), 1.0f), *w0 = bv_test_input(ctx, BV_SHAPE(96, 64, 5, 1), 0.1f);
+    float *gw[2];
+    for (int m = 0; m < 2; m++) {
+        bv_conv_set_bf16_mode(ctx->be, m ? BV_CONV_BF16_MATMUL : BV_CONV_BF16_NATIVE);
+        bv_tensor *x = copy_input(ctx, x0), *w = copy_input(ctx, w0);
+        int64_t tm = bv_tape_mark(ctx);
+        ctx->autocast = BV_AUTOCAST_BF16;
+        bv_tensor *y = bv_conv2d(ctx, x, w, NULL, 1, 1, 2, 0, 1, 1, 1);
+        ctx->autocast = BV_AUTOCAST_OFF;
+        bv_backward(ctx, y, bv_full(ctx, y->ndim, y->shape, 0.37f));
+        bv_tape_cut(ctx, tm);
+        gw[m] = w->grad;
+    }
+    bv_conv_set_bf16_mode(ctx->be, BV_CONV_BF16_MEASURE);
+    const int64_t n = 96 * 64 * 5;
+    double dmax = 0, amax = 0;
+    for (int64_t i = 0; i < n; i++) {
+        dmax = fmax(dmax, fabs((double)gw[0][i] - gw[1][i]));
+        amax = fmax(amax, fabs((double)gw[0][i]));
+    }
+    BV_CHECK(dmax > 0, "matmul and native weight gradients are identical bit for bit: did the matmul run?");
+    BV_CHECK(dmax <= 1e-5 * amax, "matmul vs native weight gradient: max diff %g of max %g", dmax, amax);
+}
+
 /* Same geometry in fp32 and bf16: the cache keeps two primitives, each giving its own result. */
 BV_TEST(conv_bf16_and_fp32_share_no_primitive) {
     if (!bf16_ready(ts)) return;

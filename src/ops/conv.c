@@ -47,6 +47,11 @@ void bv_conv_set_layout(bv_backend *be, bv_conv_layout layout) {
     if (k && k->set_layout) k->set_layout(be, layout);
 }
 
+void bv_conv_set_bf16_mode(bv_backend *be, bv_conv_bf16_mode mode) {
+    const bv_conv_kernels *k = conv_slots(be);
+    if (k && k->set_bf16_mode) k->set_bf16_mode(be, mode);
+}
+
 int bv_conv_cache_capacity(bv_backend *be) {
     const bv_conv_kernels *k = conv_slots(be);
     int cap = 0, used = 0;

@@ -25,5 +25,7 @@ int bv_conv_cache_used(bv_backend *be);
 /* Overrides be's layout choice (tests run every oracle check under each; bench A/B): AUTO (per
  * shape and pass, whichever measured faster), always PLAIN or always BLOCKED. */
 void bv_conv_set_layout(bv_backend *be, bv_conv_layout layout);
+/* Overrides be's bf16 implementation choice (tests check each against the oracle; bench A/B). */
+void bv_conv_set_bf16_mode(bv_backend *be, bv_conv_bf16_mode mode);
 
 #endif

@@ -430,6 +430,8 @@ typedef struct bv_conv_kernels {
      * and the override (BV_CONV_LAYOUT env at first use, or tests) */
     bv_conv_layout (*layout_for)(bv_backend *be, int64_t channels);
     void (*set_layout)(bv_backend *be, bv_conv_layout layout);
+    /* the bf16 implementation choice's override (BV_CONV_BF16 env at first use, or tests) */
+    void (*set_bf16_mode)(bv_backend *be, bv_conv_bf16_mode mode);
     /* the primitive cache's capacity and entries in use (tests, bench) */
     void (*cache_stats)(bv_backend *be, int *capacity, int *used);
     /* inference (no backward): y = post(conv(x, w) + b) with bv_conv_post's chain; x and y in the

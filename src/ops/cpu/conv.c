@@ -46,6 +46,7 @@
 #include "../../core/error.h"
 #include "../kernels.h"
 #include "bf16.h"
+#include "gemm.h"
 #include "select.h"
 
 typedef enum { PASS_FWD = 0, PASS_BWD_DATA, PASS_BWD_WEIGHTS } conv_pass;
@@ -89,16 +90,20 @@ typedef struct {
 #define PRIM_CACHE_CAP 512
 #define BLK_CACHE_CAP 64
 
-/* How a bf16 pass chooses between oneDNN's bf16 primitive (native) and its fp32 one on bf16-rounded
- * copies of the inputs (emulated; the same arithmetic, see bf16_native): BV_CONV_BF16 = measure
- * (default: both timed on the first call of each shape, the faster kept), rule (bf16_native's fixed
- * rule: the same choice on every run), native, emulate (A/B). */
-enum { BF16_MEASURE = 0, BF16_RULE, BF16_NATIVE, BF16_EMULATE };
+/* How a bf16 pass chooses between oneDNN's bf16 primitive (native), its fp32 one on bf16-rounded
+ * copies of the inputs (emulated; the same arithmetic, see bf16_native) and, for weight gradients,
+ * one bf16 matmul over an im2col copy (matmul_weights): BV_CONV_BF16 = measure (default: every
+ * candidate timed on the first call of each shape, the fastest kept), rule (bf16_native's fixed
+ * rule: the same choice on every run), native, emulate, matmul (A/B); bv_conv_bf16_mode. */
+enum { BF16_MEASURE = BV_CONV_BF16_MEASURE, BF16_RULE = BV_CONV_BF16_RULE, BF16_NATIVE = BV_CONV_BF16_NATIVE,
+       BF16_EMULATE = BV_CONV_BF16_EMULATE, BF16_MATMUL = BV_CONV_BF16_MATMUL };
+/* The implementations a bf16 pass can run (a pick's value). */
+enum { V_EMULATE = 0, V_NATIVE = 1, V_MATMUL = 2, V_COUNT };
 
 typedef struct {
     prim_key key;
     uint64_t hash;
-    int32_t used, native;
+    int32_t used, variant; /* V_* */
 } pick_entry;
 /* distinct bf16 (shape, pass) triples of a training step: a few hundred; a power of two */
 #define PICK_CAP 1024
@@ -110,7 +115,7 @@ typedef struct {
     dnnl_stream_t stream;
     bv_conv_layout layout;
     int col1d;                        /* conv2d (K, 1) as conv1d (is_col1d); BV_CONV_COL1D=0 turns it off (A/B) */
-    int bf16_mode;                    /* BF16_*: how a bf16 pass picks native or emulated (BV_CONV_BF16) */
+    int bf16_mode;                    /* BF16_*: how a bf16 pass picks its implementation (BV_CONV_BF16) */
     int npicks;
     int bf16_log;                     /* BV_CONV_BF16_LOG=1: each measured pick on stderr */
     pick_entry picks[PICK_CAP];       /* BF16_MEASURE: the measured choice per (geometry, options, pass) */
@@ -159,6 +164,7 @@ static void *cache_make(void) {
                    : !strcmp(nat, "native")  ? BF16_NATIVE
                    : !strcmp(nat, "emulate") ? BF16_EMULATE
                    : !strcmp(nat, "rule")    ? BF16_RULE
+                   : !strcmp(nat, "matmul")  ? BF16_MATMUL
                                              : BF16_MEASURE;
     const char *plog = getenv("BV_CONV_BF16_LOG");
     c->bf16_log = plog && !strcmp(plog, "1");
@@ -722,6 +728,14 @@ static void set_layout(bv_backend *be, bv_conv_layout layout) {
     pthread_mutex_unlock(&c->lock);
 }
 
+static void set_bf16_mode(bv_backend *be, bv_conv_bf16_mode mode) {
+    conv_cache *c = cache_of(be, NULL);
+    if (!c) return;
+    pthread_mutex_lock(&c->lock);
+    c->bf16_mode = (int)mode;
+    pthread_mutex_unlock(&c->lock);
+}
+
 static void cache_stats(bv_backend *be, int *capacity, int *used) {
     conv_cache *c = cache_of(be, NULL);
     int n = 0;
@@ -773,26 +787,37 @@ static pick_entry *pick_slot(conv_cache *c, const prim_key *k, uint64_t h) {
     }
 }
 
-/* For a bf16 pass: 1 native, 0 emulated, -1 not known yet (measure it: bf16_measure). */
+/* The weight gradient as one bf16 matmul (matmul_weights) applies: ungrouped, not transposed,
+ * plain layout, a kernel along the first spatial dim only (conv1d; the MPD's (K, 1) conv2d). */
+static int matmul_weights_ok(const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass) {
+    return pass == PASS_BWD_WEIGHTS && o->bf16 && !o->act_blocked && !g->transposed && g->G == 1 && g->k[1] == 1 &&
+           g->stride[1] == 1 && g->pad[1] == 0 && g->dil[1] == 1 && g->out[1] == g->in[1];
+}
+
+/* For a bf16 pass: the V_* to run, or -1 when not known yet (measure it: bf16_measure). */
 static int bf16_pick(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass) {
-    if (c->bf16_mode == BF16_NATIVE) return 1;
-    if (c->bf16_mode == BF16_EMULATE) return 0;
-    if (c->bf16_mode == BF16_RULE) return bf16_native(g, pass);
+    pthread_mutex_lock(&c->lock);
+    const int mode = c->bf16_mode;
+    pthread_mutex_unlock(&c->lock);
+    if (mode == BF16_NATIVE) return V_NATIVE;
+    if (mode == BF16_EMULATE) return V_EMULATE;
+    if (mode == BF16_MATMUL) return matmul_weights_ok(g, o, pass) ? V_MATMUL : V_NATIVE;
+    if (mode == BF16_RULE) return bf16_native(g, pass);
     const prim_key k = pick_key(g, o, pass);
     pthread_mutex_lock(&c->lock);
     const pick_entry *e = pick_slot(c, &k, key_hash(&k));
-    const int r = e->used ? e->native : c->npicks >= PICK_CAP / 2 ? bf16_native(g, pass) : -1;
+    const int r = e->used ? e->variant : c->npicks >= PICK_CAP / 2 ? bf16_native(g, pass) : -1;
     pthread_mutex_unlock(&c->lock);
     return r;
 }
 
-static void bf16_remember(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass, int native) {
+static void bf16_remember(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass, int variant) {
     const prim_key k = pick_key(g, o, pass);
     const uint64_t h = key_hash(&k);
     pthread_mutex_lock(&c->lock);
     pick_entry *e = pick_slot(c, &k, h);
     if (!e->used && c->npicks < PICK_CAP / 2) {
-        *e = (pick_entry){.key = k, .hash = h, .used = 1, .native = native};
+        *e = (pick_entry){.key = k, .hash = h, .used = 1, .variant = variant};
         c->npicks++;
     }
     pthread_mutex_unlock(&c->lock);
@@ -806,32 +831,39 @@ static double now_ms(void) {
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
 
-/* The first call of a bf16 (shape, pass): run(arg, native) both ways, cold (primitive creation,
- * first touch) then warm and timed (process CPU time, now_ms), a third round when the two are within
- * 25%; the faster is
- * remembered. Both compute the same (outputs are overwritten, not accumulated), so the last run's
- * result stands. The choice can differ between processes where the two are close: BV_CONV_BF16=rule
+/* The first call of a bf16 (shape, pass): run(arg, variant) for each candidate (emulated, native,
+ * and the matmul where matmul_weights_ok), cold (primitive creation, first touch) then warm and timed
+ * (process CPU time, now_ms), a third round unless the fastest leads every other by 25%; the fastest
+ * is remembered. All compute the same (outputs are overwritten, not accumulated), so the last run's
+ * result stands. The choice can differ between processes where two are close: BV_CONV_BF16=rule
  * gives the same choice on every run. */
 static int bf16_measure(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass,
-                        int (*run)(void *arg, int native), void *arg) {
-    double best[2] = {INFINITY, INFINITY};
+                        int (*run)(void *arg, int variant), void *arg) {
+    static const char *const names[V_COUNT] = {"emulated", "native", "matmul"};
+    const int nv = matmul_weights_ok(g, o, pass) ? 3 : 2;
+    double best[V_COUNT] = {INFINITY, INFINITY, INFINITY};
+    int win = V_NATIVE;
     for (int rep = 0; rep < 3; rep++) {
-        for (int v = 0; v < 2; v++) {
+        for (int v = 0; v < nv; v++) {
             const double t0 = now_ms();
             if (run(arg, v)) return -1;
             const double t = now_ms() - t0;
             if (rep > 0 && t < best[v]) best[v] = t;
         }
-        if (rep == 1 && (best[0] > 1.25 * best[1] || best[1] > 1.25 * best[0])) break;
+        int clear = 1;
+        for (int v = 0; v < nv; v++)
+            if (best[v] < best[win] || (best[v] == best[win] && v == V_NATIVE)) win = v;
+        for (int v = 0; v < nv; v++) clear &= v == win || best[v] > 1.25 * best[win];
+        if (rep == 1 && clear) break;
     }
-    bf16_remember(c, g, o, pass, best[1] <= best[0]);
+    bf16_remember(c, g, o, pass, win);
     if (c->bf16_log)
         fprintf(stderr, "conv bf16 pick: pass %d N %lld IC %lld OC %lld G %lld in %lldx%lld k %lldx%lld s %lld d %lld%s: "
-                        "native %.3f ms, emulated %.3f ms -> %s\n",
+                        "native %.3f ms, emulated %.3f ms, matmul %.3f ms -> %s\n",
                 (int)pass, (long long)g->N, (long long)g->IC, (long long)g->OC, (long long)g->G, (long long)g->in[0],
                 (long long)g->in[1], (long long)g->k[0], (long long)g->k[1], (long long)g->stride[0],
-                (long long)g->dil[0], g->transposed ? " transposed" : "", best[1], best[0],
-                best[1] <= best[0] ? "native" : "emulated");
+                (long long)g->dil[0], g->transposed ? " transposed" : "", best[V_NATIVE], best[V_EMULATE],
+                best[V_MATMUL], names[win]);
     return 0;
 }
 
@@ -852,6 +884,7 @@ static int forward_exec(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g,
 
 /* One pass's arguments, for the bf16 variants (bf16_measure's run). */
 typedef struct {
+    bv_backend *be; /* the matmul variant's bf16 products (gemm.c) */
     conv_cache *c;
     bv_arena *scratch;
     const bv_conv_geom *g, *ex;
@@ -923,9 +956,63 @@ static const float *bwd_gyr(pass_args *a) {
     return r;
 }
 
+/* V_MATMUL: the weight gradient (and the bias gradient when a->gb) as one bf16 matmul over the
+ * whole batch, written (not accumulated) into a->dst in the weight's own [OC, IC, K] layout:
+ *     dW[oc, (ic, k)] = sum over (n, p) of gy[n, oc, p] * x[n, ic, ho(p) * s + k * d - pad, w(p)]
+ * for output positions p = (ho, w). A = gy as [OC, N*P] and B^T = the im2col rows [(ic, k), N*P] are
+ * built in bf16 directly (nearest even, as every bf16 pass rounds); oneDNN's matmul (AMX brgemm on
+ * the Xeon) sums in fp32. oneDNN 2.6's own bf16 weight passes split tiny spatial extents (the MPD's
+ * 19-102 rows of 1024 channels) poorly; one product over all N*P positions keeps the tiles full. */
+static int matmul_weights(pass_args *a) {
+    const bv_conv_geom *g = a->ex;
+    const int64_t N = g->N, IC = g->IC, OC = g->OC, K = g->k[0], H = g->in[0], W = g->in[1], Ho = g->out[0];
+    const int64_t P = Ho * W, L = N * P, s = g->stride[0], d = g->dil[0], pad = g->pad[0];
+    bv_arena_mark m = bv_arena_get_mark(a->scratch);
+    uint16_t *A = bv_arena_alloc(a->scratch, sizeof(uint16_t) * (size_t)(OC * L));
+    uint16_t *B = bv_arena_alloc(a->scratch, sizeof(uint16_t) * (size_t)(IC * K * L));
+    const float *gy = a->gy, *x = a->x;
+#pragma omp parallel for collapse(2) schedule(static) if (OC * L >= 32768)
+    for (int64_t oc = 0; oc < OC; oc++)
+        for (int64_t n = 0; n < N; n++) {
+            const float *src = gy + (n * OC + oc) * P;
+            uint16_t *dst = A + oc * L + n * P;
+            for (int64_t i = 0; i < P; i++) dst[i] = bv_f32_to_bf16(src[i]);
+        }
+#pragma omp parallel for collapse(2) schedule(static) if (IC * K * L >= 32768)
+    for (int64_t ic = 0; ic < IC; ic++)
+        for (int64_t k = 0; k < K; k++) {
+            uint16_t *row = B + (ic * K + k) * L;
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t ho = 0; ho < Ho; ho++) {
+                    const int64_t h = ho * s + k * d - pad;
+                    uint16_t *dst = row + n * P + ho * W;
+                    if (h < 0 || h >= H) {
+                        memset(dst, 0, sizeof(uint16_t) * (size_t)W);
+                        continue;
+                    }
+                    const float *src = x + ((n * IC + ic) * H + h) * W;
+                    for (int64_t w = 0; w < W; w++) dst[w] = bv_f32_to_bf16(src[w]);
+                }
+        }
+    if (a->gb) { /* from the rounded gy, as the native pass sums its bf16 diff_dst */
+#pragma omp parallel for schedule(static) if (OC * L >= 32768)
+        for (int64_t oc = 0; oc < OC; oc++) {
+            double acc = 0;
+            for (int64_t l = 0; l < L; l++) acc += bv_bf16_to_f32_bits(A[oc * L + l]);
+            a->gb[oc] = (float)acc;
+        }
+    }
+    bv_gemm_bf16 mm = {.batch = 1, .M = OC, .N = IC * K, .K = L, .ta = 0, .tb = 1, .A16 = A, .B16 = B, .C = a->dst};
+    int rc = bv_cpu_gemm_bf16(a->be, a->scratch, &mm, a->err);
+    bv_arena_reset_to(a->scratch, m);
+    return rc;
+}
+
 /* The data pass (into a->dst) or the weight pass (into a->dst, and the bias gradient into a->gb
- * when o->diff_bias), native or emulated (see fwd_variant). */
-static int bwd_variant(pass_args *a, conv_pass pass, int native) {
+ * when o->diff_bias): native, emulated (see fwd_variant) or, for the weight pass, the matmul. */
+static int bwd_variant(pass_args *a, conv_pass pass, int variant) {
+    if (variant == V_MATMUL) return matmul_weights(a);
+    const int native = variant == V_NATIVE;
     const float *gy = native ? a->gy : a->timing ? NULL : bwd_gyr(a); /* kept: made before the mark */
     bv_arena_mark m = bv_arena_get_mark(a->scratch);
     if (!gy) gy = bwd_gyr(a);
@@ -943,8 +1030,8 @@ static int bwd_variant(pass_args *a, conv_pass pass, int native) {
     return rc;
 }
 
-static int bwd_data_variant(void *p, int native) { return bwd_variant(p, PASS_BWD_DATA, native); }
-static int bwd_weights_variant(void *p, int native) { return bwd_variant(p, PASS_BWD_WEIGHTS, native); }
+static int bwd_data_variant(void *p, int variant) { return bwd_variant(p, PASS_BWD_DATA, variant); }
+static int bwd_weights_variant(void *p, int variant) { return bwd_variant(p, PASS_BWD_WEIGHTS, variant); }
 
 /* One backward pass: fp32, or bf16 native / emulated as picked (measured on first use). */
 static int bwd_pass(pass_args *a, conv_pass pass) {
@@ -963,7 +1050,7 @@ static int bwd_pass(pass_args *a, conv_pass pass) {
 
 /* The data and weight passes through oneDNN (everything but the depthwise special case). With
  * o->diff_bias the weight pass also writes the bias gradient. Scratch is rewound by the caller. */
-static int backward_dnnl(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
+static int backward_dnnl(bv_backend *be, conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
                          const bv_conv_opts *o, const bv_conv_grads *gr, const float *gy, const float *x,
                          const float *w, char *err) {
     if (ex->out[0] != g->out[0]) { /* the bias-only tail has no gradient path to x or w */
@@ -971,7 +1058,7 @@ static int backward_dnnl(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g
         copy_rows(crop, ex->out[0], gy, g->out[0], g->N, g->OC, NULL);
         gy = crop;
     }
-    pass_args a = {.c = c, .scratch = scratch, .g = g, .ex = ex, .o = o, .x = x, .w = w, .gy = gy, .err = err};
+    pass_args a = {.be = be, .c = c, .scratch = scratch, .g = g, .ex = ex, .o = o, .x = x, .w = w, .gy = gy, .err = err};
     if (o->bf16 && gr->gx && gr->gw) { /* room for gy in bf16, channels padded to a block of 64 at most */
         a.sh.cap = sizeof(uint16_t) * (size_t)(g->N * ((g->OC + 63) / 64 * 64) * ex->out[0] * ex->out[1]);
         a.sh.buf = bv_arena_alloc(scratch, a.sh.cap);
@@ -1024,7 +1111,7 @@ static int backward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, co
         if (gr->gx) dw_bwd_data_acc(gr->gx, gy, w, g);
         if (gr->gw) dw_bwd_weights_acc(gr->gw, gy, x, g);
     } else {
-        rc = backward_dnnl(c, scratch, g, ex, &o, gr, gy, x, w, err);
+        rc = backward_dnnl(be, c, scratch, g, ex, &o, gr, gy, x, w, err);
     }
     bv_arena_reset_to(scratch, m);
     return rc;
@@ -1518,6 +1605,7 @@ const bv_conv_kernels bv_cpu_conv = {
     .weight_norm_grad = weight_norm_grad,
     .layout_for = layout_for,
     .set_layout = set_layout,
+    .set_bf16_mode = set_bf16_mode,
     .cache_stats = cache_stats,
     .forward_post = forward_post, /* the inference post-op block above */
 };

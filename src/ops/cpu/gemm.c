@@ -189,6 +189,20 @@ static void to_bf16(uint16_t *dst, const float *src, int64_t batch, int64_t rows
     }
 }
 
+/* An operand [batch,] rows x cols (stored cols x rows when t) in bf16: its kept copy (dense: the
+ * caller's ld_given is 0), or src rounded into scratch. */
+static const uint16_t *operand16(bv_arena *scratch, const uint16_t *kept, int64_t ld_given, const float *src,
+                                 int64_t batch, int64_t rows, int64_t cols, int t, int64_t ld) {
+    if (kept) {
+        BV_ASSERT(ld_given == 0);
+        return kept;
+    }
+    uint16_t *d = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(batch * rows * cols));
+    if (t) to_bf16(d, src, batch, cols, rows, ld);
+    else to_bf16(d, src, batch, rows, cols, ld);
+    return d;
+}
+
 /* C = bias, 0, or C += bias: the product of a K == 0 gemm. */
 static void empty_product(const bv_gemm_bf16 *g) {
     const int64_t ldc = ldc_of(g);
@@ -223,18 +237,8 @@ int bv_cpu_gemm_bf16(bv_backend *be, bv_arena *scratch, const bv_gemm_bf16 *g, c
     mm_cache *c = cache_of(be, err);
     if (!c) return -1;
     bv_arena_mark mk = bv_arena_get_mark(scratch);
-    uint16_t *a = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(g->batch * g->M * g->K));
-    if (g->ta) to_bf16(a, g->A, g->batch, g->K, g->M, lda_of(g));
-    else to_bf16(a, g->A, g->batch, g->M, g->K, lda_of(g));
-    const uint16_t *b = g->B16;
-    if (!b) {
-        uint16_t *bb = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(g->batch * g->K * g->N));
-        if (g->tb) to_bf16(bb, g->B, g->batch, g->N, g->K, ldb_of(g));
-        else to_bf16(bb, g->B, g->batch, g->K, g->N, ldb_of(g));
-        b = bb;
-    } else {
-        BV_ASSERT(g->ldb == 0); /* a kept bf16 copy is dense */
-    }
+    const uint16_t *a = operand16(scratch, g->A16, g->lda, g->A, g->batch, g->M, g->K, g->ta, lda_of(g));
+    const uint16_t *b = operand16(scratch, g->B16, g->ldb, g->B, g->batch, g->K, g->N, g->tb, ldb_of(g));
     mm_key k = key_of(g);
     int rc = -1;
     dnnl_memory_t m[4] = {0};

@@ -28,6 +28,7 @@ typedef struct bv_gemm_bf16 {
     int ta, tb;
     const float *A;
     int64_t lda;
+    const uint16_t *A16; /* A already rounded to bf16, dense in A's layout (lda 0), or NULL: round A here */
     const float *B;
     int64_t ldb;
     const uint16_t *B16; /* B already rounded to bf16, dense in B's layout (ldb 0), or NULL: round B here */
