@@ -1145,14 +1145,16 @@ BV_TEST(conv_bf16_every_implementation_matches_rounded_oracle) {
     bv_conv_set_bf16_mode(ts->ctx->be, BV_CONV_BF16_MEASURE);
 }
 
-/* The matmul weight gradient really runs under MATMUL (its fp32 sums run in another order than
- * oneDNN's kernels: some bits differ from NATIVE's on an MPD-like (5, 1) conv2d), and it equals
- * native's to fp32 summation accuracy. */
-BV_TEST(conv_bf16_matmul_weight_gradient_runs) {
+/* The matmul backward really runs under MATMUL (its fp32 sums run in another order than oneDNN's
+ * kernels: some bits of both gradients differ from NATIVE's on an MPD-like (5, 1) conv2d), and it
+ * equals native's to fp32 summation accuracy. */
+BV_TEST(conv_bf16_matmul_backward_runs) {
     if (!bf16_ready(ts)) return;
     bv_ctx *ctx = ts->ctx;
     bv_tensor *x0 = bv_test_input(ctx, BV_SHAPE(2, 64, 41, 5), 1.0f), *w0 = bv_test_input(ctx, BV_SHAPE(96, 64, 5, 1), 0.1f);
-    float *gw[2];
+    bv_tensor *gy = bv_new(ctx, BV_F32, BV_SHAPE(2, 96, 41, 5));
+    bv_test_randn(ctx, gy, 1.0f);
+    float *gr[2][2]; /* mode, {gx, gw} */
     for (int m = 0; m < 2; m++) {
         bv_conv_set_bf16_mode(ctx->be, m ? BV_CONV_BF16_MATMUL : BV_CONV_BF16_NATIVE);
         bv_tensor *x = copy_input(ctx, x0), *w = copy_input(ctx, w0);
@@ -1160,19 +1162,21 @@ BV_TEST(conv_bf16_matmul_weight_gradient_runs) {
         ctx->autocast = BV_AUTOCAST_BF16;
         bv_tensor *y = bv_conv2d(ctx, x, w, NULL, 1, 1, 2, 0, 1, 1, 1);
         ctx->autocast = BV_AUTOCAST_OFF;
-        bv_backward(ctx, y, bv_full(ctx, y->ndim, y->shape, 0.37f));
+        bv_backward(ctx, y, gy);
         bv_tape_cut(ctx, tm);
-        gw[m] = w->grad;
+        gr[m][0] = x->grad, gr[m][1] = w->grad;
     }
     bv_conv_set_bf16_mode(ctx->be, BV_CONV_BF16_MEASURE);
-    const int64_t n = 96 * 64 * 5;
-    double dmax = 0, amax = 0;
-    for (int64_t i = 0; i < n; i++) {
-        dmax = fmax(dmax, fabs((double)gw[0][i] - gw[1][i]));
-        amax = fmax(amax, fabs((double)gw[0][i]));
+    const int64_t n[2] = {x0->numel, w0->numel};
+    for (int k = 0; k < 2; k++) {
+        double dmax = 0, amax = 0;
+        for (int64_t i = 0; i < n[k]; i++) {
+            dmax = fmax(dmax, fabs((double)gr[0][k][i] - gr[1][k][i]));
+            amax = fmax(amax, fabs((double)gr[0][k][i]));
+        }
+        BV_CHECK(dmax > 0, "grad %s: matmul and native identical bit for bit: did the matmul run?", k ? "w" : "x");
+        BV_CHECK(dmax <= 1e-5 * amax, "grad %s: matmul vs native max diff %g of max %g", k ? "w" : "x", dmax, amax);
     }
-    BV_CHECK(dmax > 0, "matmul and native weight gradients are identical bit for bit: did the matmul run?");
-    BV_CHECK(dmax <= 1e-5 * amax, "matmul vs native weight gradient: max diff %g of max %g", dmax, amax);
 }
 
 /* Same geometry in fp32 and bf16: the cache keeps two primitives, each giving its own result. */

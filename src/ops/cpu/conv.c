@@ -787,10 +787,11 @@ static pick_entry *pick_slot(conv_cache *c, const prim_key *k, uint64_t h) {
     }
 }
 
-/* The weight gradient as one bf16 matmul (matmul_weights) applies: ungrouped, not transposed,
- * plain layout, a kernel along the first spatial dim only (conv1d; the MPD's (K, 1) conv2d). */
-static int matmul_weights_ok(const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass) {
-    return pass == PASS_BWD_WEIGHTS && o->bf16 && !o->act_blocked && !g->transposed && g->G == 1 && g->k[1] == 1 &&
+/* A backward pass as one bf16 matmul (V_MATMUL: matmul_weights, matmul_data) applies: ungrouped,
+ * not transposed, plain layout, a kernel along the first spatial dim only (conv1d; the MPD's (K, 1)
+ * conv2d). */
+static int matmul_ok(const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass) {
+    return pass != PASS_FWD && o->bf16 && !o->act_blocked && !g->transposed && g->G == 1 && g->k[1] == 1 &&
            g->stride[1] == 1 && g->pad[1] == 0 && g->dil[1] == 1 && g->out[1] == g->in[1];
 }
 
@@ -801,7 +802,7 @@ static int bf16_pick(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o
     pthread_mutex_unlock(&c->lock);
     if (mode == BF16_NATIVE) return V_NATIVE;
     if (mode == BF16_EMULATE) return V_EMULATE;
-    if (mode == BF16_MATMUL) return matmul_weights_ok(g, o, pass) ? V_MATMUL : V_NATIVE;
+    if (mode == BF16_MATMUL) return matmul_ok(g, o, pass) ? V_MATMUL : V_NATIVE;
     if (mode == BF16_RULE) return bf16_native(g, pass);
     const prim_key k = pick_key(g, o, pass);
     pthread_mutex_lock(&c->lock);
@@ -832,7 +833,7 @@ static double now_ms(void) {
 }
 
 /* The first call of a bf16 (shape, pass): run(arg, variant) for each candidate (emulated, native,
- * and the matmul where matmul_weights_ok), cold (primitive creation, first touch) then warm and timed
+ * and the matmul where matmul_ok), cold (primitive creation, first touch) then warm and timed
  * (process CPU time, now_ms), a third round unless the fastest leads every other by 25%; the fastest
  * is remembered. All compute the same (outputs are overwritten, not accumulated), so the last run's
  * result stands. The choice can differ between processes where two are close: BV_CONV_BF16=rule
@@ -840,7 +841,7 @@ static double now_ms(void) {
 static int bf16_measure(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass,
                         int (*run)(void *arg, int variant), void *arg) {
     static const char *const names[V_COUNT] = {"emulated", "native", "matmul"};
-    const int nv = matmul_weights_ok(g, o, pass) ? 3 : 2;
+    const int nv = matmul_ok(g, o, pass) ? 3 : 2;
     double best[V_COUNT] = {INFINITY, INFINITY, INFINITY};
     int win = V_NATIVE;
     for (int rep = 0; rep < 3; rep++) {
@@ -956,62 +957,116 @@ static const float *bwd_gyr(pass_args *a) {
     return r;
 }
 
-/* V_MATMUL: the weight gradient (and the bias gradient when a->gb) as one bf16 matmul over the
- * whole batch, written (not accumulated) into a->dst in the weight's own [OC, IC, K] layout:
- *     dW[oc, (ic, k)] = sum over (n, p) of gy[n, oc, p] * x[n, ic, ho(p) * s + k * d - pad, w(p)]
- * for output positions p = (ho, w). A = gy as [OC, N*P] and B^T = the im2col rows [(ic, k), N*P] are
- * built in bf16 directly (nearest even, as every bf16 pass rounds); oneDNN's matmul (AMX brgemm on
- * the Xeon) sums in fp32. oneDNN 2.6's own bf16 weight passes split tiny spatial extents (the MPD's
- * 19-102 rows of 1024 channels) poorly; one product over all N*P positions keeps the tiles full. */
-static int matmul_weights(pass_args *a) {
-    const bv_conv_geom *g = a->ex;
-    const int64_t N = g->N, IC = g->IC, OC = g->OC, K = g->k[0], H = g->in[0], W = g->in[1], Ho = g->out[0];
-    const int64_t P = Ho * W, L = N * P, s = g->stride[0], d = g->dil[0], pad = g->pad[0];
-    bv_arena_mark m = bv_arena_get_mark(a->scratch);
-    uint16_t *A = bv_arena_alloc(a->scratch, sizeof(uint16_t) * (size_t)(OC * L));
-    uint16_t *B = bv_arena_alloc(a->scratch, sizeof(uint16_t) * (size_t)(IC * K * L));
-    const float *gy = a->gy, *x = a->x;
-#pragma omp parallel for collapse(2) schedule(static) if (OC * L >= 32768)
-    for (int64_t oc = 0; oc < OC; oc++)
-        for (int64_t n = 0; n < N; n++) {
-            const float *src = gy + (n * OC + oc) * P;
-            uint16_t *dst = A + oc * L + n * P;
-            for (int64_t i = 0; i < P; i++) dst[i] = bv_f32_to_bf16(src[i]);
+/* ---- V_MATMUL: a backward pass as one bf16 matmul over the whole batch ----
+ * With output positions p = (ho, w) of P = Ho * W per item, L = N * P in all, and the im2col rows
+ *     X[(ic, k), (n, p)] = x[n, ic, ho * s + k * d - pad, w]     (0 outside),
+ * the weight gradient is  dW [OC, IC*K] = G X^T  and the data gradient  dX = col2im(W^T G),  with
+ * G [OC, L] the output gradient gy[n, oc, p]. Operands are built in bf16 directly (nearest even, as
+ * every bf16 pass rounds); oneDNN's matmul (AMX brgemm on the Xeon) sums in fp32. oneDNN 2.6's own
+ * bf16 backward kernels split tiny spatial extents (the MPD's 19-102 rows of 1024 channels) poorly;
+ * one product over all N * P positions keeps the tiles full. */
+
+typedef struct {
+    int64_t N, IC, OC, K, H, W, Ho, P, L, s, d, pad;
+} mm_geom;
+
+static mm_geom mm_geom_of(const bv_conv_geom *g) {
+    mm_geom m = {.N = g->N, .IC = g->IC, .OC = g->OC, .K = g->k[0], .H = g->in[0], .W = g->in[1], .Ho = g->out[0],
+                 .s = g->stride[0], .d = g->dil[0], .pad = g->pad[0]};
+    m.P = m.Ho * m.W;
+    m.L = m.N * m.P;
+    return m;
+}
+
+/* input row h of im2col row k at output row ho, or -1 outside the input */
+static int64_t mm_h(const mm_geom *m, int64_t ho, int64_t k) {
+    const int64_t h = ho * m->s + k * m->d - m->pad;
+    return h >= 0 && h < m->H ? h : -1;
+}
+
+/* G [OC, L] in bf16 from gy [N, OC, P] */
+static uint16_t *mm_gy16(bv_arena *scratch, const float *gy, const mm_geom *m) {
+    uint16_t *G = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(m->OC * m->L));
+#pragma omp parallel for collapse(2) schedule(static) if (m->OC * m->L >= 32768)
+    for (int64_t oc = 0; oc < m->OC; oc++)
+        for (int64_t n = 0; n < m->N; n++) {
+            const float *src = gy + (n * m->OC + oc) * m->P;
+            uint16_t *dst = G + oc * m->L + n * m->P;
+            for (int64_t i = 0; i < m->P; i++) dst[i] = bv_f32_to_bf16(src[i]);
         }
-#pragma omp parallel for collapse(2) schedule(static) if (IC * K * L >= 32768)
-    for (int64_t ic = 0; ic < IC; ic++)
-        for (int64_t k = 0; k < K; k++) {
-            uint16_t *row = B + (ic * K + k) * L;
-            for (int64_t n = 0; n < N; n++)
-                for (int64_t ho = 0; ho < Ho; ho++) {
-                    const int64_t h = ho * s + k * d - pad;
-                    uint16_t *dst = row + n * P + ho * W;
-                    if (h < 0 || h >= H) {
-                        memset(dst, 0, sizeof(uint16_t) * (size_t)W);
+    return G;
+}
+
+/* dW (and the bias gradient when a->gb), written (not accumulated) into a->dst in the weight's own
+ * [OC, IC, K] layout. */
+static int matmul_weights(pass_args *a) {
+    const mm_geom m = mm_geom_of(a->ex);
+    bv_arena_mark mk = bv_arena_get_mark(a->scratch);
+    uint16_t *G = mm_gy16(a->scratch, a->gy, &m);
+    uint16_t *X = bv_arena_alloc(a->scratch, sizeof(uint16_t) * (size_t)(m.IC * m.K * m.L));
+    const float *x = a->x;
+#pragma omp parallel for collapse(2) schedule(static) if (m.IC * m.K * m.L >= 32768)
+    for (int64_t ic = 0; ic < m.IC; ic++)
+        for (int64_t k = 0; k < m.K; k++) {
+            uint16_t *row = X + (ic * m.K + k) * m.L;
+            for (int64_t n = 0; n < m.N; n++)
+                for (int64_t ho = 0; ho < m.Ho; ho++) {
+                    const int64_t h = mm_h(&m, ho, k);
+                    uint16_t *dst = row + n * m.P + ho * m.W;
+                    if (h < 0) {
+                        memset(dst, 0, sizeof(uint16_t) * (size_t)m.W);
                         continue;
                     }
-                    const float *src = x + ((n * IC + ic) * H + h) * W;
-                    for (int64_t w = 0; w < W; w++) dst[w] = bv_f32_to_bf16(src[w]);
+                    const float *src = x + ((n * m.IC + ic) * m.H + h) * m.W;
+                    for (int64_t w = 0; w < m.W; w++) dst[w] = bv_f32_to_bf16(src[w]);
                 }
         }
     if (a->gb) { /* from the rounded gy, as the native pass sums its bf16 diff_dst */
-#pragma omp parallel for schedule(static) if (OC * L >= 32768)
-        for (int64_t oc = 0; oc < OC; oc++) {
+#pragma omp parallel for schedule(static) if (m.OC * m.L >= 32768)
+        for (int64_t oc = 0; oc < m.OC; oc++) {
             double acc = 0;
-            for (int64_t l = 0; l < L; l++) acc += bv_bf16_to_f32_bits(A[oc * L + l]);
+            for (int64_t l = 0; l < m.L; l++) acc += bv_bf16_to_f32_bits(G[oc * m.L + l]);
             a->gb[oc] = (float)acc;
         }
     }
-    bv_gemm_bf16 mm = {.batch = 1, .M = OC, .N = IC * K, .K = L, .ta = 0, .tb = 1, .A16 = A, .B16 = B, .C = a->dst};
+    bv_gemm_bf16 mm = {.batch = 1, .M = m.OC, .N = m.IC * m.K, .K = m.L, .tb = 1, .A16 = G, .B16 = X, .C = a->dst};
     int rc = bv_cpu_gemm_bf16(a->be, a->scratch, &mm, a->err);
-    bv_arena_reset_to(a->scratch, m);
+    bv_arena_reset_to(a->scratch, mk);
+    return rc;
+}
+
+/* dX = col2im(W^T G), written (not accumulated) into a->dst [N, IC, H, W]: each input element sums
+ * its im2col entries over k in a fixed order. */
+static int matmul_data(pass_args *a) {
+    const mm_geom m = mm_geom_of(a->ex);
+    bv_arena_mark mk = bv_arena_get_mark(a->scratch);
+    uint16_t *G = mm_gy16(a->scratch, a->gy, &m);
+    float *C = bv_arena_alloc(a->scratch, sizeof(float) * (size_t)(m.IC * m.K * m.L));
+    /* A = W stored [OC, IC*K] = [K_gemm, M]: ta; the weights rounded by gemm.c */
+    bv_gemm_bf16 mm = {.batch = 1, .M = m.IC * m.K, .N = m.L, .K = m.OC, .ta = 1, .A = a->w, .B16 = G, .C = C};
+    int rc = bv_cpu_gemm_bf16(a->be, a->scratch, &mm, a->err);
+    float *gx = a->dst;
+#pragma omp parallel for collapse(2) schedule(static) if (m.IC * m.K * m.L >= 32768)
+    for (int64_t n = 0; n < m.N; n++)
+        for (int64_t ic = 0; ic < m.IC; ic++) {
+            float *out = gx + (n * m.IC + ic) * m.H * m.W;
+            memset(out, 0, sizeof(float) * (size_t)(m.H * m.W));
+            for (int64_t k = 0; k < m.K && !rc; k++)
+                for (int64_t ho = 0; ho < m.Ho; ho++) {
+                    const int64_t h = mm_h(&m, ho, k);
+                    if (h < 0) continue;
+                    const float *src = C + (ic * m.K + k) * m.L + n * m.P + ho * m.W;
+                    for (int64_t w = 0; w < m.W; w++) out[h * m.W + w] += src[w];
+                }
+        }
+    bv_arena_reset_to(a->scratch, mk);
     return rc;
 }
 
 /* The data pass (into a->dst) or the weight pass (into a->dst, and the bias gradient into a->gb
  * when o->diff_bias): native, emulated (see fwd_variant) or, for the weight pass, the matmul. */
 static int bwd_variant(pass_args *a, conv_pass pass, int variant) {
-    if (variant == V_MATMUL) return matmul_weights(a);
+    if (variant == V_MATMUL) return pass == PASS_BWD_WEIGHTS ? matmul_weights(a) : matmul_data(a);
     const int native = variant == V_NATIVE;
     const float *gy = native ? a->gy : a->timing ? NULL : bwd_gyr(a); /* kept: made before the mark */
     bv_arena_mark m = bv_arena_get_mark(a->scratch);
