@@ -51,8 +51,9 @@ while [ $# -gt 0 ]; do
 done
 export OMP_WAIT_POLICY=PASSIVE
 # OpenBLAS 0.3.21 takes newer Xeons for a Prescott (SSE3 kernels) under both sides: name the right core
-# as `make bench` does (bench/lib.sh; your own OPENBLAS_CORETYPE wins). The curves in docs/curves were
-# made before this was known, with the Prescott kernels on both sides (speed only, not the curves).
+# as `make bench` does (bench/lib.sh; your own OPENBLAS_CORETYPE wins).
+# Runs started from different shells land in different scheduler autogroups, where `nice` does not
+# reach across: `echo 19 > /proc/<pid>/autogroup` puts a group behind interactive work.
 BUILD=${BUILD:-build}
 . bench/lib.sh
 want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
