@@ -1101,8 +1101,16 @@ BV_TEST(conv_transpose1d_bf16_matches_rounded_oracle) {
 BV_TEST(conv2d_bf16_matches_rounded_oracle) { run_specs(ts, bf16_conv2d_specs, N_OF(bf16_conv2d_specs), "conv2d"); }
 
 /* The Generator's ResBlock chain forms: channel-blocked, leaky_relu post-op, residual add. */
+static void run_fused_bf16(bv_test_state *ts, const char *mode);
+
 BV_TEST(conv1d_fused_bf16_matches_rounded_oracle) {
     if (!bf16_ready(ts)) return;
+    run_fused_bf16(ts, "measured");
+}
+
+/* the fused conv1d specs (leaky_relu or residual after the conv, plain or blocked) under the
+ * backend's current bf16 mode */
+static void run_fused_bf16(bv_test_state *ts, const char *mode) {
     static const conv_spec s[] = {
         {1, 0, 1, 2, 32, 32, 1, {45}, {3}, {1}, {3}, {3}, {0}},
         {1, 0, 1, 1, 16, 48, 1, {30}, {7}, {1}, {15}, {5}, {0}},
@@ -1113,7 +1121,7 @@ BV_TEST(conv1d_fused_bf16_matches_rounded_oracle) {
         for (int j = 0; j < 4; j++) {
             const fused_spec f = {s[i], kinds[j][0], kinds[j][1], kinds[j][2], kinds[j][1] ? 0.1f : 0.0f};
             char w[96];
-            snprintf(w, sizeof w, "bf16 conv1d_fused %s%s spec %d", f.blocked ? "blocked " : "",
+            snprintf(w, sizeof w, "bf16 %s conv1d_fused %s%s spec %d", mode, f.blocked ? "blocked " : "",
                      f.lrelu ? "lrelu" : "residual", i);
             int64_t tm = bv_tape_mark(ts->ctx);
             check_bf16(ts, &s[i], &f, w);
@@ -1141,20 +1149,21 @@ BV_TEST(conv_bf16_every_implementation_matches_rounded_oracle) {
                 bv_tape_cut(ts->ctx, tm);
             }
         }
+        run_fused_bf16(ts, names[m]);
     }
     bv_conv_set_bf16_mode(ts->ctx->be, BV_CONV_BF16_MEASURE);
 }
 
-/* The matmul backward really runs under MATMUL (its fp32 sums run in another order than oneDNN's
- * kernels: some bits of both gradients differ from NATIVE's on an MPD-like (5, 1) conv2d), and it
- * equals native's to fp32 summation accuracy. */
-BV_TEST(conv_bf16_matmul_backward_runs) {
+/* The matmul forward and backward really run under MATMUL (their fp32 sums run in another order
+ * than oneDNN's kernels: some bits of y and both gradients differ from NATIVE's on an MPD-like (5, 1)
+ * conv2d), and they equal native's to fp32 summation accuracy. */
+BV_TEST(conv_bf16_matmul_passes_run) {
     if (!bf16_ready(ts)) return;
     bv_ctx *ctx = ts->ctx;
     bv_tensor *x0 = bv_test_input(ctx, BV_SHAPE(2, 64, 41, 5), 1.0f), *w0 = bv_test_input(ctx, BV_SHAPE(96, 64, 5, 1), 0.1f);
     bv_tensor *gy = bv_new(ctx, BV_F32, BV_SHAPE(2, 96, 41, 5));
     bv_test_randn(ctx, gy, 1.0f);
-    float *gr[2][2]; /* mode, {gx, gw} */
+    float *gr[2][3]; /* mode, {gx, gw, y} */
     for (int m = 0; m < 2; m++) {
         bv_conv_set_bf16_mode(ctx->be, m ? BV_CONV_BF16_MATMUL : BV_CONV_BF16_NATIVE);
         bv_tensor *x = copy_input(ctx, x0), *w = copy_input(ctx, w0);
@@ -1164,18 +1173,19 @@ BV_TEST(conv_bf16_matmul_backward_runs) {
         ctx->autocast = BV_AUTOCAST_OFF;
         bv_backward(ctx, y, gy);
         bv_tape_cut(ctx, tm);
-        gr[m][0] = x->grad, gr[m][1] = w->grad;
+        gr[m][0] = x->grad, gr[m][1] = w->grad, gr[m][2] = y->data;
     }
     bv_conv_set_bf16_mode(ctx->be, BV_CONV_BF16_MEASURE);
-    const int64_t n[2] = {x0->numel, w0->numel};
-    for (int k = 0; k < 2; k++) {
+    const int64_t n[3] = {x0->numel, w0->numel, gy->numel};
+    static const char *const what[3] = {"grad x", "grad w", "y"};
+    for (int k = 0; k < 3; k++) {
         double dmax = 0, amax = 0;
         for (int64_t i = 0; i < n[k]; i++) {
             dmax = fmax(dmax, fabs((double)gr[0][k][i] - gr[1][k][i]));
             amax = fmax(amax, fabs((double)gr[0][k][i]));
         }
-        BV_CHECK(dmax > 0, "grad %s: matmul and native identical bit for bit: did the matmul run?", k ? "w" : "x");
-        BV_CHECK(dmax <= 1e-5 * amax, "grad %s: matmul vs native max diff %g of max %g", k ? "w" : "x", dmax, amax);
+        BV_CHECK(dmax > 0, "%s: matmul and native identical bit for bit: did the matmul run?", what[k]);
+        BV_CHECK(dmax <= 1e-5 * amax, "%s: matmul vs native max diff %g of max %g", what[k], dmax, amax);
     }
 }
 

@@ -791,7 +791,8 @@ static pick_entry *pick_slot(conv_cache *c, const prim_key *k, uint64_t h) {
  * not transposed, plain layout, a kernel along the first spatial dim only (conv1d; the MPD's (K, 1)
  * conv2d). */
 static int matmul_ok(const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass) {
-    return pass != PASS_FWD && o->bf16 && !o->act_blocked && !g->transposed && g->G == 1 && g->k[1] == 1 &&
+    (void)pass;
+    return o->bf16 && !o->act_blocked && !g->transposed && g->G == 1 && g->k[1] == 1 &&
            g->stride[1] == 1 && g->pad[1] == 0 && g->dil[1] == 1 && g->out[1] == g->in[1];
 }
 
@@ -899,8 +900,12 @@ typedef struct {
 } pass_args;
 
 /* The forward, native (oneDNN's bf16 primitive) or emulated (fp32 kernel on bf16-rounded inputs). */
-static int fwd_variant(void *p, int native) {
+static int matmul_forward(pass_args *a);
+
+static int fwd_variant(void *p, int variant) {
     pass_args *a = p;
+    if (variant == V_MATMUL) return matmul_forward(a);
+    const int native = variant == V_NATIVE;
     bv_arena_mark m = bv_arena_get_mark(a->scratch);
     const float *x = a->x, *w = a->w;
     bv_conv_opts oe = *a->o;
@@ -923,7 +928,8 @@ static int forward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, con
     if (!o->bf16) {
         rc = forward_exec(c, scratch, g, ex, o, y, x, w, b, err);
     } else {
-        pass_args a = {.c = c, .scratch = scratch, .g = g, .ex = ex, .o = o, .x = x, .w = w, .b = b, .y = y, .err = err};
+        pass_args a = {.be = be, .c = c, .scratch = scratch, .g = g, .ex = ex, .o = o, .x = x, .w = w, .b = b, .y = y,
+                       .err = err};
         const int nat = bf16_pick(c, g, o, PASS_FWD);
         rc = nat < 0 ? bf16_measure(c, g, o, PASS_FWD, fwd_variant, &a) : fwd_variant(&a, nat);
     }
@@ -997,30 +1003,62 @@ static uint16_t *mm_gy16(bv_arena *scratch, const float *gy, const mm_geom *m) {
     return G;
 }
 
+/* the im2col rows X [(ic, k), L] in bf16 from x [N, IC, H, W] */
+static uint16_t *mm_x16(bv_arena *scratch, const float *x, const mm_geom *m) {
+    uint16_t *X = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(m->IC * m->K * m->L));
+#pragma omp parallel for collapse(2) schedule(static) if (m->IC * m->K * m->L >= 32768)
+    for (int64_t ic = 0; ic < m->IC; ic++)
+        for (int64_t k = 0; k < m->K; k++) {
+            uint16_t *row = X + (ic * m->K + k) * m->L;
+            for (int64_t n = 0; n < m->N; n++)
+                for (int64_t ho = 0; ho < m->Ho; ho++) {
+                    const int64_t h = mm_h(m, ho, k);
+                    uint16_t *dst = row + n * m->P + ho * m->W;
+                    if (h < 0) {
+                        memset(dst, 0, sizeof(uint16_t) * (size_t)m->W);
+                        continue;
+                    }
+                    const float *src = x + ((n * m->IC + ic) * m->H + h) * m->W;
+                    for (int64_t w = 0; w < m->W; w++) dst[w] = bv_f32_to_bf16(src[w]);
+                }
+        }
+    return X;
+}
+
+/* y = [lrelu](W X + b), written into a->y [N, OC, Ho, W]: the forward as one product. */
+static int matmul_forward(pass_args *a) {
+    const mm_geom m = mm_geom_of(a->g);
+    bv_arena_mark mk = bv_arena_get_mark(a->scratch);
+    uint16_t *X = mm_x16(a->scratch, a->x, &m);
+    float *C = bv_arena_alloc(a->scratch, sizeof(float) * (size_t)(m.OC * m.L));
+    /* A = W [OC, IC*K] (rounded by gemm.c), B = X [IC*K, L] */
+    bv_gemm_bf16 mm = {.batch = 1, .M = m.OC, .N = m.L, .K = m.IC * m.K, .A = a->w, .B16 = X, .C = C};
+    int rc = bv_cpu_gemm_bf16(a->be, a->scratch, &mm, a->err);
+    const float *b = a->b, slope = a->o->slope;
+    const int lrelu = a->o->lrelu;
+    float *y = a->y;
+#pragma omp parallel for collapse(2) schedule(static) if (m.OC * m.L >= 32768)
+    for (int64_t n = 0; n < m.N; n++)
+        for (int64_t oc = 0; oc < m.OC; oc++) {
+            const float *src = C + oc * m.L + n * m.P;
+            float *dst = y + (n * m.OC + oc) * m.P;
+            const float bias = b ? b[oc] : 0.0f;
+            for (int64_t p = 0; p < m.P; p++) {
+                const float v = src[p] + bias;
+                dst[p] = lrelu && v < 0.0f ? v * slope : v;
+            }
+        }
+    bv_arena_reset_to(a->scratch, mk);
+    return rc;
+}
+
 /* dW (and the bias gradient when a->gb), written (not accumulated) into a->dst in the weight's own
  * [OC, IC, K] layout. */
 static int matmul_weights(pass_args *a) {
     const mm_geom m = mm_geom_of(a->ex);
     bv_arena_mark mk = bv_arena_get_mark(a->scratch);
     uint16_t *G = mm_gy16(a->scratch, a->gy, &m);
-    uint16_t *X = bv_arena_alloc(a->scratch, sizeof(uint16_t) * (size_t)(m.IC * m.K * m.L));
-    const float *x = a->x;
-#pragma omp parallel for collapse(2) schedule(static) if (m.IC * m.K * m.L >= 32768)
-    for (int64_t ic = 0; ic < m.IC; ic++)
-        for (int64_t k = 0; k < m.K; k++) {
-            uint16_t *row = X + (ic * m.K + k) * m.L;
-            for (int64_t n = 0; n < m.N; n++)
-                for (int64_t ho = 0; ho < m.Ho; ho++) {
-                    const int64_t h = mm_h(&m, ho, k);
-                    uint16_t *dst = row + n * m.P + ho * m.W;
-                    if (h < 0) {
-                        memset(dst, 0, sizeof(uint16_t) * (size_t)m.W);
-                        continue;
-                    }
-                    const float *src = x + ((n * m.IC + ic) * m.H + h) * m.W;
-                    for (int64_t w = 0; w < m.W; w++) dst[w] = bv_f32_to_bf16(src[w]);
-                }
-        }
+    uint16_t *X = mm_x16(a->scratch, a->x, &m);
     if (a->gb) { /* from the rounded gy, as the native pass sums its bf16 diff_dst */
 #pragma omp parallel for schedule(static) if (m.OC * m.L >= 32768)
         for (int64_t oc = 0; oc < m.OC; oc++) {
