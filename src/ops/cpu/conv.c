@@ -859,13 +859,15 @@ static int bf16_measure(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts
         if (rep == 1 && clear) break;
     }
     bf16_remember(c, g, o, pass, win);
+    char mm[32] = "n/a (geometry)";
+    if (nv > V_MATMUL) snprintf(mm, sizeof mm, "%.3f ms", best[V_MATMUL]);
     if (c->bf16_log)
         fprintf(stderr, "conv bf16 pick: pass %d N %lld IC %lld OC %lld G %lld in %lldx%lld k %lldx%lld s %lld d %lld%s: "
-                        "native %.3f ms, emulated %.3f ms, matmul %.3f ms -> %s\n",
+                        "native %.3f ms, emulated %.3f ms, matmul %s -> %s\n",
                 (int)pass, (long long)g->N, (long long)g->IC, (long long)g->OC, (long long)g->G, (long long)g->in[0],
                 (long long)g->in[1], (long long)g->k[0], (long long)g->k[1], (long long)g->stride[0],
-                (long long)g->dil[0], g->transposed ? " transposed" : "", best[V_NATIVE], best[V_EMULATE],
-                best[V_MATMUL], names[win]);
+                (long long)g->dil[0], g->transposed ? " transposed" : "", best[V_NATIVE], best[V_EMULATE], mm,
+                names[win]);
     return 0;
 }
 
