@@ -33,8 +33,8 @@ typedef enum { BV_CONV_LAYOUT_AUTO = 0, BV_CONV_LAYOUT_PLAIN, BV_CONV_LAYOUT_BLO
 /* How a bf16 conv pass picks its implementation (BV_CONV_BF16, or bv_conv_set_bf16_mode): MEASURE (the
  * default: every candidate timed on the first call of a shape and pass, the fastest kept), RULE (a
  * fixed rule: the same choice on every run), NATIVE (oneDNN's bf16 primitive), EMULATE (its fp32
- * primitive on bf16-rounded inputs), MATMUL (weight gradients as one bf16 im2col matmul where the
- * geometry allows it, native elsewhere). */
+ * primitive on bf16-rounded inputs), MATMUL (each pass as one bf16 im2col matmul over the batch where
+ * the geometry allows it, native elsewhere). */
 typedef enum {
     BV_CONV_BF16_MEASURE = 0,
     BV_CONV_BF16_RULE,

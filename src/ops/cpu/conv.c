@@ -31,9 +31,10 @@
  * channel-blocked) buffers to bf16 in the same pass, per call: the weight-normed weights are fp32
  * parameters recomputed every step. The depthwise backward loops below run in fp32 on copies of their
  * inputs rounded to bf16, which is the same arithmetic (bf16 products are exact in fp32); so do the
- * passes where oneDNN 2.6's bf16 kernel is slower than its fp32 one, timed both ways on the first
- * call of each shape and pass (bf16_pick, bf16_measure), and the MPD's (K, 1) conv2d runs as a
- * conv1d over N*W columns (is_col1d).
+ * passes where oneDNN 2.6's bf16 kernel is slower than its fp32 one, and where one bf16 matmul over
+ * an im2col copy of the whole batch beats both (V_MATMUL): the candidates are timed on the first call
+ * of each shape and pass (bf16_pick, bf16_measure). oneDNN's MPD (K, 1) conv2d runs as a conv1d over
+ * N*W columns (is_col1d).
  */
 #include <dnnl.h>
 #include <math.h>
@@ -91,8 +92,8 @@ typedef struct {
 #define BLK_CACHE_CAP 64
 
 /* How a bf16 pass chooses between oneDNN's bf16 primitive (native), its fp32 one on bf16-rounded
- * copies of the inputs (emulated; the same arithmetic, see bf16_native) and, for weight gradients,
- * one bf16 matmul over an im2col copy (matmul_weights): BV_CONV_BF16 = measure (default: every
+ * copies of the inputs (emulated; the same arithmetic, see bf16_native) and one bf16 matmul over an
+ * im2col copy of the whole batch (V_MATMUL, where matmul_ok): BV_CONV_BF16 = measure (default: every
  * candidate timed on the first call of each shape, the fastest kept), rule (bf16_native's fixed
  * rule: the same choice on every run), native, emulate, matmul (A/B); bv_conv_bf16_mode. */
 enum { BF16_MEASURE = BV_CONV_BF16_MEASURE, BF16_RULE = BV_CONV_BF16_RULE, BF16_NATIVE = BV_CONV_BF16_NATIVE,
@@ -787,11 +788,11 @@ static pick_entry *pick_slot(conv_cache *c, const prim_key *k, uint64_t h) {
     }
 }
 
-/* A backward pass as one bf16 matmul (V_MATMUL: matmul_weights, matmul_data) applies: ungrouped,
- * not transposed, plain layout, a kernel along the first spatial dim only (conv1d; the MPD's (K, 1)
- * conv2d). */
+/* Any pass as one bf16 matmul (V_MATMUL: matmul_forward, matmul_weights, matmul_data) applies:
+ * ungrouped (tried per group for the DiscriminatorS: never faster), not transposed, plain layout, a
+ * kernel along the first spatial dim only (conv1d; the MPD's (K, 1) conv2d). */
 static int matmul_ok(const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass) {
-    (void)pass;
+    (void)pass; /* every pass */
     return o->bf16 && !o->act_blocked && !g->transposed && g->G == 1 && g->k[1] == 1 &&
            g->stride[1] == 1 && g->pad[1] == 0 && g->dil[1] == 1 && g->out[1] == g->in[1];
 }
@@ -965,13 +966,13 @@ static const float *bwd_gyr(pass_args *a) {
     return r;
 }
 
-/* ---- V_MATMUL: a backward pass as one bf16 matmul over the whole batch ----
+/* ---- V_MATMUL: a conv pass as one bf16 matmul over the whole batch ----
  * With output positions p = (ho, w) of P = Ho * W per item, L = N * P in all, and the im2col rows
  *     X[(ic, k), (n, p)] = x[n, ic, ho * s + k * d - pad, w]     (0 outside),
- * the weight gradient is  dW [OC, IC*K] = G X^T  and the data gradient  dX = col2im(W^T G),  with
- * G [OC, L] the output gradient gy[n, oc, p]. Operands are built in bf16 directly (nearest even, as
+ * the output is  y = [lrelu](W X + b),  the weight gradient  dW [OC, IC*K] = G X^T  and the data
+ * gradient  dX = col2im(W^T G),  with G [OC, L] the output gradient gy[n, oc, p]. Operands are built in bf16 directly (nearest even, as
  * every bf16 pass rounds); oneDNN's matmul (AMX brgemm on the Xeon) sums in fp32. oneDNN 2.6's own
- * bf16 backward kernels split tiny spatial extents (the MPD's 19-102 rows of 1024 channels) poorly;
+ * bf16 kernels split tiny spatial extents (the MPD's 19-102 rows of 1024 channels) poorly;
  * one product over all N * P positions keeps the tiles full. */
 
 typedef struct {
