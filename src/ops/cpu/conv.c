@@ -791,25 +791,24 @@ static pick_entry *pick_slot(conv_cache *c, const prim_key *k, uint64_t h) {
 /* Any pass as one bf16 matmul (V_MATMUL: matmul_forward, matmul_weights, matmul_data) applies:
  * ungrouped (tried per group for the DiscriminatorS: never faster), not transposed, plain layout, a
  * kernel along the first spatial dim only (conv1d; the MPD's (K, 1) conv2d). */
-static int matmul_ok(const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass) {
-    (void)pass; /* every pass */
+static int matmul_ok(const bv_conv_geom *g, const bv_conv_opts *o) {
     return o->bf16 && !o->act_blocked && !g->transposed && g->G == 1 && g->k[1] == 1 &&
            g->stride[1] == 1 && g->pad[1] == 0 && g->dil[1] == 1 && g->out[1] == g->in[1];
 }
 
 /* For a bf16 pass: the V_* to run, or -1 when not known yet (measure it: bf16_measure). */
 static int bf16_pick(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass) {
-    pthread_mutex_lock(&c->lock);
-    const int mode = c->bf16_mode;
-    pthread_mutex_unlock(&c->lock);
-    if (mode == BF16_NATIVE) return V_NATIVE;
-    if (mode == BF16_EMULATE) return V_EMULATE;
-    if (mode == BF16_MATMUL) return matmul_ok(g, o, pass) ? V_MATMUL : V_NATIVE;
-    if (mode == BF16_RULE) return bf16_native(g, pass);
     const prim_key k = pick_key(g, o, pass);
     pthread_mutex_lock(&c->lock);
-    const pick_entry *e = pick_slot(c, &k, key_hash(&k));
-    const int r = e->used ? e->variant : c->npicks >= PICK_CAP / 2 ? bf16_native(g, pass) : -1;
+    const int mode = c->bf16_mode;
+    const pick_entry *e = mode == BF16_MEASURE ? pick_slot(c, &k, key_hash(&k)) : NULL;
+    const int r = mode == BF16_NATIVE    ? V_NATIVE
+                  : mode == BF16_EMULATE ? V_EMULATE
+                  : mode == BF16_MATMUL  ? (matmul_ok(g, o) ? V_MATMUL : V_NATIVE)
+                  : mode == BF16_RULE    ? bf16_native(g, pass)
+                  : e->used              ? e->variant
+                  : c->npicks >= PICK_CAP / 2 ? bf16_native(g, pass)
+                                              : -1;
     pthread_mutex_unlock(&c->lock);
     return r;
 }
@@ -843,7 +842,7 @@ static double now_ms(void) {
 static int bf16_measure(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass,
                         int (*run)(void *arg, int variant), void *arg) {
     static const char *const names[V_COUNT] = {"emulated", "native", "matmul"};
-    const int nv = matmul_ok(g, o, pass) ? 3 : 2;
+    const int nv = matmul_ok(g, o) ? 3 : 2;
     double best[V_COUNT] = {INFINITY, INFINITY, INFINITY};
     int win = V_NATIVE;
     for (int rep = 0; rep < 3; rep++) {
@@ -1036,7 +1035,11 @@ static int matmul_forward(pass_args *a) {
     float *C = bv_arena_alloc(a->scratch, sizeof(float) * (size_t)(m.OC * m.L));
     /* A = W [OC, IC*K] (rounded by gemm.c), B = X [IC*K, L] */
     bv_gemm_bf16 mm = {.batch = 1, .M = m.OC, .N = m.L, .K = m.IC * m.K, .A = a->w, .B16 = X, .C = C};
-    int rc = bv_cpu_gemm_bf16(a->be, a->scratch, &mm, a->err);
+    const int rc = bv_cpu_gemm_bf16(a->be, a->scratch, &mm, a->err);
+    if (rc) {
+        bv_arena_reset_to(a->scratch, mk);
+        return rc;
+    }
     const float *b = a->b, slope = a->o->slope;
     const int lrelu = a->o->lrelu;
     float *y = a->y;
@@ -1052,7 +1055,7 @@ static int matmul_forward(pass_args *a) {
             }
         }
     bv_arena_reset_to(a->scratch, mk);
-    return rc;
+    return 0;
 }
 
 /* dW (and the bias gradient when a->gb), written (not accumulated) into a->dst in the weight's own
@@ -1085,14 +1088,18 @@ static int matmul_data(pass_args *a) {
     float *C = bv_arena_alloc(a->scratch, sizeof(float) * (size_t)(m.IC * m.K * m.L));
     /* A = W stored [OC, IC*K] = [K_gemm, M]: ta; the weights rounded by gemm.c */
     bv_gemm_bf16 mm = {.batch = 1, .M = m.IC * m.K, .N = m.L, .K = m.OC, .ta = 1, .A = a->w, .B16 = G, .C = C};
-    int rc = bv_cpu_gemm_bf16(a->be, a->scratch, &mm, a->err);
+    const int rc = bv_cpu_gemm_bf16(a->be, a->scratch, &mm, a->err);
+    if (rc) {
+        bv_arena_reset_to(a->scratch, mk);
+        return rc;
+    }
     float *gx = a->dst;
 #pragma omp parallel for collapse(2) schedule(static) if (m.IC * m.K * m.L >= 32768)
     for (int64_t n = 0; n < m.N; n++)
         for (int64_t ic = 0; ic < m.IC; ic++) {
             float *out = gx + (n * m.IC + ic) * m.H * m.W;
             memset(out, 0, sizeof(float) * (size_t)(m.H * m.W));
-            for (int64_t k = 0; k < m.K && !rc; k++)
+            for (int64_t k = 0; k < m.K; k++)
                 for (int64_t ho = 0; ho < m.Ho; ho++) {
                     const int64_t h = mm_h(&m, ho, k);
                     if (h < 0) continue;
@@ -1101,11 +1108,11 @@ static int matmul_data(pass_args *a) {
                 }
         }
     bv_arena_reset_to(a->scratch, mk);
-    return rc;
+    return 0;
 }
 
 /* The data pass (into a->dst) or the weight pass (into a->dst, and the bias gradient into a->gb
- * when o->diff_bias): native, emulated (see fwd_variant) or, for the weight pass, the matmul. */
+ * when o->diff_bias): native, emulated (see fwd_variant) or the matmul. */
 static int bwd_variant(pass_args *a, conv_pass pass, int variant) {
     if (variant == V_MATMUL) return pass == PASS_BWD_WEIGHTS ? matmul_weights(a) : matmul_data(a);
     const int native = variant == V_NATIVE;
