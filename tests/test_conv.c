@@ -1130,13 +1130,15 @@ static void run_fused_bf16(bv_test_state *ts, const char *mode) {
 }
 
 /* Every fixed bf16 implementation (bv_conv_set_bf16_mode) against the oracle on rounded inputs:
- * native, emulated, and the weight gradient as one im2col matmul (conv1d and the (K, 1) conv2d; the
- * other geometries fall back to native under MATMUL). */
+ * native, emulated, every pass as one im2col matmul (conv1d and the (K, 1) conv2d; the other
+ * geometries fall back to native under MATMUL), and the batch in parts on the threads (batches of
+ * two or more with two threads or more; native elsewhere). */
 BV_TEST(conv_bf16_every_implementation_matches_rounded_oracle) {
     if (!bf16_ready(ts)) return;
-    static const bv_conv_bf16_mode modes[3] = {BV_CONV_BF16_NATIVE, BV_CONV_BF16_EMULATE, BV_CONV_BF16_MATMUL};
-    static const char *const names[3] = {"native", "emulate", "matmul"};
-    for (int m = 0; m < 3 && !ts->failed; m++) {
+    static const bv_conv_bf16_mode modes[4] = {BV_CONV_BF16_NATIVE, BV_CONV_BF16_EMULATE, BV_CONV_BF16_MATMUL,
+                                               BV_CONV_BF16_SPLIT};
+    static const char *const names[4] = {"native", "emulate", "matmul", "split"};
+    for (int m = 0; m < 4 && !ts->failed; m++) {
         bv_conv_set_bf16_mode(ts->ctx->be, modes[m]);
         for (int k = 0; k < 2; k++) {
             const conv_spec *specs = k ? bf16_conv2d_specs : bf16_conv1d_specs;

@@ -34,13 +34,15 @@ typedef enum { BV_CONV_LAYOUT_AUTO = 0, BV_CONV_LAYOUT_PLAIN, BV_CONV_LAYOUT_BLO
  * default: every candidate timed on the first call of a shape and pass, the fastest kept), RULE (a
  * fixed rule: the same choice on every run), NATIVE (oneDNN's bf16 primitive), EMULATE (its fp32
  * primitive on bf16-rounded inputs), MATMUL (each pass as one bf16 im2col matmul over the batch where
- * the geometry allows it, native elsewhere). */
+ * the geometry allows it, native elsewhere), SPLIT (the native primitive on parts of the batch at
+ * once, one per thread, where the batch and the threads allow it, native elsewhere). */
 typedef enum {
     BV_CONV_BF16_MEASURE = 0,
     BV_CONV_BF16_RULE,
     BV_CONV_BF16_NATIVE,
     BV_CONV_BF16_EMULATE,
-    BV_CONV_BF16_MATMUL
+    BV_CONV_BF16_MATMUL,
+    BV_CONV_BF16_SPLIT
 } bv_conv_bf16_mode;
 
 #endif

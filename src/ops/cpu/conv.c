@@ -38,6 +38,7 @@
  */
 #include <dnnl.h>
 #include <math.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,9 +58,11 @@ typedef struct {
     int32_t pass;
     int32_t blocked;                  /* LAY_*: who picks the layouts */
     bv_conv_opts o;                   /* o.bf16: the precision is part of the key */
+    int32_t part;                     /* V_SPLIT: 1 + the batch part this entry runs (built for one thread) */
+    int32_t unused_;
 } prim_key;
 /* hashed and compared as raw bytes: there must be no padding */
-_Static_assert(sizeof(prim_key) == sizeof(bv_conv_geom) + 8 * sizeof(int32_t), "prim_key has padding");
+_Static_assert(sizeof(prim_key) == sizeof(bv_conv_geom) + 10 * sizeof(int32_t), "prim_key has padding");
 _Static_assert(sizeof(bv_conv_geom) == 21 * sizeof(int64_t), "bv_conv_geom has padding");
 
 #define PRIM_MAX_ARGS 4
@@ -76,6 +79,11 @@ typedef struct {
     dnnl_memory_t view[PRIM_MAX_ARGS]; /* col1d: mem[i]'s buffer seen as the caller's 4-d tensor (else NULL) */
     dnnl_primitive_t reorder[PRIM_MAX_ARGS];
     size_t bytes[PRIM_MAX_ARGS];
+    /* A V_SPLIT part's entry runs beside the other parts': oneDNN's own scratchpad is one per
+     * process in this build, so it brings its own (scratchpad mode user; sp_bytes 0: none needed),
+     * for the primitive (index PRIM_MAX_ARGS) and each reorder. */
+    dnnl_memory_t sp[PRIM_MAX_ARGS + 1];
+    size_t sp_bytes[PRIM_MAX_ARGS + 1];
 } prim_entry;
 
 /* One oneDNN reorder per (shape, direction) between plain abc and blocked aBc16b. */
@@ -92,14 +100,18 @@ typedef struct {
 #define BLK_CACHE_CAP 64
 
 /* How a bf16 pass chooses between oneDNN's bf16 primitive (native), its fp32 one on bf16-rounded
- * copies of the inputs (emulated; the same arithmetic, see bf16_native) and one bf16 matmul over an
- * im2col copy of the whole batch (V_MATMUL, where matmul_ok): BV_CONV_BF16 = measure (default: every
- * candidate timed on the first call of each shape, the fastest kept), rule (bf16_native's fixed
- * rule: the same choice on every run), native, emulate, matmul (A/B); bv_conv_bf16_mode. */
+ * copies of the inputs (emulated; the same arithmetic, see bf16_native), one bf16 matmul over an
+ * im2col copy of the whole batch (V_MATMUL, where matmul_ok) and the native primitive on parts of
+ * the batch at once, one per thread (V_SPLIT, where split_ok): BV_CONV_BF16 = measure (default:
+ * every candidate timed on the first call of each shape, the fastest kept), rule (bf16_native's
+ * fixed rule: the same choice on every run), native, emulate, matmul, split (A/B); bv_conv_bf16_mode. */
 enum { BF16_MEASURE = BV_CONV_BF16_MEASURE, BF16_RULE = BV_CONV_BF16_RULE, BF16_NATIVE = BV_CONV_BF16_NATIVE,
-       BF16_EMULATE = BV_CONV_BF16_EMULATE, BF16_MATMUL = BV_CONV_BF16_MATMUL };
+       BF16_EMULATE = BV_CONV_BF16_EMULATE, BF16_MATMUL = BV_CONV_BF16_MATMUL, BF16_SPLIT = BV_CONV_BF16_SPLIT };
 /* The implementations a bf16 pass can run (a pick's value). */
-enum { V_EMULATE = 0, V_NATIVE = 1, V_MATMUL = 2, V_COUNT };
+enum { V_EMULATE = 0, V_NATIVE = 1, V_MATMUL = 2, V_SPLIT = 3, V_COUNT };
+
+/* V_SPLIT runs at most this many batch parts at once (one per OpenMP thread). */
+#define SPLIT_MAX 8
 
 typedef struct {
     prim_key key;
@@ -114,8 +126,10 @@ typedef struct {
     pthread_mutex_t lock;
     dnnl_engine_t engine;
     dnnl_stream_t stream;
+    dnnl_stream_t part_stream[SPLIT_MAX]; /* V_SPLIT: one per part (a stream is one thread's); lazily */
     bv_conv_layout layout;
     int col1d;                        /* conv2d (K, 1) as conv1d (is_col1d); BV_CONV_COL1D=0 turns it off (A/B) */
+    int split;                        /* V_SPLIT a candidate of the measured pick; BV_CONV_SPLIT=0: not (A/B) */
     int bf16_mode;                    /* BF16_*: how a bf16 pass picks its implementation (BV_CONV_BF16) */
     int npicks;
     int bf16_log;                     /* BV_CONV_BF16_LOG=1: each measured pick on stderr */
@@ -146,6 +160,8 @@ static void cache_destroy(void *p) {
     for (int i = 0; i < BLK_CACHE_CAP; i++)
         if (c->blks[i].prim) blk_entry_destroy(&c->blks[i]);
     if (c->stream) dnnl_stream_destroy(c->stream);
+    for (int i = 0; i < SPLIT_MAX; i++)
+        if (c->part_stream[i]) dnnl_stream_destroy(c->part_stream[i]);
     if (c->engine) dnnl_engine_destroy(c->engine);
     pthread_mutex_destroy(&c->lock);
     free(c);
@@ -160,12 +176,15 @@ static void *cache_make(void) {
     c->native16 = -1;
     const char *col = getenv("BV_CONV_COL1D");
     c->col1d = !(col && !strcmp(col, "0"));
+    const char *spl = getenv("BV_CONV_SPLIT");
+    c->split = !(spl && !strcmp(spl, "0"));
     const char *nat = getenv("BV_CONV_BF16");
     c->bf16_mode = !nat                       ? BF16_MEASURE
                    : !strcmp(nat, "native")  ? BF16_NATIVE
                    : !strcmp(nat, "emulate") ? BF16_EMULATE
                    : !strcmp(nat, "rule")    ? BF16_RULE
                    : !strcmp(nat, "matmul")  ? BF16_MATMUL
+                   : !strcmp(nat, "split")   ? BF16_SPLIT
                                              : BF16_MEASURE;
     const char *plog = getenv("BV_CONV_BF16_LOG");
     c->bf16_log = plog && !strcmp(plog, "1");
@@ -330,6 +349,8 @@ typedef union {
 } any_conv_desc;
 
 static void entry_destroy(prim_entry *e) {
+    for (int i = 0; i <= PRIM_MAX_ARGS; i++)
+        if (e->sp[i]) dnnl_memory_destroy(e->sp[i]);
     for (int i = 0; i < e->nargs; i++) {
         if (e->mem[i]) dnnl_memory_destroy(e->mem[i]);
         if (e->user[i]) dnnl_memory_destroy(e->user[i]);
@@ -360,10 +381,27 @@ static int is_act_arg(int arg) {
     return arg == DNNL_ARG_SRC || arg == DNNL_ARG_DST || arg == DNNL_ARG_DIFF_SRC || arg == DNNL_ARG_DIFF_DST;
 }
 
+/* With a scratchpad of its own (own_sp: a V_SPLIT part), its memory object sp[k] for pd. */
+static dnnl_status_t entry_sp_build(dnnl_engine_t eng, prim_entry *e, int k, const_dnnl_primitive_desc_t pd) {
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    e->sp_bytes[k] = md ? dnnl_memory_desc_get_size(md) : 0;
+    return e->sp_bytes[k] ? dnnl_memory_create(&e->sp[k], md, eng, DNNL_MEMORY_NONE) : dnnl_success;
+}
+
+/* An attribute asking for the user's scratchpad (own_sp), else none (NULL). */
+static dnnl_status_t own_sp_attr(dnnl_primitive_attr_t *attr, int own_sp) {
+    *attr = NULL;
+    if (!own_sp) return dnnl_success;
+    dnnl_status_t st = dnnl_primitive_attr_create(attr);
+    if (st == dnnl_success) st = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
+    return st;
+}
+
 /* Memory objects of argument i; a reorder to/from the caller's layout where the primitive's differs.
  * g is the caller's geometry, run the one the primitive runs (col1d: the folded conv1d). */
 static dnnl_status_t entry_arg_build(dnnl_engine_t eng, prim_entry *e, int i, const bv_conv_geom *g,
-                                     const bv_conv_geom *run, const bv_conv_opts *o, const_dnnl_primitive_desc_t pd) {
+                                     const bv_conv_geom *run, const bv_conv_opts *o, const_dnnl_primitive_desc_t pd,
+                                     int own_sp) {
     const int arg = e->arg[i], col1d = run->nsp != g->nsp && is_act_arg(arg);
     const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg);
     dnnl_memory_desc_t user, view;
@@ -378,32 +416,37 @@ static dnnl_status_t entry_arg_build(dnnl_engine_t eng, prim_entry *e, int i, co
         md = &view;
     }
     dnnl_primitive_desc_t rpd;
+    dnnl_primitive_attr_t attr;
     int out = is_output_arg(arg);
-    st = dnnl_reorder_primitive_desc_create(&rpd, out ? md : &user, eng, out ? &user : md, eng, NULL);
+    if ((st = own_sp_attr(&attr, own_sp)) != dnnl_success) return st;
+    st = dnnl_reorder_primitive_desc_create(&rpd, out ? md : &user, eng, out ? &user : md, eng, attr);
+    if (attr) dnnl_primitive_attr_destroy(attr);
     if (st != dnnl_success) return st;
     st = dnnl_primitive_create(&e->reorder[i], rpd);
+    if (st == dnnl_success && own_sp) st = entry_sp_build(eng, e, i, rpd);
     dnnl_primitive_desc_destroy(rpd);
     e->bytes[i] = dnnl_memory_desc_get_size(md);
     return st;
 }
 
 /* leaky_relu(slope) after the forward conv and its bias, inside oneDNN's kernel: its relu with
- * alpha computes x > 0 ? x : alpha * x, bit for bit bv_leaky_relu. */
+ * alpha computes x > 0 ? x : alpha * x, bit for bit bv_leaky_relu. Into attr (made if NULL). */
 static dnnl_status_t lrelu_attr(dnnl_primitive_attr_t *attr, float slope) {
     dnnl_post_ops_t po;
     dnnl_status_t st = dnnl_post_ops_create(&po);
     if (st != dnnl_success) return st;
     st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, slope, 0.0f);
-    if (st == dnnl_success) st = dnnl_primitive_attr_create(attr);
+    if (st == dnnl_success && !*attr) st = dnnl_primitive_attr_create(attr);
     if (st == dnnl_success) st = dnnl_primitive_attr_set_post_ops(*attr, po);
     dnnl_post_ops_destroy(po);
     return st;
 }
 
-/* The primitive of one pass, and its arguments. Backward pds need the forward pd they belong to
- * as a hint. On failure everything made so far is released. */
+/* The primitive of one pass, and its arguments (own_sp: scratchpads of its own, see prim_entry).
+ * Backward pds need the forward pd they belong to as a hint. On failure everything made so far is
+ * released. */
 static dnnl_status_t entry_build(dnnl_engine_t eng, prim_entry *e, const bv_conv_geom *g, const bv_conv_opts *o,
-                                 conv_pass pass, int lay) {
+                                 conv_pass pass, int lay, int own_sp) {
     any_conv_desc desc, hint_desc;
     dnnl_primitive_desc_t pd = NULL, hint = NULL;
     dnnl_primitive_attr_t attr = NULL;
@@ -414,13 +457,15 @@ static dnnl_status_t entry_build(dnnl_engine_t eng, prim_entry *e, const bv_conv
         st = make_op_desc(&hint_desc, &run, PASS_FWD, 0, lay, o->bf16);
         if (st == dnnl_success) st = dnnl_primitive_desc_create(&hint, &hint_desc, NULL, eng, NULL);
     }
+    if (st == dnnl_success) st = own_sp_attr(&attr, own_sp);
     if (st == dnnl_success && pass == PASS_FWD && o->lrelu) st = lrelu_attr(&attr, o->slope);
     if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &desc, attr, eng, hint);
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (hint) dnnl_primitive_desc_destroy(hint);
     if (st == dnnl_success) st = dnnl_primitive_create(&e->prim, pd);
+    if (st == dnnl_success && own_sp) st = entry_sp_build(eng, e, PRIM_MAX_ARGS, pd);
     entry_args(e, g, o, pass);
-    for (int i = 0; i < e->nargs && st == dnnl_success; i++) st = entry_arg_build(eng, e, i, g, &run, o, pd);
+    for (int i = 0; i < e->nargs && st == dnnl_success; i++) st = entry_arg_build(eng, e, i, g, &run, o, pd, own_sp);
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (st != dnnl_success) entry_destroy(e);
     return st;
@@ -577,13 +622,18 @@ static void copy_rows(float *dst, int64_t ld, const float *src, int64_t ls, int6
 }
 
 /* The cached primitive for (geometry, options, pass), built on a miss (evicting the least
- * recently used). Under c->lock. NULL (and a message) when oneDNN cannot build it. */
-static prim_entry *prim_get(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass, char *err) {
+ * recently used). part > 0: batch part part - 1 of a V_SPLIT pass, an entry of its own (its memory
+ * objects take that part's pointers while the other parts run) built for one thread, as it runs
+ * (oneDNN sizes its work split by the threads it sees at creation). Under c->lock. NULL (and a
+ * message) when oneDNN cannot build it. */
+static prim_entry *prim_get(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass, int part,
+                            char *err) {
     prim_key key;
     memset(&key, 0, sizeof key);
     key.g = *g;
     key.pass = pass;
     key.o = *o;
+    key.part = part;
     if (pass != PASS_FWD) { /* backward pds know no post-op */
         key.o.lrelu = 0;
         key.o.slope = 0.0f;
@@ -611,7 +661,10 @@ static prim_entry *prim_get(conv_cache *c, const bv_conv_geom *g, const bv_conv_
         }
     }
     entry_destroy(victim);
-    dnnl_status_t st = entry_build(c->engine, victim, &key.g, &key.o, pass, key.blocked);
+    const int threads = omp_get_max_threads();
+    if (part) omp_set_num_threads(1);
+    dnnl_status_t st = entry_build(c->engine, victim, &key.g, &key.o, pass, key.blocked, part > 0);
+    if (part) omp_set_num_threads(threads);
     if (st != dnnl_success) {
         snprintf(err, BV_KERNEL_ERR_LEN, "oneDNN cannot build this convolution (pass %d, %s layouts%s): status %d",
                  (int)pass, key.blocked == LAY_PLAIN ? "plain" : key.blocked == LAY_ANY ? "its own" : "conv1d nwc",
@@ -624,9 +677,18 @@ static prim_entry *prim_get(conv_cache *c, const bv_conv_geom *g, const bv_conv_
     return victim;
 }
 
-static int run_reorder(conv_cache *c, dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to, char *err) {
+static int run_reorder(dnnl_stream_t s, dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to, char *err) {
     dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-    DNNL_TRY(err, dnnl_primitive_execute(r, c->stream, 2, a));
+    DNNL_TRY(err, dnnl_primitive_execute(r, s, 2, a));
+    return 0;
+}
+
+/* A reorder with its own scratchpad sp (NULL: oneDNN's). */
+static int run_reorder_sp(dnnl_stream_t s, dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to, dnnl_memory_t sp,
+                          char *err) {
+    if (!sp) return run_reorder(s, r, from, to, err);
+    dnnl_exec_arg_t a[3] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, sp}};
+    DNNL_TRY(err, dnnl_primitive_execute(r, s, 3, a));
     return 0;
 }
 
@@ -642,43 +704,66 @@ typedef struct {
     size_t cap;            /* buf's bytes */
 } gy_share;
 
-/* conv_exec under the lock; blocked arguments live in scratch (the caller rewinds it). */
-static int conv_exec_locked(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_opts *o,
-                            conv_pass pass, const float *p0, const float *p1, float *p2, const float *p3,
-                            gy_share *sh, char *err) {
-    prim_entry *e = prim_get(c, g, o, pass, err);
-    if (!e) return -1;
-    const float *ptr[PRIM_MAX_ARGS] = {p0, p1, p2, p3};
-    dnnl_exec_arg_t args[PRIM_MAX_ARGS];
+/* Entry e on the caller's pointers ptr (the entry's argument order), on stream s: where the primitive
+ * wants another layout, argument i lives in buf[i] (reordered from the caller's buffer first, unless
+ * ready[i]: converted there already; outputs reordered back after). Touches nothing but e and the
+ * buffers, so entries of one V_SPLIT pass run at once, each on its own stream. */
+static int exec_entry(const prim_entry *e, dnnl_stream_t s, const float *const *ptr, void *const *buf,
+                      const int *ready, void *const *sp, char *err) {
+    dnnl_exec_arg_t args[PRIM_MAX_ARGS + 1];
+    for (int k = 0; k <= PRIM_MAX_ARGS; k++)
+        if (e->sp[k]) DNNL_TRY(err, dnnl_memory_set_data_handle(e->sp[k], sp[k]));
     for (int i = 0; i < e->nargs; i++) {
         if (!e->reorder[i]) {
             DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], (void *)ptr[i]));
         } else {
-            const dnnl_memory_desc_t *md = NULL;
-            const int share = sh && sh->buf && e->arg[i] == DNNL_ARG_DIFF_DST && e->bytes[i] <= sh->cap &&
-                              dnnl_memory_get_memory_desc(e->mem[i], &md) == dnnl_success;
-            if (share && sh->src == ptr[i] && dnnl_memory_desc_equal(md, &sh->md)) { /* converted already */
-                DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], sh->buf));
-                args[i] = (dnnl_exec_arg_t){e->arg[i], e->mem[i]};
-                continue;
-            }
-            void *buf = share ? sh->buf : bv_arena_alloc(scratch, e->bytes[i]);
-            DNNL_TRY(err, dnnl_memory_set_data_handle(e->user[i], (void *)ptr[i]));
-            DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], buf));
-            if (e->view[i]) DNNL_TRY(err, dnnl_memory_set_data_handle(e->view[i], buf));
-            if (!is_output_arg(e->arg[i]) && run_reorder(c, e->reorder[i], e->user[i], side(e, i), err)) return -1;
-            if (share) {
-                sh->src = ptr[i];
-                sh->md = *md;
+            DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], buf[i]));
+            if (!ready[i]) {
+                DNNL_TRY(err, dnnl_memory_set_data_handle(e->user[i], (void *)ptr[i]));
+                if (e->view[i]) DNNL_TRY(err, dnnl_memory_set_data_handle(e->view[i], buf[i]));
+                if (!is_output_arg(e->arg[i]) &&
+                    run_reorder_sp(s, e->reorder[i], e->user[i], side(e, i), e->sp[i], err))
+                    return -1;
             }
         }
         args[i] = (dnnl_exec_arg_t){e->arg[i], e->mem[i]};
     }
-    DNNL_TRY(err, dnnl_primitive_execute(e->prim, c->stream, e->nargs, args));
+    int nargs = e->nargs;
+    if (e->sp[PRIM_MAX_ARGS]) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, e->sp[PRIM_MAX_ARGS]};
+    DNNL_TRY(err, dnnl_primitive_execute(e->prim, s, nargs, args));
     for (int i = 0; i < e->nargs; i++)
-        if (e->reorder[i] && is_output_arg(e->arg[i]) && run_reorder(c, e->reorder[i], side(e, i), e->user[i], err))
+        if (e->reorder[i] && is_output_arg(e->arg[i]) &&
+            run_reorder_sp(s, e->reorder[i], side(e, i), e->user[i], e->sp[i], err))
             return -1;
-    DNNL_TRY(err, dnnl_stream_wait(c->stream));
+    DNNL_TRY(err, dnnl_stream_wait(s));
+    return 0;
+}
+
+/* conv_exec under the lock; blocked arguments live in scratch (the caller rewinds it). */
+static int conv_exec_locked(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_opts *o,
+                            conv_pass pass, const float *p0, const float *p1, float *p2, const float *p3,
+                            gy_share *sh, char *err) {
+    prim_entry *e = prim_get(c, g, o, pass, 0, err);
+    if (!e) return -1;
+    const float *ptr[PRIM_MAX_ARGS] = {p0, p1, p2, p3};
+    void *buf[PRIM_MAX_ARGS] = {0};
+    int ready[PRIM_MAX_ARGS] = {0}, shared = -1;
+    for (int i = 0; i < e->nargs; i++) {
+        if (!e->reorder[i]) continue;
+        const dnnl_memory_desc_t *md = NULL;
+        const int share = sh && sh->buf && e->arg[i] == DNNL_ARG_DIFF_DST && e->bytes[i] <= sh->cap &&
+                          dnnl_memory_get_memory_desc(e->mem[i], &md) == dnnl_success;
+        ready[i] = share && sh->src == ptr[i] && dnnl_memory_desc_equal(md, &sh->md);
+        buf[i] = share ? sh->buf : bv_arena_alloc(scratch, e->bytes[i]);
+        if (share && !ready[i]) shared = i;
+    }
+    if (exec_entry(e, c->stream, ptr, buf, ready, NULL, err)) return -1;
+    if (shared >= 0) { /* gy now sits converted in sh->buf */
+        const dnnl_memory_desc_t *md = NULL;
+        dnnl_memory_get_memory_desc(e->mem[shared], &md);
+        sh->src = ptr[shared];
+        sh->md = *md;
+    }
     return 0;
 }
 
@@ -688,6 +773,70 @@ static int conv_exec(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, co
     bv_arena_mark m = bv_arena_get_mark(scratch);
     pthread_mutex_lock(&c->lock);
     int rc = conv_exec_locked(c, scratch, g, o, pass, p0, p1, p2, p3, sh, err);
+    pthread_mutex_unlock(&c->lock);
+    bv_arena_reset_to(scratch, m);
+    return rc;
+}
+
+/* ---- V_SPLIT: the batch in parts, each part's primitive on one thread, the parts at once ----
+ * oneDNN 2.6 splits one conv's work over the threads poorly at this model's shapes: run alone, a
+ * bf16 primitive is often as fast on one thread as on two (the flow's 768 -> 192 k5 forward twice
+ * as fast). Batch items are independent in every pass but the weight gradient, which each part
+ * writes apart and which is then summed. */
+
+/* The first item of part s of N items in parts parts. */
+static int64_t part_start(int64_t N, int parts, int s) { return N * s / parts; }
+
+/* How many parts a V_SPLIT pass of g runs: one per thread and at least one item each; 0 where it
+ * does not apply (fp32, one thread or item, inside a parallel region, transposed convs). */
+static int split_parts(const bv_conv_geom *g, const bv_conv_opts *o) {
+    if (!o->bf16 || g->transposed || omp_in_parallel()) return 0;
+    int64_t p = omp_get_max_threads();
+    if (p > g->N) p = g->N;
+    if (p > SPLIT_MAX) p = SPLIT_MAX;
+    return p >= 2 ? (int)p : 0;
+}
+
+/* Under c->lock: part s's stream, made on first use. */
+static dnnl_stream_t part_stream(conv_cache *c, int s) {
+    if (!c->part_stream[s] && dnnl_stream_create(&c->part_stream[s], c->engine, dnnl_stream_default_flags) != dnnl_success)
+        c->part_stream[s] = NULL;
+    return c->part_stream[s];
+}
+
+/* One pass over the batch of g in parts parts at once: ptr[s] is part s's pointers (the entry's
+ * argument order, as conv_exec). The entries, streams and layout buffers are all got under the
+ * lock first; the parts then run on one OpenMP thread each (oneDNN runs a primitive called inside
+ * a parallel region on the calling thread alone). */
+static int conv_exec_split(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_opts *o,
+                           conv_pass pass, int parts, const float *const ptr[][PRIM_MAX_ARGS], char *err) {
+    static const int ready[PRIM_MAX_ARGS] = {0};
+    prim_entry *e[SPLIT_MAX];
+    dnnl_stream_t st[SPLIT_MAX];
+    void *buf[SPLIT_MAX][PRIM_MAX_ARGS], *sp[SPLIT_MAX][PRIM_MAX_ARGS + 1];
+    int rc = 0;
+    bv_arena_mark m = bv_arena_get_mark(scratch);
+    pthread_mutex_lock(&c->lock);
+    for (int s = 0; s < parts && !rc; s++) {
+        bv_conv_geom gs = *g;
+        gs.N = part_start(g->N, parts, s + 1) - part_start(g->N, parts, s);
+        e[s] = prim_get(c, &gs, o, pass, s + 1, err); /* the most recent use: no later get evicts it */
+        st[s] = e[s] ? part_stream(c, s) : NULL;
+        if (!e[s]) rc = -1;
+        else if (!st[s]) rc = -1, snprintf(err, BV_KERNEL_ERR_LEN, "oneDNN cannot create a stream");
+        for (int i = 0; !rc && i < PRIM_MAX_ARGS; i++)
+            buf[s][i] = i < e[s]->nargs && e[s]->reorder[i] ? bv_arena_alloc(scratch, e[s]->bytes[i]) : NULL;
+        for (int k = 0; !rc && k <= PRIM_MAX_ARGS; k++)
+            sp[s][k] = e[s]->sp_bytes[k] ? bv_arena_alloc(scratch, e[s]->sp_bytes[k]) : NULL;
+    }
+    if (!rc) {
+        int rcs[SPLIT_MAX] = {0};
+        char errs[SPLIT_MAX][BV_KERNEL_ERR_LEN];
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+        for (int s = 0; s < parts; s++) rcs[s] = exec_entry(e[s], st[s], ptr[s], buf[s], ready, sp[s], errs[s]);
+        for (int s = 0; s < parts && !rc; s++)
+            if (rcs[s]) rc = -1, snprintf(err, BV_KERNEL_ERR_LEN, "%s", errs[s]);
+    }
     pthread_mutex_unlock(&c->lock);
     bv_arena_reset_to(scratch, m);
     return rc;
@@ -805,6 +954,7 @@ static int bf16_pick(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o
     const int r = mode == BF16_NATIVE    ? V_NATIVE
                   : mode == BF16_EMULATE ? V_EMULATE
                   : mode == BF16_MATMUL  ? (matmul_ok(g, o) ? V_MATMUL : V_NATIVE)
+                  : mode == BF16_SPLIT   ? (split_parts(g, o) ? V_SPLIT : V_NATIVE)
                   : mode == BF16_RULE    ? bf16_native(g, pass)
                   : e->used              ? e->variant
                   : c->npicks >= PICK_CAP / 2 ? bf16_native(g, pass)
@@ -834,39 +984,44 @@ static double now_ms(void) {
 }
 
 /* The first call of a bf16 (shape, pass): run(arg, variant) for each candidate (emulated, native,
- * and the matmul where matmul_ok), cold (primitive creation, first touch) then warm and timed
+ * the matmul where matmul_ok, the batch split where split_parts), cold (primitive creation, first touch) then warm and timed
  * (process CPU time, now_ms), a third round unless the fastest leads every other by 25%; the fastest
  * is remembered. All compute the same (outputs are overwritten, not accumulated), so the last run's
  * result stands. The choice can differ between processes where two are close: BV_CONV_BF16=rule
  * gives the same choice on every run. */
 static int bf16_measure(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass,
                         int (*run)(void *arg, int variant), void *arg) {
-    static const char *const names[V_COUNT] = {"emulated", "native", "matmul"};
-    const int nv = matmul_ok(g, o) ? 3 : 2;
-    double best[V_COUNT] = {INFINITY, INFINITY, INFINITY};
+    static const char *const names[V_COUNT] = {"emulated", "native", "matmul", "split"};
+    int cand[V_COUNT], nv = 0;
+    cand[nv++] = V_EMULATE;
+    cand[nv++] = V_NATIVE;
+    if (matmul_ok(g, o)) cand[nv++] = V_MATMUL;
+    if (c->split && split_parts(g, o)) cand[nv++] = V_SPLIT;
+    double best[V_COUNT] = {INFINITY, INFINITY, INFINITY, INFINITY};
     int win = V_NATIVE;
     for (int rep = 0; rep < 3; rep++) {
-        for (int v = 0; v < nv; v++) {
+        for (int i = 0; i < nv; i++) {
             const double t0 = now_ms();
-            if (run(arg, v)) return -1;
+            if (run(arg, cand[i])) return -1;
             const double t = now_ms() - t0;
-            if (rep > 0 && t < best[v]) best[v] = t;
+            if (rep > 0 && t < best[cand[i]]) best[cand[i]] = t;
         }
         int clear = 1;
-        for (int v = 0; v < nv; v++)
+        for (int v = 0; v < V_COUNT; v++)
             if (best[v] < best[win] || (best[v] == best[win] && v == V_NATIVE)) win = v;
-        for (int v = 0; v < nv; v++) clear &= v == win || best[v] > 1.25 * best[win];
+        for (int v = 0; v < V_COUNT; v++) clear &= v == win || best[v] > 1.25 * best[win];
         if (rep == 1 && clear) break;
     }
     bf16_remember(c, g, o, pass, win);
-    char mm[32] = "n/a (geometry)";
-    if (nv > V_MATMUL) snprintf(mm, sizeof mm, "%.3f ms", best[V_MATMUL]);
+    char mm[32] = "n/a (geometry)", sp[32] = "n/a";
+    if (isfinite(best[V_MATMUL])) snprintf(mm, sizeof mm, "%.3f ms", best[V_MATMUL]);
+    if (isfinite(best[V_SPLIT])) snprintf(sp, sizeof sp, "%.3f ms", best[V_SPLIT]);
     if (c->bf16_log)
         fprintf(stderr, "conv bf16 pick: pass %d N %lld IC %lld OC %lld G %lld in %lldx%lld k %lldx%lld s %lld d %lld%s: "
-                        "native %.3f ms, emulated %.3f ms, matmul %s -> %s\n",
+                        "native %.3f ms, emulated %.3f ms, matmul %s, split %s -> %s\n",
                 (int)pass, (long long)g->N, (long long)g->IC, (long long)g->OC, (long long)g->G, (long long)g->in[0],
                 (long long)g->in[1], (long long)g->k[0], (long long)g->k[1], (long long)g->stride[0],
-                (long long)g->dil[0], g->transposed ? " transposed" : "", best[V_NATIVE], best[V_EMULATE], mm,
+                (long long)g->dil[0], g->transposed ? " transposed" : "", best[V_NATIVE], best[V_EMULATE], mm, sp,
                 names[win]);
     return 0;
 }
@@ -901,12 +1056,58 @@ typedef struct {
     char *err;
 } pass_args;
 
+/* V_SPLIT's forward: items of x into the same items of y. */
+static int split_forward(pass_args *a) {
+    const bv_conv_geom *g = a->ex;
+    const int parts = split_parts(g, a->o);
+    const int64_t xs = in_numel(g) / g->N, ys = out_numel(g) / g->N;
+    const float *ptr[SPLIT_MAX][PRIM_MAX_ARGS];
+    for (int s = 0; s < parts; s++) {
+        const int64_t n0 = part_start(g->N, parts, s);
+        const float *p[PRIM_MAX_ARGS] = {a->x + n0 * xs, a->w, a->y + n0 * ys, a->b};
+        memcpy(ptr[s], p, sizeof p);
+    }
+    return conv_exec_split(a->c, a->scratch, g, a->o, PASS_FWD, parts, ptr, a->err);
+}
+
+/* V_SPLIT's backward passes: the data pass maps items of gy to the same items of dst; the weight
+ * pass gives a gradient per part (the first into dst and gb, the others into scratch), summed in
+ * part order. */
+static int split_backward(pass_args *a, conv_pass pass) {
+    const bv_conv_geom *g = a->ex;
+    const int parts = split_parts(g, a->o);
+    const int64_t xs = in_numel(g) / g->N, ys = out_numel(g) / g->N, nw = w_numel(g);
+    bv_arena_mark m = bv_arena_get_mark(a->scratch);
+    const float *ptr[SPLIT_MAX][PRIM_MAX_ARGS];
+    float *gw[SPLIT_MAX], *gb[SPLIT_MAX];
+    for (int s = 0; s < parts; s++) {
+        const int64_t n0 = part_start(g->N, parts, s);
+        if (pass == PASS_BWD_DATA) {
+            const float *p[PRIM_MAX_ARGS] = {a->gy + n0 * ys, a->w, a->dst + n0 * xs, NULL};
+            memcpy(ptr[s], p, sizeof p);
+            continue;
+        }
+        gw[s] = s ? bv_arena_alloc(a->scratch, sizeof(float) * (size_t)nw) : a->dst;
+        gb[s] = !a->gb ? NULL : s ? bv_arena_alloc(a->scratch, sizeof(float) * (size_t)g->OC) : a->gb;
+        const float *p[PRIM_MAX_ARGS] = {a->x + n0 * xs, a->gy + n0 * ys, gw[s], gb[s]};
+        memcpy(ptr[s], p, sizeof p);
+    }
+    int rc = conv_exec_split(a->c, a->scratch, g, a->o, pass, parts, ptr, a->err);
+    for (int s = 1; !rc && pass == PASS_BWD_WEIGHTS && s < parts; s++) {
+        add_into(a->dst, gw[s], nw);
+        if (a->gb) add_into(a->gb, gb[s], g->OC);
+    }
+    bv_arena_reset_to(a->scratch, m);
+    return rc;
+}
+
 /* The forward, native (oneDNN's bf16 primitive) or emulated (fp32 kernel on bf16-rounded inputs). */
 static int matmul_forward(pass_args *a);
 
 static int fwd_variant(void *p, int variant) {
     pass_args *a = p;
     if (variant == V_MATMUL) return matmul_forward(a);
+    if (variant == V_SPLIT) return split_forward(a);
     const int native = variant == V_NATIVE;
     bv_arena_mark m = bv_arena_get_mark(a->scratch);
     const float *x = a->x, *w = a->w;
@@ -1115,6 +1316,7 @@ static int matmul_data(pass_args *a) {
  * when o->diff_bias): native, emulated (see fwd_variant) or the matmul. */
 static int bwd_variant(pass_args *a, conv_pass pass, int variant) {
     if (variant == V_MATMUL) return pass == PASS_BWD_WEIGHTS ? matmul_weights(a) : matmul_data(a);
+    if (variant == V_SPLIT) return split_backward(a, pass);
     const int native = variant == V_NATIVE;
     const float *gy = native ? a->gy : a->timing ? NULL : bwd_gyr(a); /* kept: made before the mark */
     bv_arena_mark m = bv_arena_get_mark(a->scratch);
@@ -1248,7 +1450,7 @@ static int blk_reorder_locked(conv_cache *c, float *dst, const float *src, int64
     e->last_use = ++c->tick;
     DNNL_TRY(err, dnnl_memory_set_data_handle(e->from, (void *)src));
     DNNL_TRY(err, dnnl_memory_set_data_handle(e->to, dst));
-    if (run_reorder(c, e->prim, e->from, e->to, err)) return -1;
+    if (run_reorder(c->stream, e->prim, e->from, e->to, err)) return -1;
     DNNL_TRY(err, dnnl_stream_wait(c->stream));
     return 0;
 }
@@ -1654,7 +1856,7 @@ static int post_exec_locked(conv_cache *c, post_entry *e, bv_arena *scratch, flo
         if (i == POST_WEI && e->wei_reorder) {
             DNNL_TRY(err, dnnl_memory_set_data_handle(e->wei_user, (void *)w));
             DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], bv_arena_alloc(scratch, e->wei_bytes)));
-            if (run_reorder(c, e->wei_reorder, e->wei_user, e->mem[i], err)) return -1;
+            if (run_reorder(c->stream, e->wei_reorder, e->wei_user, e->mem[i], err)) return -1;
         } else {
             DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], (void *)ptr[i]));
         }
