@@ -14,9 +14,10 @@
  *   - the step time (median, min), the arena's peak and the process's peak RSS (ru_maxrss);
  *   - a timeline of the step's sub-steps, read from bv_train_step's probe points;
  *   - backward time per network: every tape node's backward fn is timed (the node's fn pointer is
- *     swapped for a timing trampoline just before each optimize() runs) and attributed to the network
- *     whose forward recorded it (tape ranges between probe points; net_g split at its submodules'
- *     outputs) - plus the slowest backward ops;
+ *     swapped for a timing trampoline at the probe point before each backward runs: loss_kl's at net_g's
+ *     prior hook, each sub-discriminator's, WavLM's G-step losses', each optimize()) and attributed to
+ *     the network whose forward recorded it (the nodes recorded since the last such point; net_g split
+ *     at its submodules' outputs) - plus the slowest backward ops;
  *   - forward time per network, measured apart on the last step's tensors (same inputs, tape on,
  *     faster of two runs);
  *   - grad-norm + AdamW time per optimizer.
@@ -209,29 +210,34 @@ typedef enum {
     R_WAVLM, R_MPD_D, R_DUR_D, R_WD_D, R_MPD_G, R_DUR_G, R_LOSS_G, R_WD_G, R_COUNT
 } region;
 static const char *const region_names[R_COUNT] = {
-    "net_g emb_g + enc_p (TextEncoder)", "net_g enc_q (PosteriorEncoder)", "net_g flow (TransformerCoupling)",
+    "net_g emb_g + enc_p (TextEncoder)", "net_g enc_q (PosteriorEncoder)", "net_g flow + loss_kl (before the dec)",
     "net_g sdp forward (nll)", "net_g dp", "net_g sdp reverse", "net_g duration losses", "net_g prior expansion",
     "net_g dec (Generator) + slice", "mel_spectrogram(y_hat)", "WavLM(resample(y_hat))", "D step: MPD (weights)",
     "D step: dur-disc (weights)", "WD step: net_wd (weights)", "G step: MPD (input grads)",
-    "G step: dur-disc (input grads)", "G step: losses", "G step: net_wd (input grads)"};
+    "G step: dur-disc (input grads)", "G step: losses", "G step: net_wd + WavLM feature losses"};
 
-/* Probe points whose time and tape length the timeline uses, in step order. */
-enum { K_FWD, K_DLOSS, K_DURLOSS, K_WLM, K_SLM, K_GMPD, K_GDUR, K_GLM, K_GALL, K_COUNT };
+/* Probe points whose time and tape length the timeline uses, in step order (bv_train_step: net_g's
+ * forward runs loss_kl's backward through the flow at its prior hook; each sub-discriminator's
+ * backward follows its forward at once, in the D step and in the G step; WavLM's G-step losses are
+ * backpropagated to y_hat before the MPD's). */
+enum { K_KL, K_FWD, K_DLOSS, K_DURLOSS, K_WLM, K_SLM, K_GLM, K_GMPD, K_GDUR, K_GALL, K_COUNT };
 static const char *const key_names[K_COUNT] = {
-    "fwd.y_sliced", "dstep.loss_disc", "dstep.loss_dur_disc", "wdstep.wavlm_input.wav", "wdstep.loss_slm",
-    "gstep.net_d.y_d_hat_r.0", "gstep.net_dur_disc.call2.0", "gstep.net_wd.y_df_hat_g", "gstep.loss_gen_all"};
+    "sub.kl.loss_kl", "fwd.y_sliced", "dstep.loss_disc", "dstep.loss_dur_disc", "wdstep.wavlm_input.wav",
+    "wdstep.loss_slm", "gstep.net_wd.y_df_hat_g", "gstep.net_d.y_d_hat_r.0", "gstep.net_dur_disc.call2.0",
+    "gstep.loss_gen_all"};
 #define N_PHASES (K_COUNT + 1)
 static const char *const phase_names[N_PHASES] = {
-    "net_g forward + mel / slices",
-    "D: MPD forward (y, y_hat.detach())",
+    "net_g forward to the prior (enc_p, enc_q, flow, MAS)",
+    "net_g loss_kl backward (flow); dp, sdp, dec forward; mel, slices",
+    "D: MPD forward + backward, per sub-discriminator",
     "D: dur-disc forward x2",
-    "D: dur-disc + MPD bwd/clip/AdamW, WavLM(y) + WavLM(y_hat)",
+    "D: dur-disc bwd/clip/AdamW, MPD clip/AdamW; WavLM(y), WavLM(y_hat)",
     "WD: net_wd forward + loss",
-    "WD: bwd/clip/AdamW; G: MPD forward (y, y_hat)",
-    "G: dur-disc forward x2",
-    "G: mel/kl/fm/gen/WavLM losses + net_wd forward",
-    "G: remaining losses",
-    "G: backward + clip + AdamW"};
+    "WD: bwd/clip/AdamW; G: WavLM feature + net_wd losses",
+    "G: those losses' backward to y_hat; first MPD forward",
+    "G: MPD forward + backward to y_hat (the rest); dur-disc x2",
+    "G: mel/kl/dur/gen losses",
+    "G: net_g backward + clip + AdamW"};
 
 /* net_g tensors whose producing node ends a submodule's stretch of the tape, in tape order. */
 static const char *const netg_ends[] = {"sub.enc_p.logs_p", "fwd.z", "fwd.z_p", "sub.sdp.forward_nll", "fwd.logw",
@@ -246,8 +252,7 @@ typedef struct step_rec {
     size_t key_arena[K_COUNT];     /* arena bytes in use at each probe point */
     bv_tensor *netg_t[N_NETG_ENDS];
     int64_t netg_end[N_NETG_ENDS];
-    bv_tensor *loss_lm;
-    int64_t lm_end;        /* tape index of the node making loss_lm (net_wd's G-step call follows) */
+    int64_t kl_from;       /* tape index of the flow's first node (loss_kl's backward runs from there) */
     double bw_ms[R_COUNT], op_ms[BV_OP_COUNT];
     int op_calls[BV_OP_COUNT];
 } step_rec;
@@ -314,35 +319,39 @@ static int64_t node_index(const bv_ctx *ctx, const bv_tensor *t) {
     return -1;
 }
 
-/* Which network recorded tape node k (called at wrap time: the probes before it have run). */
-static region region_of(const step_rec *r, int64_t k, int key) {
-    if (k < r->key_tape[K_FWD]) {
-        for (int i = 0; i < N_NETG_ENDS; i++)
-            if (k <= r->netg_end[i]) return (region)(R_ENC_P + i);
-        return R_MEL;
-    }
-    switch (key) {
-    case K_DLOSS: return R_MPD_D;
-    case K_DURLOSS: return k < r->key_tape[K_DLOSS] ? R_MPD_D : R_DUR_D;
-    case K_SLM: return k < r->key_tape[K_WLM] ? R_WAVLM : R_WD_D;
-    default: break;
-    }
-    if (k < r->key_tape[K_WLM]) return R_WAVLM;
-    if (k < r->key_tape[K_GMPD]) return R_MPD_G;
-    if (k < r->key_tape[K_GDUR]) return R_DUR_G;
-    if (k <= r->lm_end || k >= r->key_tape[K_GLM]) return R_LOSS_G;
-    return R_WD_G;
+/* Which network recorded tape node k: net_g's submodules before the end of its forward, else
+ * `later` (the network whose forward ran since the last wrap point). */
+static region region_of(const step_rec *r, int64_t k, region later) {
+    if (r->key_t[K_FWD] == 0 || k >= r->key_tape[K_FWD]) return later;
+    for (int i = 0; i < N_NETG_ENDS; i++)
+        if (k <= r->netg_end[i]) return (region)(R_ENC_P + i);
+    return R_MEL;
 }
 
-/* Before an optimize(): route every tape node's backward through the timer. */
-static void wrap_tape(bench *b, int key) {
+/* Route the backward of every tape node from index `from` on through the timer (at a wrap point:
+ * before a backward runs). split >= 0: nodes from split on are charged to `after` instead. */
+static void wrap_tape(bench *b, int64_t from, region later, int64_t split, region after) {
     bv_ctx *ctx = b->ctx;
-    for (int64_t k = 0; k < ctx->tape_len; k++) {
+    for (int64_t k = from < 0 ? 0 : from; k < ctx->tape_len; k++) {
         bv_node *n = ctx->tape[k];
         if (n->backward == timed_backward) continue;
-        map_put(b, n, n->backward, region_of(b->cur, k, key));
+        map_put(b, n, n->backward, region_of(b->cur, k, split >= 0 && k >= split ? after : later));
         n->backward = timed_backward;
     }
+}
+
+static int starts_with(const char *s, const char *prefix) { return !strncmp(s, prefix, strlen(prefix)); }
+
+/* The wrap points: before each backward of the step, the nodes recorded since the last one. */
+static void wrap_at(bench *b, const char *name, int key) {
+    step_rec *r = b->cur;
+    if (key == K_KL) wrap_tape(b, r->kl_from, R_FLOW, -1, R_FLOW); /* what loss_kl's backward runs */
+    else if (starts_with(name, "dstep.net_d.y_d_hat_g.")) wrap_tape(b, 0, R_MPD_D, -1, R_MPD_D);
+    else if (key == K_DURLOSS) wrap_tape(b, 0, R_DUR_D, -1, R_DUR_D);
+    else if (key == K_SLM) wrap_tape(b, 0, R_WAVLM, r->key_tape[K_WLM], R_WD_D);
+    else if (key == K_GLM) wrap_tape(b, 0, R_WD_G, -1, R_WD_G);
+    else if (starts_with(name, "gstep.net_d.y_d_hat_g.")) wrap_tape(b, 0, R_MPD_G, -1, R_MPD_G);
+    else if (key == K_GALL) wrap_tape(b, 0, R_DUR_G, r->key_tape[K_GDUR], R_LOSS_G);
 }
 
 /* Tensors of the last step that the separate forward timings reuse. */
@@ -359,22 +368,23 @@ static void on_probe(void *user, const char *name, bv_tensor *t) {
         if (!strcmp(name, keep_names[i])) b->keep[i] = t;
     for (int i = 0; i < N_NETG_ENDS; i++)
         if (!strcmp(name, netg_ends[i])) r->netg_t[i] = t;
-    if (!strcmp(name, "gstep.loss_lm")) r->loss_lm = t;
-    for (int k = 0; k < K_COUNT; k++) {
-        if (strcmp(name, key_names[k])) continue;
-        r->key_t[k] = now;
-        r->key_tape[k] = b->ctx->tape_len;
-        r->key_arena[k] = b->ctx->arena.in_use;
-        if (k == K_FWD) { /* net_g's submodule boundaries, made monotone where a tensor has no node */
-            int64_t prev = -1;
-            for (int i = 0; i < N_NETG_ENDS; i++) {
-                int64_t at = node_index(b->ctx, r->netg_t[i]);
-                r->netg_end[i] = prev = at > prev ? at : prev;
-            }
-        }
-        if (k == K_GALL) r->lm_end = node_index(b->ctx, r->loss_lm);
-        if (k == K_DLOSS || k == K_DURLOSS || k == K_SLM || k == K_GALL) wrap_tape(b, k);
+    if (!strcmp(name, "sub.kl.z")) r->kl_from = node_index(b->ctx, t) + 1; /* the flow's first node on */
+    int key = -1;
+    for (int k = 0; k < K_COUNT; k++)
+        if (!strcmp(name, key_names[k])) key = k;
+    if (key >= 0) {
+        r->key_t[key] = now;
+        r->key_tape[key] = b->ctx->tape_len;
+        r->key_arena[key] = b->ctx->arena.in_use;
     }
+    if (key == K_FWD) { /* net_g's submodule boundaries, made monotone where a tensor has no node */
+        int64_t prev = -1;
+        for (int i = 0; i < N_NETG_ENDS; i++) {
+            int64_t at = node_index(b->ctx, r->netg_t[i]);
+            r->netg_end[i] = prev = at > prev ? at : prev;
+        }
+    }
+    wrap_at(b, name, key);
 }
 
 /* ================================================================ forward pieces, timed apart */

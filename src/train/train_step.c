@@ -301,6 +301,8 @@ static void kl_before_decoder(void *user, bv_ctx *ctx, bv_synth_out *o) {
     bv_tensor *loss_kl = bv_mul_scalar(ctx, bv_kl_loss(ctx, o->z_p, o->logs_q, o->m_p, o->logs_p, o->z_mask),
                                        (float)f->st->cfg->train.c_kl); // []
     f->loss_kl = (float)bv_tensor_item(loss_kl);
+    probe(f->st, "sub.kl.z", o->z); /* the flow's input (bench/: what this backward runs) */
+    probe(f->st, "sub.kl.loss_kl", loss_kl);
     bv_backward_multi_to(ctx, 1, &loss_kl, NULL, o->flow_tape_from);
     bv_tape_cut(ctx, tape);
     bv_ctx_reset_to(ctx, mark);
