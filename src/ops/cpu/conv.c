@@ -804,13 +804,36 @@ static dnnl_stream_t part_stream(conv_cache *c, int s) {
     return c->part_stream[s];
 }
 
+/* An input every part reads whole (the weights) and wants in the same layout: reordered once, by
+ * part 0's reorder on the calling thread's stream (all threads), into the buffer every part then
+ * reads (ready), instead of by each part on its own thread. */
+static int split_share_input(conv_cache *c, prim_entry *const *e, int parts, const float *const ptr[][PRIM_MAX_ARGS],
+                             void *buf[][PRIM_MAX_ARGS], void *const sp[][PRIM_MAX_ARGS + 1],
+                             int ready[][PRIM_MAX_ARGS], int i, char *err) {
+    const dnnl_memory_desc_t *md0 = NULL, *md = NULL;
+    if (!e[0]->reorder[i] || is_output_arg(e[0]->arg[i]) || e[0]->view[i] ||
+        dnnl_memory_get_memory_desc(e[0]->mem[i], &md0) != dnnl_success)
+        return 0;
+    for (int s = 1; s < parts; s++)
+        if (!e[s]->reorder[i] || ptr[s][i] != ptr[0][i] || dnnl_memory_get_memory_desc(e[s]->mem[i], &md) ||
+            !dnnl_memory_desc_equal(md, md0))
+            return 0;
+    DNNL_TRY(err, dnnl_memory_set_data_handle(e[0]->user[i], (void *)ptr[0][i]));
+    DNNL_TRY(err, dnnl_memory_set_data_handle(e[0]->mem[i], buf[0][i]));
+    if (e[0]->sp[i]) DNNL_TRY(err, dnnl_memory_set_data_handle(e[0]->sp[i], sp[0][i]));
+    if (run_reorder_sp(c->stream, e[0]->reorder[i], e[0]->user[i], e[0]->mem[i], e[0]->sp[i], err)) return -1;
+    DNNL_TRY(err, dnnl_stream_wait(c->stream));
+    for (int s = 0; s < parts; s++) buf[s][i] = buf[0][i], ready[s][i] = 1;
+    return 0;
+}
+
 /* One pass over the batch of g in parts parts at once: ptr[s] is part s's pointers (the entry's
  * argument order, as conv_exec). The entries, streams and layout buffers are all got under the
- * lock first; the parts then run on one OpenMP thread each (oneDNN runs a primitive called inside
- * a parallel region on the calling thread alone). */
+ * lock first, and the weights converted once (split_share_input); the parts then run on one OpenMP
+ * thread each (oneDNN runs a primitive called inside a parallel region on the calling thread alone). */
 static int conv_exec_split(conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_opts *o,
                            conv_pass pass, int parts, const float *const ptr[][PRIM_MAX_ARGS], char *err) {
-    static const int ready[PRIM_MAX_ARGS] = {0};
+    int ready[SPLIT_MAX][PRIM_MAX_ARGS] = {{0}};
     prim_entry *e[SPLIT_MAX];
     dnnl_stream_t st[SPLIT_MAX];
     void *buf[SPLIT_MAX][PRIM_MAX_ARGS], *sp[SPLIT_MAX][PRIM_MAX_ARGS + 1];
@@ -829,11 +852,12 @@ static int conv_exec_split(conv_cache *c, bv_arena *scratch, const bv_conv_geom 
         for (int k = 0; !rc && k <= PRIM_MAX_ARGS; k++)
             sp[s][k] = e[s]->sp_bytes[k] ? bv_arena_alloc(scratch, e[s]->sp_bytes[k]) : NULL;
     }
+    for (int i = 0; !rc && i < e[0]->nargs; i++) rc = split_share_input(c, e, parts, ptr, buf, sp, ready, i, err);
     if (!rc) {
         int rcs[SPLIT_MAX] = {0};
         char errs[SPLIT_MAX][BV_KERNEL_ERR_LEN];
 #pragma omp parallel for num_threads(parts) schedule(static, 1)
-        for (int s = 0; s < parts; s++) rcs[s] = exec_entry(e[s], st[s], ptr[s], buf[s], ready, sp[s], errs[s]);
+        for (int s = 0; s < parts; s++) rcs[s] = exec_entry(e[s], st[s], ptr[s], buf[s], ready[s], sp[s], errs[s]);
         for (int s = 0; s < parts && !rc; s++)
             if (rcs[s]) rc = -1, snprintf(err, BV_KERNEL_ERR_LEN, "%s", errs[s]);
     }
