@@ -1243,3 +1243,39 @@ BV_TEST(conv_bf16_measured_pick_is_stable) {
                  dmax, amax);
     }
 }
+
+/* A conv's input gradient, taken fresh from the gradient pool, is not zeroed (bv_grad_for_overwrite):
+ * every kernel path must write all of it. The second of two identical backward passes gets the
+ * blocks the first released, still holding its gradients: a path that added to them (as the
+ * depthwise loops do) instead of writing would double the result. Plain, strided, depthwise. */
+BV_TEST(conv_backward_writes_every_element_of_a_fresh_input_grad) {
+    bv_ctx *ctx = ts->ctx;
+    static const struct { int64_t c, t, k; int stride, pad, dil, groups; } s[] = {
+        {16, 40, 3, 1, 1, 1, 1}, {16, 41, 5, 3, 2, 1, 1}, {16, 40, 3, 1, 3, 3, 16}};
+    for (size_t i = 0; i < sizeof s / sizeof s[0] && !ts->failed; i++) {
+        bv_tensor *a = bv_test_input(ctx, BV_SHAPE(2, s[i].c, s[i].t), 1.0f);
+        bv_tensor *w = bv_test_input(ctx, BV_SHAPE(s[i].c, s[i].c / s[i].groups, s[i].k), 0.3f);
+        float *first = NULL;
+        for (int pass = 0; pass < 2; pass++) {
+            int64_t tm = bv_tape_mark(ctx);
+            bv_tensor *y = bv_conv1d(ctx, bv_mul_scalar(ctx, a, 1.0f), w, NULL, s[i].stride, s[i].pad, s[i].dil,
+                                     s[i].groups); // [2, C, T']
+            bv_tensor *gy = bv_new_like(ctx, y);
+            bv_test_randn(ctx, gy, 1.0f);
+            if (pass) memcpy(gy->data, first + a->numel, sizeof(float) * (size_t)gy->numel);
+            memset(bv_grad(ctx, a), 0, sizeof(float) * (size_t)a->numel);
+            bv_backward(ctx, y, gy);
+            bv_tape_cut(ctx, tm);
+            if (!pass) { /* keep a's gradient and the output gradient used */
+                first = bv_arena_alloc(&ctx->arena, sizeof(float) * (size_t)(a->numel + gy->numel));
+                memcpy(first, a->grad, sizeof(float) * (size_t)a->numel);
+                memcpy(first + a->numel, gy->data, sizeof(float) * (size_t)gy->numel);
+                continue;
+            }
+            int64_t bad = 0;
+            for (int64_t e = 0; e < a->numel; e++) bad += a->grad[e] != first[e];
+            BV_CHECK(bad == 0, "spec %zu: %lld of %lld input-gradient elements differ on the second pass", i,
+                     (long long)bad, (long long)a->numel);
+        }
+    }
+}

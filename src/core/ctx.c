@@ -41,8 +41,9 @@ static bv_grad_bucket *best_fit(bv_grad_pool *p, size_t bytes) {
     return best;
 }
 
-/* A zeroed block of at least `bytes` of mem's memory, reused from the pool when one is free. */
-static bv_grad_block *pool_take(bv_grad_pool *p, const bv_allocator *mem, size_t bytes) {
+/* A block of at least `bytes` of mem's memory, reused from the pool when one is free; zeroed
+ * unless raw (the caller writes every element before anything reads it). */
+static bv_grad_block *pool_take(bv_grad_pool *p, const bv_allocator *mem, size_t bytes, int raw) {
     bytes = (bytes + 63) / 64 * 64;
     bv_grad_bucket *b = best_fit(p, bytes);
     bv_grad_block *blk = b ? b->head : NULL;
@@ -55,7 +56,7 @@ static bv_grad_block *pool_take(bv_grad_pool *p, const bv_allocator *mem, size_t
         if (!blk->data) BV_FATAL("out of memory: gradient of %zu bytes", bytes);
         p->total_bytes += bytes;
     }
-    mem->fill32(blk->data, 0, bytes / sizeof(uint32_t)); /* the grad's part of the block */
+    if (!raw) mem->fill32(blk->data, 0, bytes / sizeof(uint32_t)); /* the grad's part of the block */
     blk->next = p->live;
     p->live = blk;
     p->live_bytes += blk->bytes;
@@ -250,14 +251,21 @@ bv_tensor *bv_detach(bv_ctx *ctx, bv_tensor *t) {
 
 /* ---- autograd ---- */
 
-float *bv_grad(bv_ctx *ctx, bv_tensor *t) {
+static float *grad_take(bv_ctx *ctx, bv_tensor *t, int raw) {
     if (!t->grad) {
         BV_ASSERT(!t->is_param); /* parameters own a persistent grad buffer */
         BV_ASSERT(t->dtype == BV_F32);
-        t->grad_block = pool_take(&ctx->grads, &ctx->be->mem, sizeof(float) * (size_t)(t->numel ? t->numel : 1));
+        t->grad_block = pool_take(&ctx->grads, &ctx->be->mem, sizeof(float) * (size_t)(t->numel ? t->numel : 1), raw);
         t->grad = t->grad_block->data;
     }
     return t->grad;
+}
+
+float *bv_grad(bv_ctx *ctx, bv_tensor *t) { return grad_take(ctx, t, 0); }
+
+float *bv_grad_for_overwrite(bv_ctx *ctx, bv_tensor *t, int *fresh) {
+    *fresh = !t->grad && !t->is_param;
+    return grad_take(ctx, t, *fresh);
 }
 
 int bv_needs_grad(const bv_ctx *ctx, int n, bv_tensor *const *ins) {

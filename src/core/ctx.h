@@ -156,6 +156,9 @@ bv_tensor *bv_detach(bv_ctx *ctx, bv_tensor *t);
 /* ---- autograd ---- */
 /* Returns t->grad, allocating it zeroed from the grad pool on first use (params own theirs). */
 float *bv_grad(bv_ctx *ctx, bv_tensor *t);
+/* t->grad for a backward that can overwrite it: *fresh = 1 when the buffer was taken just now and
+ * NOT zeroed (the caller must write every element), 0 when it holds a gradient (add to it). */
+float *bv_grad_for_overwrite(bv_ctx *ctx, bv_tensor *t, int *fresh);
 /* True when any input requires grad and grad mode is on: the op must record a node. */
 int bv_needs_grad(const bv_ctx *ctx, int n, bv_tensor *const *ins);
 /* Append a node for op with the given inputs/outputs; marks outputs requires_grad. */

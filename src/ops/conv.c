@@ -5,7 +5,8 @@
  *
  * Gradient convention: backward rules ACCUMULATE (+=) into the grads of inputs that require grad.
  * A kernel that overwrites its outputs (oneDNN) writes straight into a grad buffer only on that
- * buffer's first touch, when it is known to be zero: the rule says which (bv_conv_grads.s*).
+ * buffer's first touch: the rule says which (bv_conv_grads.s*). x's buffer is not even zeroed then
+ * (bv_grad_for_overwrite: the data pass writes every element; a zero fill was ~1% of a step).
  *
  * For the Generator's ResBlocks, bv_conv1d_fused adds what they fuse: activations kept in the
  * direct kernels' own channel-blocked layout across a chain of convs (bv_conv_block /
@@ -216,7 +217,11 @@ static void conv_backward(bv_ctx *ctx, bv_node *n) {
     bv_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *r = n->in[3], *y = n->out[0];
     bv_conv_grads gr = {0};
     if (r && r->requires_grad) gr.gr = bv_grad(ctx, r);
-    if (x->requires_grad) gr.sx = grad_needs_scratch(ctx, x), gr.gx = x->grad;
+    if (x->requires_grad) {
+        int fresh;
+        gr.gx = bv_grad_for_overwrite(ctx, x, &fresh);
+        gr.sx = !fresh;
+    }
     if (w->requires_grad) gr.sw = grad_needs_scratch(ctx, w), gr.gw = w->grad;
     if (b && b->requires_grad) gr.sb = grad_needs_scratch(ctx, b), gr.gb = b->grad;
     char err[BV_KERNEL_ERR_LEN];
@@ -349,7 +354,9 @@ static void blk_backward(bv_ctx *ctx, bv_node *n) {
     bv_tensor *x = n->in[0], *y = n->out[0];
     if (!x->requires_grad) return;
     const char *op = n->iattr[3] ? "conv_block" : "conv_unblock";
-    const int accumulate = grad_needs_scratch(ctx, x);
+    int fresh;
+    bv_grad_for_overwrite(ctx, x, &fresh); /* the reorder writes every element */
+    const int accumulate = !fresh;
     char err[BV_KERNEL_ERR_LEN];
     if (BV_KERNEL(ctx, bv_ctx_kernels(ctx), conv, reorder, op)(ctx->be, bv_ctx_data_arena(ctx), x->grad, y->grad, n->iattr[0],
                                                               n->iattr[1], n->iattr[2], !n->iattr[3], accumulate, err))

@@ -379,7 +379,8 @@ typedef struct bv_conv_opts {
 } bv_conv_opts;
 
 /* The gradient buffers a conv backward fills (NULL: not wanted). s* = 1 when the buffer already
- * holds a gradient (the kernel adds to it), 0 when it is still zero (the kernel may overwrite). */
+ * holds a gradient (the kernel adds to it), 0 when it holds none yet: gw, gb are then zero, gx
+ * may hold anything (not zeroed): the kernel writes every element of it. */
 typedef struct bv_conv_grads {
     float *gx, *gw, *gb, *gr;
     int sx, sw, sb;

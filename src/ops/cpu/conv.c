@@ -3,8 +3,9 @@
  * checks and backward rules: ../conv.c).
  *
  * Gradient convention: gradients ACCUMULATE (+=) into the buffers given (oneDNN overwrites its
- * outputs, so a result is written straight into a grad buffer only when the caller says it is
- * still zero, bv_conv_grads.s* == 0; otherwise into scratch and added).
+ * outputs, so a result is written straight into a grad buffer only when the caller says it holds
+ * no gradient yet, bv_conv_grads.s* == 0; otherwise into scratch and added). gx is then not even
+ * zeroed: every path writes all of it (the depthwise loops, which add, zero it first).
  *
  * oneDNN use: one CPU engine and stream per backend, made with the backend's BV_CACHE_CONV slot;
  * fp32, or bf16 where the op says so (bv_conv_opts.bf16, ctx->autocast at forward time: see bf16
@@ -1437,6 +1438,7 @@ static int backward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, co
             if (gr->gx) w = rounded_copy(scratch, w, g->OC * g->k[0]);
             if (gr->gw) x = rounded_copy(scratch, x, g->N * g->IC * g->in[0]);
         }
+        if (gr->gx && !gr->sx) memset(gr->gx, 0, sizeof(float) * (size_t)in_numel(g)); /* not zeroed */
         if (gr->gx) dw_bwd_data_acc(gr->gx, gy, w, g);
         if (gr->gw) dw_bwd_weights_acc(gr->gw, gy, x, g);
     } else {
