@@ -1,10 +1,11 @@
 /* test_random.c - the counter-based Philox4x32-10 (core/rng.h) against the published known answer,
  * and dropout masks drawn from it: values, kept fraction, the same mask for the same seed whatever
- * the thread count, and one rng draw per call. */
+ * the thread count and on either vector path (AVX2, AVX-512), and one rng draw per call. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
+#include "../src/ops/cpu/random.h"
 #include "../src/ops/ops.h"
 #include "test.h"
 
@@ -71,6 +72,11 @@ BV_TEST(random_dropout_mask_philox) {
         off += a->data[i] != ((double)w[i % 4] >= (double)p * 4294967296.0 ? 1.0f / (1.0f - p) : 0.0f);
     }
     BV_CHECK(off == 0, "%lld mask elements differ from the Philox words' definition", (long long)off);
+    /* the AVX2 path (8 counters a call) gives the AVX-512 one's mask (16), tail included */
+    bv_cpu_dropout_allow_avx512(0);
+    bv_tensor *d = mask_of(ctx, 7, n, p, 2);
+    bv_cpu_dropout_allow_avx512(1);
+    BV_CHECK(!memcmp(a->data, d->data, sizeof(float) * (size_t)n), "%s", "the AVX2 and AVX-512 masks differ");
     /* one draw of the sequential stream per call */
     uint64_t next = bv_rng_u64(&r);
     mask_of(ctx, 7, 10, p, 1);

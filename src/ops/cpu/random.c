@@ -6,7 +6,16 @@
  * parallel and whatever the thread count. (Dropout is never replayed: the golden cases run without
  * it, and upstream's masks could not be matched anyway.) */
 #include <math.h>
+#include <string.h>
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define BV_HAVE_AVX512_DROPOUT 1
+#endif
 #include "../kernels.h"
+#include "random.h"
+
+static int allow_avx512 = 1;
+void bv_cpu_dropout_allow_avx512(int allow) { allow_avx512 = allow; }
 
 static void normal(float *t, int64_t n, bv_rng *rng, double sd) {
     for (int64_t i = 0; i < n; i++) t[i] = (float)(bv_rng_normal(rng) * sd);
@@ -20,13 +29,89 @@ static void uniform_sym(float *t, int64_t n, bv_rng *rng, double bound) {
     for (int64_t i = 0; i < n; i++) t[i] = (float)((2.0 * bv_rng_uniform(rng) - 1.0) * bound);
 }
 
+#ifdef BV_HAVE_AVX512_DROPOUT
+/* One multiply round of Philox4x32 on 16 lanes: hi and lo halves of a * m. */
+__attribute__((target("avx512f"))) static inline void mulhilo16(__m512i a, __m512i m, __m512i *hi, __m512i *lo) {
+    __m512i pe = _mm512_mul_epu32(a, m);                                             /* lanes 0, 2, ... */
+    __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(m, 32)); /* lanes 1, 3, ... */
+    *lo = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
+    *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
+}
+
+/* keep[0, m) for counters c0 .. c0 + 15 (64 words, m <= 64): bv_rng_philox on 16 lanes (the same
+ * words as bv_rng_philox8 and bv_rng_philox), compared and interleaved in registers. */
+__attribute__((target("avx512f"))) static void dropout_block64(float *keep, int64_t m, uint64_t key, uint64_t c0,
+                                                             uint32_t thr, float scale) {
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    __m512i c[4];
+    c[0] = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)c0), lane); /* no carry: c0 % 16 == 0 */
+    c[1] = _mm512_set1_epi32((int)(uint32_t)(c0 >> 32));
+    c[2] = c[3] = _mm512_setzero_si512();
+    const __m512i m0 = _mm512_set1_epi32((int)0xD2511F53u), m1 = _mm512_set1_epi32((int)0xCD9E8D57u);
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    for (int r = 0; r < 10; r++) {
+        __m512i hi0, lo0, hi1, lo1;
+        mulhilo16(c[0], m0, &hi0, &lo0);
+        mulhilo16(c[2], m1, &hi1, &lo1);
+        c[0] = _mm512_xor_si512(_mm512_xor_si512(hi1, c[1]), _mm512_set1_epi32((int)k0));
+        c[2] = _mm512_xor_si512(_mm512_xor_si512(hi0, c[3]), _mm512_set1_epi32((int)k1));
+        c[1] = lo1;
+        c[3] = lo0;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    const __m512 s = _mm512_set1_ps(scale);
+    const __m512i t = _mm512_set1_epi32((int)thr);
+    __m512 v[4]; /* v[j][l]: word j of counter l, as kept (scale) or dropped (0) */
+    for (int j = 0; j < 4; j++) v[j] = _mm512_maskz_mov_ps(_mm512_cmpge_epu32_mask(c[j], t), s);
+    /* to counter-major order (keep[4 l + j] = v[j][l]): 4x4 transposes in each 128-bit lane, then of
+     * the lanes */
+    __m512 t0 = _mm512_unpacklo_ps(v[0], v[1]), t1 = _mm512_unpackhi_ps(v[0], v[1]);
+    __m512 t2 = _mm512_unpacklo_ps(v[2], v[3]), t3 = _mm512_unpackhi_ps(v[2], v[3]);
+    __m512 r0 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2)));
+    __m512 r1 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2)));
+    __m512 r2 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
+    __m512 r3 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
+    __m512 s0 = _mm512_shuffle_f32x4(r0, r1, 0x44), s1 = _mm512_shuffle_f32x4(r2, r3, 0x44);
+    __m512 s2 = _mm512_shuffle_f32x4(r0, r1, 0xEE), s3 = _mm512_shuffle_f32x4(r2, r3, 0xEE);
+    __m512 o[4] = {_mm512_shuffle_f32x4(s0, s1, 0x88), _mm512_shuffle_f32x4(s0, s1, 0xDD),
+                   _mm512_shuffle_f32x4(s2, s3, 0x88), _mm512_shuffle_f32x4(s2, s3, 0xDD)};
+    if (m == 64) {
+        for (int j = 0; j < 4; j++) _mm512_storeu_ps(keep + 16 * j, o[j]);
+        return;
+    }
+    float tmp[64];
+    for (int j = 0; j < 4; j++) _mm512_storeu_ps(tmp + 16 * j, o[j]);
+    memcpy(keep, tmp, sizeof(float) * (size_t)m);
+}
+
+/* The AVX-512 path where the CPU has it (the build's baseline is AVX2), and the threshold fits 32
+ * bits (p < 1 - 2^-32). */
+static int dropout_avx512(uint64_t thr) {
+    static int have = -1;
+    if (have < 0) have = __builtin_cpu_supports("avx512f");
+    return have && allow_avx512 && thr <= UINT32_MAX;
+}
+#endif
+
 /* keep[i] = u_i >= p ? 1 / (1 - p) : 0, u_i = the 32-bit Philox word i of this call's key / 2^32
- * (word i = word i % 4 of counter i / 4; eight counters per bv_rng_philox8 call) */
+ * (word i = word i % 4 of counter i / 4; eight counters per bv_rng_philox8 call, sixteen per
+ * dropout_block64 where the CPU has AVX-512: the same words either way) */
 static void dropout_mask(float *keep, int64_t n, bv_rng *rng, float p) {
     const uint64_t key = bv_rng_u64(rng);
     /* u >= p  <=>  word >= p * 2^32  <=>  word >= ceil(p * 2^32), an integer compare (words are integers) */
     const uint64_t thr = (uint64_t)ceil((double)p * 4294967296.0);
     const float scale = 1.0f / (1.0f - p);
+#ifdef BV_HAVE_AVX512_DROPOUT
+    if (dropout_avx512(thr)) {
+        const int64_t blocks = (n + 63) / 64; /* 16 counters x 4 words */
+#pragma omp parallel for schedule(static) if (n >= 65536)
+        for (int64_t q = 0; q < blocks; q++)
+            dropout_block64(keep + 64 * q, n - 64 * q < 64 ? n - 64 * q : 64, key, (uint64_t)(16 * q), (uint32_t)thr,
+                            scale);
+        return;
+    }
+#endif
     const int64_t groups = (n + 31) / 32; /* 8 counters x 4 words */
 #pragma omp parallel for schedule(static) if (n >= 65536)
     for (int64_t q = 0; q < groups; q++) {
