@@ -1279,3 +1279,45 @@ BV_TEST(conv_backward_writes_every_element_of_a_fresh_input_grad) {
         }
     }
 }
+
+/* Under bf16 autocast, weight_norm also keeps its output rounded to bf16 (w->bf16), and the conv
+ * passes read that copy instead of rounding w again (native: oneDNN's reorder from bf16; matmul: the
+ * gemm's operand as is). The same values either way: y and the input gradient equal, bit for bit,
+ * those of the same conv on a plain copy of w, in every implementation that reads w. */
+BV_TEST(conv_bf16_reads_weight_norm_copy_unchanged) {
+    if (!bf16_ready(ts)) return;
+    bv_ctx *ctx = ts->ctx;
+    static const bv_conv_bf16_mode modes[3] = {BV_CONV_BF16_NATIVE, BV_CONV_BF16_MATMUL, BV_CONV_BF16_SPLIT};
+    static const char *const names[3] = {"native", "matmul", "split"};
+    bv_tensor *x0 = bv_test_input(ctx, BV_SHAPE(2, 32, 23, 3), 1.0f);
+    bv_tensor *v = bv_test_input(ctx, BV_SHAPE(48, 32, 5, 1), 0.2f), *g = bv_test_input(ctx, BV_SHAPE(48, 1, 1, 1), 1.0f);
+    bv_tensor *gy = NULL;
+    for (int m = 0; m < 3 && !ts->failed; m++) {
+        bv_conv_set_bf16_mode(ctx->be, modes[m]);
+        float *out[2][2]; /* {with the copy, plain}, {y, grad x} */
+        for (int k = 0; k < 2; k++) {
+            int64_t tm = bv_tape_mark(ctx);
+            bv_tensor *x = copy_input(ctx, x0);
+            ctx->autocast = BV_AUTOCAST_BF16;
+            bv_tensor *w = bv_weight_norm(ctx, g, v, 0);
+            BV_CHECK(w->bf16 != NULL, "%s", "weight_norm under bf16 autocast kept no bf16 copy");
+            if (k) { /* the same values, as a tensor without the copy */
+                bv_tensor *wp = bv_new_like(ctx, w);
+                memcpy(wp->data, w->data, sizeof(float) * (size_t)w->numel);
+                w = wp;
+            }
+            bv_tensor *y = bv_conv2d(ctx, x, w, NULL, 3, 1, 2, 0, 1, 1, 1);
+            ctx->autocast = BV_AUTOCAST_OFF;
+            if (!gy) {
+                gy = bv_new_like(ctx, y);
+                bv_test_randn(ctx, gy, 1.0f);
+            }
+            bv_backward(ctx, y, gy);
+            bv_tape_cut(ctx, tm);
+            out[k][0] = y->data, out[k][1] = x->grad;
+        }
+        BV_CHECK(!memcmp(out[0][0], out[1][0], sizeof(float) * (size_t)gy->numel), "%s: y differs", names[m]);
+        BV_CHECK(!memcmp(out[0][1], out[1][1], sizeof(float) * (size_t)x0->numel), "%s: grad x differs", names[m]);
+    }
+    bv_conv_set_bf16_mode(ctx->be, BV_CONV_BF16_MEASURE);
+}

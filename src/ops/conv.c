@@ -226,7 +226,7 @@ static void conv_backward(bv_ctx *ctx, bv_node *n) {
     if (b && b->requires_grad) gr.sb = grad_needs_scratch(ctx, b), gr.gb = b->grad;
     char err[BV_KERNEL_ERR_LEN];
     if (BV_KERNEL(ctx, bv_ctx_kernels(ctx), conv, backward, sv->op)(ctx->be, bv_ctx_data_arena(ctx), &sv->g, &sv->ex, &sv->o, &gr,
-                                                                   y->grad, y->data, x->data, w->data, err))
+                                                                   y->grad, y->data, x->data, w->data, w->bf16, err))
         bv_ctx_error(ctx, sv->op, "%s", err);
 }
 
@@ -247,7 +247,7 @@ static bv_tensor *conv_forward(bv_ctx *ctx, bv_op opid, const char *op, int nsp,
     if (r) check_residual(ctx, op, y, r);
     char err[BV_KERNEL_ERR_LEN];
     if (BV_KERNEL(ctx, kt, conv, forward, op)(ctx->be, bv_ctx_data_arena(ctx), &g, &ex, o, y->data, x->data, w->data,
-                                              b ? b->data : NULL, r ? r->data : NULL, err))
+                                              w->bf16, b ? b->data : NULL, r ? r->data : NULL, err))
         bv_ctx_error(ctx, op, "%s", err);
     if (bv_needs_grad(ctx, 4, ins)) {
         bv_node *n = bv_record(ctx, opid, conv_backward, 4, ins, 1, &y);
@@ -445,6 +445,13 @@ bv_tensor *bv_weight_norm(bv_ctx *ctx, bv_tensor *g, bv_tensor *v, int dim) {
     double *norm = bv_ctx_scratch(ctx, sizeof(double) * (size_t)s.D); // [D]
     bv_tensor *w = bv_new_like(ctx, v); // v's shape
     BV_KERNEL(ctx, kt, conv, weight_norm, "weight_norm")(w->data, norm, v->data, g->data, s);
+    /* under bf16 autocast every conv that reads w rounds it to bf16 (several passes of a step: the
+     * MPD's y and y_hat forwards and data passes): round it once, here, for all of them */
+    if (ctx->autocast == BV_AUTOCAST_BF16 && kt->linalg && kt->linalg->to_bf16) {
+        uint16_t *w16 = bv_arena_alloc(bv_ctx_data_arena(ctx), sizeof(uint16_t) * (size_t)w->numel);
+        kt->linalg->to_bf16(w16, w->data, w->numel);
+        w->bf16 = w16;
+    }
     if (bv_needs_grad(ctx, 2, ins)) {
         bv_node *n = bv_record(ctx, BV_OP_WEIGHT_NORM, weight_norm_backward, 2, ins, 1, &w);
         n->saved = norm;

@@ -375,7 +375,8 @@ typedef struct bv_conv_opts {
     int32_t diff_bias;   /* set by the backward kernel: its weight pass also writes the bias gradient */
     int32_t bf16;        /* BV_AUTOCAST_BF16 at forward time: x, w, gy read as bf16, fp32 accumulation and
                           * outputs (the backward of a bf16 forward is bf16 too: the op saves its opts) */
-    int32_t reserved;    /* 0 (keeps the struct a multiple of 8 bytes) */
+    int32_t w_bf16;      /* 0 from callers; inside the CPU kernels: the weight pointer holds bf16 values (its
+                          * rounded copy, handed to oneDNN as such) */
 } bv_conv_opts;
 
 /* The gradient buffers a conv backward fills (NULL: not wanted). s* = 1 when the buffer already
@@ -411,14 +412,15 @@ typedef struct bv_conv_post {
 typedef struct bv_conv_kernels {
     /* y = conv(x, w) + b (+ r, same shape as y; NULL: none) over g; ex is the geometry the kernel
      * runs (differs from g only for a transposed conv whose output_padding exceeds its padding:
-     * the tail past ex.out[0] then holds only the bias) */
+     * the tail past ex.out[0] then holds only the bias). w16: w already rounded to bf16 (tensor.h
+     * bf16; a bf16 weight_norm makes it), or NULL; read by bf16 passes only */
     int (*forward)(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
-                   const bv_conv_opts *o, float *y, const float *x, const float *w, const float *b, const float *r,
-                   char *err);
+                   const bv_conv_opts *o, float *y, const float *x, const float *w, const uint16_t *w16, const float *b,
+                   const float *r, char *err);
     /* the grads of the forward above from gy (y: the forward's output, read for a fused leaky_relu) */
     int (*backward)(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
                     const bv_conv_opts *o, const bv_conv_grads *gr, const float *gy, const float *y, const float *x,
-                    const float *w, char *err);
+                    const float *w, const uint16_t *w16, char *err);
     /* dst (+)= src in the other layout: [N, C, T] -> [N, C/16, T, 16] (to_blocked) or back */
     int (*reorder)(bv_backend *be, bv_arena *scratch, float *dst, const float *src, int64_t N, int64_t C, int64_t T,
                    int to_blocked, int accumulate, char *err);

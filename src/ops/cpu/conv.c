@@ -298,7 +298,7 @@ static void md_user(dnnl_memory_desc_t *md, const bv_conv_geom *g, const bv_conv
     if (arg == DNNL_ARG_SRC || arg == DNNL_ARG_DIFF_SRC) md_act(md, g, g->IC, g->in, 0, o->act_blocked, dnnl_f32);
     else if (arg == DNNL_ARG_DST || arg == DNNL_ARG_DIFF_DST) md_act(md, g, g->OC, g->out, 0, o->act_blocked, dnnl_f32);
     else if (arg == DNNL_ARG_BIAS || arg == DNNL_ARG_DIFF_BIAS) md_bias(md, g);
-    else md_weights(md, g, 0, dnnl_f32);
+    else md_weights(md, g, 0, o->w_bf16 && arg == DNNL_ARG_WEIGHTS ? dnnl_bf16 : dnnl_f32);
 }
 
 /* The op descriptor of one pass. The conv's right padding is PyTorch's (oneDNN floors the output
@@ -640,6 +640,7 @@ static prim_entry *prim_get(conv_cache *c, const bv_conv_geom *g, const bv_conv_
         key.o.slope = 0.0f;
     }
     if (pass != PASS_BWD_WEIGHTS) key.o.diff_bias = 0;
+    else key.o.w_bf16 = 0; /* no weights read */
     /* blocked activations: oneDNN's own layout choice is the one they are in; bf16 always lets
      * oneDNN choose (its inputs are converted by a reorder anyway) */
     key.blocked = o->act_blocked || o->bf16 || use_blocked(c, g, pass) ? LAY_ANY : LAY_PLAIN;
@@ -1074,6 +1075,7 @@ typedef struct {
     const bv_conv_geom *g, *ex;
     const bv_conv_opts *o;
     const float *x, *w, *b, *gy;
+    const uint16_t *w16; /* w rounded to bf16 already (the weight_norm's copy), or NULL */
     float *y, *dst, *gb; /* forward: y; backward: the pass's output(s) */
     const float *gyr;    /* backward: gy rounded to bf16, made once for both passes (NULL: not yet) */
     int timing;          /* bf16_measure runs: each emulated run rounds its own gy, no gy_share */
@@ -1081,18 +1083,28 @@ typedef struct {
     char *err;
 } pass_args;
 
+/* The weights a native bf16 pass hands oneDNN: their bf16 copy where there is one (and oe->w_bf16
+ * says so: oneDNN's reorder then reads half the bytes and rounds nothing), else the fp32 ones. */
+static const float *native_weights(const pass_args *a, bv_conv_opts *oe) {
+    if (!a->w16 || !a->o->bf16) return a->w;
+    oe->w_bf16 = 1;
+    return (const float *)a->w16;
+}
+
 /* V_SPLIT's forward: items of x into the same items of y. */
 static int split_forward(pass_args *a) {
     const bv_conv_geom *g = a->ex;
     const int parts = split_parts(g, a->o);
     const int64_t xs = in_numel(g) / g->N, ys = out_numel(g) / g->N;
+    bv_conv_opts oe = *a->o;
+    const float *w = native_weights(a, &oe);
     const float *ptr[SPLIT_MAX][PRIM_MAX_ARGS];
     for (int s = 0; s < parts; s++) {
         const int64_t n0 = part_start(g->N, parts, s);
-        const float *p[PRIM_MAX_ARGS] = {a->x + n0 * xs, a->w, a->y + n0 * ys, a->b};
+        const float *p[PRIM_MAX_ARGS] = {a->x + n0 * xs, w, a->y + n0 * ys, a->b};
         memcpy(ptr[s], p, sizeof p);
     }
-    return conv_exec_split(a->c, a->scratch, g, a->o, PASS_FWD, parts, ptr, a->err);
+    return conv_exec_split(a->c, a->scratch, g, &oe, PASS_FWD, parts, ptr, a->err);
 }
 
 /* V_SPLIT's backward passes: the data pass maps items of gy to the same items of dst; the weight
@@ -1103,12 +1115,14 @@ static int split_backward(pass_args *a, conv_pass pass) {
     const int parts = split_parts(g, a->o);
     const int64_t xs = in_numel(g) / g->N, ys = out_numel(g) / g->N, nw = w_numel(g);
     bv_arena_mark m = bv_arena_get_mark(a->scratch);
+    bv_conv_opts oe = *a->o;
+    const float *w = pass == PASS_BWD_DATA ? native_weights(a, &oe) : a->w;
     const float *ptr[SPLIT_MAX][PRIM_MAX_ARGS];
     float *gw[SPLIT_MAX], *gb[SPLIT_MAX];
     for (int s = 0; s < parts; s++) {
         const int64_t n0 = part_start(g->N, parts, s);
         if (pass == PASS_BWD_DATA) {
-            const float *p[PRIM_MAX_ARGS] = {a->gy + n0 * ys, a->w, a->dst + n0 * xs, NULL};
+            const float *p[PRIM_MAX_ARGS] = {a->gy + n0 * ys, w, a->dst + n0 * xs, NULL};
             memcpy(ptr[s], p, sizeof p);
             continue;
         }
@@ -1117,7 +1131,7 @@ static int split_backward(pass_args *a, conv_pass pass) {
         const float *p[PRIM_MAX_ARGS] = {a->x + n0 * xs, a->gy + n0 * ys, gw[s], gb[s]};
         memcpy(ptr[s], p, sizeof p);
     }
-    int rc = conv_exec_split(a->c, a->scratch, g, a->o, pass, parts, ptr, a->err);
+    int rc = conv_exec_split(a->c, a->scratch, g, &oe, pass, parts, ptr, a->err);
     for (int s = 1; !rc && pass == PASS_BWD_WEIGHTS && s < parts; s++) {
         add_into(a->dst, gw[s], nw);
         if (a->gb) add_into(a->gb, gb[s], g->OC);
@@ -1141,6 +1155,8 @@ static int fwd_variant(void *p, int variant) {
         x = rounded_copy(a->scratch, x, in_numel(a->g));
         w = rounded_copy(a->scratch, w, w_numel(a->g));
         oe.bf16 = 0;
+    } else {
+        w = native_weights(a, &oe);
     }
     int rc = forward_exec(a->c, a->scratch, a->g, a->ex, &oe, a->y, x, w, a->b, a->err);
     bv_arena_reset_to(a->scratch, m);
@@ -1148,16 +1164,16 @@ static int fwd_variant(void *p, int variant) {
 }
 
 static int forward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
-                   const bv_conv_opts *o, float *y, const float *x, const float *w, const float *b, const float *r,
-                   char *err) {
+                   const bv_conv_opts *o, float *y, const float *x, const float *w, const uint16_t *w16, const float *b,
+                   const float *r, char *err) {
     conv_cache *c = cache_of(be, err);
     if (!c) return -1;
     int rc;
     if (!o->bf16) {
         rc = forward_exec(c, scratch, g, ex, o, y, x, w, b, err);
     } else {
-        pass_args a = {.be = be, .c = c, .scratch = scratch, .g = g, .ex = ex, .o = o, .x = x, .w = w, .b = b, .y = y,
-                       .err = err};
+        pass_args a = {.be = be, .c = c, .scratch = scratch, .g = g, .ex = ex, .o = o, .x = x, .w = w, .w16 = w16,
+                       .b = b, .y = y, .err = err};
         const int nat = bf16_pick(c, g, o, PASS_FWD);
         rc = nat < 0 ? bf16_measure(c, g, o, PASS_FWD, fwd_variant, &a) : fwd_variant(&a, nat);
     }
@@ -1259,8 +1275,8 @@ static int matmul_forward(pass_args *a) {
     bv_arena_mark mk = bv_arena_get_mark(a->scratch);
     uint16_t *X = mm_x16(a->scratch, a->x, &m);
     float *C = bv_arena_alloc(a->scratch, sizeof(float) * (size_t)(m.OC * m.L));
-    /* A = W [OC, IC*K] (rounded by gemm.c), B = X [IC*K, L] */
-    bv_gemm_bf16 mm = {.batch = 1, .M = m.OC, .N = m.L, .K = m.IC * m.K, .A = a->w, .B16 = X, .C = C};
+    /* A = W [OC, IC*K] (its bf16 copy, or rounded by gemm.c), B = X [IC*K, L] */
+    bv_gemm_bf16 mm = {.batch = 1, .M = m.OC, .N = m.L, .K = m.IC * m.K, .A = a->w, .A16 = a->w16, .B16 = X, .C = C};
     const int rc = bv_cpu_gemm_bf16(a->be, a->scratch, &mm, a->err);
     if (rc) {
         bv_arena_reset_to(a->scratch, mk);
@@ -1312,8 +1328,9 @@ static int matmul_data(pass_args *a) {
     bv_arena_mark mk = bv_arena_get_mark(a->scratch);
     uint16_t *G = mm_gy16(a->scratch, a->gy, &m);
     float *C = bv_arena_alloc(a->scratch, sizeof(float) * (size_t)(m.IC * m.K * m.L));
-    /* A = W stored [OC, IC*K] = [K_gemm, M]: ta; the weights rounded by gemm.c */
-    bv_gemm_bf16 mm = {.batch = 1, .M = m.IC * m.K, .N = m.L, .K = m.OC, .ta = 1, .A = a->w, .B16 = G, .C = C};
+    /* A = W stored [OC, IC*K] = [K_gemm, M]: ta; its bf16 copy, or rounded by gemm.c */
+    bv_gemm_bf16 mm = {.batch = 1, .M = m.IC * m.K, .N = m.L, .K = m.OC, .ta = 1, .A = a->w, .A16 = a->w16, .B16 = G,
+                       .C = C};
     const int rc = bv_cpu_gemm_bf16(a->be, a->scratch, &mm, a->err);
     if (rc) {
         bv_arena_reset_to(a->scratch, mk);
@@ -1350,7 +1367,7 @@ static int bwd_variant(pass_args *a, conv_pass pass, int variant) {
     oe.bf16 = native && a->o->bf16;
     int rc;
     if (pass == PASS_BWD_DATA) {
-        const float *w = native ? a->w : rounded_copy(a->scratch, a->w, w_numel(a->g));
+        const float *w = native ? native_weights(a, &oe) : rounded_copy(a->scratch, a->w, w_numel(a->g));
         rc = conv_exec(a->c, a->scratch, a->ex, &oe, pass, gy, w, a->dst, NULL, &a->sh, a->err);
     } else {
         const float *x = native ? a->x : rounded_copy(a->scratch, a->x, in_numel(a->g));
@@ -1382,13 +1399,14 @@ static int bwd_pass(pass_args *a, conv_pass pass) {
  * o->diff_bias the weight pass also writes the bias gradient. Scratch is rewound by the caller. */
 static int backward_dnnl(bv_backend *be, conv_cache *c, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
                          const bv_conv_opts *o, const bv_conv_grads *gr, const float *gy, const float *x,
-                         const float *w, char *err) {
+                         const float *w, const uint16_t *w16, char *err) {
     if (ex->out[0] != g->out[0]) { /* the bias-only tail has no gradient path to x or w */
         float *crop = bv_arena_alloc(scratch, sizeof(float) * (size_t)(g->N * g->OC * ex->out[0]));
         copy_rows(crop, ex->out[0], gy, g->out[0], g->N, g->OC, NULL);
         gy = crop;
     }
-    pass_args a = {.be = be, .c = c, .scratch = scratch, .g = g, .ex = ex, .o = o, .x = x, .w = w, .gy = gy, .err = err};
+    pass_args a = {.be = be, .c = c, .scratch = scratch, .g = g, .ex = ex, .o = o, .x = x, .w = w, .w16 = w16, .gy = gy,
+                   .err = err};
     if (o->bf16 && gr->gx && gr->gw) { /* room for gy in bf16, channels padded to a block of 64 at most */
         a.sh.cap = sizeof(uint16_t) * (size_t)(g->N * ((g->OC + 63) / 64 * 64) * ex->out[0] * ex->out[1]);
         a.sh.buf = bv_arena_alloc(scratch, a.sh.cap);
@@ -1412,7 +1430,7 @@ static int backward_dnnl(bv_backend *be, conv_cache *c, bv_arena *scratch, const
 
 static int backward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, const bv_conv_geom *ex,
                     const bv_conv_opts *opts, const bv_conv_grads *gr, const float *gy, const float *y, const float *x,
-                    const float *w, char *err) {
+                    const float *w, const uint16_t *w16, char *err) {
     conv_cache *c = cache_of(be, err);
     if (!c) return -1;
     bv_conv_opts o = *opts;
@@ -1442,7 +1460,7 @@ static int backward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, co
         if (gr->gx) dw_bwd_data_acc(gr->gx, gy, w, g);
         if (gr->gw) dw_bwd_weights_acc(gr->gw, gy, x, g);
     } else {
-        rc = backward_dnnl(be, c, scratch, g, ex, &o, gr, gy, x, w, err);
+        rc = backward_dnnl(be, c, scratch, g, ex, &o, gr, gy, x, w, w16, err);
     }
     bv_arena_reset_to(scratch, m);
     return rc;
