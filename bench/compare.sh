@@ -27,6 +27,10 @@
 #              on the AMX Xeon, quiet, batch 2: bv2 7322 ms PASSIVE / 5800 default / 5438 ACTIVE, PyTorch
 #              10486 / 10675 / 9777), while with other load spinning collapses (PASSIVE wins by up to 5x).
 #              The batch curve uses the first policy. OMP_WAIT_POLICY, when set, overrides: that one only.
+#   BENCH_ROUNDS [1]  how many times the policy sweep (batch-2 steps, synthesis) runs, one round after
+#              the other; each side's number is then its fastest over every round and policy. Why: this
+#              kind of VM drifts by 25-40% within minutes on the same binary, so one run of each side
+#              can fall into different phases; more rounds give both sides the same chances.
 # Exit status 0 when every fp32 number was measured, 1 otherwise (the line still comes last, n/a there).
 set -eu
 cd "$(dirname "$0")/.."
@@ -41,6 +45,16 @@ for p in $POLICIES; do
     *) echo "compare.sh: wait policy '$p': default, PASSIVE or ACTIVE" >&2; exit 2 ;; esac
 done
 FIRST_POLICY=${POLICIES%% *}
+ROUNDS=${BENCH_ROUNDS:-1}
+case $ROUNDS in [1-9]) ;; *) echo "compare.sh: BENCH_ROUNDS: 1..9, got '$ROUNDS'" >&2; exit 2 ;; esac
+# the runs' labels: every policy in round 1 (P), then again in round 2 (P.r2), ...
+LABELS=""
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+    for p in $POLICIES; do if [ "$r" = 1 ]; then LABELS="$LABELS $p"; else LABELS="$LABELS $p.r$r"; fi; done
+    r=$((r + 1))
+done
+policy_of() { echo "${1%%.r*}"; }
 # with_policy P CMD...: CMD with OMP_WAIT_POLICY=P (unset for "default")
 with_policy() {
     p=$1; shift
@@ -63,8 +77,8 @@ bf16_flags=$(grep -o -w -E 'avx512_bf16|amx_bf16' /proc/cpuinfo | sort -u | tr '
 
 echo "== whole model: bertvits2.c beside upstream v2.3 in PyTorch ($UPSTREAM_DIR)"
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1); bf16 in hardware: ${bf16_flags:-none}"
-echo "$THREADS threads each, OpenMP wait policies: $POLICIES (each side's fastest); $STEPS timed steps per run, $REPS synthesis runs;" \
-     "PyTorch: $BENCH_PYTHON"
+echo "$THREADS threads each, OpenMP wait policies: $POLICIES x $ROUNDS round(s) (each side's fastest); $STEPS timed steps" \
+     "per run, $REPS synthesis runs; PyTorch: $BENCH_PYTHON"
 echo "full outputs: $OUT/"
 
 # field FILE KEY: KEY=value of the RESULT line in FILE (empty when absent)
@@ -129,25 +143,26 @@ done
 c = json.load(open(sys.argv[1])); c["train"]["bf16_run"] = True; json.dump(c, open(sys.argv[2], "w"), indent=2)' \
     "$CONFIG" "$OUT/config_bf16.json"
 CONFIG_FP32=$CONFIG
-for p in $POLICIES; do
-    echo "   OpenMP wait policy $p:"
-    with_policy "$p" step "step_ours_b2_$p" ours 2
-    with_policy "$p" step "step_torch_b2_$p" torch 2
-    with_policy "$p" step "step_torch_bf16_b2_$p" torch 2 --bf16
+for l in $LABELS; do
+    p=$(policy_of "$l")
+    echo "   OpenMP wait policy $p${l#"$p"}:"
+    with_policy "$p" step "step_ours_b2_$l" ours 2
+    with_policy "$p" step "step_torch_b2_$l" torch 2
+    with_policy "$p" step "step_torch_bf16_b2_$l" torch 2 --bf16
     CONFIG=$OUT/config_bf16.json
-    with_policy "$p" step "step_ours_bf16_b2_$p" ours 2
+    with_policy "$p" step "step_ours_bf16_b2_$l" ours 2
     CONFIG=$CONFIG_FP32
 done
-echo "   fastest policy per side (batch 2): ours $(fastest step_ours_b2 step $POLICIES)," \
-     "PyTorch $(fastest step_torch_b2 step $POLICIES), ours bf16 $(fastest step_ours_bf16_b2 step $POLICIES)," \
-     "PyTorch bf16 $(fastest step_torch_bf16_b2 step $POLICIES)"
+echo "   fastest policy per side (batch 2): ours $(fastest step_ours_b2 step $LABELS)," \
+     "PyTorch $(fastest step_torch_b2 step $LABELS), ours bf16 $(fastest step_ours_bf16_b2 step $LABELS)," \
+     "PyTorch bf16 $(fastest step_torch_bf16_b2 step $LABELS)"
 
 echo
 echo "-- synthesis of ~5 s of speech (upstream's default dimensions, random weights, same inputs both sides)"
 mkdir -p "$OUT/infer"
-# infer_runs P: the four synthesis runs under wait policy P into $OUT/infer_{ours,torch,torch_bf16,ours_bf16}_P.txt
+# infer_runs P L: the four synthesis runs under wait policy P into $OUT/infer_{ours,torch,torch_bf16,ours_bf16}_L.txt
 infer_runs() {
-    p=$1
+    p=$2
     OMP_NUM_THREADS=$THREADS "$BUILD/bv2-bench" --infer --dir "$OUT/infer" --reps "$REPS" > "$OUT/infer_ours_$p.txt" 2>&1 || true
     for mode in "" --bf16; do
         BENCH_THREADS=$THREADS OMP_NUM_THREADS=$THREADS "$BENCH_PYTHON" bench/infer_torch.py "$OUT/infer" --reps "$REPS" \
@@ -173,11 +188,11 @@ d = json.load(open(sys.argv[1]))["data"]["spk2id"]; print(min(d, key=d.get))' "$
         sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "INFER ours_bf16 %.3f %.3f 1 0\n", v[int((NR + 1) / 2)], v[1] }' \
         >> "$f"
 }
-for p in $POLICIES; do with_policy "$p" infer_runs "$p"; done
+for l in $LABELS; do with_policy "$(policy_of "$l")" infer_runs "$(policy_of "$l")" "$l"; done
 # infer_ms_per_s FILE SIDE: median ms per second of audio from an "INFER SIDE med min secs frames" line
 infer_ms_per_s() { awk -v s="$2" '$1 == "INFER" && $2 == s && $5 > 0 { printf "%.3f", $3 / $5 }' "$1" 2>/dev/null; }
 chosen=""
-for f in ours torch torch_bf16 ours_bf16; do chosen="$chosen $f $(fastest "infer_$f" "$f" $POLICIES),"; done
+for f in ours torch torch_bf16 ours_bf16; do chosen="$chosen $f $(fastest "infer_$f" "$f" $LABELS),"; done
 echo "   fastest policy per side:${chosen%,}"
 for f in ours torch torch_bf16 ours_bf16; do
     v=$(infer_ms_per_s "$OUT/infer_$f.txt" "$f")
