@@ -29,13 +29,14 @@
  * diff_dst bf16, diff_weights/diff_bias f32 (all oneDNN-supported combinations). oneDNN picks every
  * layout (format_tag_any: on AMX its brgemm kernels take nwc/nhwc, on AVX512_BF16 its direct
  * kernels blocked ones), and the reorders around the primitive convert the caller's fp32 plain (or
- * channel-blocked) buffers to bf16 in the same pass, per call: the weight-normed weights are fp32
- * parameters recomputed every step. The depthwise backward loops below run in fp32 on copies of their
- * inputs rounded to bf16, which is the same arithmetic (bf16 products are exact in fp32); so do the
- * passes where oneDNN 2.6's bf16 kernel is slower than its fp32 one, and where one bf16 matmul over
- * an im2col copy of the whole batch beats both (V_MATMUL): the candidates are timed on the first call
- * of each shape and pass (bf16_pick, bf16_measure). oneDNN's MPD (K, 1) conv2d runs as a conv1d over
- * N*W columns (is_col1d).
+ * channel-blocked) buffers to bf16 in the same pass, per call - except the weights where the caller
+ * has their bf16 copy (w16: weight_norm makes one under autocast), handed to oneDNN as bf16
+ * (o->w_bf16). The depthwise backward loops below run in fp32 on copies of their inputs rounded to
+ * bf16, which is the same arithmetic (bf16 products are exact in fp32); so do the passes where
+ * oneDNN 2.6's bf16 kernel is slower than its fp32 one; one bf16 matmul over an im2col copy of the
+ * whole batch (V_MATMUL) and the batch in parts, one per thread (V_SPLIT) are the other two
+ * candidates: all are timed on the first call of each shape and pass (bf16_pick, bf16_measure).
+ * oneDNN's MPD (K, 1) conv2d runs as a conv1d over N*W columns (is_col1d).
  */
 #include <dnnl.h>
 #include <math.h>
@@ -932,7 +933,7 @@ static void cache_stats(bv_backend *be, int *capacity, int *used) {
  * table is full) came from a few shapes (2 threads, AMX Xeon): dense weight gradients emulated (a 1x1
  * 192->192 conv over 2x147 positions 5 ms in AMX; 1024 -> 1 k3 80 ms), grouped convs with few
  * channels per group native only for their weight gradients. By default each (shape, pass) is timed
- * both ways instead (bf16_pick). */
+ * against every candidate instead (bf16_pick). */
 static int bf16_native(const bv_conv_geom *g, conv_pass pass) {
     if (is_depthwise(g)) return pass == PASS_FWD;
     if (g->G > 1) return pass == PASS_BWD_WEIGHTS;
