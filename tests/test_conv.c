@@ -10,6 +10,7 @@
  *     and backward weights (the last section).
  */
 #include <ctype.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1320,4 +1321,30 @@ BV_TEST(conv_bf16_reads_weight_norm_copy_unchanged) {
         BV_CHECK(!memcmp(out[0][1], out[1][1], sizeof(float) * (size_t)x0->numel), "%s: grad x differs", names[m]);
     }
     bv_conv_set_bf16_mode(ctx->be, BV_CONV_BF16_MEASURE);
+}
+
+/* The batch split in unequal parts (3 and 5 items over the threads: parts of 1 and 2, 2 and 3), with
+ * a bias, a stride, a grouped conv and the MPD's (K, 1) conv2d, against the oracle on rounded inputs.
+ * Skips where there is one thread only (no split: native runs, which the other tests cover). */
+BV_TEST(conv_bf16_split_uneven_parts_match_rounded_oracle) {
+    if (!bf16_ready(ts)) return;
+    if (omp_get_max_threads() < 2) {
+        bv_test_skip(ts, "one OpenMP thread: no batch split");
+        return;
+    }
+    static const conv_spec s[] = {
+        {1, 0, 1, 3, 32, 48, 1, {40}, {7}, {1}, {3}, {1}, {0}},
+        {1, 0, 0, 5, 16, 32, 1, {33}, {5}, {3}, {2}, {1}, {0}},
+        {1, 0, 1, 3, 32, 32, 4, {29}, {5}, {1}, {4}, {2}, {0}},
+        {2, 0, 1, 3, 32, 64, 1, {12, 5}, {5, 1}, {3, 1}, {2, 0}, {1, 1}, {0, 0}},
+    };
+    bv_conv_set_bf16_mode(ts->ctx->be, BV_CONV_BF16_SPLIT);
+    for (int i = 0; i < (int)N_OF(s) && !ts->failed; i++) {
+        char w[64];
+        snprintf(w, sizeof w, "bf16 split, uneven parts, spec %d", i);
+        int64_t tm = bv_tape_mark(ts->ctx);
+        check_bf16(ts, &s[i], NULL, w);
+        bv_tape_cut(ts->ctx, tm);
+    }
+    bv_conv_set_bf16_mode(ts->ctx->be, BV_CONV_BF16_MEASURE);
 }
