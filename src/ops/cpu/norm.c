@@ -241,9 +241,42 @@ static void softmax_forward(float *restrict y, const float *restrict x, bv_axis_
     });
 }
 
+/* softmax_backward_kernel over the last axis (inner == 1: attention's rows): the row's sum in a
+ * simd double reduction instead of FOR_BLOCKS's one-lane dependent chain (the flow's 2x2x431x431
+ * maps: ~4x faster), then the row's update in one simd loop. */
+static void softmax_backward_rows(float *restrict gx, const float *restrict gy, const float *restrict y,
+                                  bv_axis_geom g, int log_out) {
+    const int64_t n = g.n;
+#pragma omp parallel for schedule(static) if (g.outer * n >= PAR_MIN)
+    for (int64_t o = 0; o < g.outer; o++) {
+        const float *py = y + o * n, *pg = gy + o * n;
+        float *px = gx + o * n;
+        double s = 0.0;
+        if (log_out) {
+#pragma omp simd reduction(+ : s)
+            for (int64_t k = 0; k < n; k++) s += pg[k];
+        } else {
+#pragma omp simd reduction(+ : s)
+            for (int64_t k = 0; k < n; k++) s += (double)pg[k] * py[k];
+        }
+        const float si = (float)s;
+        if (log_out) {
+#pragma omp simd
+            for (int64_t k = 0; k < n; k++) px[k] += pg[k] - expf(py[k]) * si;
+        } else {
+#pragma omp simd
+            for (int64_t k = 0; k < n; k++) px[k] += py[k] * (pg[k] - si);
+        }
+    }
+}
+
 /* softmax: gx += y * (gy - sum_k gy y); log_softmax: gx += gy - exp(y) * sum_k gy. */
 static void softmax_backward_kernel(float *restrict gx, const float *restrict gy, const float *restrict y, bv_axis_geom g,
                                     int log_out) {
+    if (g.inner == 1) {
+        softmax_backward_rows(gx, gy, y, g, log_out);
+        return;
+    }
     FOR_BLOCKS(g, {
         double s[IBLOCK];
         for (int64_t i = 0; i < len; i++) s[i] = 0.0;
