@@ -1255,6 +1255,25 @@ static uint16_t *mm_x16(bv_arena *scratch, const float *x, const mm_geom *m) {
     for (int64_t ic = 0; ic < m->IC; ic++)
         for (int64_t k = 0; k < m->K; k++) {
             uint16_t *row = X + (ic * m->K + k) * m->L;
+            if (m->s == 1) { /* rows ho0..ho1 read one contiguous run of x: one simd conversion */
+                const int64_t off = k * m->d - m->pad;
+                const int64_t ho0 = off < 0 ? -off : 0, ho1 = m->H - off < m->Ho ? m->H - off : m->Ho;
+                for (int64_t n = 0; n < m->N; n++) {
+                    uint16_t *dst = row + n * m->P;
+                    const float *src = x + (n * m->IC + ic) * m->H * m->W;
+                    if (ho1 <= ho0) {
+                        memset(dst, 0, sizeof(uint16_t) * (size_t)m->P);
+                        continue;
+                    }
+                    memset(dst, 0, sizeof(uint16_t) * (size_t)(ho0 * m->W));
+                    const float *s0 = src + (ho0 + off) * m->W;
+                    uint16_t *d0 = dst + ho0 * m->W;
+#pragma omp simd
+                    for (int64_t e = 0; e < (ho1 - ho0) * m->W; e++) d0[e] = bv_f32_to_bf16(s0[e]);
+                    memset(dst + ho1 * m->W, 0, sizeof(uint16_t) * (size_t)((m->Ho - ho1) * m->W));
+                }
+                continue;
+            }
             for (int64_t n = 0; n < m->N; n++)
                 for (int64_t ho = 0; ho < m->Ho; ho++) {
                     const int64_t h = mm_h(m, ho, k);
