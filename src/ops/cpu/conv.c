@@ -521,8 +521,9 @@ static double dot_f64(const float *a, const float *b, int64_t n) {
  * oneDNN 2.6 runs these through per-channel sgemm calls (its depthwise kernels take no dilation
  * in backward): 3x slower than PyTorch. Per channel they are a few axpys and dot products. */
 
-/* Output range [o0, o1) whose input index o*s + off lies in [0, T). */
-static void dw_range(int64_t off, int64_t s, int64_t T, int64_t To, int64_t *o0, int64_t *o1) {
+/* Output range [o0, o1) whose input index o*s + off lies in [0, T) (a tap at offset off; also the
+ * matmul candidate's im2col / col2im, below). */
+static void tap_range(int64_t off, int64_t s, int64_t T, int64_t To, int64_t *o0, int64_t *o1) {
     *o0 = off >= 0 ? 0 : (-off + s - 1) / s;
     *o1 = T - off <= 0 ? 0 : (T - off + s - 1) / s;
     if (*o1 > To) *o1 = To;
@@ -538,7 +539,7 @@ static void dw_bwd_data_acc(float *gx, const float *gy, const float *w, const bv
         for (int64_t k = 0; k < K; k++) {
             const float wk = w[(r % C) * K + k];
             int64_t off = k * g->dil[0] - g->pad[0], o0, o1;
-            dw_range(off, s, T, To, &o0, &o1);
+            tap_range(off, s, T, To, &o0, &o1);
             for (int64_t o = o0; o < o1; o++) gxr[o * s + off] += wk * gyr[o];
         }
     }
@@ -551,7 +552,7 @@ static void dw_bwd_weights_acc(float *gw, const float *gy, const float *x, const
     for (int64_t c = 0; c < C; c++)
         for (int64_t k = 0; k < K; k++) {
             int64_t off = k * g->dil[0] - g->pad[0], o0, o1;
-            dw_range(off, s, T, To, &o0, &o1);
+            tap_range(off, s, T, To, &o0, &o1);
             double acc = 0;
             for (int64_t n = 0; n < g->N; n++) {
                 const float *gyr = gy + (n * C + c) * To, *xr = x + (n * C + c) * T;
@@ -1257,7 +1258,8 @@ static uint16_t *mm_x16(bv_arena *scratch, const float *x, const mm_geom *m) {
             uint16_t *row = X + (ic * m->K + k) * m->L;
             if (m->s == 1) { /* rows ho0..ho1 read one contiguous run of x: one simd conversion */
                 const int64_t off = k * m->d - m->pad;
-                const int64_t ho0 = off < 0 ? -off : 0, ho1 = m->H - off < m->Ho ? m->H - off : m->Ho;
+                int64_t ho0, ho1;
+                tap_range(off, 1, m->H, m->Ho, &ho0, &ho1);
                 for (int64_t n = 0; n < m->N; n++) {
                     uint16_t *dst = row + n * m->P;
                     const float *src = x + (n * m->IC + ic) * m->H * m->W;
@@ -1365,7 +1367,8 @@ static int matmul_data(pass_args *a) {
             if (m.s == 1) { /* tap k adds one contiguous run (the same adds, in the same order) */
                 for (int64_t k = 0; k < m.K; k++) {
                     const int64_t off = k * m.d - m.pad;
-                    const int64_t ho0 = off < 0 ? -off : 0, ho1 = m.H - off < m.Ho ? m.H - off : m.Ho;
+                    int64_t ho0, ho1;
+                    tap_range(off, 1, m.H, m.Ho, &ho0, &ho1);
                     if (ho1 <= ho0) continue;
                     const float *src = C + (ic * m.K + k) * m.L + n * m.P + ho0 * m.W;
                     float *o = out + (ho0 + off) * m.W;
