@@ -1192,6 +1192,29 @@ BV_TEST(conv_bf16_matmul_passes_run) {
     }
 }
 
+/* The measuring call of a bf16 (shape, pass) leaves only the chosen implementation's primitives in
+ * the cache: the losers' (fp32 on rounded copies, bf16, one per batch part) once filled the LRU and
+ * pushed out the winners of the passes measured before, and the first step after the measuring one
+ * rebuilt hundreds of them. Batch 2: the split candidate runs where there are two threads. */
+BV_TEST(conv_bf16_measure_keeps_only_the_winners_primitives) {
+    if (!bf16_ready(ts)) return;
+    bv_ctx *ctx = ts->ctx;
+    bv_backend_shutdown(ctx->be); /* an empty primitive cache and pick table */
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(2, 32, 53), 1.0f), *w = bv_test_input(ctx, BV_SHAPE(24, 32, 5), 0.3f);
+    bv_no_grad_begin(ctx);
+    ctx->autocast = BV_AUTOCAST_BF16;
+    bv_conv1d(ctx, x, w, NULL, 1, 2, 1, 1);
+    const int measured = bv_conv_cache_used(ctx->be);
+    bv_conv1d(ctx, x, w, NULL, 1, 2, 1, 1);
+    const int again = bv_conv_cache_used(ctx->be);
+    ctx->autocast = BV_AUTOCAST_OFF;
+    bv_no_grad_end(ctx);
+    const int most = omp_get_max_threads() >= 2 ? 2 : 1; /* split: one entry per part; else one */
+    BV_CHECK(measured >= 0 && measured <= most, "%d primitives kept after measuring (the winner needs at most %d)",
+             measured, most);
+    BV_CHECK(again == measured, "running the kept choice changed the cache: %d -> %d entries", measured, again);
+}
+
 /* Same geometry in fp32 and bf16: the cache keeps two primitives, each giving its own result. */
 BV_TEST(conv_bf16_and_fp32_share_no_primitive) {
     if (!bf16_ready(ts)) return;

@@ -1011,6 +1011,28 @@ static double now_ms(void) {
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
 
+static uint64_t cache_tick(conv_cache *c) {
+    pthread_mutex_lock(&c->lock);
+    const uint64_t t = c->tick;
+    pthread_mutex_unlock(&c->lock);
+    return t;
+}
+
+/* After a measurement: the primitives only the losing candidates used, destroyed. Each candidate's
+ * last run got its entries in the tick range (from[v], to[v]] (prim_get stamps every use, and the
+ * variants' keys differ: fp32, bf16, per part), so an entry last stamped there is that loser's.
+ * Left in the LRU they would push the winners of the passes measured next out of it: the first
+ * step after the measuring one then rebuilt hundreds of primitives (~1.2 s of a 4 s bf16 step). */
+static void drop_losers(conv_cache *c, const uint64_t *from, const uint64_t *to, int win) {
+    pthread_mutex_lock(&c->lock);
+    for (int i = 0; i < PRIM_CACHE_CAP; i++) {
+        prim_entry *e = &c->prims[i];
+        for (int v = 0; e->prim && v < V_COUNT; v++)
+            if (v != win && e->last_use > from[v] && e->last_use <= to[v]) entry_destroy(e);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
 /* The first call of a bf16 (shape, pass): run(arg, variant) for each candidate (emulated, native,
  * the matmul where matmul_ok, the batch split where split_parts), cold (primitive creation, first touch) then warm and timed
  * (process CPU time, now_ms), a third round unless the fastest leads every other by 25%; the fastest
@@ -1026,12 +1048,15 @@ static int bf16_measure(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts
     if (matmul_ok(g, o)) cand[nv++] = V_MATMUL;
     if (c->split && split_parts(g, o)) cand[nv++] = V_SPLIT;
     double best[V_COUNT] = {INFINITY, INFINITY, INFINITY, INFINITY};
+    uint64_t from[V_COUNT] = {0}, to[V_COUNT] = {0};
     int win = V_NATIVE;
     for (int rep = 0; rep < 3; rep++) {
         for (int i = 0; i < nv; i++) {
+            from[cand[i]] = cache_tick(c);
             const double t0 = now_ms();
             if (run(arg, cand[i])) return -1;
             const double t = now_ms() - t0;
+            to[cand[i]] = cache_tick(c);
             if (rep > 0 && t < best[cand[i]]) best[cand[i]] = t;
         }
         int clear = 1;
@@ -1041,6 +1066,7 @@ static int bf16_measure(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts
         if (rep == 1 && clear) break;
     }
     bf16_remember(c, g, o, pass, win);
+    drop_losers(c, from, to, win);
     char mm[32] = "n/a (geometry)", sp[32] = "n/a";
     if (isfinite(best[V_MATMUL])) snprintf(mm, sizeof mm, "%.3f ms", best[V_MATMUL]);
     if (isfinite(best[V_SPLIT])) snprintf(sp, sizeof sp, "%.3f ms", best[V_SPLIT]);
