@@ -41,6 +41,7 @@
 #include "../src/core/error.h"
 #include "../src/text/symbols.h"
 #include "../src/ops/align.h"
+#include "../src/ops/conv_ref.h"
 #include "../src/ops/ops.h"
 #include "../src/train/train_step.h"
 
@@ -689,6 +690,8 @@ static int run(const opts *o, const bv_config *cfg) {
            med, minimum(step_ms, o->steps), o->steps, median(step_cpu, o->steps));
     printf("peak memory: arena %.1f MiB, activation-grad pool %.1f MiB, process max RSS %.1f MiB\n",
            (double)arena_peak / (1 << 20), (double)grad_peak / (1 << 20), rss / 1024.0);
+    printf("conv primitive cache: %d of %d entries in use\n", bv_conv_cache_used(ctx.be),
+           bv_conv_cache_capacity(ctx.be));
     print_timeline(rec, o->steps);
     print_backward(rec, o->steps);
 

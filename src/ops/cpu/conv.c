@@ -96,9 +96,10 @@ typedef struct {
     dnnl_memory_t from, to;
 } blk_entry;
 
-/* A training step of the full model has a few hundred distinct (shape, pass) pairs; beyond this,
- * the least recently used primitive is destroyed (oneDNN's own cache then makes a rebuild cheap). */
-#define PRIM_CACHE_CAP 512
+/* A training step of the full model has a few hundred distinct (shape, pass) pairs (a bf16 step of
+ * upstream's default config ~480, an fp32 one ~380), and new text and spectrogram lengths add more;
+ * beyond this, the least recently used primitive is destroyed. */
+#define PRIM_CACHE_CAP 1024
 #define BLK_CACHE_CAP 64
 
 /* How a bf16 pass chooses between oneDNN's bf16 primitive (native), its fp32 one on bf16-rounded
@@ -139,6 +140,8 @@ typedef struct {
     int native16;                     /* -1 unknown, else whether direct kernels block by 16 */
     uint64_t tick;
     prim_entry prims[PRIM_CACHE_CAP];
+    uint64_t prim_hash[PRIM_CACHE_CAP]; /* prims[i].hash while it holds a primitive, else 0: scanned by
+                                           every lookup, 8 KiB instead of every entry's cache lines */
     blk_entry blks[BLK_CACHE_CAP];
 } conv_cache;
 
@@ -650,21 +653,20 @@ static prim_entry *prim_get(conv_cache *c, const bv_conv_geom *g, const bv_conv_
     /* oneDNN 2.6 has its depthwise JIT kernel for 2-d only: [N, C, T] is the same memory as
      * [N, C, T, 1] with a (K, 1) kernel (unused dims are already 1 in the geometry). */
     if (key.blocked && !o->act_blocked && g->nsp == 1 && is_depthwise(g)) key.g.nsp = 2;
-    uint64_t h = key_hash(&key);
-    prim_entry *victim = &c->prims[0];
+    const uint64_t h = key_hash(&key) | 1; /* never 0, prim_hash's free mark */
     for (int i = 0; i < PRIM_CACHE_CAP; i++) {
         prim_entry *e = &c->prims[i];
-        if (e->prim && e->hash == h && !memcmp(&e->key, &key, sizeof key)) {
+        if (c->prim_hash[i] == h && !memcmp(&e->key, &key, sizeof key)) {
             e->last_use = ++c->tick;
             return e;
         }
-        if (!e->prim) {
-            if (victim->prim) victim = e;
-        } else if (victim->prim && e->last_use < victim->last_use) {
-            victim = e;
-        }
     }
+    int vi = 0; /* a free slot, else the least recently used */
+    for (int i = 0; i < PRIM_CACHE_CAP && c->prims[vi].prim; i++)
+        if (!c->prims[i].prim || c->prims[i].last_use < c->prims[vi].last_use) vi = i;
+    prim_entry *victim = &c->prims[vi];
     entry_destroy(victim);
+    c->prim_hash[vi] = 0;
     const int threads = omp_get_max_threads();
     if (part) omp_set_num_threads(1);
     dnnl_status_t st = entry_build(c->engine, victim, &key.g, &key.o, pass, key.blocked, part > 0);
@@ -678,6 +680,7 @@ static prim_entry *prim_get(conv_cache *c, const bv_conv_geom *g, const bv_conv_
     victim->key = key;
     victim->hash = h;
     victim->last_use = ++c->tick;
+    c->prim_hash[vi] = h;
     return victim;
 }
 
@@ -1028,7 +1031,7 @@ static void drop_losers(conv_cache *c, const uint64_t *from, const uint64_t *to,
     for (int i = 0; i < PRIM_CACHE_CAP; i++) {
         prim_entry *e = &c->prims[i];
         for (int v = 0; e->prim && v < V_COUNT; v++)
-            if (v != win && e->last_use > from[v] && e->last_use <= to[v]) entry_destroy(e);
+            if (v != win && e->last_use > from[v] && e->last_use <= to[v]) entry_destroy(e), c->prim_hash[i] = 0;
     }
     pthread_mutex_unlock(&c->lock);
 }
