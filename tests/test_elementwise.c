@@ -1,6 +1,7 @@
 /* test_elementwise.c - broadcasting binary ops and unary ops: finite-difference gradients over
  * many broadcast patterns, forward values against a naive double loop / libm, the parallel paths
  * on large tensors, kink conventions (abs, relu, clamp), and shape/dtype errors. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -356,4 +357,45 @@ BV_TEST(elementwise_unary_torch_conventions) {
     BV_CHECK(ls->data[0] == -200.0f && ls->data[3] == 0.0f && isfinite(ls->data[1]), "logsigmoid must be stable");
     BV_CHECK(spv->data[0] == 0.0f && spv->data[2] == 30.0f && spv->data[3] == 200.0f, "softplus tails");
     BV_CHECK(sg->data[0] == 0.0f && sg->data[3] == 1.0f, "sigmoid tails");
+}
+
+/* Elementwise backward writes a fresh gradient instead of zero-filling and adding to it
+ * (bv_grad_for_overwrite): the same bits as the += on zeros (+0, not -0, where the term is -0),
+ * every element written although the second pass gets pool blocks still holding the first pass's
+ * gradients, and later contributions (u used twice; u * u, both inputs one tensor) still added.
+ * 40000 elements: the threaded loops too. Values and products exact in fp32. */
+BV_TEST(elementwise_backward_overwrites_fresh_gradients_exactly) {
+    bv_ctx *ctx = ts->ctx;
+    const int64_t n = 40000;
+    bv_tensor *x = bv_new(ctx, BV_F32, BV_SHAPE(n)), *gy = bv_new(ctx, BV_F32, BV_SHAPE(n));
+    for (int64_t i = 0; i < n; i++) x->data[i] = 0.5f * (float)(i % 7 - 3), gy->data[i] = (float)(i % 5 - 2);
+    x->requires_grad = true;
+    int64_t bad = 0, neg_zero = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t tm = bv_tape_mark(ctx);
+        bv_tensor *u = bv_mul_scalar(ctx, x, 1.0f);
+        bv_tensor *z = bv_neg(ctx, bv_sub(ctx, bv_mul(ctx, u, u), u)); // -(u * u - u)
+        memset(bv_grad(ctx, x), 0, sizeof(float) * (size_t)n);
+        bv_backward(ctx, z, gy);
+        bv_tape_cut(ctx, tm);
+        for (int64_t i = 0; i < n; i++) {
+            const float gz = 0.0f + gy->data[i] * -1.0f; /* neg */
+            float gu = 0.0f + -gz;                        /* sub's second input */
+            gu += gz * x->data[i];                        /* mul's inputs, a then b */
+            gu += gz * x->data[i];
+            const float want = 0.0f + gu * 1.0f; /* then x's own +=: 0 + want */
+            bad += memcmp(&x->grad[i], &want, sizeof want) != 0;
+        }
+    }
+    BV_CHECK(bad == 0, "%lld gradient elements differ from the += on zeros", (long long)bad);
+    /* -x with a zero output gradient: 0 + (0 * -1) is +0 */
+    bv_tensor *y = bv_new(ctx, BV_F32, BV_SHAPE(n)), *g0 = bv_full(ctx, BV_SHAPE(n), 0.0f);
+    for (int64_t i = 0; i < n; i++) y->data[i] = (float)i;
+    y->requires_grad = true;
+    int64_t tm = bv_tape_mark(ctx);
+    bv_tensor *yn = bv_neg(ctx, bv_mul_scalar(ctx, y, 1.0f));
+    bv_backward(ctx, yn, g0);
+    bv_tape_cut(ctx, tm);
+    for (int64_t i = 0; i < n; i++) neg_zero += signbit(y->grad[i]) != 0;
+    BV_CHECK(neg_zero == 0, "%lld gradient elements are -0 (the += on zeros gives +0)", (long long)neg_zero);
 }

@@ -76,11 +76,13 @@ static void grad_to(bv_ctx *ctx, const char *name, bv_tensor *t, bv_grad_term k,
                     const bv_tensor *a, const bv_tensor *b, const bv_bcast *bc) {
     if (!t->requires_grad) return;
     const bv_kernels *kt = bv_ctx_kernels(ctx);
-    float *D = bv_grad(ctx, t);
-    if (t->numel == bc->numel)
-        BV_KERNEL(ctx, kt, elementwise, binary_grad_full, name)(k, D, G, a->data, b->data, bc);
-    else
-        BV_KERNEL(ctx, kt, elementwise, binary_grad_reduce, name)(k, D, st, G, a->data, b->data, bc);
+    if (t->numel == bc->numel) { /* a fresh gradient is written, not zero-filled and added to */
+        int fresh;
+        float *D = bv_grad_for_overwrite(ctx, t, &fresh);
+        BV_KERNEL(ctx, kt, elementwise, binary_grad_full, name)(k, D, G, a->data, b->data, bc, fresh);
+    } else {
+        BV_KERNEL(ctx, kt, elementwise, binary_grad_reduce, name)(k, bv_grad(ctx, t), st, G, a->data, b->data, bc);
+    }
 }
 
 static void bin_backward(bv_ctx *ctx, bv_node *n) {
@@ -141,8 +143,10 @@ static void unary_backward(bv_ctx *ctx, bv_node *n) {
     if (!x->requires_grad) return;
     const bv_unary_kind k = (bv_unary_kind)n->iattr[0];
     const bv_kernels *kt = bv_ctx_kernels(ctx);
+    int fresh;
+    float *gx = bv_grad_for_overwrite(ctx, x, &fresh); /* fresh: written, not zero-filled and added to */
     BV_KERNEL(ctx, kt, elementwise, unary_grad, unary_table[k].name)
-    (k, bv_grad(ctx, x), y->grad, x->data, y->data, x->numel, (float)n->fattr[0], (float)n->fattr[1]);
+    (k, gx, y->grad, x->data, y->data, x->numel, (float)n->fattr[0], (float)n->fattr[1], fresh);
 }
 
 static bv_tensor *unary(bv_ctx *ctx, bv_unary_kind k, bv_tensor *x, float p0, float p1) {

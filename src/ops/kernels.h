@@ -57,16 +57,17 @@ typedef enum {
 typedef struct bv_elementwise_kernels {
     /* out = a op b over the layout */
     void (*binary)(bv_bin_kind k, float *out, const float *a, const float *b, const bv_bcast *bc);
-    /* d += term(g, a, b) where the target has the output's shape */
+    /* d += term(g, a, b) where the target has the output's shape; overwrite: d = 0 + term, d's old
+     * contents never read (a fresh gradient: no zero fill first; the same bits, -0 included) */
     void (*binary_grad_full)(bv_grad_term k, float *d, const float *g, const float *a, const float *b,
-                             const bv_bcast *bc);
+                             const bv_bcast *bc, int overwrite);
     /* d += sum over the target's stretched dims of term(g, a, b); st = its strides (bc->sa or ->sb) */
     void (*binary_grad_reduce)(bv_grad_term k, float *d, const int64_t *st, const float *g, const float *a,
                                const float *b, const bv_bcast *bc);
-    /* y = f(x); gx += gy * f'(x, y) */
+    /* y = f(x); gx += gy * f'(x, y) (overwrite: gx = 0 + gy * f'(x, y), as binary_grad_full) */
     void (*unary)(bv_unary_kind k, float *y, const float *x, int64_t n, float p0, float p1);
     void (*unary_grad)(bv_unary_kind k, float *gx, const float *gy, const float *x, const float *y, int64_t n,
-                       float p0, float p1);
+                       float p0, float p1, int overwrite);
 } bv_elementwise_kernels;
 
 /* =================== reduce, norm, shape, random, relpos,

@@ -107,22 +107,31 @@ static inline float grad_term(bv_grad_term k, float g, float x, float y) {
     return 0.0f;
 }
 
-/* Target input has the output's shape: one += per output element. */
+/* d[j] += E, or (ow) d[j] = 0 + E: the value the += gives on a zero-filled d (0 + -0 is +0), without
+ * the fill or the read. */
+#define ACC_LOOP(E)                                      \
+    do {                                                 \
+        if (ow) ROW_LOOP((void)x; (void)y; d[j] = 0.0f + (E)); \
+        else ROW_LOOP((void)x; (void)y; d[j] += (E));          \
+    } while (0)
+
+/* Target input has the output's shape: one += per output element (ow: one store). */
 static void binary_grad_full(bv_grad_term k, float *restrict D, const float *G, const float *A, const float *B,
-                      const bv_bcast *bc) {
+                      const bv_bcast *bc, int ow) {
     FOR_EACH_CHUNK({
         float *d = D + off;
         const float *g = G + off;
         switch (k) {
-        case BV_TERM_G: ROW_LOOP((void)x; (void)y; d[j] += g[j]); break;
-        case BV_TERM_NEG_G: ROW_LOOP((void)x; (void)y; d[j] -= g[j]); break;
-        case BV_TERM_G_Y: ROW_LOOP((void)x; d[j] += g[j] * y); break;
-        case BV_TERM_G_X: ROW_LOOP((void)y; d[j] += g[j] * x); break;
-        case BV_TERM_G_DIV_Y: ROW_LOOP((void)x; d[j] += g[j] / y); break;
-        case BV_TERM_DIVB: ROW_LOOP(d[j] += -g[j] * x / (y * y)); break;
+        case BV_TERM_G: ACC_LOOP(g[j]); break;
+        case BV_TERM_NEG_G: ACC_LOOP(-g[j]); break;
+        case BV_TERM_G_Y: ACC_LOOP(g[j] * y); break;
+        case BV_TERM_G_X: ACC_LOOP(g[j] * x); break;
+        case BV_TERM_G_DIV_Y: ACC_LOOP(g[j] / y); break;
+        case BV_TERM_DIVB: ACC_LOOP(-g[j] * x / (y * y)); break;
         }
     });
 }
+#undef ACC_LOOP
 
 /* Target input is broadcast: each of its elements sums its stretched output dims (in double).
  * st = the target's strides in bc (bc->sa or bc->sb). */
@@ -213,7 +222,7 @@ static inline float pow_deriv(float x, float p) { return p == 0.0f ? 0.0f : p * 
 
 typedef void (*unary_fwd_fn)(float *restrict Y, const float *restrict X, int64_t n, float p0, float p1);
 typedef void (*unary_bwd_fn)(float *restrict GX, const float *restrict GY, const float *restrict X,
-                             const float *restrict Y, int64_t n, float p0, float p1);
+                             const float *restrict Y, int64_t n, float p0, float p1, int ow);
 
 #define UNARY_KERNELS(name, OP, FWD, DER)                                                         \
     static void name##_fwd(float *restrict Y, const float *restrict X, int64_t n, float p0, float p1) { \
@@ -224,7 +233,17 @@ typedef void (*unary_bwd_fn)(float *restrict GX, const float *restrict GY, const
         }                                                                                         \
     }                                                                                             \
     static void name##_bwd(float *restrict GX, const float *restrict GY, const float *restrict X, \
-                           const float *restrict Y, int64_t n, float p0, float p1) {              \
+                           const float *restrict Y, int64_t n, float p0, float p1, int ow) {      \
+        if (ow) {                                                                                 \
+            _Pragma("omp parallel for simd schedule(static) if (n >= PAR_MIN)")                  \
+            for (int64_t i = 0; i < n; i++) {                                                     \
+                const float x = X[i], y = Y[i];                                                   \
+                (void)x;                                                                          \
+                (void)y;                                                                          \
+                GX[i] = 0.0f + GY[i] * (DER);                                                     \
+            }                                                                                     \
+            return;                                                                               \
+        }                                                                                         \
         _Pragma("omp parallel for simd schedule(static) if (n >= PAR_MIN)")                      \
         for (int64_t i = 0; i < n; i++) {                                                         \
             const float x = X[i], y = Y[i];                                                       \
@@ -250,8 +269,8 @@ static void unary(bv_unary_kind k, float *y, const float *x, int64_t n, float p0
 }
 
 static void unary_grad(bv_unary_kind k, float *gx, const float *gy, const float *x, const float *y, int64_t n,
-                       float p0, float p1) {
-    unary_table[k].bwd(gx, gy, x, y, n, p0, p1);
+                       float p0, float p1, int overwrite) {
+    unary_table[k].bwd(gx, gy, x, y, n, p0, p1, overwrite);
 }
 
 const bv_elementwise_kernels bv_cpu_elementwise = {
