@@ -130,6 +130,32 @@ static void check_vs_oracle(bv_test_state *ts, const conv_spec *s, const char *w
     free(gw);
 }
 
+/* A weight used by two grouped convs (the DiscriminatorS's few-channels-per-group weight pass, its
+ * own loops): the second backward adds to the gradient the first wrote. Against the oracle's sum. */
+BV_TEST(conv1d_grouped_weight_grad_accumulates) {
+    bv_ctx *ctx = ts->ctx;
+    const conv_spec s = {1, 0, 1, 2, 16, 64, 4, {700}, {41}, {4}, {20}, {1}, {0}};
+    bv_tensor *in[3], *x2 = bv_test_input(ctx, BV_SHAPE(2, 16, 700), 1.0f);
+    spec_inputs(ctx, &s, in);
+    bv_tensor *y = bv_add(ctx, spec_apply(ctx, &s, in[0], in[1], in[2]), spec_apply(ctx, &s, x2, in[1], in[2]));
+    bv_tensor *gy = bv_new_like(ctx, y);
+    bv_test_randn(ctx, gy, 1.0f);
+    bv_backward(ctx, y, gy);
+    const bv_conv_geom g = spec_geom(&s);
+    const int64_t nx = in[0]->numel, nw = in[1]->numel;
+    float *gx = malloc(sizeof(float) * (size_t)nx), *gw = malloc(sizeof(float) * (size_t)nw),
+          *gw2 = malloc(sizeof(float) * (size_t)nw), gb[64], gb2[64];
+    bv_conv_ref_backward(gx, gw, gb, gy->data, in[0]->data, in[1]->data, &g);
+    bv_conv_ref_backward(gx, gw2, gb2, gy->data, x2->data, in[1]->data, &g);
+    for (int64_t i = 0; i < nw; i++) gw[i] += gw2[i];
+    for (int i = 0; i < 64; i++) gb[i] += gb2[i];
+    close_to(ts, "grad w of two uses", in[1]->grad, gw, nw, 1e-5);
+    close_to(ts, "grad b of two uses", in[2]->grad, gb, 64, 1e-5);
+    free(gx);
+    free(gw);
+    free(gw2);
+}
+
 /* conv1d: {nsp, transposed, bias, N, IC, OC, G, in, k, stride, pad, dil, out_pad} */
 static const conv_spec conv1d_specs[] = {
     {1, 0, 1, 2, 4, 6, 1, {20}, {5}, {1}, {4}, {2}, {0}},      /* A02-like dilated */
@@ -140,6 +166,8 @@ static const conv_spec conv1d_specs[] = {
     {1, 0, 1, 1, 3, 4, 1, {12}, {7}, {5}, {0}, {1}, {0}},      /* stride > needed, no padding */
     {1, 0, 1, 2, 6, 6, 6, {20}, {3}, {1}, {9}, {9}, {0}},      /* DDSConv: depthwise, dilation 9 */
     {1, 0, 0, 2, 4, 4, 4, {13}, {4}, {3}, {1}, {2}, {0}},      /* depthwise, strided, no bias */
+    {1, 0, 1, 2, 8, 32, 2, {2100}, {41}, {4}, {20}, {1}, {0}}, /* grouped weight grad: output in 2 pieces */
+    {1, 0, 0, 1, 32, 16, 2, {600}, {7}, {1}, {6}, {2}, {0}},   /* 16 inputs per group, dilated, no bias */
 };
 
 static const conv_spec convt_specs[] = {

@@ -569,6 +569,88 @@ static void dw_bwd_weights_acc(float *gw, const float *gy, const float *x, const
         }
 }
 
+/* ---- grouped conv1d weight gradient, few input channels per group (the DiscriminatorS: 4 per
+ * group, kernel 41, stride 4, 4 to 256 groups) ----
+ * oneDNN 2.6 runs these weight passes through its gemm path at 6-20 GFLOP/s (2 threads, fp32).
+ * Per group the gradient is one product, gw_g [ocg, icg*K] = sum over n of gy_g[n] [ocg, To] times
+ * the im2col of the group's inputs [To, icg*K]. Each input row is first split into its stride
+ * phases (xp[r][u] = x[u*s + r], zero outside the row), where every tap's inputs for consecutive
+ * outputs are consecutive: the im2col, built transposed ([icg*K, piece]) in pieces of GW_PIECE
+ * outputs that stay in cache, is then one memcpy per row. Groups are spread over the threads, each
+ * product on its own thread (bv_cpu_sgemm inside a parallel region). */
+#define GW_PIECE 512
+#define GW_MAX_ICG 16
+
+static int grouped_few(const bv_conv_geom *g) {
+    return g->nsp == 1 && !g->transposed && g->G > 1 && !is_depthwise(g) && g->IC / g->G <= GW_MAX_ICG;
+}
+
+static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/* Tap k reads phase r at u = o + q for output o (x[o*s + k*d - p] = xp[r][o + q]). */
+static void gw_tap(const bv_conv_geom *g, int64_t k, int64_t *r, int64_t *q) {
+    const int64_t off = k * g->dil[0] - g->pad[0];
+    *q = floor_div(off, g->stride[0]);
+    *r = off - *q * g->stride[0];
+}
+
+/* The phases' u range [qmin, qmin + U) covers every tap of every output. */
+static void gw_span(const bv_conv_geom *g, int64_t *qmin, int64_t *U) {
+    int64_t r, q0, q1;
+    gw_tap(g, 0, &r, &q0);
+    gw_tap(g, g->k[0] - 1, &r, &q1);
+    *qmin = q0;
+    *U = g->out[0] + q1 - q0;
+}
+
+/* Floats of scratch per thread: the im2col piece and the group's input phases. */
+static int64_t grouped_scratch_one(const bv_conv_geom *g) {
+    int64_t qmin, U;
+    gw_span(g, &qmin, &U);
+    const int64_t icg = g->IC / g->G;
+    return icg * g->k[0] * GW_PIECE + icg * g->stride[0] * U;
+}
+
+static int64_t grouped_scratch(const bv_conv_geom *g) { return omp_get_max_threads() * grouped_scratch_one(g); }
+
+/* gw = the weight gradient (overwritten); scratch = grouped_scratch(g) floats. */
+static void grouped_bwd_weights(float *gw, const float *gy, const float *x, const bv_conv_geom *g, float *scratch) {
+    const int64_t G = g->G, icg = g->IC / G, ocg = g->OC / G, K = g->k[0], R = icg * K, To = g->out[0];
+    const int64_t T = g->in[0], s = g->stride[0];
+    int64_t qmin, U;
+    gw_span(g, &qmin, &U);
+    if (g->N == 0 || To == 0) {
+        memset(gw, 0, sizeof(float) * (size_t)(g->OC * R));
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t gi = 0; gi < G; gi++) {
+        float *c = scratch + (int64_t)omp_get_thread_num() * grouped_scratch_one(g), *xp = c + R * GW_PIECE;
+        float *gwg = gw + gi * ocg * R;
+        for (int64_t n = 0; n < g->N; n++) {
+            for (int64_t i = 0; i < icg; i++) {
+                const float *xr = x + (n * g->IC + gi * icg + i) * T;
+                for (int64_t r = 0; r < s; r++)
+                    for (int64_t u = 0; u < U; u++) {
+                        const int64_t v = (u + qmin) * s + r;
+                        xp[(i * s + r) * U + u] = v >= 0 && v < T ? xr[v] : 0.0f;
+                    }
+            }
+            for (int64_t t0 = 0; t0 < To; t0 += GW_PIECE) {
+                const int64_t len = To - t0 < GW_PIECE ? To - t0 : GW_PIECE;
+                for (int64_t i = 0; i < icg; i++)
+                    for (int64_t k = 0; k < K; k++) {
+                        int64_t r, q;
+                        gw_tap(g, k, &r, &q);
+                        memcpy(c + (i * K + k) * len, xp + (i * s + r) * U + t0 + q - qmin, sizeof(float) * (size_t)len);
+                    }
+                bv_cpu_sgemm(0, 1, ocg, R, len, gy + (n * g->OC + gi * ocg) * To + t0, To, c, len,
+                             n == 0 && t0 == 0 ? 0.0f : 1.0f, gwg, R);
+            }
+        }
+    }
+}
+
 /* sum(a[i]) in double, eight partial sums as dot_f64 (one running sum stays scalar). */
 static double sum_f64(const float *a, int64_t n) {
     double acc[8] = {0};
@@ -1504,8 +1586,11 @@ static int backward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, co
     const bv_conv_layout layout = c->layout;
     pthread_mutex_unlock(&c->lock);
     const int dw = layout == BV_CONV_LAYOUT_AUTO && g->nsp == 1 && !g->transposed && is_depthwise(g);
+    /* fp32 grouped weight gradients with few channels per group: grouped_bwd_weights (bf16 keeps its
+     * measured candidates) */
+    const int few = layout == BV_CONV_LAYOUT_AUTO && !o.bf16 && gr->gw && grouped_few(g) && ex->out[0] == g->out[0];
     /* oneDNN's weight pass sums the bias gradient on the way where it sees all of gy */
-    o.diff_bias = gr->gb && gr->gw && !dw && ex->out[0] == g->out[0];
+    o.diff_bias = gr->gb && gr->gw && !dw && !few && ex->out[0] == g->out[0];
     bv_arena_mark m = bv_arena_get_mark(scratch);
     if (o.lrelu) { /* fused leaky_relu: the conv's own output gradient first */
         float *gz = bv_arena_alloc(scratch, sizeof(float) * (size_t)ny);
@@ -1523,6 +1608,15 @@ static int backward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, co
         if (gr->gx && !gr->sx) memset(gr->gx, 0, sizeof(float) * (size_t)in_numel(g)); /* not zeroed */
         if (gr->gx) dw_bwd_data_acc(gr->gx, gy, w, g);
         if (gr->gw) dw_bwd_weights_acc(gr->gw, gy, x, g);
+    } else if (few) {
+        bv_conv_grads data = *gr;
+        data.gw = NULL; /* the data pass alone through oneDNN */
+        rc = backward_dnnl(be, c, scratch, g, ex, &o, &data, gy, x, w, w16, err);
+        const int64_t n = w_numel(g);
+        float *dst = gr->sw ? bv_arena_alloc(scratch, sizeof(float) * (size_t)n) : gr->gw;
+        float *cols = bv_arena_alloc(scratch, sizeof(float) * (size_t)grouped_scratch(g));
+        if (!rc) grouped_bwd_weights(dst, gy, x, g, cols);
+        if (!rc && gr->sw) add_into(gr->gw, dst, n);
     } else {
         rc = backward_dnnl(be, c, scratch, g, ex, &o, gr, gy, x, w, w16, err);
     }
