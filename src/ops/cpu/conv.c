@@ -1113,7 +1113,10 @@ static void drop_losers(conv_cache *c, const uint64_t *from, const uint64_t *to,
     for (int i = 0; i < PRIM_CACHE_CAP; i++) {
         prim_entry *e = &c->prims[i];
         for (int v = 0; e->prim && v < V_COUNT; v++)
-            if (v != win && e->last_use > from[v] && e->last_use <= to[v]) entry_destroy(e), c->prim_hash[i] = 0;
+            if (v != win && e->last_use > from[v] && e->last_use <= to[v]) {
+                entry_destroy(e);
+                c->prim_hash[i] = 0;
+            }
     }
     pthread_mutex_unlock(&c->lock);
 }
