@@ -67,6 +67,8 @@ static const row_spec rows[] = {
     CONV1D("conv1d_flow_ffn_192to768_k5", 2, 192, 768, 431, 5, 1, 2, 1, 1),
     CONV1D("conv1d_flow_ffn_768to192_k5", 2, 768, 192, 431, 5, 1, 2, 1, 1),
     CONV1D("conv1d_encq_wn_192to384_k5", 2, 192, 384, 431, 5, 1, 2, 1, 1),
+    /* enc_p's FFN second conv (filter 768 -> hidden 192, k3) over 147 phonemes */
+    CONV1D("conv1d_encp_ffn_768to192_k3", 2, 768, 192, 147, 3, 1, 1, 1, 1),
     /* MultiPeriodDiscriminator, DiscriminatorP(3) on 16384 samples: [B, C, T/3, 3] */
     CONV2D("conv2d_mpd_128to512_k5s3", 1, 128, 512, 607, 3, 5, 3, 2),
     CONV2D("conv2d_mpd_512to1024_k5s3", 1, 512, 1024, 203, 3, 5, 3, 2),
