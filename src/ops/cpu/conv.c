@@ -70,7 +70,7 @@ _Static_assert(sizeof(bv_conv_geom) == 21 * sizeof(int64_t), "bv_conv_geom has p
 #define PRIM_MAX_ARGS 4
 typedef struct {
     prim_key key;
-    uint64_t hash, last_use;
+    uint64_t last_use;                /* its hash: conv_cache.prim_hash */
     dnnl_primitive_t prim;            /* NULL: free slot */
     int nargs;
     int arg[PRIM_MAX_ARGS];           /* DNNL_ARG_* in conv_exec's pointer order */
@@ -140,8 +140,8 @@ typedef struct {
     int native16;                     /* -1 unknown, else whether direct kernels block by 16 */
     uint64_t tick;
     prim_entry prims[PRIM_CACHE_CAP];
-    uint64_t prim_hash[PRIM_CACHE_CAP]; /* prims[i].hash while it holds a primitive, else 0: scanned by
-                                           every lookup, 8 KiB instead of every entry's cache lines */
+    uint64_t prim_hash[PRIM_CACHE_CAP]; /* prims[i]'s key hash while it holds a primitive, else 0: scanned
+                                           by every lookup, 8 KiB instead of every entry's cache lines */
     blk_entry blks[BLK_CACHE_CAP];
 } conv_cache;
 
@@ -620,7 +620,7 @@ static int64_t grouped_scratch(const bv_conv_geom *g) { return omp_get_max_threa
 /* gw = the weight gradient (overwritten); scratch = grouped_scratch(g) floats. */
 static void grouped_bwd_weights(float *gw, const float *gy, const float *x, const bv_conv_geom *g, float *scratch) {
     const int64_t G = g->G, icg = g->IC / G, ocg = g->OC / G, K = g->k[0], R = icg * K, To = g->out[0];
-    const int64_t T = g->in[0], s = g->stride[0];
+    const int64_t T = g->in[0], s = g->stride[0], per_thread = grouped_scratch_one(g);
     int64_t qmin, U;
     gw_span(g, &qmin, &U);
     if (g->N == 0 || To == 0) {
@@ -629,7 +629,7 @@ static void grouped_bwd_weights(float *gw, const float *gy, const float *x, cons
     }
 #pragma omp parallel for schedule(static)
     for (int64_t gi = 0; gi < G; gi++) {
-        float *c = scratch + (int64_t)omp_get_thread_num() * grouped_scratch_one(g), *xp = c + R * GW_PIECE;
+        float *c = scratch + (int64_t)omp_get_thread_num() * per_thread, *xp = c + R * GW_PIECE;
         float *gwg = gw + gi * ocg * R;
         for (int64_t n = 0; n < g->N; n++) {
             for (int64_t i = 0; i < icg; i++) {
@@ -764,7 +764,6 @@ static prim_entry *prim_get(conv_cache *c, const bv_conv_geom *g, const bv_conv_
         return NULL;
     }
     victim->key = key;
-    victim->hash = h;
     victim->last_use = ++c->tick;
     c->prim_hash[vi] = h;
     return victim;
