@@ -205,11 +205,16 @@ BV_TEST(infer_fast_conv_post_op_bf16) {
  * bf16 x bf16 -> fp32 ones, only the fp32 rounding order differs (post-ops, in-place sums), and an
  * fp32 difference that moves a value across a bf16 rounding boundary changes that input by one bf16
  * ulp (2^-8 relative) in the next conv; over the network's ~14 convs deep such flips stay a small
- * fraction of the bf16-vs-fp32 difference. Bound: 1/4 of the fp32 path's own distance from the bf16
- * ops path (and below 1e-2 relative), which also shows bf16 really ran. At upstream's dimensions
- * (512 -> 16 channels, 24 frames; too slow for this suite) the rms relative differences were: ops
- * path vs fp32 0.455%, nwc vs fp32 0.454%, nwc vs ops path 0.33% (0.054% with the transposed convs
- * left as deconvolutions: their phase form sums every output in another order, so more bf16 flips). */
+ * fraction of the bf16-vs-fp32 difference. Bound: 1/2 of the fp32 path's own distance from the bf16
+ * ops path (and below 1e-2 relative), which also shows bf16 really ran: a nwc path that computed in
+ * fp32 would sit d32 from the ops path. How many flips there are depends on how differently the two
+ * paths' kernels order their sums, which is the CPU's: with AMX both run oneDNN's brgconv and the
+ * four cases here measured <= 1/4 of d32; on AVX512_BF16 without AMX (AMD Zen 4) the ops path's ncw
+ * convs run oneDNN's direct jit_bf16 kernels against brgconv for nwc, and they measured 0.006-0.41
+ * of d32 (BV_TEST_VERBOSE=1 prints them). At upstream's dimensions (512 -> 16 channels, 24 frames;
+ * too slow for this suite; Xeon with AMX) the rms relative differences were: ops path vs fp32 0.455%,
+ * nwc vs fp32 0.454%, nwc vs ops path 0.33% (0.054% with the transposed convs left as
+ * deconvolutions: their phase form sums every output in another order, so more bf16 flips). */
 BV_TEST(infer_fast_generator_bf16_nwc_matches_ops_path) {
     bv_ctx *ctx = ts->ctx;
     char why[256];
@@ -243,9 +248,9 @@ BV_TEST(infer_fast_generator_bf16_nwc_matches_ops_path) {
             BV_CHECK(dg32 <= 1.25 * d32, "resblock %d, g %d: nwc vs fp32 %g, ops path vs fp32 %g", kind, with_g, dg32,
                      d32);
             BV_CHECK(d32 > 1e-4, "resblock %d, g %d: bf16 ops path vs fp32 only %g apart", kind, with_g, d32);
-            BV_CHECK(bv_same_shape(got, want) && d <= d32 / 4 && d <= 1e-2,
+            BV_CHECK(bv_same_shape(got, want) && d <= d32 / 2 && d <= 1e-2,
                      "resblock %d, g %d: nwc vs ops path %g (fp32 vs ops path %g)", kind, with_g, d, d32);
-            BV_CHECK(bv_same_shape(part, want) && dc <= d32 / 4 && dc <= 1e-2,
+            BV_CHECK(bv_same_shape(part, want) && dc <= d32 / 2 && dc <= 1e-2,
                      "resblock %d, g %d, chunked: nwc vs ops path %g (fp32 vs ops path %g)", kind, with_g, dc, d32);
             if (getenv("BV_TEST_VERBOSE"))
                 printf("resblock %d, g %d: nwc vs bf16 ops path %.3g, chunked %.3g, fp32 vs bf16 ops path %.3g\n", kind,
