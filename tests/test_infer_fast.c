@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/io/tensor_import.h"
 #include "../src/model/generator.h"
+#include "../src/ops/conv_ref.h"
 #include "../src/ops/dispatch.h"
 #include "test.h"
 
@@ -313,5 +315,75 @@ BV_TEST(infer_fast_conv_post_op_bf16_buffers) {
                                                                            .accumulate = 1}));
     ctx->autocast = BV_AUTOCAST_OFF;
     BV_CHECK(raised && strstr(msg, "no residual"), "dst_bf16 with accumulate: %s", raised ? msg : "no error");
+    bv_no_grad_end(ctx);
+}
+
+/* The bf16 synthesis path's long channels-last convs run in pieces of fixed length (cpu/conv.c
+ * post_pieces), so that one primitive serves every utterance length. Pieces of 32 rows, then 8, over
+ * lengths of 203, 150 and 61 rows (full pieces of both sizes and a partial last one), with every
+ * option the Generator uses: the result equals the whole conv's, and the three lengths share the
+ * same two primitives (whole convs would make three). */
+static bv_tensor *widen_bf16(bv_ctx *ctx, bv_tensor *t) { /* bf16 values in the first half of t's buffer */
+    bv_tensor *f = bv_new(ctx, BV_F32, t->ndim, t->shape);
+    for (int64_t i = 0; i < f->numel; i++) ((float *)f->data)[i] = bv_bf16_to_f32(((const uint16_t *)t->data)[i]);
+    return f;
+}
+
+BV_TEST(infer_fast_nwc_pieces_match_whole_convs) {
+    bv_ctx *ctx = ts->ctx;
+    char why[256];
+    if (bv_backend_bf16_check(ctx->be, why, sizeof why)) {
+        bv_test_skip(ts, "%s", why);
+        return;
+    }
+    const int C = 24, NT = 3, Ts[3] = {203, 150, 61}; /* 24: no multiple of 16 */
+    bv_no_grad_begin(ctx);
+    ctx->autocast = BV_AUTOCAST_BF16;
+    for (int kk = 0; kk < 2; kk++)
+        for (int mode = 0; mode < 3; mode++) {
+            const int K = kk ? 11 : 3, dil = kk ? 3 : 1, pad = (K * dil - dil) / 2;
+            bv_tensor *w = bv_test_input(ctx, BV_SHAPE(C, C, K), 0.2f), *b = bv_test_input(ctx, BV_SHAPE(C), 0.1f);
+            bv_tensor *in[3], *r[3], *y0[3], *want[3];
+            bv_conv1d_post p = {.nwc = 1, .padding = pad, .dilation = dil};
+            /* mode 0: f32 input read through leaky_relu, + residual, / 3, leaky_relu; 1: bf16 input,
+             * accumulated into y; 2: f32 input, bf16 output through leaky_relu */
+            if (mode == 1) p.src_bf16 = 1, p.accumulate = 1;
+            if (mode == 2) p.dst_bf16 = 1, p.lrelu = 1, p.slope = 0.1f;
+            bv_conv_set_nwc_piece(ctx->be, 0); /* the whole convs first */
+            for (int li = 0; li < NT; li++) {
+                const int T = Ts[li];
+                in[li] = bv_test_input(ctx, BV_SHAPE(2, T, C), 1.0f);
+                r[li] = bv_test_input(ctx, BV_SHAPE(2, T, C), 1.0f);
+                y0[li] = bv_test_input(ctx, BV_SHAPE(2, T, C), 1.0f);
+                if (mode == 1) { /* a bf16 input, as a .dst_bf16 conv writes it */
+                    bv_tensor *xb = bv_new(ctx, BV_F32, BV_SHAPE(2, T, C));
+                    in[li] = bv_conv1d_post_op(ctx, xb, in[li], w, b,
+                                               &(bv_conv1d_post){.nwc = 1, .padding = pad, .dilation = dil, .dst_bf16 = 1});
+                }
+                if (mode == 0) p.in_slope = 0.1f, p.residual = r[li], p.divisor = 3.0f, p.lrelu = 1, p.slope = 0.1f;
+                want[li] = bv_new(ctx, BV_F32, BV_SHAPE(2, T, C));
+                bv_copy_at(want[li], 0, y0[li], 0, y0[li]->numel);
+                bv_conv1d_post_op(ctx, want[li], in[li], w, b, &p);
+            }
+            bv_backend_shutdown(ctx->be); /* empty caches: count the pieced convs' primitives */
+            bv_conv_set_nwc_piece(ctx->be, 32);
+            double worst = 0;
+            for (int li = 0; li < NT; li++) {
+                if (mode == 0) p.residual = r[li];
+                bv_tensor *got = bv_new(ctx, BV_F32, BV_SHAPE(2, Ts[li], C));
+                bv_copy_at(got, 0, y0[li], 0, y0[li]->numel);
+                bv_conv1d_post_op(ctx, got, in[li], w, b, &p);
+                const double d = mode == 2 ? rel_diff(widen_bf16(ctx, got), widen_bf16(ctx, want[li]), 1e-3)
+                                           : rel_diff(got, want[li], 1e-3);
+                worst = d > worst ? d : worst;
+            }
+            const int entries = bv_conv_post_cache_used(ctx->be);
+            BV_CHECK(worst <= 1e-6, "kernel %d, mode %d: pieces vs whole conv %g", K, mode, worst);
+            BV_CHECK(entries == 2, "kernel %d, mode %d: %d post-op primitives for three lengths (want 2: L and L / 4)", K,
+                     mode, entries);
+            if (getenv("BV_TEST_VERBOSE")) printf("kernel %d, mode %d: pieces vs whole %.3g\n", K, mode, worst);
+        }
+    bv_backend_shutdown(ctx->be); /* the default piece length again */
+    ctx->autocast = BV_AUTOCAST_OFF;
     bv_no_grad_end(ctx);
 }

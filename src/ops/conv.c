@@ -53,19 +53,22 @@ void bv_conv_set_bf16_mode(bv_backend *be, bv_conv_bf16_mode mode) {
     if (k && k->set_bf16_mode) k->set_bf16_mode(be, mode);
 }
 
-int bv_conv_cache_capacity(bv_backend *be) {
+void bv_conv_set_nwc_piece(bv_backend *be, int64_t rows) {
     const bv_conv_kernels *k = conv_slots(be);
-    int cap = 0, used = 0;
-    if (k && k->cache_stats) k->cache_stats(be, &cap, &used);
-    return cap;
+    if (k && k->set_nwc_piece) k->set_nwc_piece(be, rows);
 }
 
-int bv_conv_cache_used(bv_backend *be) {
+/* be's cache statistics: [0] capacity, [1] entries in use, [2] post-op entries in use. */
+static int conv_cache_stat(bv_backend *be, int which) {
     const bv_conv_kernels *k = conv_slots(be);
-    int cap = 0, used = 0;
-    if (k && k->cache_stats) k->cache_stats(be, &cap, &used);
-    return used;
+    int v[3] = {0, 0, 0};
+    if (k && k->cache_stats) k->cache_stats(be, &v[0], &v[1], &v[2]);
+    return v[which];
 }
+
+int bv_conv_cache_capacity(bv_backend *be) { return conv_cache_stat(be, 0); }
+int bv_conv_cache_used(bv_backend *be) { return conv_cache_stat(be, 1); }
+int bv_conv_post_cache_used(bv_backend *be) { return conv_cache_stat(be, 2); }
 
 /* ---------------- constructors: checks and geometry ---------------- */
 

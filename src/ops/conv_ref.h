@@ -21,11 +21,16 @@ void bv_conv_ref_backward(float *gx, float *gw, float *gb, const float *gy, cons
  * device without conv kernels. */
 int bv_conv_cache_capacity(bv_backend *be);
 int bv_conv_cache_used(bv_backend *be);
+/* The primitives of the inference post-op convs (bv_conv1d_post_op) in be's cache (tests). */
+int bv_conv_post_cache_used(bv_backend *be);
 
 /* Overrides be's layout choice (tests run every oracle check under each; bench A/B): AUTO (per
  * shape and pass, whichever measured faster), always PLAIN or always BLOCKED. */
 void bv_conv_set_layout(bv_backend *be, bv_conv_layout layout);
 /* Overrides be's bf16 implementation choice (tests check each against the oracle; bench A/B). */
 void bv_conv_set_bf16_mode(bv_backend *be, bv_conv_bf16_mode mode);
+/* Overrides the piece length (output rows; 0: whole convs) the bf16 synthesis path's long
+ * channels-last convs run in, so that one primitive serves every utterance length (tests, A/B). */
+void bv_conv_set_nwc_piece(bv_backend *be, int64_t rows);
 
 #endif

@@ -436,8 +436,12 @@ typedef struct bv_conv_kernels {
     void (*set_layout)(bv_backend *be, bv_conv_layout layout);
     /* the bf16 implementation choice's override (BV_CONV_BF16 env at first use, or tests) */
     void (*set_bf16_mode)(bv_backend *be, bv_conv_bf16_mode mode);
-    /* the primitive cache's capacity and entries in use (tests, bench) */
-    void (*cache_stats)(bv_backend *be, int *capacity, int *used);
+    /* forward_post's piece length for long nwc convs, in output rows (0: whole; BV_CONV_NWC_PIECE
+     * env at first use, or tests) */
+    void (*set_nwc_piece)(bv_backend *be, int64_t rows);
+    /* the primitive cache's capacity and entries in use, and the inference post-op cache's entries
+     * in use (tests, bench) */
+    void (*cache_stats)(bv_backend *be, int *capacity, int *used, int *post_used);
     /* inference (no backward): y = post(conv(x, w) + b) with bv_conv_post's chain; x and y in the
      * layout o->act_blocked says (both the same); r (or NULL) in y's. y is read first when
      * p->accumulate. */

@@ -100,6 +100,8 @@ typedef struct {
  * upstream's default config ~480, an fp32 one ~380), and new text and spectrogram lengths add more;
  * beyond this, the least recently used primitive is destroyed. */
 #define PRIM_CACHE_CAP 1024
+/* forward_post's piece for long channels-last convs (post_pieces), in output rows */
+#define NWC_PIECE_ROWS 2048
 #define BLK_CACHE_CAP 64
 
 /* How a bf16 pass chooses between oneDNN's bf16 primitive (native), its fp32 one on bf16-rounded
@@ -136,6 +138,8 @@ typedef struct {
     int bf16_mode;                    /* BF16_*: how a bf16 pass picks its implementation (BV_CONV_BF16) */
     int npicks;
     int bf16_log;                     /* BV_CONV_BF16_LOG=1: each measured pick on stderr */
+    int64_t nwc_piece;                /* forward_post's nwc convs run in pieces of this many output rows
+                                         (0: whole); BV_CONV_NWC_PIECE, bv_conv_set_nwc_piece */
     pick_entry picks[PICK_CAP];       /* BF16_MEASURE: the measured choice per (geometry, options, pass) */
     int native16;                     /* -1 unknown, else whether direct kernels block by 16 */
     uint64_t tick;
@@ -193,6 +197,9 @@ static void *cache_make(void) {
                                              : BF16_MEASURE;
     const char *plog = getenv("BV_CONV_BF16_LOG");
     c->bf16_log = plog && !strcmp(plog, "1");
+    const char *piece = getenv("BV_CONV_NWC_PIECE"); /* rows; 0: whole convs (A/B) */
+    c->nwc_piece = piece ? atoll(piece) : NWC_PIECE_ROWS;
+    if (c->nwc_piece < 0) c->nwc_piece = 0;
     const char *lay = getenv("BV_CONV_LAYOUT"); /* plain | blocked: A/B the automatic choice */
     if (lay && !strcmp(lay, "plain")) c->layout = BV_CONV_LAYOUT_PLAIN;
     if (lay && !strcmp(lay, "blocked")) c->layout = BV_CONV_LAYOUT_BLOCKED;
@@ -994,24 +1001,20 @@ static void set_layout(bv_backend *be, bv_conv_layout layout) {
     pthread_mutex_unlock(&c->lock);
 }
 
+static void set_nwc_piece(bv_backend *be, int64_t rows) {
+    conv_cache *c = cache_of(be, NULL);
+    if (!c) return;
+    pthread_mutex_lock(&c->lock);
+    c->nwc_piece = rows > 0 ? rows : 0;
+    pthread_mutex_unlock(&c->lock);
+}
+
 static void set_bf16_mode(bv_backend *be, bv_conv_bf16_mode mode) {
     conv_cache *c = cache_of(be, NULL);
     if (!c) return;
     pthread_mutex_lock(&c->lock);
     c->bf16_mode = (int)mode;
     pthread_mutex_unlock(&c->lock);
-}
-
-static void cache_stats(bv_backend *be, int *capacity, int *used) {
-    conv_cache *c = cache_of(be, NULL);
-    int n = 0;
-    if (c) {
-        pthread_mutex_lock(&c->lock);
-        for (int i = 0; i < PRIM_CACHE_CAP; i++) n += c->prims[i].prim != NULL;
-        pthread_mutex_unlock(&c->lock);
-    }
-    *capacity = PRIM_CACHE_CAP;
-    *used = n;
 }
 
 /* ---------------- the conv kernels ---------------- */
@@ -2033,11 +2036,26 @@ static void lrelu_convert(void *dst, const float *src, int64_t n, float slope, i
     }
 }
 
-static int post_exec_locked(conv_cache *c, post_entry *e, bv_arena *scratch, float *y, const float *x,
-                            const float *w, const float *b, const float *r, char *err) {
+/* The weights as e's primitive reads them, into mem[POST_WEI]: reordered into oneDNN's layout in
+ * scratch (rounded to bf16 first when e emulates), or the caller's own. Once per forward_post call,
+ * however many pieces it runs. */
+static int post_weights(conv_cache *c, post_entry *e, bv_arena *scratch, const float *w, char *err) {
+    if (e->emulate) w = rounded_copy(scratch, w, e->wei_n);
+    if (e->wei_reorder) {
+        DNNL_TRY(err, dnnl_memory_set_data_handle(e->wei_user, (void *)w));
+        DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[POST_WEI], bv_arena_alloc(scratch, e->wei_bytes)));
+        return run_reorder(c->stream, e->wei_reorder, e->wei_user, e->mem[POST_WEI], err);
+    }
+    DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[POST_WEI], (void *)w));
+    return 0;
+}
+
+/* One execution of e over x -> y (r: the residual), its weights set by post_weights. */
+static int post_run(conv_cache *c, post_entry *e, bv_arena *scratch, float *y, const float *x, const float *b,
+                    const float *r, char *err) {
     const post_key *k = &e->key;
     const int64_t nx = k->g.N * k->g.IC * k->g.in[0] * k->g.in[1];
-    const void *ptr[POST_NARGS] = {x, w, y, b, r, &e->divisor};
+    const void *ptr[POST_NARGS] = {x, NULL, y, b, r, &e->divisor};
     if (k->p.src_bf16) { /* x holds bf16 already: as is, or widened for the fp32 kernel (exact) */
         if (e->emulate) {
             float *xf = bv_arena_alloc(scratch, sizeof(float) * (size_t)nx);
@@ -2054,25 +2072,109 @@ static int post_exec_locked(conv_cache *c, post_entry *e, bv_arena *scratch, flo
         lrelu_convert(xf, x, nx, k->p.in_slope > 0.0f ? k->p.in_slope : 1.0f, 0, e->emulate);
         ptr[POST_SRC] = xf;
     }
-    if (e->emulate) ptr[POST_WEI] = w = rounded_copy(scratch, w, e->wei_n);
     float *y_emul = NULL; /* dst_bf16 on the fp32 kernel: fp32 into scratch, converted after */
     if (e->emulate && k->p.dst_bf16) ptr[POST_DST] = y_emul = bv_arena_alloc(scratch, sizeof(float) * (size_t)e->dst_n);
     dnnl_exec_arg_t args[POST_NARGS];
     int n = 0;
     for (int i = 0; i < POST_NARGS; i++) {
         if (!e->arg[i]) continue;
-        if (i == POST_WEI && e->wei_reorder) {
-            DNNL_TRY(err, dnnl_memory_set_data_handle(e->wei_user, (void *)w));
-            DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], bv_arena_alloc(scratch, e->wei_bytes)));
-            if (run_reorder(c->stream, e->wei_reorder, e->wei_user, e->mem[i], err)) return -1;
-        } else {
-            DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], (void *)ptr[i]));
-        }
+        if (i != POST_WEI) DNNL_TRY(err, dnnl_memory_set_data_handle(e->mem[i], (void *)ptr[i]));
         args[n++] = (dnnl_exec_arg_t){e->arg[i], e->mem[i]};
     }
     DNNL_TRY(err, dnnl_primitive_execute(e->prim, c->stream, n, args));
     DNNL_TRY(err, dnnl_stream_wait(c->stream));
     if (y_emul) bv_cpu_f32_to_bf16((uint16_t *)y, y_emul, e->dst_n);
+    return 0;
+}
+
+/* Long channels-last convs in pieces. oneDNN 2.6 builds its brgconv kernels for one exact length,
+ * and on AVX512_BF16 without AMX (AMD Zen 4) building one for the Generator's late stages takes
+ * time that grows with it (16-64 channels over 48k-193k samples: 0.15-0.53 s each, ~13 s for one
+ * 4 s utterance that then synthesizes in ~0.8 s), and every new utterance length paid it again.
+ * Here the primitives are made for pieces of L = c->nwc_piece output rows, then L / 4 for the rest
+ * (no padding, piece + halo input rows), whatever the length: built once per process, every length
+ * reuses them. The input, converted as post_run would (leaky_relu, bf16), goes into a zero-padded
+ * copy, [N][pad + T_in + zeros][IC]; full pieces read and write the caller's buffers in place, the
+ * last partial one goes through scratch (y's rows in for the sum, r's for the residual, the valid
+ * rows back: at most L / 4 - 1 rows computed for nothing). Each output row's sum is over the same
+ * taps in the same order as in the whole conv. */
+static int64_t nwc_small_piece(const conv_cache *c) { return c->nwc_piece >= 4 ? c->nwc_piece / 4 : c->nwc_piece; }
+
+static int nwc_pieceable(const conv_cache *c, const post_key *k) {
+    const bv_conv_geom *g = &k->g;
+    return c->nwc_piece > 0 && k->p.nwc && k->o.bf16 && g->nsp == 1 && !g->transposed && g->stride[0] == 1 &&
+           g->out[0] > nwc_small_piece(c);
+}
+
+/* The zero-padded bf16 input of the pieces: [N][rows][IC]. */
+static uint16_t *nwc_padded_input(bv_arena *scratch, const post_key *k, const float *x, int64_t rows) {
+    const bv_conv_geom *g = &k->g;
+    const int64_t IC = g->IC, Tin = g->in[0], pad = g->pad[0];
+    uint16_t *xp = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(g->N * rows * IC));
+    for (int64_t n = 0; n < g->N; n++) {
+        uint16_t *d = xp + n * rows * IC;
+        memset(d, 0, sizeof(uint16_t) * (size_t)(pad * IC));
+        memset(d + (pad + Tin) * IC, 0, sizeof(uint16_t) * (size_t)((rows - pad - Tin) * IC));
+        if (k->p.src_bf16) memcpy(d + pad * IC, (const uint16_t *)x + n * Tin * IC, sizeof(uint16_t) * (size_t)(Tin * IC));
+        else lrelu_convert(d + pad * IC, x + n * Tin * IC, Tin * IC, k->p.in_slope > 0.0f ? k->p.in_slope : 1.0f, 1, 0);
+    }
+    return xp;
+}
+
+/* The primitive for pieces of L output rows of k (one item, no padding, the prepared bf16 input
+ * read as is), its weights set. */
+static post_entry *nwc_piece_entry(conv_cache *c, post_cache *pc, bv_arena *scratch, const post_key *k, int64_t L,
+                                   const float *w, char *err) {
+    post_key kp = *k;
+    kp.g.N = 1;
+    kp.g.in[0] = L + (k->g.k[0] - 1) * k->g.dil[0];
+    kp.g.out[0] = L;
+    kp.g.pad[0] = 0;
+    kp.p.in_slope = 0.0f;
+    kp.p.src_bf16 = 1;
+    post_entry *e = post_get(pc, c->engine, &kp, err);
+    return e && !post_weights(c, e, scratch, w, err) ? e : NULL;
+}
+
+/* Output rows [t0, t0 + m) of item n by e, whose pieces are L rows: in place, or through scratch. */
+static int nwc_piece_run(conv_cache *c, post_entry *e, bv_arena *scratch, const post_key *k, int64_t L, int64_t m,
+                         char *yp, const float *xs, const float *b, const float *rp, char *err) {
+    if (m == L) return post_run(c, e, scratch, (float *)(void *)yp, xs, b, rp, err);
+    const size_t yrow = (k->p.dst_bf16 ? sizeof(uint16_t) : sizeof(float)) * (size_t)k->g.OC;
+    char *yb = bv_arena_alloc(scratch, yrow * (size_t)L);
+    float *rb = rp ? bv_arena_alloc(scratch, sizeof(float) * (size_t)(L * k->g.OC)) : NULL;
+    memset(yb, 0, yrow * (size_t)L);
+    if (k->p.accumulate) memcpy(yb, yp, yrow * (size_t)m);
+    if (rb) {
+        memset(rb, 0, sizeof(float) * (size_t)(L * k->g.OC));
+        memcpy(rb, rp, sizeof(float) * (size_t)(m * k->g.OC));
+    }
+    if (post_run(c, e, scratch, (float *)(void *)yb, xs, b, rb, err)) return -1;
+    memcpy(yp, yb, yrow * (size_t)m);
+    return 0;
+}
+
+static int post_pieces(conv_cache *c, post_cache *pc, bv_arena *scratch, const post_key *k, float *y, const float *x,
+                       const float *w, const float *b, const float *r, char *err) {
+    const bv_conv_geom *g = &k->g;
+    const int64_t L = c->nwc_piece, Ls = nwc_small_piece(c), T = g->out[0], IC = g->IC, OC = g->OC;
+    const int64_t big = T / L * L, rows = big + (T - big + Ls - 1) / Ls * Ls + (g->k[0] - 1) * g->dil[0];
+    const size_t yrow = (k->p.dst_bf16 ? sizeof(uint16_t) : sizeof(float)) * (size_t)OC;
+    post_entry *eb = big ? nwc_piece_entry(c, pc, scratch, k, L, w, err) : NULL;
+    post_entry *es = T > big ? nwc_piece_entry(c, pc, scratch, k, Ls, w, err) : NULL;
+    if ((big && !eb) || (T > big && !es)) return -1;
+    const uint16_t *xp = nwc_padded_input(scratch, k, x, rows);
+    const bv_arena_mark piece = bv_arena_get_mark(scratch);
+    for (int64_t n = 0; n < g->N; n++)
+        for (int64_t t0 = 0; t0 < T;) {
+            const int64_t P = t0 < big ? L : Ls, m = T - t0 < P ? T - t0 : P;
+            const float *xs = (const float *)(const void *)(xp + (n * rows + t0) * IC); /* bf16, as src_bf16 */
+            if (nwc_piece_run(c, t0 < big ? eb : es, scratch, k, P, m, (char *)y + (size_t)(n * T + t0) * yrow, xs, b,
+                              r ? r + (n * T + t0) * OC : NULL, err))
+                return -1;
+            bv_arena_reset_to(scratch, piece);
+            t0 += m;
+        }
     return 0;
 }
 
@@ -2102,13 +2204,34 @@ static int forward_post(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g
     if (!k.p.lrelu) k.p.slope = 0.0f;
     bv_arena_mark m = bv_arena_get_mark(scratch);
     pthread_mutex_lock(&c->lock);
-    post_entry *e = post_get(pc, c->engine, &k, err);
-    int rc = e ? post_exec_locked(c, e, scratch, y, x, w, b, r, err) : -1;
+    int rc;
+    if (nwc_pieceable(c, &k)) {
+        rc = post_pieces(c, pc, scratch, &k, y, x, w, b, r, err);
+    } else {
+        post_entry *e = post_get(pc, c->engine, &k, err);
+        rc = e && !post_weights(c, e, scratch, w, err) ? post_run(c, e, scratch, y, x, b, r, err) : -1;
+    }
     pthread_mutex_unlock(&c->lock);
     bv_arena_reset_to(scratch, m);
     return rc;
 }
 /* ======== end of the inference post-op block ======== */
+
+/* Entries in use in the conv cache and in the post-op one. */
+static void cache_stats(bv_backend *be, int *capacity, int *used, int *post_used) {
+    conv_cache *c = cache_of(be, NULL);
+    int n = 0, np = 0;
+    if (c) {
+        pthread_mutex_lock(&c->lock);
+        for (int i = 0; i < PRIM_CACHE_CAP; i++) n += c->prims[i].prim != NULL;
+        const post_cache *pc = bv_backend_cache(be, BV_CACHE_CONV_POST, post_cache_make, post_cache_destroy);
+        for (int i = 0; pc && i < POST_CACHE_CAP; i++) np += pc->e[i].prim != NULL;
+        pthread_mutex_unlock(&c->lock);
+    }
+    *capacity = PRIM_CACHE_CAP;
+    *used = n;
+    *post_used = np;
+}
 
 const bv_conv_kernels bv_cpu_conv = {
     .forward = forward,
@@ -2119,6 +2242,7 @@ const bv_conv_kernels bv_cpu_conv = {
     .layout_for = layout_for,
     .set_layout = set_layout,
     .set_bf16_mode = set_bf16_mode,
+    .set_nwc_piece = set_nwc_piece,
     .cache_stats = cache_stats,
     .forward_post = forward_post, /* the inference post-op block above */
 };
