@@ -2096,8 +2096,10 @@ static int post_run(conv_cache *c, post_entry *e, bv_arena *scratch, float *y, c
  * reuses them. The input, converted as post_run would (leaky_relu, bf16), goes into a zero-padded
  * copy, [N][pad + T_in + zeros][IC]; full pieces read and write the caller's buffers in place, the
  * last partial one goes through scratch (y's rows in for the sum, r's for the residual, the valid
- * rows back: at most L / 4 - 1 rows computed for nothing). Each output row's sum is over the same
- * taps in the same order as in the whole conv. */
+ * rows back: at most L / 4 - 1 rows computed for nothing). The values are the whole conv's up to
+ * fp32 summation order: oneDNN may block a piece's sums otherwise than the whole length's (exact
+ * at the test's sizes; on the bench model, Zen 4, BV_CONV_BF16=rule, the synthesized audio differs
+ * from the whole convs' by 0.68% rms, as the whole nwc path differs from the ops path: 0.70%). */
 static int64_t nwc_small_piece(const conv_cache *c) { return c->nwc_piece >= 4 ? c->nwc_piece / 4 : c->nwc_piece; }
 
 static int nwc_pieceable(const conv_cache *c, const post_key *k) {
