@@ -2093,8 +2093,9 @@ static int post_run(conv_cache *c, post_entry *e, bv_arena *scratch, float *y, c
  * 4 s utterance that then synthesizes in ~0.8 s), and every new utterance length paid it again.
  * Here the primitives are made for pieces of L = c->nwc_piece output rows, then L / 4 for the rest
  * (no padding, piece + halo input rows), whatever the length: built once per process, every length
- * reuses them. The input, converted as post_run would (leaky_relu, bf16), goes into a zero-padded
- * copy, [N][pad + T_in + zeros][IC]; full pieces read and write the caller's buffers in place, the
+ * reuses them. An fp32 input, converted as post_run would (leaky_relu, bf16), goes into a zero-padded
+ * copy, [N][pad + T_in + zeros][IC]; a bf16 one (.src_bf16) is read in place but by the pieces at its
+ * edges (a zero-padded scratch copy of their rows). Full pieces write the caller's buffers in place, the
  * last partial one goes through scratch (y's rows in for the sum, r's for the residual, the valid
  * rows back: at most L / 4 - 1 rows computed for nothing). The values are the whole conv's up to
  * fp32 summation order: oneDNN may block a piece's sums otherwise than the whole length's (exact
@@ -2108,7 +2109,7 @@ static int nwc_pieceable(const conv_cache *c, const post_key *k) {
            g->out[0] > nwc_small_piece(c);
 }
 
-/* The zero-padded bf16 input of the pieces: [N][rows][IC]. */
+/* The zero-padded bf16 input of the pieces from an fp32 x: [N][rows][IC]. */
 static uint16_t *nwc_padded_input(bv_arena *scratch, const post_key *k, const float *x, int64_t rows) {
     const bv_conv_geom *g = &k->g;
     const int64_t IC = g->IC, Tin = g->in[0], pad = g->pad[0];
@@ -2117,10 +2118,24 @@ static uint16_t *nwc_padded_input(bv_arena *scratch, const post_key *k, const fl
         uint16_t *d = xp + n * rows * IC;
         memset(d, 0, sizeof(uint16_t) * (size_t)(pad * IC));
         memset(d + (pad + Tin) * IC, 0, sizeof(uint16_t) * (size_t)((rows - pad - Tin) * IC));
-        if (k->p.src_bf16) memcpy(d + pad * IC, (const uint16_t *)x + n * Tin * IC, sizeof(uint16_t) * (size_t)(Tin * IC));
-        else lrelu_convert(d + pad * IC, x + n * Tin * IC, Tin * IC, k->p.in_slope > 0.0f ? k->p.in_slope : 1.0f, 1, 0);
+        lrelu_convert(d + pad * IC, x + n * Tin * IC, Tin * IC, k->p.in_slope > 0.0f ? k->p.in_slope : 1.0f, 1, 0);
     }
     return xp;
+}
+
+/* The input rows of the piece [t0, t0 + P) of item n from a bf16 x: x's own where they all lie in
+ * it, else a zero-padded scratch copy of those that do (the first and last pieces). */
+static const uint16_t *nwc_piece_input(bv_arena *scratch, const post_key *k, const uint16_t *x, int64_t n, int64_t t0,
+                                       int64_t P) {
+    const bv_conv_geom *g = &k->g;
+    const int64_t IC = g->IC, Tin = g->in[0], lo = t0 - g->pad[0], need = P + (g->k[0] - 1) * g->dil[0];
+    const uint16_t *xn = x + n * Tin * IC;
+    if (lo >= 0 && lo + need <= Tin) return xn + lo * IC;
+    uint16_t *d = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(need * IC));
+    memset(d, 0, sizeof(uint16_t) * (size_t)(need * IC));
+    const int64_t a = lo > 0 ? lo : 0, e = lo + need < Tin ? lo + need : Tin;
+    if (e > a) memcpy(d + (a - lo) * IC, xn + a * IC, sizeof(uint16_t) * (size_t)((e - a) * IC));
+    return d;
 }
 
 /* The primitive for pieces of L output rows of k (one item, no padding, the prepared bf16 input
@@ -2165,12 +2180,14 @@ static int post_pieces(conv_cache *c, post_cache *pc, bv_arena *scratch, const p
     post_entry *eb = big ? nwc_piece_entry(c, pc, scratch, k, L, w, err) : NULL;
     post_entry *es = T > big ? nwc_piece_entry(c, pc, scratch, k, Ls, w, err) : NULL;
     if ((big && !eb) || (T > big && !es)) return -1;
-    const uint16_t *xp = nwc_padded_input(scratch, k, x, rows);
+    const uint16_t *xp = k->p.src_bf16 ? NULL : nwc_padded_input(scratch, k, x, rows);
     const bv_arena_mark piece = bv_arena_get_mark(scratch);
     for (int64_t n = 0; n < g->N; n++)
         for (int64_t t0 = 0; t0 < T;) {
             const int64_t P = t0 < big ? L : Ls, m = T - t0 < P ? T - t0 : P;
-            const float *xs = (const float *)(const void *)(xp + (n * rows + t0) * IC); /* bf16, as src_bf16 */
+            const uint16_t *xi = xp ? xp + (n * rows + t0) * IC
+                                    : nwc_piece_input(scratch, k, (const uint16_t *)(const void *)x, n, t0, P);
+            const float *xs = (const float *)(const void *)xi; /* bf16, as .src_bf16 */
             if (nwc_piece_run(c, t0 < big ? eb : es, scratch, k, P, m, (char *)y + (size_t)(n * T + t0) * yrow, xs, b,
                               r ? r + (n * T + t0) * OC : NULL, err))
                 return -1;
