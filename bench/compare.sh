@@ -177,32 +177,58 @@ d = json.load(open(sys.argv[1]))["data"]["spk2id"]; print(min(d, key=d.get))' "$
     i=0
     : > "$OUT/infer/batch.txt"
     while [ "$i" -le "$REPS" ]; do head -n 1 "$OUT/infer/input.txt" >> "$OUT/infer/batch.txt"; i=$((i + 1)); done
-    f=$OUT/infer_ours_bf16_$p.txt
-    OMP_NUM_THREADS=$THREADS "$BUILD/bv2" infer --bf16 -m "$OUT/infer/G_bench.pth" -c "$OUT/infer/config.json" \
-        --speaker "$spk" --language EN --phones-batch --batch "$OUT/infer/batch.txt" -o "$OUT/infer/bf16" \
+    bv2_infer "$OUT/infer_ours_bf16_$p.txt" ours_bf16 "$OUT/infer/batch.txt" --bf16
+    # utterances of new lengths (the bench utterance less 4 k phones): what real text costs, where a
+    # primitive built for one length is of no use for the next (PyTorch builds none per length)
+    varied_batch $((REPS + 1)) > "$OUT/infer/varied.txt"
+    bv2_infer "$OUT/infer_ours_new_lengths_$p.txt" ours_new_lengths "$OUT/infer/varied.txt"
+    bv2_infer "$OUT/infer_ours_bf16_new_lengths_$p.txt" ours_bf16_new_lengths "$OUT/infer/varied.txt" --bf16
+}
+# bv2_infer FILE LABEL BATCH [--bf16]: `bv2 infer` over BATCH's utterances into FILE, then "INFER LABEL
+# median min 1 0": ms per second of audio from each utterance's "in T s" but the first (the warm-up)
+bv2_infer() {
+    f=$1 label=$2 batch=$3
+    shift 3
+    OMP_NUM_THREADS=$THREADS "$BUILD/bv2" infer "$@" -m "$OUT/infer/G_bench.pth" -c "$OUT/infer/config.json" \
+        --speaker "$spk" --language EN --phones-batch --batch "$batch" -o "$OUT/infer/bf16" \
         --seed 7 --sdp-ratio 0 --noise-scale 0.667 --noise-scale-w 0.8 --length-scale "$ls_" \
         > "$f" 2>&1 && echo "rc 0" >> "$f" || true
     awk '/ s of audio .* in [0-9.]+ s/ { for (i = 1; i <= NF; i++) { if ($(i + 1) == "s" && $(i + 2) == "of") a = $i
                                                                     if ($i == "in") t = $(i + 1) }
                                          if (n++ && a > 0) print t * 1e3 / a }' "$f" |
-        sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "INFER ours_bf16 %.3f %.3f 1 0\n", v[int((NR + 1) / 2)], v[1] }' \
+        sort -n | awk -v l="$label" '{ v[NR] = $1 } END { if (NR) printf "INFER %s %.3f %.3f 1 0\n", l, v[int((NR + 1) / 2)], v[1] }' \
         >> "$f"
+}
+# varied_batch N: N phone lines from the bench utterance, the i-th (from 0) without 4 i of its phones
+# before the closing pad (at least one phone kept)
+varied_batch() {
+    head -n 1 "$OUT/infer/input.txt" | awk -F'|' -v n="$1" '{
+        np = split($1, p, " "); split($2, t, " ")
+        for (i = 0; i < n; i++) {
+            m = np - 4 * i; if (m < 3) m = 3
+            ph = p[1]; to = t[1]
+            for (j = 2; j < m; j++) { ph = ph " " p[j]; to = to " " t[j] }
+            print ph " " p[np] "|" to " " t[np]
+        }
+    }'
 }
 for l in $LABELS; do with_policy "$(policy_of "$l")" infer_runs "$(policy_of "$l")" "$l"; done
 # infer_ms_per_s FILE SIDE: median ms per second of audio from an "INFER SIDE med min secs frames" line
 infer_ms_per_s() { awk -v s="$2" '$1 == "INFER" && $2 == s && $5 > 0 { printf "%.3f", $3 / $5 }' "$1" 2>/dev/null; }
 chosen=""
-for f in ours torch torch_bf16 ours_bf16; do chosen="$chosen $f $(fastest "infer_$f" "$f" $LABELS),"; done
+for f in ours torch torch_bf16 ours_bf16 ours_new_lengths ours_bf16_new_lengths; do
+    chosen="$chosen $f $(fastest "infer_$f" "$f" $LABELS),"
+done
 echo "   fastest policy per side:${chosen%,}"
-for f in ours torch torch_bf16 ours_bf16; do
+for f in ours torch torch_bf16 ours_bf16 ours_new_lengths ours_bf16_new_lengths; do
     v=$(infer_ms_per_s "$OUT/infer_$f.txt" "$f")
     if [ -n "$v" ]; then
         printf '  %-34s %9.1f ms per second of audio (%s)\n' "infer_$f" "$v" \
             "$(awk '$1 == "INFER" && $6 > 0 { printf "%.2f s of audio, %d frames", $5, $6 }
-                    $1 == "INFER" && $6 == 0 { printf "bv2 infer --bf16, median over utterances" }' "$OUT/infer_$f.txt")"
+                    $1 == "INFER" && $6 == 0 { printf "bv2 infer, median over utterances" }' "$OUT/infer_$f.txt")"
     else
         what=failed
-        [ "$f" = ours_bf16 ] && what=n/a
+        case $f in ours_bf16 | ours_*new_lengths) what=n/a ;; esac
         printf '  %-34s %s: %s\n' "infer_$f" "$what" \
             "$(grep -i -m 1 -e error -e unrecognized "$OUT/infer_$f.txt" || tail -n 1 "$OUT/infer_$f.txt")"
     fi
