@@ -2239,11 +2239,12 @@ static int forward_post(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g
 /* Entries in use in the conv cache and in the post-op one. */
 static void cache_stats(bv_backend *be, int *capacity, int *used, int *post_used) {
     conv_cache *c = cache_of(be, NULL);
+    /* got as forward_post gets it, before the conv lock (which guards its entries) */
+    const post_cache *pc = c ? bv_backend_cache(be, BV_CACHE_CONV_POST, post_cache_make, post_cache_destroy) : NULL;
     int n = 0, np = 0;
     if (c) {
         pthread_mutex_lock(&c->lock);
         for (int i = 0; i < PRIM_CACHE_CAP; i++) n += c->prims[i].prim != NULL;
-        const post_cache *pc = bv_backend_cache(be, BV_CACHE_CONV_POST, post_cache_make, post_cache_destroy);
         for (int i = 0; pc && i < POST_CACHE_CAP; i++) np += pc->e[i].prim != NULL;
         pthread_mutex_unlock(&c->lock);
     }
