@@ -2093,9 +2093,9 @@ static int post_run(conv_cache *c, post_entry *e, bv_arena *scratch, float *y, c
  * 4 s utterance that then synthesizes in ~0.8 s), and every new utterance length paid it again.
  * Here the primitives are made for pieces of L = c->nwc_piece output rows, then L / 4 for the rest
  * (no padding, piece + halo input rows), whatever the length: built once per process, every length
- * reuses them. An fp32 input, converted as post_run would (leaky_relu, bf16), goes into a zero-padded
- * copy, [N][pad + T_in + zeros][IC]; a bf16 one (.src_bf16) is read in place but by the pieces at its
- * edges (a zero-padded scratch copy of their rows). Full pieces write the caller's buffers in place, the
+ * reuses them. A piece reads a bf16 input (.src_bf16) in place where its rows all lie inside it;
+ * otherwise (an fp32 input, or the edges) its rows go into scratch, zero-padded and converted as
+ * post_run would (leaky_relu, bf16). Full pieces write the caller's buffers in place, the
  * last partial one goes through scratch (y's rows in for the sum, r's for the residual, the valid
  * rows back: at most L / 4 - 1 rows computed for nothing). The values are the whole conv's up to
  * fp32 summation order: oneDNN may block a piece's sums otherwise than the whole length's (exact
@@ -2109,32 +2109,27 @@ static int nwc_pieceable(const conv_cache *c, const post_key *k) {
            g->out[0] > nwc_small_piece(c);
 }
 
-/* The zero-padded bf16 input of the pieces from an fp32 x: [N][rows][IC]. */
-static uint16_t *nwc_padded_input(bv_arena *scratch, const post_key *k, const float *x, int64_t rows) {
-    const bv_conv_geom *g = &k->g;
-    const int64_t IC = g->IC, Tin = g->in[0], pad = g->pad[0];
-    uint16_t *xp = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(g->N * rows * IC));
-    for (int64_t n = 0; n < g->N; n++) {
-        uint16_t *d = xp + n * rows * IC;
-        memset(d, 0, sizeof(uint16_t) * (size_t)(pad * IC));
-        memset(d + (pad + Tin) * IC, 0, sizeof(uint16_t) * (size_t)((rows - pad - Tin) * IC));
-        lrelu_convert(d + pad * IC, x + n * Tin * IC, Tin * IC, k->p.in_slope > 0.0f ? k->p.in_slope : 1.0f, 1, 0);
-    }
-    return xp;
+/* Bytes of one output row (all channels) of k. */
+static size_t nwc_row_bytes(const post_key *k) {
+    return (k->p.dst_bf16 ? sizeof(uint16_t) : sizeof(float)) * (size_t)k->g.OC;
 }
 
-/* The input rows of the piece [t0, t0 + P) of item n from a bf16 x: x's own where they all lie in
- * it, else a zero-padded scratch copy of those that do (the first and last pieces). */
-static const uint16_t *nwc_piece_input(bv_arena *scratch, const post_key *k, const uint16_t *x, int64_t n, int64_t t0,
+/* The bf16 input rows of the piece [t0, t0 + P) of item n: a bf16 x's own where they all lie in it,
+ * else a scratch copy of those that do (converted from an fp32 x as post_run would), zeros around. */
+static const uint16_t *nwc_piece_input(bv_arena *scratch, const post_key *k, const float *x, int64_t n, int64_t t0,
                                        int64_t P) {
     const bv_conv_geom *g = &k->g;
     const int64_t IC = g->IC, Tin = g->in[0], lo = t0 - g->pad[0], need = P + (g->k[0] - 1) * g->dil[0];
-    const uint16_t *xn = x + n * Tin * IC;
-    if (lo >= 0 && lo + need <= Tin) return xn + lo * IC;
+    const int64_t a = lo > 0 ? lo : 0, e = lo + need < Tin ? lo + need : Tin; /* x's rows [a, e) */
+    const uint16_t *x16 = (const uint16_t *)(const void *)x;
+    if (k->p.src_bf16 && a == lo && e == lo + need) return x16 + (n * Tin + a) * IC;
     uint16_t *d = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(need * IC));
-    memset(d, 0, sizeof(uint16_t) * (size_t)(need * IC));
-    const int64_t a = lo > 0 ? lo : 0, e = lo + need < Tin ? lo + need : Tin;
-    if (e > a) memcpy(d + (a - lo) * IC, xn + a * IC, sizeof(uint16_t) * (size_t)((e - a) * IC));
+    if (e <= a) return memset(d, 0, sizeof(uint16_t) * (size_t)(need * IC));
+    memset(d, 0, sizeof(uint16_t) * (size_t)((a - lo) * IC));
+    memset(d + (e - lo) * IC, 0, sizeof(uint16_t) * (size_t)((lo + need - e) * IC));
+    const float slope = k->p.in_slope > 0.0f ? k->p.in_slope : 1.0f;
+    if (k->p.src_bf16) memcpy(d + (a - lo) * IC, x16 + (n * Tin + a) * IC, sizeof(uint16_t) * (size_t)((e - a) * IC));
+    else lrelu_convert(d + (a - lo) * IC, x + (n * Tin + a) * IC, (e - a) * IC, slope, 1, 0);
     return d;
 }
 
@@ -2157,7 +2152,7 @@ static post_entry *nwc_piece_entry(conv_cache *c, post_cache *pc, bv_arena *scra
 static int nwc_piece_run(conv_cache *c, post_entry *e, bv_arena *scratch, const post_key *k, int64_t L, int64_t m,
                          char *yp, const float *xs, const float *b, const float *rp, char *err) {
     if (m == L) return post_run(c, e, scratch, (float *)(void *)yp, xs, b, rp, err);
-    const size_t yrow = (k->p.dst_bf16 ? sizeof(uint16_t) : sizeof(float)) * (size_t)k->g.OC;
+    const size_t yrow = nwc_row_bytes(k);
     char *yb = bv_arena_alloc(scratch, yrow * (size_t)L);
     float *rb = rp ? bv_arena_alloc(scratch, sizeof(float) * (size_t)(L * k->g.OC)) : NULL;
     memset(yb, 0, yrow * (size_t)L);
@@ -2174,20 +2169,16 @@ static int nwc_piece_run(conv_cache *c, post_entry *e, bv_arena *scratch, const 
 static int post_pieces(conv_cache *c, post_cache *pc, bv_arena *scratch, const post_key *k, float *y, const float *x,
                        const float *w, const float *b, const float *r, char *err) {
     const bv_conv_geom *g = &k->g;
-    const int64_t L = c->nwc_piece, Ls = nwc_small_piece(c), T = g->out[0], IC = g->IC, OC = g->OC;
-    const int64_t big = T / L * L, rows = big + (T - big + Ls - 1) / Ls * Ls + (g->k[0] - 1) * g->dil[0];
-    const size_t yrow = (k->p.dst_bf16 ? sizeof(uint16_t) : sizeof(float)) * (size_t)OC;
+    const int64_t L = c->nwc_piece, Ls = nwc_small_piece(c), T = g->out[0], OC = g->OC, big = T / L * L;
+    const size_t yrow = nwc_row_bytes(k);
     post_entry *eb = big ? nwc_piece_entry(c, pc, scratch, k, L, w, err) : NULL;
     post_entry *es = T > big ? nwc_piece_entry(c, pc, scratch, k, Ls, w, err) : NULL;
     if ((big && !eb) || (T > big && !es)) return -1;
-    const uint16_t *xp = k->p.src_bf16 ? NULL : nwc_padded_input(scratch, k, x, rows);
     const bv_arena_mark piece = bv_arena_get_mark(scratch);
     for (int64_t n = 0; n < g->N; n++)
         for (int64_t t0 = 0; t0 < T;) {
             const int64_t P = t0 < big ? L : Ls, m = T - t0 < P ? T - t0 : P;
-            const uint16_t *xi = xp ? xp + (n * rows + t0) * IC
-                                    : nwc_piece_input(scratch, k, (const uint16_t *)(const void *)x, n, t0, P);
-            const float *xs = (const float *)(const void *)xi; /* bf16, as .src_bf16 */
+            const float *xs = (const float *)(const void *)nwc_piece_input(scratch, k, x, n, t0, P); /* bf16 */
             if (nwc_piece_run(c, t0 < big ? eb : es, scratch, k, P, m, (char *)y + (size_t)(n * T + t0) * yrow, xs, b,
                               r ? r + (n * T + t0) * OC : NULL, err))
                 return -1;
