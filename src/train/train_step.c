@@ -18,8 +18,9 @@
  * terms); only the order in which y_hat's gradient adds its parts changes (last-bit differences).
  * The losses' values are folded from the same float32 terms in upstream's order, so they are
  * bit-identical. loss_kl is backpropagated through the flow inside net_g's forward (prior hook:
- * kl_before_decoder) and the flow's memory reused from then on; net_d's and net_g's parameter grads
- * are resident one at a time (bv_params_release_grad; keep_grads to keep them after the step). */
+ * kl_before_decoder) and the flow's memory reused from then on; net_d's parameter grads are given
+ * back before net_g's final backward fills net_g's (grads_take_back; keep_grads keeps them after the
+ * step). */
 #include "train_step.h"
 
 #include <math.h>
@@ -371,8 +372,8 @@ static void discriminator_steps(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, b
     int nd = st->net_d.n;
     res->n_disc = nd;
     /* loss_disc.backward() one sub-discriminator at a time (each term's gradient is 1; each has its
-     * own weights, so every weight gradient is what the whole backward gives) */
-    bv_params_zero_grad(&st->ps_d);
+     * own weights, so every weight gradient is what the whole backward gives); optim_d.zero_grad()
+     * ran at the start of the step (bv_train_step: grads_take_back) */
     bv_tensor *terms[BV_MPD_MAX_DISCS];
     for (int i = 0; i < nd; i++) {
         bv_ctx_mark mi = bv_ctx_get_mark(ctx);
@@ -411,9 +412,6 @@ static void discriminator_steps(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, b
         res->grad_norm_dur = optimize(st, ctx, loss_dur_disc, tape_dur, &st->ps_dur, &st->optim_dur, NULL, 0);
     }
     res->grad_norm_d = optimizer_step(st, &st->ps_d, &st->optim_d, NULL, BF16_MAX_NORM_D);
-    /* net_d's grads (~1.7 bytes per 4 of all trainable parameters) are not needed again before the
-     * next step: not resident while net_g's backward fills its own */
-    if (!st->keep_grads) bv_params_release_grad(&st->ps_d);
     bv_ctx_reset_to(ctx, mark);
 }
 
@@ -572,6 +570,9 @@ static void generator_step(bv_train_state *st, bv_ctx *ctx, int64_t tape_start, 
     bv_tensor *loss_gen_all = generator_losses(st, ctx, f, res);
     /* loss_gen_all.backward(): the graph on the tape plus y_hat_leaf's gradient into y_hat (G's
      * grads were zeroed at the start of the step: loss_kl's part is in them already) */
+    /* net_d's grads (~1.7 bytes per 4 of all trainable parameters) are not needed again before the
+     * next step: not resident while net_g's backward fills its own (grads_take_back) */
+    if (!st->keep_grads) bv_params_release_grad(&st->ps_d);
     bv_tensor *roots[2] = {loss_gen_all, f->o.y_hat};
     const bv_tensor *gouts[2] = {NULL, NULL};
     int nr = 1;
@@ -599,6 +600,21 @@ float bv_train_mas_noise_scale(double initial, double delta, int64_t global_step
     return (float)(s > 0.0 ? s : 0.0);
 }
 
+/* optim_g.zero_grad() and optim_d.zero_grad(), both at the start of the step (loss_kl backpropagates
+ * during net_g's forward; nothing writes net_d's grads before the D step). The two big grad buffers
+ * are never resident together at the step's end, where its memory peaks: net_g's is given back here
+ * (its pages come back as net_g's backward writes them) and net_d's just before net_g's final backward
+ * (generator_step). net_d's is taken back here, right after: its pages then stay free well under a
+ * second. Freed for the ~3 s between the D steps, as they were, they cost ~0.3 s a step to take back
+ * on this project's VMs (the host reclaims free guest pages after a delay, and each 2 MiB page then
+ * faults in on the host again: bv_params_zero_grad of net_d's 178 MiB took 250-310 ms against 10 ms
+ * resident; Xeon model 207, 2 threads). The peak is unchanged: net_d's buffer is resident from here
+ * to the D step as it was during it. */
+static void grads_take_back(bv_train_state *st) {
+    bv_params_release_grad(&st->ps_g);
+    bv_params_zero_grad(&st->ps_d);
+}
+
 void bv_train_step(bv_train_state *st, bv_ctx *ctx, const bv_train_batch *batch, bv_train_result *res) {
     memset(res, 0, sizeof *res);
     int64_t tape_start = bv_tape_mark(ctx);
@@ -618,10 +634,7 @@ void bv_train_step(bv_train_state *st, bv_ctx *ctx, const bv_train_batch *batch,
     }
     fwd_parts f;
     memset(&f, 0, sizeof f);
-    /* optim_g.zero_grad(), early (loss_kl backpropagates during the forward), with the last step's
-     * grads' memory given back until net_g's backward writes them: with net_d's released after
-     * optim_d.step(), only one of the two big grad buffers is resident at a time */
-    bv_params_release_grad(&st->ps_g);
+    grads_take_back(st);
     /* upstream wraps every forward pass and loss of the step in autocast(enabled=bf16_run) */
     bv_autocast saved = ctx->autocast;
     ctx->autocast = st->bf16 ? BV_AUTOCAST_BF16 : BV_AUTOCAST_OFF;
