@@ -7,6 +7,7 @@
 
 #include "../src/core/backend.h"
 #include "../src/ops/cpu/bf16.h"
+#include "../src/ops/cpu/isa.h"
 #include "../src/ops/dispatch.h"
 #include "../src/ops/ops.h"
 #include "test.h"
@@ -184,4 +185,20 @@ BV_TEST(cpu_bf16_check_answers_with_a_reason) {
     int rc = bv_backend_bf16_check(bv_backend_get(BV_DEV_CPU), why, sizeof why);
     BV_CHECK(rc == 0 || (rc == -1 && strstr(why, "bf16") != NULL), "rc %d, why '%s'", rc, why);
     printf("    cpu bf16: %s\n", rc == 0 ? "native" : why);
+}
+
+/* bf16 that runs but gains nothing (an Intel core without usable AMX) is told apart: the rule on
+ * every combination of the CPU's facts, and this CPU's note only where bf16 runs at all. */
+BV_TEST(cpu_bf16_note_only_where_bf16_runs_and_gains_nothing) {
+    BV_CHECK(bv_cpu_bf16_gains_nothing(1, 1, 0), "Intel, AVX512_BF16, no AMX: gains nothing");
+    BV_CHECK(!bv_cpu_bf16_gains_nothing(1, 1, 1), "Intel with AMX gains");
+    BV_CHECK(!bv_cpu_bf16_gains_nothing(0, 1, 0), "AMD Zen 4 (AVX512_BF16 at twice its fp32 rate) gains");
+    BV_CHECK(!bv_cpu_bf16_gains_nothing(1, 0, 0), "no AVX512_BF16: refused by the check, no note");
+    char why[256] = "", note[512] = "";
+    const bv_backend *be = bv_backend_get(BV_DEV_CPU);
+    const int runs = bv_backend_bf16_check(be, why, sizeof why) == 0;
+    const int rc = bv_backend_bf16_note(be, note, sizeof note);
+    BV_CHECK(rc == 0 || (rc == 1 && runs && strstr(note, "no faster than fp32") != NULL), "rc %d (runs %d), note '%s'",
+             rc, runs, note);
+    printf("    cpu bf16 note: %s\n", rc ? note : "none (bf16 gains here, or does not run)");
 }

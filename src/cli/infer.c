@@ -618,6 +618,8 @@ int bv_cli_infer(int argc, char **argv) {
         char why[256];
         if (bv_backend_bf16_check(bv_backend_get(BV_DEV_CPU), why, sizeof why))
             return fprintf(stderr, "error: --bf16: %s; run without --bf16\n", why), BV_EXIT_USAGE;
+        if (bv_backend_bf16_note(bv_backend_get(BV_DEV_CPU), why, sizeof why))
+            fprintf(stderr, "warning: --bf16: %s\n", why);
     }
     bv_infer_model m;
     if (load_model(&a, &m)) return BV_EXIT_INPUT;

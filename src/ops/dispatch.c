@@ -12,6 +12,11 @@ int bv_backend_bf16_check(const bv_backend *be, char *why, size_t cap) {
     return -1;
 }
 
+int bv_backend_bf16_note(const bv_backend *be, char *note, size_t cap) {
+    const bv_kernels *k = be->kernels;
+    return k->bf16_note ? k->bf16_note(note, cap) : 0;
+}
+
 const bv_kernels *bv_dispatch(bv_ctx *ctx, const char *op, int n, bv_tensor *const *ins) {
     const bv_device dev = ctx->be->device;
     for (int i = 0; i < n; i++)

@@ -17,6 +17,9 @@
 
 /* 0 when be computes BV_AUTOCAST_BF16 natively, else -1 with why (see bv_kernels.bf16_check). */
 int bv_backend_bf16_check(const bv_backend *be, char *why, size_t cap);
+/* 1 with a note when be runs BV_AUTOCAST_BF16 natively but no faster than fp32 (see
+ * bv_kernels.bf16_note), else 0. */
+int bv_backend_bf16_note(const bv_backend *be, char *note, size_t cap);
 const bv_kernels *bv_dispatch(bv_ctx *ctx, const char *op, int n, bv_tensor *const *ins);
 const bv_kernels *bv_ctx_kernels(const bv_ctx *ctx);
 /* Fails (bv_ctx_error) naming op, the device and the slot unless present. */

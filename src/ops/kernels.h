@@ -457,6 +457,9 @@ typedef struct bv_kernels {
     /* 0 when the device computes bf16 matmul-class ops natively (BV_AUTOCAST_BF16), else -1 and why
      * (a sentence naming what the device lacks); NULL: never. */
     int (*bf16_check)(char *why, size_t cap);
+    /* 1 and a sentence when bf16 runs natively but no faster than fp32 on this device (a warning to
+     * print, not a refusal), else 0; NULL: never */
+    int (*bf16_note)(char *note, size_t cap);
     const bv_elementwise_kernels *elementwise;
     /* reduce, norm, shape, random, relpos, gate */
     const bv_reduce_kernels *reduce;

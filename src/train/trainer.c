@@ -12,6 +12,7 @@
 #include "../io/tensorboard.h"
 #include "../io/wav.h"
 #include "../io/yml_config.h"
+#include "../ops/dispatch.h"
 #include "../ops/ops.h"
 #include "train_step.h"
 #include "checkpoint.h"
@@ -365,6 +366,9 @@ static int build_model(trainer *T, char *err, size_t errcap) {
     if (T->st.bf16)
         bv_logger_info(T->lg, "train.bf16_run: convolutions, linear layers, matmuls and LSTMs compute in bf16 "
                               "(fp32 parameters, optimizer state and checkpoints; clip_grad_norm_ 200 / 500)");
+    char note[512];
+    if (T->st.bf16 && bv_backend_bf16_note(bv_backend_get(BV_DEV_CPU), note, sizeof note))
+        bv_logger_warning(T->lg, "train.bf16_run: %s", note);
     return 0;
 }
 

@@ -1,5 +1,6 @@
 /* table.c - the CPU kernel table: one slot struct per op family, each defined beside its kernels. */
 #include "../kernels.h"
+#include "isa.h"
 
 extern const bv_elementwise_kernels bv_cpu_elementwise;
 /* reduce, norm, shape, random, relpos, gate */
@@ -17,11 +18,11 @@ extern const bv_align_kernels bv_cpu_align;
 extern const bv_resample_kernels bv_cpu_resample;
 extern const bv_stft_kernels bv_cpu_stft;
 extern const bv_conv_kernels bv_cpu_conv;
-int bv_cpu_bf16_check(char *why, size_t cap); /* isa.c */
 
 const bv_kernels bv_cpu_kernels = {
     .device = "cpu",
     .bf16_check = bv_cpu_bf16_check,
+    .bf16_note = bv_cpu_bf16_note,
     .elementwise = &bv_cpu_elementwise,
     /* reduce, norm, shape, random, relpos, gate */
     .reduce = &bv_cpu_reduce,
