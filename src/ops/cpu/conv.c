@@ -1059,10 +1059,12 @@ static pick_entry *pick_slot(conv_cache *c, const prim_key *k, uint64_t h) {
 /* Any pass as one bf16 matmul (V_MATMUL: matmul_forward, matmul_weights, matmul_data) applies:
  * ungrouped (tried per group for the DiscriminatorS: never faster), not transposed, plain layout, a
  * kernel along the first spatial dim only (conv1d; the MPD's (K, 1) conv2d). */
-static int matmul_ok(const bv_conv_geom *g, const bv_conv_opts *o) {
-    return o->bf16 && !o->act_blocked && !g->transposed && g->G == 1 && g->k[1] == 1 &&
-           g->stride[1] == 1 && g->pad[1] == 0 && g->dil[1] == 1 && g->out[1] == g->in[1];
+static int matmul_geom_ok(const bv_conv_geom *g, const bv_conv_opts *o) {
+    return !o->act_blocked && !g->transposed && g->G == 1 && g->k[1] == 1 && g->stride[1] == 1 && g->pad[1] == 0 &&
+           g->dil[1] == 1 && g->out[1] == g->in[1];
 }
+
+static int matmul_ok(const bv_conv_geom *g, const bv_conv_opts *o) { return o->bf16 && matmul_geom_ok(g, o); }
 
 /* For a bf16 pass: the V_* to run, or -1 when not known yet (measure it: bf16_measure). */
 static int bf16_pick(conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o, conv_pass pass) {
@@ -1356,60 +1358,64 @@ static int64_t mm_h(const mm_geom *m, int64_t ho, int64_t k) {
     return h >= 0 && h < m->H ? h : -1;
 }
 
-/* G [OC, L] in bf16 from gy [N, OC, P] */
-static uint16_t *mm_gy16(bv_arena *scratch, const float *gy, const mm_geom *m) {
-    uint16_t *G = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(m->OC * m->L));
+/* dst[at, at + n) = src[0, n), in bf16 (es 2: nearest even) or fp32 (es 4) */
+static void mm_put(void *dst, size_t es, int64_t at, const float *src, int64_t n) {
+    if (es == sizeof(float)) {
+        memcpy((float *)dst + at, src, sizeof(float) * (size_t)n);
+        return;
+    }
+    uint16_t *d = (uint16_t *)dst + at;
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) d[i] = bv_f32_to_bf16(src[i]);
+}
+
+static void mm_zero(void *dst, size_t es, int64_t at, int64_t n) { memset((char *)dst + es * (size_t)at, 0, es * (size_t)n); }
+
+/* G [OC, L] from gy [N, OC, P], elements of es bytes (mm_put) */
+static void *mm_gy(bv_arena *scratch, size_t es, const float *gy, const mm_geom *m) {
+    void *G = bv_arena_alloc(scratch, es * (size_t)(m->OC * m->L));
 #pragma omp parallel for collapse(2) schedule(static) if (m->OC * m->L >= 32768)
     for (int64_t oc = 0; oc < m->OC; oc++)
-        for (int64_t n = 0; n < m->N; n++) {
-            const float *src = gy + (n * m->OC + oc) * m->P;
-            uint16_t *dst = G + oc * m->L + n * m->P;
-            for (int64_t i = 0; i < m->P; i++) dst[i] = bv_f32_to_bf16(src[i]);
-        }
+        for (int64_t n = 0; n < m->N; n++) mm_put(G, es, oc * m->L + n * m->P, gy + (n * m->OC + oc) * m->P, m->P);
     return G;
 }
 
-/* the im2col rows X [(ic, k), L] in bf16 from x [N, IC, H, W] */
-static uint16_t *mm_x16(bv_arena *scratch, const float *x, const mm_geom *m) {
-    uint16_t *X = bv_arena_alloc(scratch, sizeof(uint16_t) * (size_t)(m->IC * m->K * m->L));
+static uint16_t *mm_gy16(bv_arena *scratch, const float *gy, const mm_geom *m) {
+    return mm_gy(scratch, sizeof(uint16_t), gy, m);
+}
+
+/* the im2col rows X [(ic, k), L] from x [N, IC, H, W], elements of es bytes (mm_put) */
+static void *mm_x(bv_arena *scratch, size_t es, const float *x, const mm_geom *m) {
+    void *X = bv_arena_alloc(scratch, es * (size_t)(m->IC * m->K * m->L));
 #pragma omp parallel for collapse(2) schedule(static) if (m->IC * m->K * m->L >= 32768)
     for (int64_t ic = 0; ic < m->IC; ic++)
         for (int64_t k = 0; k < m->K; k++) {
-            uint16_t *row = X + (ic * m->K + k) * m->L;
-            if (m->s == 1) { /* rows ho0..ho1 read one contiguous run of x: one simd conversion */
+            const int64_t row = (ic * m->K + k) * m->L;
+            if (m->s == 1) { /* rows ho0..ho1 read one contiguous run of x */
                 const int64_t off = k * m->d - m->pad;
                 int64_t ho0, ho1;
                 tap_range(off, 1, m->H, m->Ho, &ho0, &ho1);
+                if (ho1 < ho0) ho1 = ho0;
                 for (int64_t n = 0; n < m->N; n++) {
-                    uint16_t *dst = row + n * m->P;
+                    const int64_t at = row + n * m->P;
                     const float *src = x + (n * m->IC + ic) * m->H * m->W;
-                    if (ho1 <= ho0) {
-                        memset(dst, 0, sizeof(uint16_t) * (size_t)m->P);
-                        continue;
-                    }
-                    memset(dst, 0, sizeof(uint16_t) * (size_t)(ho0 * m->W));
-                    const float *s0 = src + (ho0 + off) * m->W;
-                    uint16_t *d0 = dst + ho0 * m->W;
-#pragma omp simd
-                    for (int64_t e = 0; e < (ho1 - ho0) * m->W; e++) d0[e] = bv_f32_to_bf16(s0[e]);
-                    memset(dst + ho1 * m->W, 0, sizeof(uint16_t) * (size_t)((m->Ho - ho1) * m->W));
+                    mm_zero(X, es, at, ho0 * m->W);
+                    if (ho1 > ho0) mm_put(X, es, at + ho0 * m->W, src + (ho0 + off) * m->W, (ho1 - ho0) * m->W);
+                    mm_zero(X, es, at + ho1 * m->W, (m->Ho - ho1) * m->W);
                 }
                 continue;
             }
             for (int64_t n = 0; n < m->N; n++)
                 for (int64_t ho = 0; ho < m->Ho; ho++) {
-                    const int64_t h = mm_h(m, ho, k);
-                    uint16_t *dst = row + n * m->P + ho * m->W;
-                    if (h < 0) {
-                        memset(dst, 0, sizeof(uint16_t) * (size_t)m->W);
-                        continue;
-                    }
-                    const float *src = x + ((n * m->IC + ic) * m->H + h) * m->W;
-                    for (int64_t w = 0; w < m->W; w++) dst[w] = bv_f32_to_bf16(src[w]);
+                    const int64_t h = mm_h(m, ho, k), at = row + n * m->P + ho * m->W;
+                    if (h < 0) mm_zero(X, es, at, m->W);
+                    else mm_put(X, es, at, x + ((n * m->IC + ic) * m->H + h) * m->W, m->W);
                 }
         }
     return X;
 }
+
+static uint16_t *mm_x16(bv_arena *scratch, const float *x, const mm_geom *m) { return mm_x(scratch, sizeof(uint16_t), x, m); }
 
 /* y = [lrelu](W X + b), written into a->y [N, OC, Ho, W]: the forward as one product. */
 static int matmul_forward(pass_args *a) {
@@ -1461,6 +1467,28 @@ static int matmul_weights(pass_args *a) {
     int rc = bv_cpu_gemm_bf16(a->be, a->scratch, &mm, a->err);
     bv_arena_reset_to(a->scratch, mk);
     return rc;
+}
+
+/* ---- the fp32 weight pass of a wide plain conv as one sgemm over the whole batch ----
+ * dW [OC, IC*K] (+)= G X^T with mm_gy / mm_x in fp32, where oneDNN 2.6 runs its gemm path (plain
+ * layouts: the MPD's and DiscriminatorS's wide convs, the widening FFN and WN convs): that splits
+ * the batch over the threads, each with its own im2col and single-threaded sgemm, then sums the
+ * threads' partial weight gradients, the im2col and the sum in scalar loops of Debian's libdnnl
+ * (perf: ~5% of a fp32 train step's samples there). Here the im2col is copies of contiguous runs,
+ * in parallel, and one sgemm threaded inside accumulates straight into the gradient. */
+static int wide_weights_ok(const conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o) {
+    return c->layout == BV_CONV_LAYOUT_AUTO && !o->bf16 && matmul_geom_ok(g, o) && !use_blocked(c, g, PASS_BWD_WEIGHTS);
+}
+
+/* gw (+)= the weight gradient (accumulate: gw holds one already), in the weight's [OC, IC, K] layout */
+static void wide_bwd_weights(float *gw, int accumulate, const float *gy, const float *x, const bv_conv_geom *g,
+                             bv_arena *scratch) {
+    const mm_geom m = mm_geom_of(g);
+    bv_arena_mark mk = bv_arena_get_mark(scratch);
+    const float *G = m.N == 1 ? gy : mm_gy(scratch, sizeof(float), gy, &m); /* one item: gy is G */
+    const float *X = mm_x(scratch, sizeof(float), x, &m);
+    bv_cpu_sgemm(0, 1, m.OC, m.IC * m.K, m.L, G, m.L, X, m.L, accumulate ? 1.0f : 0.0f, gw, m.IC * m.K);
+    bv_arena_reset_to(scratch, mk);
 }
 
 /* dX = col2im(W^T G), written (not accumulated) into a->dst [N, IC, H, W]: each input element sums
@@ -1598,8 +1626,11 @@ static int backward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, co
     /* fp32 grouped weight gradients with few channels per group: grouped_bwd_weights (bf16 keeps its
      * measured candidates) */
     const int few = layout == BV_CONV_LAYOUT_AUTO && !o.bf16 && gr->gw && grouped_few(g) && ex->out[0] == g->out[0];
+    pthread_mutex_lock(&c->lock);
+    const int wide = !dw && !few && gr->gw && ex->out[0] == g->out[0] && wide_weights_ok(c, g, &o);
+    pthread_mutex_unlock(&c->lock);
     /* oneDNN's weight pass sums the bias gradient on the way where it sees all of gy */
-    o.diff_bias = gr->gb && gr->gw && !dw && !few && ex->out[0] == g->out[0];
+    o.diff_bias = gr->gb && gr->gw && !dw && !few && !wide && ex->out[0] == g->out[0];
     bv_arena_mark m = bv_arena_get_mark(scratch);
     if (o.lrelu) { /* fused leaky_relu: the conv's own output gradient first */
         float *gz = bv_arena_alloc(scratch, sizeof(float) * (size_t)ny);
@@ -1626,6 +1657,11 @@ static int backward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, co
         float *cols = bv_arena_alloc(scratch, sizeof(float) * (size_t)grouped_scratch(g));
         if (!rc) grouped_bwd_weights(dst, gy, x, g, cols);
         if (!rc && gr->sw) add_into(gr->gw, dst, n);
+    } else if (wide) {
+        bv_conv_grads data = *gr;
+        data.gw = NULL; /* the data pass alone through oneDNN */
+        rc = gr->gx ? backward_dnnl(be, c, scratch, g, ex, &o, &data, gy, x, w, w16, err) : 0;
+        if (!rc) wide_bwd_weights(gr->gw, gr->sw, gy, x, g, scratch);
     } else {
         rc = backward_dnnl(be, c, scratch, g, ex, &o, gr, gy, x, w, w16, err);
     }
