@@ -130,30 +130,36 @@ static void check_vs_oracle(bv_test_state *ts, const conv_spec *s, const char *w
     free(gw);
 }
 
-/* A weight used by two convs, whose weight pass runs in conv.c's own loops: the second backward
- * adds to the gradient the first wrote. Against the oracle's sum. */
-static void check_weight_grad_accumulates(bv_test_state *ts, const conv_spec *sp) {
+/* conv(x) + conv(x2) + conv(x) with one weight, where a pass runs in conv.c's own loops: each
+ * backward adds to the weight's (and x's) gradient what the one before wrote. Against the oracle's
+ * sums. */
+static void check_grads_accumulate(bv_test_state *ts, const conv_spec *sp) {
     bv_ctx *ctx = ts->ctx;
     const conv_spec s = *sp;
     bv_tensor *in[3], *x2;
     spec_inputs(ctx, &s, in);
     x2 = bv_test_input(ctx, in[0]->ndim, in[0]->shape, 1.0f);
     bv_tensor *y = bv_add(ctx, spec_apply(ctx, &s, in[0], in[1], in[2]), spec_apply(ctx, &s, x2, in[1], in[2]));
+    y = bv_add(ctx, y, spec_apply(ctx, &s, in[0], in[1], in[2]));
     bv_tensor *gy = bv_new_like(ctx, y);
     bv_test_randn(ctx, gy, 1.0f);
     bv_backward(ctx, y, gy);
     const bv_conv_geom g = spec_geom(&s);
     const int64_t nx = in[0]->numel, nw = in[1]->numel;
-    float *gx = malloc(sizeof(float) * (size_t)nx), *gw = malloc(sizeof(float) * (size_t)nw),
-          *gw2 = malloc(sizeof(float) * (size_t)nw), *gb = malloc(sizeof(float) * (size_t)s.OC),
-          *gb2 = malloc(sizeof(float) * (size_t)s.OC);
+    float *gx = malloc(sizeof(float) * (size_t)nx), *gx2 = malloc(sizeof(float) * (size_t)nx),
+          *gw = malloc(sizeof(float) * (size_t)nw), *gw2 = malloc(sizeof(float) * (size_t)nw),
+          *gb = malloc(sizeof(float) * (size_t)s.OC), *gb2 = malloc(sizeof(float) * (size_t)s.OC);
     bv_conv_ref_backward(gx, gw, gb, gy->data, in[0]->data, in[1]->data, &g);
-    bv_conv_ref_backward(gx, gw2, gb2, gy->data, x2->data, in[1]->data, &g);
-    for (int64_t i = 0; i < nw; i++) gw[i] += gw2[i];
-    for (int64_t i = 0; i < s.OC; i++) gb[i] += gb2[i];
-    close_to(ts, "grad w of two uses", in[1]->grad, gw, nw, 1e-5);
-    close_to(ts, "grad b of two uses", in[2]->grad, gb, s.OC, 1e-5);
+    bv_conv_ref_backward(gx2, gw2, gb2, gy->data, x2->data, in[1]->data, &g);
+    for (int64_t i = 0; i < nw; i++) gw[i] = 2 * gw[i] + gw2[i];
+    for (int64_t i = 0; i < s.OC; i++) gb[i] = 2 * gb[i] + gb2[i];
+    for (int64_t i = 0; i < nx; i++) gx[i] *= 2;
+    close_to(ts, "grad w of three uses", in[1]->grad, gw, nw, 1e-5);
+    close_to(ts, "grad b of three uses", in[2]->grad, gb, s.OC, 1e-5);
+    close_to(ts, "grad x of two uses", in[0]->grad, gx, nx, 1e-5);
+    close_to(ts, "grad x2", x2->grad, gx2, nx, 1e-5);
     free(gx);
+    free(gx2);
     free(gw);
     free(gw2);
     free(gb);
@@ -162,14 +168,17 @@ static void check_weight_grad_accumulates(bv_test_state *ts, const conv_spec *sp
 
 /* the DiscriminatorS's few-channels-per-group weight pass (grouped_bwd_weights) */
 BV_TEST(conv1d_grouped_weight_grad_accumulates) {
-    check_weight_grad_accumulates(ts, &(conv_spec){1, 0, 1, 2, 16, 64, 4, {700}, {41}, {4}, {20}, {1}, {0}});
+    check_grads_accumulate(ts, &(conv_spec){1, 0, 1, 2, 16, 64, 4, {700}, {41}, {4}, {20}, {1}, {0}});
 }
 
-/* a wide plain conv's fp32 weight pass as one sgemm (wide_bwd_weights): the MPD's (K, 1) conv2d,
- * strided, and a dilated conv1d */
-BV_TEST(conv_wide_weight_grad_accumulates) {
-    check_weight_grad_accumulates(ts, &(conv_spec){2, 0, 1, 2, 8, 160, 1, {40, 3}, {5, 1}, {3, 1}, {2, 0}, {1, 1}, {0, 0}});
-    check_weight_grad_accumulates(ts, &(conv_spec){1, 0, 1, 2, 136, 144, 1, {37}, {5}, {1}, {4}, {2}, {0}});
+/* wide plain convs' fp32 backward passes as one sgemm each (wide_bwd_weights, wide_bwd_data): the
+ * MPD's (K, 1) conv2d, strided (weights; its first layer, one input channel: data), a dilated
+ * conv1d (weights) and one over 264 channels (both) */
+BV_TEST(conv_wide_grads_accumulate) {
+    check_grads_accumulate(ts, &(conv_spec){2, 0, 1, 2, 8, 160, 1, {40, 3}, {5, 1}, {3, 1}, {2, 0}, {1, 1}, {0, 0}});
+    check_grads_accumulate(ts, &(conv_spec){2, 0, 1, 2, 1, 32, 1, {60, 3}, {5, 1}, {3, 1}, {2, 0}, {1, 1}, {0, 0}});
+    check_grads_accumulate(ts, &(conv_spec){1, 0, 1, 2, 136, 144, 1, {37}, {5}, {1}, {4}, {2}, {0}});
+    check_grads_accumulate(ts, &(conv_spec){1, 0, 1, 2, 264, 8, 1, {12}, {5}, {1}, {2}, {1}, {0}});
 }
 
 /* conv1d: {nsp, transposed, bias, N, IC, OC, G, in, k, stride, pad, dil, out_pad} */

@@ -1469,44 +1469,10 @@ static int matmul_weights(pass_args *a) {
     return rc;
 }
 
-/* ---- the fp32 weight pass of a wide plain conv as one sgemm over the whole batch ----
- * dW [OC, IC*K] (+)= G X^T with mm_gy / mm_x in fp32, where oneDNN 2.6 runs its gemm path (plain
- * layouts: the MPD's and DiscriminatorS's wide convs, the widening FFN and WN convs): that splits
- * the batch over the threads, each with its own im2col and single-threaded sgemm, then sums the
- * threads' partial weight gradients, the im2col and the sum in scalar loops of Debian's libdnnl
- * (perf: ~5% of a fp32 train step's samples there). Here the im2col is copies of contiguous runs,
- * in parallel, and one sgemm threaded inside accumulates straight into the gradient. */
-static int wide_weights_ok(const conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o) {
-    return c->layout == BV_CONV_LAYOUT_AUTO && !o->bf16 && matmul_geom_ok(g, o) && !use_blocked(c, g, PASS_BWD_WEIGHTS);
-}
-
-/* gw (+)= the weight gradient (accumulate: gw holds one already), in the weight's [OC, IC, K] layout */
-static void wide_bwd_weights(float *gw, int accumulate, const float *gy, const float *x, const bv_conv_geom *g,
-                             bv_arena *scratch) {
-    const mm_geom m = mm_geom_of(g);
-    bv_arena_mark mk = bv_arena_get_mark(scratch);
-    const float *G = m.N == 1 ? gy : mm_gy(scratch, sizeof(float), gy, &m); /* one item: gy is G */
-    const float *X = mm_x(scratch, sizeof(float), x, &m);
-    bv_cpu_sgemm(0, 1, m.OC, m.IC * m.K, m.L, G, m.L, X, m.L, accumulate ? 1.0f : 0.0f, gw, m.IC * m.K);
-    bv_arena_reset_to(scratch, mk);
-}
-
-/* dX = col2im(W^T G), written (not accumulated) into a->dst [N, IC, H, W]: each input element sums
- * its im2col entries over k in a fixed order. */
-static int matmul_data(pass_args *a) {
-    const mm_geom m = mm_geom_of(a->ex);
-    bv_arena_mark mk = bv_arena_get_mark(a->scratch);
-    uint16_t *G = mm_gy16(a->scratch, a->gy, &m);
-    float *C = bv_arena_alloc(a->scratch, sizeof(float) * (size_t)(m.IC * m.K * m.L));
-    /* A = W stored [OC, IC*K] = [K_gemm, M]: ta; its bf16 copy, or rounded by gemm.c */
-    bv_gemm_bf16 mm = {.batch = 1, .M = m.IC * m.K, .N = m.L, .K = m.OC, .ta = 1, .A = a->w, .A16 = a->w16, .B16 = G,
-                       .C = C};
-    const int rc = bv_cpu_gemm_bf16(a->be, a->scratch, &mm, a->err);
-    if (rc) {
-        bv_arena_reset_to(a->scratch, mk);
-        return rc;
-    }
-    float *gx = a->dst;
+/* gx [N, IC, H, W] = col2im(C), C [(ic, k), L] the product W^T G: each input element sums its im2col
+ * entries over k in a fixed order (written, not accumulated). */
+static void mm_col2im(float *gx, const float *C, const mm_geom *mp) {
+    const mm_geom m = *mp;
 #pragma omp parallel for collapse(2) schedule(static) if (m.IC * m.K * m.L >= 32768)
     for (int64_t n = 0; n < m.N; n++)
         for (int64_t ic = 0; ic < m.IC; ic++) {
@@ -1533,8 +1499,66 @@ static int matmul_data(pass_args *a) {
                     for (int64_t w = 0; w < m.W; w++) out[h * m.W + w] += src[w];
                 }
         }
+}
+
+/* ---- the fp32 weight pass of a wide plain conv as one sgemm over the whole batch ----
+ * dW [OC, IC*K] (+)= G X^T with mm_gy / mm_x in fp32, where oneDNN 2.6 runs its gemm path (plain
+ * layouts: the MPD's and DiscriminatorS's wide convs, the widening FFN and WN convs): that splits
+ * the batch over the threads, each with its own im2col and single-threaded sgemm, then sums the
+ * threads' partial weight gradients, the im2col and the sum in scalar loops of Debian's libdnnl
+ * (perf: ~5% of a fp32 train step's samples there). Here the im2col is copies of contiguous runs,
+ * in parallel, and one sgemm threaded inside accumulates straight into the gradient. */
+static int wide_weights_ok(const conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o) {
+    return c->layout == BV_CONV_LAYOUT_AUTO && !o->bf16 && matmul_geom_ok(g, o) && !use_blocked(c, g, PASS_BWD_WEIGHTS);
+}
+
+/* The data pass the same way where oneDNN would run its gemm path for it: C = W^T G in one sgemm,
+ * then col2im (mm_col2im; oneDNN's col2im is scalar too). */
+static int wide_data_ok(const conv_cache *c, const bv_conv_geom *g, const bv_conv_opts *o) {
+    return c->layout == BV_CONV_LAYOUT_AUTO && !o->bf16 && matmul_geom_ok(g, o) && !use_blocked(c, g, PASS_BWD_DATA);
+}
+
+/* gx (+)= the input gradient (accumulate: gx holds one already) */
+static void wide_bwd_data(float *gx, int accumulate, const float *gy, const float *w, const bv_conv_geom *g,
+                          bv_arena *scratch) {
+    const mm_geom m = mm_geom_of(g);
+    bv_arena_mark mk = bv_arena_get_mark(scratch);
+    const float *G = m.N == 1 ? gy : mm_gy(scratch, sizeof(float), gy, &m);
+    float *C = bv_arena_alloc(scratch, sizeof(float) * (size_t)(m.IC * m.K * m.L));
+    /* A = W stored [OC, IC*K] = [K_gemm, M]: transposed */
+    bv_cpu_sgemm(1, 0, m.IC * m.K, m.L, m.OC, w, m.IC * m.K, G, m.L, 0.0f, C, m.L);
+    const int64_t nx = m.N * m.IC * m.H * m.W;
+    float *dst = accumulate ? bv_arena_alloc(scratch, sizeof(float) * (size_t)nx) : gx;
+    mm_col2im(dst, C, &m);
+    if (accumulate) add_into(gx, dst, nx);
+    bv_arena_reset_to(scratch, mk);
+}
+
+/* gw (+)= the weight gradient (accumulate: gw holds one already), in the weight's [OC, IC, K] layout */
+static void wide_bwd_weights(float *gw, int accumulate, const float *gy, const float *x, const bv_conv_geom *g,
+                             bv_arena *scratch) {
+    const mm_geom m = mm_geom_of(g);
+    bv_arena_mark mk = bv_arena_get_mark(scratch);
+    const float *G = m.N == 1 ? gy : mm_gy(scratch, sizeof(float), gy, &m); /* one item: gy is G */
+    const float *X = mm_x(scratch, sizeof(float), x, &m);
+    bv_cpu_sgemm(0, 1, m.OC, m.IC * m.K, m.L, G, m.L, X, m.L, accumulate ? 1.0f : 0.0f, gw, m.IC * m.K);
+    bv_arena_reset_to(scratch, mk);
+}
+
+/* dX = col2im(W^T G), written (not accumulated) into a->dst [N, IC, H, W]: each input element sums
+ * its im2col entries over k in a fixed order. */
+static int matmul_data(pass_args *a) {
+    const mm_geom m = mm_geom_of(a->ex);
+    bv_arena_mark mk = bv_arena_get_mark(a->scratch);
+    uint16_t *G = mm_gy16(a->scratch, a->gy, &m);
+    float *C = bv_arena_alloc(a->scratch, sizeof(float) * (size_t)(m.IC * m.K * m.L));
+    /* A = W stored [OC, IC*K] = [K_gemm, M]: ta; its bf16 copy, or rounded by gemm.c */
+    bv_gemm_bf16 mm = {.batch = 1, .M = m.IC * m.K, .N = m.L, .K = m.OC, .ta = 1, .A = a->w, .A16 = a->w16, .B16 = G,
+                       .C = C};
+    const int rc = bv_cpu_gemm_bf16(a->be, a->scratch, &mm, a->err);
+    if (!rc) mm_col2im(a->dst, C, &m);
     bv_arena_reset_to(a->scratch, mk);
-    return 0;
+    return rc;
 }
 
 /* The data pass (into a->dst) or the weight pass (into a->dst, and the bias gradient into a->gb
@@ -1628,6 +1652,7 @@ static int backward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, co
     const int few = layout == BV_CONV_LAYOUT_AUTO && !o.bf16 && gr->gw && grouped_few(g) && ex->out[0] == g->out[0];
     pthread_mutex_lock(&c->lock);
     const int wide = !dw && !few && gr->gw && ex->out[0] == g->out[0] && wide_weights_ok(c, g, &o);
+    const int wide_data = !dw && !few && gr->gx && ex->out[0] == g->out[0] && wide_data_ok(c, g, &o);
     pthread_mutex_unlock(&c->lock);
     /* oneDNN's weight pass sums the bias gradient on the way where it sees all of gy */
     o.diff_bias = gr->gb && gr->gw && !dw && !few && !wide && ex->out[0] == g->out[0];
@@ -1657,11 +1682,13 @@ static int backward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, co
         float *cols = bv_arena_alloc(scratch, sizeof(float) * (size_t)grouped_scratch(g));
         if (!rc) grouped_bwd_weights(dst, gy, x, g, cols);
         if (!rc && gr->sw) add_into(gr->gw, dst, n);
-    } else if (wide) {
-        bv_conv_grads data = *gr;
-        data.gw = NULL; /* the data pass alone through oneDNN */
-        rc = gr->gx ? backward_dnnl(be, c, scratch, g, ex, &o, &data, gy, x, w, w16, err) : 0;
-        if (!rc) wide_bwd_weights(gr->gw, gr->sw, gy, x, g, scratch);
+    } else if (wide || wide_data) {
+        bv_conv_grads rest = *gr; /* the pass not done here, through oneDNN */
+        if (wide) rest.gw = NULL;
+        if (wide_data) rest.gx = NULL;
+        if (rest.gx || rest.gw) rc = backward_dnnl(be, c, scratch, g, ex, &o, &rest, gy, x, w, w16, err);
+        if (!rc && wide_data) wide_bwd_data(gr->gx, gr->sx, gy, w, g, scratch);
+        if (!rc && wide) wide_bwd_weights(gr->gw, gr->sw, gy, x, g, scratch);
     } else {
         rc = backward_dnnl(be, c, scratch, g, ex, &o, gr, gy, x, w, w16, err);
     }
