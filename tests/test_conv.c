@@ -173,12 +173,16 @@ BV_TEST(conv1d_grouped_weight_grad_accumulates) {
 
 /* wide plain convs' fp32 backward passes as one sgemm each (wide_bwd_weights, wide_bwd_data): the
  * MPD's (K, 1) conv2d, strided (weights; its first layer, one input channel: data), a dilated
- * conv1d (weights) and one over 264 channels (both) */
+ * conv1d (weights), one over 264 channels (both), and both on inputs shorter than the padding */
 BV_TEST(conv_wide_grads_accumulate) {
     check_grads_accumulate(ts, &(conv_spec){2, 0, 1, 2, 8, 160, 1, {40, 3}, {5, 1}, {3, 1}, {2, 0}, {1, 1}, {0, 0}});
     check_grads_accumulate(ts, &(conv_spec){2, 0, 1, 2, 1, 32, 1, {60, 3}, {5, 1}, {3, 1}, {2, 0}, {1, 1}, {0, 0}});
     check_grads_accumulate(ts, &(conv_spec){1, 0, 1, 2, 136, 144, 1, {37}, {5}, {1}, {4}, {2}, {0}});
     check_grads_accumulate(ts, &(conv_spec){1, 0, 1, 2, 264, 8, 1, {12}, {5}, {1}, {2}, {1}, {0}});
+    /* inputs shorter than the padding: taps that reach no input row (the MPD's last layers on a
+     * short signal) */
+    check_grads_accumulate(ts, &(conv_spec){1, 0, 1, 2, 264, 8, 1, {1}, {5}, {1}, {2}, {1}, {0}});
+    check_grads_accumulate(ts, &(conv_spec){2, 0, 1, 2, 8, 160, 1, {2, 3}, {5, 1}, {3, 1}, {2, 0}, {1, 1}, {0, 0}});
 }
 
 /* conv1d: {nsp, transposed, bias, N, IC, OC, G, in, k, stride, pad, dil, out_pad} */

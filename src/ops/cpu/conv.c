@@ -1395,12 +1395,15 @@ static void *mm_x(bv_arena *scratch, size_t es, const float *x, const mm_geom *m
                 const int64_t off = k * m->d - m->pad;
                 int64_t ho0, ho1;
                 tap_range(off, 1, m->H, m->Ho, &ho0, &ho1);
-                if (ho1 < ho0) ho1 = ho0;
                 for (int64_t n = 0; n < m->N; n++) {
                     const int64_t at = row + n * m->P;
                     const float *src = x + (n * m->IC + ic) * m->H * m->W;
+                    if (ho1 <= ho0) { /* the tap reaches no input row (ho0 may lie past Ho) */
+                        mm_zero(X, es, at, m->P);
+                        continue;
+                    }
                     mm_zero(X, es, at, ho0 * m->W);
-                    if (ho1 > ho0) mm_put(X, es, at + ho0 * m->W, src + (ho0 + off) * m->W, (ho1 - ho0) * m->W);
+                    mm_put(X, es, at + ho0 * m->W, src + (ho0 + off) * m->W, (ho1 - ho0) * m->W);
                     mm_zero(X, es, at + ho1 * m->W, (m->Ho - ho1) * m->W);
                 }
                 continue;
