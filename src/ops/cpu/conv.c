@@ -1504,6 +1504,22 @@ static void mm_col2im(float *gx, const float *C, const mm_geom *mp) {
         }
 }
 
+/* dX = col2im(W^T G), written (not accumulated) into a->dst [N, IC, H, W]: each input element sums
+ * its im2col entries over k in a fixed order. */
+static int matmul_data(pass_args *a) {
+    const mm_geom m = mm_geom_of(a->ex);
+    bv_arena_mark mk = bv_arena_get_mark(a->scratch);
+    uint16_t *G = mm_gy16(a->scratch, a->gy, &m);
+    float *C = bv_arena_alloc(a->scratch, sizeof(float) * (size_t)(m.IC * m.K * m.L));
+    /* A = W stored [OC, IC*K] = [K_gemm, M]: ta; its bf16 copy, or rounded by gemm.c */
+    bv_gemm_bf16 mm = {.batch = 1, .M = m.IC * m.K, .N = m.L, .K = m.OC, .ta = 1, .A = a->w, .A16 = a->w16, .B16 = G,
+                       .C = C};
+    const int rc = bv_cpu_gemm_bf16(a->be, a->scratch, &mm, a->err);
+    if (!rc) mm_col2im(a->dst, C, &m);
+    bv_arena_reset_to(a->scratch, mk);
+    return rc;
+}
+
 /* ---- the fp32 weight pass of a wide plain conv as one sgemm over the whole batch ----
  * dW [OC, IC*K] (+)= G X^T with mm_gy / mm_x in fp32, where oneDNN 2.6 runs its gemm path (plain
  * layouts: the MPD's and DiscriminatorS's wide convs, the widening FFN and WN convs): that splits
@@ -1546,22 +1562,6 @@ static void wide_bwd_weights(float *gw, int accumulate, const float *gy, const f
     const float *X = mm_x(scratch, sizeof(float), x, &m);
     bv_cpu_sgemm(0, 1, m.OC, m.IC * m.K, m.L, G, m.L, X, m.L, accumulate ? 1.0f : 0.0f, gw, m.IC * m.K);
     bv_arena_reset_to(scratch, mk);
-}
-
-/* dX = col2im(W^T G), written (not accumulated) into a->dst [N, IC, H, W]: each input element sums
- * its im2col entries over k in a fixed order. */
-static int matmul_data(pass_args *a) {
-    const mm_geom m = mm_geom_of(a->ex);
-    bv_arena_mark mk = bv_arena_get_mark(a->scratch);
-    uint16_t *G = mm_gy16(a->scratch, a->gy, &m);
-    float *C = bv_arena_alloc(a->scratch, sizeof(float) * (size_t)(m.IC * m.K * m.L));
-    /* A = W stored [OC, IC*K] = [K_gemm, M]: ta; its bf16 copy, or rounded by gemm.c */
-    bv_gemm_bf16 mm = {.batch = 1, .M = m.IC * m.K, .N = m.L, .K = m.OC, .ta = 1, .A = a->w, .A16 = a->w16, .B16 = G,
-                       .C = C};
-    const int rc = bv_cpu_gemm_bf16(a->be, a->scratch, &mm, a->err);
-    if (!rc) mm_col2im(a->dst, C, &m);
-    bv_arena_reset_to(a->scratch, mk);
-    return rc;
 }
 
 /* The data pass (into a->dst) or the weight pass (into a->dst, and the bias gradient into a->gb
