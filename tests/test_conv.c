@@ -1123,6 +1123,7 @@ static const conv_spec bf16_conv1d_specs[] = {
     {1, 0, 1, 2, 1, 16, 1, {50}, {15}, {1}, {7}, {1}, {0}},     /* DiscriminatorS first conv */
     {1, 0, 1, 2, 24, 24, 24, {31}, {3}, {1}, {9}, {9}, {0}},    /* DDSConv depthwise dilated */
     {1, 0, 0, 1, 16, 8, 1, {20}, {1}, {1}, {0}, {1}, {0}},      /* 1x1, no bias */
+    {1, 0, 1, 1, 264, 8, 1, {12}, {5}, {1}, {2}, {1}, {0}},     /* wide: emulated passes in conv.c's sgemm */
 };
 static const conv_spec bf16_convt_specs[] = {
     {1, 1, 1, 2, 32, 16, 1, {9}, {16}, {8}, {4}, {1}, {0}},     /* Generator.ups */
@@ -1134,6 +1135,7 @@ static const conv_spec bf16_conv2d_specs[] = {
     {2, 0, 1, 2, 32, 64, 1, {12, 5}, {5, 1}, {3, 1}, {2, 0}, {1, 1}, {0, 0}},   /* DiscriminatorP */
     {2, 0, 1, 1, 64, 1, 1, {9, 2}, {3, 1}, {1, 1}, {1, 0}, {1, 1}, {0, 0}},     /* conv_post */
     {2, 0, 1, 1, 8, 8, 2, {9, 7}, {3, 3}, {2, 1}, {1, 2}, {1, 2}, {0, 0}},      /* general, grouped, dilated */
+    {2, 0, 1, 2, 8, 160, 1, {20, 3}, {5, 1}, {3, 1}, {2, 0}, {1, 1}, {0, 0}},   /* wide weight pass (emulated) */
 };
 
 static void run_specs(bv_test_state *ts, const conv_spec *specs, int n, const char *kind) {

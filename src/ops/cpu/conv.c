@@ -1575,13 +1575,26 @@ static int bwd_variant(pass_args *a, conv_pass pass, int variant) {
     if (!gy) gy = bwd_gyr(a);
     bv_conv_opts oe = *a->o;
     oe.bf16 = native && a->o->bf16;
-    int rc;
+    /* emulated where the fp32 pass is one of conv.c's wide ones: the same on the rounded copies */
+    pthread_mutex_lock(&a->c->lock);
+    const int wide = !native && (pass == PASS_BWD_DATA ? wide_data_ok(a->c, a->ex, &oe) : wide_weights_ok(a->c, a->ex, &oe));
+    pthread_mutex_unlock(&a->c->lock);
+    int rc = 0;
     if (pass == PASS_BWD_DATA) {
         const float *w = native ? native_weights(a, &oe) : rounded_copy(a->scratch, a->w, w_numel(a->g));
-        rc = conv_exec(a->c, a->scratch, a->ex, &oe, pass, gy, w, a->dst, NULL, &a->sh, a->err);
+        if (wide) wide_bwd_data(a->dst, 0, gy, w, a->ex, a->scratch);
+        else rc = conv_exec(a->c, a->scratch, a->ex, &oe, pass, gy, w, a->dst, NULL, &a->sh, a->err);
     } else {
         const float *x = native ? a->x : rounded_copy(a->scratch, a->x, in_numel(a->g));
-        rc = conv_exec(a->c, a->scratch, a->ex, &oe, pass, x, gy, a->dst, a->gb, &a->sh, a->err);
+        if (wide) {
+            wide_bwd_weights(a->dst, 0, gy, x, a->ex, a->scratch);
+            if (a->gb) { /* written, from the rounded gy, as the native pass sums its bf16 diff_dst */
+                memset(a->gb, 0, sizeof(float) * (size_t)a->ex->OC);
+                bias_grad_acc(a->gb, gy, a->ex, 0);
+            }
+        } else {
+            rc = conv_exec(a->c, a->scratch, a->ex, &oe, pass, x, gy, a->dst, a->gb, &a->sh, a->err);
+        }
     }
     bv_arena_reset_to(a->scratch, m);
     return rc;
