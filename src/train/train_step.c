@@ -568,11 +568,11 @@ static void generator_step(bv_train_state *st, bv_ctx *ctx, int64_t tape_start, 
     set_trainable(&st->ps_dur, false);
     set_trainable(&st->ps_wd, false);
     bv_tensor *loss_gen_all = generator_losses(st, ctx, f, res);
-    /* loss_gen_all.backward(): the graph on the tape plus y_hat_leaf's gradient into y_hat (G's
-     * grads were zeroed at the start of the step: loss_kl's part is in them already) */
     /* net_d's grads (~1.7 bytes per 4 of all trainable parameters) are not needed again before the
      * next step: not resident while net_g's backward fills its own (grads_take_back) */
     if (!st->keep_grads) bv_params_release_grad(&st->ps_d);
+    /* loss_gen_all.backward(): the graph on the tape plus y_hat_leaf's gradient into y_hat (G's
+     * grads were zeroed at the start of the step: loss_kl's part is in them already) */
     bv_tensor *roots[2] = {loss_gen_all, f->o.y_hat};
     const bv_tensor *gouts[2] = {NULL, NULL};
     int nr = 1;

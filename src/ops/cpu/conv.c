@@ -1661,15 +1661,14 @@ static int backward(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g, co
     if (gr->gr) add_into(gr->gr, gy, ny);
     pthread_mutex_lock(&c->lock);
     const bv_conv_layout layout = c->layout;
+    const int wide_w_ok = wide_weights_ok(c, g, &o), wide_d_ok = wide_data_ok(c, g, &o);
     pthread_mutex_unlock(&c->lock);
     const int dw = layout == BV_CONV_LAYOUT_AUTO && g->nsp == 1 && !g->transposed && is_depthwise(g);
     /* fp32 grouped weight gradients with few channels per group: grouped_bwd_weights (bf16 keeps its
      * measured candidates) */
     const int few = layout == BV_CONV_LAYOUT_AUTO && !o.bf16 && gr->gw && grouped_few(g) && ex->out[0] == g->out[0];
-    pthread_mutex_lock(&c->lock);
-    const int wide = !dw && !few && gr->gw && ex->out[0] == g->out[0] && wide_weights_ok(c, g, &o);
-    const int wide_data = !dw && !few && gr->gx && ex->out[0] == g->out[0] && wide_data_ok(c, g, &o);
-    pthread_mutex_unlock(&c->lock);
+    const int wide = !dw && !few && gr->gw && ex->out[0] == g->out[0] && wide_w_ok;
+    const int wide_data = !dw && !few && gr->gx && ex->out[0] == g->out[0] && wide_d_ok;
     /* oneDNN's weight pass sums the bias gradient on the way where it sees all of gy */
     o.diff_bias = gr->gb && gr->gw && !dw && !few && !wide && ex->out[0] == g->out[0];
     bv_arena_mark m = bv_arena_get_mark(scratch);

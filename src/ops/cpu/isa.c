@@ -65,6 +65,8 @@ int bv_cpu_bf16_gains_nothing(int intel, int avx512_bf16, int amx_usable) { retu
  * 445 passes; make bench: our bf16 synthesis 1.52x and bf16 step 1.09x our fp32 times, PyTorch's
  * autocast 1.58x and 1.16x its fp32. Zen 4 doubles its bf16 rate over fp32; AMX multiplies it. */
 int bv_cpu_bf16_note(char *note, size_t cap) {
+    char why[256];
+    if (bv_cpu_bf16_check(why, sizeof why)) return 0; /* refused (ONEDNN_MAX_CPU_ISA too): no note */
     int avx512_bf16, amx_bf16;
     cpu_bf16_flags(&avx512_bf16, &amx_bf16);
     const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
