@@ -119,7 +119,7 @@ static int write_file(const char *path, const char *text) {
 }
 
 int bv_bench_infer(int argc, char **argv) {
-    const char *dir = NULL;
+    const char *dir = NULL, *dump = NULL;
     int reps = 5, n_phones = 60, fold = 1, bf16 = 0;
     double seconds = 5.0;
     for (int i = 0; i < argc; i++) {
@@ -129,8 +129,10 @@ int bv_bench_infer(int argc, char **argv) {
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--reference")) fold = 0;
         else if (!strcmp(argv[i], "--bf16")) bf16 = 1;
+        else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump = argv[++i];
         else if (strcmp(argv[i], "--infer")) {
-            fprintf(stderr, "usage: --infer [--dir DIR] [--reps N] [--phones N] [--seconds S] [--reference]\n");
+            fprintf(stderr, "usage: --infer [--dir DIR] [--reps N] [--phones N] [--seconds S] [--reference] [--bf16] "
+                            "[--dump FILE]\n");
             return 2;
         }
     }
@@ -207,6 +209,11 @@ int bv_bench_infer(int argc, char **argv) {
         }
         double dt = bv_bench_now_ms() - t0;
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+        if (dump && it == reps - 1) { /* the last run's audio as raw float32 (A/B of synthesis paths) */
+            FILE *f = fopen(dump, "wb");
+            if (!f || fwrite(audio, sizeof *audio, (size_t)n, f) != (size_t)n || fclose(f))
+                fprintf(stderr, "error: cannot write %s\n", dump);
+        }
         free(audio);
         peak = ctx.arena.peak > peak ? ctx.arena.peak : peak;
         bv_ctx_reset(&ctx);

@@ -954,6 +954,7 @@ BV_TEST(infer_export_roundtrip) {
     bv_infer_model m;
     char dir[4096], path[4200], cfgp[4200], err[1024];
     if (tiny_model(ts, &m, 11) || make_tmpdir(ts, dir, sizeof dir)) return;
+    bv_infer_model_prepare(&m); /* what loading does: both sides then take the same synthesis path */
     bv_infer_opts o = bv_infer_default_opts();
     o.sdp_ratio = 0; /* deterministic durations: fp16 weights must give the same length to compare audio */
     float *a0 = NULL;

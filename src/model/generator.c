@@ -298,47 +298,60 @@ void bv_generator_fold(bv_ctx *ctx, bv_generator *m) {
     m->folded = f;
 }
 
+/* BV_INFER_NWC (A/B in one build): 0 - bf16 takes the ops path, fp32 the blocked one; 1 - fp32
+ * runs channels-last whatever the backend says; unset (or else) - the backend decides. */
+static int env_nwc(void) {
+    const char *e = getenv("BV_INFER_NWC");
+    return !e ? -1 : !strcmp(e, "0") ? 0 : !strcmp(e, "1") ? 1 : -1;
+}
+
 /* Under bf16 autocast the stages run channels-last (nwc): on the channel-blocked (aBc16b) layout
  * oneDNN 2.6 picks jit_bf16 kernels, 2-3x slower than the AMX brgconv kernels it picks for nwc
- * (bv2-bench --infer --bf16, 12:32 UTC: 4.4 s vs 1.5 s), and nwc needs no channel multiple. */
-static int infer_nwc(const bv_ctx *ctx) { return ctx->autocast == BV_AUTOCAST_BF16; }
+ * (bv2-bench --infer --bf16, 12:32 UTC: 4.4 s vs 1.5 s), and nwc needs no channel multiple. In fp32
+ * they run nwc where the backend has its fast kernels for it (bv_conv_infer_nwc: oneDNN's fp32
+ * brgconv), else blocked (oneDNN's direct kernels). */
+static int infer_nwc(const bv_ctx *ctx) {
+    if (ctx->autocast == BV_AUTOCAST_BF16) return 1;
+    const int e = env_nwc();
+    return e >= 0 ? e : bv_conv_infer_nwc(ctx->be);
+}
 
 int bv_generator_infer_supported(bv_ctx *ctx, const bv_generator *m) {
     if (!m->folded) return 0;
-    if (infer_nwc(ctx)) { /* BV_INFER_NWC=0: the ops path instead (A/B) */
-        const char *e = getenv("BV_INFER_NWC");
-        return !(e && !strcmp(e, "0"));
-    }
+    if (ctx->autocast == BV_AUTOCAST_BF16) return env_nwc() != 0;
+    if (infer_nwc(ctx)) return 1;
     for (int i = 0; i <= m->cfg.n_upsamples; i++)
         if (bv_conv_layout_for(ctx->be, m->cfg.upsample_initial_channel >> i) != BV_CONV_LAYOUT_BLOCKED) return 0;
     return 1;
 }
 
-/* rb_infer in nwc (bf16): the residual stream y_l lives in one buffer s that each layer's last
- * conv adds into (oneDNN's sum post-op, which its AMX brgconv kernels run; with the residual as a
- * binary-add post-op it picks its slower jit kernels): s = xs itself for the first resblock (j 0),
- * else a copy of x whose last conv goes into xs as before (residual + accumulate). No activation
- * is stored in fp32 between convs: each layer's first conv reads leaky_relu(s) converted to bf16
- * in one pass (.in_slope), and ResBlock1's first conv writes its leaky_relu'd output as bf16
- * (.dst_bf16), which the second reads as is (.src_bf16): the values the ops path's convs read. */
+/* rb_infer in nwc: the residual stream y_l lives in one buffer s that each layer's last conv adds
+ * into (oneDNN's sum post-op, which its brgconv kernels run; with the residual as a binary-add
+ * post-op it picks its slower jit kernels): s = xs itself for the first resblock (j 0), else a copy
+ * of x whose last conv goes into xs as before (residual + accumulate). Each layer's first conv reads
+ * leaky_relu(s) (.in_slope: applied per piece of rows as the conv reads them, no separate pass).
+ * Under bf16 no activation is stored in fp32 between convs: .in_slope converts to bf16 too, and
+ * ResBlock1's first conv writes its leaky_relu'd output as bf16 (.dst_bf16), which the second reads
+ * as is (.src_bf16): the values the ops path's convs read. */
 static void rb_infer_nwc(bv_ctx *ctx, const bv_generator *m, int n, int j, bv_tensor *x, bv_tensor *xs, float slope) {
     const bv_generator_folded *f = m->folded;
     const int nk = m->cfg.n_kernels, rb1 = m->resblocks1[n] != NULL, layers = rb1 ? 3 : 2;
     bv_tensor *s = j == 0 ? xs : bv_new(ctx, BV_F32, x->ndim, x->shape); // [B, T, C]
     bv_copy_at(s, 0, x, 0, x->numel);
-    bv_tensor *a = rb1 ? bv_new(ctx, BV_F32, x->ndim, x->shape) : NULL; // [B, T, C], holding bf16 values
+    bv_tensor *a = rb1 ? bv_new(ctx, BV_F32, x->ndim, x->shape) : NULL; // [B, T, C], bf16 values under bf16
+    const int bf16 = ctx->autocast == BV_AUTOCAST_BF16;
     for (int l = 0; l < layers; l++) {
         const bv_conv1d_layer *c2 = rb_conv(m, n, rb1 ? 3 + l : l);
         if (rb1) {
             const bv_conv1d_layer *c1 = rb_conv(m, n, l);
             bv_conv1d_post_op(ctx, a, s, f->rb[n][l], c1->bias,
                               &(bv_conv1d_post){.nwc = 1, .padding = c1->cfg.padding, .dilation = c1->cfg.dilation,
-                                                .in_slope = BV_LRELU_SLOPE, .dst_bf16 = 1, .lrelu = 1,
+                                                .in_slope = BV_LRELU_SLOPE, .dst_bf16 = bf16, .lrelu = 1,
                                                 .slope = BV_LRELU_SLOPE});
         }
         const int last = l == layers - 1;
         bv_conv1d_post p = {.nwc = 1, .padding = c2->cfg.padding, .dilation = c2->cfg.dilation, .accumulate = 1};
-        if (rb1) p.src_bf16 = 1;
+        if (rb1) p.src_bf16 = bf16;
         else p.in_slope = BV_LRELU_SLOPE;
         if (last && j > 0) p.residual = s;
         if (last && j == nk - 1) p.divisor = (float)nk, p.lrelu = 1, p.slope = slope;

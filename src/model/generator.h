@@ -78,21 +78,24 @@ int64_t bv_generator_receptive_frames(const bv_generator_cfg *cfg);
  * of context on both sides and its context trimmed: the same samples as bv_generator_forward (up to
  * float rounding of differently sized convolutions), with the network's working memory bounded by
  * the chunk instead of the utterance. chunk <= 0, T <= chunk, or grad on: one whole pass. */
-/* ---- inference: weight norm folded once, activations channel-blocked, fused convs ----
+/* ---- inference: weight norm folded once, channels-last or channel-blocked stages, fused convs ----
  * bv_generator_fold computes w = g * v / ||v|| of every weight-normed conv (ups, resblocks) once,
  * into the generator's own store (m->folded), from the parameters' current values: call it again
  * after changing them (bv_generator_unfold drops it; bv_generator_free frees it). With m->folded
  * set and grad off, bv_generator_forward_chunked runs bv_generator_infer: the same network with
- * the activations of every stage in the channel-blocked layout from the first upsample to
- * conv_post, each ResBlock's residual add, the running sum over the resblocks, its division by
- * their number and the next stage's leaky_relu computed inside the convs (bv_conv1d_post_op), the
- * resblocks' shared leaky_relu(x) once per stage, and no copies between stages. The values are
- * those of bv_generator_forward up to float rounding (tests/test_infer_fast.c). It needs every
- * stage's channels blocked (bv_generator_infer_supported), else it is bv_generator_forward.
- * Under bf16 autocast the same path runs channels-last ([B, T, C]) for any channel count: residual
- * streams summed in place, activations passed between convs as bf16, and the upsampling transposed
- * convs as stride-1 convs with u*cout phase outputs (weights rearranged by bv_generator_fold);
- * BV_INFER_NWC=0 in the environment sends bf16 to bv_generator_forward instead (A/B). */
+ * every stage's activations kept in one conv layout from the first upsample to conv_post, each
+ * ResBlock's residual add, the running sum over the resblocks, its division by their number and
+ * the next stage's leaky_relu computed inside the convs (bv_conv1d_post_op), and no copies between
+ * stages. The values are those of bv_generator_forward up to float rounding
+ * (tests/test_infer_fast.c). The layout: channels-last ([B, T, C], any channel count) under bf16
+ * autocast, and in fp32 where the backend runs channels-last convs fastest (bv_conv_infer_nwc):
+ * residual streams summed in place, each layer's leaky_relu applied as its first conv reads its
+ * input, and the upsampling transposed convs as stride-1 convs with u*cout phase outputs (weights
+ * rearranged by bv_generator_fold); under bf16 the activations pass between convs as bf16. Else
+ * fp32 runs channel-blocked, which needs every stage's channels blocked
+ * (bv_generator_infer_supported), or it is bv_generator_forward. BV_INFER_NWC in the environment
+ * (A/B): 0 sends bf16 to bv_generator_forward and fp32 to the blocked form, 1 makes fp32
+ * channels-last. */
 typedef struct bv_generator_folded bv_generator_folded;
 void bv_generator_fold(bv_ctx *ctx, bv_generator *m);
 void bv_generator_unfold(bv_generator *m);

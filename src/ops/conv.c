@@ -43,6 +43,11 @@ bv_conv_layout bv_conv_layout_for(bv_backend *be, int64_t channels) {
     return k && k->layout_for ? k->layout_for(be, channels) : BV_CONV_LAYOUT_PLAIN;
 }
 
+int bv_conv_infer_nwc(bv_backend *be) {
+    const bv_conv_kernels *k = conv_slots(be);
+    return k && k->infer_nwc ? k->infer_nwc(be) : 0;
+}
+
 void bv_conv_set_layout(bv_backend *be, bv_conv_layout layout) {
     const bv_conv_kernels *k = conv_slots(be);
     if (k && k->set_layout) k->set_layout(be, layout);
@@ -312,6 +317,7 @@ bv_tensor *bv_conv1d_post_op(bv_ctx *ctx, bv_tensor *y, bv_tensor *x, bv_tensor 
         bv_ctx_error(ctx, op, "a bf16 output takes no residual, accumulate or divisor");
     if (p->in_slope < 0.0f || p->in_slope != p->in_slope)
         bv_ctx_error(ctx, op, "input leaky_relu slope %g must be > 0 (0: none)", (double)p->in_slope);
+    if (p->src_bf16 && p->in_slope > 0.0f) bv_ctx_error(ctx, op, "the input leaky_relu reads an fp32 input, not bf16");
     bv_tensor xv; /* nwc: the geometry is read off x's [B, C, T] view of the same buffer */
     if (p->nwc) {
         check_tensor(ctx, op, x, 3);

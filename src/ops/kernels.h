@@ -434,6 +434,8 @@ typedef struct bv_conv_kernels {
      * and the override (BV_CONV_LAYOUT env at first use, or tests) */
     bv_conv_layout (*layout_for)(bv_backend *be, int64_t channels);
     void (*set_layout)(bv_backend *be, bv_conv_layout layout);
+    /* 1 when the synthesis path's fp32 chains of convs run channels-last (nwc) on this backend */
+    int (*infer_nwc)(bv_backend *be);
     /* the bf16 implementation choice's override (BV_CONV_BF16 env at first use, or tests) */
     void (*set_bf16_mode)(bv_backend *be, bv_conv_bf16_mode mode);
     /* forward_post's piece length for long nwc convs, in output rows (0: whole; BV_CONV_NWC_PIECE

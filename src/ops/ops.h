@@ -109,6 +109,9 @@ bv_tensor *bv_conv_unblock(bv_ctx *ctx, bv_tensor *xb); /* [B, C/16, T, 16] -> [
  * BV_CONV_LAYOUT_PLAIN (also for a device without conv kernels). The backend decides; model code
  * asks (the Generator's ResBlocks). */
 bv_conv_layout bv_conv_layout_for(bv_backend *be, int64_t channels);
+/* 1 when the fp32 synthesis path (bv_generator_infer) runs its convs channels-last (.nwc) on be: on
+ * the CPU, where oneDNN has its brgemm kernels for channels-last fp32 convs (AVX-512); else 0. */
+int bv_conv_infer_nwc(bv_backend *be);
 /* Inference only (grad off; an input that needs a gradient is an error): conv1d, or
  * conv_transpose1d (.transposed: w [Cin, Cout, K]), with what follows it computed inside the conv
  * kernel (oneDNN post-ops), in this order: + residual (y's shape), + y's previous content
@@ -119,10 +122,11 @@ bv_conv_layout bv_conv_layout_for(bv_backend *be, int64_t channels);
  * leaky_relu in the convs this way. */
 typedef struct bv_conv1d_post {
     int blocked, transposed;
-    int nwc; /* x, y, residual channels-last [B, T, C] (not with .blocked): the bf16 synthesis path */
-    /* the bf16 synthesis path (bf16 autocast only): .in_slope > 0: the conv reads leaky_relu(x,
-     * in_slope), applied as x is converted to bf16; .src_bf16: x's buffer holds its values as bf16
-     * (in its first half), as a .dst_bf16 conv wrote them (no residual, accumulate or divisor). */
+    int nwc; /* x, y, residual channels-last [B, T, C] (not with .blocked): the synthesis path's */
+    /* .in_slope > 0: the conv reads leaky_relu(x, in_slope) of an fp32 x, applied as the conv's
+     * input is prepared (converted to bf16 under autocast); bf16 autocast only: .src_bf16: x's
+     * buffer holds its values as bf16 (in its first half), as a .dst_bf16 conv wrote them (no
+     * residual, accumulate or divisor; no .in_slope). */
     float in_slope;
     int src_bf16, dst_bf16;
     int stride, padding, dilation; /* 0: 1, 0, 1 */
