@@ -445,3 +445,39 @@ BV_TEST(infer_fast_nwc_pieces_match_whole_convs) {
     ctx->autocast = BV_AUTOCAST_OFF;
     bv_no_grad_end(ctx);
 }
+
+/* bf16 post-op convs run oneDNN's fp32 kernel on bf16-rounded inputs where bf16 computes no faster
+ * than fp32 (bv_backend_bf16_note), else its bf16 kernels: the default's output is bit for bit the
+ * forced choice's (BV_CONV_BF16=emulate or native), and the two differ only by fp32 summation order. */
+BV_TEST(infer_fast_bf16_post_emulated_where_bf16_gains_nothing) {
+    bv_ctx *ctx = ts->ctx;
+    char why[256];
+    if (bv_backend_bf16_check(ctx->be, why, sizeof why)) {
+        bv_test_skip(ts, "%s", why);
+        return;
+    }
+    const int emulated = bv_backend_bf16_note(ctx->be, why, sizeof why) == 1;
+    const int C = 64, T = 300, K = 11;
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(1, T, C), 1.0f), *w = bv_test_input(ctx, BV_SHAPE(C, C, K), 0.2f);
+    bv_tensor *b = bv_test_input(ctx, BV_SHAPE(C), 0.1f), *out[3];
+    const bv_conv_bf16_mode modes[3] = {BV_CONV_BF16_MEASURE, BV_CONV_BF16_EMULATE, BV_CONV_BF16_NATIVE};
+    bv_no_grad_begin(ctx);
+    ctx->autocast = BV_AUTOCAST_BF16;
+    for (int i = 0; i < 3; i++) {
+        bv_backend_shutdown(ctx->be); /* empty caches: each mode builds its own primitives */
+        bv_conv_set_bf16_mode(ctx->be, modes[i]);
+        out[i] = bv_conv1d_post_op(ctx, NULL, x, w, b,
+                                   &(bv_conv1d_post){.nwc = 1, .padding = K / 2, .in_slope = 0.1f});
+    }
+    bv_backend_shutdown(ctx->be); /* the default mode again */
+    ctx->autocast = BV_AUTOCAST_OFF;
+    bv_no_grad_end(ctx);
+    const bv_tensor *same = out[emulated ? 1 : 2];
+    BV_CHECK(!memcmp(out[0]->data, same->data, sizeof(float) * (size_t)same->numel),
+             "default bf16 post-op conv differs from the %s one (bf16 note: %s)", emulated ? "emulated" : "native",
+             emulated ? why : "none");
+    /* the same bf16 products, summed in another order: apart, by fp32 rounding only (which also shows
+     * the check above can tell the two apart) */
+    const double d = rel_diff(out[1], out[2], 1e-3);
+    BV_CHECK(d > 0 && d <= 1e-5, "emulated vs native bf16 kernels: relative difference %g", d);
+}

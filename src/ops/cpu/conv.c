@@ -50,6 +50,7 @@
 #include "../../core/error.h"
 #include "../kernels.h"
 #include "bf16.h"
+#include "isa.h"
 #include "gemm.h"
 #include "select.h"
 
@@ -145,6 +146,7 @@ typedef struct {
     pick_entry picks[PICK_CAP];       /* BF16_MEASURE: the measured choice per (geometry, options, pass) */
     int native16;                     /* -1 unknown, else whether direct kernels block by 16 */
     int nwc_brgemm;                   /* -1 unknown, else whether channels-last fp32 convs get brgconv */
+    int post_emulate;                 /* -1 unknown, else whether bf16 post-op convs run emulated (post_emulates) */
     uint64_t tick;
     prim_entry prims[PRIM_CACHE_CAP];
     uint64_t prim_hash[PRIM_CACHE_CAP]; /* prims[i]'s key hash while it holds a primitive, else 0: scanned
@@ -187,6 +189,7 @@ static void *cache_make(void) {
     pthread_mutex_init(&c->lock, NULL);
     c->native16 = -1;
     c->nwc_brgemm = -1;
+    c->post_emulate = -1;
     const char *col = getenv("BV_CONV_COL1D");
     c->col1d = !(col && !strcmp(col, "0"));
     const char *spl = getenv("BV_CONV_SPLIT");
@@ -1049,6 +1052,7 @@ static void set_bf16_mode(bv_backend *be, bv_conv_bf16_mode mode) {
     if (!c) return;
     pthread_mutex_lock(&c->lock);
     c->bf16_mode = (int)mode;
+    c->post_emulate = -1; /* post_emulates asks again */
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -1938,10 +1942,12 @@ typedef struct {
     bv_conv_geom g;
     bv_conv_opts o;
     bv_conv_post p;
-    int32_t part; /* 0: the team's entry; s + 1: piece thread s's (post_pieces: built for one thread,
-                     its own scratchpad) */
+    int32_t part;    /* 0: the team's entry; s + 1: piece thread s's (post_pieces: built for one thread,
+                        its own scratchpad) */
+    int32_t emulate; /* bf16 on the fp32 kernel (post_emulates; set by post_get) */
+    int32_t zero;    /* explicit tail padding (always 0) */
 } post_key;
-_Static_assert(sizeof(post_key) == sizeof(bv_conv_geom) + sizeof(bv_conv_opts) + sizeof(bv_conv_post) + 4,
+_Static_assert(sizeof(post_key) == sizeof(bv_conv_geom) + sizeof(bv_conv_opts) + sizeof(bv_conv_post) + 12,
                "post_key has padding");
 
 typedef struct {
@@ -2098,7 +2104,24 @@ static dnnl_status_t post_entry_build_as(dnnl_engine_t eng, post_entry *e, const
     return st;
 }
 
-static post_entry *post_get(post_cache *pc, dnnl_engine_t eng, const post_key *k, char *err) {
+/* Whether the bf16 post-op convs (the bf16 synthesis path's) run oneDNN's fp32 kernels on bf16-rounded
+ * inputs (the same products, fp32 sums: 'emulate') rather than its bf16 kernels: where bf16 computes no
+ * faster than fp32 (bv_cpu_bf16_note: an Intel CPU with AVX512_BF16 and no usable AMX). There, on the
+ * Xeon model 207, `bv2-bench --infer --bf16` took 1290-1330 ms emulated against 2066-2091 native per
+ * 5 s of speech (alternated; the audio 0.70% rms apart with BV_CONV_BF16=rule, as bf16 variants are).
+ * BV_CONV_BF16=native / emulate decide it instead (A/B). Under c->lock. */
+static int post_emulates(conv_cache *c) {
+    if (c->post_emulate < 0)
+        c->post_emulate = c->bf16_mode == BF16_NATIVE    ? 0
+                          : c->bf16_mode == BF16_EMULATE ? 1
+                                                         : bv_cpu_bf16_note(NULL, 0) == 1;
+    return c->post_emulate;
+}
+
+static post_entry *post_get(conv_cache *c, post_cache *pc, const post_key *want, char *err) {
+    post_key key = *want;
+    key.emulate = key.o.bf16 && post_emulates(c);
+    const post_key *k = &key;
     const unsigned char *bytes = (const unsigned char *)k;
     uint64_t hash = 1469598103934665603ull;
     for (size_t i = 0; i < sizeof *k; i++) hash = (hash ^ bytes[i]) * 1099511628211ull;
@@ -2118,7 +2141,7 @@ static post_entry *post_get(post_cache *pc, dnnl_engine_t eng, const post_key *k
     post_entry_destroy(victim);
     const int threads = omp_get_max_threads();
     if (k->part) omp_set_num_threads(1); /* oneDNN sizes its work split by the threads it sees now */
-    dnnl_status_t st = post_entry_build_as(eng, victim, k, 0);
+    dnnl_status_t st = post_entry_build_as(c->engine, victim, k, k->emulate);
     if (k->part) omp_set_num_threads(threads);
     if (st != dnnl_success) {
         snprintf(err, BV_KERNEL_ERR_LEN, "oneDNN cannot build this convolution with post-ops: status %d", (int)st);
@@ -2293,7 +2316,7 @@ static post_entry *nwc_piece_entry(conv_cache *c, post_cache *pc, const post_key
     kp.p.in_slope = 0.0f;
     kp.p.src_bf16 = k->o.bf16 != 0;
     kp.part = s >= 0 ? s + 1 : 0;
-    return post_get(pc, c->engine, &kp, err);
+    return post_get(c, pc, &kp, err);
 }
 
 /* Output rows [t0, t0 + m) of item n by e, whose pieces are L rows, on stream st: in place, or
@@ -2473,7 +2496,7 @@ static int forward_post(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g
     if (nwc_pieceable(c, &k)) {
         rc = post_pieces(c, pc, scratch, &k, y, x, w, b, r, err);
     } else {
-        post_entry *e = post_get(pc, c->engine, &k, err);
+        post_entry *e = post_get(c, pc, &k, err);
         rc = e && !post_weights(c, e, scratch, w, err) ? post_run(c->stream, e, scratch, y, x, b, r, err) : -1;
     }
     pthread_mutex_unlock(&c->lock);

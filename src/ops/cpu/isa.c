@@ -63,7 +63,9 @@ int bv_cpu_bf16_gains_nothing(int intel, int avx512_bf16, int amx_usable) { retu
  * cost extra. Measured on a Xeon model 207 without AMX (2 threads): oneDNN's avx512_core_bf16 conv
  * kernels took 1.45x the CPU time of its fp32 ones on the same rounded inputs over a train step's
  * 445 passes; make bench: our bf16 synthesis 1.52x and bf16 step 1.09x our fp32 times, PyTorch's
- * autocast 1.58x and 1.16x its fp32. Zen 4 doubles its bf16 rate over fp32; AMX multiplies it. */
+ * autocast 1.58x and 1.16x its fp32. Zen 4 doubles its bf16 rate over fp32; AMX multiplies it. The
+ * synthesis path's bf16 convs therefore run oneDNN's fp32 kernels on rounded inputs where this says
+ * so (conv.c, post_emulates): bf16 synthesis ~1.1x the fp32 time instead of 1.5-1.8x. */
 int bv_cpu_bf16_note(char *note, size_t cap) {
     char why[256];
     if (bv_cpu_bf16_check(why, sizeof why)) return 0; /* refused (ONEDNN_MAX_CPU_ISA too): no note */
@@ -75,7 +77,8 @@ int bv_cpu_bf16_note(char *note, size_t cap) {
     if (!bv_cpu_bf16_gains_nothing(cpu_is_intel(), avx512_bf16, amx_usable)) return 0;
     snprintf(note, cap, "this Intel CPU has AVX512_BF16 but no usable AMX (oneDNN runs %s): bf16 computes no "
                         "faster than fp32 here and its conversions make it slower (measured on a Xeon without AMX: "
-                        "synthesis 1.5x, train step 1.1x the fp32 time)",
+                        "synthesis and train step 1.1x the fp32 time, most convolutions running fp32 kernels on "
+                        "bf16-rounded inputs)",
              isa_name(isa));
     return 1;
 }
