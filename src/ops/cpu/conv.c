@@ -101,8 +101,13 @@ typedef struct {
  * upstream's default config ~480, an fp32 one ~380), and new text and spectrogram lengths add more;
  * beyond this, the least recently used primitive is destroyed. */
 #define PRIM_CACHE_CAP 1024
-/* forward_post's piece for long channels-last convs (post_pieces), in output rows */
-#define NWC_PIECE_ROWS 2048
+/* forward_post's piece for long channels-last convs (post_pieces), in output rows. oneDNN's brgconv
+ * takes time to build that grows with the rows (fp32, Xeon model 207: 8.5 ms per 2048-row primitive,
+ * 2.3 per 512-row one), and a process's first synthesis builds ~70 of each size: `bv2 infer` of one
+ * 5 s sentence spent 0.79-0.93 s building them with 2048 (then 512), 0.25-0.29 s with 512 (then
+ * 128). Steady synthesis ran level within the VM's drift (1148-1192 against 1150-1460 ms per 5 s of
+ * speech, alternated); 2048 had been measured level with 1024-8192 for bf16 on Zen 4. */
+#define NWC_PIECE_ROWS 512
 #define BLK_CACHE_CAP 64
 
 /* How a bf16 pass chooses between oneDNN's bf16 primitive (native), its fp32 one on bf16-rounded
