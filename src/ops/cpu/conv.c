@@ -2281,9 +2281,25 @@ static int nwc_pieceable(const conv_cache *c, const post_key *k) {
            g->out[0] > nwc_small_piece(c);
 }
 
+/* Whether a piece reads k's input values as they are (bf16 under autocast, fp32 otherwise, no
+ * .in_slope; .src_bf16 takes none), rather than converted. */
+static int nwc_input_as_is(const post_key *k) {
+    return (k->o.bf16 != 0) == (k->p.src_bf16 != 0) && !(k->p.in_slope > 0.0f);
+}
+
 /* Bytes of one output row (all channels) of k. */
 static size_t nwc_row_bytes(const post_key *k) {
     return (k->p.dst_bf16 ? sizeof(uint16_t) : sizeof(float)) * (size_t)k->g.OC;
+}
+
+/* rows input rows of k from xr (x's element type) into d as a piece's primitive reads them: bf16
+ * under autocast, else fp32, through the input's leaky_relu (.in_slope) where there is one. */
+static void nwc_rows_convert(void *d, const post_key *k, const void *xr, int64_t rows) {
+    const int64_t n = rows * k->g.IC;
+    if (nwc_input_as_is(k))
+        memcpy(d, xr, (k->p.src_bf16 ? sizeof(uint16_t) : sizeof(float)) * (size_t)n);
+    else
+        lrelu_convert(d, xr, n, k->p.in_slope > 0.0f ? k->p.in_slope : 1.0f, k->o.bf16 != 0, 0);
 }
 
 /* The input rows of the piece [t0, t0 + P) of item n as the piece's primitive reads them (bf16 under
@@ -2295,18 +2311,14 @@ static const void *nwc_piece_input(bv_arena *scratch, const post_key *k, const f
     const bv_conv_geom *g = &k->g;
     const int64_t IC = g->IC, Tin = g->in[0], lo = t0 - g->pad[0], need = P + (g->k[0] - 1) * g->dil[0];
     const int64_t a = lo > 0 ? lo : 0, e = lo + need < Tin ? lo + need : Tin; /* x's rows [a, e) */
-    const int to_bf16 = k->o.bf16 != 0, from_bf16 = k->p.src_bf16 != 0;
-    const size_t row = (to_bf16 ? sizeof(uint16_t) : sizeof(float)) * (size_t)IC; /* a row as the piece reads it */
-    const char *xr = (const char *)x + (size_t)(n * Tin + a) * (from_bf16 ? sizeof(uint16_t) : sizeof(float)) * IC;
-    const int as_is = to_bf16 == from_bf16 && !(k->p.in_slope > 0.0f);
-    if (as_is && a == lo && e == lo + need) return xr;
+    const size_t row = (k->o.bf16 ? sizeof(uint16_t) : sizeof(float)) * (size_t)IC; /* a row as the piece reads it */
+    const char *xr = (const char *)x + (size_t)(n * Tin + a) * (k->p.src_bf16 ? sizeof(uint16_t) : sizeof(float)) * IC;
+    if (nwc_input_as_is(k) && a == lo && e == lo + need) return xr;
     char *d = bv_arena_alloc(scratch, row * (size_t)need);
     if (e <= a) return memset(d, 0, row * (size_t)need);
     memset(d, 0, row * (size_t)(a - lo));
     memset(d + (e - lo) * row, 0, row * (size_t)(lo + need - e));
-    if (as_is) memcpy(d + (a - lo) * row, xr, row * (size_t)(e - a));
-    else lrelu_convert(d + (a - lo) * row, (const float *)(const void *)xr, (e - a) * IC,
-                       k->p.in_slope > 0.0f ? k->p.in_slope : 1.0f, to_bf16, 0);
+    nwc_rows_convert(d + (a - lo) * row, k, xr, e - a);
     return d;
 }
 
@@ -2426,15 +2438,10 @@ static int post_input_overlaps(const post_key *k, const float *x, const float *y
  * for reading it as is. */
 static void pieces_unalias(bv_arena *scratch, const post_key **kp, post_key *k2, const float **xp, const float *y) {
     const post_key *k = *kp;
-    const bv_conv_geom *g = &k->g;
-    const int64_t nx = g->N * g->IC * g->in[0];
-    const size_t xs = (k->p.src_bf16 ? sizeof(uint16_t) : sizeof(float));
-    const char *x = (const char *)*xp;
     if (!post_input_overlaps(k, *xp, y)) return;
-    const size_t es = k->o.bf16 ? sizeof(uint16_t) : sizeof(float); /* as the pieces read it */
-    void *d = bv_arena_alloc(scratch, es * (size_t)nx);
-    if (k->p.src_bf16 || (!k->o.bf16 && !(k->p.in_slope > 0.0f))) memcpy(d, x, xs * (size_t)nx);
-    else lrelu_convert(d, *xp, nx, k->p.in_slope > 0.0f ? k->p.in_slope : 1.0f, k->o.bf16 != 0, 0);
+    const int64_t rows = k->g.N * k->g.in[0];
+    void *d = bv_arena_alloc(scratch, (k->o.bf16 ? sizeof(uint16_t) : sizeof(float)) * (size_t)(rows * k->g.IC));
+    nwc_rows_convert(d, k, *xp, rows);
     *k2 = *k;
     k2->p.in_slope = 0.0f;
     k2->p.src_bf16 = k->o.bf16 != 0;
@@ -2478,18 +2485,15 @@ static int forward_post(bv_backend *be, bv_arena *scratch, const bv_conv_geom *g
     k.o.diff_bias = 0;
     k.p = *p;
     if (!k.p.residual) r = NULL;
-    if (k.p.residual && k.p.accumulate) {
-        /* oneDNN 2.6 runs binary + sum post-ops only in its reference kernel (~1000x slower): y += r
-         * first, then the sum alone ((conv + b) + (y + r): the same up to rounding) */
-        add_into(y, r, g->N * g->OC * g->out[0] * g->out[1]);
-        k.p.residual = 0;
-        r = NULL;
-    } else if (k.p.residual && k.p.nwc && !post_input_overlaps(&k, x, y)) {
-        /* oneDNN 2.6's gemm kernel, which it picks for short channels-last fp32 convs (e.g. 13 rows,
-         * kernel 11, dilation 3), adds a binary post-op's tensor wrongly (0.65 relative off;
-         * infer_fast_nwc_pieces_match_whole_convs): y = r, then the sum post-op (the same up to
-         * rounding), where y is not the input */
-        if (y != r) memcpy(y, r, sizeof(float) * (size_t)(g->N * g->OC * g->out[0] * g->out[1]));
+    /* The residual as y's content and the sum post-op instead of a binary add ((conv + b) + r: the
+     * same up to rounding): with accumulate, oneDNN 2.6 runs binary + sum only in its reference
+     * kernel (~1000x slower), so y += r first; channels-last, its gemm kernel (which it picks for
+     * short fp32 convs, e.g. 13 rows, kernel 11, dilation 3) adds a binary post-op's tensor wrongly
+     * (0.65 relative off; infer_fast_nwc_pieces_match_whole_convs), so y = r, where y is not the input. */
+    if (k.p.residual && (k.p.accumulate || (k.p.nwc && !post_input_overlaps(&k, x, y)))) {
+        const int64_t ny = g->N * g->OC * g->out[0] * g->out[1];
+        if (k.p.accumulate) add_into(y, r, ny);
+        else if (y != r) memcpy(y, r, sizeof(float) * (size_t)ny);
         k.p.residual = 0;
         k.p.accumulate = 1;
         r = NULL;
