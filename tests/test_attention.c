@@ -116,6 +116,68 @@ BV_TEST(attention_rel_ops_gradcheck) {
     }
 }
 
+/* A requires-grad leaf with a's values (the same data in two graphs, each with its own grads). */
+static bv_tensor *twin(bv_ctx *ctx, const bv_tensor *a) {
+    bv_tensor *t = bv_test_input(ctx, a->ndim, a->shape, 1.0f);
+    memcpy(t->data, a->data, sizeof(float) * (size_t)a->numel);
+    return t;
+}
+
+static int same_bits(const float *a, const float *b, int64_t n) { return memcmp(a, b, sizeof(float) * (size_t)n) == 0; }
+
+/* scores + rel_logits over the matmul's output in place: the values and every gradient of the two-op
+ * form bit for bit, the matmul's map reused (and marked consumed: a later reader stops with an
+ * error), and a copy instead where the input may not be overwritten (a leaf). */
+BV_TEST(attention_rel_logits_add_in_place_matches_two_ops) {
+    bv_ctx *ctx = ts->ctx;
+    const int B = 2, H = 2, L = 7, K = 3, w = 2;
+    bv_tensor *q = bv_test_input(ctx, BV_SHAPE(B, H, L, K), 1.0f), *kt = bv_test_input(ctx, BV_SHAPE(B, H, K, L), 1.0f);
+    bv_tensor *emb = bv_test_input(ctx, BV_SHAPE(1, 2 * w + 1, K), 1.0f);
+    bv_tensor *q2 = twin(ctx, q), *kt2 = twin(ctx, kt), *emb2 = twin(ctx, emb);
+    bv_tensor *s1 = bv_matmul(ctx, q, kt);
+    bv_tensor *y1 = bv_mha_rel_logits_add(ctx, s1, q, emb);
+    bv_tensor *s2 = bv_matmul(ctx, q2, kt2); /* recorded before the logits, as attention.c did */
+    bv_tensor *y2 = bv_add(ctx, s2, bv_mha_rel_logits(ctx, q2, emb2));
+    BV_CHECK(y1->data == s1->data && s1->consumed, "%s", "the band was not added over the matmul's output");
+    BV_CHECK(same_bits(y1->data, y2->data, y1->numel), "%s", "values differ from scores + rel_logits");
+    bv_tensor *r = bv_test_input(ctx, BV_SHAPE(B, H, L, L), 1.0f);
+    bv_backward_multi(ctx, 2, (bv_tensor *[]){y1, y2}, (const bv_tensor *[]){r, r});
+    BV_CHECK(same_bits(q->grad, q2->grad, q->numel) && same_bits(kt->grad, kt2->grad, kt->numel) &&
+                 same_bits(emb->grad, emb2->grad, emb->numel),
+             "%s", "gradients differ from the two-op form");
+    char msg[512];
+    BV_CHECK(BV_EXPECT_ERROR(ctx, msg, bv_mul_scalar(ctx, s1, 2.0f)), "%s", "a consumed tensor was read");
+    BV_CHECK(strstr(msg, "overwritten"), "msg: %s", msg);
+    bv_tensor *leaf = twin(ctx, y2); /* a leaf the caller holds: never written over */
+    bv_tensor *y3 = bv_mha_rel_logits_add(ctx, leaf, q, emb);
+    BV_CHECK(y3->data != leaf->data && !leaf->consumed, "%s", "a leaf was overwritten");
+    bv_tensor *want = bv_add(ctx, leaf, bv_mha_rel_logits(ctx, q, emb));
+    BV_CHECK(same_bits(y3->data, want->data, y3->numel), "%s", "copy path values differ");
+}
+
+/* Attention in training mode (mask, relative window, dropout) keeps two [B, h, L, L] maps on the tape
+ * (scores with the band and mask written over them, softmax's output), the dropout's output and no
+ * dropout mask: the arena grows by under four maps for the whole layer. */
+BV_TEST(attention_mha_training_keeps_few_maps) {
+    bv_ctx *ctx = ts->ctx;
+    const int B = 1, C = 8, L = 256;
+    bv_params ps;
+    bv_params_init(&ps);
+    bv_mha m;
+    bv_mha_init(&m, &ps, "", &(bv_mha_cfg){.channels = C, .out_channels = C, .n_heads = 2, .p_dropout = 0.1f,
+                                            .window_size = 4, .heads_share = 1});
+    bv_mha_reset_parameters(&m, &ctx->rng);
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(B, C, L), 1.0f);
+    bv_tensor *mask = bv_full(ctx, BV_SHAPE(B, 1, L, L), 1.0f);
+    const size_t map = sizeof(float) * (size_t)B * 2 * L * L, before = ctx->arena.in_use;
+    bv_tensor *p = NULL;
+    bv_tensor *y = bv_mha_forward(ctx, &m, x, x, mask, 1, &p);
+    const size_t grew = ctx->arena.in_use - before;
+    BV_CHECK(y->requires_grad && p != NULL, "%s", "not recorded");
+    BV_CHECK(grew < 4 * map, "one attention layer took %.2f maps of the arena (want < 4)", (double)grew / (double)map);
+    bv_params_free(&ps);
+}
+
 BV_TEST(attention_rel_ops_shape_errors) {
     bv_ctx *ctx = ts->ctx;
     char msg[512];

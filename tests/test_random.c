@@ -82,3 +82,27 @@ BV_TEST(random_dropout_mask_philox) {
     mask_of(ctx, 7, 10, p, 1);
     BV_CHECK(bv_rng_u64(&ctx->rng) == next, "%s", "dropout took more than one draw from the rng");
 }
+
+/* Dropout's backward draws its factors again from the call's key: d x = g * keep exactly (keep read
+ * off the forward of ones), and the forward stores no mask (the arena grows by the output alone). */
+BV_TEST(random_dropout_backward_redraws_the_mask) {
+    bv_ctx *ctx = ts->ctx;
+    const int64_t n = 100003;
+    const float p = 0.25f;
+    bv_tensor *keep = mask_of(ctx, 11, n, p, 2);
+    bv_rng_seed(&ctx->rng, 11);
+    bv_tensor *x = bv_test_input(ctx, BV_SHAPE(n), 1.0f);
+    bv_rng_seed(&ctx->rng, 11);
+    const size_t before = ctx->arena.in_use;
+    bv_tensor *y = bv_dropout(ctx, x, p, 1);
+    const size_t grew = ctx->arena.in_use - before, out = sizeof(float) * (size_t)n;
+    BV_CHECK(grew < out + 4096, "dropout took %zu bytes of the arena for a %zu-byte output", grew, out);
+    bv_tensor *g = bv_test_input(ctx, BV_SHAPE(n), 1.0f);
+    bv_backward(ctx, y, g);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        bad += x->grad[i] != 0.0f + g->data[i] * keep->data[i];
+        bad += y->data[i] != x->data[i] * keep->data[i];
+    }
+    BV_CHECK(bad == 0, "%lld elements differ from x * keep and g * keep", (long long)bad);
+}

@@ -46,6 +46,9 @@ typedef struct bv_tensor {
     /* A frozen parameter's data rounded to bf16 once (bv_params_keep_bf16, owned by its store), which
      * the autocast products read instead of rounding data on every call; NULL for everything else. */
     const uint16_t *bf16;
+    /* Its data was overwritten by an in-place op that consumed it (bv_inplace_alias, ops/dispatch.h):
+     * any op given it as an input stops with an error instead of reading what is no longer there. */
+    bool consumed;
 } bv_tensor;
 
 const char *bv_dtype_name(bv_dtype d);

@@ -21,6 +21,17 @@ int bv_backend_bf16_check(const bv_backend *be, char *why, size_t cap);
  * bv_kernels.bf16_note), else 0. */
 int bv_backend_bf16_note(const bv_backend *be, char *note, size_t cap);
 const bv_kernels *bv_dispatch(bv_ctx *ctx, const char *op, int n, bv_tensor *const *ins);
+
+/* In-place ops. A tape keeps every activation to the end of the step, so a chain like attention's
+ * scores -> + relative logits -> masked fill would hold one [B, h, L, L] map per link although no
+ * backward rule reads the middle ones. An in-place op writes its output over its input instead:
+ * bv_inplace_alias returns a new tensor header on x's data and marks x consumed (any later op given
+ * x stops with an error), or NULL when x may not be overwritten: not recorded on the tape (no grad:
+ * x may be a view of anything), a parameter, already consumed, or made by an op whose backward rule
+ * reads its output (only ops known not to are allowed; dispatch.c). The caller guarantees what the
+ * tape cannot see: the in-place op is x's only consumer (no earlier op saved x for its backward). On
+ * NULL the op writes a fresh output as usual. */
+bv_tensor *bv_inplace_alias(bv_ctx *ctx, bv_tensor *x);
 const bv_kernels *bv_ctx_kernels(const bv_ctx *ctx);
 /* Fails (bv_ctx_error) naming op, the device and the slot unless present. */
 void bv_kernel_require(bv_ctx *ctx, const char *op, const bv_kernels *k, int present, const char *slot);

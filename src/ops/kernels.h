@@ -182,17 +182,21 @@ typedef struct bv_random_kernels {
     void (*uniform)(float *t, int64_t n, bv_rng *rng);
     /* t[i] = (float)((2 * uniform - 1) * bound): U(-bound, bound) as the parameter initialisers draw it */
     void (*uniform_sym)(float *t, int64_t n, bv_rng *rng, double bound);
-    /* keep[i] = uniform >= p ? 1 / (1 - p) : 0 */
-    void (*dropout_mask)(float *keep, int64_t n, bv_rng *rng, float p);
+    /* y[i] = x[i] * keep_i, keep_i = (u_i >= p ? 1 / (1 - p) : 0) with u_i a function of (key, i) alone,
+     * so backward draws the same factors again instead of keeping a mask */
+    void (*dropout)(float *y, const float *x, int64_t n, uint64_t key, float p);
+    /* gx[i] += g[i] * keep_i (ow: gx[i] = 0 + g[i] * keep_i), keep_i as dropout's for the same key */
+    void (*dropout_grad)(float *gx, const float *g, int64_t n, uint64_t key, float p, int ow);
 } bv_random_kernels;
 
 /* ---------------- relpos (constructors: relpos.c) ---------------- */
 /* BH = B * h rows of L positions, H heads, hs = 1 when emb is shared by the heads (emb [1, 2w+1, K],
  * else [H, 2w+1, K]); band |j - i| <= w, emb row j - i + w. */
 typedef struct bv_relpos_kernels {
-    /* out[bh, i, j] = q[bh, i, :] . emb[., j - i + w, :] inside the band (out pre-zeroed) */
+    /* out[bh, i, j] = q[bh, i, :] . emb[., j - i + w, :] inside the band (out pre-zeroed), or
+     * (accumulate) out[bh, i, j] += that: the band added to attention scores in place */
     void (*logits)(float *out, const float *q, const float *emb, int64_t BH, int64_t H, int64_t hs, int64_t L,
-                   int64_t K, int64_t w);
+                   int64_t K, int64_t w, int accumulate);
     /* dst[bh, i, :] += sum_j band[bh, i, j] emb[., j - i + w, :] (rel_values forward; d q of logits) */
     void (*band_times_emb)(float *dst, const float *band, const float *emb, int64_t BH, int64_t H, int64_t hs,
                            int64_t L, int64_t K, int64_t w);

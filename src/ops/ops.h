@@ -171,6 +171,10 @@ bv_tensor *bv_cumsum(bv_ctx *ctx, bv_tensor *x, int dim);
 bv_tensor *bv_masked_fill(bv_ctx *ctx, bv_tensor *x, bv_tensor *mask, float value);
 /* where mask == 0: value, else x (torch's x.masked_fill(mask == 0, value) without the temporary). */
 bv_tensor *bv_masked_fill_zero(bv_ctx *ctx, bv_tensor *x, bv_tensor *mask, float value);
+/* The same, written over x where the tape allows it (bv_inplace_alias, dispatch.h: x is then
+ * consumed; the caller guarantees this is x's only use). Same values and gradients. */
+bv_tensor *bv_masked_fill_(bv_ctx *ctx, bv_tensor *x, bv_tensor *mask, float value);
+bv_tensor *bv_masked_fill_zero_(bv_ctx *ctx, bv_tensor *x, bv_tensor *mask, float value);
 bv_tensor *bv_copy(bv_ctx *ctx, bv_tensor *x);
 /* commons.slice_segments: x [B, C, T], ids I64 [B] -> [B, C, seg] (x[b, :, ids[b]:ids[b]+seg]). */
 bv_tensor *bv_slice_segments(bv_ctx *ctx, bv_tensor *x, bv_tensor *ids, int64_t segment_size);
@@ -194,6 +198,10 @@ bv_tensor *bv_dropout(bv_ctx *ctx, bv_tensor *x, float p, int training);
  * emb [1 or n_heads, 2w+1, k]; w is read from emb's shape. */
 /* q [B, h, L, k] -> logits [B, h, L, L]: out[b,h,i,j] = q[b,h,i,:] . emb[., j-i+w, :] */
 bv_tensor *bv_mha_rel_logits(bv_ctx *ctx, bv_tensor *q, bv_tensor *emb);
+/* scores + bv_mha_rel_logits(q, emb) (scores [B, h, L, L]) with no [L, L] temporary: the band is
+ * added over scores in place where the tape allows (bv_inplace_alias: scores is then consumed; the
+ * caller guarantees this is its only use), else into a copy. Bit-identical to the two ops. */
+bv_tensor *bv_mha_rel_logits_add(bv_ctx *ctx, bv_tensor *scores, bv_tensor *q, bv_tensor *emb);
 /* p [B, h, L, L] -> [B, h, L, k]: out[b,h,i,:] = sum_j p[b,h,i,j] * emb[., j-i+w, :] */
 bv_tensor *bv_mha_rel_values(bv_ctx *ctx, bv_tensor *p, bv_tensor *emb);
 /* _attention_bias_proximal: -log1p(|i - j|) as [1, 1, T, T] (no grad). */

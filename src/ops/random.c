@@ -44,11 +44,30 @@ bv_tensor *bv_rand(bv_ctx *ctx, int ndim, const int64_t *shape) {
 bv_tensor *bv_randn_like(bv_ctx *ctx, const bv_tensor *t) { return bv_randn(ctx, t->ndim, t->shape); }
 bv_tensor *bv_rand_like(bv_ctx *ctx, const bv_tensor *t) { return bv_rand(ctx, t->ndim, t->shape); }
 
+/* node iattr[0]: the call's Philox key; fattr[0]: p */
+static void dropout_backward(bv_ctx *ctx, bv_node *n) {
+    bv_tensor *x = n->in[0];
+    const bv_kernels *k = bv_ctx_kernels(ctx);
+    int fresh;
+    float *gx = bv_grad_for_overwrite(ctx, x, &fresh);
+    BV_KERNEL(ctx, k, random, dropout_grad, "dropout")
+    (gx, n->out[0]->grad, x->numel, (uint64_t)n->iattr[0], (float)n->fattr[0], fresh);
+}
+
+/* x * keep with keep drawn from one rng key; no mask is stored: backward draws it again from the
+ * key (the masks of the flow's attention maps alone were ~100 MiB of a training step's arena). */
 bv_tensor *bv_dropout(bv_ctx *ctx, bv_tensor *x, float p, int training) {
     if (!training || p <= 0.0f) return x;
     if (p >= 1.0f) return bv_mul_scalar(ctx, x, 0.0f);
     const bv_kernels *k = bv_dispatch(ctx, "dropout", 1, &x);
-    bv_tensor *keep = bv_new_like(ctx, x);
-    BV_KERNEL(ctx, k, random, dropout_mask, "dropout")(keep->data, keep->numel, &ctx->rng, p);
-    return bv_mul(ctx, x, keep);
+    bv_check_dtype(ctx, "dropout", x, BV_F32);
+    const uint64_t key = bv_rng_u64(&ctx->rng);
+    bv_tensor *y = bv_new_like(ctx, x);
+    BV_KERNEL(ctx, k, random, dropout, "dropout")(y->data, x->data, x->numel, key, p);
+    if (bv_needs_grad(ctx, 1, &x)) {
+        bv_node *n = bv_record(ctx, BV_OP_DROPOUT, dropout_backward, 1, &x, 1, &y);
+        n->iattr[0] = (int64_t)key;
+        n->fattr[0] = p;
+    }
+    return y;
 }

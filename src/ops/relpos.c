@@ -38,18 +38,21 @@ static void rel_set_attr(bv_node *n, const bv_tensor *a, const bv_tensor *emb, i
     n->iattr[5] = (emb->shape[1] - 1) / 2;
 }
 
-static void rel_logits_backward(bv_ctx *ctx, bv_node *n) {
-    bv_tensor *q = n->in[0], *emb = n->in[1];
+/* The logits' band gradients: d q += band(g) emb, d emb += band(g)^T q (node attrs: rel_set_attr). */
+static void rel_logits_grads(bv_ctx *ctx, const bv_node *n, bv_tensor *q, bv_tensor *emb) {
     const float *g = n->out[0]->grad;
     const int64_t *a = n->iattr;
     const bv_kernels *k = bv_ctx_kernels(ctx);
+    const char *name = bv_op_name(n->op);
     if (q->requires_grad)
-        BV_KERNEL(ctx, k, relpos, band_times_emb, "mha_rel_logits")
+        BV_KERNEL(ctx, k, relpos, band_times_emb, name)
         (bv_grad(ctx, q), g, emb->data, a[0], a[1], a[2], a[3], a[4], a[5]);
     if (emb->requires_grad)
-        BV_KERNEL(ctx, k, relpos, band_outer_rows, "mha_rel_logits")
+        BV_KERNEL(ctx, k, relpos, band_outer_rows, name)
         (bv_grad(ctx, emb), g, q->data, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
+
+static void rel_logits_backward(bv_ctx *ctx, bv_node *n) { rel_logits_grads(ctx, n, n->in[0], n->in[1]); }
 
 bv_tensor *bv_mha_rel_logits(bv_ctx *ctx, bv_tensor *q, bv_tensor *emb) {
     const bv_kernels *k = rel_check(ctx, "mha_rel_logits", q, emb, 0);
@@ -57,10 +60,47 @@ bv_tensor *bv_mha_rel_logits(bv_ctx *ctx, bv_tensor *q, bv_tensor *emb) {
     bv_tensor *out = bv_zeros(ctx, BV_F32, BV_SHAPE(B, H, L, L)); // [B, h, L, L]
     int64_t w = (emb->shape[1] - 1) / 2;
     BV_KERNEL(ctx, k, relpos, logits, "mha_rel_logits")
-    (out->data, q->data, emb->data, B * H, H, emb->shape[0] == 1, L, K, w);
+    (out->data, q->data, emb->data, B * H, H, emb->shape[0] == 1, L, K, w, 0);
     bv_tensor *ins[2] = {q, emb};
     if (bv_needs_grad(ctx, 2, ins)) {
         bv_node *n = bv_record(ctx, BV_OP_MHA_REL_LOGITS, rel_logits_backward, 2, ins, 1, &out);
+        rel_set_attr(n, q, emb, K);
+    }
+    return out;
+}
+
+/* in: scores, q, emb; the band's gradients as rel_logits' (g of the sum is g of each term) */
+static void rel_logits_add_backward(bv_ctx *ctx, bv_node *n) {
+    bv_tensor *s = n->in[0];
+    if (s->requires_grad)
+        BV_KERNEL(ctx, bv_ctx_kernels(ctx), shape, accumulate, "mha_rel_logits_add")
+        (bv_grad(ctx, s), n->out[0]->grad, s->numel);
+    rel_logits_grads(ctx, n, n->in[1], n->in[2]);
+}
+
+bv_tensor *bv_mha_rel_logits_add(bv_ctx *ctx, bv_tensor *scores, bv_tensor *q, bv_tensor *emb) {
+    char b1[96], b2[96];
+    const bv_kernels *k = rel_check(ctx, "mha_rel_logits_add", q, emb, 0);
+    bv_tensor *sq[1] = {scores};
+    bv_dispatch(ctx, "mha_rel_logits_add", 1, sq);
+    bv_check_dtype(ctx, "mha_rel_logits_add", scores, BV_F32);
+    int64_t B = q->shape[0], H = q->shape[1], L = q->shape[2], K = q->shape[3];
+    if (scores->ndim != 4 || scores->shape[0] != B || scores->shape[1] != H || scores->shape[2] != L ||
+        scores->shape[3] != L)
+        bv_ctx_error(ctx, "mha_rel_logits_add", "scores %s do not fit q %s (want [B, h, L, L])",
+                     bv_shape_str(scores, b1, sizeof b1), bv_shape_str(q, b2, sizeof b2));
+    bv_tensor *ins[3] = {scores, q, emb};
+    const int rec = bv_needs_grad(ctx, 3, ins);
+    bv_tensor *out = rec ? bv_inplace_alias(ctx, scores) : NULL;
+    if (!out) {
+        out = bv_new_like(ctx, scores);
+        BV_KERNEL(ctx, k, shape, copy, "mha_rel_logits_add")(out->data, scores->data, sizeof(float) * (size_t)scores->numel);
+    }
+    int64_t w = (emb->shape[1] - 1) / 2;
+    BV_KERNEL(ctx, k, relpos, logits, "mha_rel_logits_add")
+    (out->data, q->data, emb->data, B * H, H, emb->shape[0] == 1, L, K, w, 1);
+    if (rec) {
+        bv_node *n = bv_record(ctx, BV_OP_MHA_REL_LOGITS_ADD, rel_logits_add_backward, 3, ins, 1, &out);
         rel_set_attr(n, q, emb, K);
     }
     return out;

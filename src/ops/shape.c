@@ -545,7 +545,7 @@ static void masked_fill_backward(bv_ctx *ctx, bv_node *n) {
 }
 
 static bv_tensor *masked_fill_any(bv_ctx *ctx, const char *op, bv_tensor *x, bv_tensor *mask, float value,
-                                  int fill_where_zero) {
+                                  int fill_where_zero, int inplace) {
     if (!x || !mask) bv_ctx_error(ctx, op, "input tensor is NULL");
     bv_tensor *ins[2] = {x, mask};
     const bv_kernels *k = bv_dispatch(ctx, op, 2, ins);
@@ -560,7 +560,9 @@ static bv_tensor *masked_fill_any(bv_ctx *ctx, const char *op, bv_tensor *x, bv_
         bv_ctx_error(ctx, op, "mask %s does not broadcast to x %s", bv_shape_str(mask, a, sizeof a),
                      bv_shape_str(x, b, sizeof b));
     }
-    bv_tensor *y = bv_new_like(ctx, x);
+    bv_tensor *y = inplace && wants_grad(ctx, x) ? bv_inplace_alias(ctx, x) : NULL;
+    if (!y) y = bv_new_like(ctx, x);
+    /* element-wise: the kernel reads in[i] before it writes out[i], so out may be in */
     BV_KERNEL(ctx, k, shape, masked_fill, op)
     (y->data, x->data, tdata(mask), mask_layout(ctx, x, mask, fill_where_zero), value, 0);
     if (wants_grad(ctx, x)) {
@@ -572,11 +574,19 @@ static bv_tensor *masked_fill_any(bv_ctx *ctx, const char *op, bv_tensor *x, bv_
 }
 
 bv_tensor *bv_masked_fill(bv_ctx *ctx, bv_tensor *x, bv_tensor *mask, float value) {
-    return masked_fill_any(ctx, "masked_fill", x, mask, value, 0);
+    return masked_fill_any(ctx, "masked_fill", x, mask, value, 0, 0);
 }
 
 bv_tensor *bv_masked_fill_zero(bv_ctx *ctx, bv_tensor *x, bv_tensor *mask, float value) {
-    return masked_fill_any(ctx, "masked_fill_zero", x, mask, value, 1);
+    return masked_fill_any(ctx, "masked_fill_zero", x, mask, value, 1, 0);
+}
+
+bv_tensor *bv_masked_fill_(bv_ctx *ctx, bv_tensor *x, bv_tensor *mask, float value) {
+    return masked_fill_any(ctx, "masked_fill", x, mask, value, 0, 1);
+}
+
+bv_tensor *bv_masked_fill_zero_(bv_ctx *ctx, bv_tensor *x, bv_tensor *mask, float value) {
+    return masked_fill_any(ctx, "masked_fill_zero", x, mask, value, 1, 1);
 }
 
 /* ---------------- copy ---------------- */

@@ -94,38 +94,79 @@ static int dropout_avx512(uint64_t thr) {
 }
 #endif
 
-/* keep[i] = u_i >= p ? 1 / (1 - p) : 0, u_i = the 32-bit Philox word i of this call's key / 2^32
- * (word i = word i % 4 of counter i / 4; eight counters per bv_rng_philox8 call, sixteen per
- * dropout_block64 where the CPU has AVX-512: the same words either way) */
-static void dropout_mask(float *keep, int64_t n, bv_rng *rng, float p) {
-    const uint64_t key = bv_rng_u64(rng);
-    /* u >= p  <=>  word >= p * 2^32  <=>  word >= ceil(p * 2^32), an integer compare (words are integers) */
-    const uint64_t thr = (uint64_t)ceil((double)p * 4294967296.0);
-    const float scale = 1.0f / (1.0f - p);
+/* The keep factors of elements [64 q, 64 q + m) of a call, m <= 64: keep[i] = u_i >= p ? 1 / (1 - p) : 0,
+ * u_i = the 32-bit Philox word i of the call's key / 2^32 (word i = word i % 4 of counter i / 4; sixteen
+ * counters per dropout_block64 where the CPU has AVX-512, eight per bv_rng_philox8 call otherwise: the
+ * same words either way). u >= p  <=>  word >= ceil(p * 2^32), an integer compare. */
+typedef struct keep_rule {
+    uint64_t key, thr;
+    float scale;
+    int avx512;
+} keep_rule;
+
+static keep_rule keep_rule_of(uint64_t key, float p) {
+    keep_rule r = {key, (uint64_t)ceil((double)p * 4294967296.0), 1.0f / (1.0f - p), 0};
 #ifdef BV_HAVE_AVX512_DROPOUT
-    if (dropout_avx512(thr)) {
-        const int64_t blocks = (n + 63) / 64; /* 16 counters x 4 words */
-#pragma omp parallel for schedule(static) if (n >= 65536)
-        for (int64_t q = 0; q < blocks; q++)
-            dropout_block64(keep + 64 * q, n - 64 * q < 64 ? n - 64 * q : 64, key, (uint64_t)(16 * q), (uint32_t)thr,
-                            scale);
+    r.avx512 = dropout_avx512(r.thr);
+#endif
+    return r;
+}
+
+static void keep_block(float *keep, int64_t m, const keep_rule *r, int64_t q) {
+#ifdef BV_HAVE_AVX512_DROPOUT
+    if (r->avx512) {
+        dropout_block64(keep, m, r->key, (uint64_t)(16 * q), (uint32_t)r->thr, r->scale);
         return;
     }
 #endif
-    const int64_t groups = (n + 31) / 32; /* 8 counters x 4 words */
-#pragma omp parallel for schedule(static) if (n >= 65536)
-    for (int64_t q = 0; q < groups; q++) {
+    for (int64_t h = 0; 32 * h < m; h++) {
         uint32_t w[8][4];
-        bv_rng_philox8(key, (uint64_t)(8 * q), w);
+        bv_rng_philox8(r->key, (uint64_t)(16 * q + 8 * h), w);
         const uint32_t *words = &w[0][0];
-        const int64_t i0 = 32 * q, m = n - i0 < 32 ? n - i0 : 32;
-        for (int64_t j = 0; j < m; j++) keep[i0 + j] = (uint64_t)words[j] >= thr ? scale : 0.0f;
+        const int64_t i0 = 32 * h, mh = m - i0 < 32 ? m - i0 : 32;
+        for (int64_t j = 0; j < mh; j++) keep[i0 + j] = (uint64_t)words[j] >= r->thr ? r->scale : 0.0f;
     }
 }
+
+/* Blocks of 64 elements, in parallel above 64 Ki elements: BODY sees k[64] (this block's keep
+ * factors), i0 (its first element) and m (its length). */
+#define FOR_EACH_KEEP_BLOCK(n, rule, BODY)                                        \
+    do {                                                                         \
+        const int64_t nb_ = ((n) + 63) / 64;                                     \
+        _Pragma("omp parallel for schedule(static) if ((n) >= 65536)")           \
+        for (int64_t q_ = 0; q_ < nb_; q_++) {                                   \
+            float k[64];                                                         \
+            const int64_t i0 = 64 * q_, m = (n) - i0 < 64 ? (n) - i0 : 64;       \
+            keep_block(k, m, &(rule), q_);                                       \
+            BODY;                                                                \
+        }                                                                        \
+    } while (0)
+
+/* y = x * keep: the product torch.dropout forms (x * mask * scale with mask * scale one factor) */
+static void dropout(float *restrict y, const float *restrict x, int64_t n, uint64_t key, float p) {
+    const keep_rule r = keep_rule_of(key, p);
+    FOR_EACH_KEEP_BLOCK(n, r, {
+        for (int64_t j = 0; j < m; j++) y[i0 + j] = x[i0 + j] * k[j];
+    });
+}
+
+/* gx += g * keep, or (ow) gx = 0 + g * keep: mul's gradient rule (binary_grad_full) with the factors
+ * drawn again from the key instead of read from a stored mask */
+static void dropout_grad(float *restrict gx, const float *restrict g, int64_t n, uint64_t key, float p, int ow) {
+    const keep_rule r = keep_rule_of(key, p);
+    FOR_EACH_KEEP_BLOCK(n, r, {
+        if (ow)
+            for (int64_t j = 0; j < m; j++) gx[i0 + j] = 0.0f + g[i0 + j] * k[j];
+        else
+            for (int64_t j = 0; j < m; j++) gx[i0 + j] += g[i0 + j] * k[j];
+    });
+}
+#undef FOR_EACH_KEEP_BLOCK
 
 const bv_random_kernels bv_cpu_random = {
     .normal = normal,
     .uniform = uniform,
     .uniform_sym = uniform_sym,
-    .dropout_mask = dropout_mask,
+    .dropout = dropout,
+    .dropout_grad = dropout_grad,
 };

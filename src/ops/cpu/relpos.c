@@ -12,7 +12,7 @@
 
 /* out[bh, i, j] = q[bh, i, :] . emb[hh, j - i + w, :] for |j - i| <= w (out pre-zeroed). */
 static void logits(float *out, const float *q, const float *emb, int64_t BH, int64_t H, int64_t hs,
-                           int64_t L, int64_t K, int64_t w) {
+                           int64_t L, int64_t K, int64_t w, int accumulate) {
 #pragma omp parallel for schedule(static) if (BH * L * K * (2 * w + 1) > 65536)
     for (int64_t bh = 0; bh < BH; bh++) {
         const float *e = emb + (hs ? 0 : (bh % H)) * (2 * w + 1) * K;
@@ -24,7 +24,8 @@ static void logits(float *out, const float *q, const float *emb, int64_t BH, int
                 float s = 0;
 #pragma omp simd reduction(+ : s)
                 for (int64_t d = 0; d < K; d++) s += qi[d] * er[d];
-                out[(bh * L + i) * L + j] = s;
+                float *o = &out[(bh * L + i) * L + j];
+                *o = accumulate ? *o + s : s;
             }
         }
     }
