@@ -122,8 +122,9 @@ static bv_tensor *mha_attention(bv_ctx *ctx, const bv_mha *m, bv_tensor *q, bv_t
     int64_t Tt = q->shape[2];
     bv_tensor *qs = bv_mul_scalar(ctx, q, (float)(1.0 / sqrt((double)m->k_channels))); // [B, h, Tt, k]
     bv_tensor *kt = bv_transpose(ctx, key, 2, 3);                                     // [B, h, k, Ts]
-    /* scores is a fresh map each link below is the only reader of: the relative logits and the masks
-     * go over it in place (one [B, h, Tt, Ts] map kept for the tape instead of one per link) */
+    /* scores is a fresh map each link below is the only reader of: the relative logits, the masks and
+     * the softmax go over it in place (one [B, h, Tt, Ts] map kept for the tape instead of one per
+     * link; the softmax's backward reads its output, which nothing overwrites: dropout makes a copy) */
     bv_tensor *scores = bv_matmul(ctx, qs, kt);                                       // [B, h, Tt, Ts]
     if (m->emb_rel_k) scores = bv_mha_rel_logits_add(ctx, scores, qs, m->emb_rel_k);
     if (m->cfg.proximal_bias) scores = bv_add(ctx, scores, bv_attn_proximal_bias(ctx, Tt)); // [1, 1, Tt, Tt]
@@ -132,7 +133,7 @@ static bv_tensor *mha_attention(bv_ctx *ctx, const bv_mha *m, bv_tensor *q, bv_t
         if (m->cfg.block_length > 0)
             scores = bv_masked_fill_(ctx, scores, bv_attn_local_mask(ctx, Tt, m->cfg.block_length), -1e4f);
     }
-    bv_tensor *p = bv_softmax(ctx, scores, -1);        // [B, h, Tt, Ts]
+    bv_tensor *p = bv_softmax_(ctx, scores, -1);       // [B, h, Tt, Ts]
     p = bv_dropout(ctx, p, m->cfg.p_dropout, training);
     if (p_out) *p_out = p;
     bv_tensor *out = bv_matmul(ctx, p, value);         // [B, h, Tt, k]

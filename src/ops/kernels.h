@@ -115,7 +115,7 @@ typedef struct bv_norm_kernels {
                               const float *gamma, bv_group_geom gg);
     void (*group_norm_grad_affine)(float *ggamma, float *gbeta, const float *gy, const float *x, const float *mean,
                                    const float *rstd, bv_group_geom gg);
-    /* softmax (log_out 0) or log_softmax (1) over n; grad from the output y */
+    /* softmax (log_out 0) or log_softmax (1) over n; grad from the output y. y may be x (in place). */
     void (*softmax)(float *y, const float *x, bv_axis_geom g, int log_out);
     void (*softmax_grad)(float *gx, const float *gy, const float *y, bv_axis_geom g, int log_out);
     /* g[o] = sqrt(sum_j v[o, j]^2) over rows of cols elements, summed in double */

@@ -170,11 +170,14 @@ static void softmax_backward(bv_ctx *ctx, bv_node *n) {
     BV_KERNEL(ctx, k, norm, softmax_grad, bv_op_name(n->op))(bv_grad(ctx, x), y->grad, y->data, g, (int)n->iattr[3]);
 }
 
-static bv_tensor *softmax_any(bv_ctx *ctx, bv_op op, const char *name, bv_tensor *x, int dim, int log_out) {
+static bv_tensor *softmax_any(bv_ctx *ctx, bv_op op, const char *name, bv_tensor *x, int dim, int log_out,
+                              int inplace) {
     const bv_kernels *k = bv_dispatch(ctx, name, 1, &x);
     bv_check_dtype(ctx, name, x, BV_F32);
     ngeom g = geom_at(x, norm_dim(ctx, name, x, dim));
-    bv_tensor *y = bv_new_like(ctx, x);
+    /* the backward rule reads the output only: x may go once its producer allows it */
+    bv_tensor *y = inplace && bv_needs_grad(ctx, 1, &x) ? bv_inplace_alias(ctx, x) : NULL;
+    if (!y) y = bv_new_like(ctx, x);
     BV_KERNEL(ctx, k, norm, softmax, name)(y->data, x->data, g, log_out);
     if (bv_needs_grad(ctx, 1, &x)) {
         bv_node *node = bv_record(ctx, op, softmax_backward, 1, &x, 1, &y);
@@ -187,8 +190,11 @@ static bv_tensor *softmax_any(bv_ctx *ctx, bv_op op, const char *name, bv_tensor
 }
 
 bv_tensor *bv_softmax(bv_ctx *ctx, bv_tensor *x, int dim) {
-    return softmax_any(ctx, BV_OP_SOFTMAX, "softmax", x, dim, 0);
+    return softmax_any(ctx, BV_OP_SOFTMAX, "softmax", x, dim, 0, 0);
+}
+bv_tensor *bv_softmax_(bv_ctx *ctx, bv_tensor *x, int dim) {
+    return softmax_any(ctx, BV_OP_SOFTMAX, "softmax", x, dim, 0, 1);
 }
 bv_tensor *bv_log_softmax(bv_ctx *ctx, bv_tensor *x, int dim) {
-    return softmax_any(ctx, BV_OP_LOG_SOFTMAX, "log_softmax", x, dim, 1);
+    return softmax_any(ctx, BV_OP_LOG_SOFTMAX, "log_softmax", x, dim, 1, 0);
 }

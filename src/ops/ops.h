@@ -147,6 +147,9 @@ bv_tensor *bv_layer_norm(bv_ctx *ctx, bv_tensor *x, bv_tensor *gamma, bv_tensor 
 /* nn.GroupNorm: x [B, C, ...]; gamma, beta [C]. */
 bv_tensor *bv_group_norm(bv_ctx *ctx, bv_tensor *x, int groups, bv_tensor *gamma, bv_tensor *beta, float eps);
 bv_tensor *bv_softmax(bv_ctx *ctx, bv_tensor *x, int dim);
+/* The same, written over x where the tape allows it (bv_inplace_alias, dispatch.h: x is then
+ * consumed; the caller guarantees this is x's only use). */
+bv_tensor *bv_softmax_(bv_ctx *ctx, bv_tensor *x, int dim);
 bv_tensor *bv_log_softmax(bv_ctx *ctx, bv_tensor *x, int dim);
 
 /* ---------------- shape.c ---------------- */

@@ -181,8 +181,9 @@ static void gn_backward_affine(float *gg, float *gb, const float *restrict gy, c
 }
 
 /* Softmax over the last axis (inner == 1: attention's rows): the row's exps in one simd loop (the
- * libmvec expf of vmath.h) and a simd double sum, instead of FOR_BLOCKS's one-lane blocks. */
-static void softmax_rows(float *restrict y, const float *restrict x, bv_axis_geom g, int log_out) {
+ * libmvec expf of vmath.h) and a simd double sum, instead of FOR_BLOCKS's one-lane blocks. y may be x
+ * (bv_softmax_): every element is read before it is written at the same index. */
+static void softmax_rows(float *y, const float *x, bv_axis_geom g, int log_out) {
     const int64_t n = g.n;
 #pragma omp parallel for schedule(static) if (g.outer * n >= PAR_MIN)
     for (int64_t o = 0; o < g.outer; o++) {
@@ -207,7 +208,7 @@ static void softmax_rows(float *restrict y, const float *restrict x, bv_axis_geo
     }
 }
 
-static void softmax_forward(float *restrict y, const float *restrict x, bv_axis_geom g, int log_out) {
+static void softmax_forward(float *y, const float *x, bv_axis_geom g, int log_out) { /* y may be x */
     if (g.inner == 1) {
         softmax_rows(y, x, g, log_out);
         return;
