@@ -1,5 +1,8 @@
 /* test_lstm.c - bv_lstm: finite-difference gradients of y, h_n and c_n (uni- and bidirectional),
  * shape errors, and the A25_lstm_bidir golden case (nn.LSTM as DurationDiscriminator uses it). */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../src/ops/ops.h"
@@ -104,4 +107,61 @@ BV_GOLDEN_TEST(golden_A25_lstm_bidir) {
     }
     bv_golden_close(g);
     bv_params_free(&ps);
+}
+
+/* y, h_n, c_n and every gradient of one bidirectional layer into host copies (threads: OpenMP's). */
+static void lstm_run(bv_ctx *ctx, bv_tensor *const *src, bv_tensor *const *gouts, int threads, float **out, int64_t *n) {
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    bv_tensor *in[9];
+    for (int i = 0; i < 9; i++) { /* fresh leaves with src's values: grads of their own */
+        in[i] = bv_test_input(ctx, src[i]->ndim, src[i]->shape, 1.0f);
+        memcpy(in[i]->data, src[i]->data, sizeof(float) * (size_t)src[i]->numel);
+    }
+    bv_tensor *y, *hn, *cn;
+    bv_lstm(ctx, in[0], in + 1, 1, &y, &hn, &cn);
+    bv_tensor *outs[3] = {y, hn, cn};
+    bv_backward_multi(ctx, 3, outs, (const bv_tensor *const *)gouts);
+    omp_set_num_threads(saved);
+    const bv_tensor *all[12] = {y, hn, cn};
+    for (int i = 0; i < 9; i++) all[3 + i] = in[i];
+    for (int i = 0; i < 12; i++) {
+        n[i] = all[i]->numel;
+        out[i] = malloc(sizeof(float) * (size_t)n[i]);
+        memcpy(out[i], i < 3 ? all[i]->data : all[i]->grad, sizeof(float) * (size_t)n[i]);
+    }
+}
+
+/* The two directions' recurrences run side by side on two threads (cpu/lstm.c) and in turn on one:
+ * the same outputs and gradients (to the last bits the products' blocking may move). */
+BV_TEST(lstm_directions_side_by_side_match_in_turn) {
+    bv_ctx *ctx = ts->ctx;
+    const int64_t B = 2, T = 37, In = 24, H = 32;
+    bv_tensor *src[9];
+    src[0] = bv_test_input(ctx, BV_SHAPE(B, T, In), 1.0f);
+    for (int d = 0; d < 2; d++) {
+        src[1 + 4 * d] = bv_test_input(ctx, BV_SHAPE(4 * H, In), 0.3f);
+        src[2 + 4 * d] = bv_test_input(ctx, BV_SHAPE(4 * H, H), 0.3f);
+        src[3 + 4 * d] = bv_test_input(ctx, BV_SHAPE(4 * H), 0.3f);
+        src[4 + 4 * d] = bv_test_input(ctx, BV_SHAPE(4 * H), 0.3f);
+    }
+    bv_tensor *gouts[3] = {bv_test_input(ctx, BV_SHAPE(B, T, 2 * H), 1.0f), bv_test_input(ctx, BV_SHAPE(2, B, H), 1.0f),
+                           bv_test_input(ctx, BV_SHAPE(2, B, H), 1.0f)}; /* d y, d h_n, d c_n */
+    float *a[12], *b[12];
+    int64_t n[12];
+    lstm_run(ctx, src, gouts, 1, a, n);
+    lstm_run(ctx, src, gouts, 2, b, n);
+    static const char *names[12] = {"y", "h_n", "c_n", "dx", "dW_ih", "dW_hh", "db_ih", "db_hh",
+                                    "dW_ih_reverse", "dW_hh_reverse", "db_ih_reverse", "db_hh_reverse"};
+    for (int i = 0; i < 12; i++) {
+        double worst = 0, scale = 1e-30;
+        for (int64_t j = 0; j < n[i]; j++) {
+            double d = fabs((double)a[i][j] - b[i][j]);
+            worst = d > worst ? d : worst;
+            scale = fabs(a[i][j]) > scale ? fabs(a[i][j]) : scale;
+        }
+        BV_CHECK(worst <= 1e-5 * scale, "%s: 1 vs 2 threads differ by %g (max %g)", names[i], worst, scale);
+        free(a[i]);
+        free(b[i]);
+    }
 }

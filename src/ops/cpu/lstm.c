@@ -16,9 +16,11 @@
  *
  * The per-step gate loops run on one thread (B * H is a few hundred: a parallel region per step
  * costs more than it splits) in 8-lane simd with libmvec's expf / tanhf (vmath.h): scalar libm calls
- * here were ~2% of a train step's CPU, with the other thread idle.
+ * here were ~2% of a train step's CPU. A bidirectional layer's two directions run their recurrences
+ * side by side, one thread each (directions_side_by_side).
  */
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "../kernels.h"
@@ -49,51 +51,69 @@ static void mm(mm16 *h, int ta, int tb, int64_t M, int64_t N, int64_t K, const f
 }
 
 /* The per-step recurrence product C [B, N] (beta)= A [B, K] (row stride lda) @ op(W), W = W_hh as
- * given by whh_for_steps. In bf16 the B rows of A are rounded to bf16 first and the product is an fp32
- * sgemm: products of bf16 values are exact in fp32 and the sum is fp32, which is what a bf16 matmul
- * with fp32 accumulation computes, without a oneDNN primitive call and two conversions for each of
- * the T two-row steps (3x faster here). */
-static void step_mm(mm16 *h, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *W,
+ * prepared by steps_prepare. In bf16 (abuf: room for the M rows) the rows of A are rounded to bf16
+ * first and the product is an fp32 sgemm: products of bf16 values are exact in fp32 and the sum is
+ * fp32, which is what a bf16 matmul with fp32 accumulation computes, without a oneDNN primitive call
+ * and two conversions for each of the T two-row steps (3x faster here). */
+static void step_mm(float *abuf, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *W,
                     int64_t ldb, float beta, float *C, int64_t ldc) {
-    if (h) {
-        bv_arena_mark mk = bv_arena_get_mark(h->scratch);
-        float *a = bv_arena_alloc(h->scratch, sizeof(float) * (size_t)(M * K));
+    if (abuf) {
         for (int64_t r = 0; r < M; r++)
-            for (int64_t k = 0; k < K; k++) a[r * K + k] = bv_bf16_to_f32_bits(bv_f32_to_bf16(A[r * lda + k]));
-        bv_cpu_sgemm(0, tb, M, N, K, a, K, W, ldb, beta, C, ldc);
-        bv_arena_reset_to(h->scratch, mk);
-        return;
+            for (int64_t k = 0; k < K; k++) abuf[r * K + k] = bv_bf16_to_f32_bits(bv_f32_to_bf16(A[r * lda + k]));
+        A = abuf, lda = K;
     }
     bv_cpu_sgemm(0, tb, M, N, K, A, lda, W, ldb, beta, C, ldc);
 }
 
-/* W_hh [4H, H] for step_mm: itself (fp32), or a copy rounded to bf16 values from scratch (bf16). */
-static const float *whh_for_steps(mm16 *h, const float *whh, int64_t H) {
-    if (!h) return whh;
+/* What one direction's recurrence reads besides its tensors: W_hh for step_mm (itself in fp32, a
+ * copy rounded to bf16 values in bf16) and step_mm's row buffer (bf16 only; [B, 4H]). Taken from
+ * scratch before the directions run, so that they can run side by side (no arena use inside). */
+typedef struct {
+    const float *whh;
+    float *abuf;
+} dir_steps;
+
+static dir_steps steps_prepare(mm16 *h, const float *whh, int64_t B, int64_t H) {
+    dir_steps st = {whh, NULL};
+    if (!h) return st;
     float *t = bv_arena_alloc(h->scratch, sizeof(float) * (size_t)(4 * H * H));
     bv_cpu_round_bf16_copy(t, whh, 4 * H * H);
-    return t;
+    st.whh = t;
+    st.abuf = bv_arena_alloc(h->scratch, sizeof(float) * (size_t)(4 * B * H));
+    return st;
 }
+
+/* The two directions' recurrences are independent chains of T small steps (a [B, H] x [H, 4H] product
+ * and the gate loop each): with two threads they run side by side, one thread each with
+ * single-threaded products inside (OpenMP does not nest), instead of one after the other with both
+ * threads joining every step's tiny product (fp32 ~1.2-3x faster at the DurationDiscriminator's
+ * sizes, depending on the OpenMP wait policy). Otherwise no parallel region at all, not even an
+ * inactive one: oneDNN runs its products single-threaded inside any region (omp_get_level() > 0). */
+static int directions_side_by_side(int D) { return D == 2 && omp_get_max_threads() >= 2; }
 
 static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
 
 /* Time index of processing step s (the reverse direction walks T-1 .. 0). */
 static inline int64_t step_time(int64_t s, int64_t T, int reverse) { return reverse ? T - 1 - s : s; }
 
-/* One direction. y [B, T, D*H] gets h_t in columns d*H..; hn, cn [B, H]. */
-static void lstm_dir_forward(mm16 *h16, float *y, float *hn, float *cn, float *acts, float *cells, const float *x,
-                             const float *wih, const float *whh, const float *bih, const float *bhh, int64_t B,
-                             int64_t T, int64_t In, int64_t H, int D, int d) {
-    const int64_t G = 4 * H, ys = T * D * H;
+/* One direction's input projection: acts [B*T, 4H] = x [B*T, In] @ W_ih^T + b_ih + b_hh. */
+static void lstm_dir_project(mm16 *h16, float *acts, const float *x, const float *wih, const float *bih,
+                             const float *bhh, int64_t B, int64_t T, int64_t In, int64_t H) {
+    const int64_t G = 4 * H;
     for (int64_t r = 0; r < B * T; r++)
         for (int64_t k = 0; k < G; k++) acts[r * G + k] = bih[k] + bhh[k];
-    /* acts [B*T, 4H] += x [B*T, In] @ W_ih^T */
     mm(h16, 0, 1, B * T, G, In, x, In, wih, In, 1.0f, acts, G);
-    const float *whs = whh_for_steps(h16, whh, H);
+}
+
+/* One direction's recurrence over the projected acts. y [B, T, D*H] gets h_t in columns d*H..;
+ * hn, cn [B, H]. */
+static void lstm_dir_forward(const dir_steps *st, float *y, float *hn, float *cn, float *acts, float *cells,
+                             int64_t B, int64_t T, int64_t H, int D, int d) {
+    const int64_t G = 4 * H, ys = T * D * H;
     for (int64_t s = 0; s < T; s++) {
         int64_t t = step_time(s, T, d), tp = step_time(s - 1, T, d);
         if (s > 0) /* acts[:, t] += h_{prev} [B, H] @ W_hh^T (rows strided through y and acts) */
-            step_mm(h16, 1, B, G, H, y + tp * D * H + d * H, ys, whs, H, 1.0f, acts + t * G, T * G);
+            step_mm(st->abuf, 1, B, G, H, y + tp * D * H + d * H, ys, st->whh, H, 1.0f, acts + t * G, T * G);
 #pragma omp parallel for if (B * H > 8192)
         for (int64_t b = 0; b < B; b++) {
             float *a = acts + (b * T + t) * G;
@@ -118,11 +138,10 @@ static void lstm_dir_forward(mm16 *h16, float *y, float *hn, float *cn, float *a
 
 /* BPTT for one direction: fills dG [B, T, 4H] (grads of the pre-activation gates) from the output
  * grads gy [B, T, D*H], ghn, gcn [B, H]. dh, dc are [B, H] scratch. */
-static void lstm_dir_backward_gates(mm16 *h16, float *dG, float *dh, float *dc, const float *acts,
-                                    const float *cells, const float *whh, const float *gy, const float *ghn,
-                                    const float *gcn, int64_t B, int64_t T, int64_t H, int D, int d) {
+static void lstm_dir_backward_gates(const dir_steps *st, float *dG, float *dh, float *dc, const float *acts,
+                                    const float *cells, const float *gy, const float *ghn, const float *gcn,
+                                    int64_t B, int64_t T, int64_t H, int D, int d) {
     const int64_t G = 4 * H, ys = T * D * H;
-    const float *whs = whh_for_steps(h16, whh, H);
     memcpy(dh, ghn, sizeof(float) * (size_t)(B * H));
     memcpy(dc, gcn, sizeof(float) * (size_t)(B * H));
     for (int64_t s = T - 1; s >= 0; s--) {
@@ -146,15 +165,27 @@ static void lstm_dir_backward_gates(mm16 *h16, float *dG, float *dh, float *dc, 
             }
         }
         if (s > 0) /* dh [B, H] = dG[:, t] [B, 4H] @ W_hh [4H, H] */
-            step_mm(h16, 0, B, H, G, dG + t * G, T * G, whs, H, 0.0f, dh, H);
+            step_mm(st->abuf, 0, B, H, G, dG + t * G, T * G, st->whh, H, 0.0f, dh, H);
     }
 }
 
+/* Both directions' input projections (threaded products), then their recurrences. In bf16 the caller
+ * rewinds the scratch arena (steps_prepare takes from it). */
 static void forward_mm(mm16 *h16, float *y, float *hn, float *cn, float *const *acts, float *const *cells,
                        const float *x, const float *const *w, int64_t B, int64_t T, int64_t In, int64_t H, int D) {
+    dir_steps st[2];
+    for (int d = 0; d < D; d++) {
+        lstm_dir_project(h16, acts[d], x, w[4 * d], w[4 * d + 2], w[4 * d + 3], B, T, In, H);
+        st[d] = steps_prepare(h16, w[4 * d + 1], B, H);
+    }
+    if (directions_side_by_side(D)) {
+#pragma omp parallel for num_threads(2) schedule(static, 1)
+        for (int d = 0; d < 2; d++)
+            lstm_dir_forward(&st[d], y, hn + d * B * H, cn + d * B * H, acts[d], cells[d], B, T, H, 2, d);
+        return;
+    }
     for (int d = 0; d < D; d++)
-        lstm_dir_forward(h16, y, hn + d * B * H, cn + d * B * H, acts[d], cells[d], x, w[4 * d], w[4 * d + 1], w[4 * d + 2],
-                         w[4 * d + 3], B, T, In, H, D, d);
+        lstm_dir_forward(&st[d], y, hn + d * B * H, cn + d * B * H, acts[d], cells[d], B, T, H, D, d);
 }
 
 static void forward(float *y, float *hn, float *cn, float *const *acts, float *const *cells, const float *x,
@@ -168,17 +199,25 @@ static void backward_mm(mm16 *h16, bv_arena *scratch, float *gx, float *const *g
                         int64_t H, int D) {
     const int64_t G = 4 * H, BT = B * T;
     bv_arena_mark mk = bv_arena_get_mark(scratch);
-    float *dG = bv_arena_alloc(scratch, sizeof(float) * (size_t)(BT * G));   // [B, T, 4H]
-    float *dh = bv_arena_alloc(scratch, sizeof(float) * (size_t)(B * H));    // [B, H]
-    float *dc = bv_arena_alloc(scratch, sizeof(float) * (size_t)(B * H));    // [B, H]
-    float *hprev = bv_arena_alloc(scratch, sizeof(float) * (size_t)(BT * H)); // [B, T, H]
+    float *dGs = bv_arena_alloc(scratch, sizeof(float) * (size_t)(D * BT * G)); // [D][B, T, 4H]
+    float *dhs = bv_arena_alloc(scratch, sizeof(float) * (size_t)(D * B * H));  // [D][B, H]
+    float *dcs = bv_arena_alloc(scratch, sizeof(float) * (size_t)(D * B * H));  // [D][B, H]
+    float *hprev = bv_arena_alloc(scratch, sizeof(float) * (size_t)(BT * H));   // [B, T, H]
+    dir_steps st[2];
+    for (int d = 0; d < D; d++) st[d] = steps_prepare(h16, w[4 * d + 1], B, H);
+    if (directions_side_by_side(D)) { /* as forward_mm's recurrences */
+#pragma omp parallel for num_threads(2) schedule(static, 1)
+        for (int d = 0; d < 2; d++)
+            lstm_dir_backward_gates(&st[d], dGs + d * BT * G, dhs + d * B * H, dcs + d * B * H, acts[d], cells[d], gy,
+                                    ghn + d * B * H, gcn + d * B * H, B, T, H, 2, d);
+    } else {
+        for (int d = 0; d < D; d++)
+            lstm_dir_backward_gates(&st[d], dGs + d * BT * G, dhs + d * B * H, dcs + d * B * H, acts[d], cells[d], gy,
+                                    ghn + d * B * H, gcn + d * B * H, B, T, H, D, d);
+    }
     for (int d = 0; d < D; d++) {
-        const float *wih = w[4 * d], *whh = w[4 * d + 1];
+        const float *wih = w[4 * d], *dG = dGs + d * BT * G;
         float *gwih = gw[4 * d], *gwhh = gw[4 * d + 1];
-        bv_arena_mark mk16 = bv_arena_get_mark(scratch);
-        lstm_dir_backward_gates(h16, dG, dh, dc, acts[d], cells[d], whh, gy, ghn + d * B * H, gcn + d * B * H, B, T,
-                                H, D, d);
-        bv_arena_reset_to(scratch, mk16); /* the rounded W_hh */
         if (gx) /* dx [BT, In] += dG [BT, 4H] @ W_ih [4H, In] */
             mm(h16, 0, 0, BT, In, G, dG, G, wih, In, 1.0f, gx, In);
         if (gwih) /* dW_ih [4H, In] += dG^T @ x */
