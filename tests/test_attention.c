@@ -175,6 +175,30 @@ BV_TEST(attention_softmax_in_place_matches) {
     BV_CHECK(p3->data != leaf->data && !leaf->consumed, "%s", "a leaf was overwritten");
 }
 
+/* The FFN's relu -> dropout -> * x_mask as one op: the three ops' values and gradients bit for bit
+ * (same rng draw), with and without dropout, masked steps included; one output map allocated. */
+BV_TEST(attention_relu_dropout_mask_matches_three_ops) {
+    bv_ctx *ctx = ts->ctx;
+    const int B = 2, C = 5, T = 301;
+    const float ps[2] = {0.1f, 0.0f};
+    for (int c = 0; c < 2; c++) {
+        bv_tensor *h = bv_test_input(ctx, BV_SHAPE(B, C, T), 1.0f), *h2 = twin(ctx, h);
+        bv_tensor *m = bv_full(ctx, BV_SHAPE(B, 1, T), 1.0f);
+        for (int t = 250; t < T; t++) m->data[t] = 0.0f; /* item 0 shorter */
+        bv_rng_seed(&ctx->rng, 5);
+        const size_t before = ctx->arena.in_use;
+        bv_tensor *y1 = bv_relu_dropout_mask(ctx, h, m, ps[c], 1);
+        const size_t grew = ctx->arena.in_use - before, out = sizeof(float) * (size_t)y1->numel;
+        bv_rng_seed(&ctx->rng, 5);
+        bv_tensor *y2 = bv_mul(ctx, bv_dropout(ctx, bv_relu(ctx, h2), ps[c], 1), m);
+        BV_CHECK(grew < out + 4096, "p %g: %zu bytes for a %zu-byte output", (double)ps[c], grew, out);
+        BV_CHECK(same_bits(y1->data, y2->data, y1->numel), "p %g: values differ", (double)ps[c]);
+        bv_tensor *r = bv_test_input(ctx, BV_SHAPE(B, C, T), 1.0f);
+        bv_backward_multi(ctx, 2, (bv_tensor *[]){y1, y2}, (const bv_tensor *[]){r, r});
+        BV_CHECK(same_bits(h->grad, h2->grad, h->numel), "p %g: gradients differ", (double)ps[c]);
+    }
+}
+
 /* Attention in training mode (mask, relative window, dropout) keeps two [B, h, L, L] maps on the tape:
  * the scores with the band, the mask and the softmax written over them, and the dropout's output (no
  * dropout mask): the arena grows by under three maps for the whole layer (seven before). */

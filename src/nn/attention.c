@@ -204,12 +204,13 @@ static void check_x_mask(bv_ctx *ctx, const char *op, const bv_tensor *x, const 
 bv_tensor *bv_ffn_forward(bv_ctx *ctx, const bv_ffn *f, bv_tensor *x, bv_tensor *x_mask, int training) {
     check_x_mask(ctx, "ffn", x, x_mask);
     bv_tensor *h = ffn_conv(ctx, f, bv_mul(ctx, x, x_mask), f->conv_1_w, f->conv_1_b); // [B, F, T]
-    if (f->cfg.activation == BV_FFN_GELU)
+    if (f->cfg.activation == BV_FFN_GELU) {
         h = bv_mul(ctx, h, bv_sigmoid(ctx, bv_mul_scalar(ctx, h, 1.702f))); // upstream's sigmoid GELU
-    else
-        h = bv_relu(ctx, h);
-    h = bv_dropout(ctx, h, f->cfg.p_dropout, training);
-    h = ffn_conv(ctx, f, bv_mul(ctx, h, x_mask), f->conv_2_w, f->conv_2_b); // [B, Cout, T]
+        h = bv_mul(ctx, bv_dropout(ctx, h, f->cfg.p_dropout, training), x_mask);
+    } else {
+        h = bv_relu_dropout_mask(ctx, h, x_mask, f->cfg.p_dropout, training); // relu, dropout, * x_mask
+    }
+    h = ffn_conv(ctx, f, h, f->conv_2_w, f->conv_2_b); // [B, Cout, T]
     return bv_mul(ctx, h, x_mask);
 }
 

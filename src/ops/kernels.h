@@ -187,6 +187,13 @@ typedef struct bv_random_kernels {
     void (*dropout)(float *y, const float *x, int64_t n, uint64_t key, float p);
     /* gx[i] += g[i] * keep_i (ow: gx[i] = 0 + g[i] * keep_i), keep_i as dropout's for the same key */
     void (*dropout_grad)(float *gx, const float *g, int64_t n, uint64_t key, float p, int ow);
+    /* The FFN's x_mask * dropout(relu(h)) over h [B, C, T], m [B, T]: y = (relu(h) * keep) * m, keep_i
+     * as dropout's for the key (keep = 1 when p == 0). Backward: gh (+)= ((0 + (0 + g m) keep) (h > 0)),
+     * the bits the three ops' rules give in turn (ow: gh = 0 + that; p == 0: no keep term). */
+    void (*relu_dropout_mask)(float *y, const float *h, const float *m, int64_t B, int64_t C, int64_t T,
+                              uint64_t key, float p);
+    void (*relu_dropout_mask_grad)(float *gh, const float *g, const float *h, const float *m, int64_t B, int64_t C,
+                                   int64_t T, uint64_t key, float p, int ow);
 } bv_random_kernels;
 
 /* ---------------- relpos (constructors: relpos.c) ---------------- */

@@ -194,6 +194,10 @@ bv_tensor *bv_randn_like(bv_ctx *ctx, const bv_tensor *t);
 bv_tensor *bv_rand_like(bv_ctx *ctx, const bv_tensor *t);
 /* nn.Dropout in train mode: zero with prob p, scale kept ones by 1/(1-p). p == 0 returns x. */
 bv_tensor *bv_dropout(bv_ctx *ctx, bv_tensor *x, float p, int training);
+/* bv_mul(bv_dropout(bv_relu(h), p, training), x_mask) for h [B, C, T], x_mask [B, 1, T] as one op:
+ * the same values, gradients and rng draw, one output map kept for the tape instead of three (the
+ * FFN's activation). */
+bv_tensor *bv_relu_dropout_mask(bv_ctx *ctx, bv_tensor *h, bv_tensor *x_mask, float p, int training);
 
 /* ---------------- relpos.c (MultiHeadAttention's relative positions) ----------------
  * The relative terms of upstream's attention as a band |j - i| <= w with emb row r = j - i + w

@@ -54,6 +54,44 @@ static void dropout_backward(bv_ctx *ctx, bv_node *n) {
     (gx, n->out[0]->grad, x->numel, (uint64_t)n->iattr[0], (float)n->fattr[0], fresh);
 }
 
+/* node iattr[0]: key, [1..3]: B, C, T; fattr[0]: p (0: no dropout). in: h, x_mask. */
+static void relu_dropout_mask_backward(bv_ctx *ctx, bv_node *n) {
+    bv_tensor *h = n->in[0], *m = n->in[1];
+    const int64_t *a = n->iattr;
+    int fresh;
+    float *gh = bv_grad_for_overwrite(ctx, h, &fresh);
+    BV_KERNEL(ctx, bv_ctx_kernels(ctx), random, relu_dropout_mask_grad, "relu_dropout_mask")
+    (gh, n->out[0]->grad, h->data, m->data, a[1], a[2], a[3], (uint64_t)a[0], (float)n->fattr[0], fresh);
+}
+
+bv_tensor *bv_relu_dropout_mask(bv_ctx *ctx, bv_tensor *h, bv_tensor *x_mask, float p, int training) {
+    if (p >= 1.0f || x_mask->requires_grad) /* the ops one by one: rules this fusion does not cover */
+        return bv_mul(ctx, bv_dropout(ctx, bv_relu(ctx, h), p, training), x_mask);
+    bv_tensor *ins[2] = {h, x_mask};
+    const bv_kernels *k = bv_dispatch(ctx, "relu_dropout_mask", 2, ins);
+    bv_check_dtype(ctx, "relu_dropout_mask", h, BV_F32);
+    bv_check_dtype(ctx, "relu_dropout_mask", x_mask, BV_F32);
+    char b1[96], b2[96];
+    if (h->ndim != 3 || x_mask->ndim != 3 || x_mask->shape[0] != h->shape[0] || x_mask->shape[1] != 1 ||
+        x_mask->shape[2] != h->shape[2])
+        bv_ctx_error(ctx, "relu_dropout_mask", "x_mask %s does not fit h %s: want [B, 1, T] and [B, C, T]",
+                     bv_shape_str(x_mask, b1, sizeof b1), bv_shape_str(h, b2, sizeof b2));
+    const float pe = training && p > 0.0f ? p : 0.0f;
+    const uint64_t key = pe > 0.0f ? bv_rng_u64(&ctx->rng) : 0; /* one draw, as bv_dropout */
+    const int64_t B = h->shape[0], C = h->shape[1], T = h->shape[2];
+    bv_tensor *y = bv_new_like(ctx, h);
+    BV_KERNEL(ctx, k, random, relu_dropout_mask, "relu_dropout_mask")(y->data, h->data, x_mask->data, B, C, T, key, pe);
+    if (bv_needs_grad(ctx, 2, ins)) {
+        bv_node *n = bv_record(ctx, BV_OP_RELU_DROPOUT_MASK, relu_dropout_mask_backward, 2, ins, 1, &y);
+        n->iattr[0] = (int64_t)key;
+        n->iattr[1] = B;
+        n->iattr[2] = C;
+        n->iattr[3] = T;
+        n->fattr[0] = pe;
+    }
+    return y;
+}
+
 /* x * keep with keep drawn from one rng key; no mask is stored: backward draws it again from the
  * key (the masks of the flow's attention maps alone were ~100 MiB of a training step's arena). */
 bv_tensor *bv_dropout(bv_ctx *ctx, bv_tensor *x, float p, int training) {

@@ -128,24 +128,33 @@ static void keep_block(float *keep, int64_t m, const keep_rule *r, int64_t q) {
     }
 }
 
-/* Blocks of 64 elements, in parallel above 64 Ki elements: BODY sees k[64] (this block's keep
- * factors), i0 (its first element) and m (its length). */
-#define FOR_EACH_KEEP_BLOCK(n, rule, BODY)                                        \
+/* keep factors for a block: dropout's, or 1 when p == 0 (no dropout: the FFN in eval mode) */
+static void keep_or_one(float *k, int64_t m, const keep_rule *r, int64_t q, float p) {
+    if (p > 0.0f) {
+        keep_block(k, m, r, q);
+        return;
+    }
+    for (int64_t j = 0; j < m; j++) k[j] = 1.0f;
+}
+
+/* Blocks of 64 elements, in parallel above 64 Ki elements: the body sees k[64] (this block's keep
+ * factors, or ones when p == 0), i0 (its first element) and m (its length). */
+#define FOR_EACH_KEEP_BLOCK(n, rule, p, ...)                                      \
     do {                                                                         \
         const int64_t nb_ = ((n) + 63) / 64;                                     \
         _Pragma("omp parallel for schedule(static) if ((n) >= 65536)")           \
         for (int64_t q_ = 0; q_ < nb_; q_++) {                                   \
             float k[64];                                                         \
             const int64_t i0 = 64 * q_, m = (n) - i0 < 64 ? (n) - i0 : 64;       \
-            keep_block(k, m, &(rule), q_);                                       \
-            BODY;                                                                \
+            keep_or_one(k, m, &(rule), q_, (p));                                 \
+            __VA_ARGS__;                                                         \
         }                                                                        \
     } while (0)
 
 /* y = x * keep: the product torch.dropout forms (x * mask * scale with mask * scale one factor) */
 static void dropout(float *restrict y, const float *restrict x, int64_t n, uint64_t key, float p) {
     const keep_rule r = keep_rule_of(key, p);
-    FOR_EACH_KEEP_BLOCK(n, r, {
+    FOR_EACH_KEEP_BLOCK(n, r, p, {
         for (int64_t j = 0; j < m; j++) y[i0 + j] = x[i0 + j] * k[j];
     });
 }
@@ -154,11 +163,51 @@ static void dropout(float *restrict y, const float *restrict x, int64_t n, uint6
  * drawn again from the key instead of read from a stored mask */
 static void dropout_grad(float *restrict gx, const float *restrict g, int64_t n, uint64_t key, float p, int ow) {
     const keep_rule r = keep_rule_of(key, p);
-    FOR_EACH_KEEP_BLOCK(n, r, {
+    FOR_EACH_KEEP_BLOCK(n, r, p, {
         if (ow)
             for (int64_t j = 0; j < m; j++) gx[i0 + j] = 0.0f + g[i0 + j] * k[j];
         else
             for (int64_t j = 0; j < m; j++) gx[i0 + j] += g[i0 + j] * k[j];
+    });
+}
+
+/* m's index for element i0 of a [B, C, T] tensor with m [B, T], and its walk along the block */
+typedef struct {
+    int64_t t, row, C, T;
+} bt_walk;
+
+static inline bt_walk bt_at(int64_t i0, int64_t C, int64_t T) { return (bt_walk){i0 % T, i0 / T, C, T}; }
+static inline int64_t bt_index(const bt_walk *w) { return w->row / w->C * w->T + w->t; }
+static inline void bt_next(bt_walk *w) {
+    if (++w->t == w->T) w->t = 0, w->row++;
+}
+
+static void relu_dropout_mask(float *restrict y, const float *restrict h, const float *restrict mk, int64_t B,
+                              int64_t C, int64_t T, uint64_t key, float p) {
+    const keep_rule r = keep_rule_of(key, p > 0.0f ? p : 0.5f);
+    const int64_t n = B * C * T;
+    FOR_EACH_KEEP_BLOCK(n, r, p, {
+        bt_walk w = bt_at(i0, C, T);
+        for (int64_t j = 0; j < m; j++, bt_next(&w)) {
+            const float x = h[i0 + j], rl = x > 0.0f ? x : 0.0f;
+            y[i0 + j] = (p > 0.0f ? rl * k[j] : rl) * mk[bt_index(&w)];
+        }
+    });
+}
+
+static void relu_dropout_mask_grad(float *restrict gh, const float *restrict g, const float *restrict h,
+                                   const float *restrict mk, int64_t B, int64_t C, int64_t T, uint64_t key, float p,
+                                   int ow) {
+    const keep_rule r = keep_rule_of(key, p > 0.0f ? p : 0.5f);
+    const int64_t n = B * C * T;
+    FOR_EACH_KEEP_BLOCK(n, r, p, {
+        bt_walk w = bt_at(i0, C, T);
+        for (int64_t j = 0; j < m; j++, bt_next(&w)) {
+            float t = 0.0f + g[i0 + j] * mk[bt_index(&w)]; /* mul's rule (fresh) */
+            if (p > 0.0f) t = 0.0f + t * k[j];               /* dropout's (fresh) */
+            const float e = t * (h[i0 + j] > 0.0f ? 1.0f : 0.0f); /* relu's */
+            gh[i0 + j] = ow ? 0.0f + e : gh[i0 + j] + e;
+        }
     });
 }
 #undef FOR_EACH_KEEP_BLOCK
@@ -169,4 +218,6 @@ const bv_random_kernels bv_cpu_random = {
     .uniform_sym = uniform_sym,
     .dropout = dropout,
     .dropout_grad = dropout_grad,
+    .relu_dropout_mask = relu_dropout_mask,
+    .relu_dropout_mask_grad = relu_dropout_mask_grad,
 };
