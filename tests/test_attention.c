@@ -199,9 +199,39 @@ BV_TEST(attention_relu_dropout_mask_matches_three_ops) {
     }
 }
 
-/* Attention in training mode (mask, relative window, dropout) keeps two [B, h, L, L] maps on the tape:
- * the scores with the band, the mask and the softmax written over them, and the dropout's output (no
- * dropout mask): the arena grows by under three maps for the whole layer (seven before). */
+/* dropout(p) @ v + rel_values(dropout(p), emb) as one op: the composite's values and gradients bit for
+ * bit (same rng draw; with and without emb, shared and per-head emb); the arena keeps no dropped map. */
+BV_TEST(attention_dropout_values_matches_composite) {
+    bv_ctx *ctx = ts->ctx;
+    const int B = 2, H = 2, L = 23, K = 4, w = 3;
+    for (int c = 0; c < 3; c++) {
+        bv_tensor *a = bv_test_input(ctx, BV_SHAPE(B, H, L, L), 1.0f), *a2 = twin(ctx, a);
+        bv_tensor *v = bv_test_input(ctx, BV_SHAPE(B, H, L, K), 1.0f), *v2 = twin(ctx, v);
+        bv_tensor *emb = c ? bv_test_input(ctx, BV_SHAPE(c == 1 ? 1 : H, 2 * w + 1, K), 1.0f) : NULL;
+        bv_tensor *emb2 = emb ? twin(ctx, emb) : NULL;
+        bv_tensor *p1 = bv_softmax(ctx, a, -1), *p2 = bv_softmax(ctx, a2, -1);
+        bv_rng_seed(&ctx->rng, 9);
+        const size_t before = ctx->arena.in_use;
+        bv_tensor *y1 = bv_mha_dropout_values(ctx, p1, v, emb, 0.2f, 1);
+        const size_t grew = ctx->arena.in_use - before;
+        bv_rng_seed(&ctx->rng, 9);
+        bv_tensor *pd = bv_dropout(ctx, p2, 0.2f, 1);
+        bv_tensor *y2 = bv_matmul(ctx, pd, v2);
+        if (emb2) y2 = bv_add(ctx, y2, bv_mha_rel_values(ctx, pd, emb2));
+        BV_CHECK(grew < sizeof(float) * (size_t)p1->numel / 2, "case %d: %zu bytes kept", c, grew);
+        BV_CHECK(same_bits(y1->data, y2->data, y1->numel), "case %d: values differ", c);
+        bv_tensor *r = bv_test_input(ctx, BV_SHAPE(B, H, L, K), 1.0f);
+        bv_backward_multi(ctx, 2, (bv_tensor *[]){y1, y2}, (const bv_tensor *[]){r, r});
+        BV_CHECK(same_bits(a->grad, a2->grad, a->numel) && same_bits(v->grad, v2->grad, v->numel) &&
+                     (!emb || same_bits(emb->grad, emb2->grad, emb->numel)),
+                 "case %d: gradients differ", c);
+    }
+}
+
+/* Attention in training mode (mask, relative window, dropout) keeps one [B, h, L, L] map on the tape:
+ * the scores with the band, the mask and the softmax written over them (the dropped map and its mask
+ * are drawn again in backward): the arena grows by under 1.5 maps for the whole layer (seven before).
+ * Asking for p_attn (upstream's dropped map) keeps that map too. */
 BV_TEST(attention_mha_training_keeps_few_maps) {
     bv_ctx *ctx = ts->ctx;
     const int B = 1, C = 8, L = 256;
@@ -214,11 +244,15 @@ BV_TEST(attention_mha_training_keeps_few_maps) {
     bv_tensor *x = bv_test_input(ctx, BV_SHAPE(B, C, L), 1.0f);
     bv_tensor *mask = bv_full(ctx, BV_SHAPE(B, 1, L, L), 1.0f);
     const size_t map = sizeof(float) * (size_t)B * 2 * L * L, before = ctx->arena.in_use;
-    bv_tensor *p = NULL;
-    bv_tensor *y = bv_mha_forward(ctx, &m, x, x, mask, 1, &p);
+    bv_tensor *y = bv_mha_forward(ctx, &m, x, x, mask, 1, NULL);
     const size_t grew = ctx->arena.in_use - before;
-    BV_CHECK(y->requires_grad && p != NULL, "%s", "not recorded");
-    BV_CHECK(grew < 3 * map, "one attention layer took %.2f maps of the arena (want < 3)", (double)grew / (double)map);
+    BV_CHECK(y->requires_grad, "%s", "not recorded");
+    BV_CHECK(grew < 1.5 * map, "one attention layer took %.2f maps of the arena (want < 1.5)", (double)grew / (double)map);
+    bv_tensor *p = NULL;
+    const size_t before2 = ctx->arena.in_use;
+    bv_mha_forward(ctx, &m, x, x, mask, 1, &p);
+    const size_t grew2 = ctx->arena.in_use - before2;
+    BV_CHECK(p != NULL && grew2 < 2.5 * map, "with p_attn: %.2f maps (want < 2.5)", (double)grew2 / (double)map);
     bv_params_free(&ps);
 }
 

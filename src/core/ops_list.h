@@ -23,7 +23,7 @@
     /* recurrent, flows, audio */                                                             \
     X(LSTM) X(RQ_SPLINE) X(STFT_MAG) X(RESAMPLE)                                   \
     /* fused model pieces */                                                                  \
-    X(FUSED_TANH_SIGMOID) X(MHA_REL_LOGITS) X(MHA_REL_VALUES) X(MHA_REL_LOGITS_ADD) X(DROPOUT) X(RELU_DROPOUT_MASK)
+    X(FUSED_TANH_SIGMOID) X(MHA_REL_LOGITS) X(MHA_REL_VALUES) X(MHA_REL_LOGITS_ADD) X(DROPOUT) X(RELU_DROPOUT_MASK) X(MHA_DROPOUT_VALUES)
 
 typedef enum {
 #define BV_OP_ENUM(n) BV_OP_##n,

@@ -134,8 +134,10 @@ static bv_tensor *mha_attention(bv_ctx *ctx, const bv_mha *m, bv_tensor *q, bv_t
             scores = bv_masked_fill_(ctx, scores, bv_attn_local_mask(ctx, Tt, m->cfg.block_length), -1e4f);
     }
     bv_tensor *p = bv_softmax_(ctx, scores, -1);       // [B, h, Tt, Ts]
+    if (!p_out) /* dropout, @ value, + relative values: the dropped map is not kept for the tape */
+        return bv_mha_dropout_values(ctx, p, value, m->emb_rel_v, m->cfg.p_dropout, training); // [B, h, Tt, k]
     p = bv_dropout(ctx, p, m->cfg.p_dropout, training);
-    if (p_out) *p_out = p;
+    *p_out = p;
     bv_tensor *out = bv_matmul(ctx, p, value);         // [B, h, Tt, k]
     if (m->emb_rel_v) out = bv_add(ctx, out, bv_mha_rel_values(ctx, p, m->emb_rel_v));
     return out;

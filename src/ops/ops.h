@@ -211,6 +211,10 @@ bv_tensor *bv_mha_rel_logits(bv_ctx *ctx, bv_tensor *q, bv_tensor *emb);
 bv_tensor *bv_mha_rel_logits_add(bv_ctx *ctx, bv_tensor *scores, bv_tensor *q, bv_tensor *emb);
 /* p [B, h, L, L] -> [B, h, L, k]: out[b,h,i,:] = sum_j p[b,h,i,j] * emb[., j-i+w, :] */
 bv_tensor *bv_mha_rel_values(bv_ctx *ctx, bv_tensor *p, bv_tensor *emb);
+/* matmul(dropout(p), v) (+ bv_mha_rel_values(dropout(p), emb) when emb) as one op: the same values,
+ * gradients and rng draw, without keeping the dropped [B, h, L, L] map (backward draws it again from
+ * the key). p [B, h, L, L], v [B, h, L, k]; emb may be NULL. */
+bv_tensor *bv_mha_dropout_values(bv_ctx *ctx, bv_tensor *p, bv_tensor *v, bv_tensor *emb, float p_drop, int training);
 /* _attention_bias_proximal: -log1p(|i - j|) as [1, 1, T, T] (no grad). */
 bv_tensor *bv_attn_proximal_bias(bv_ctx *ctx, int64_t T);
 /* 1 outside the band |j - i| <= block_length, else 0, as [1, 1, T, T] (no grad): the positions

@@ -134,6 +134,98 @@ bv_tensor *bv_mha_rel_values(bv_ctx *ctx, bv_tensor *p, bv_tensor *emb) {
     return out;
 }
 
+/* ---------------- dropout(p) @ v (+ relative values), the dropped map never stored ---------------- */
+
+typedef struct {
+    const bv_kernels *k;
+    bv_arena *scratch;
+    int64_t B, H, L, K, w; /* p [B, H, L, L], v [B, H, L, K], emb [1|H, 2w+1, K] */
+    int hs;                /* emb shared by the heads */
+    uint64_t key;
+    float p;
+} dropval;
+
+/* pd = dropout(p) into scratch: the map bv_dropout would have made, drawn from the same key */
+static float *dropval_map(bv_ctx *ctx, const dropval *d, const bv_tensor *p) {
+    float *pd = bv_arena_alloc(d->scratch, sizeof(float) * (size_t)p->numel);
+    BV_KERNEL(ctx, d->k, random, dropout, "mha_dropout_values")(pd, p->data, p->numel, d->key, d->p);
+    return pd;
+}
+
+/* in: p, v[, emb]; iattr 0 key, 1 B, 2 H, 3 L, 4 K, 5 w, 6 hs; fattr 0 p. The composite's rules in its
+ * order: add (both terms get 0 + g), rel_values (d pd from zero += the band, d emb), matmul
+ * (d pd += g v^T, d v += pd^T g), dropout (d p = 0 + d pd * keep, or +=). */
+static void dropout_values_backward(bv_ctx *ctx, bv_node *n) {
+    bv_tensor *p = n->in[0], *v = n->in[1], *emb = n->n_in > 2 ? n->in[2] : NULL, *out = n->out[0];
+    const int64_t *a = n->iattr;
+    dropval d = {bv_ctx_kernels(ctx), bv_ctx_data_arena(ctx), a[1], a[2], a[3], a[4], a[5], (int)a[6],
+                 (uint64_t)a[0], (float)n->fattr[0]};
+    const int64_t BH = d.B * d.H, L = d.L, K = d.K;
+    bv_arena_mark mk = bv_arena_get_mark(d.scratch);
+    float *pd = dropval_map(ctx, &d, p);
+    float *g = bv_arena_alloc(d.scratch, sizeof(float) * (size_t)out->numel); /* 0 + g: add's rule */
+    float *gpd = bv_arena_alloc(d.scratch, sizeof(float) * (size_t)p->numel);
+    ctx->be->mem.fill32(g, 0, (size_t)out->numel);
+    BV_KERNEL(ctx, d.k, shape, accumulate, "mha_dropout_values")(g, out->grad, out->numel);
+    ctx->be->mem.fill32(gpd, 0, (size_t)p->numel);
+    if (emb) {
+        BV_KERNEL(ctx, d.k, relpos, values_grad_p, "mha_dropout_values")(gpd, g, emb->data, BH, d.H, d.hs, L, K, d.w);
+        if (emb->requires_grad)
+            BV_KERNEL(ctx, d.k, relpos, band_outer_rows, "mha_dropout_values")
+            (bv_grad(ctx, emb), pd, g, BH, d.H, d.hs, L, K, d.w);
+    }
+    BV_KERNEL(ctx, d.k, linalg, matmul_grad, "mha_dropout_values")
+    (gpd, v->requires_grad ? bv_grad(ctx, v) : NULL, g, pd, v->data, BH, L, L, K, 0);
+    if (p->requires_grad) {
+        int fresh;
+        float *gp = bv_grad_for_overwrite(ctx, p, &fresh);
+        BV_KERNEL(ctx, d.k, random, dropout_grad, "mha_dropout_values")(gp, gpd, p->numel, d.key, d.p, fresh);
+    }
+    bv_arena_reset_to(d.scratch, mk);
+}
+
+bv_tensor *bv_mha_dropout_values(bv_ctx *ctx, bv_tensor *p, bv_tensor *v, bv_tensor *emb, float p_drop,
+                                 int training) {
+    if (!training || p_drop <= 0.0f || p_drop >= 1.0f || ctx->autocast != BV_AUTOCAST_OFF) {
+        /* nothing to save (no dropout), or rules this fusion does not cover (bf16 products) */
+        bv_tensor *pd = bv_dropout(ctx, p, p_drop, training);
+        bv_tensor *out = bv_matmul(ctx, pd, v);
+        return emb ? bv_add(ctx, out, bv_mha_rel_values(ctx, pd, emb)) : out;
+    }
+    char b1[96], b2[96];
+    bv_tensor *ins[3] = {p, v, emb};
+    const int n_in = emb ? 3 : 2;
+    const bv_kernels *k = bv_dispatch(ctx, "mha_dropout_values", n_in, ins);
+    if (emb) rel_check(ctx, "mha_dropout_values", p, emb, 1);
+    bv_check_dtype(ctx, "mha_dropout_values", p, BV_F32);
+    bv_check_dtype(ctx, "mha_dropout_values", v, BV_F32);
+    if (p->ndim != 4 || v->ndim != 4 || p->shape[2] != p->shape[3] || v->shape[0] != p->shape[0] ||
+        v->shape[1] != p->shape[1] || v->shape[2] != p->shape[3] || (emb && emb->shape[2] != v->shape[3]))
+        bv_ctx_error(ctx, "mha_dropout_values", "p %s and v %s do not fit (want [B, h, L, L] and [B, h, L, k])",
+                     bv_shape_str(p, b1, sizeof b1), bv_shape_str(v, b2, sizeof b2));
+    dropval d = {k, bv_ctx_data_arena(ctx), p->shape[0], p->shape[1], p->shape[2], v->shape[3],
+                 emb ? (emb->shape[1] - 1) / 2 : 0, emb && emb->shape[0] == 1, bv_rng_u64(&ctx->rng), p_drop};
+    const int64_t BH = d.B * d.H;
+    bv_tensor *out = bv_new_like(ctx, v); /* before the scratch, which is given back below */
+    bv_arena_mark mk = bv_arena_get_mark(d.scratch);
+    float *pd = dropval_map(ctx, &d, p);
+    BV_KERNEL(ctx, k, linalg, matmul, "mha_dropout_values")(out->data, pd, v->data, BH, d.L, d.L, d.K, 0);
+    if (emb) { /* out = pd @ v + rel_values(pd, emb), the add's o + r as o += r */
+        float *rel = bv_arena_alloc(d.scratch, sizeof(float) * (size_t)out->numel);
+        ctx->be->mem.fill32(rel, 0, (size_t)out->numel);
+        BV_KERNEL(ctx, k, relpos, band_times_emb, "mha_dropout_values")(rel, pd, emb->data, BH, d.H, d.hs, d.L, d.K, d.w);
+        BV_KERNEL(ctx, k, shape, accumulate, "mha_dropout_values")(out->data, rel, out->numel);
+    }
+    bv_arena_reset_to(d.scratch, mk);
+    if (bv_needs_grad(ctx, n_in, ins)) {
+        bv_node *n = bv_record(ctx, BV_OP_MHA_DROPOUT_VALUES, dropout_values_backward, n_in, ins, 1, &out);
+        int64_t *a = n->iattr;
+        a[0] = (int64_t)d.key, a[1] = d.B, a[2] = d.H, a[3] = d.L, a[4] = d.K, a[5] = d.w, a[6] = d.hs;
+        n->fattr[0] = p_drop;
+    }
+    return out;
+}
+
 static bv_tensor *square_table(bv_ctx *ctx, const char *op, int64_t T, const bv_kernels **k) {
     *k = bv_dispatch(ctx, op, 0, NULL);
     if (T < 0) bv_ctx_error(ctx, op, "negative length %lld", (long long)T);
