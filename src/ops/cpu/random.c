@@ -171,27 +171,30 @@ static void dropout_grad(float *restrict gx, const float *restrict g, int64_t n,
     });
 }
 
-/* m's index for element i0 of a [B, C, T] tensor with m [B, T], and its walk along the block */
-typedef struct {
-    int64_t t, row, C, T;
-} bt_walk;
-
-static inline bt_walk bt_at(int64_t i0, int64_t C, int64_t T) { return (bt_walk){i0 % T, i0 / T, C, T}; }
-static inline int64_t bt_index(const bt_walk *w) { return w->row / w->C * w->T + w->t; }
-static inline void bt_next(bt_walk *w) {
-    if (++w->t == w->T) w->t = 0, w->row++;
-}
+/* The runs of a block [i0, i0 + m) of a [B, C, T] tensor that stay in one row of T: BODY sees j0, j1 (the
+ * run's range in the block) and mr, m's row [B, T] offset so that mr[j] belongs to block element j. */
+#define FOR_EACH_ROW_RUN(i0, m, C, T, mk, ...)                                   \
+    for (int64_t j0 = 0, j1; j0 < (m); j0 = j1) {                                \
+        const int64_t i_ = (i0) + j0, t_ = i_ % (T);                             \
+        j1 = j0 + ((m) - j0 < (T) - t_ ? (m) - j0 : (T) - t_);                   \
+        const float *mr = (mk) + i_ / (T) / (C) * (T) + t_ - j0;                 \
+        __VA_ARGS__;                                                             \
+    }
 
 static void relu_dropout_mask(float *restrict y, const float *restrict h, const float *restrict mk, int64_t B,
                               int64_t C, int64_t T, uint64_t key, float p) {
     const keep_rule r = keep_rule_of(key, p > 0.0f ? p : 0.5f);
     const int64_t n = B * C * T;
     FOR_EACH_KEEP_BLOCK(n, r, p, {
-        bt_walk w = bt_at(i0, C, T);
-        for (int64_t j = 0; j < m; j++, bt_next(&w)) {
-            const float x = h[i0 + j], rl = x > 0.0f ? x : 0.0f;
-            y[i0 + j] = (p > 0.0f ? rl * k[j] : rl) * mk[bt_index(&w)];
-        }
+        const float *hb = h + i0;
+        float *yb = y + i0;
+        FOR_EACH_ROW_RUN(i0, m, C, T, mk, {
+            _Pragma("omp simd")
+            for (int64_t j = j0; j < j1; j++) { /* relu, then * keep (1 without dropout: x * 1 = x), then * m */
+                const float x = hb[j], rl = x > 0.0f ? x : 0.0f;
+                yb[j] = rl * k[j] * mr[j];
+            }
+        });
     });
 }
 
@@ -200,16 +203,25 @@ static void relu_dropout_mask_grad(float *restrict gh, const float *restrict g, 
                                    int ow) {
     const keep_rule r = keep_rule_of(key, p > 0.0f ? p : 0.5f);
     const int64_t n = B * C * T;
+    /* mul's rule (fresh: 0 + g m), dropout's (fresh: 0 + t keep; keep 1: 0 + t = t), relu's (t (h > 0)),
+     * into gh: 0 + e when gh is fresh, else gh + e */
+#define RDM_GRAD_TERM(j) ((0.0f + (0.0f + gb[j] * mr[j]) * k[j]) * (hb[j] > 0.0f ? 1.0f : 0.0f))
     FOR_EACH_KEEP_BLOCK(n, r, p, {
-        bt_walk w = bt_at(i0, C, T);
-        for (int64_t j = 0; j < m; j++, bt_next(&w)) {
-            float t = 0.0f + g[i0 + j] * mk[bt_index(&w)]; /* mul's rule (fresh) */
-            if (p > 0.0f) t = 0.0f + t * k[j];               /* dropout's (fresh) */
-            const float e = t * (h[i0 + j] > 0.0f ? 1.0f : 0.0f); /* relu's */
-            gh[i0 + j] = ow ? 0.0f + e : gh[i0 + j] + e;
-        }
+        const float *gb = g + i0, *hb = h + i0;
+        float *ghb = gh + i0;
+        FOR_EACH_ROW_RUN(i0, m, C, T, mk, {
+            if (ow) {
+                _Pragma("omp simd")
+                for (int64_t j = j0; j < j1; j++) ghb[j] = 0.0f + RDM_GRAD_TERM(j);
+            } else {
+                _Pragma("omp simd")
+                for (int64_t j = j0; j < j1; j++) ghb[j] += RDM_GRAD_TERM(j);
+            }
+        });
     });
+#undef RDM_GRAD_TERM
 }
+#undef FOR_EACH_ROW_RUN
 #undef FOR_EACH_KEEP_BLOCK
 
 const bv_random_kernels bv_cpu_random = {
