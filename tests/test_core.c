@@ -180,6 +180,26 @@ BV_TEST(core_keep_only_compacts_inference_memory) {
     bv_no_grad_end(ctx);
 }
 
+/* Any number of kept tensors (the train step keeps WavLM's 13 hidden states and its input): each
+ * keeps its values, everything else made since the mark goes. */
+BV_TEST(core_keep_only_many_tensors) {
+    bv_ctx *ctx = ts->ctx;
+    bv_no_grad_begin(ctx);
+    bv_ctx_mark base = bv_ctx_get_mark(ctx);
+    bv_tensor *keep[14];
+    for (int i = 0; i < 14; i++) {
+        bv_tensor *tmp = bv_full(ctx, BV_SHAPE(4096), (float)i); /* dies */
+        keep[i] = bv_add_scalar(ctx, tmp, 0.5f);
+    }
+    size_t before = ctx->arena.in_use;
+    bv_ctx_keep_only(ctx, base, 14, keep);
+    int bad = 0;
+    for (int i = 0; i < 14; i++) bad += keep[i]->numel != 4096 || bv_tensor_item_at(keep[i], 4095) != i + 0.5;
+    BV_CHECK(bad == 0, "%d kept tensors lost their values", bad);
+    BV_CHECK(ctx->arena.in_use < before - 14 * 4096 * sizeof(float) / 2, "the temporaries were not dropped");
+    bv_no_grad_end(ctx);
+}
+
 /* bv_arena_release: the range between two marks becomes a hole later allocations fill first; marks
  * taken after the release rewind inside the hole, a reset forgets it. */
 BV_TEST(core_arena_release_makes_holes) {

@@ -218,10 +218,9 @@ bv_tensor *bv_from_f32(bv_ctx *ctx, int ndim, const int64_t *shape, const float 
 bv_tensor *bv_scalar(bv_ctx *ctx, float v) { return bv_full(ctx, 0, NULL, v); }
 
 void bv_ctx_keep_only(bv_ctx *ctx, bv_ctx_mark mark, int n, bv_tensor **ts) {
-    BV_ASSERT(!bv_grad_enabled(ctx));
-    bv_tensor copy[8];
-    void *saved[8];
-    BV_ASSERT(n <= 8);
+    BV_ASSERT(!bv_grad_enabled(ctx) && n >= 0);
+    bv_tensor *copy = bv_xmalloc(sizeof *copy * (size_t)(n ? n : 1));
+    void **saved = bv_xmalloc(sizeof *saved * (size_t)(n ? n : 1));
     /* The kept data may overlap where its copy goes: park it in host memory meanwhile. */
     for (int i = 0; i < n; i++) {
         copy[i] = *ts[i];
@@ -236,6 +235,8 @@ void bv_ctx_keep_only(bv_ctx *ctx, bv_ctx_mark mark, int n, bv_tensor **ts) {
         t->name = copy[i].name;
         ts[i] = t;
     }
+    free(copy);
+    free(saved);
 }
 
 bv_tensor *bv_detach(bv_ctx *ctx, bv_tensor *t) {

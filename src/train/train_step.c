@@ -420,15 +420,24 @@ static void discriminator_steps(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, b
  * only, as upstream's no_grad pass on y_hat.detach() would compute them. */
 static void wavlm_embeddings(bv_train_state *st, bv_ctx *ctx, fwd_parts *f) {
     bv_tensor *w16_r, *w16_g;
+    int n = bv_wavlm_loss_n_hidden(&st->wl);
+    bv_ctx_mark before = bv_ctx_get_mark(ctx);
     bv_no_grad_begin(ctx);
     bv_wavlm_loss_embed(ctx, &st->wl, f->y, f->hs_r, &w16_r);
+    /* no tape here: of WavLM(y)'s ~75 MiB (its CNN and transformer activations at upstream's sizes)
+     * only the hidden states (and the resampled input, for the probes) live on */
+    bv_tensor *keep[BV_WAVLM_LOSS_MAX_HIDDEN + 1];
+    for (int l = 0; l < n; l++) keep[l] = f->hs_r[l];
+    keep[n] = w16_r;
+    bv_ctx_keep_only(ctx, before, n + 1, keep);
+    for (int l = 0; l < n; l++) f->hs_r[l] = keep[l];
+    w16_r = keep[n];
     bv_no_grad_end(ctx);
     f->y_hat_leaf = bv_detach(ctx, f->o.y_hat);
     f->y_hat_leaf->requires_grad = true;
     f->wl_mark = bv_ctx_get_mark(ctx);
     f->wl_tape = bv_tape_mark(ctx);
     bv_wavlm_loss_embed(ctx, &st->wl, f->y_hat_leaf, f->hs_g, &w16_g);
-    int n = bv_wavlm_loss_n_hidden(&st->wl);
     probe(st, "wdstep.wavlm_input.wav", w16_r);
     probe(st, "wdstep.wavlm_input.y_rec", w16_g);
     probe_list(st, "wdstep.wavlm_hidden.wav.%d", n, f->hs_r);
