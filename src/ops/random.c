@@ -1,5 +1,6 @@
-/* random.c - torch.randn / rand / *_like and dropout, through the context's rng. Kernels: the
- * device's random slots (cpu/random.c), which draw from the host-side rng in element order.
+/* random.c - torch.randn / rand / *_like and dropout (alone, and fused with the FFN's relu and mask),
+ * through the context's rng. Kernels: the device's random slots (cpu/random.c), which draw from the
+ * host-side rng in element order; dropout draws one key and regenerates its factors in backward.
  *
  * In replay mode (bv_rng_set_replay) each call returns the next recorded draw; its shape must be
  * the one the caller asks for, so a C port that makes its random calls in a different order than

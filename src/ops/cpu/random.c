@@ -3,7 +3,10 @@
  * device (constructors: ../random.c, parameter initialisers: ../init.c). Dropout masks, by far the
  * most draws of a training step (every attention map of the flow), come instead from the
  * counter-based Philox under one key drawn from the rng: the same seed gives the same masks, in
- * parallel and whatever the thread count. (Dropout is never replayed: the golden cases run without
+ * parallel and whatever the thread count. Because a factor is a function of (key, element index)
+ * alone, no mask is ever stored: the dropout kernels apply the factors as they draw them, and the
+ * backward kernels draw them again from the key (also fused into the FFN's relu / x_mask and into
+ * attention's dropped map, ../relpos.c). (Dropout is never replayed: the golden cases run without
  * it, and upstream's masks could not be matched anyway.) */
 #include <math.h>
 #include <string.h>
