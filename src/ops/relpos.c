@@ -1,6 +1,8 @@
 /* relpos.c - the relative-position pieces of upstream's MultiHeadAttention as ops: the fused
  * relative logits / values (constructors, shape checks, backward rules; MHA_REL_LOGITS /
- * MHA_REL_VALUES) and the constant proximal-bias and local-block tables. Kernels: the device's
+ * MHA_REL_VALUES), the logits added over the scores in place (MHA_REL_LOGITS_ADD), dropout(p) @ v +
+ * relative values without storing the dropped map (MHA_DROPOUT_VALUES) and the constant
+ * proximal-bias and local-block tables. Kernels: the device's
  * relpos slots (cpu/relpos.c). Backward rules ACCUMULATE into input grads.
  *
  * Upstream builds the relative terms with _get_relative_embeddings (pad/slice), a matmul and the
