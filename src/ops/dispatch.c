@@ -2,7 +2,6 @@
 #include "dispatch.h"
 
 #include <stdio.h>
-#include <string.h>
 
 const bv_kernels *bv_ctx_kernels(const bv_ctx *ctx) { return ctx->be->kernels; }
 
@@ -47,14 +46,7 @@ static int backward_ignores_output(bv_op op) {
 
 bv_tensor *bv_inplace_alias(bv_ctx *ctx, bv_tensor *x) {
     if (!x->node || x->consumed || x->is_param || !backward_ignores_output(x->node->op)) return NULL;
-    bv_tensor *y = bv_arena_calloc(&ctx->arena, sizeof *y);
-    y->dtype = x->dtype;
-    y->device = x->device;
-    y->ndim = x->ndim;
-    memcpy(y->shape, x->shape, sizeof y->shape);
-    y->numel = x->numel;
-    y->data = x->data;
-    y->idata = x->idata;
+    bv_tensor *y = bv_detach(ctx, x); /* a header on x's data, no node: the in-place op records one */
     x->consumed = true;
     return y;
 }

@@ -91,6 +91,17 @@ static dir_steps steps_prepare(mm16 *h, const float *whh, int64_t B, int64_t H) 
  * inactive one: oneDNN runs its products single-threaded inside any region (omp_get_level() > 0). */
 static int directions_side_by_side(int D) { return D == 2 && omp_get_max_threads() >= 2; }
 
+/* The body once per direction d: side by side where directions_side_by_side, else in turn. */
+#define FOR_EACH_DIRECTION(D, d, ...)                                            \
+    do {                                                                         \
+        if (directions_side_by_side(D)) {                                        \
+            _Pragma("omp parallel for num_threads(2) schedule(static, 1)")       \
+            for (int d = 0; d < 2; d++) { __VA_ARGS__; }                         \
+        } else {                                                                 \
+            for (int d = 0; d < (D); d++) { __VA_ARGS__; }                       \
+        }                                                                        \
+    } while (0)
+
 static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
 
 /* Time index of processing step s (the reverse direction walks T-1 .. 0). */
@@ -178,14 +189,8 @@ static void forward_mm(mm16 *h16, float *y, float *hn, float *cn, float *const *
         lstm_dir_project(h16, acts[d], x, w[4 * d], w[4 * d + 2], w[4 * d + 3], B, T, In, H);
         st[d] = steps_prepare(h16, w[4 * d + 1], B, H);
     }
-    if (directions_side_by_side(D)) {
-#pragma omp parallel for num_threads(2) schedule(static, 1)
-        for (int d = 0; d < 2; d++)
-            lstm_dir_forward(&st[d], y, hn + d * B * H, cn + d * B * H, acts[d], cells[d], B, T, H, 2, d);
-        return;
-    }
-    for (int d = 0; d < D; d++)
-        lstm_dir_forward(&st[d], y, hn + d * B * H, cn + d * B * H, acts[d], cells[d], B, T, H, D, d);
+    FOR_EACH_DIRECTION(D, d,
+                       lstm_dir_forward(&st[d], y, hn + d * B * H, cn + d * B * H, acts[d], cells[d], B, T, H, D, d));
 }
 
 static void forward(float *y, float *hn, float *cn, float *const *acts, float *const *cells, const float *x,
@@ -205,16 +210,9 @@ static void backward_mm(mm16 *h16, bv_arena *scratch, float *gx, float *const *g
     float *hprev = bv_arena_alloc(scratch, sizeof(float) * (size_t)(BT * H));   // [B, T, H]
     dir_steps st[2];
     for (int d = 0; d < D; d++) st[d] = steps_prepare(h16, w[4 * d + 1], B, H);
-    if (directions_side_by_side(D)) { /* as forward_mm's recurrences */
-#pragma omp parallel for num_threads(2) schedule(static, 1)
-        for (int d = 0; d < 2; d++)
-            lstm_dir_backward_gates(&st[d], dGs + d * BT * G, dhs + d * B * H, dcs + d * B * H, acts[d], cells[d], gy,
-                                    ghn + d * B * H, gcn + d * B * H, B, T, H, 2, d);
-    } else {
-        for (int d = 0; d < D; d++)
-            lstm_dir_backward_gates(&st[d], dGs + d * BT * G, dhs + d * B * H, dcs + d * B * H, acts[d], cells[d], gy,
-                                    ghn + d * B * H, gcn + d * B * H, B, T, H, D, d);
-    }
+    FOR_EACH_DIRECTION(D, d, lstm_dir_backward_gates(&st[d], dGs + d * BT * G, dhs + d * B * H, dcs + d * B * H,
+                                                     acts[d], cells[d], gy, ghn + d * B * H, gcn + d * B * H, B, T,
+                                                     H, D, d)); /* as forward_mm's recurrences */
     for (int d = 0; d < D; d++) {
         const float *wih = w[4 * d], *dG = dGs + d * BT * G;
         float *gwih = gw[4 * d], *gwhh = gw[4 * d + 1];
@@ -240,6 +238,8 @@ static void backward_mm(mm16 *h16, bv_arena *scratch, float *gx, float *const *g
     }
     bv_arena_reset_to(scratch, mk);
 }
+
+#undef FOR_EACH_DIRECTION
 
 static void backward(bv_arena *scratch, float *gx, float *const *gw, const float *const *acts,
                      const float *const *cells, const float *x, const float *y, const float *const *w,

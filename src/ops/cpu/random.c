@@ -131,9 +131,10 @@ static void keep_block(float *keep, int64_t m, const keep_rule *r, int64_t q) {
     }
 }
 
-/* keep factors for a block: dropout's, or 1 when p == 0 (no dropout: the FFN in eval mode) */
-static void keep_or_one(float *k, int64_t m, const keep_rule *r, int64_t q, float p) {
-    if (p > 0.0f) {
+/* keep factors for a block: dropout's, or ones for p == 0 (no dropout: the FFN in eval mode), where
+ * the rule's threshold 0 keeps every word at scale 1 anyway; filled without drawing */
+static void keep_or_one(float *k, int64_t m, const keep_rule *r, int64_t q) {
+    if (r->thr > 0) {
         keep_block(k, m, r, q);
         return;
     }
@@ -142,14 +143,14 @@ static void keep_or_one(float *k, int64_t m, const keep_rule *r, int64_t q, floa
 
 /* Blocks of 64 elements, in parallel above 64 Ki elements: the body sees k[64] (this block's keep
  * factors, or ones when p == 0), i0 (its first element) and m (its length). */
-#define FOR_EACH_KEEP_BLOCK(n, rule, p, ...)                                      \
+#define FOR_EACH_KEEP_BLOCK(n, rule, ...)                                         \
     do {                                                                         \
         const int64_t nb_ = ((n) + 63) / 64;                                     \
         _Pragma("omp parallel for schedule(static) if ((n) >= 65536)")           \
         for (int64_t q_ = 0; q_ < nb_; q_++) {                                   \
             float k[64];                                                         \
             const int64_t i0 = 64 * q_, m = (n) - i0 < 64 ? (n) - i0 : 64;       \
-            keep_or_one(k, m, &(rule), q_, (p));                                 \
+            keep_or_one(k, m, &(rule), q_);                                      \
             __VA_ARGS__;                                                         \
         }                                                                        \
     } while (0)
@@ -157,7 +158,7 @@ static void keep_or_one(float *k, int64_t m, const keep_rule *r, int64_t q, floa
 /* y = x * keep: the product torch.dropout forms (x * mask * scale with mask * scale one factor) */
 static void dropout(float *restrict y, const float *restrict x, int64_t n, uint64_t key, float p) {
     const keep_rule r = keep_rule_of(key, p);
-    FOR_EACH_KEEP_BLOCK(n, r, p, {
+    FOR_EACH_KEEP_BLOCK(n, r, {
         for (int64_t j = 0; j < m; j++) y[i0 + j] = x[i0 + j] * k[j];
     });
 }
@@ -166,7 +167,7 @@ static void dropout(float *restrict y, const float *restrict x, int64_t n, uint6
  * drawn again from the key instead of read from a stored mask */
 static void dropout_grad(float *restrict gx, const float *restrict g, int64_t n, uint64_t key, float p, int ow) {
     const keep_rule r = keep_rule_of(key, p);
-    FOR_EACH_KEEP_BLOCK(n, r, p, {
+    FOR_EACH_KEEP_BLOCK(n, r, {
         if (ow)
             for (int64_t j = 0; j < m; j++) gx[i0 + j] = 0.0f + g[i0 + j] * k[j];
         else
@@ -186,9 +187,9 @@ static void dropout_grad(float *restrict gx, const float *restrict g, int64_t n,
 
 static void relu_dropout_mask(float *restrict y, const float *restrict h, const float *restrict mk, int64_t B,
                               int64_t C, int64_t T, uint64_t key, float p) {
-    const keep_rule r = keep_rule_of(key, p > 0.0f ? p : 0.5f);
+    const keep_rule r = keep_rule_of(key, p);
     const int64_t n = B * C * T;
-    FOR_EACH_KEEP_BLOCK(n, r, p, {
+    FOR_EACH_KEEP_BLOCK(n, r, {
         const float *hb = h + i0;
         float *yb = y + i0;
         FOR_EACH_ROW_RUN(i0, m, C, T, mk, {
@@ -204,12 +205,12 @@ static void relu_dropout_mask(float *restrict y, const float *restrict h, const 
 static void relu_dropout_mask_grad(float *restrict gh, const float *restrict g, const float *restrict h,
                                    const float *restrict mk, int64_t B, int64_t C, int64_t T, uint64_t key, float p,
                                    int ow) {
-    const keep_rule r = keep_rule_of(key, p > 0.0f ? p : 0.5f);
+    const keep_rule r = keep_rule_of(key, p);
     const int64_t n = B * C * T;
     /* mul's rule (fresh: 0 + g m), dropout's (fresh: 0 + t keep; keep 1: 0 + t = t), relu's (t (h > 0)),
      * into gh: 0 + e when gh is fresh, else gh + e */
 #define RDM_GRAD_TERM(j) ((0.0f + (0.0f + gb[j] * mr[j]) * k[j]) * (hb[j] > 0.0f ? 1.0f : 0.0f))
-    FOR_EACH_KEEP_BLOCK(n, r, p, {
+    FOR_EACH_KEEP_BLOCK(n, r, {
         const float *gb = g + i0, *hb = h + i0;
         float *ghb = gh + i0;
         FOR_EACH_ROW_RUN(i0, m, C, T, mk, {
