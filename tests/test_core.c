@@ -245,19 +245,46 @@ BV_TEST(core_backward_to_a_tape_index_then_the_rest) {
     BV_CHECK(x->grad && fabsf(x->grad[2] - 3.0f * y->data[2]) < 1e-5f, "the rest of the backward used y's grad");
 }
 
-/* bv_params_release_grad: a packed store's grads read as zero and take writes again. */
-BV_TEST(core_params_release_grad_zeroes) {
-    bv_params ps;
-    bv_params_init(&ps);
-    bv_tensor *a = bv_params_add(&ps, "a", BV_SHAPE(3));
-    bv_tensor *b = bv_params_add(&ps, "b", BV_SHAPE(300000)); /* spans whole pages */
-    bv_params_pack(&ps);
-    for (int64_t i = 0; i < ps.numel; i++) ps.grad[i] = 1.0f;
-    bv_params_release_grad(&ps);
-    double s = 0;
-    for (int64_t i = 0; i < ps.numel; i++) s += fabsf(ps.grad[i]);
-    BV_CHECK(s == 0 && a->grad[0] == 0 && b->grad[299999] == 0, "released grads read as zero (sum %g)", s);
-    b->grad[12345] = 2.0f;
-    BV_CHECK(b->grad[12345] == 2.0f, "and can be written again");
-    bv_params_free(&ps);
+/* bv_params_pack_first: the named parameters' data and grads before the others, values kept;
+ * bv_params_overlay_grad: a second store's grads in the first's block from the others on (zeroing
+ * one zeroes the other), bv_params_own_grad giving them back a block of their own, values kept. */
+BV_TEST(core_params_pack_first_and_grad_overlay) {
+    bv_params g, d;
+    bv_params_init(&g);
+    bv_params_init(&d);
+    bv_tensor *a = bv_params_add(&g, "enc.w", BV_SHAPE(3));
+    bv_tensor *flow = bv_params_add(&g, "flow.w", BV_SHAPE(4));
+    bv_tensor *b = bv_params_add(&g, "dec.w", BV_SHAPE(5));
+    bv_tensor *d0 = bv_params_add(&d, "p.w", BV_SHAPE(6));
+    bv_tensor *d1 = bv_params_add(&d, "p.b", BV_SHAPE(7));
+    for (int i = 0; i < 4; i++) flow->data[i] = (float)(10 + i), flow->grad[i] = (float)(20 + i);
+    b->data[4] = 7.0f;
+    const char *first[] = {"flow."};
+    int64_t at = bv_params_pack_first(&g, first, 1, bv_params_numel(&d));
+    bv_params_pack(&d);
+    BV_CHECK(at == 4 && g.numel == 12 && g.grad_cap == 17, "the others at %lld, numel %lld, cap %lld",
+             (long long)at, (long long)g.numel, (long long)g.grad_cap);
+    BV_CHECK(flow->data == g.data && flow->grad == g.grad && a->data == g.data + 4 && b->grad == g.grad + 7,
+             "packed order: flow., then the others in item order");
+    BV_CHECK(flow->data[3] == 13.0f && flow->grad[1] == 21.0f && b->data[4] == 7.0f, "values kept");
+    BV_CHECK(g.items[1] == flow, "the items keep their (state_dict) order");
+    d1->grad[1] = 5.0f;
+    a->grad[0] = 9.0f;
+    bv_params_overlay_grad(&g, at, &d);
+    BV_CHECK(d.grad_borrowed && d.grad == g.grad + 4 && d0->grad == g.grad + 4 && d1->grad == g.grad + 10,
+             "d's grads lie over g's from the others on");
+    BV_CHECK(d1->grad[1] == 5.0f && a->grad[0] == 0.0f, "d's grads moved with their values, over a's");
+    b->grad[3] = 3.0f;
+    BV_CHECK(d1->grad[0] == 3.0f, "a write through one store shows in the other");
+    bv_params_zero_grad_range(&g, 0, 17);
+    BV_CHECK(d1->grad[6] == 0.0f && b->grad[3] == 0.0f && flow->grad[1] == 0.0f, "one zeroing covers both");
+    d1->grad[0] = 4.0f;
+    bv_params_own_grad(&d);
+    BV_CHECK(!d.grad_borrowed && d.grad != g.grad + 4 && d1->grad == d.grad + 6 && d1->grad[0] == 4.0f,
+             "own grads again, values kept");
+    b->grad[3] = 1.0f;
+    BV_CHECK(d1->grad[0] == 4.0f, "and apart from g's");
+    bv_params_free(&d);
+    bv_params_free(&g);
 }
+

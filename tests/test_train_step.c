@@ -341,15 +341,22 @@ BV_GOLDEN_TEST(train_step_golden_F01_train_step) { bv_test_f01_step(ts, &(bv_tes
 
 /* ------------------------------------------------------------------ behaviour */
 
+/* F01's golden case and setup_open on it; NULL (nothing opened) when the case is absent. */
+static bv_golden *f01_open(bv_test_state *ts, setup *s, int freeze_zh_bert, int use_dur_disc) {
+    bv_golden *g = bv_golden_open(ts, ts->ctx, "F01_train_step");
+    if (g) setup_open(ts, g, s, freeze_zh_bert, use_dur_disc);
+    return g;
+}
+
+
 /* train.freeze_ZH_bert: enc_p.bert_proj.* stay as they were (weight decay included: AdamW skips
  * them) and have no grad; the discriminators are trainable again after the step; the MAS noise
  * scale follows global_step. */
 BV_GOLDEN_TEST(train_step_freeze_bert_and_bookkeeping) {
     bv_ctx *ctx = ts->ctx;
-    bv_golden *g = bv_golden_open(ts, ctx, "F01_train_step");
-    if (!g) return;
     setup s;
-    setup_open(ts, g, &s, 1, 1);
+    bv_golden *g = f01_open(ts, &s, 1, 1);
+    if (!g) return;
     if (s.ok) {
         bv_tensor *w = bv_params_get(&s.st.ps_g, "enc_p.bert_proj.weight");
         bv_tensor *other = bv_params_get(&s.st.ps_g, "enc_p.ja_bert_proj.weight");
@@ -383,6 +390,69 @@ BV_GOLDEN_TEST(train_step_freeze_bert_and_bookkeeping) {
     setup_close(&s);
     bv_golden_ignore(g, "*", "the step runs with freeze_ZH_bert at global_step 1000 (another MAS noise scale), so no "
                              "value is F01's; F01 is compared by train_step_golden_F01_train_step");
+    bv_golden_close(g);
+}
+
+/* keep_grads 0 (bv2 train's mode): net_d's grads lie over net_g's grads outside the flow. The step's
+ * results are bit-identical to keep_grads 1's (grads in blocks of their own), so the overlay is zeroed
+ * where it changes hands (before net_g's final backward: net_d's dead grads must not reach net_g's
+ * update), and F01's updated parameters hold within their tolerances. */
+BV_GOLDEN_TEST(train_step_grad_overlay_matches_separate_grads) {
+    bv_ctx *ctx = ts->ctx;
+    bv_golden *g = bv_golden_open(ts, ctx, "F01_train_step");
+    if (!g) return;
+    f01 c = {ts, g};
+    setup s[2];
+    bv_train_result r[2];
+    int ok = 1;
+    for (int k = 0; k < 2 && ok; k++) {
+        setup_open(ts, g, &s[k], 0, 1);
+        ok = s[k].ok;
+        if (!ok) break;
+        s[k].st.keep_grads = k;
+        bv_train_step(&s[k].st, ctx, &s[k].batch, &r[k]);
+        BV_CHECK(s[k].st.ps_d.grad_borrowed == !k, "keep_grads %d: net_d's grads %s", k,
+                 s[k].st.ps_d.grad_borrowed ? "overlaid" : "apart");
+    }
+    if (ok) {
+        BV_CHECK(s[0].st.overlay_checked, "the overlaid step did not check loss_kl's backward");
+        BV_CHECK(r[0].loss_gen_all == r[1].loss_gen_all && r[0].grad_norm_g == r[1].grad_norm_g &&
+                     r[0].grad_norm_d == r[1].grad_norm_d,
+                 "results differ: loss_gen_all %.9g / %.9g, grad_norm_g %.9g / %.9g", r[0].loss_gen_all,
+                 r[1].loss_gen_all, r[0].grad_norm_g, r[1].grad_norm_g);
+        bv_params *ps[2][2] = {{&s[0].st.ps_g, &s[0].st.ps_d}, {&s[1].st.ps_g, &s[1].st.ps_d}};
+        for (int n = 0; n < 2; n++)
+            for (int i = 0; i < ps[0][n]->n; i++) {
+                const bv_tensor *a = ps[0][n]->items[i], *b = ps[1][n]->items[i];
+                BV_CHECK(!memcmp(a->data, b->data, sizeof(float) * (size_t)a->numel), "%s differs after the step",
+                         a->name);
+            }
+        check_after(&c, "net_d", &s[0].st.ps_d);
+        check_after_g(&c, &s[0].st.ps_g);
+    }
+    for (int k = 0; k < 2; k++) setup_close(&s[k]);
+    bv_golden_ignore(g, "*", "F01 as a whole is compared by train_step_golden_F01_train_step");
+    bv_golden_close(g);
+}
+
+/* The overlay's promise is checked: with net_d's grads laid over the flow's too (as if loss_kl's
+ * backward reached beyond the flow's parameters), the first step stops with the parameter named. */
+BV_GOLDEN_TEST(train_step_grad_overlay_refuses_early_grads) {
+    bv_ctx *ctx = ts->ctx;
+    setup s;
+    bv_golden *g = f01_open(ts, &s, 0, 1);
+    if (!g) return;
+    if (s.ok) {
+        s.st.keep_grads = 0;
+        s.st.g_final_at = 0;
+        bv_train_result r;
+        char msg[512];
+        int raised = BV_EXPECT_ERROR(ctx, msg, bv_train_step(&s.st, ctx, &s.batch, &r));
+        BV_CHECK(raised && strstr(msg, "flow.") && strstr(msg, "outside the flow"), "error: %s",
+                 raised ? msg : "(none)");
+    }
+    setup_close(&s);
+    bv_golden_ignore(g, "*", "the step stops early on purpose");
     bv_golden_close(g);
 }
 

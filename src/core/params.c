@@ -48,7 +48,7 @@ void bv_params_free(bv_params *p) {
     free(p->items);
     mem->free(p->bf16);
     if (p->data) mem->free(p->data);
-    if (p->grad) mem->free(p->grad);
+    if (p->grad && !p->grad_borrowed) mem->free(p->grad);
     memset(p, 0, sizeof *p);
 }
 
@@ -133,21 +133,13 @@ void bv_params_zero_grad(bv_params *p) {
     for (int i = 0; i < p->n; i++) mem->fill32(p->items[i]->grad, 0, (size_t)p->items[i]->numel);
 }
 
-void bv_params_release_grad(bv_params *p) {
-    const bv_allocator *mem = &store_be(p)->mem;
-    long page = sysconf(_SC_PAGESIZE);
-    if (p->grad && mem->host_visible && page > 0) {
-        uintptr_t a = (uintptr_t)p->grad, e = a + sizeof(float) * (size_t)p->numel, pg = (uintptr_t)page;
-        uintptr_t lo = (a + pg - 1) / pg * pg, hi = e / pg * pg;
-        /* private anonymous pages read as zero after MADV_DONTNEED */
-        if (hi > lo && madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0) {
-            memset((void *)a, 0, lo - a);
-            memset((void *)hi, 0, e - hi);
-            return;
-        }
-    }
-    bv_params_zero_grad(p);
+void bv_params_zero_grad_range(bv_params *p, int64_t at, int64_t n) {
+    if (!p->grad || at < 0 || n < 0 || at + n > p->grad_cap)
+        BV_FATAL("zero_grad_range: [%lld, %lld) outside a grad block of %lld floats", (long long)at,
+                 (long long)(at + n), (long long)p->grad_cap);
+    store_be(p)->mem.fill32(p->grad + at, 0, (size_t)n);
 }
+
 
 int64_t bv_params_numel(const bv_params *p) {
     int64_t n = 0;
@@ -155,14 +147,28 @@ int64_t bv_params_numel(const bv_params *p) {
     return n;
 }
 
-void bv_params_pack(bv_params *p) {
-    if (p->data || p->n == 0) return;
+/* host memory: transparent huge pages for the grads (hundreds of MiB written by scattered weight-grad
+ * kernels every step: fewer TLB misses, and one fault per 2 MiB when first written) */
+static void huge_pages_for(bv_params *p, float *grad, int64_t n) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (store_be(p)->mem.host_visible && page > 0) {
+        const uintptr_t huge = (uintptr_t)2 << 20;
+        uintptr_t a = (uintptr_t)grad, e = a + sizeof(float) * (size_t)n;
+        uintptr_t lo = (a + huge - 1) / huge * huge, hi = e / huge * huge;
+        if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* advice only: may be refused */
+    }
+}
+
+/* Packs the items in the given order (a permutation of 0..n-1) into one data and one grad block,
+ * the grad block grad_cap floats (>= the total). */
+static void pack_in_order(bv_params *p, const int *order, int64_t grad_cap) {
     int64_t n = bv_params_numel(p);
     const bv_allocator *mem = &store_be(p)->mem;
-    float *data = dev_floats(p, n), *grad = dev_floats(p, n);
+    if (grad_cap < n) grad_cap = n;
+    float *data = dev_floats(p, n), *grad = dev_floats(p, grad_cap);
     int64_t at = 0;
-    for (int i = 0; i < p->n; i++) {
-        bv_tensor *t = p->items[i];
+    for (int k = 0; k < p->n; k++) {
+        bv_tensor *t = p->items[order[k]];
         size_t bytes = sizeof(float) * (size_t)t->numel;
         mem->copy(data + at, t->data, bytes);
         if (t->grad) mem->copy(grad + at, t->grad, bytes);
@@ -175,13 +181,65 @@ void bv_params_pack(bv_params *p) {
     p->data = data;
     p->grad = grad;
     p->numel = n;
-    /* host memory: transparent huge pages for the grads, which bv_params_release_grad may give back
-     * every step (a refault then costs one fault per 2 MiB instead of one per 4 KiB) */
-    long page = sysconf(_SC_PAGESIZE);
-    if (mem->host_visible && page > 0) {
-        const uintptr_t huge = (uintptr_t)2 << 20;
-        uintptr_t a = (uintptr_t)grad, e = a + sizeof(float) * (size_t)n;
-        uintptr_t lo = (a + huge - 1) / huge * huge, hi = e / huge * huge;
-        if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* advice only: may be refused */
+    p->grad_cap = grad_cap;
+    huge_pages_for(p, grad, grad_cap);
+}
+
+static int name_in(const char *name, const char *const *prefixes, int n) {
+    for (int i = 0; i < n; i++)
+        if (!strncmp(name, prefixes[i], strlen(prefixes[i]))) return 1;
+    return 0;
+}
+
+void bv_params_pack(bv_params *p) {
+    if (!p->data) bv_params_pack_first(p, NULL, 0, 0);
+}
+
+int64_t bv_params_pack_first(bv_params *p, const char *const *first, int n, int64_t rest_room) {
+    if (p->data) BV_FATAL("bv_params_pack_first: the store is packed already");
+    if (p->n == 0) return 0;
+    int *order = bv_xmalloc(sizeof(int) * (size_t)p->n);
+    int k = 0;
+    int64_t at = 0;
+    for (int i = 0; i < p->n; i++)
+        if (name_in(p->items[i]->name, first, n)) order[k++] = i, at += p->items[i]->numel;
+    for (int i = 0; i < p->n; i++)
+        if (!name_in(p->items[i]->name, first, n)) order[k++] = i;
+    pack_in_order(p, order, at + (rest_room > 0 ? rest_room : 0));
+    free(order);
+    return at;
+}
+
+/* Points q's items' grads into `grad`, in item order. */
+static void regrad(bv_params *q, float *grad) {
+    int64_t at = 0;
+    for (int i = 0; i < q->n; i++) {
+        q->items[i]->grad = grad + at;
+        at += q->items[i]->numel;
     }
+    q->grad = grad;
+}
+
+void bv_params_overlay_grad(bv_params *p, int64_t at, bv_params *q) {
+    BV_ASSERT(p->grad && q->grad && !q->grad_borrowed && p->be == q->be && p != q);
+    if (at < 0 || at + q->numel > p->grad_cap)
+        BV_FATAL("grad overlay: %lld + %lld floats past a block of %lld", (long long)at, (long long)q->numel,
+                 (long long)p->grad_cap);
+    const bv_allocator *mem = &store_be(q)->mem;
+    float *own = q->grad;
+    mem->copy(p->grad + at, own, sizeof(float) * (size_t)q->numel);
+    regrad(q, p->grad + at);
+    q->grad_borrowed = 1;
+    q->grad_cap = q->numel;
+    mem->free(own);
+}
+
+void bv_params_own_grad(bv_params *q) {
+    if (!q->grad_borrowed) return;
+    const bv_allocator *mem = &store_be(q)->mem;
+    float *own = dev_floats(q, q->numel);
+    mem->copy(own, q->grad, sizeof(float) * (size_t)q->numel);
+    regrad(q, own);
+    q->grad_borrowed = 0;
+    q->grad_cap = q->numel;
 }

@@ -18,9 +18,9 @@
  * terms); only the order in which y_hat's gradient adds its parts changes (last-bit differences).
  * The losses' values are folded from the same float32 terms in upstream's order, so they are
  * bit-identical. loss_kl is backpropagated through the flow inside net_g's forward (prior hook:
- * kl_before_decoder) and the flow's memory reused from then on; net_d's parameter grads are given
- * back before net_g's final backward fills net_g's (grads_take_back; keep_grads keeps them after the
- * step). */
+ * kl_before_decoder) and the flow's memory reused from then on; net_d's parameter grads share one
+ * block of memory with net_g's grads outside the flow, which only net_g's final backward fills
+ * (grads_zero; keep_grads keeps them apart and readable after the step). */
 #include "train_step.h"
 
 #include <math.h>
@@ -35,6 +35,10 @@
 #include "../ops/align.h"
 #include "../ops/dispatch.h"
 #include "losses.h"
+
+/* The net_g parameters whose grads loss_kl's backward writes inside net_g's forward (kl_before_decoder:
+ * it runs through the flow only); the final backward writes all the others. */
+static const char *const kl_backward_reaches[] = {"flow."};
 
 #define ADAMW_WEIGHT_DECAY 0.01 /* torch.optim.AdamW default; train_ms does not pass one */
 
@@ -136,7 +140,9 @@ int bv_train_state_init(bv_train_state *st, const bv_config *cfg, const bv_wavlm
         bv_train_state_free(st);
         return -1;
     }
-    bv_params_pack(&st->ps_g); /* one buffer per network: DDP's all-reduce moves it in one call */
+    /* one buffer per network: DDP's all-reduce moves it in one call; net_g's flow first, with room
+     * for net_d's grads over the rest (grads_zero) */
+    st->g_final_at = bv_params_pack_first(&st->ps_g, kl_backward_reaches, 1, bv_params_numel(&st->ps_d));
     bv_params_pack(&st->ps_d);
     bv_params_pack(&st->ps_dur);
     bv_params_pack(&st->ps_wd);
@@ -286,6 +292,22 @@ typedef struct fwd_parts {
     float loss_kl;                // computed and backpropagated before the decoder (kl_before_decoder)
 } fwd_parts;
 
+/* grads_zero's promise, checked once: loss_kl's backward wrote no grad outside the flow's (those lie
+ * over net_d's, which the D step is about to fill). */
+static void overlay_check(bv_ctx *ctx, bv_train_state *st) {
+    if (!st->ps_d.grad_borrowed || st->overlay_checked || !st->ps_g.be->mem.host_visible) return;
+    for (int i = 0; i < st->ps_g.n; i++) {
+        const bv_tensor *p = st->ps_g.items[i];
+        if (p->grad - st->ps_g.grad < st->g_final_at) continue;
+        for (int64_t k = 0; k < p->numel; k++)
+            if (p->grad[k] != 0.0f)
+                bv_ctx_error(ctx, "train_step",
+                             "loss_kl's backward wrote a gradient of %s, outside the flow: its grads cannot lie over "
+                             "net_d's (kl_backward_reaches)", p->name);
+    }
+    st->overlay_checked = 1;
+}
+
 /* SynthesizerTrn's prior hook (after the alignment, before the duration predictors and the decoder
  * run): loss_kl reaches net_g's graph only through z_p (the flow's output), logs_q and the expanded
  * prior, and nothing else reaches the flow, so loss_kl.backward() through the flow can run now (its
@@ -305,6 +327,7 @@ static void kl_before_decoder(void *user, bv_ctx *ctx, bv_synth_out *o) {
     probe(f->st, "sub.kl.z", o->z); /* the flow's input (bench/: what this backward runs) */
     probe(f->st, "sub.kl.loss_kl", loss_kl);
     bv_backward_multi_to(ctx, 1, &loss_kl, NULL, o->flow_tape_from);
+    overlay_check(ctx, f->st);
     bv_tape_cut(ctx, tape);
     bv_ctx_reset_to(ctx, mark);
     bv_tape_remove(ctx, o->flow_tape_from, o->flow_tape_to);
@@ -373,7 +396,7 @@ static void discriminator_steps(bv_train_state *st, bv_ctx *ctx, fwd_parts *f, b
     res->n_disc = nd;
     /* loss_disc.backward() one sub-discriminator at a time (each term's gradient is 1; each has its
      * own weights, so every weight gradient is what the whole backward gives); optim_d.zero_grad()
-     * ran at the start of the step (bv_train_step: grads_take_back) */
+     * ran at the start of the step (bv_train_step: grads_zero) */
     bv_tensor *terms[BV_MPD_MAX_DISCS];
     for (int i = 0; i < nd; i++) {
         bv_ctx_mark mi = bv_ctx_get_mark(ctx);
@@ -577,9 +600,10 @@ static void generator_step(bv_train_state *st, bv_ctx *ctx, int64_t tape_start, 
     set_trainable(&st->ps_dur, false);
     set_trainable(&st->ps_wd, false);
     bv_tensor *loss_gen_all = generator_losses(st, ctx, f, res);
-    /* net_d's grads (~1.7 bytes per 4 of all trainable parameters) are not needed again before the
-     * next step: not resident while net_g's backward fills its own (grads_take_back) */
-    if (!st->keep_grads) bv_params_release_grad(&st->ps_d);
+    /* net_d's grads are not needed again before the next step: their memory becomes the grads of
+     * net_g outside the flow, zeroed for net_g's final backward (grads_zero) */
+    if (st->ps_d.grad_borrowed)
+        bv_params_zero_grad_range(&st->ps_g, st->g_final_at, st->ps_g.numel - st->g_final_at);
     /* loss_gen_all.backward(): the graph on the tape plus y_hat_leaf's gradient into y_hat (G's
      * grads were zeroed at the start of the step: loss_kl's part is in them already) */
     bv_tensor *roots[2] = {loss_gen_all, f->o.y_hat};
@@ -610,18 +634,27 @@ float bv_train_mas_noise_scale(double initial, double delta, int64_t global_step
 }
 
 /* optim_g.zero_grad() and optim_d.zero_grad(), both at the start of the step (loss_kl backpropagates
- * during net_g's forward; nothing writes net_d's grads before the D step). The two big grad buffers
- * are never resident together at the step's end, where its memory peaks: net_g's is given back here
- * (its pages come back as net_g's backward writes them) and net_d's just before net_g's final backward
- * (generator_step). net_d's is taken back here, right after: its pages then stay free well under a
- * second. Freed for the ~3 s between the D steps, as they were, they cost ~0.3 s a step to take back
- * on this project's VMs (the host reclaims free guest pages after a delay, and each 2 MiB page then
- * faults in on the host again: bv_params_zero_grad of net_d's 178 MiB took 250-310 ms against 10 ms
- * resident; Xeon model 207, 2 threads). The peak is unchanged: net_d's buffer is resident from here
- * to the D step as it was during it. */
-static void grads_take_back(bv_train_state *st) {
-    bv_params_release_grad(&st->ps_g);
-    bv_params_zero_grad(&st->ps_d);
+ * during net_g's forward; nothing writes net_d's grads before the D step). Unless keep_grads, net_d's
+ * grads lie over all of net_g's but the flow's (bv_params_overlay_grad at the first step): loss_kl's
+ * backward in the prior hook stops at the flow's input (kl_before_decoder), so every other net_g
+ * grad is written by net_g's final backward alone; net_d's live from the D step to optim_d's step,
+ * those from that final backward (generator_step zeroes them there) to optim_g's. The two never meet,
+ * and one block of memory, resident all along, holds both; one memset zeroes it all here (~13 ms).
+ * This replaced giving each block back to the system between its uses (madvise), whose pages faulted
+ * in again every step (~1650 faults; on this project's VMs the host reclaims free guest pages after
+ * a delay, so a refault can cost ~3 ms per MiB). bv2-bench --train-step, upstream's config, three
+ * A/B rounds (Xeon model 207, 2 threads): median step 4305-4446 -> 4284-4374 ms, process CPU
+ * 7597-7766 -> 7503-7648 ms, max RSS 2815 -> 2796 MiB, no page faults in steady steps. */
+static void grads_zero(bv_train_state *st) {
+    if (st->keep_grads) {
+        bv_params_own_grad(&st->ps_d);
+        bv_params_zero_grad(&st->ps_g);
+        bv_params_zero_grad(&st->ps_d);
+        return;
+    }
+    if (!st->ps_d.grad_borrowed) bv_params_overlay_grad(&st->ps_g, st->g_final_at, &st->ps_d);
+    const int64_t end = st->g_final_at + st->ps_d.numel;
+    bv_params_zero_grad_range(&st->ps_g, 0, end > st->ps_g.numel ? end : st->ps_g.numel);
 }
 
 void bv_train_step(bv_train_state *st, bv_ctx *ctx, const bv_train_batch *batch, bv_train_result *res) {
@@ -643,7 +676,7 @@ void bv_train_step(bv_train_state *st, bv_ctx *ctx, const bv_train_batch *batch,
     }
     fwd_parts f;
     memset(&f, 0, sizeof f);
-    grads_take_back(st);
+    grads_zero(st);
     /* upstream wraps every forward pass and loss of the step in autocast(enabled=bf16_run) */
     bv_autocast saved = ctx->autocast;
     ctx->autocast = st->bf16 ? BV_AUTOCAST_BF16 : BV_AUTOCAST_OFF;

@@ -89,10 +89,14 @@ typedef struct bv_train_state {
     void *probe_user;
     bv_train_grad_sync_fn grad_sync; /* optional */
     void *grad_sync_user;
-    /* 0 (default): net_d's grads are released (read as zero, their memory given back) once optim_d
-     * has stepped, so they are not resident beside net_g's during its backward; 1: every p.grad
-     * stays readable after the step, as upstream leaves it (tests compare them). */
+    /* 0 (default): from the first step on, net_d's grads lie over the grads of every net_g module
+     * but the flow (packed after the flow's in ps_g, from g_final_at on): net_d's are dead once
+     * optim_d has stepped and those are written only by net_g's final backward, so one block serves
+     * both (grads_zero in train_step.c). 1: every p.grad stays readable after the step, as upstream
+     * leaves it (tests compare them); net_d's grads then have their own block. */
     int keep_grads;
+    int64_t g_final_at;             /* ps_g's grad offset of its first parameter outside the flow */
+    int overlay_checked;            /* the first overlaid step checked that promise (grads_overlay) */
 } bv_train_state;
 
 /* Per-step results for logging (train_ms's scalar_dict and image_dict inputs). Arrays and tensors
