@@ -209,6 +209,8 @@ __attribute__((weak)) int bv_bench_infer(int argc, char **argv);
 __attribute__((weak)) int bv_bench_train_step(int argc, char **argv);
 /* linear / matmul / LSTM in fp32 and bf16 (bench/bench_linalg.c); weak like the others. */
 __attribute__((weak)) int bv_bench_linalg(int argc, char **argv);
+/* fp32 / bf16 / fp16 multiply-add rates of one core (bench/bench_isa.c); weak like the others. */
+__attribute__((weak)) int bv_bench_isa(void);
 
 /* HOOK for lstm.c's owner: time bv_lstm at DurationDiscriminator sizes here (append rows through
  * bench_report like the ones in main, and mirror them in ops_torch.py's bench_lstm hook). */
@@ -273,6 +275,7 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--infer") && bv_bench_infer) return bv_bench_infer(argc - i, argv + i);
         if (!strcmp(argv[i], "--train-step") && bv_bench_train_step) return bv_bench_train_step(argc - i, argv + i);
         if (!strcmp(argv[i], "--linalg") && bv_bench_linalg) return bv_bench_linalg(argc - i, argv + i);
+        if (!strcmp(argv[i], "--isa") && bv_bench_isa) return bv_bench_isa();
         if (!strcmp(argv[i], "--generator")) {
             if (!bv_bench_generator) {
                 fprintf(stderr, "error: bench_generator.c is not linked into this binary\n");
@@ -281,7 +284,7 @@ int main(int argc, char **argv) {
             return bv_bench_generator(i + 1 < argc ? atoi(argv[i + 1]) : 0);
         }
         if (argv[i][0] == '-') {
-            fprintf(stderr, "usage: %s [--specs] [--generator [reps]] [name-substring]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--specs] [--isa] [--generator [reps]] [name-substring]\n", argv[0]);
             return 2;
         }
         filter = argv[i];
