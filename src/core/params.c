@@ -140,7 +140,6 @@ void bv_params_zero_grad_range(bv_params *p, int64_t at, int64_t n) {
     store_be(p)->mem.fill32(p->grad + at, 0, (size_t)n);
 }
 
-
 int64_t bv_params_numel(const bv_params *p) {
     int64_t n = 0;
     for (int i = 0; i < p->n; i++) n += p->items[i]->numel;

@@ -26,7 +26,7 @@ typedef struct bv_params {
      * so one all-reduce / copy / device transfer moves a whole network; NULL before */
     float *data, *grad;
     int64_t numel;           /* elements in data / grad (set by bv_params_pack) */
-    int64_t grad_cap;        /* floats in the grad block (>= numel: bv_params_pack_last's room) */
+    int64_t grad_cap;        /* floats in the grad block (>= numel: bv_params_pack_first's room) */
     int grad_borrowed;       /* grad lies in another store's block (bv_params_overlay_grad): not freed here */
     void *bf16;              /* device block behind the items' ->bf16 copies (bv_linear_keep_bf16), or NULL */
 } bv_params;
@@ -67,7 +67,7 @@ int64_t bv_params_pack_first(bv_params *p, const char *const *first, int n, int6
  * backward): one block of memory stays resident for both instead of one given back and faulted in
  * again every step. Zeroing either zeroes the other's overlapping part. */
 void bv_params_overlay_grad(bv_params *p, int64_t at, bv_params *q);
-/* Undoes bv_params_overlay_grad for q: its own (zeroed) grad block again, with q's current grads. */
+/* Undoes bv_params_overlay_grad for q: a grad block of its own again, holding q's current grads. */
 void bv_params_own_grad(bv_params *q);
 int64_t bv_params_numel(const bv_params *p);
 

@@ -96,7 +96,7 @@ typedef struct bv_train_state {
      * leaves it (tests compare them); net_d's grads then have their own block. */
     int keep_grads;
     int64_t g_final_at;             /* ps_g's grad offset of its first parameter outside the flow */
-    int overlay_checked;            /* the first overlaid step checked that promise (grads_overlay) */
+    int overlay_checked;            /* the first overlaid step checked that promise (overlay_check) */
 } bv_train_state;
 
 /* Per-step results for logging (train_ms's scalar_dict and image_dict inputs). Arrays and tensors
