@@ -284,6 +284,12 @@ BV_TEST(core_params_pack_first_and_grad_overlay) {
              "own grads again, values kept");
     b->grad[3] = 1.0f;
     BV_CHECK(d1->grad[0] == 4.0f, "and apart from g's");
+    bv_params empty;
+    bv_params_init(&empty);
+    bv_params_pack(&empty);
+    bv_params_overlay_grad(&g, at, &empty);
+    BV_CHECK(!empty.grad_borrowed && !empty.grad, "an empty store is left as it is");
+    bv_params_free(&empty);
     bv_params_free(&d);
     bv_params_free(&g);
 }

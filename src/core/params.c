@@ -220,6 +220,7 @@ static void regrad(bv_params *q, float *grad) {
 }
 
 void bv_params_overlay_grad(bv_params *p, int64_t at, bv_params *q) {
+    if (q->n == 0) return; /* an empty store has no grad block to move */
     BV_ASSERT(p->grad && q->grad && !q->grad_borrowed && p->be == q->be && p != q);
     if (at < 0 || at + q->numel > p->grad_cap)
         BV_FATAL("grad overlay: %lld + %lld floats past a block of %lld", (long long)at, (long long)q->numel,
