@@ -142,7 +142,9 @@ int bv_train_state_init(bv_train_state *st, const bv_config *cfg, const bv_wavlm
     }
     /* one buffer per network: DDP's all-reduce moves it in one call; net_g's flow first, with room
      * for net_d's grads over the rest (grads_zero) */
-    st->g_final_at = bv_params_pack_first(&st->ps_g, kl_backward_reaches, 1, bv_params_numel(&st->ps_d));
+    st->g_final_at = bv_params_pack_first(&st->ps_g, kl_backward_reaches,
+                                          (int)(sizeof kl_backward_reaches / sizeof *kl_backward_reaches),
+                                          bv_params_numel(&st->ps_d));
     bv_params_pack(&st->ps_d);
     bv_params_pack(&st->ps_dur);
     bv_params_pack(&st->ps_wd);
@@ -653,8 +655,8 @@ static void grads_zero(bv_train_state *st) {
         return;
     }
     if (!st->ps_d.grad_borrowed) bv_params_overlay_grad(&st->ps_g, st->g_final_at, &st->ps_d);
-    const int64_t end = st->g_final_at + st->ps_d.numel;
-    bv_params_zero_grad_range(&st->ps_g, 0, end > st->ps_g.numel ? end : st->ps_g.numel);
+    /* the whole block: net_g's grads and net_d's over them (bv_params_pack_first sized it for both) */
+    bv_params_zero_grad_range(&st->ps_g, 0, st->ps_g.grad_cap);
 }
 
 void bv_train_step(bv_train_state *st, bv_ctx *ctx, const bv_train_batch *batch, bv_train_result *res) {
